@@ -1,0 +1,39 @@
+"""Everything that knows a framework by name: registry, selection, movement, dispatch.
+
+Importing this package imports no framework; each is imported the first time it is used.
+"""
+
+from . import _fast_paths  # noqa: F401  (registers the fast paths)
+from ._availability import BackendStatus, available_backends
+from ._capabilities import Capabilities
+from ._dispatch import KERNELS, fast_path_for, kernel, register_fast_path
+from ._errors import BackendNotInstalledError, NoGPUError, UnknownBackendError
+from ._frameworks import FRAMEWORKS, Framework, framework_of
+from ._movement import move_to, ready, to_backend
+from ._selection import ENV_VARIABLE, Target, parse_backend, selected_target, use_backend
+from ._special import erf
+
+__all__ = [
+    "ENV_VARIABLE",
+    "FRAMEWORKS",
+    "KERNELS",
+    "BackendNotInstalledError",
+    "BackendStatus",
+    "Capabilities",
+    "Framework",
+    "NoGPUError",
+    "Target",
+    "UnknownBackendError",
+    "available_backends",
+    "erf",
+    "fast_path_for",
+    "framework_of",
+    "kernel",
+    "move_to",
+    "parse_backend",
+    "ready",
+    "register_fast_path",
+    "selected_target",
+    "to_backend",
+    "use_backend",
+]

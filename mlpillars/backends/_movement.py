@@ -1,0 +1,77 @@
+"""Moving arrays between backends and devices, and waiting for asynchronous work."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import numpy as np
+
+from ._frameworks import framework_of
+from ._selection import Target, parse_backend
+
+
+def move_to(array: Any, target: Target) -> Any:
+    """Put ``array`` (an array of any backend, or a Python list or scalar) onto ``target``.
+
+    Arrays already on the target backend and device are returned as they are. Between
+    backends, DLPack is used where it shares memory (NumPy -> torch CPU, torch CUDA <-> CuPy);
+    otherwise the data goes through host memory.
+    """
+    framework = target.framework
+    source = framework_of(array)
+    if source is framework:
+        if target.device is None or framework.device_of(array) == target.device:
+            return array
+        return framework.to_device(array, target.device)
+    device = target.device if target.device is not None else framework.resolve_device(None)
+    if source is None:  # a Python list or scalar: the namespace's own asarray decides the dtype
+        return framework.namespace().asarray(array, device=device)
+    if framework.name == "numpy":
+        return source.to_host(array)
+    shared = framework.from_dlpack(array, device)
+    if shared is not None:
+        return shared
+    return framework.from_host(np.ascontiguousarray(source.to_host(array)), device)
+
+
+def to_backend(array: Any, spec: str) -> Any:
+    """Move an array onto a backend and device named like ``MLPILLARS_BACKEND``.
+
+    Parameters
+    ----------
+    array : array_like
+        An array of any supported backend, or a Python list or scalar.
+    spec : str
+        e.g. ``"numpy"``, ``"torch:cuda"``, ``"jax:cpu"``.
+
+    Returns
+    -------
+    array
+        The same values as an array of that backend, on that device.
+    """
+    return move_to(array, parse_backend(spec, source="to_backend"))
+
+
+def ready(result: Any) -> Any:
+    """Wait until every array in ``result`` has been computed; return ``result``.
+
+    Walks tuples, lists, dicts and dataclasses. Calls the owning backend's own wait:
+    ``torch.cuda.synchronize``, JAX's ``block_until_ready``, CuPy's stream synchronize,
+    Dask's ``compute``. NumPy and array-api-strict compute eagerly and need none.
+    """
+    for array in _arrays_in(result):
+        framework = framework_of(array)
+        if framework is not None:
+            framework.synchronize(array)
+    return result
+
+
+def _arrays_in(value: Any) -> list[Any]:
+    if isinstance(value, (tuple, list)):
+        return [array for item in value for array in _arrays_in(item)]
+    if isinstance(value, dict):
+        return [array for item in value.values() for array in _arrays_in(item)]
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return _arrays_in([getattr(value, field.name) for field in dataclasses.fields(value)])
+    return [value]

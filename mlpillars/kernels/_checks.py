@@ -1,0 +1,69 @@
+"""Argument checks shared by the kernels: each error names the kernel, the argument,
+the shapes or dtypes involved, and what would be valid."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import array_api_compat as aac
+import array_api_extra as xpx
+
+
+def shape_text(array: Any) -> str:
+    """``(32, 784)`` for an array of that shape (``(3,)`` for one dimension)."""
+    return str(tuple(array.shape))
+
+
+def check_ndim(kernel: str, name: str, array: Any, allowed: tuple[int, ...]) -> None:
+    """Raise unless ``array.ndim`` is one of ``allowed``."""
+    if array.ndim not in allowed:
+        wanted = " or ".join(f"{n}-D" for n in allowed)
+        raise ValueError(
+            f"{kernel}: {name} must be {wanted}, got {array.ndim}-D ({name}: {shape_text(array)})"
+        )
+
+
+def check_axis(kernel: str, name: str, array: Any, axis: int) -> int:
+    """Return ``axis`` as a non-negative index, or raise naming the valid range."""
+    if not -array.ndim <= axis < max(array.ndim, 1):
+        raise ValueError(
+            f"{kernel}: axis {axis} is out of range for {name} of shape {shape_text(array)}; "
+            f"valid axes are {-array.ndim} to {array.ndim - 1}"
+        )
+    return axis % max(array.ndim, 1)
+
+
+def check_positive_number(kernel: str, name: str, value: object, hint: str = "") -> float:
+    """Return ``value`` as a float if it is a finite number > 0, else raise."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{kernel}: {name} must be a number, got {type(value).__name__}")
+    if not 0 < float(value) < float("inf"):
+        raise ValueError(f"{kernel}: {name} must be a finite number > 0, got {value!r}{hint}")
+    return float(value)
+
+
+def check_choice(kernel: str, name: str, value: object, valid: tuple[str, ...]) -> str:
+    """Return ``value`` if it is one of ``valid``, else raise listing them."""
+    if value not in valid:
+        raise ValueError(
+            f"{kernel}: unknown {name} {value!r}; valid values are {', '.join(map(repr, valid))}"
+        )
+    return value  # type: ignore[return-value]
+
+
+def as_floating(*arrays: Any, xp: Any) -> tuple[Any, ...]:
+    """Cast the arrays to one real floating dtype (``None`` entries pass through).
+
+    The dtype is the promotion of the floating inputs; integer and boolean inputs alone
+    become the namespace's default float (float64 for NumPy, float32 for torch).
+    """
+    present = [array for array in arrays if array is not None]
+    floating = [array.dtype for array in present if xp.isdtype(array.dtype, "real floating")]
+    if floating:
+        dtype = xp.result_type(*floating)
+    else:
+        dtype = xpx.default_dtype(xp, device=aac.device(present[0]))
+    return tuple(
+        array if array is None or array.dtype == dtype else xp.astype(array, dtype)
+        for array in arrays
+    )

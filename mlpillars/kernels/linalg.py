@@ -1,0 +1,200 @@
+"""Linear algebra: linear layers, the MLP, cosine similarity and normalisation.
+
+The tutorial's layer is ``output = input @ weights + bias``: x is (batch, in), weight is
+(in, out), as in the tutorial (note: torch.nn.Linear stores the transpose, (out, in)).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from ..backends import kernel
+from ._checks import as_floating, check_axis, check_ndim, shape_text
+from .activations import activation_function
+
+
+@kernel(arrays=("x", "weight", "bias"))
+def linear(
+    x: Any,
+    weight: Any,
+    bias: Any = None,
+    *,
+    activation: str | Callable[[Any], Any] | None = None,
+    xp: Any,
+) -> Any:
+    r"""A dense layer: ``activation(x @ weight + bias)``.
+
+    Parameters
+    ----------
+    x : array, shape (..., in)
+        Inputs; a single sample may be 1-D.
+    weight : array, shape (in, out)
+    bias : array, shape (out,), optional
+    activation : {None, "relu", "gelu", "gelu_tanh", "sigmoid", "tanh"} or callable
+        None is the identity. "gelu" is the exact, erf-based GELU (torch's default);
+        "gelu_tanh" is the tanh approximation (JAX's default).
+
+    Returns
+    -------
+    array, shape (..., out)
+    """
+    apply_activation = activation_function("linear", activation, xp=xp)
+    x, weight, bias = as_floating(x, weight, bias, xp=xp)
+    _check_layer("linear", x, "x", weight, "weight", bias, "bias")
+    return apply_activation(_affine(x, weight, bias, xp=xp))
+
+
+@kernel(arrays=("x",), array_lists=("weights", "biases"))
+def mlp(
+    x: Any,
+    weights: Sequence[Any],
+    biases: Sequence[Any] | None = None,
+    *,
+    activation: str | Callable[[Any], Any] | None = "relu",
+    output_activation: str | Callable[[Any], Any] | None = None,
+    xp: Any,
+) -> Any:
+    r"""A multi-layer perceptron: :func:`linear` layers, ``activation`` between them.
+
+    .. math:: h_0 = x, \quad h_{i+1} = f(h_i W_i + b_i), \quad
+              \text{output} = g(h_{L-1} W_{L-1} + b_{L-1})
+
+    Parameters
+    ----------
+    x : array, shape (..., in)
+    weights : sequence of arrays, shapes (in, h1), (h1, h2), ..., (h_{L-1}, out)
+    biases : sequence of arrays or None, shapes (h1,), ..., (out,), optional
+        One per layer (an entry may be None); None for no biases at all.
+    activation : str or callable or None
+        f, applied after every layer but the last.
+    output_activation : str or callable or None
+        g, applied after the last layer.
+
+    Returns
+    -------
+    array, shape (..., out)
+    """
+    if len(weights) == 0:
+        raise ValueError("mlp: weights is empty; give at least one (in, out) weight matrix")
+    biases = list(biases) if biases is not None else [None] * len(weights)
+    if len(biases) != len(weights):
+        raise ValueError(
+            f"mlp: got {len(weights)} weight matrices but {len(biases)} biases; "
+            "give one bias per layer (None for a layer without bias) or biases=None"
+        )
+    hidden = activation_function("mlp", activation, xp=xp)
+    last = activation_function("mlp", output_activation, xp=xp)
+    (hidden_state,) = as_floating(x, xp=xp)
+    for layer, (weight, bias) in enumerate(zip(weights, biases, strict=True)):
+        input_name = "x" if layer == 0 else f"layer {layer - 1} output"
+        hidden_state, weight, bias = as_floating(hidden_state, weight, bias, xp=xp)
+        _check_layer(
+            "mlp", hidden_state, input_name, weight, f"weights[{layer}]", bias, f"biases[{layer}]"
+        )
+        apply_activation = last if layer == len(weights) - 1 else hidden
+        hidden_state = apply_activation(_affine(hidden_state, weight, bias, xp=xp))
+    return hidden_state
+
+
+@kernel(arrays=("x",))
+def normalize(x: Any, /, *, axis: int = -1, xp: Any) -> Any:
+    r"""Scale each vector along ``axis`` to unit L2 norm; zero vectors stay zero.
+
+    .. math:: \hat{x} = x / \lVert x \rVert_2 \quad (\hat{x} = 0 \text{ where } x = 0)
+
+    The vector is first divided by its largest absolute value, so the squares cannot
+    overflow (float32 vectors with entries near 1e20 still normalise correctly).
+
+    Parameters
+    ----------
+    x : array, any shape with at least one dimension
+    axis : int
+
+    Returns
+    -------
+    array, same shape as x
+    """
+    (x,) = as_floating(x, xp=xp)
+    check_ndim("normalize", "x", x, tuple(range(1, 33)))
+    check_axis("normalize", "x", x, axis)
+    return _unit_vectors(x, axis, xp=xp)
+
+
+@kernel(arrays=("a", "b"))
+def cosine_similarity(a: Any, b: Any, /, *, xp: Any) -> Any:
+    r"""Pairwise cosine similarity between the rows of ``a`` and of ``b``.
+
+    .. math:: S_{ij} = \frac{a_i \cdot b_j}{\lVert a_i\rVert \lVert b_j\rVert}
+              \quad (0 \text{ when either vector is zero})
+
+    Parameters
+    ----------
+    a : array, shape (n, d) or (d,)
+    b : array, shape (m, d) or (d,)
+
+    Returns
+    -------
+    array, shape (n, m)
+        With a 1-D argument its axis is dropped: (d,), (m, d) -> (m,); (d,), (d,) -> ().
+        Values are clipped to [-1, 1] against round-off.
+    """
+    a, b = as_floating(a, b, xp=xp)
+    check_ndim("cosine_similarity", "a", a, (1, 2))
+    check_ndim("cosine_similarity", "b", b, (1, 2))
+    if a.shape[-1] != b.shape[-1]:
+        raise ValueError(
+            f"cosine_similarity: a has {a.shape[-1]} features but b has {b.shape[-1]} "
+            f"(a: {shape_text(a)}, b: {shape_text(b)}); both need the same last dimension"
+        )
+    a_rows = _unit_vectors(a if a.ndim == 2 else xp.expand_dims(a, axis=0), -1, xp=xp)
+    b_rows = _unit_vectors(b if b.ndim == 2 else xp.expand_dims(b, axis=0), -1, xp=xp)
+    similarity = xp.clip(a_rows @ xp.matrix_transpose(b_rows), -1.0, 1.0)
+    if b.ndim == 1:
+        similarity = similarity[:, 0]
+    if a.ndim == 1:
+        similarity = similarity[0, ...]
+    return similarity
+
+
+def _affine(x: Any, weight: Any, bias: Any, *, xp: Any) -> Any:
+    product = x @ weight
+    return product if bias is None else product + bias
+
+
+def _unit_vectors(x: Any, axis: int, *, xp: Any) -> Any:
+    largest = xp.max(xp.abs(x), axis=axis, keepdims=True)
+    nonzero_largest = xp.where(largest == 0, xp.ones_like(largest), largest)
+    scaled = x / nonzero_largest
+    norm = xp.linalg.vector_norm(scaled, axis=axis, keepdims=True)
+    return scaled / xp.where(norm == 0, xp.ones_like(norm), norm)
+
+
+def _check_layer(
+    kernel_name: str,
+    x: Any,
+    x_name: str,
+    weight: Any,
+    weight_name: str,
+    bias: Any,
+    bias_name: str,
+) -> None:
+    """Shapes of one layer: x (..., in), weight (in, out), bias (out,) or broadcastable."""
+    check_ndim(kernel_name, weight_name, weight, (2,))
+    if x.ndim == 0:
+        raise ValueError(
+            f"{kernel_name}: {x_name} must have at least one dimension (features), got a scalar"
+        )
+    fan_in, fan_out = weight.shape
+    if x.shape[-1] != fan_in:
+        raise ValueError(
+            f"{kernel_name}: {x_name} has {x.shape[-1]} features but {weight_name} expects "
+            f"{fan_in} ({x_name}: {shape_text(x)}, {weight_name}: {shape_text(weight)}); "
+            f"{weight_name} must be (in, out) = ({x.shape[-1]}, out)"
+        )
+    if bias is not None and (bias.ndim > 1 or (bias.ndim == 1 and bias.shape[0] != fan_out)):
+        raise ValueError(
+            f"{kernel_name}: {bias_name} must have shape ({fan_out},) to match {weight_name}'s "
+            f"{fan_out} outputs; got {bias_name}: {shape_text(bias)}, "
+            f"{weight_name}: {shape_text(weight)}"
+        )

@@ -1,0 +1,198 @@
+"""Helpers for testing kernels on every backend, device and dtype.
+
+``backend_cases`` plays the part of scikit-learn's
+``yield_namespace_device_dtype_combinations``: every known backend x device x float dtype,
+each with the reason it must be skipped on this machine (or ``None``). ``assert_close``
+checks, like SciPy's ``xp_assert_close``, the namespace, device, dtype and shape of a
+result before comparing its values with the tolerance table.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .backends import FRAMEWORKS, Framework, framework_of
+from .backends._errors import BackendNotInstalledError, NoGPUError
+from .tolerances import Tolerance, dtype_name, tolerance_for
+
+TEST_BACKENDS_VARIABLE = "MLPILLARS_TEST_BACKENDS"
+FLOAT_DTYPES = ("float32", "float64")
+
+# Every device kind each backend can have; those absent on this machine are skipped.
+_DEVICE_KINDS: dict[str, tuple[str, ...]] = {
+    "numpy": ("cpu",),
+    "torch": ("cpu", "cuda"),
+    "jax": ("cpu", "gpu"),
+    "cupy": ("0",),
+    "dask": ("cpu",),
+    "array_api_strict": ("cpu",),
+}
+
+
+@dataclass(frozen=True)
+class BackendCase:
+    """One backend, device and dtype to run a test on.
+
+    Attributes
+    ----------
+    backend : str
+        Backend name, e.g. ``"torch"``.
+    device_name : str
+        Device as in a backend spec, e.g. ``"cpu"``, ``"cuda"``.
+    dtype_name : str
+        ``"float32"`` or ``"float64"``.
+    skip_reason : str or None
+        Why this case cannot run here (backend not installed, no GPU), else None.
+    """
+
+    backend: str
+    device_name: str
+    dtype_name: str
+    skip_reason: str | None = None
+
+    @property
+    def id(self) -> str:
+        """A test id such as ``torch-cpu-float32``."""
+        return f"{self.backend}-{self.device_name}-{self.dtype_name}"
+
+    @property
+    def spec(self) -> str:
+        """The backend spec, e.g. ``"torch:cuda"``."""
+        return f"{self.backend}:{self.device_name}"
+
+    @property
+    def framework(self) -> Framework:
+        return FRAMEWORKS[self.backend]
+
+    @property
+    def xp(self) -> Any:
+        """The backend's array-API namespace."""
+        return self.framework.namespace()
+
+    @property
+    def device(self) -> Any:
+        """The backend's device object."""
+        return self.framework.resolve_device(self.device_name)
+
+    @property
+    def dtype(self) -> Any:
+        """The backend's dtype object."""
+        return getattr(self.xp, self.dtype_name)
+
+    @property
+    def tolerance(self) -> Tolerance:
+        return tolerance_for(self.dtype_name)
+
+    def asarray(self, values: Any, *, dtype: Any = "case") -> Any:
+        """``values`` as an array of this backend on this device.
+
+        Floating values take the case's dtype (``dtype="case"``); pass ``dtype=None`` to
+        keep NumPy's dtype (e.g. integer labels).
+        """
+        host = np.asarray(values)
+        if dtype == "case" and host.dtype.kind == "f":
+            host = host.astype(self.dtype_name)
+        return self.framework.from_host(np.ascontiguousarray(host), self.device)
+
+    def to_numpy(self, array: Any) -> np.ndarray:
+        """A float64 NumPy copy of an array of this backend (the reference's input)."""
+        return np.asarray(self.framework.to_host(array), dtype=np.float64)
+
+
+def backend_cases(
+    backends: Sequence[str] | None = None, dtypes: Sequence[str] = FLOAT_DTYPES
+) -> Iterator[BackendCase]:
+    """Every backend x device x dtype, each with its skip reason on this machine.
+
+    Parameters
+    ----------
+    backends : sequence of str, optional
+        Restrict to these backend names; default: the comma-separated names in the
+        ``MLPILLARS_TEST_BACKENDS`` variable, or every known backend.
+    dtypes : sequence of str
+        Float dtype names.
+    """
+    chosen = list(backends or _backends_from_environment() or FRAMEWORKS)
+    unknown = [name for name in chosen if name not in FRAMEWORKS]
+    if unknown:
+        raise ValueError(
+            f"unknown test backends {unknown}; valid names are {', '.join(FRAMEWORKS)}"
+        )
+    for backend in chosen:
+        for device_name in _DEVICE_KINDS[backend]:
+            reason = _skip_reason(FRAMEWORKS[backend], device_name)
+            for dtype in dtypes:
+                yield BackendCase(backend, device_name, dtype, reason)
+
+
+def assert_close(
+    actual: Any,
+    expected: Any,
+    *,
+    like: Any = None,
+    tolerance: Tolerance | None = None,
+    err_msg: str = "",
+) -> None:
+    """Assert ``actual`` matches a NumPy reference, and stayed where its input was.
+
+    Parameters
+    ----------
+    actual : array
+        A kernel's result, of any backend.
+    expected : array_like
+        The reference values (normally computed in float64 NumPy).
+    like : array, optional
+        An input of the kernel: ``actual`` must have its namespace, device and dtype.
+    tolerance : Tolerance, optional
+        Default: the table's entry for ``actual``'s dtype.
+    err_msg : str
+        Appended to the failure message.
+    """
+    framework = framework_of(actual)
+    assert framework is not None, f"result is not an array of a known backend: {type(actual)}"
+    if like is not None:
+        like_framework = framework_of(like)
+        assert framework is like_framework, (
+            f"result left the input's namespace: {framework.name} != {like_framework.name}"
+        )
+        assert str(framework.device_of(actual)) == str(framework.device_of(like)), (
+            f"result left the input's device: {framework.device_of(actual)} != "
+            f"{framework.device_of(like)}"
+        )
+        assert dtype_name(actual.dtype) == dtype_name(like.dtype), (
+            f"result dtype {dtype_name(actual.dtype)} != input dtype {dtype_name(like.dtype)}"
+        )
+    actual_host = np.asarray(framework.to_host(actual))
+    expected_host = np.asarray(expected)
+    assert actual_host.shape == expected_host.shape, (
+        f"shape {actual_host.shape} != expected {expected_host.shape}. {err_msg}"
+    )
+    tolerance = tolerance or tolerance_for(actual.dtype)
+    np.testing.assert_allclose(
+        actual_host.astype(np.float64),
+        expected_host.astype(np.float64),
+        rtol=tolerance.rtol,
+        atol=tolerance.atol,
+        err_msg=err_msg,
+    )
+
+
+def _backends_from_environment() -> list[str]:
+    text = os.environ.get(TEST_BACKENDS_VARIABLE, "")
+    return [name.strip() for name in text.split(",") if name.strip()]
+
+
+def _skip_reason(framework: Framework, device_name: str) -> str | None:
+    if not framework.is_installed():
+        return f'{framework.name} is not installed (pip install "mlpillars[{framework.extra}]")'
+    try:
+        framework.load()
+        framework.resolve_device(device_name)
+    except (BackendNotInstalledError, NoGPUError) as exc:
+        return str(exc)
+    return None

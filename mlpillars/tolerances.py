@@ -1,0 +1,57 @@
+"""The one tolerance table: how close a kernel's result must be to a float64 reference.
+
+Used by every tolerance test, by the benchmark harness's correctness gate and shown in
+the README. A result ``actual`` passes against ``expected`` when, elementwise,
+``|actual - expected| <= atol + rtol * |expected|`` (NumPy's ``assert_allclose`` rule).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """Relative and absolute tolerance for one dtype."""
+
+    rtol: float
+    atol: float
+
+
+TOLERANCES: dict[str, Tolerance] = {
+    # about 1e6 * eps: reductions and products over a few thousand terms stay well inside
+    "float64": Tolerance(rtol=1e-9, atol=1e-11),
+    # about 800 * eps: matmuls over hundreds of terms, exp/log and eigen-solvers
+    "float32": Tolerance(rtol=1e-4, atol=1e-5),
+    "float16": Tolerance(rtol=5e-3, atol=5e-3),
+    "bfloat16": Tolerance(rtol=4e-2, atol=4e-2),
+}
+"""Tolerance by dtype name."""
+
+
+def dtype_name(dtype: Any) -> str:
+    """``"float32"`` for NumPy, torch, JAX, CuPy or array-api-strict float32 dtypes."""
+    if isinstance(dtype, type):  # a scalar type such as numpy.float32
+        return dtype.__name__
+    return str(dtype).rpartition(".")[2].removeprefix("dtype('").removesuffix("')")
+
+
+def tolerance_for(dtype: Any) -> Tolerance:
+    """The tolerance of a dtype (object or name).
+
+    Raises
+    ------
+    KeyError
+        For a dtype that has no entry, listing those that do.
+    """
+    name = dtype_name(dtype)
+    if name not in TOLERANCES:
+        raise KeyError(f"no tolerance for dtype {name!r}; the table has {', '.join(TOLERANCES)}")
+    return TOLERANCES[name]
+
+
+def tolerance_table_markdown() -> str:
+    """The table as Markdown, as the README shows it."""
+    rows = [f"| {name} | {tol.rtol:g} | {tol.atol:g} |" for name, tol in TOLERANCES.items()]
+    return "\n".join(["| dtype | rtol | atol |", "| --- | --- | --- |", *rows])

@@ -1,0 +1,124 @@
+"""softmax, log_softmax, logsumexp, sigmoid, cross_entropy on every backend/device/dtype."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.special
+
+import mlpillars as mp
+from mlpillars.testing import BackendCase, assert_close
+
+
+@pytest.mark.parametrize("axis", [-1, 0])
+@pytest.mark.parametrize("temperature", [1.0, 0.5, 3.0])
+def test_softmax_matches_scipy(xp: BackendCase, rng: np.random.Generator, axis, temperature):
+    logits = xp.asarray(rng.normal(scale=3.0, size=(5, 7)))
+    expected = scipy.special.softmax(xp.to_numpy(logits) / temperature, axis=axis)
+    result = mp.softmax(logits, axis, temperature=temperature)
+    assert_close(result, expected, like=logits)
+
+
+@pytest.mark.parametrize("temperature", [1.0, 0.25])
+def test_log_softmax_matches_scipy(xp: BackendCase, rng: np.random.Generator, temperature):
+    logits = xp.asarray(rng.normal(scale=2.0, size=(3, 4, 6)))
+    expected = scipy.special.log_softmax(xp.to_numpy(logits) / temperature, axis=-1)
+    assert_close(mp.log_softmax(logits, temperature=temperature), expected, like=logits)
+
+
+@pytest.mark.parametrize("keepdims", [False, True])
+@pytest.mark.parametrize("axis", [-1, 1])
+def test_logsumexp_matches_scipy(xp: BackendCase, rng: np.random.Generator, keepdims, axis):
+    x = xp.asarray(rng.normal(scale=5.0, size=(4, 3, 5)))
+    expected = scipy.special.logsumexp(xp.to_numpy(x), axis=axis, keepdims=keepdims)
+    assert_close(mp.logsumexp(x, axis, keepdims=keepdims), expected, like=x)
+
+
+def test_logsumexp_of_all_minus_infinity_is_minus_infinity(xp: BackendCase):
+    x = xp.asarray([[-np.inf, -np.inf], [0.0, 0.0]])
+    assert_close(mp.logsumexp(x), [-np.inf, np.log(2.0)], like=x)
+
+
+def test_sigmoid_matches_scipy_expit_and_is_stable(xp: BackendCase):
+    values = np.array([-1e4, -800.0, -50.0, -2.0, -1.0, 0.0, 1.0, 2.0, 50.0, 800.0, 1e4])
+    x = xp.asarray(values)
+    assert_close(mp.sigmoid(x), scipy.special.expit(xp.to_numpy(x)), like=x)
+
+
+def test_softmax_of_huge_logits_and_tiny_temperature_has_no_nan(xp: BackendCase):
+    logits = xp.asarray([[1e4, -1e4, 0.0], [-1e4, -1e4 + 1.0, 1e4 - 1.0]])
+    for temperature in (1.0, 1e-3, 1e-6):
+        probabilities = mp.softmax(logits, temperature=temperature)
+        log_probabilities = mp.log_softmax(logits, temperature=temperature)
+        assert np.all(np.isfinite(xp.to_numpy(probabilities)))
+        assert not np.any(np.isnan(xp.to_numpy(log_probabilities)))
+        assert_close(probabilities, [[1.0, 0.0, 0.0], [0.0, 0.0, 1.0]], like=logits)
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_cross_entropy_with_labels(xp: BackendCase, rng: np.random.Generator, reduction):
+    logits = xp.asarray(rng.normal(size=(6, 5)))
+    labels_host = np.array([0, 4, 2, 2, 1, 3])
+    labels = xp.asarray(labels_host, dtype=None)
+    log_probs = scipy.special.log_softmax(xp.to_numpy(logits), axis=-1)
+    losses = -log_probs[np.arange(6), labels_host]
+    expected = {"mean": losses.mean(), "sum": losses.sum(), "none": losses}[reduction]
+    assert_close(mp.cross_entropy(logits, labels, reduction=reduction), expected, like=logits)
+
+
+def test_cross_entropy_with_probabilities_on_first_axis(xp: BackendCase, rng):
+    logits = xp.asarray(rng.normal(size=(4, 3)))
+    target_host = rng.dirichlet(np.ones(4), size=3).T  # classes on axis 0
+    target = xp.asarray(target_host)
+    log_probs = scipy.special.log_softmax(xp.to_numpy(logits), axis=0)
+    expected = -(xp.to_numpy(target) * log_probs).sum(axis=0)
+    result = mp.cross_entropy(logits, target, axis=0, reduction="none")
+    assert_close(result, expected, like=logits)
+
+
+def test_cross_entropy_matches_torch():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(3)
+    logits = torch.from_numpy(rng.normal(size=(8, 10)))
+    labels = torch.from_numpy(rng.integers(0, 10, size=8))
+    soft = torch.softmax(torch.from_numpy(rng.normal(size=(8, 10))), dim=-1)
+    for target in (labels, soft):
+        for reduction in ("mean", "sum", "none"):
+            expected = torch.nn.functional.cross_entropy(logits, target, reduction=reduction)
+            assert_close(mp.cross_entropy(logits, target, reduction=reduction), expected.numpy())
+
+
+def test_softmax_family_matches_torch_float32():
+    torch = pytest.importorskip("torch")
+    logits = torch.from_numpy(np.random.default_rng(4).normal(size=(16, 33)).astype(np.float32))
+    assert_close(mp.softmax(logits), torch.softmax(logits, -1).numpy(), like=logits)
+    assert_close(mp.log_softmax(logits), torch.log_softmax(logits, -1).numpy(), like=logits)
+    assert_close(mp.logsumexp(logits), torch.logsumexp(logits, -1).numpy(), like=logits)
+    assert_close(mp.sigmoid(logits), torch.sigmoid(logits).numpy(), like=logits)
+
+
+class TestErrors:
+    @pytest.mark.parametrize("temperature", [0.0, -1.0, float("nan"), float("inf")])
+    def test_temperature_must_be_positive_and_finite(self, temperature):
+        with pytest.raises(ValueError, match=r"softmax: temperature must be a finite number > 0"):
+            mp.softmax([1.0, 2.0], temperature=temperature)
+        with pytest.raises(ValueError, match=r"log_softmax: temperature"):
+            mp.log_softmax([1.0, 2.0], temperature=temperature)
+
+    def test_axis_out_of_range_names_shape(self):
+        with pytest.raises(ValueError, match=r"softmax: axis 2 is out of range .* \(2, 3\)"):
+            mp.softmax(np.ones((2, 3)), axis=2)
+
+    def test_unknown_reduction_lists_valid(self):
+        with pytest.raises(ValueError, match=r"unknown reduction 'avg'.*'mean', 'sum', 'none'"):
+            mp.cross_entropy(np.zeros((2, 3)), np.array([0, 1]), reduction="avg")
+
+    def test_label_shape_and_range(self):
+        with pytest.raises(ValueError, match=r"integer target must have .* \(2,\); got target"):
+            mp.cross_entropy(np.zeros((2, 3)), np.array([0, 1, 2]))
+        with pytest.raises(ValueError, match=r"class labels must lie in \[0, 3\).* 0 to 3"):
+            mp.cross_entropy(np.zeros((2, 3)), np.array([0, 3]))
+
+    def test_probability_target_shape(self):
+        with pytest.raises(ValueError, match=r"probability target must have the logits' shape"):
+            mp.cross_entropy(np.zeros((2, 3)), np.full((2, 4), 0.25))
