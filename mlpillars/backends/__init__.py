@@ -9,7 +9,8 @@ from ._capabilities import Capabilities
 from ._dispatch import KERNELS, fast_path_for, kernel, register_fast_path
 from ._errors import BackendNotInstalledError, NoGPUError, UnknownBackendError
 from ._frameworks import FRAMEWORKS, Framework, framework_of
-from ._movement import move_to, ready, to_backend
+from ._linalg import EighResult, eigh
+from ._movement import materialize, move_to, ready, to_backend
 from ._selection import ENV_VARIABLE, Target, parse_backend, selected_target, use_backend
 from ._special import erf
 
@@ -20,15 +21,18 @@ __all__ = [
     "BackendNotInstalledError",
     "BackendStatus",
     "Capabilities",
+    "EighResult",
     "Framework",
     "NoGPUError",
     "Target",
     "UnknownBackendError",
     "available_backends",
+    "eigh",
     "erf",
     "fast_path_for",
     "framework_of",
     "kernel",
+    "materialize",
     "move_to",
     "parse_backend",
     "ready",

@@ -106,6 +106,10 @@ class Framework:
     def synchronize(self, array: Any) -> None:
         """Block until the asynchronous work that produces ``array`` has finished."""
 
+    def materialize(self, array: Any) -> Any:
+        """Evaluate a lazy array now, so that a loop builds on a computed value."""
+        return array
+
     def capabilities(self, device: Any) -> Capabilities:
         """What the framework can do on ``device``."""
         raise NotImplementedError
@@ -410,6 +414,10 @@ class DaskFramework(Framework):
     def synchronize(self, array: Any) -> None:
         # A Dask array is a recipe: "ready" means the recipe has been computed.
         array.compute()
+
+    def materialize(self, array: Any) -> Any:
+        # Without this, each step of an iterative kernel would recompute every earlier step.
+        return array.persist()
 
     def capabilities(self, device: Any) -> Capabilities:
         return Capabilities(

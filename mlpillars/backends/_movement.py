@@ -75,3 +75,13 @@ def _arrays_in(value: Any) -> list[Any]:
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return _arrays_in([getattr(value, field.name) for field in dataclasses.fields(value)])
     return [value]
+
+
+def materialize(array: Any) -> Any:
+    """Evaluate a lazy array now and return it (Dask: ``persist``; eager backends: as is).
+
+    Iterative kernels (gradient descent) call this on their state each step, so a lazy
+    backend's task graph does not grow with the number of steps.
+    """
+    framework = framework_of(array)
+    return array if framework is None else framework.materialize(array)
