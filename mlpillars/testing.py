@@ -97,7 +97,7 @@ class BackendCase:
         host = np.asarray(values)
         if dtype == "case" and host.dtype.kind == "f":
             host = host.astype(self.dtype_name)
-        return self.framework.from_host(np.ascontiguousarray(host), self.device)
+        return self.framework.from_host(np.require(host, requirements="C"), self.device)
 
     def to_numpy(self, array: Any) -> np.ndarray:
         """A float64 NumPy copy of an array of this backend (the reference's input)."""

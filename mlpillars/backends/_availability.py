@@ -67,7 +67,7 @@ def _status_of(framework: Framework) -> BackendStatus:
         return BackendStatus(framework.name, available=False, version=version, reason=str(exc))
     reason = None
     if not devices:
-        reason = "no GPU found; this backend runs only on a GPU"
+        reason = "no GPU found (GPU-only backend)"
     elif not any(capabilities.gpu for capabilities in devices.values()):
         reason = "no GPU found" if framework.name in ("torch", "jax") else None
     return BackendStatus(framework.name, bool(devices), version, devices, reason)

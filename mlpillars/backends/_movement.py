@@ -32,7 +32,7 @@ def move_to(array: Any, target: Target) -> Any:
     shared = framework.from_dlpack(array, device)
     if shared is not None:
         return shared
-    return framework.from_host(np.ascontiguousarray(source.to_host(array)), device)
+    return framework.from_host(np.require(source.to_host(array), requirements="C"), device)
 
 
 def to_backend(array: Any, spec: str) -> Any:

@@ -1,0 +1,130 @@
+"""The ``mlpillars`` command: ``capabilities`` and ``demo``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from rich.console import Console
+from rich.table import Table
+
+from . import KERNELS, available_backends, to_backend
+from .backends import framework_of
+from .backends._movement import _arrays_in
+from .examples import EXAMPLES, KernelCall
+from .tolerances import tolerance_for
+
+_CAPABILITY_COLUMNS = ("float64", "float16", "bfloat16", "eigh", "inplace", "gpu")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit status."""
+    parser = argparse.ArgumentParser(prog="mlpillars", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("capabilities", help="list backends, devices and what each can do")
+    demo = commands.add_parser("demo", help="run every kernel on every backend; compare results")
+    demo.add_argument("--size", type=int, default=64, help="problem size (default 64)")
+    arguments = parser.parse_args(argv)
+    # wide enough for the tables when the output is a log rather than a terminal
+    console = Console() if sys.stdout.isatty() else Console(width=160)
+    if arguments.command == "capabilities":
+        console.print(capabilities_table())
+        return 0
+    return run_demo(console, size=arguments.size)
+
+
+def capabilities_table() -> Table:
+    """Every backend and device on this machine, with versions and capability records."""
+    table = Table(title="mlpillars backends on this machine")
+    for column in ("backend", "version", "device", *_CAPABILITY_COLUMNS, "note"):
+        table.add_column(column)
+    for status in available_backends():
+        if not status.devices:
+            table.add_row(status.name, status.version or "-", "-", *["-"] * 6, status.reason)
+        for device_name, capabilities in status.devices.items():
+            flags = capabilities.as_dict()
+            marks = ["yes" if flags[column] else "no" for column in _CAPABILITY_COLUMNS]
+            table.add_row(status.name, status.version, device_name, *marks, status.reason or "")
+    return table
+
+
+@dataclass(frozen=True)
+class Agreement:
+    """How one backend's result compares with the float64 NumPy reference."""
+
+    max_error: float
+    agrees: bool
+
+
+def run_demo(console: Console, *, size: int) -> int:
+    """Run each kernel on every available backend/device/dtype against float64 NumPy."""
+    specs = _available_specs()
+    missing = sorted(set(KERNELS) - set(EXAMPLES))
+    table = Table(
+        title=f"max |error| against float64 NumPy, size {size} (✓ = within the tolerance table)"
+    )
+    table.add_column("kernel")
+    for spec in specs:
+        table.add_column(f"{spec}\nfloat32   float64", justify="right")
+    all_agree = True
+    for name, build in EXAMPLES.items():
+        call = build(np.random.default_rng(0), size)
+        reference = _host_arrays(KERNELS[name](*call.arrays, **call.options, backend="numpy"))
+        cells = []
+        for spec in specs:
+            agreements = [_compare(name, call, reference, spec, d) for d in ("float32", "float64")]
+            all_agree &= all(agreement.agrees for agreement in agreements)
+            cells.append("  ".join(map(_cell, agreements)))
+        table.add_row(name, *cells)
+    console.print(table)
+    if missing:
+        console.print(f"[yellow]kernels without a demo example: {', '.join(missing)}[/yellow]")
+    console.print("all backends agree" if all_agree else "[red]some results disagree[/red]")
+    return 0 if all_agree else 1
+
+
+def _cell(agreement: Agreement) -> str:
+    mark = "✓" if agreement.agrees else "[red]✗[/red]"
+    return f"{mark} {agreement.max_error:.0e}"
+
+
+def _available_specs() -> list[str]:
+    return [
+        f"{status.name}:{device}" for status in available_backends() for device in status.devices
+    ]
+
+
+def _compare(
+    name: str, call: KernelCall, reference: list[np.ndarray], spec: str, dtype: str
+) -> Agreement:
+    arrays = [
+        _on_backend(value, spec, None if position in call.integer_arrays else dtype)
+        for position, value in enumerate(call.arrays)
+    ]
+    result = KERNELS[name](*arrays, **call.options)
+    tolerance = tolerance_for(dtype)
+    max_error, agrees = 0.0, True
+    for actual, expected in zip(_host_arrays(result), reference, strict=True):
+        difference = np.abs(actual.astype(np.float64) - expected)
+        max_error = max(max_error, float(np.max(difference, initial=0.0)))
+        agrees &= bool(np.all(difference <= tolerance.atol + tolerance.rtol * np.abs(expected)))
+    return Agreement(max_error, agrees)
+
+
+def _on_backend(value: Any, spec: str, dtype: str | None) -> Any:
+    if isinstance(value, (list, tuple)):
+        return [_on_backend(item, spec, dtype) for item in value]
+    host = np.asarray(value)
+    return to_backend(host if dtype is None else host.astype(dtype), spec)
+
+
+def _host_arrays(result: Any) -> list[np.ndarray]:
+    return [
+        np.asarray(framework.to_host(array))
+        for array in _arrays_in(result)
+        if (framework := framework_of(array)) is not None
+    ]

@@ -1,0 +1,80 @@
+"""Example arguments for every public kernel, at a chosen size.
+
+One place that knows how to call each kernel with realistic inputs: used by the demo
+(``mlpillars demo``) and available to the benchmark harness. Arrays are float64 NumPy;
+callers cast and move them.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class KernelCall:
+    """Positional arrays and keyword options for one kernel call."""
+
+    arrays: tuple[Any, ...]
+    options: dict[str, Any] = field(default_factory=dict)
+    integer_arrays: tuple[int, ...] = ()
+    """Positions in ``arrays`` that hold integers (labels), never cast to the float dtype."""
+
+
+def _linear(rng: np.random.Generator, n: int) -> KernelCall:
+    x, weight, bias = (
+        rng.normal(size=(n, n)),
+        rng.normal(size=(n, n)) / np.sqrt(n),
+        rng.normal(size=n),
+    )
+    return KernelCall((x, weight, bias), {"activation": "gelu"})
+
+
+def _mlp(rng: np.random.Generator, n: int) -> KernelCall:
+    sizes = [n, 2 * n, n, 10]
+    weights = [rng.normal(size=pair) / np.sqrt(pair[0]) for pair in itertools.pairwise(sizes)]
+    biases = [rng.normal(size=size) for size in sizes[1:]]
+    return KernelCall((rng.normal(size=(n, n)), weights, biases), {"activation": "relu"})
+
+
+def _logits(rng: np.random.Generator, n: int) -> KernelCall:
+    return KernelCall((rng.normal(scale=3.0, size=(n, n)),), {"temperature": 0.7})
+
+
+def _logsumexp(rng: np.random.Generator, n: int) -> KernelCall:
+    return KernelCall((rng.normal(scale=3.0, size=(n, n)),))
+
+
+def _sigmoid(rng: np.random.Generator, n: int) -> KernelCall:
+    return KernelCall((rng.normal(scale=10.0, size=(n, n)),))
+
+
+def _cross_entropy(rng: np.random.Generator, n: int) -> KernelCall:
+    logits, labels = rng.normal(size=(n, 10)), rng.integers(0, 10, size=n)
+    return KernelCall((logits, labels), integer_arrays=(1,))
+
+
+def _cosine_similarity(rng: np.random.Generator, n: int) -> KernelCall:
+    return KernelCall((rng.normal(size=(n, 64)), rng.normal(size=(n // 2 + 1, 64))))
+
+
+def _normalize(rng: np.random.Generator, n: int) -> KernelCall:
+    return KernelCall((rng.normal(size=(n, 64)),))
+
+
+EXAMPLES: dict[str, Callable[[np.random.Generator, int], KernelCall]] = {
+    "linear": _linear,
+    "mlp": _mlp,
+    "softmax": _logits,
+    "log_softmax": _logits,
+    "logsumexp": _logsumexp,
+    "sigmoid": _sigmoid,
+    "cross_entropy": _cross_entropy,
+    "cosine_similarity": _cosine_similarity,
+    "normalize": _normalize,
+}
+"""Example-argument builders by kernel name: ``EXAMPLES[name](rng, size)``."""

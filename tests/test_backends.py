@@ -1,0 +1,223 @@
+"""The backends layer: selection, movement, errors, capabilities, lazy imports."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+
+import numpy as np
+import pytest
+
+import mlpillars as mp
+from mlpillars import backends
+from mlpillars.backends import FRAMEWORKS, framework_of
+from mlpillars.testing import BackendCase, assert_close
+
+INSTALLED_CPU_SPECS = [
+    f"{name}:cpu"
+    for name in ("numpy", "torch", "jax", "dask", "array_api_strict")
+    if FRAMEWORKS[name].is_installed()
+]
+
+
+def test_importing_mlpillars_imports_no_framework():
+    code = (
+        "import sys, mlpillars, mlpillars.kernels, mlpillars.testing;"
+        "print(sorted(m for m in ('torch', 'jax', 'cupy', 'dask', 'array_api_strict', 'numba')"
+        " if m in sys.modules))"
+    )
+    output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert output.returncode == 0, output.stderr
+    assert output.stdout.strip() == "[]"
+
+
+def test_results_follow_inputs(xp: BackendCase):
+    x = xp.asarray([[2.0, 1.0, 0.1]])
+    result = mp.softmax(x)
+    assert framework_of(result) is xp.framework
+    assert str(xp.framework.device_of(result)) == str(xp.framework.device_of(x))
+
+
+def test_python_lists_count_as_numpy():
+    result = mp.softmax([2.0, 1.0, 0.1])
+    assert isinstance(result, np.ndarray) and result.dtype == np.float64
+
+
+@pytest.mark.parametrize("spec", INSTALLED_CPU_SPECS)
+def test_backend_keyword_moves_inputs_and_results(spec: str):
+    logits = np.array([[2.0, 1.0, 0.1], [0.0, 0.0, 0.0]])
+    result = mp.softmax(logits, backend=spec)
+    framework = FRAMEWORKS[spec.partition(":")[0]]
+    assert framework_of(result) is framework
+    assert_close(result, np.exp(logits) / np.exp(logits).sum(-1, keepdims=True))
+
+
+def test_environment_variable_selects_backend(monkeypatch: pytest.MonkeyPatch):
+    pytest.importorskip("torch")
+    monkeypatch.setenv("MLPILLARS_BACKEND", "torch")
+    result = mp.softmax(np.ones((2, 3)))
+    assert type(result).__module__ == "torch" and type(result).__name__ == "Tensor"
+
+
+def test_selection_order_keyword_over_context_over_environment(monkeypatch: pytest.MonkeyPatch):
+    pytest.importorskip("torch")
+    pytest.importorskip("array_api_strict")
+    monkeypatch.setenv("MLPILLARS_BACKEND", "array_api_strict")
+    x = np.ones(3)
+    assert framework_of(mp.softmax(x)).name == "array_api_strict"
+    with mp.use_backend("torch"):
+        assert framework_of(mp.softmax(x)).name == "torch"
+        assert framework_of(mp.softmax(x, backend="numpy")).name == "numpy"
+    assert framework_of(mp.softmax(x)).name == "array_api_strict"
+
+
+def test_use_backend_is_private_to_its_thread():
+    pytest.importorskip("torch")
+    seen_in_thread: list[str] = []
+    entered, checked = threading.Event(), threading.Event()
+
+    def other_thread() -> None:
+        entered.wait(timeout=10)
+        seen_in_thread.append(framework_of(mp.softmax(np.ones(2))).name)
+        checked.set()
+
+    worker = threading.Thread(target=other_thread)
+    worker.start()
+    with mp.use_backend("torch"):
+        entered.set()
+        checked.wait(timeout=10)
+        assert framework_of(mp.softmax(np.ones(2))).name == "torch"
+    worker.join()
+    assert seen_in_thread == ["numpy"]
+
+
+def test_mixed_namespaces_are_refused_without_a_backend_and_moved_with_one():
+    torch = pytest.importorskip("torch")
+    x, weight = np.ones((2, 3)), torch.ones(3, 4, dtype=torch.float64)
+    with pytest.raises(TypeError, match=r"linear: .*different array namespaces.*numpy \(x\)"):
+        mp.linear(x, weight)
+    with pytest.raises(TypeError, match=r"torch \(weight\)"):
+        mp.linear(x, weight)
+    result = mp.linear(x, weight, backend="torch")
+    assert isinstance(result, torch.Tensor)
+    assert_close(result, np.full((2, 4), 3.0))
+
+
+def test_mixed_namespaces_in_a_list_argument_are_named_with_their_index():
+    torch = pytest.importorskip("torch")
+    with pytest.raises(TypeError, match=r"torch \(weights\[1\]\)"):
+        mp.mlp(np.ones((2, 3)), [np.ones((3, 3)), torch.ones(3, 1, dtype=torch.float64)])
+
+
+def test_unknown_backend_lists_valid_names():
+    with pytest.raises(
+        backends.UnknownBackendError,
+        match=r"unknown backend 'tensorflow' \(from backend=\); valid names: numpy, torch, "
+        r"jax, cupy, dask, array_api_strict, optionally with a device, e.g. .*torch:cuda:1",
+    ):
+        mp.softmax([1.0], backend="tensorflow")
+
+
+def test_unknown_device_lists_the_devices_present():
+    pytest.importorskip("torch")
+    with pytest.raises(ValueError, match=r"backend 'torch' has no device 'tpu'.*torch:cpu"):
+        mp.softmax([1.0], backend="torch:tpu")
+
+
+def test_unknown_backend_in_environment_and_context(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("MLPILLARS_BACKEND", "mxnet")
+    with pytest.raises(backends.UnknownBackendError, match=r"'mxnet' \(from MLPILLARS_BACKEND\)"):
+        mp.softmax([1.0])
+    with pytest.raises(backends.UnknownBackendError, match=r"'theano' \(from use_backend\)"):
+        with mp.use_backend("theano"):
+            pass
+
+
+def test_backend_not_installed_names_the_extra(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr(FRAMEWORKS["jax"], "module_name", "jax_is_not_installed_here")
+    with pytest.raises(
+        backends.BackendNotInstalledError,
+        match=r"backend 'jax' is not installed .*pip install \"mlpillars\[jax\]\"",
+    ):
+        mp.softmax([1.0], backend="jax")
+    status = {entry.name: entry for entry in mp.available_backends()}["jax"]
+    assert not status.available
+    assert status.reason == 'not installed: pip install "mlpillars[jax]"'
+
+
+@pytest.mark.parametrize("spec", ["torch:cuda", "torch:cuda:1", "jax:gpu", "cupy", "cupy:0"])
+def test_gpu_without_gpu_says_no_gpu_was_found(spec: str):
+    framework = FRAMEWORKS[spec.partition(":")[0]]
+    if not framework.is_installed():
+        pytest.skip(f"{framework.name} is not installed")
+    if any(framework.is_gpu(framework.resolve_device(name)) for name in _gpu_names(framework)):
+        pytest.skip("this machine has a GPU")
+    with pytest.raises(backends.NoGPUError, match=r"no GPU was found"):
+        mp.softmax([1.0], backend=spec)
+
+
+def _gpu_names(framework: backends.Framework) -> list[str]:
+    return [name for name in framework.device_names() if name != "cpu" and "cpu" not in name]
+
+
+def test_available_backends_reports_every_backend_with_capabilities():
+    statuses = {status.name: status for status in mp.available_backends()}
+    assert list(statuses) == list(FRAMEWORKS)
+    numpy_status = statuses["numpy"]
+    assert numpy_status.available and numpy_status.version == np.__version__
+    assert numpy_status.devices["cpu"].float64 and not numpy_status.devices["cpu"].gpu
+    if "dask" in statuses and statuses["dask"].available:
+        assert statuses["dask"].devices["cpu"].eigh is False
+    if "jax" in statuses and statuses["jax"].available:
+        assert all(not caps.inplace for caps in statuses["jax"].devices.values())
+    cupy = statuses["cupy"]
+    if not cupy.available:
+        assert cupy.reason and ("not installed" in cupy.reason or "no GPU" in cupy.reason)
+
+
+def test_numpy_to_torch_cpu_is_zero_copy():
+    torch = pytest.importorskip("torch")
+    host = np.arange(6.0).reshape(2, 3)
+    tensor = mp.to_backend(host, "torch:cpu")
+    assert isinstance(tensor, torch.Tensor)
+    assert tensor.data_ptr() == host.ctypes.data
+
+
+@pytest.mark.parametrize("source", INSTALLED_CPU_SPECS)
+@pytest.mark.parametrize("destination", INSTALLED_CPU_SPECS)
+def test_to_backend_round_trips_values_and_dtype(source: str, destination: str):
+    values = np.arange(6.0, dtype=np.float64).reshape(2, 3)
+    moved = mp.to_backend(mp.to_backend(values, source), destination)
+    assert framework_of(moved).name == destination.partition(":")[0]
+    assert_close(moved, values)
+    assert str(moved.dtype).endswith("float64")
+
+
+@pytest.mark.parametrize("destination", INSTALLED_CPU_SPECS)
+def test_to_backend_keeps_zero_dimensional_arrays(destination: str):
+    moved = mp.to_backend(mp.to_backend(np.array(3.0), INSTALLED_CPU_SPECS[-1]), destination)
+    assert tuple(moved.shape) == ()
+    assert_close(moved, 3.0)
+
+
+def test_jax_keeps_float64():
+    pytest.importorskip("jax")
+    result = mp.softmax(np.array([2.0, 1.0, 0.1]), backend="jax")
+    assert str(result.dtype) == "float64"
+
+
+def test_ready_waits_and_returns_its_argument(xp: BackendCase):
+    x = xp.asarray([1.0, 2.0])
+    result = (mp.softmax(x), [mp.sigmoid(x)])
+    assert mp.ready(result) is result
+
+
+def test_capabilities_command_lists_backends(capsys: pytest.CaptureFixture[str]):
+    from mlpillars.cli import main
+
+    assert main(["capabilities"]) == 0
+    output = capsys.readouterr().out
+    for name in FRAMEWORKS:
+        assert name in output
+    assert "float64" in output
