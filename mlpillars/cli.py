@@ -6,6 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -28,13 +29,40 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands.add_parser("capabilities", help="list backends, devices and what each can do")
     demo = commands.add_parser("demo", help="run every kernel on every backend; compare results")
     demo.add_argument("--size", type=int, default=64, help="problem size (default 64)")
+    _add_bench_parser(commands)
     arguments = parser.parse_args(argv)
     # wide enough for the tables when the output is a log rather than a terminal
     console = Console() if sys.stdout.isatty() else Console(width=160)
     if arguments.command == "capabilities":
         console.print(capabilities_table())
         return 0
+    if arguments.command == "bench":
+        from .bench.runner import run_bench
+
+        return run_bench(
+            console,
+            suite=arguments.suite,
+            backends=_names(arguments.backends),
+            kernels=_names(arguments.kernels),
+            out=arguments.out,
+            resume=arguments.resume,
+        )
     return run_demo(console, size=arguments.size)
+
+
+def _add_bench_parser(commands: argparse._SubParsersAction) -> None:
+    from .bench.cases import SUITES
+
+    bench = commands.add_parser("bench", help="run a benchmark suite into a results folder")
+    bench.add_argument("--suite", default="quick", choices=sorted(SUITES))
+    bench.add_argument("--backends", help="comma-separated backends (default: all available)")
+    bench.add_argument("--kernels", help="comma-separated kernels (default: the suite's)")
+    bench.add_argument("--out", type=Path, help="results folder (default reports/<run-id>/)")
+    bench.add_argument("--resume", action="store_true", help="finish an interrupted run")
+
+
+def _names(text: str | None) -> list[str] | None:
+    return [name.strip() for name in text.split(",") if name.strip()] if text else None
 
 
 def capabilities_table() -> Table:

@@ -66,6 +66,26 @@ def _normalize(rng: np.random.Generator, n: int) -> KernelCall:
     return KernelCall((rng.normal(size=(n, 64)),))
 
 
+def _attention(rng: np.random.Generator, n: int) -> KernelCall:
+    """One sequence of length n, 8 heads of depth 64 (torch layout)."""
+    q, k, v = (rng.normal(size=(1, 8, n, 64)) for _ in range(3))
+    return KernelCall((q, k, v))
+
+
+def _gradient_descent(rng: np.random.Generator, n: int) -> KernelCall:
+    """8 independent regressions of n samples and 16 features, 50 steps."""
+    features = rng.normal(size=(8, n, 16))
+    true_weights = rng.normal(size=(8, 16, 1))
+    targets = (features @ true_weights)[..., 0] + 0.1 * rng.normal(size=(8, n))
+    return KernelCall((features, targets), {"lr": 0.05, "steps": 50, "fit_intercept": True})
+
+
+def _pca(rng: np.random.Generator, n: int) -> KernelCall:
+    """n samples of 32 features with a well-separated spectrum; 8 components."""
+    scales = np.geomspace(10.0, 0.1, 32)
+    return KernelCall((rng.normal(size=(n, 32)) * scales + 1.0,), {"n_components": 8})
+
+
 EXAMPLES: dict[str, Callable[[np.random.Generator, int], KernelCall]] = {
     "linear": _linear,
     "mlp": _mlp,
@@ -76,5 +96,8 @@ EXAMPLES: dict[str, Callable[[np.random.Generator, int], KernelCall]] = {
     "cross_entropy": _cross_entropy,
     "cosine_similarity": _cosine_similarity,
     "normalize": _normalize,
+    "scaled_dot_product_attention": _attention,
+    "gradient_descent": _gradient_descent,
+    "pca": _pca,
 }
 """Example-argument builders by kernel name: ``EXAMPLES[name](rng, size)``."""

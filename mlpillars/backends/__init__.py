@@ -9,7 +9,7 @@ from ._capabilities import Capabilities
 from ._dispatch import KERNELS, fast_path_for, kernel, register_fast_path
 from ._errors import BackendNotInstalledError, NoGPUError, UnknownBackendError
 from ._frameworks import FRAMEWORKS, Framework, framework_of
-from ._linalg import EighResult, eigh
+from ._linalg import EighResult, SVDResult, eigh, svd
 from ._movement import materialize, move_to, ready, to_backend
 from ._selection import ENV_VARIABLE, Target, parse_backend, selected_target, use_backend
 from ._special import erf
@@ -24,6 +24,7 @@ __all__ = [
     "EighResult",
     "Framework",
     "NoGPUError",
+    "SVDResult",
     "Target",
     "UnknownBackendError",
     "available_backends",
@@ -38,6 +39,7 @@ __all__ = [
     "ready",
     "register_fast_path",
     "selected_target",
+    "svd",
     "to_backend",
     "use_backend",
 ]

@@ -1,0 +1,61 @@
+"""The results log: one JSON object per finished case, on disk the moment it finishes.
+
+Each line is written, flushed and fsynced before the next case starts, so a run stopped by
+Ctrl-C or a kill leaves every finished case readable; a line cut short by the kill is
+ignored when the log is read back.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+
+class ResultsLog:
+    """Append-only JSON-lines file of case rows.
+
+    Parameters
+    ----------
+    path : Path or None
+        The ``cases.jsonl`` file; None keeps rows in memory only (a plain pytest run).
+    """
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self.rows: list[dict[str, Any]] = read_rows(path) if path and path.exists() else []
+
+    def append(self, row: dict[str, Any]) -> None:
+        """Record a finished case, durably."""
+        self.rows.append(row)
+        if self.path is None:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self.path.open("a", encoding="utf-8") as stream:
+            stream.write(json.dumps(row, allow_nan=True) + "\n")
+            stream.flush()
+            os.fsync(stream.fileno())
+
+    def finished_ids(self) -> set[str]:
+        """Ids of cases that need no rerun (everything but errors)."""
+        return {row["id"] for row in self.rows if row.get("status") != "error"}
+
+
+def read_rows(path: Path) -> list[dict[str, Any]]:
+    """Rows of a results log; a truncated last line (a killed run) is skipped."""
+    rows = []
+    lines = path.read_text(encoding="utf-8").splitlines()
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            if number == len(lines):
+                continue  # cut short by a kill; that case is simply run again on --resume
+            raise ValueError(f"{path}: line {number} is not valid JSON ({exc})") from exc
+        if not isinstance(row, dict) or "id" not in row:
+            raise ValueError(f"{path}: line {number} is not a case row (no 'id')")
+        rows.append(row)
+    return rows

@@ -1,0 +1,210 @@
+"""``mlpillars bench``: run a suite through pytest-benchmark into a results folder.
+
+The folder (default ``reports/<run-id>/``) holds
+
+- ``plan.json``: the suite, backends and kernels asked for (what ``--resume`` finishes);
+- ``environment.json``: the machine and software record;
+- ``cases.jsonl``: one row per finished case, on disk as soon as the case finishes;
+- ``benchmark-<n>.json``: pytest-benchmark's own JSON of session n, every round kept, so
+  ``pytest-benchmark compare`` works on it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+from ..backends import ENV_VARIABLE
+from .cases import SUITES, plan_cases
+from .environment import write_environment
+from .results import read_rows
+
+DEFAULT_REPORTS = Path("reports")
+PLAN_FILE, CASES_FILE, ENVIRONMENT_FILE = "plan.json", "cases.jsonl", "environment.json"
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """What a run was asked to do; saved so that ``--resume`` can finish it."""
+
+    suite: str
+    backends: list[str] | None
+    kernels: list[str] | None
+
+
+def run_bench(
+    console: Console,
+    *,
+    suite: str = "quick",
+    backends: Sequence[str] | None = None,
+    kernels: Sequence[str] | None = None,
+    out: Path | None = None,
+    resume: bool = False,
+) -> int:
+    """Run (or finish) a benchmark; return 0 when every case ran and was correct."""
+    out = _run_folder(out, resume, suite)
+    plan = _load_or_save_plan(out, RunPlan(suite, _list(backends), _list(kernels)), resume)
+    selected = os.environ.get(ENV_VARIABLE, "").strip()
+    if selected and plan.backends is None:
+        # MLPILLARS_BACKEND: that backend plus the baselines and peers
+        plan = RunPlan(plan.suite, [selected.partition(":")[0]], plan.kernels)
+    total = len(plan_cases(SUITES[plan.suite], plan.backends, plan.kernels))
+    write_environment(out / ENVIRONMENT_FILE)
+    console.print(f"[bold]mlpillars bench[/bold] suite={plan.suite}: {total} cases -> {out}")
+    session = 1 + len(list(out.glob("benchmark-*.json")))
+    with _without_selection(), _progress(console) as progress:
+        exit_code = pytest.main(
+            _pytest_arguments(plan, out, session, resume), plugins=[_ProgressPlugin(progress)]
+        )
+    rows = read_rows(out / CASES_FILE) if (out / CASES_FILE).exists() else []
+    console.print(summary_table(rows))
+    finished = {row["id"] for row in rows if row.get("status") != "error"}
+    if exit_code == pytest.ExitCode.INTERRUPTED or len(finished) < total:
+        console.print(f"[yellow]unfinished: resume with  mlpillars bench --resume --out {out}")
+    console.print(f"results: {out}")
+    return 0 if exit_code in (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED) else 1
+
+
+def summary_table(rows: list[dict[str, Any]]) -> Table:
+    """One line per kernel, size and dtype: the fastest implementation and each one's time."""
+    table = Table(title="median time per call (fastest first); ✗ wrong, - skipped, ! error")
+    for column in ("kernel", "size", "dtype", "fastest", "implementations"):
+        table.add_column(column)
+    groups: dict[tuple[str, int, str], list[dict[str, Any]]] = {}
+    for row in rows:
+        groups.setdefault((row["kernel"], row["size"], row["dtype"]), []).append(row)
+    for (kernel, size, dtype), group in groups.items():
+        timed = sorted((r for r in group if r.get("status") == "ok"), key=lambda r: r["median"])
+        others = [r for r in group if r.get("status") != "ok"]
+        cells = [f"{r['implementation']} {format_seconds(r['median'])}" for r in timed]
+        marks = {"wrong": "✗", "skipped": "-", "error": "!"}
+        cells += [f"{r['implementation']} {marks.get(r.get('status'), '?')}" for r in others]
+        fastest = timed[0]["implementation"] if timed else "-"
+        table.add_row(kernel, str(size), dtype, fastest, ", ".join(cells))
+    return table
+
+
+def format_seconds(seconds: float) -> str:
+    """``1.23 ms``-style text."""
+    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6)):
+        if seconds >= scale:
+            return f"{seconds / scale:.3g} {unit}"
+    return f"{seconds / 1e-9:.3g} ns"
+
+
+def _list(names: Sequence[str] | None) -> list[str] | None:
+    return list(names) if names else None
+
+
+def _run_folder(out: Path | None, resume: bool, suite: str) -> Path:
+    if out is None and resume:
+        candidates = sorted(DEFAULT_REPORTS.glob(f"*/{PLAN_FILE}"), key=lambda p: p.stat().st_mtime)
+        if not candidates:
+            raise SystemExit("mlpillars bench --resume: no earlier run under reports/; use --out")
+        return candidates[-1].parent
+    if out is None:
+        run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + f"-{suite}"
+        out = DEFAULT_REPORTS / run_id
+    out.mkdir(parents=True, exist_ok=True)
+    return out
+
+
+def _load_or_save_plan(out: Path, requested: RunPlan, resume: bool) -> RunPlan:
+    plan_path = out / PLAN_FILE
+    if resume:
+        if not plan_path.exists():
+            raise SystemExit(f"mlpillars bench --resume: {plan_path} not found")
+        return RunPlan(**json.loads(plan_path.read_text()))
+    if (out / CASES_FILE).exists():
+        raise SystemExit(f"{out} already holds results: use --resume, or another --out")
+    plan_path.write_text(json.dumps(asdict(requested), indent=2))
+    return requested
+
+
+def _pytest_arguments(plan: RunPlan, out: Path, session: int, resume: bool) -> list[str]:
+    suites = Path(__file__).parent / "suites"
+    arguments = [
+        str(suites),
+        "-p",
+        "no:terminal",
+        "-p",
+        "no:cacheprovider",
+        "-o",
+        "addopts=",
+        f"--rootdir={suites}",
+        f"--benchmark-json={out / f'benchmark-{session}.json'}",
+        f"--mlpillars-suite={plan.suite}",
+        f"--mlpillars-results={out / CASES_FILE}",
+    ]
+    if plan.backends:
+        arguments.append(f"--mlpillars-backends={','.join(plan.backends)}")
+    if plan.kernels:
+        arguments.append(f"--mlpillars-kernels={','.join(plan.kernels)}")
+    if resume:
+        arguments.append("--mlpillars-skip-done")
+    return arguments
+
+
+@contextmanager
+def _without_selection():
+    """The cases choose their own backends; a selected one would move every input."""
+    saved = os.environ.pop(ENV_VARIABLE, None)
+    try:
+        yield
+    finally:
+        if saved is not None:
+            os.environ[ENV_VARIABLE] = saved
+
+
+@contextmanager
+def _progress(console: Console):
+    progress = Progress(
+        TextColumn("case"),
+        MofNCompleteColumn(),
+        BarColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        TextColumn("left"),
+        TimeRemainingColumn(),
+        console=console,
+        transient=False,
+    )
+    with progress:
+        yield progress
+
+
+class _ProgressPlugin:
+    """Feeds pytest's progress into the rich progress bar."""
+
+    def __init__(self, progress: Progress) -> None:
+        self.progress = progress
+        self.task = progress.add_task("collecting", total=None)
+        self.started = time.perf_counter()
+
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        self.progress.update(self.task, total=len(session.items), description="")
+
+    def pytest_runtest_logstart(self, nodeid: str, location: Any) -> None:
+        self.progress.update(self.task, description=nodeid.rpartition("[")[2].rstrip("]"))
+
+    def pytest_runtest_logfinish(self, nodeid: str, location: Any) -> None:
+        self.progress.advance(self.task)

@@ -1,0 +1,341 @@
+"""PCA (the ``pca`` and ``pca_fit`` kernels and the ``PCA`` class) against scikit-learn.
+
+Every backend/device/dtype is compared with scikit-learn's ``PCA`` on a float64 NumPy copy
+of the same input, signs included. The data have a well-separated spectrum (standard
+normal columns scaled by 5, 3, 2, 1, 0.5): an eigenvector's error is about
+eps * ||C|| / (eigenvalue gap), here ~1e-6 in float32, well inside the float32 tolerance,
+so the table's tolerances are used as they are.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sklearn.decomposition import PCA as SklearnPCA
+
+import mlpillars.kernels.pca as pca_module
+from mlpillars.backends import eigh as backends_eigh
+from mlpillars.backends import use_backend
+from mlpillars.kernels.pca import PCA, NotFittedError, pca, pca_fit, resolve_solver
+from mlpillars.testing import BackendCase, assert_close
+
+SKLEARN_SOLVER = {"covariance_eigh": "covariance_eigh", "svd": "full"}
+FEATURE_SCALES = np.array([5.0, 3.0, 2.0, 1.0, 0.5])
+FITTED_ATTRIBUTES = (
+    "components_",
+    "explained_variance_",
+    "explained_variance_ratio_",
+    "singular_values_",
+    "mean_",
+)
+# The tutorial's customers: age, income, months as a customer.
+CUSTOMERS = np.array(
+    [
+        [35, 75000, 24],
+        [28, 52000, 12],
+        [42, 98000, 36],
+        [31, 61000, 18],
+        [55, 120000, 48],
+    ],
+    dtype=float,
+)
+
+
+def scaled_data(rng: np.random.Generator, n_samples: int, scales=FEATURE_SCALES) -> np.ndarray:
+    """Columns of distinct variance around a non-zero mean (so centring is exercised)."""
+    return rng.normal(size=(n_samples, len(scales))) * scales + np.linspace(-2.0, 3.0, len(scales))
+
+
+def assert_fitted_like(model: PCA, reference: SklearnPCA, X) -> None:
+    for name in FITTED_ATTRIBUTES:
+        assert_close(getattr(model, name), getattr(reference, name), like=X, err_msg=name)
+    assert model.n_components_ == reference.n_components_
+    assert model.n_samples_ == reference.n_samples_
+    assert model.n_features_in_ == reference.n_features_in_
+
+
+@pytest.mark.parametrize("whiten", [False, True])
+@pytest.mark.parametrize("solver", ["covariance_eigh", "svd"])
+def test_pca_matches_sklearn(xp: BackendCase, rng, solver, whiten):
+    X = xp.asarray(scaled_data(rng, 60))
+    X_host = xp.to_numpy(X)
+    reference = SklearnPCA(3, svd_solver=SKLEARN_SOLVER[solver], whiten=whiten).fit(X_host)
+    model = PCA(3, whiten=whiten, solver=solver).fit(X)
+    assert_fitted_like(model, reference, X)
+    projected = model.transform(X)
+    assert_close(projected, reference.transform(X_host), like=X)
+    assert_close(model.fit_transform(X), reference.transform(X_host), like=X)
+    expected_back = reference.inverse_transform(reference.transform(X_host))
+    assert_close(model.inverse_transform(projected), expected_back, like=X)
+
+
+def test_wide_data_runs_svd_and_matches_sklearn(xp: BackendCase, rng):
+    scales = np.geomspace(8.0, 0.5, 20)
+    X = xp.asarray(scaled_data(rng, 8, scales))
+    X_host = xp.to_numpy(X)
+    reference = SklearnPCA(3, svd_solver="full").fit(X_host)
+    model = PCA(3).fit(X)
+    assert model.solver_ == "svd"
+    assert_fitted_like(model, reference, X)
+    assert_close(model.transform(X), reference.transform(X_host), like=X)
+
+
+@pytest.mark.parametrize("whiten", [False, True])
+def test_pca_function_is_fit_transform(xp: BackendCase, rng, whiten):
+    X = xp.asarray(scaled_data(rng, 50))
+    expected = SklearnPCA(2, whiten=whiten).fit_transform(xp.to_numpy(X))
+    assert_close(pca(X, 2, whiten=whiten), expected, like=X)
+
+
+def test_pca_fit_kernel_returns_the_fit(xp: BackendCase, rng):
+    X = xp.asarray(scaled_data(rng, 50))
+    reference = SklearnPCA(2, svd_solver="covariance_eigh").fit(xp.to_numpy(X))
+    fitted = pca_fit(X, 2)
+    assert fitted.solver == "covariance_eigh"
+    assert fitted.n_samples == 50
+    assert_close(fitted.components, reference.components_, like=X)
+    assert_close(fitted.explained_variance_ratio, reference.explained_variance_ratio_, like=X)
+
+
+def test_tutorial_customers_match_numpy_eigh(xp: BackendCase):
+    standardised = (CUSTOMERS - CUSTOMERS.mean(axis=0)) / CUSTOMERS.std(axis=0)
+    X = xp.asarray(standardised)
+    X_host = xp.to_numpy(X)
+    # Independent reference: eigh of np.cov, largest first, largest-|.| entry positive.
+    eigenvalues, eigenvectors = np.linalg.eigh(np.cov(X_host.T))
+    eigenvalues, axes = eigenvalues[::-1], eigenvectors[:, ::-1].T
+    axes *= np.sign(axes[np.arange(3), np.argmax(np.abs(axes), axis=1)])[:, None]
+    for solver in ("covariance_eigh", "svd"):
+        model = PCA(2, solver=solver).fit(X)
+        assert_close(model.explained_variance_, eigenvalues[:2], like=X, err_msg=solver)
+        ratio = eigenvalues[:2] / eigenvalues.sum()
+        assert_close(model.explained_variance_ratio_, ratio, like=X, err_msg=solver)
+        assert_close(model.components_, axes[:2], like=X, err_msg=solver)
+        centred = X_host - X_host.mean(axis=0)
+        assert_close(model.transform(X), centred @ axes[:2].T, like=X, err_msg=solver)
+
+
+def test_solvers_agree(rng):
+    X = scaled_data(rng, 40)
+    by_eigh = PCA(4, solver="covariance_eigh").fit(X)
+    by_svd = PCA(4, solver="svd").fit(X)
+    for name in FITTED_ATTRIBUTES:
+        assert_close(getattr(by_eigh, name), getattr(by_svd, name), err_msg=name)
+    assert_close(by_eigh.transform(X), by_svd.transform(X))
+
+
+@pytest.mark.parametrize(
+    ("n_samples", "n_features", "expected"),
+    [
+        (50, 5, "covariance_eigh"),
+        (49, 5, "svd"),
+        (10_000, 1_000, "covariance_eigh"),
+        (10_010, 1_001, "svd"),
+        (8, 20, "svd"),
+    ],
+)
+def test_auto_solver_follows_sklearn_rule(n_samples, n_features, expected):
+    assert resolve_solver("auto", n_samples, n_features) == expected
+
+
+def test_auto_solver_is_the_one_that_runs(rng):
+    assert PCA(2).fit(scaled_data(rng, 50)).solver_ == "covariance_eigh"
+    assert PCA(2).fit(scaled_data(rng, 49)).solver_ == "svd"
+    assert PCA(2, solver="svd").fit(scaled_data(rng, 50)).solver_ == "svd"
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    n_samples=st.integers(2, 30),
+    n_features=st.integers(1, 8),
+    component_fraction=st.floats(0.0, 1.0),
+    solver=st.sampled_from(["covariance_eigh", "svd"]),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_properties_on_random_shapes(n_samples, n_features, component_fraction, solver, seed):
+    X = np.random.default_rng(seed).normal(size=(n_samples, n_features))
+    limit = min(n_samples, n_features)
+    n_components = 1 + round(component_fraction * (limit - 1))
+    model = PCA(n_components, solver=solver).fit(X)
+    components = model.components_
+    assert components.shape == (n_components, n_features)
+    assert_close(components @ components.T, np.eye(n_components))
+    ratio = model.explained_variance_ratio_
+    tolerance = 1e-12
+    assert ratio.sum() <= 1 + tolerance
+    assert np.all(ratio >= 0)
+    assert np.all(np.diff(ratio) <= tolerance)
+
+
+# --- Dask: the covariance is built chunk by chunk, only the (d, d) matrix meets NumPy -----
+
+
+@pytest.fixture
+def dask_array():
+    return pytest.importorskip("dask.array")
+
+
+def _lazy_data(dask_array, n_samples: int, chunk_rows: int):
+    """Data generated chunk by chunk: no task ever holds all the rows."""
+    generator = dask_array.random.default_rng(7)
+    noise = generator.normal(size=(n_samples, 4), chunks=(chunk_rows, 4))
+    return noise * np.array([4.0, 2.0, 1.0, 0.5]) + 1.0
+
+
+class _TaskShapes:
+    """Records the shape of every array a Dask task produces while active."""
+
+    def __init__(self):
+        from dask.callbacks import Callback
+
+        self.shapes: list[tuple[int, ...]] = []
+        self.callback = Callback(posttask=self._record)
+
+    def _record(self, key, result, dsk, state, worker_id):
+        if hasattr(result, "shape"):
+            self.shapes.append(tuple(result.shape))
+
+
+@pytest.mark.parametrize("solver", ["covariance_eigh", "svd"])
+def test_dask_fit_stays_chunked(dask_array, monkeypatch, solver):
+    n_samples = 120
+    X = _lazy_data(dask_array, n_samples, chunk_rows=30)
+    eigh_inputs = []
+
+    def spying_eigh(matrix):
+        eigh_inputs.append((type(matrix).__module__, tuple(matrix.shape)))
+        return backends_eigh(matrix)
+
+    monkeypatch.setattr(pca_module, "eigh", spying_eigh)
+    tasks = _TaskShapes()
+    with tasks.callback:
+        model = PCA(2, solver=solver).fit(X)
+        projected = model.transform(X)
+    for name in (*FITTED_ATTRIBUTES, "transform"):
+        value = projected if name == "transform" else getattr(model, name)
+        assert isinstance(value, dask_array.Array), f"{name} is {type(value)}"
+    assert (30, 4) in tasks.shapes  # the recorder saw X's chunks ...
+    assert all(shape[0] < n_samples for shape in tasks.shapes if len(shape) == 2), tasks.shapes
+    if solver == "covariance_eigh":
+        assert eigh_inputs == [("dask.array.core", (4, 4))]
+    else:
+        assert eigh_inputs == []
+    X_host = X.compute()
+    reference = SklearnPCA(2, svd_solver=SKLEARN_SOLVER[solver]).fit(X_host)
+    assert_fitted_like(model, reference, X)
+    assert_close(projected, reference.transform(X_host), like=X)
+
+
+def test_dask_wide_svd_keeps_columns_chunked(dask_array, rng):
+    values = scaled_data(rng, 8, np.geomspace(8.0, 0.5, 40))
+    X = dask_array.from_array(values, chunks=(4, 10))
+    model = PCA(3, solver="svd").fit(X)
+    assert isinstance(model.components_, dask_array.Array)
+    assert_fitted_like(model, SklearnPCA(3, svd_solver="full").fit(values), X)
+
+
+# --- backend selection ------------------------------------------------------------------
+
+
+def test_backend_keyword_and_selection_reach_the_fit(rng):
+    torch = pytest.importorskip("torch")
+    X = scaled_data(rng, 50)
+    assert isinstance(pca(X, 2, backend="torch"), torch.Tensor)
+    assert isinstance(PCA(2).fit(X, backend="torch").components_, torch.Tensor)
+    with use_backend("torch"):
+        model = PCA(2).fit(X)
+        projected = model.transform(X)  # the selected backend is the fitted one: X moves
+    assert isinstance(model.components_, torch.Tensor)
+    assert isinstance(projected, torch.Tensor)
+    with pytest.raises(TypeError, match="fitted on torch"):
+        model.transform(X)
+
+
+def test_python_lists_are_accepted(rng):
+    X = scaled_data(rng, 30)
+    model = PCA(2).fit(X.tolist())
+    assert_close(model.transform(X[:3].tolist()), model.transform(X[:3]))
+
+
+# --- errors ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("n_components", [0, -1, 6])
+def test_n_components_out_of_range(rng, n_components):
+    X = scaled_data(rng, 20)
+    with pytest.raises(ValueError, match=r"n_components=.* between 1 and .*min\(20, 5\) = 5"):
+        PCA(n_components).fit(X)
+    with pytest.raises(ValueError, match=r"^pca: n_components"):
+        pca(X, n_components)
+
+
+def test_n_components_above_n_samples(rng):
+    with pytest.raises(ValueError, match=r"min\(3, 5\) = 3"):
+        pca(scaled_data(rng, 3), 4)
+
+
+@pytest.mark.parametrize("n_components", [2.5, "2", True, None])
+def test_n_components_not_an_int(rng, n_components):
+    with pytest.raises(TypeError, match="pca_fit: n_components must be an int"):
+        PCA(n_components).fit(scaled_data(rng, 20))
+
+
+def test_numpy_integer_n_components_is_accepted(rng):
+    assert PCA(np.int64(2)).fit(scaled_data(rng, 20)).n_components_ == 2
+
+
+def test_fewer_than_two_samples(rng):
+    with pytest.raises(ValueError, match=r"1 sample\(s\) \(X: \(1, 5\)\).*at least 2"):
+        pca(scaled_data(rng, 1), 1)
+
+
+@pytest.mark.parametrize("bad_value", [np.nan, np.inf, -np.inf])
+def test_non_finite_input(xp: BackendCase, rng, bad_value):
+    values = scaled_data(rng, 20)
+    values[3, 2] = bad_value
+    with pytest.raises(ValueError, match=r"NaN or infinity .* 1 of its 5 columns.* column 2"):
+        pca(xp.asarray(values), 2)
+
+
+def test_one_dimensional_input():
+    with pytest.raises(ValueError, match=r"pca: X must be 2-D.*got 1-D \(X: \(6,\)\).*reshape"):
+        pca(np.arange(6.0), 1)
+
+
+def test_unknown_solver(rng):
+    with pytest.raises(ValueError, match=r"unknown solver 'arpack'.*'covariance_eigh'"):
+        PCA(2, solver="arpack").fit(scaled_data(rng, 20))
+
+
+@pytest.mark.parametrize("method", ["transform", "inverse_transform"])
+def test_use_before_fit(rng, method):
+    with pytest.raises(NotFittedError, match=f"PCA.{method}: .*not fitted"):
+        getattr(PCA(2), method)(scaled_data(rng, 5))
+    assert not hasattr(PCA(2), "components_")
+
+
+def test_feature_count_mismatch(rng):
+    model = PCA(2).fit(scaled_data(rng, 20))
+    with pytest.raises(ValueError, match=r"transform: X has 4 columns .* expects 5"):
+        model.transform(np.ones((3, 4)))
+    with pytest.raises(ValueError, match=r"inverse_transform: X has 5 columns .* expects 2"):
+        model.inverse_transform(np.ones((3, 5)))
+    with pytest.raises(ValueError, match="must be 2-D"):
+        model.transform(np.ones(5))
+
+
+def test_transform_with_another_namespace(rng):
+    strict = pytest.importorskip("array_api_strict")
+    model = PCA(2).fit(scaled_data(rng, 20))
+    with pytest.raises(TypeError, match=r"X comes from array_api_strict .* fitted on numpy"):
+        model.transform(strict.asarray(scaled_data(rng, 3)))
+
+
+def test_constant_data_has_zero_ratio_not_nan(xp: BackendCase):
+    X = xp.asarray(np.full((6, 3), 2.5))
+    fitted = PCA(2).fit(X)
+    for attribute in ("explained_variance_", "explained_variance_ratio_", "singular_values_"):
+        assert_close(getattr(fitted, attribute), np.zeros(2), like=X)
+    assert np.all(np.isfinite(xp.to_numpy(fitted.transform(X))))
