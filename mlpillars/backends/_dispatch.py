@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from ._frameworks import FRAMEWORKS, Framework, framework_of
@@ -60,18 +61,24 @@ def kernel(
             "backend", inspect.Parameter.KEYWORD_ONLY, default=None, annotation="str | None"
         )
 
+        slots = _array_slots_of(signature, arrays, array_lists)
+
         @functools.wraps(generic)
         def public(*args: Any, backend: str | None = None, **kwargs: Any) -> Any:
-            bound = call_signature.bind(*args, **kwargs)
-            bound.apply_defaults()
-            target = _place_inputs(name, bound.arguments, arrays, array_lists, backend)
+            args_list = list(args)
+            given = _gather_arrays(slots, args_list, kwargs)
+            selected = selected_target(backend)
+            target = selected or _target_of_inputs(name, given)
+            for slot, index, value, owner in given:
+                if selected is not None or owner is None:
+                    _put_back(slot, index, move_to(value, target), args_list, kwargs)
             xp = target.framework.namespace()
             fast_path = _FAST_PATHS.get((name, target.framework.name))
             if fast_path is not None:
-                result = fast_path(*bound.args, xp=xp, **bound.kwargs)
+                result = fast_path(*args_list, xp=xp, **kwargs)
                 if result is not NotImplemented:
                     return result
-            return generic(*bound.args, xp=xp, **bound.kwargs)
+            return generic(*args_list, xp=xp, **kwargs)
 
         public_parameters = [*call_signature.parameters.values()]
         var_keyword = [p for p in public_parameters if p.kind is inspect.Parameter.VAR_KEYWORD]
@@ -109,47 +116,82 @@ def fast_path_for(kernel_name: str, backend_name: str) -> Callable[..., Any] | N
     return _FAST_PATHS.get((kernel_name, backend_name))
 
 
-def _place_inputs(
-    kernel_name: str,
-    arguments: dict[str, Any],
-    array_names: tuple[str, ...],
-    list_names: tuple[str, ...],
-    backend: str | None,
-) -> Target:
-    """Choose the target and move every array argument onto it, in place in ``arguments``."""
-    slots = list(_array_slots(arguments, array_names, list_names))
-    target = selected_target(backend) or _target_of_inputs(kernel_name, slots)
-    for name, index, value in slots:
-        moved = move_to(value, target)
-        if index is None:
-            arguments[name] = moved
+@dataclass(frozen=True)
+class _ArraySlot:
+    """Where one array parameter's value sits in a call."""
+
+    name: str
+    position: int | None  # its index in *args, when it may be passed positionally
+    default: Any
+    holds_list: bool
+
+
+_Given = tuple[_ArraySlot, "int | None", Any, "Framework | None"]
+
+
+def _array_slots_of(
+    signature: inspect.Signature, array_names: tuple[str, ...], list_names: tuple[str, ...]
+) -> tuple[_ArraySlot, ...]:
+    positional_kinds = (
+        inspect.Parameter.POSITIONAL_ONLY,
+        inspect.Parameter.POSITIONAL_OR_KEYWORD,
+    )
+    names = list(signature.parameters)
+    slots = []
+    for name in (*array_names, *list_names):
+        parameter = signature.parameters[name]
+        position = names.index(name) if parameter.kind in positional_kinds else None
+        slots.append(_ArraySlot(name, position, parameter.default, name in list_names))
+    return tuple(slots)
+
+
+def _gather_arrays(
+    slots: tuple[_ArraySlot, ...], args: list[Any], kwargs: dict[str, Any]
+) -> list[_Given]:
+    """(slot, index in its list or None, value, owning framework) of every array given.
+
+    A default that is not None (a learning rate of 0.01) counts as given, so that it is
+    put on the target backend like a passed value.
+    """
+    given: list[_Given] = []
+    for slot in slots:
+        if slot.position is not None and slot.position < len(args):
+            value = args[slot.position]
+        elif slot.name in kwargs:
+            value = kwargs[slot.name]
+        elif slot.default is not None and slot.default is not inspect.Parameter.empty:
+            value = kwargs[slot.name] = slot.default
         else:
-            arguments[name] = [*arguments[name][:index], moved, *arguments[name][index + 1 :]]
-    return target
+            continue
+        if slot.holds_list:
+            given += [(slot, i, item, framework_of(item)) for i, item in enumerate(value or ())]
+        elif value is not None:
+            given.append((slot, None, value, framework_of(value)))
+    return [entry for entry in given if entry[2] is not None]
 
 
-def _array_slots(
-    arguments: dict[str, Any], array_names: tuple[str, ...], list_names: tuple[str, ...]
-) -> Iterator[tuple[str, int | None, Any]]:
-    """(parameter name, index in its list or None, value) for every array argument given."""
-    for name in array_names:
-        if arguments.get(name) is not None:
-            yield name, None, arguments[name]
-    for name in list_names:
-        for index, value in enumerate(arguments.get(name) or ()):
-            if value is not None:
-                yield name, index, value
+def _put_back(
+    slot: _ArraySlot, index: int | None, value: Any, args: list[Any], kwargs: dict[str, Any]
+) -> None:
+    in_args = slot.position is not None and slot.position < len(args)
+    if index is not None:
+        items = list(args[slot.position] if in_args else kwargs[slot.name])
+        items[index] = value
+        value = items
+    if in_args:
+        args[slot.position] = value
+    else:
+        kwargs[slot.name] = value
 
 
-def _target_of_inputs(kernel_name: str, slots: list[tuple[str, int | None, Any]]) -> Target:
+def _target_of_inputs(kernel_name: str, given: list[_Given]) -> Target:
     """Follow the inputs: their one namespace and device (Python lists and scalars: NumPy)."""
-    owners: dict[str, tuple[Framework, str]] = {}
-    for name, index, value in slots:
-        framework = framework_of(value)
-        if framework is not None and framework.name not in owners:
-            owners[framework.name] = (framework, _label(name, index))
+    owners: dict[str, str] = {}
+    for slot, index, _, owner in given:
+        if owner is not None and owner.name not in owners:
+            owners[owner.name] = _label(slot.name, index)
     if len(owners) > 1:
-        found = ", ".join(f"{fw_name} ({label})" for fw_name, (_, label) in owners.items())
+        found = ", ".join(f"{fw_name} ({label})" for fw_name, label in owners.items())
         raise TypeError(
             f"{kernel_name}: inputs come from different array namespaces: {found}. "
             "Convert them to one namespace, or select a backend (backend=..., "
@@ -157,14 +199,13 @@ def _target_of_inputs(kernel_name: str, slots: list[tuple[str, int | None, Any]]
         )
     if not owners:
         return Target(framework=FRAMEWORKS["numpy"], device="cpu", spec="numpy")
-    framework, _ = next(iter(owners.values()))
+    framework = FRAMEWORKS[next(iter(owners))]
     devices = {
-        _label(name, index): framework.device_of(value)
-        for name, index, value in slots
-        if framework_of(value) is framework
+        _label(slot.name, index): framework.device_of(value)
+        for slot, index, value, owner in given
+        if owner is framework
     }
-    distinct = {str(device) for device in devices.values()}
-    if len(distinct) > 1:
+    if len({str(device) for device in devices.values()}) > 1:
         found = ", ".join(f"{label} on {device}" for label, device in devices.items())
         raise ValueError(
             f"{kernel_name}: {framework.name} inputs are on different devices ({found}); "

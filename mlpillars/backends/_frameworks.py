@@ -480,9 +480,18 @@ FRAMEWORKS: dict[str, Framework] = {
 """Every backend mlpillars knows, by the name users type."""
 
 
+_OWNER_BY_TYPE: dict[type, Framework | None] = {}
+
+
 def framework_of(array: object) -> Framework | None:
-    """The framework that owns ``array``; ``None`` for Python lists and scalars."""
-    for framework in FRAMEWORKS.values():
-        if framework.is_loaded() and framework.owns(array):
-            return framework
-    return None
+    """The framework that owns ``array``; ``None`` for Python lists and scalars.
+
+    Looked up once per array type (as einops does); only frameworks already imported are
+    asked, since an array of a framework cannot exist before the framework is imported.
+    """
+    array_type = type(array)
+    if array_type not in _OWNER_BY_TYPE:
+        _OWNER_BY_TYPE[array_type] = next(
+            (fw for fw in FRAMEWORKS.values() if fw.is_loaded() and fw.owns(array)), None
+        )
+    return _OWNER_BY_TYPE[array_type]

@@ -1,0 +1,159 @@
+"""The benchmark's environment record and its peak-memory measurement."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from mlpillars.bench import environment, memory
+from mlpillars.bench.environment import environment_record, write_environment
+from mlpillars.bench.memory import measure_peak_memory
+
+MB = 1_000_000
+BIG_BYTES = 200 * MB
+
+RECORD_KEYS = {
+    "timestamp",
+    "hostname",
+    "platform",
+    "cpu",
+    "memory",
+    "versions",
+    "torch",
+    "jax",
+    "cupy",
+    "gpu",
+    "blas",
+    "thread_env",
+    "git",
+}
+
+
+@pytest.fixture(scope="module")
+def record() -> dict:
+    return environment_record()  # imports the installed frameworks: seconds, so made once
+
+
+# -- environment record ----------------------------------------------------------------------
+def test_record_has_every_documented_key_and_no_errors(record):
+    assert set(record) == RECORD_KEYS
+    for key in RECORD_KEYS:
+        assert f"``{key}``" in environment.__doc__, f"{key} is not documented"
+    errors = {
+        key: value for key, value in record.items() if isinstance(value, dict) and "error" in value
+    }
+    assert not errors
+
+
+def test_record_is_json(record, tmp_path: Path):
+    json.dumps(record)  # no default=: every value must be plain JSON
+    written = write_environment(tmp_path / "environment.json")
+    assert json.loads((tmp_path / "environment.json").read_text()).keys() == written.keys()
+
+
+def test_record_describes_this_process(record):
+    assert record["versions"]["numpy"] == np.__version__
+    assert record["timestamp"].endswith("+00:00")
+    assert record["cpu"]["logical_cores"] >= record["cpu"]["usable_cores"] >= 1
+    assert record["memory"]["total_bytes"] > 0
+    assert record["thread_env"].keys() == set(environment.THREAD_VARIABLES)
+
+
+def test_blas_lists_a_library_with_threads(record):
+    blas = [pool for pool in record["blas"] if pool["user_api"] == "blas"]
+    assert blas, record["blas"]
+    assert all(pool["num_threads"] > 0 for pool in blas)
+    assert all("/" not in pool["filename"] for pool in blas)
+
+
+def test_git_commit_of_a_checkout(record):
+    checkout = Path(environment.__file__).resolve().parents[2]
+    probe = subprocess.run(["git", "-C", str(checkout), "rev-parse", "HEAD"], capture_output=True)
+    if probe.returncode != 0:
+        pytest.skip("mlpillars is not running from a git checkout")
+    assert re.fullmatch(r"[0-9a-f]{40}", record["git"]["commit"])
+    assert isinstance(record["git"]["dirty"], bool)
+
+
+def test_no_gpu_is_null_with_a_reason(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr(environment, "_torch_gpus", lambda: None)
+    monkeypatch.setattr(environment, "_nvidia_smi", lambda: None)
+    gpu = environment._gpu()
+    assert gpu["devices"] is None
+    assert "no GPU" in gpu["reasons"]["devices"]
+
+
+def test_a_failing_section_becomes_an_error_entry():
+    assert environment._section(lambda: 1 / 0) == {"error": "ZeroDivisionError: division by zero"}
+
+
+# -- peak memory -----------------------------------------------------------------------------
+def _touch_big_array() -> None:
+    big = np.empty(BIG_BYTES // 8)
+    big.fill(1.0)  # np.empty alone maps pages without touching them: no resident memory
+
+
+def test_peak_of_a_big_array_then_of_a_trivial_block():
+    with measure_peak_memory() as big:
+        _touch_big_array()
+    with measure_peak_memory() as small:
+        sum(range(1000))
+    if big.host_method != "vmhwm":
+        pytest.skip("/proc/self/clear_refs cannot reset VmHWM here: tracemalloc fallback")
+    assert big.peak_host_increase_bytes >= 0.95 * BIG_BYTES
+    assert small.peak_host_increase_bytes < 20 * MB
+    # The reset works: the second block must not inherit the first block's peak.
+    assert small.peak_host_bytes < big.peak_host_bytes - 0.9 * BIG_BYTES
+
+
+def test_tracemalloc_fallback_sees_numpy(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+    monkeypatch.setattr(memory, "_CLEAR_REFS", tmp_path / "missing" / "clear_refs")
+    with measure_peak_memory() as peak:
+        _touch_big_array()
+    assert peak.host_method == "tracemalloc"
+    assert peak.peak_host_increase_bytes >= BIG_BYTES
+    assert peak.peak_host_bytes >= peak.peak_host_increase_bytes
+
+
+def test_no_gpu_means_no_device_peaks_and_no_imports():
+    code = (
+        "import sys; from mlpillars.bench.memory import measure_peak_memory\n"
+        "with measure_peak_memory() as peak: pass\n"
+        "print(peak.device_peak_bytes, sorted({'torch', 'jax', 'cupy'} & set(sys.modules)))"
+    )
+    output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert output.returncode == 0, output.stderr
+    assert output.stdout.strip() == "{} []"
+
+
+def test_gpu_peaks_are_reset_before_and_read_after(monkeypatch: pytest.MonkeyPatch):
+    calls = []
+    fake_torch = SimpleNamespace(
+        cuda=SimpleNamespace(
+            is_available=lambda: True,
+            device_count=lambda: 2,
+            reset_peak_memory_stats=lambda index: calls.append(f"torch reset {index}"),
+            max_memory_allocated=lambda index: 100 * (index + 1),
+        )
+    )
+    fake_pool = SimpleNamespace(
+        free_all_blocks=lambda: calls.append("cupy free"),
+        total_bytes=lambda: calls.append("cupy read") or 512,
+    )
+    fake_cupy = SimpleNamespace(
+        cuda=SimpleNamespace(is_available=lambda: True), get_default_memory_pool=lambda: fake_pool
+    )
+    monkeypatch.setitem(sys.modules, "torch", fake_torch)
+    monkeypatch.setitem(sys.modules, "cupy", fake_cupy)
+    with measure_peak_memory() as peak:
+        calls.append("block")
+    assert calls == ["torch reset 0", "torch reset 1", "cupy free", "block", "cupy read"]
+    assert peak.device_peak_bytes["torch"] == 300  # two GPUs: the sum of their peaks
+    assert peak.device_peak_bytes["cupy"] == 512
