@@ -17,7 +17,7 @@ from . import KERNELS, available_backends, to_backend
 from .backends import framework_of
 from .backends._movement import _arrays_in
 from .examples import EXAMPLES, KernelCall
-from .tolerances import tolerance_for
+from .tolerances import tolerance_for, within_tolerance
 
 _CAPABILITY_COLUMNS = ("float64", "float16", "bfloat16", "eigh", "inplace", "gpu")
 
@@ -30,6 +30,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     demo = commands.add_parser("demo", help="run every kernel on every backend; compare results")
     demo.add_argument("--size", type=int, default=64, help="problem size (default 64)")
     _add_bench_parser(commands)
+    _add_report_parser(commands)
     arguments = parser.parse_args(argv)
     # wide enough for the tables when the output is a log rather than a terminal
     console = Console() if sys.stdout.isatty() else Console(width=160)
@@ -47,7 +48,40 @@ def main(argv: Sequence[str] | None = None) -> int:
             out=arguments.out,
             resume=arguments.resume,
         )
+    if arguments.command == "report":
+        return _report(console, arguments)
     return run_demo(console, size=arguments.size)
+
+
+def _report(console: Console, arguments: argparse.Namespace) -> int:
+    from .bench.report import ReportError, make_report
+
+    try:
+        return make_report(
+            arguments.run_dir,
+            compare=arguments.compare,
+            formats=arguments.format,
+            fail_on_regression=arguments.fail_on_regression,
+            console=console,
+        )
+    except ReportError as exc:
+        console.print(f"[red]mlpillars report: {exc}[/red]")
+        return 2
+
+
+def _add_report_parser(commands: argparse._SubParsersAction) -> None:
+    from .bench.report import parse_threshold
+
+    report = commands.add_parser("report", help="Markdown and HTML report of a bench run")
+    report.add_argument("run_dir", type=Path, help="a folder written by mlpillars bench")
+    report.add_argument("--compare", type=Path, help="another run to compare against")
+    report.add_argument("--format", default="md,html", help="md, html or md,html")
+    report.add_argument(
+        "--fail-on-regression",
+        type=parse_threshold,
+        metavar="PCT",
+        help="exit 1 when a case is significantly slower by more than PCT (e.g. 10%%)",
+    )
 
 
 def _add_bench_parser(commands: argparse._SubParsersAction) -> None:
@@ -139,7 +173,7 @@ def _compare(
     for actual, expected in zip(_host_arrays(result), reference, strict=True):
         difference = np.abs(actual.astype(np.float64) - expected)
         max_error = max(max_error, float(np.max(difference, initial=0.0)))
-        agrees &= bool(np.all(difference <= tolerance.atol + tolerance.rtol * np.abs(expected)))
+        agrees &= bool(np.all(within_tolerance(actual, expected, tolerance)))
     return Agreement(max_error, agrees)
 
 

@@ -86,6 +86,17 @@ def _pca(rng: np.random.Generator, n: int) -> KernelCall:
     return KernelCall((rng.normal(size=(n, 32)) * scales + 1.0,), {"n_components": 8})
 
 
+def _least_squares(rng: np.random.Generator, n: int) -> KernelCall:
+    """The closed form of the gradient-descent example's first problem."""
+    features, targets = _gradient_descent(rng, n).arrays
+    return KernelCall((features[0], targets[0]))
+
+
+def _r_squared(rng: np.random.Generator, n: int) -> KernelCall:
+    truth = rng.normal(size=(8, n))
+    return KernelCall((truth, truth + 0.3 * rng.normal(size=(8, n))))
+
+
 EXAMPLES: dict[str, Callable[[np.random.Generator, int], KernelCall]] = {
     "linear": _linear,
     "mlp": _mlp,
@@ -99,5 +110,8 @@ EXAMPLES: dict[str, Callable[[np.random.Generator, int], KernelCall]] = {
     "scaled_dot_product_attention": _attention,
     "gradient_descent": _gradient_descent,
     "pca": _pca,
+    "pca_fit": _pca,
+    "least_squares": _least_squares,
+    "r_squared": _r_squared,
 }
 """Example-argument builders by kernel name: ``EXAMPLES[name](rng, size)``."""

@@ -18,7 +18,7 @@ import numpy as np
 
 from .backends import FRAMEWORKS, Framework, framework_of
 from .backends._errors import BackendNotInstalledError, NoGPUError
-from .tolerances import Tolerance, dtype_name, tolerance_for
+from .tolerances import Tolerance, absolute_tolerance, dtype_name, tolerance_for
 
 TEST_BACKENDS_VARIABLE = "MLPILLARS_TEST_BACKENDS"
 FLOAT_DTYPES = ("float32", "float64")
@@ -177,7 +177,7 @@ def assert_close(
         actual_host.astype(np.float64),
         expected_host.astype(np.float64),
         rtol=tolerance.rtol,
-        atol=tolerance.atol,
+        atol=absolute_tolerance(expected_host, tolerance),
         err_msg=err_msg,
     )
 

@@ -1,14 +1,23 @@
 """The one tolerance table: how close a kernel's result must be to a float64 reference.
 
-Used by every tolerance test, by the benchmark harness's correctness gate and shown in
-the README. A result ``actual`` passes against ``expected`` when, elementwise,
-``|actual - expected| <= atol + rtol * |expected|`` (NumPy's ``assert_allclose`` rule).
+Used by every tolerance test, by the benchmark harness's correctness gate and the demo,
+and shown in the README. A result ``actual`` passes against ``expected`` when, elementwise,
+
+    |actual - expected| <= atol * scale + rtol * |expected|,   scale = max(1, max |expected|)
+
+that is NumPy's ``assert_allclose`` rule with the absolute tolerance measured in units of
+the result's largest magnitude: rounding errors of sums and products grow with the size
+of the values summed, so an entry near zero of a result whose entries reach 30 (a PCA
+projection) carries an error of about 30 eps, not eps. For results of unit scale the rule
+is NumPy's exactly. Equal infinities and NaN against NaN pass, as in ``assert_allclose``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+
+import numpy as np
 
 
 @dataclass(frozen=True)
@@ -49,6 +58,23 @@ def tolerance_for(dtype: Any) -> Tolerance:
     if name not in TOLERANCES:
         raise KeyError(f"no tolerance for dtype {name!r}; the table has {', '.join(TOLERANCES)}")
     return TOLERANCES[name]
+
+
+def absolute_tolerance(expected: Any, tolerance: Tolerance) -> float:
+    """``atol * max(1, max |expected|)`` over the finite entries of ``expected``."""
+    magnitudes = np.abs(np.asarray(expected, dtype=np.float64))
+    largest = float(np.max(magnitudes[np.isfinite(magnitudes)], initial=0.0))
+    return tolerance.atol * max(1.0, largest)
+
+
+def within_tolerance(actual: Any, expected: Any, tolerance: Tolerance) -> np.ndarray:
+    """Elementwise: does ``actual`` pass against ``expected`` (see the module's rule)?"""
+    actual = np.asarray(actual, dtype=np.float64)
+    expected = np.asarray(expected, dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        allowed = absolute_tolerance(expected, tolerance) + tolerance.rtol * np.abs(expected)
+        close = np.abs(actual - expected) <= allowed
+    return close | (actual == expected) | (np.isnan(actual) & np.isnan(expected))
 
 
 def tolerance_table_markdown() -> str:

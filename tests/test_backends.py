@@ -221,3 +221,23 @@ def test_capabilities_command_lists_backends(capsys: pytest.CaptureFixture[str])
     for name in FRAMEWORKS:
         assert name in output
     assert "float64" in output
+
+
+def test_python_floats_take_the_dtype_of_the_array_inputs():
+    x, weight = np.ones((2, 3), np.float32), np.ones((3, 2), np.float32)
+    assert mp.linear(x, weight, [0.5, 0.25]).dtype == np.float32
+    torch = pytest.importorskip("torch")
+    x64 = torch.ones(2, 3, dtype=torch.float64)
+    result = mp.linear(x64, torch.ones(3, 2, dtype=torch.float64), [0.1, 0.2])
+    assert result.dtype == torch.float64
+    assert_close(result, np.array([[3.1, 3.2], [3.1, 3.2]]), tolerance=mp.TOLERANCES["float64"])
+
+
+def test_materialize_evaluates_several_lazy_arrays_together():
+    da = pytest.importorskip("dask.array")
+    lazy = da.ones(4, chunks=2) * 2
+    doubled, tripled = backends.materialize(lazy * 2, lazy * 3)
+    assert_close(doubled, np.full(4, 4.0))
+    assert_close(tripled, np.full(4, 6.0))
+    assert len(doubled.dask) == len(doubled.chunks[0])  # persisted: one task per chunk
+    assert backends.materialize(np.ones(2)) is not None

@@ -69,9 +69,16 @@ def kernel(
             given = _gather_arrays(slots, args_list, kwargs)
             selected = selected_target(backend)
             target = selected or _target_of_inputs(name, given)
+            float_dtype = None
+            for slot, index, value, owner in given:  # arrays first: their dtype is the floats'
+                if owner is not None:
+                    moved = move_to(value, target) if selected is not None else value
+                    _put_back(slot, index, moved, args_list, kwargs)
+                    float_dtype = float_dtype or _floating_dtype(moved, target)
             for slot, index, value, owner in given:
-                if selected is not None or owner is None:
-                    _put_back(slot, index, move_to(value, target), args_list, kwargs)
+                if owner is None:
+                    moved = move_to(value, target, float_dtype=float_dtype)
+                    _put_back(slot, index, moved, args_list, kwargs)
             xp = target.framework.namespace()
             fast_path = _FAST_PATHS.get((name, target.framework.name))
             if fast_path is not None:
@@ -213,6 +220,12 @@ def _target_of_inputs(kernel_name: str, given: list[_Given]) -> Target:
             f"backend='{framework.name}:cpu'"
         )
     return Target(framework=framework, device=next(iter(devices.values())), spec=framework.name)
+
+
+def _floating_dtype(array: Any, target: Target) -> Any:
+    """The array's dtype when it is a real floating one, else None."""
+    xp = target.framework.namespace()
+    return array.dtype if xp.isdtype(array.dtype, "real floating") else None
 
 
 def _label(name: str, index: int | None) -> str:

@@ -106,9 +106,9 @@ class Framework:
     def synchronize(self, array: Any) -> None:
         """Block until the asynchronous work that produces ``array`` has finished."""
 
-    def materialize(self, array: Any) -> Any:
-        """Evaluate a lazy array now, so that a loop builds on a computed value."""
-        return array
+    def materialize(self, *arrays: Any) -> tuple[Any, ...]:
+        """Evaluate lazy arrays now, so that a loop builds on computed values."""
+        return arrays
 
     def capabilities(self, device: Any) -> Capabilities:
         """What the framework can do on ``device``."""
@@ -415,9 +415,12 @@ class DaskFramework(Framework):
         # A Dask array is a recipe: "ready" means the recipe has been computed.
         array.compute()
 
-    def materialize(self, array: Any) -> Any:
-        # Without this, each step of an iterative kernel would recompute every earlier step.
-        return array.persist()
+    def materialize(self, *arrays: Any) -> tuple[Any, ...]:
+        # Without this, each step of an iterative kernel would recompute every earlier step;
+        # one persist call for all of them computes their shared graph once.
+        import dask
+
+        return dask.persist(*arrays)
 
     def capabilities(self, device: Any) -> Capabilities:
         return Capabilities(

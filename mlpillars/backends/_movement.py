@@ -11,12 +11,13 @@ from ._frameworks import framework_of
 from ._selection import Target, parse_backend
 
 
-def move_to(array: Any, target: Target) -> Any:
+def move_to(array: Any, target: Target, *, float_dtype: Any = None) -> Any:
     """Put ``array`` (an array of any backend, or a Python list or scalar) onto ``target``.
 
     Arrays already on the target backend and device are returned as they are. Between
     backends, DLPack is used where it shares memory (NumPy -> torch CPU, torch CUDA <-> CuPy);
-    otherwise the data goes through host memory.
+    otherwise the data goes through host memory. Python floats become ``float_dtype`` when
+    given (the dtype of the call's array inputs), else the namespace's default float.
     """
     framework = target.framework
     source = framework_of(array)
@@ -25,8 +26,10 @@ def move_to(array: Any, target: Target) -> Any:
             return array
         return framework.to_device(array, target.device)
     device = target.device if target.device is not None else framework.resolve_device(None)
-    if source is None:  # a Python list or scalar: the namespace's own asarray decides the dtype
-        return framework.namespace().asarray(array, device=device)
+    if source is None:  # a Python list or scalar
+        is_float = float_dtype is not None and np.asarray(array).dtype.kind == "f"
+        dtype = float_dtype if is_float else None
+        return framework.namespace().asarray(array, dtype=dtype, device=device)
     if framework.name == "numpy":
         return source.to_host(array)
     shared = framework.from_dlpack(array, device)
@@ -77,11 +80,18 @@ def _arrays_in(value: Any) -> list[Any]:
     return [value]
 
 
-def materialize(array: Any) -> Any:
-    """Evaluate a lazy array now and return it (Dask: ``persist``; eager backends: as is).
+def materialize(*arrays: Any) -> Any:
+    """Evaluate lazy arrays now and return them (Dask: ``persist``; eager backends: as is).
 
     Iterative kernels (gradient descent) call this on their state each step, so a lazy
-    backend's task graph does not grow with the number of steps.
+    backend's task graph does not grow with the number of steps. Several arrays are
+    evaluated together, sharing the work they have in common.
+
+    Returns
+    -------
+    array or tuple of arrays
+        One array for one argument, else a tuple in the same order.
     """
-    framework = framework_of(array)
-    return array if framework is None else framework.materialize(array)
+    framework = next((fw for a in arrays if (fw := framework_of(a)) is not None), None)
+    evaluated = arrays if framework is None else framework.materialize(*arrays)
+    return evaluated[0] if len(arrays) == 1 else tuple(evaluated)

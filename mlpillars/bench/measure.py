@@ -19,7 +19,7 @@ import numpy as np
 
 from .. import KERNELS
 from ..examples import EXAMPLES, KernelCall
-from ..tolerances import tolerance_for
+from ..tolerances import tolerance_for, within_tolerance
 from .cases import Case, Suite
 from .implementations import (
     NUMBA,
@@ -147,7 +147,7 @@ def _compare(outputs: list[np.ndarray], case: Case) -> tuple[float, bool]:
             return math.inf, False
         difference = np.abs(actual.astype(np.float64) - expected)
         max_error = max(max_error, float(np.max(difference, initial=0.0)))
-        passed &= bool(np.all(difference <= tolerance.atol + tolerance.rtol * np.abs(expected)))
+        passed &= bool(np.all(within_tolerance(actual, expected, tolerance)))
     return max_error, passed
 
 

@@ -34,8 +34,9 @@ from rich.progress import (
 from rich.table import Table
 
 from ..backends import ENV_VARIABLE
-from .cases import SUITES, plan_cases
+from .cases import SUITES, backend_specs, plan_cases
 from .environment import write_environment
+from .peaks import PEAKS_FILE, write_peaks
 from .results import read_rows
 
 DEFAULT_REPORTS = Path("reports")
@@ -76,6 +77,9 @@ def run_bench(
             _pytest_arguments(plan, out, session, resume), plugins=[_ProgressPlugin(progress)]
         )
     rows = read_rows(out / CASES_FILE) if (out / CASES_FILE).exists() else []
+    if not (out / PEAKS_FILE).exists():
+        console.print("measuring the machine's peaks (matrix product, copy) ...")
+        write_peaks(out / PEAKS_FILE, backend_specs(SUITES[plan.suite], plan.backends))
     console.print(summary_table(rows))
     finished = {row["id"] for row in rows if row.get("status") != "error"}
     if exit_code == pytest.ExitCode.INTERRUPTED or len(finished) < total:

@@ -1,22 +1,43 @@
 """The kernels, by pillar. Each module is the formula in array-API calls.
 
-- linear algebra: :mod:`.linalg` (linear, mlp, cosine_similarity, normalize)
-- probability: :mod:`.probability` (softmax, log_softmax, logsumexp, sigmoid, cross_entropy)
+- linear algebra: :mod:`.linalg` (linear, mlp, cosine_similarity, normalize), :mod:`.pca`
+- calculus: :mod:`.calculus` (gradient_descent, least_squares, r_squared)
+- probability: :mod:`.probability` (softmax, log_softmax, logsumexp, sigmoid, cross_entropy),
+  :mod:`.attention` (scaled_dot_product_attention)
 """
 
 from .activations import ACTIVATIONS
+from .attention import scaled_dot_product_attention
+from .calculus import (
+    GradientDescentResult,
+    LeastSquaresResult,
+    gradient_descent,
+    least_squares,
+    r_squared,
+)
 from .linalg import cosine_similarity, linear, mlp, normalize
+from .pca import PCA, PCAFit, pca, pca_fit
 from .probability import cross_entropy, log_softmax, logsumexp, sigmoid, softmax
 
 __all__ = [
     "ACTIVATIONS",
+    "PCA",
+    "GradientDescentResult",
+    "LeastSquaresResult",
+    "PCAFit",
     "cosine_similarity",
     "cross_entropy",
+    "gradient_descent",
+    "least_squares",
     "linear",
     "log_softmax",
     "logsumexp",
     "mlp",
     "normalize",
+    "pca",
+    "pca_fit",
+    "r_squared",
+    "scaled_dot_product_attention",
     "sigmoid",
     "softmax",
 ]

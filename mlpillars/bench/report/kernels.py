@@ -1,0 +1,233 @@
+"""One section per kernel (table, time plot, speed-up chart) and the roofline section."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+from ..implementations import PYTHON
+from .analysis import GFLOPS, NUMPY, CaseFigures, RunAnalysis
+from .document import Block, Heading, Image, Paragraph, Table
+from .plots import RooflinePoint, roofline_plot, speedup_plot, time_plot
+from .stats import NOISE_LIMIT, relative_iqr
+from .text import (
+    NONE,
+    mebibytes,
+    number,
+    percent,
+    ratio_interval,
+    rounds,
+    seconds_interval,
+)
+
+PLOTS = "plots"
+"""Folder, inside the run folder, that holds the charts."""
+
+
+def kernel_sections(analysis: RunAnalysis, folder: Path, colours: dict) -> list[Block]:
+    """A section for every kernel of the run, its charts drawn into ``folder/plots``."""
+    blocks: list[Block] = [Heading("Kernels", 2)]
+    for kernel in analysis.kernels:
+        blocks += _kernel_section(analysis, kernel, folder, colours)
+    return blocks
+
+
+def roofline_section(analysis: RunAnalysis, folder: Path, colours: dict) -> list[Block]:
+    """Achieved GFLOP/s of each kernel against its intensity, under the measured roofs."""
+    blocks: list[Block] = [Heading("Roofline: achieved fraction of the machine's peaks", 2)]
+    if not analysis.roofs:
+        return [*blocks, Paragraph("No peaks were measured for this run: no roofline.")]
+    points, rows = [], []
+    for kernel in analysis.kernels:
+        best = _best_at_largest(analysis, kernel)
+        if best is None:
+            continue
+        points += _points(analysis, kernel)
+        rows.append(_roofline_row(kernel, best))
+    image = f"{PLOTS}/roofline.png"
+    machine = [roof for roof in (analysis.machine_roof, analysis.gpu_roof) if roof is not None]
+    roofline_plot(points, analysis.roofs, machine, colours, folder / image)
+    blocks += [
+        Paragraph(
+            "Each point is one implementation of one kernel at its largest size: achieved "
+            "GFLOP/s (work model FLOPs / median time) against arithmetic intensity (work model "
+            "FLOPs / bytes). Dashed lines are each backend's measured roof, min(peak GFLOP/s, "
+            "intensity × peak GB/s); the solid black line is the machine's roof (best GEMM and "
+            "best copy of any backend), which the percentages below refer to. Above 100 %: the "
+            "working set fits in a cache, faster than the large copy that set the roof."
+        ),
+        Image(image, "roofline: achieved GFLOP/s against arithmetic intensity"),
+        Table(
+            (
+                "kernel",
+                "size",
+                "intensity FLOP/B",
+                "bound",
+                "fastest",
+                "GFLOP/s",
+                "GB/s",
+                "% of peak GFLOP/s",
+                "% of peak GB/s",
+                "% of roof",
+            ),
+            tuple(rows),
+            "lrrllrrrrr",
+        ),
+    ]
+    return blocks
+
+
+def _kernel_section(analysis: RunAnalysis, kernel: str, folder: Path, colours: dict) -> list[Block]:
+    metric, intensity, ridge = analysis.metric(kernel)
+    bound = "compute-bound" if metric == GFLOPS else "memory-bound"
+    rows = sorted(analysis.kernels[kernel], key=_table_order)
+    blocks: list[Block] = [
+        Heading(f"Kernel: {kernel}", 3),
+        Paragraph(
+            f"Rates in **{metric}**: arithmetic intensity {number(intensity)} FLOP/byte at the "
+            f"largest size, against a ridge point of {number(ridge)} FLOP/byte ({bound}). "
+            f"Speed-ups are median({NUMPY} or {PYTHON}) / median(this row): above 1 is faster. "
+            f"~ marks a noisy case (IQR above {NOISE_LIMIT:.0%} of the median)."
+        ),
+        Table(
+            (
+                "implementation",
+                "size",
+                "dtype",
+                "status",
+                "rounds",
+                "median [95% CI]",
+                metric,
+                "% of roof",
+                "IQR/median",
+                f"vs {NUMPY}",
+                f"vs {PYTHON}",
+                "peak memory",
+                "compile",
+            ),
+            tuple(_table_row(analysis.figures(row), metric) for row in rows),
+            "lrllrrrrrrrrr",
+        ),
+    ]
+    if not any(row["status"] == "ok" for row in rows):
+        return [*blocks, Paragraph("No case of this kernel was timed: no charts.")]
+    time_image = f"{PLOTS}/time-{kernel}.png"
+    time_plot(analysis, kernel, colours, folder / time_image)
+    blocks.append(Image(time_image, f"{kernel}: median time against size, log-log"))
+    blocks += _speedup_chart(analysis, kernel, folder, colours)
+    return blocks
+
+
+def _speedup_chart(analysis: RunAnalysis, kernel: str, folder: Path, colours: dict) -> list[Block]:
+    ran = sorted({r["implementation"] for r in analysis.kernels[kernel] if r["status"] == "ok"})
+    key = analysis.largest_common_size(kernel, ran)
+    if key is None or NUMPY not in ran or len(ran) < 2:
+        return [Paragraph(f"No speed-up chart: no size at which {NUMPY} and the others all ran.")]
+    speedups = []
+    for name in ran:
+        estimate = analysis.figures(analysis.row_for(key, name)).vs_numpy
+        if estimate is not None:
+            speedups.append((name, estimate))
+    image = f"{PLOTS}/speedup-{kernel}.png"
+    label = f"size {key[1]} {key[2]}"
+    speedup_plot(kernel, label, speedups, colours, folder / image)
+    return [Image(image, f"{kernel}: speed-up over NumPy at {label}, the largest size all ran")]
+
+
+def _table_order(row: dict[str, Any]) -> tuple:
+    timed = row["status"] == "ok"
+    return row["size"], str(row.get("dtype")), not timed, row.get("median") or math.inf
+
+
+def _table_row(figures: CaseFigures, metric: str) -> tuple[str, ...]:
+    row = figures.row
+    head = (row["implementation"], str(row["size"]), str(row.get("dtype", NONE)))
+    if figures.time is None:
+        return (*head, _status(row), *[NONE] * 9)
+    rate = figures.gflops if metric == GFLOPS else figures.gbps
+    noise = relative_iqr(row["rounds"])
+    return (
+        *head,
+        "ok",
+        rounds(figures.time),
+        seconds_interval(figures.time) + (" ~" if figures.noisy else ""),
+        number(rate),
+        percent(figures.roof_fraction),
+        percent(noise) + (" noisy" if figures.noisy else ""),
+        ratio_interval(figures.vs_numpy),
+        ratio_interval(figures.vs_python),
+        _memory(row),
+        _compile(row),
+    )
+
+
+def _status(row: dict[str, Any]) -> str:
+    reason = str(row.get("reason") or "")
+    if len(reason) > 160:
+        reason = reason[:157] + "..."
+    text = f"{row['status']}: {reason}" if reason else row["status"]
+    if row.get("estimate_seconds"):
+        text += f" (pure-Python estimate {number(row['estimate_seconds'])} s per call)"
+    return text
+
+
+def _memory(row: dict[str, Any]) -> str:
+    host = row.get("peak_host_increase_bytes")
+    text = f"host +{mebibytes(host)}" if host is not None else NONE
+    device = row.get("device_peak_bytes") or {}
+    if isinstance(device, dict) and device:
+        text += "; device " + ", ".join(f"{mebibytes(b)} ({name})" for name, b in device.items())
+    return text
+
+
+def _compile(row: dict[str, Any]) -> str:
+    seconds = row.get("compile_seconds")
+    if not seconds:
+        return NONE
+    return f"{number(seconds)} s" + (f" ({row['notes']})" if row.get("notes") else "")
+
+
+def _best_at_largest(analysis: RunAnalysis, kernel: str) -> CaseFigures | None:
+    timed = [analysis.figures(r) for r in analysis.kernels[kernel] if r["status"] == "ok"]
+    timed = [figures for figures in timed if figures.gflops is not None]
+    if not timed:
+        return None
+    largest = max(figures.row["size"] for figures in timed)
+    at_largest = [figures for figures in timed if figures.row["size"] == largest]
+    return max(at_largest, key=lambda figures: figures.gflops)
+
+
+def _points(analysis: RunAnalysis, kernel: str) -> list[RooflinePoint]:
+    """Every implementation of ``kernel`` at the largest size it ran."""
+    largest: dict[str, CaseFigures] = {}
+    for row in analysis.kernels[kernel]:
+        figures = analysis.figures(row)
+        if figures.gflops is None or figures.intensity is None:
+            continue
+        held = largest.get(row["implementation"])
+        if held is None or row["size"] > held.row["size"]:
+            largest[row["implementation"]] = figures
+    return [
+        RooflinePoint(kernel, name, figures.intensity, figures.gflops)
+        for name, figures in largest.items()
+    ]
+
+
+def _roofline_row(kernel: str, best: CaseFigures) -> tuple[str, ...]:
+    roof = best.roof
+    bound = NONE
+    if roof is not None and best.intensity is not None:
+        bound = "compute" if best.intensity >= roof.ridge else "memory"
+    return (
+        kernel,
+        f"{best.row['size']} {best.row.get('dtype', '')}",
+        number(best.intensity),
+        bound,
+        best.row["implementation"],
+        number(best.gflops),
+        number(best.gbps),
+        percent(best.gflops / roof.gflops) if roof and best.gflops else NONE,
+        percent(best.gbps / roof.gbps) if roof and best.gbps else NONE,
+        percent(best.roof_fraction),
+    )

@@ -1,0 +1,169 @@
+"""Reading a results folder for the report, and refusing what is not one, clearly.
+
+A run folder holds ``cases.jsonl`` (required), ``environment.json`` and ``peaks.json``
+(optional: the report says what is missing). Anything unreadable raises :class:`ReportError`
+with the file and what is wrong, never a traceback. A last line of ``cases.jsonl`` cut short
+is what a killed run leaves: it is skipped, as ``mlpillars bench --resume`` does, and the
+report says so.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..peaks import PEAKS_FILE, validate_peaks
+from ..results import read_rows
+from ..runner import CASES_FILE, ENVIRONMENT_FILE, PLAN_FILE
+
+STATUSES = ("ok", "wrong", "skipped", "error")
+_REQUIRED = {"id": str, "kernel": str, "implementation": str, "size": int, "status": str}
+
+
+class ReportError(Exception):
+    """A run folder, or one of its files, that the report cannot read."""
+
+
+@dataclass
+class RunData:
+    """One results folder, read and checked.
+
+    Attributes
+    ----------
+    path : Path
+    rows : list of dict
+        The case rows of ``cases.jsonl``, in file order.
+    environment : dict or None
+        ``environment.json``; ``None`` when the folder has none.
+    peaks : dict or None
+        ``peaks.json`` (layout in :mod:`mlpillars.bench.peaks`); ``None`` when absent.
+    plan : dict or None
+        ``plan.json``; ``None`` when absent.
+    warnings : list of str
+        What was missing or skipped, for the report.
+    """
+
+    path: Path
+    rows: list[dict[str, Any]]
+    environment: dict[str, Any] | None
+    peaks: dict[str, Any] | None
+    plan: dict[str, Any] | None
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        """The folder's name, which is the run id."""
+        return self.path.resolve().name
+
+
+def load_run(path: str | Path) -> RunData:
+    """Read and check the results folder at ``path``.
+
+    Raises
+    ------
+    ReportError
+        The folder is missing, is not a run, or holds a corrupted, truncated or foreign file.
+    """
+    folder = Path(path)
+    if not folder.is_dir():
+        raise ReportError(f"{folder}: not a folder")
+    cases = folder / CASES_FILE
+    if not cases.is_file():
+        raise ReportError(
+            f"{folder} is not a benchmark run: it has no {CASES_FILE} "
+            "(make one with: mlpillars bench --out FOLDER)"
+        )
+    run = RunData(folder, _read_cases(cases), None, None, None)
+    if _last_line_cut(cases):
+        run.warnings.append(f"{cases}: the last line was cut short (a killed run) and is skipped")
+    run.environment = _read_object(folder / ENVIRONMENT_FILE, run.warnings, _check_environment)
+    run.peaks = _read_object(folder / PEAKS_FILE, run.warnings, validate_peaks)
+    run.plan = _read_object(folder / PLAN_FILE, run.warnings, _check_plan)
+    return run
+
+
+def _read_cases(path: Path) -> list[dict[str, Any]]:
+    try:
+        rows = read_rows(path)
+    except UnicodeDecodeError as exc:
+        raise ReportError(f"{path}: not a text file ({exc.reason})") from exc
+    except ValueError as exc:  # read_rows names the file and line
+        raise ReportError(f"{exc}; is this a results log of mlpillars bench?") from exc
+    if not rows:
+        raise ReportError(f"{path}: holds no case rows")
+    for number, row in enumerate(rows, start=1):
+        problem = _row_problem(row)
+        if problem:
+            raise ReportError(f"{path}: row {number} ({row.get('id')!r}) {problem}")
+    return rows
+
+
+def _row_problem(row: dict[str, Any]) -> str | None:
+    for key, kind in _REQUIRED.items():
+        if not isinstance(row.get(key), kind) or isinstance(row.get(key), bool):
+            return f"has no {kind.__name__} {key!r}"
+    if row["status"] not in STATUSES:
+        return f"has an unknown status {row['status']!r} (expected one of {', '.join(STATUSES)})"
+    for key in ("flops", "bytes", "median", "compile_seconds", "estimate_seconds"):
+        if row.get(key) is not None and not _is_number(row[key]):
+            return f"has a non-numeric {key!r}: {row[key]!r}"
+    if row["status"] != "ok":
+        return None
+    rounds = row.get("rounds")
+    if not isinstance(rounds, list) or not rounds:
+        return "is 'ok' but has no list of timed 'rounds'"
+    if not all(_is_number(seconds) and 0 < seconds < math.inf for seconds in rounds):
+        return "has a round that is not a positive number of seconds"
+    return None
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _last_line_cut(path: Path) -> bool:
+    lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    try:
+        json.loads(lines[-1])
+    except json.JSONDecodeError:
+        return True
+    return False
+
+
+def _read_object(path: Path, warnings: list[str], check) -> dict[str, Any] | None:
+    """A JSON object file: ``None`` (and a warning) when absent; ReportError when bad."""
+    if not path.exists():
+        warnings.append(f"{path.name} not found: that part of the report is left out")
+        return None
+    try:
+        content = json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ReportError(f"{path}: not a text file ({exc.reason})") from exc
+    except json.JSONDecodeError as exc:
+        raise ReportError(
+            f"{path}: not valid JSON, corrupted or truncated "
+            f"(line {exc.lineno}, column {exc.colno}: {exc.msg})"
+        ) from exc
+    if not isinstance(content, dict):
+        raise ReportError(f"{path}: expected a JSON object, found {type(content).__name__}")
+    problem = check(content)
+    if problem:
+        raise ReportError(f"{path}: {problem}")
+    return content
+
+
+def _check_environment(record: dict[str, Any]) -> str | None:
+    expected = {"platform", "cpu", "versions"}
+    if not expected & record.keys():
+        return (
+            "not an environment record of mlpillars bench "
+            f"(none of the keys {', '.join(sorted(expected))})"
+        )
+    return None
+
+
+def _check_plan(plan: dict[str, Any]) -> str | None:
+    return None if "suite" in plan else "not a run plan of mlpillars bench (no 'suite')"

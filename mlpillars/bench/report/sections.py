@@ -1,0 +1,293 @@
+"""The report's opening sections: the run, its machine, the statistics policy, the machine's
+limits and the tutorial's claim about NumPy and Python loops."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from ..implementations import PYTHON
+from ..peaks import PEAKS_FILE
+from .analysis import NUMPY, Roof, RunAnalysis
+from .document import Block, Bullets, Heading, Paragraph, Table
+from .load import RunData
+from .stats import Estimate, compare_rounds, policy_lines
+from .text import NONE, number, ratio_interval, rounds, seconds_interval
+
+CLAIM_LOW, CLAIM_HIGH = 50.0, 100.0
+"""The tutorial: vectorised NumPy is 50 to 100 times faster than Python loops."""
+
+
+def overview_section(run: RunData) -> list[Block]:
+    """Title, the run's folder and suite, and how many cases ended how."""
+    statuses = Counter(row["status"] for row in run.rows)
+    suite = (run.plan or {}).get("suite") or run.rows[0].get("suite", "?")
+    counts = ", ".join(f"{statuses[name]} {name}" for name in sorted(statuses))
+    blocks: list[Block] = [
+        Heading(f"Benchmark report: {run.name}", 1),
+        Paragraph(
+            f"Run folder `{run.path}`, suite **{suite}**: {len(run.rows)} case rows ({counts}). "
+            "Times are per call; every figure is computed from the raw timed rounds in "
+            "`cases.jsonl`."
+        ),
+    ]
+    if run.warnings:
+        blocks.append(Bullets(tuple(f"Note: {warning}" for warning in run.warnings)))
+    return blocks
+
+
+def environment_section(environment: dict[str, Any] | None) -> list[Block]:
+    """The machine and software the run measured, so two reports can be compared honestly."""
+    blocks: list[Block] = [Heading("Environment", 2)]
+    if environment is None:
+        return [*blocks, Paragraph("No `environment.json` in this run: the machine is unknown.")]
+    rows = [(name, describe(environment)) for name, describe in _ENVIRONMENT_ROWS]
+    return [*blocks, Table(("what", "recorded"), tuple(rows))]
+
+
+def policy_section() -> list[Block]:
+    """The statistics policy, stated once."""
+    return [Heading("Statistics policy", 2), Bullets(tuple(policy_lines()))]
+
+
+def peaks_section(run: RunData, analysis: RunAnalysis) -> list[Block]:
+    """The measured GEMM and copy peaks per backend (the roofline's roofs)."""
+    blocks: list[Block] = [Heading("Machine limits (measured peaks)", 2)]
+    if run.peaks is None:
+        return [
+            *blocks,
+            Paragraph(
+                f"No `{PEAKS_FILE}` in this run: the roofline and the fractions of peak are left "
+                "out (measure them with `mlpillars.bench.peaks.write_peaks`)."
+            ),
+        ]
+    rows = []
+    for spec, entry in run.peaks["backends"].items():
+        if "error" in entry:
+            rows.append((spec, NONE, NONE, NONE, NONE, f"failed: {entry['error']}"))
+            continue
+        matmul, copy = entry.get("matmul", {}), entry.get("copy", {})
+        rows.append(
+            (
+                spec,
+                str(entry.get("device", NONE)),
+                f"{number(entry['gflops'])} (n = {matmul.get('size', '?')})",
+                f"{number(entry['gbps'])} ({copy.get('bytes', 0) / 2**20:.0f} MiB)",
+                number(entry["gflops"] / entry["gbps"]),
+                f"copy by {copy.get('method', '?')}",
+            )
+        )
+    header = ("backend", "device", "GEMM GFLOP/s", "copy GB/s", "ridge FLOP/byte", "note")
+    blocks.append(Table(header, tuple(rows), "llrrrl"))
+    method = run.peaks.get("method", {})
+    blocks.append(
+        Paragraph(
+            f"GEMM: {method.get('matmul', '?')}. Copy: {method.get('copy', '?')}. "
+            f"Statistic: {method.get('statistic', '?')}. Measured {run.peaks.get('measured', '?')}."
+        )
+    )
+    roofs = (analysis.machine_roof, analysis.gpu_roof)
+    blocks += [Paragraph(_machine_roof_note(roof)) for roof in roofs if roof is not None]
+    return blocks
+
+
+def _machine_roof_note(roof: Roof) -> str:
+    device = "GPU" if roof.gpu else "CPU"
+    return (
+        f"Roof that every implementation on a {device} is held against ({roof.source}): "
+        f"{number(roof.gflops)} GFLOP/s, {number(roof.gbps)} GB/s, ridge {number(roof.ridge)} "
+        "FLOP/byte: the machine's limit, whichever backend reached it."
+    )
+
+
+def claim_section(analysis: RunAnalysis) -> list[Block]:
+    """The tutorial's 50-100x claim beside the measured NumPy / Python-loop speed-up."""
+    blocks: list[Block] = [
+        Heading("The tutorial's claim: NumPy 50 to 100 times faster than Python loops", 2),
+        Paragraph(
+            f"Per kernel, at the largest size where both `{NUMPY}` and the pure-Python loop "
+            f"(`{PYTHON}`) ran: the speed-up is median(Python) / median(NumPy) with its 95% CI, "
+            "and the verdict of the significance test between the two."
+        ),
+    ]
+    rows = [_claim_row(analysis, kernel) for kernel in analysis.kernels]
+    measured = [row for row in rows if row is not None]
+    if not measured:
+        return [*blocks, Paragraph("No kernel has both a NumPy and a Python-loop timing.")]
+    header = (
+        "kernel",
+        "size",
+        "NumPy",
+        "Python loop",
+        "NumPy speed-up",
+        "rounds",
+        "against 50–100×",
+        "test",
+    )
+    blocks.append(Table(header, tuple(measured), "lrrrrrll"))
+    within = sum(row[6].startswith("within") for row in measured)
+    blocks.append(
+        Paragraph(
+            f"{within} of {len(measured)} kernels fall within the claimed range. Speed-ups grow "
+            "with size (fixed per-call overheads weigh less), so a run of small sizes understates "
+            "them; the claim is about arrays large enough that the loop body dominates."
+        )
+    )
+    return blocks
+
+
+def _claim_row(analysis: RunAnalysis, kernel: str) -> tuple[str, ...] | None:
+    key = analysis.largest_common_size(kernel, [NUMPY, PYTHON])
+    if key is None:
+        return None
+    numpy_row, python_row = analysis.row_for(key, NUMPY), analysis.row_for(key, PYTHON)
+    assert numpy_row is not None and python_row is not None
+    verdict = compare_rounds(python_row["rounds"], numpy_row["rounds"])
+    # the test compares the Python loop (candidate) with NumPy (reference)
+    test = {"slower": "NumPy faster", "faster": "Python loop faster"}.get(
+        verdict.label, verdict.label
+    )
+    return (
+        kernel,
+        f"{key[1]} {key[2]}",
+        seconds_interval(analysis.figures(numpy_row).time),
+        seconds_interval(analysis.figures(python_row).time),
+        ratio_interval(verdict.ratio),
+        rounds(verdict.ratio),
+        _against_claim(verdict.ratio),
+        test + (f" ({verdict.note})" if verdict.note else ""),
+    )
+
+
+def _against_claim(speedup: Estimate) -> str:
+    if speedup.has_interval:
+        low, high, suffix = speedup.low, speedup.high, ""
+    else:
+        low, high, suffix = speedup.value, speedup.value, " (point estimate, no CI)"
+    if high < CLAIM_LOW:
+        return "below the claim" + suffix
+    if low > CLAIM_HIGH:
+        return "above the claim" + suffix
+    if low >= CLAIM_LOW and high <= CLAIM_HIGH:
+        return "within the claim" + suffix
+    return "overlaps the claimed range" + suffix
+
+
+# -- environment rows ------------------------------------------------------------------------
+def _section(environment: dict[str, Any], name: str) -> dict[str, Any]:
+    value = environment.get(name)
+    return value if isinstance(value, dict) else {}
+
+
+def _failed(section: dict[str, Any]) -> str | None:
+    return f"not recorded ({section['error']})" if "error" in section else None
+
+
+def _cpu(environment: dict[str, Any]) -> str:
+    cpu = _section(environment, "cpu")
+    return _failed(cpu) or (
+        f"{cpu.get('model')}; {cpu.get('logical_cores')} logical, "
+        f"{cpu.get('physical_cores')} physical, {cpu.get('usable_cores')} usable cores"
+    )
+
+
+def _memory(environment: dict[str, Any]) -> str:
+    memory = _section(environment, "memory")
+    total = memory.get("total_bytes")
+    return _failed(memory) or (f"{total / 2**30:.1f} GiB total" if total else NONE)
+
+
+def _system(environment: dict[str, Any]) -> str:
+    system = _section(environment, "platform")
+    return _failed(system) or (
+        f"{system.get('platform')}; {system.get('python_implementation')} "
+        f"{system.get('python_version')}"
+    )
+
+
+def _blas(environment: dict[str, Any]) -> str:
+    pools = environment.get("blas")
+    if isinstance(pools, dict):
+        return _failed(pools) or NONE
+    return (
+        "; ".join(
+            f"{pool.get('internal_api')} {pool.get('version') or ''} "
+            f"({pool.get('num_threads')} threads"
+            + (f", {pool['architecture']}" if pool.get("architecture") else "")
+            + (f", {pool['threading_layer']}" if pool.get("threading_layer") else "")
+            + f") `{pool.get('filename')}`"
+            for pool in pools or []
+        )
+        or NONE
+    )
+
+
+def _thread_env(environment: dict[str, Any]) -> str:
+    variables = _section(environment, "thread_env")
+    chosen = [f"{name}={value}" for name, value in variables.items() if value is not None]
+    return ", ".join(chosen) or "none set"
+
+
+def _torch(environment: dict[str, Any]) -> str:
+    torch = _section(environment, "torch")
+    if torch.get("version") is None:
+        return _failed(torch) or "not installed"
+    return (
+        f"{torch['version']}: {torch.get('num_threads')} threads "
+        f"({torch.get('num_interop_threads')} inter-op), float32 matmul precision "
+        f"{torch.get('float32_matmul_precision')}, TF32 matmul {torch.get('matmul_allow_tf32')}, "
+        f"CUDA {torch.get('cuda_version') or 'none'}"
+    )
+
+
+def _jax(environment: dict[str, Any]) -> str:
+    jax = _section(environment, "jax")
+    if jax.get("version") is None:
+        return _failed(jax) or "not installed"
+    return (
+        f"{jax['version']}: x64 {jax.get('enable_x64')}, matmul precision "
+        f"{jax.get('default_matmul_precision') or 'default'}, devices "
+        f"{', '.join(jax.get('devices') or []) or NONE}"
+    )
+
+
+def _gpu(environment: dict[str, Any]) -> str:
+    gpu = _section(environment, "gpu")
+    devices = gpu.get("devices")
+    if not devices:
+        return _failed(gpu) or "none" + (
+            f" ({gpu['reasons']['devices']})" if "devices" in gpu.get("reasons", {}) else ""
+        )
+    names = ", ".join(str(device.get("name")) for device in devices)
+    return f"{names}; driver {gpu.get('driver_version') or NONE}"
+
+
+def _versions(environment: dict[str, Any]) -> str:
+    versions = _section(environment, "versions")
+    return _failed(versions) or ", ".join(
+        f"{name} {version}"
+        for name, version in versions.items()
+        if version is not None and name != "reasons"
+    )
+
+
+def _git(environment: dict[str, Any]) -> str:
+    git = _section(environment, "git")
+    if not git.get("commit"):
+        return _failed(git) or "not a git checkout"
+    return f"{git['commit'][:12]}" + (" (uncommitted changes)" if git.get("dirty") else "")
+
+
+_ENVIRONMENT_ROWS = (
+    ("recorded", lambda e: f"{e.get('timestamp', NONE)} on {e.get('hostname', NONE)}"),
+    ("CPU", _cpu),
+    ("memory", _memory),
+    ("system", _system),
+    ("BLAS / OpenMP", _blas),
+    ("thread variables", _thread_env),
+    ("torch", _torch),
+    ("JAX", _jax),
+    ("GPU", _gpu),
+    ("versions", _versions),
+    ("git", _git),
+)

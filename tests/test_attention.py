@@ -1,0 +1,535 @@
+"""scaled_dot_product_attention: both paths on every backend/device/dtype, against a float64
+NumPy reference and torch; fully masked rows, memory, errors and the fast paths."""
+
+from __future__ import annotations
+
+import math
+import tracemalloc
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from mlpillars.backends import fast_path_for
+from mlpillars.kernels import attention
+from mlpillars.kernels.attention import scaled_dot_product_attention
+from mlpillars.testing import BackendCase, assert_close
+
+KERNEL = "scaled_dot_product_attention"
+
+
+def reference_attention(
+    q: np.ndarray,
+    k: np.ndarray,
+    v: np.ndarray,
+    *,
+    mask: np.ndarray | None = None,
+    is_causal: bool = False,
+    scale: float | None = None,
+    enable_gqa: bool = False,
+) -> tuple[np.ndarray, np.ndarray]:
+    """softmax(Q K^T * scale + mask) V in float64; a row with no allowed key gives zeros."""
+    q, k, v = (np.asarray(a, dtype=np.float64) for a in (q, k, v))
+    if enable_gqa and q.ndim >= 3:
+        k = np.repeat(k, q.shape[-3] // k.shape[-3], axis=-3)
+        v = np.repeat(v, q.shape[-3] // v.shape[-3], axis=-3)
+    scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else scale
+    scores = q @ np.swapaxes(k, -1, -2) * scale
+    allowed = np.ones(scores.shape, dtype=bool)
+    if mask is not None and mask.dtype == bool:
+        allowed &= mask
+    elif mask is not None:
+        scores = scores + mask
+        allowed &= mask != -np.inf
+    if is_causal:
+        allowed &= np.tril(np.ones(scores.shape[-2:], dtype=bool))
+    weights = np.zeros(scores.shape)
+    rows = allowed.any(axis=-1)
+    for index in zip(*np.nonzero(rows), strict=True):
+        row_scores = scores[index][allowed[index]]
+        exp_scores = np.exp(row_scores - row_scores.max())
+        weights[index][allowed[index]] = exp_scores / exp_scores.sum()
+    return weights @ v, weights
+
+
+def _normal(rng: np.random.Generator, *shape: int) -> np.ndarray:
+    return rng.normal(size=shape)
+
+
+def _bool_mask(rng: np.random.Generator, *shape: int) -> np.ndarray:
+    return rng.random(shape) > 0.3
+
+
+def _float_mask(rng: np.random.Generator, *shape: int) -> np.ndarray:
+    return np.where(rng.random(shape) > 0.25, rng.normal(size=shape), -np.inf)
+
+
+# name -> rng -> (q, k, v, mask, keyword arguments)
+CASES: dict[str, Callable[[np.random.Generator], tuple[Any, ...]]] = {
+    "tutorial-2d": lambda r: (_normal(r, 5, 8), _normal(r, 5, 8), _normal(r, 5, 8), None, {}),
+    "cross-lengths": lambda r: (
+        _normal(r, 2, 3, 5, 4),
+        _normal(r, 2, 3, 7, 4),
+        _normal(r, 2, 3, 7, 6),
+        None,
+        {"scale": 0.3},
+    ),
+    "bool-mask": lambda r: (
+        _normal(r, 2, 2, 6, 4),
+        _normal(r, 2, 2, 6, 4),
+        _normal(r, 2, 2, 6, 4),
+        _bool_mask(r, 2, 1, 6, 6),
+        {},
+    ),
+    "float-mask-causal": lambda r: (
+        _normal(r, 1, 2, 6, 4),
+        _normal(r, 1, 2, 6, 4),
+        _normal(r, 1, 2, 6, 4),
+        _float_mask(r, 6, 6),
+        {"is_causal": True},
+    ),
+    "causal-lq-gt-lk": lambda r: (
+        _normal(r, 2, 7, 4),
+        _normal(r, 2, 4, 4),
+        _normal(r, 2, 4, 4),
+        None,
+        {"is_causal": True},
+    ),
+    "causal-lq-lt-lk-key-padding": lambda r: (
+        _normal(r, 2, 4, 4),
+        _normal(r, 2, 7, 4),
+        _normal(r, 2, 7, 4),
+        np.array([True, True, False, True, True, True, False]),
+        {"is_causal": True},
+    ),
+    "gqa-mask-causal": lambda r: (
+        _normal(r, 2, 6, 5, 4),
+        _normal(r, 2, 2, 5, 4),
+        _normal(r, 2, 2, 5, 4),
+        _bool_mask(r, 6, 5, 5),
+        {"is_causal": True, "enable_gqa": True},
+    ),
+}
+
+
+def _on_backend(xp: BackendCase, q, k, v, mask):
+    """The inputs on the case's backend, with the floating ones in its dtype."""
+    arrays = [xp.asarray(a) for a in (q, k, v)]
+    if mask is not None:
+        arrays.append(xp.asarray(mask, dtype=None if mask.dtype == bool else "case"))
+    else:
+        arrays.append(None)
+    return arrays
+
+
+def _reference_of(xp: BackendCase, q, k, v, mask, **options):
+    """The float64 reference of the values the backend actually holds."""
+    host_mask = None
+    if mask is not None:
+        host_mask = np.asarray(xp.framework.to_host(mask))
+        host_mask = host_mask if host_mask.dtype == bool else host_mask.astype(np.float64)
+    return reference_attention(
+        xp.to_numpy(q), xp.to_numpy(k), xp.to_numpy(v), mask=host_mask, **options
+    )
+
+
+# Every case on the plain path; the blocked path (tiles of 3 that do not divide 5, 6 or 7)
+# on those with masks, causal attention, Lq != Lk and grouped heads.
+PATH_CASES = [(name, None) for name in CASES] + [
+    (name, 3) for name in ("float-mask-causal", "causal-lq-gt-lk", "gqa-mask-causal")
+]
+
+
+@pytest.mark.parametrize(("case_name", "block_size"), PATH_CASES)
+def test_matches_numpy_reference(xp: BackendCase, rng, case_name, block_size):
+    q, k, v, mask, options = CASES[case_name](rng)
+    q, k, v, mask = _on_backend(xp, q, k, v, mask)
+    expected, _ = _reference_of(xp, q, k, v, mask, **options)
+    result = scaled_dot_product_attention(q, k, v, mask=mask, block_size=block_size, **options)
+    assert_close(result, expected, like=q)
+
+
+@pytest.mark.parametrize("case_name", ["bool-mask", "float-mask-causal", "gqa-mask-causal"])
+def test_weights_match_reference_and_give_the_output(xp: BackendCase, rng, case_name):
+    q, k, v, mask, options = CASES[case_name](rng)
+    q, k, v, mask = _on_backend(xp, q, k, v, mask)
+    expected_output, expected_weights = _reference_of(xp, q, k, v, mask, **options)
+    output, weights = scaled_dot_product_attention(
+        q, k, v, mask=mask, return_weights=True, **options
+    )
+    assert_close(weights, expected_weights, like=q)
+    assert_close(output, expected_output, like=q)
+    host_weights = xp.to_numpy(weights)
+    row_sums = host_weights.sum(axis=-1)
+    has_key = expected_weights.sum(axis=-1) > 0
+    np.testing.assert_allclose(row_sums[has_key], 1.0, rtol=xp.tolerance.rtol)
+    assert np.all(row_sums[~has_key] == 0)
+
+
+def test_tutorial_four_token_example(xp: BackendCase):
+    # The tutorial's own stream: np.random.seed(42), then three randn(4, 8) draws.
+    legacy = np.random.RandomState(42)
+    q_host, k_host, v_host = (legacy.randn(4, 8) for _ in range(3))
+    q, k, v = (xp.asarray(a) for a in (q_host, k_host, v_host))
+    scores = xp.to_numpy(q) @ xp.to_numpy(k).T / math.sqrt(8)
+    expected_weights = np.exp(scores) / np.exp(scores).sum(axis=1, keepdims=True)
+    output, weights = scaled_dot_product_attention(q, k, v, return_weights=True)
+    assert_close(weights, expected_weights, like=q)
+    assert_close(output, expected_weights @ xp.to_numpy(v), like=q)
+    np.testing.assert_allclose(xp.to_numpy(weights).sum(axis=1), 1.0, rtol=xp.tolerance.rtol)
+    assert_close(output, xp.to_numpy(weights) @ xp.to_numpy(v), like=q)
+
+
+def _fully_masked_inputs(rng: np.random.Generator):
+    """Masks that leave some query rows without a key, alone or together with is_causal."""
+    q, k, v = (_normal(rng, 2, 5, 4) for _ in range(3))
+    bool_mask = _bool_mask(rng, 2, 5, 5)
+    bool_mask[0, 1] = False  # head 0, query 1: no key
+    float_mask = np.zeros((5, 5))
+    float_mask[3] = -np.inf  # query 3 of every head: no key
+    key_padding = np.array([False, True, True, True, True])  # with is_causal, query 0: none
+    return (q, k, v), [(bool_mask, False), (float_mask, True), (key_padding, True)]
+
+
+@pytest.mark.parametrize("block_size", [None, 3])
+def test_fully_masked_rows_give_zeros_not_nan(xp: BackendCase, rng, block_size):
+    (q_host, k_host, v_host), masks = _fully_masked_inputs(rng)
+    for mask_host, is_causal in masks:
+        q, k, v, mask = _on_backend(xp, q_host, k_host, v_host, mask_host)
+        expected, expected_weights = _reference_of(xp, q, k, v, mask, is_causal=is_causal)
+        assert np.any(expected_weights.sum(axis=-1) == 0), "the case must have an empty row"
+        if block_size is None:
+            result, weights = scaled_dot_product_attention(
+                q, k, v, mask=mask, is_causal=is_causal, return_weights=True
+            )
+            assert_close(weights, expected_weights, like=q)
+        else:
+            result = scaled_dot_product_attention(
+                q, k, v, mask=mask, is_causal=is_causal, block_size=block_size
+            )
+        assert not np.any(np.isnan(xp.to_numpy(result)))
+        assert_close(result, expected, like=q)
+
+
+@pytest.mark.parametrize("block_size", [None, 2])
+@pytest.mark.parametrize(
+    "case_name",
+    ["cross-lengths", "bool-mask", "float-mask-causal", "causal-lq-gt-lk", "gqa-mask-causal"],
+)
+def test_matches_torch(rng, case_name, block_size):
+    torch = pytest.importorskip("torch")
+    q, k, v, mask, options = CASES[case_name](rng)
+    torch_mask = None
+    if mask is not None and options.get("is_causal"):
+        # torch refuses a mask together with is_causal: fold the triangle into the mask.
+        causal = np.tril(np.ones((q.shape[-2], k.shape[-2]), dtype=bool))
+        torch_mask = mask & causal if mask.dtype == bool else np.where(causal, mask, -np.inf)
+    elif mask is not None:
+        torch_mask = mask
+    torch_options = dict(options)
+    if torch_mask is not None:
+        torch_options["is_causal"] = False
+    expected = torch.nn.functional.scaled_dot_product_attention(
+        *(torch.from_numpy(a) for a in (q, k, v)),
+        attn_mask=None if torch_mask is None else torch.from_numpy(torch_mask),
+        **torch_options,
+    )
+    result = scaled_dot_product_attention(q, k, v, mask=mask, block_size=block_size, **options)
+    has_nan = torch.isnan(expected).numpy()  # torch's math kernel: NaN in an empty row
+    assert_close(result, np.where(has_nan, 0.0, expected.numpy()), like=q)
+
+
+# -- properties -------------------------------------------------------------------------
+
+
+@st.composite
+def attention_problems(draw):
+    has_heads = draw(st.booleans())
+    kv_heads = draw(st.integers(1, 2)) if has_heads else 1
+    group_size = draw(st.integers(1, 3)) if has_heads else 1
+    batch = tuple(draw(st.lists(st.integers(1, 2), max_size=2))) if has_heads else ()
+    query_length, key_length = draw(st.integers(1, 9)), draw(st.integers(1, 9))
+    head_dim, value_dim = draw(st.integers(1, 5)), draw(st.integers(1, 4))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    heads_q = (kv_heads * group_size,) if has_heads else ()
+    heads_kv = (kv_heads,) if has_heads else ()
+    q = rng.normal(size=(*batch, *heads_q, query_length, head_dim))
+    k = rng.normal(size=(*batch, *heads_kv, key_length, head_dim))
+    v = rng.normal(size=(*batch, *heads_kv, key_length, value_dim))
+    mask_kind = draw(st.sampled_from(["none", "bool", "float", "key-padding"]))
+    weights_shape = (*batch, *heads_q, query_length, key_length)
+    mask = {
+        "none": None,
+        "bool": rng.random(weights_shape) > 0.4,
+        "float": np.where(rng.random(weights_shape) > 0.3, rng.normal(size=weights_shape), -np.inf),
+        "key-padding": rng.random(key_length) > 0.3,
+    }[mask_kind]
+    options = {"is_causal": draw(st.booleans()), "enable_gqa": group_size > 1}
+    return q, k, v, mask, options, draw(st.integers(1, 10))
+
+
+@settings(max_examples=40, deadline=None)
+@given(attention_problems())
+def test_blocked_path_equals_plain_path(problem):
+    q, k, v, mask, options, block_size = problem
+    plain = scaled_dot_product_attention(q, k, v, mask=mask, **options)
+    blocked = scaled_dot_product_attention(q, k, v, mask=mask, block_size=block_size, **options)
+    np.testing.assert_allclose(blocked, plain, rtol=1e-12, atol=1e-12)
+    expected, _ = reference_attention(q, k, v, mask=mask, **options)
+    np.testing.assert_allclose(plain, expected, rtol=1e-12, atol=1e-12)
+
+
+@settings(max_examples=40, deadline=None)
+@given(attention_problems())
+def test_weight_rows_sum_to_one_or_zero_and_give_the_output(problem):
+    q, k, v, mask, options, _ = problem
+    output, weights = scaled_dot_product_attention(
+        q, k, v, mask=mask, return_weights=True, **options
+    )
+    row_sums = weights.sum(axis=-1)
+    assert np.all(weights >= 0)
+    assert np.all(np.isclose(row_sums, 1.0, rtol=1e-12) | (row_sums == 0))
+    if options["enable_gqa"]:
+        v = np.repeat(v, q.shape[-3] // v.shape[-3], axis=-3)
+    np.testing.assert_allclose(output, weights @ v, rtol=1e-12, atol=1e-12)
+
+
+# -- memory and the choice of path ------------------------------------------------------
+
+
+def test_blocked_path_memory_stays_far_below_the_score_matrix():
+    length, head_dim = 8192, 64
+    rng = np.random.default_rng(5)
+    q, k, v = (rng.standard_normal((length, head_dim), dtype=np.float32) for _ in range(3))
+    score_matrix_bytes = length * length * 4  # 256 MiB
+    assert length * length > attention.BLOCKED_ABOVE_ELEMENTS  # the automatic choice: blocked
+    tracemalloc.start()
+    try:
+        output = scaled_dot_product_attention(q, k, v)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < score_matrix_bytes / 8, f"peak {peak / 2**20:.1f} MiB"
+    rows = np.array([0, 4097, length - 1])
+    expected, _ = reference_attention(q[rows], k, v)
+    assert_close(output[rows], expected, like=q)
+
+
+def _spy_on_blocked_path(monkeypatch) -> list[int]:
+    block_sizes: list[int] = []
+    blocked = attention._blocked_attention
+
+    def spy(q, k, v, mask, is_causal, block_size, *, xp):
+        block_sizes.append(block_size)
+        return blocked(q, k, v, mask, is_causal, block_size, xp=xp)
+
+    monkeypatch.setattr(attention, "_blocked_attention", spy)
+    return block_sizes
+
+
+def test_automatic_choice_of_path(monkeypatch, rng):
+    q, k, v = (_normal(rng, 2, 3, 20, 4) for _ in range(3))
+    expected, expected_weights = reference_attention(q, k, v, is_causal=True)
+    block_sizes = _spy_on_blocked_path(monkeypatch)
+    assert_close(scaled_dot_product_attention(q, k, v, is_causal=True), expected)
+    assert block_sizes == []  # 2 x 3 x 20 x 20 scores: below the threshold, plain
+    monkeypatch.setattr(attention, "BLOCKED_ABOVE_ELEMENTS", 100)
+    monkeypatch.setattr(attention, "TILE_ELEMENTS", 6 * 16 * 16)
+    assert_close(scaled_dot_product_attention(q, k, v, is_causal=True), expected)
+    assert block_sizes == [16]  # tiles of 6 heads x 16 queries x 16 keys
+    output, weights = scaled_dot_product_attention(q, k, v, is_causal=True, return_weights=True)
+    assert len(block_sizes) == 1, "return_weights must force the plain path"
+    assert_close(weights, expected_weights)
+    assert_close(output, expected)
+
+
+# -- errors -----------------------------------------------------------------------------
+
+
+def _ones(*shape: int) -> np.ndarray:
+    return np.ones(shape)
+
+
+@pytest.mark.parametrize(
+    ("arguments", "options", "message"),
+    [
+        (
+            (_ones(2, 8, 128, 64), _ones(2, 8, 128, 32), _ones(2, 8, 128, 32)),
+            {},
+            r"scaled_dot_product_attention: q has E=64 but k has E=32 "
+            r"\(q: \(2, 8, 128, 64\), k: \(2, 8, 128, 32\)\)",
+        ),
+        (
+            (_ones(2, 5, 4), _ones(2, 6, 4), _ones(2, 5, 4)),
+            {},
+            r"k and v must have the same shape but for the last axis.*k: \(2, 6, 4\), v: \(2, 5",
+        ),
+        ((_ones(4), _ones(4, 4), _ones(4, 4)), {}, r"q must have at least 2 axes.*q: \(4,\)"),
+        (
+            (_ones(2, 5, 4), _ones(5, 4), _ones(5, 4)),
+            {},
+            r"q, k and v must have the same number of axes",
+        ),
+        (
+            (_ones(8, 5, 4), _ones(2, 5, 4), _ones(2, 5, 4)),
+            {},
+            r"q has Hq=8 heads but k has Hk=2 .*enable_gqa=True to share each key/value head "
+            r"among 4 consecutive query heads",
+        ),
+        (
+            (_ones(6, 5, 4), _ones(4, 5, 4), _ones(4, 5, 4)),
+            {"enable_gqa": True},
+            r"with enable_gqa, Hq must be a multiple of Hk; got Hq=6, Hk=4",
+        ),
+        (
+            (_ones(2, 1, 5, 4), _ones(3, 1, 5, 4), _ones(3, 1, 5, 4)),
+            {},
+            r"batch axes of q and k do not broadcast",
+        ),
+        (
+            (_ones(2, 5, 4), _ones(2, 6, 4), _ones(2, 6, 4)),
+            {"mask": np.ones((5, 5), dtype=bool)},
+            r"mask of shape \(5, 5\) does not broadcast .*\(\.\.\., Hq, Lq, Lk\) = \(2, 5, 6\)",
+        ),
+        (
+            (_ones(5, 4), _ones(5, 4), _ones(5, 4)),
+            {"mask": np.ones((2, 5, 5), dtype=bool)},
+            r"mask of shape \(2, 5, 5\) does not broadcast .*\(Lq, Lk\) = \(5, 5\)",
+        ),
+        (
+            (_ones(5, 4), _ones(5, 4), _ones(5, 4)),
+            {"block_size": 4, "return_weights": True},
+            r"return_weights=True needs the plain path.*block_size=4",
+        ),
+        ((_ones(5, 4), _ones(5, 4), _ones(5, 4)), {"scale": math.nan}, r"scale must be finite"),
+    ]
+    + [
+        (
+            (_ones(5, 4), _ones(5, 4), _ones(5, 4)),
+            {"block_size": bad},
+            r"block_size must be a positive int .* or None",
+        )
+        for bad in (0, -3, 2.5, True)
+    ],
+)
+def test_errors_name_the_argument_and_shapes(arguments, options, message):
+    with pytest.raises(ValueError, match=message):
+        scaled_dot_product_attention(*arguments, **options)
+
+
+def test_type_errors():
+    q = _ones(5, 4)
+    with pytest.raises(TypeError, match=r"mask must be boolean .* or floating.*int64"):
+        scaled_dot_product_attention(q, q, q, mask=np.ones((5, 5), dtype=np.int64))
+    with pytest.raises(TypeError, match=r"scale must be a number or None, got str"):
+        scaled_dot_product_attention(q, q, q, scale="0.5")
+
+
+@pytest.mark.parametrize("backend", ["torch", "jax"])
+def test_fast_paths_raise_the_kernel_errors(backend):
+    pytest.importorskip(backend)
+    with pytest.raises(ValueError, match=r"q has E=64 but k has E=32"):
+        scaled_dot_product_attention(
+            _ones(2, 3, 64), _ones(2, 3, 32), _ones(2, 3, 32), backend=backend
+        )
+
+
+# -- fast paths -------------------------------------------------------------------------
+
+FAST_PATH_CASES = [
+    "tutorial-2d",
+    "bool-mask",
+    "float-mask-causal",
+    "causal-lq-gt-lk",
+    "causal-lq-lt-lk-key-padding",
+    "gqa-mask-causal",
+]
+
+
+def _backend_case(backend: str, dtype_name: str) -> BackendCase:
+    pytest.importorskip(backend)
+    return BackendCase(backend, "cpu", dtype_name)
+
+
+def _compare_fast_with_generic(case: BackendCase, q, k, v, mask, options) -> None:
+    q, k, v, mask = _on_backend(case, q, k, v, mask)
+    arguments = {
+        "mask": mask,
+        "is_causal": False,
+        "scale": None,
+        "enable_gqa": False,
+        "return_weights": False,
+        "block_size": None,
+        **options,
+    }
+    fast = fast_path_for(KERNEL, case.backend)(q, k, v, xp=case.xp, **arguments)
+    assert fast is not NotImplemented
+    generic = scaled_dot_product_attention.generic(q, k, v, xp=case.xp, **arguments)
+    assert_close(fast, case.to_numpy(generic), like=q)
+
+
+@pytest.mark.parametrize("dtype_name", ["float32", "float64"])
+@pytest.mark.parametrize("case_name", FAST_PATH_CASES)
+def test_torch_fast_path_matches_generic(rng, case_name, dtype_name):
+    case = _backend_case("torch", dtype_name)
+    _compare_fast_with_generic(case, *CASES[case_name](rng))
+
+
+@pytest.mark.parametrize("case_name", FAST_PATH_CASES)
+def test_jax_fast_path_matches_generic(rng, case_name):
+    case = _backend_case("jax", "float32")
+    q, k, v, mask, options = CASES[case_name](rng)
+    _compare_fast_with_generic(case, q, k, v, mask, options)
+
+
+@settings(max_examples=30, deadline=None)
+@given(attention_problems())
+def test_torch_fast_path_matches_generic_on_random_problems(problem):
+    q, k, v, mask, options, _ = problem
+    _compare_fast_with_generic(_backend_case("torch", "float64"), q, k, v, mask, options)
+
+
+@pytest.mark.parametrize("backend", ["torch", "jax"])
+def test_fast_paths_zero_fully_masked_rows(rng, backend):
+    case = _backend_case(backend, "float32")
+    (q, k, v), masks = _fully_masked_inputs(rng)
+    for mask, is_causal in masks:
+        _compare_fast_with_generic(case, q, k, v, mask, {"is_causal": is_causal})
+
+
+def _declines(case: BackendCase, q, k, v, **options) -> bool:
+    q, k, v, _ = _on_backend(case, q, k, v, None)
+    arguments = {
+        "mask": None,
+        "is_causal": False,
+        "scale": None,
+        "enable_gqa": False,
+        "return_weights": False,
+        "block_size": None,
+        **options,
+    }
+    if arguments["mask"] is not None:
+        arguments["mask"] = case.asarray(arguments["mask"], dtype=None)
+    fast_path = fast_path_for(KERNEL, case.backend)
+    return fast_path(q, k, v, xp=case.xp, **arguments) is NotImplemented
+
+
+@pytest.mark.parametrize("backend", ["torch", "jax"])
+def test_fast_paths_decline_what_they_cannot_honour(monkeypatch, rng, backend):
+    case = _backend_case(backend, "float32")
+    q, k, v = (_normal(rng, 2, 5, 4) for _ in range(3))
+    assert not _declines(case, q, k, v)
+    assert _declines(case, q, k, v, return_weights=True)
+    assert _declines(case, q, k, v, block_size=2)
+    assert _declines(case, _normal(rng, 2, 2, 5, 4), _normal(rng, 1, 2, 5, 4), k[None])
+    monkeypatch.setattr(attention, "BLOCKED_ABOVE_ELEMENTS", 10)
+    assert _declines(case, q, k, v, mask=np.ones((5, 5), dtype=bool))
+
+
+def test_jax_fast_path_declines_float64_and_other_value_widths(rng):
+    q, k = _normal(rng, 2, 5, 4), _normal(rng, 2, 5, 4)
+    assert _declines(_backend_case("jax", "float64"), q, k, _normal(rng, 2, 5, 4))
+    assert _declines(_backend_case("jax", "float32"), q, k, _normal(rng, 2, 5, 3))

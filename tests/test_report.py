@@ -1,0 +1,430 @@
+"""The performance report: structure, statistics, comparison, bad input, peaks, rendering.
+
+Run folders are built by hand in ``tmp_path`` with known rounds, so the expected verdicts are
+known and no benchmark has to run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import shutil
+import subprocess
+from html.parser import HTMLParser
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mlpillars.bench.peaks import FORMAT, measure_peaks, validate_peaks
+from mlpillars.bench.report import ReportError, make_report, parse_threshold
+from mlpillars.bench.report.stats import (
+    ALPHA,
+    FACTOR,
+    MIN_ROUNDS,
+    N_RESAMPLES,
+    NOISE_LIMIT,
+    SAME,
+    SLOWER,
+    compare_rounds,
+    is_noisy,
+    median_estimate,
+    ratio_estimate,
+)
+
+KERNELS = ("softmax", "linear")
+SIZES = (64, 256)
+# median seconds at size 64; the time grows with size
+BASE_SECONDS = {"numpy:cpu": 1e-5, "torch:cpu": 0.8e-5, "numba": 0.5e-5, "python": 6e-4}
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+# -- building synthetic runs -----------------------------------------------------------------
+def _row(kernel, implementation, size, status="ok", rounds=None, **extra):
+    row = {
+        "id": f"{kernel}-{implementation}-{size}-float32",
+        "kernel": kernel,
+        "implementation": implementation,
+        "kind": "baseline" if implementation in ("numba", "python") else "backend",
+        "size": size,
+        "dtype": "float32",
+        "group": f"{kernel} size={size} float32",
+        "suite": "synthetic",
+        "flops": 5.0 * size * size,
+        "bytes": 8.0 * size * size,
+        "status": status,
+        "compile_seconds": 0.4 if implementation == "numba" else None,
+        "notes": "",
+        "peak_host_increase_bytes": 4096 * size,
+        "device_peak_bytes": {},
+        **extra,
+    }
+    if rounds is not None:
+        row.update(rounds=[float(r) for r in rounds], median=float(np.median(rounds)))
+    return row
+
+
+def _rows(scale: float, rounds: int, seed: int) -> list[dict]:
+    rng = np.random.default_rng(seed)
+    rows = []
+    for kernel in KERNELS:
+        for size in SIZES:
+            for implementation, seconds in BASE_SECONDS.items():
+                median = seconds * (size / 64) ** 2 * scale
+                times = median * (1 + 0.02 * rng.standard_normal(rounds))
+                rows.append(_row(kernel, implementation, size, rounds=times))
+        rows.append(
+            _row(
+                kernel,
+                "python",
+                4096,
+                "skipped",
+                reason="predicted too slow",
+                estimate_seconds=12.5,
+            )
+        )
+        rows.append(_row(kernel, "numpy:cpu", 4096, rounds=np.full(rounds, 1e-3 * scale)))
+    rows.append(_row("softmax", "torch:cpu", 4096, "wrong", reason="differs by 0.5"))
+    rows.append(_row("linear", "torch:cpu", 4096, "error", reason="RuntimeError: boom"))
+    return rows
+
+
+ENVIRONMENT = {
+    "timestamp": "2026-11-25T12:00:00+00:00",
+    "hostname": "testhost",
+    "platform": {
+        "platform": "Linux-test",
+        "python_version": "3.11.7",
+        "python_implementation": "CPython",
+    },
+    "cpu": {"model": "Test CPU 9000", "logical_cores": 2, "physical_cores": 2, "usable_cores": 2},
+    "memory": {"total_bytes": 8 * 2**30},
+    "versions": {"mlpillars": "0.1.0", "numpy": "2.4.6"},
+    "torch": {"version": "2.13.0", "num_threads": 2, "float32_matmul_precision": "highest"},
+    "jax": {"version": None},
+    "gpu": {"devices": None, "reasons": {"devices": "no GPU"}},
+    "blas": [
+        {
+            "internal_api": "openblas",
+            "version": "0.3.30",
+            "num_threads": 2,
+            "architecture": "SkylakeX",
+            "filename": "libopenblas.so",
+        }
+    ],
+    "thread_env": {"OMP_NUM_THREADS": None},
+    "git": {"commit": "0123456789abcdef", "dirty": False},
+}
+PEAKS = {
+    "format": FORMAT,
+    "measured": "2026-11-25T12:00:00+00:00",
+    "method": {"matmul": "test", "copy": "test", "statistic": "best of rounds"},
+    "backends": {
+        "numpy:cpu": {
+            "device": "cpu",
+            "gflops": 50.0,
+            "gbps": 10.0,
+            "matmul": {"size": 1024},
+            "copy": {"bytes": 2**27},
+        },
+        "torch:cpu": {"device": "cpu", "gflops": 60.0, "gbps": 12.0},
+        "dask:cpu": {"error": "TypeError: no"},
+    },
+}
+
+
+def make_run(folder: Path, *, scale=1.0, rounds=12, seed=0, peaks=True, rows=None) -> Path:
+    """A results folder with known rounds: times multiplied by ``scale``."""
+    folder.mkdir(parents=True)
+    lines = [json.dumps(row) for row in (rows or _rows(scale, rounds, seed))]
+    (folder / "cases.jsonl").write_text("\n".join(lines) + "\n")
+    (folder / "environment.json").write_text(json.dumps(ENVIRONMENT))
+    (folder / "plan.json").write_text(json.dumps({"suite": "synthetic"}))
+    if peaks:
+        (folder / "peaks.json").write_text(json.dumps(PEAKS))
+    return folder
+
+
+@pytest.fixture(scope="module")
+def reported(tmp_path_factory) -> Path:
+    """One synthetic run with its Markdown and HTML report written."""
+    run = make_run(tmp_path_factory.mktemp("report") / "run")
+    assert make_report(run) == 0
+    return run
+
+
+def _section(markdown: str, heading: str) -> str:
+    start = markdown.index(heading)
+    rest = markdown[start + len(heading) :]
+    ends = [rest.find(mark) for mark in ("\n## ", "\n### ") if rest.find(mark) >= 0]
+    return rest[: min(ends)] if ends else rest
+
+
+# -- Markdown ----------------------------------------------------------------------------------
+def test_markdown_sections_in_order(reported):
+    markdown = (reported / "report.md").read_text()
+    order = [
+        "# Benchmark report",
+        "## Environment",
+        "## Statistics policy",
+        "## Machine limits",
+        "## The tutorial's claim",
+        "## Kernels",
+        "### Kernel: softmax",
+        "### Kernel: linear",
+        "## Roofline",
+    ]
+    positions = [markdown.index(heading) for heading in order]
+    assert positions == sorted(positions)
+    environment = _section(markdown, "## Environment")
+    assert "Test CPU 9000" in environment and "openblas 0.3.30" in environment
+
+
+@pytest.mark.parametrize("kernel", KERNELS)
+def test_markdown_one_table_and_charts_per_kernel(reported, kernel):
+    section = _section((reported / "report.md").read_text(), f"### Kernel: {kernel}")
+    assert section.count("| implementation |") == 1
+    for image in (f"plots/time-{kernel}.png", f"plots/speedup-{kernel}.png"):
+        assert f"]({image})" in section
+        assert (reported / image).read_bytes().startswith(PNG_SIGNATURE)
+    assert "skipped: predicted too slow (pure-Python estimate 12.5 s per call)" in section
+    assert ("wrong: differs" if kernel == "softmax" else "error: RuntimeError") in section
+    assert "GB/s" in section  # 5 FLOP / 8 bytes is below the 5 FLOP/byte ridge
+
+
+def test_markdown_claim_and_policy(reported):
+    markdown = (reported / "report.md").read_text()
+    claim = _section(markdown, "## The tutorial's claim")
+    assert claim.count("| softmax |") == 1 and claim.count("| linear |") == 1
+    assert "60× [" in claim and "within the claim" in claim  # python is 60x numpy
+    policy = _section(markdown, "## Statistics policy")
+    assert f"p < {ALPHA}" in policy and f"{FACTOR}x" in policy and "Mann-Whitney" in policy
+    assert "![roofline" in markdown and (reported / "plots/roofline.png").exists()
+
+
+def test_missing_peaks_is_said_not_fatal(tmp_path):
+    run = make_run(tmp_path / "run", peaks=False)
+    assert make_report(run, formats="md") == 0
+    markdown = (run / "report.md").read_text()
+    assert "No `peaks.json` in this run" in markdown
+    assert not (run / "report.html").exists()
+
+
+# -- HTML ----------------------------------------------------------------------------------------
+class _Tags(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[tuple[str, dict]] = []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+
+
+def test_html_is_self_contained(reported):
+    page = (reported / "report.html").read_text()
+    parser = _Tags()
+    parser.feed(page)
+    names = [tag for tag, _ in parser.tags]
+    assert "script" not in names and "link" not in names
+    assert "http://" not in page and "https://" not in page
+    images = [attrs["src"] for tag, attrs in parser.tags if tag == "img"]
+    assert len(images) == (reported / "report.md").read_text().count("](plots/")
+    for source in images:
+        assert source.startswith("data:image/png;base64,")
+        assert base64.b64decode(source.split(",", 1)[1]).startswith(PNG_SIGNATURE)
+    headings = [attrs for tag, attrs in parser.tags if tag == "h3"]
+    assert len(headings) == len(KERNELS)
+    assert names.index("h2") < names.index("table")  # the environment heads the report
+
+
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="chromium is not installed")
+def test_html_renders_in_headless_chromium(reported, tmp_path):
+    screenshot = tmp_path / "report.png"
+    command = [
+        "chromium",
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={tmp_path / 'profile'}",
+        f"--screenshot={screenshot}",
+        "--window-size=1280,2000",
+        (reported / "report.html").resolve().as_uri(),
+    ]
+    subprocess.run(command, check=True, capture_output=True, timeout=60)
+    data = screenshot.read_bytes()
+    assert data.startswith(PNG_SIGNATURE) and len(data) > 50_000
+
+
+# -- statistics -------------------------------------------------------------------------------
+def test_ratio_interval_covers_the_true_ratio():
+    covered = 0
+    for seed in range(40):
+        rng = np.random.default_rng(seed)
+        slow, fast = 2.0 * rng.lognormal(0, 0.1, 20), rng.lognormal(0, 0.1, 20)
+        estimate = ratio_estimate(slow, fast)  # true ratio of medians: 2
+        assert estimate.low < estimate.value < estimate.high
+        covered += estimate.low <= 2.0 <= estimate.high
+    assert covered >= 34  # a 95 % interval; 85 % leaves room for 40 draws
+
+
+def test_too_few_rounds_gives_no_interval_and_says_so():
+    estimate = ratio_estimate([1.0, 1.1], [2.0, 2.1, 2.2])
+    assert not estimate.has_interval and "too few" in estimate.note
+    assert not median_estimate([1.0]).has_interval
+    verdict = compare_rounds([1.0, 1.1], [2.0, 2.1, 2.2])
+    assert verdict.label == SAME and verdict.p_value is None
+
+
+def test_few_rounds_cannot_be_significant_and_the_note_says_why():
+    verdict = compare_rounds([2.0, 2.01, 2.02, 2.03, 2.04], [1.0, 1.01, 1.02, 1.03, 1.04])
+    assert verdict.label == SAME and "cannot go below" in verdict.note
+
+
+def test_factor_gate():
+    rng = np.random.default_rng(1)
+    base = 1 + 0.001 * rng.standard_normal(30)
+    assert compare_rounds(base * 1.05, base).label == SAME  # p tiny, but within 1.1x
+    assert compare_rounds(base * 1.5, base).label == SLOWER
+
+
+def test_noisy_flag(tmp_path):
+    assert not is_noisy([1.0, 1.01, 0.99, 1.0, 1.02])
+    assert is_noisy([1.0, 1.5, 0.7, 1.3, 0.8])
+    rows = _rows(1.0, 12, 0)
+    rows[0]["rounds"] = [1e-5, 2e-5, 1e-5, 2e-5, 1.5e-5, 1e-5]
+    run = make_run(tmp_path / "run", rows=rows)
+    make_report(run, formats="md")
+    noisy_line = next(
+        line
+        for line in (run / "report.md").read_text().splitlines()
+        if line.startswith("| numpy:cpu | 64 ")
+    )
+    assert "noisy" in noisy_line and "| 6 |" in noisy_line
+
+
+# -- comparing runs -----------------------------------------------------------------------------
+def test_run_against_itself_is_unchanged(reported, tmp_path):
+    copy = shutil.copytree(reported, tmp_path / "copy")
+    assert make_report(copy, compare=reported, fail_on_regression=0.10, formats="md") == 0
+    section = _section((copy / "report.md").read_text(), "## Comparison with another run")
+    assert "**0 slower**, **0 faster**" in section and "**pass**" in section
+
+
+def test_slowed_run_is_a_regression(tmp_path):
+    base = make_run(tmp_path / "base")
+    slow = make_run(tmp_path / "slow", scale=1.5, seed=1)  # every round 1.5x longer
+    assert make_report(slow, compare=base, fail_on_regression=0.10, formats="md") == 1
+    section = _section((slow / "report.md").read_text(), "## Comparison with another run")
+    assert "**FAIL**" in section and "**0 faster**" in section
+    assert "| softmax-numpy:cpu-256-float32 |" in section and "| slower" in section
+    assert make_report(slow, compare=base, fail_on_regression="60%", formats="md") == 0
+    assert make_report(base, compare=slow, fail_on_regression=0.10, formats="md") == 0
+    assert "**0 slower**" in (base / "report.md").read_text()
+
+
+# -- bad input -------------------------------------------------------------------------------------
+def _corrupt_cases_middle(run: Path) -> None:
+    lines = (run / "cases.jsonl").read_text().splitlines()
+    lines[1] = lines[1][:40]
+    (run / "cases.jsonl").write_text("\n".join(lines) + "\n")
+
+
+def _foreign_cases(run: Path) -> None:
+    (run / "cases.jsonl").write_text(json.dumps({"benchmarks": [], "machine_info": {}}) + "\n")
+
+
+def _no_rounds(run: Path) -> None:
+    row = _row("softmax", "numpy:cpu", 64)  # status ok, no rounds
+    (run / "cases.jsonl").write_text(json.dumps(row) + "\n")
+
+
+def _truncated(name: str):
+    def damage(run: Path) -> None:
+        text = (run / name).read_text()
+        (run / name).write_text(text[: len(text) // 2])
+
+    return damage
+
+
+def _write(name: str, content: str | bytes):
+    def damage(run: Path) -> None:
+        path = run / name
+        path.write_bytes(content) if isinstance(content, bytes) else path.write_text(content)
+
+    return damage
+
+
+@pytest.mark.parametrize(
+    ("damage", "expected"),
+    [
+        (_corrupt_cases_middle, "cases.jsonl: line 2 is not valid JSON"),
+        (_foreign_cases, "cases.jsonl: line 1 is not a case row"),
+        (_no_rounds, "has no list of timed 'rounds'"),
+        (_write("cases.jsonl", b"\xff\xfe\x00garbage"), "cases.jsonl: not a text file"),
+        (_write("cases.jsonl", "\n"), "holds no case rows"),
+        (_truncated("environment.json"), "environment.json: not valid JSON"),
+        (_write("environment.json", "[1, 2]"), "environment.json: expected a JSON object"),
+        (_write("environment.json", '{"benchmarks": []}'), "not an environment record"),
+        (_truncated("peaks.json"), "peaks.json: not valid JSON"),
+        (_write("peaks.json", '{"gflops": 3}'), "peaks.json: not a peaks record"),
+        (lambda run: (run / "cases.jsonl").unlink(), "is not a benchmark run"),
+    ],
+)
+def test_bad_files_raise_a_clear_error(tmp_path, damage, expected):
+    run = make_run(tmp_path / "run")
+    damage(run)
+    with pytest.raises(ReportError, match=expected.replace("(", r"\(").replace(")", r"\)")):
+        make_report(run)
+
+
+def test_truncated_last_line_is_skipped_and_noted(tmp_path):
+    run = make_run(tmp_path / "run")
+    with (run / "cases.jsonl").open("a") as stream:
+        stream.write('{"id": "softmax-numpy:cpu-999-fl')
+    assert make_report(run, formats="md") == 0
+    assert "the last line was cut short" in (run / "report.md").read_text()
+
+
+def test_bad_arguments(tmp_path, reported):
+    with pytest.raises(ReportError, match="not a folder"):
+        make_report(tmp_path / "missing")
+    with pytest.raises(ReportError, match="unknown report format"):
+        make_report(reported, formats="pdf")
+    with pytest.raises(ReportError, match="needs a run to compare"):
+        make_report(reported, fail_on_regression=0.1)
+
+
+@pytest.mark.parametrize(("text", "fraction"), [("10%", 0.10), ("10", 0.10), (" 2.5 % ", 0.025)])
+def test_parse_threshold(text, fraction):
+    assert parse_threshold(text) == pytest.approx(fraction)
+
+
+@pytest.mark.parametrize("text", ["ten", "-5%", "", "nan"])
+def test_parse_threshold_refuses(text):
+    with pytest.raises(argparse.ArgumentTypeError):
+        parse_threshold(text)
+
+
+# -- peaks ---------------------------------------------------------------------------------------
+def test_measure_peaks_numpy_is_positive():
+    peaks = measure_peaks(
+        ["numpy:cpu", "nosuchbackend"], matrix_size=128, copy_bytes=2**22, rounds=2
+    )
+    numpy_peaks = peaks["backends"]["numpy:cpu"]
+    assert numpy_peaks["gflops"] > 0 and numpy_peaks["gbps"] > 0
+    assert numpy_peaks["matmul"]["size"] == 128 and len(numpy_peaks["matmul"]["seconds"]) >= 1
+    assert "unknown backend" in peaks["backends"]["nosuchbackend"]["error"]
+    assert validate_peaks(json.loads(json.dumps(peaks))) is None
+
+
+def test_readme_states_the_policy_from_code():
+    readme = (Path(__file__).parents[1] / "reports" / "README.md").read_text()
+    for fact in (f"p < {ALPHA}", f"{FACTOR}x", f"{N_RESAMPLES} resamples", f"{MIN_ROUNDS} rounds"):
+        assert fact in readme, fact
+    assert f"{NOISE_LIMIT:.0%}" in readme.replace(" %", "%")
