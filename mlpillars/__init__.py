@@ -30,13 +30,13 @@ from .kernels import (
     logsumexp,
     mlp,
     normalize,
-    pca,
     pca_fit,
     r_squared,
     scaled_dot_product_attention,
     sigmoid,
     softmax,
 )
+from .kernels.pca import pca
 from .tolerances import TOLERANCES
 
 __version__ = "0.1.0"

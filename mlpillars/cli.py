@@ -47,6 +47,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             kernels=_names(arguments.kernels),
             out=arguments.out,
             resume=arguments.resume,
+            report=arguments.report,
         )
     if arguments.command == "report":
         return _report(console, arguments)
@@ -93,6 +94,7 @@ def _add_bench_parser(commands: argparse._SubParsersAction) -> None:
     bench.add_argument("--kernels", help="comma-separated kernels (default: the suite's)")
     bench.add_argument("--out", type=Path, help="results folder (default reports/<run-id>/)")
     bench.add_argument("--resume", action="store_true", help="finish an interrupted run")
+    bench.add_argument("--report", action="store_true", help="make the report at the end")
 
 
 def _names(text: str | None) -> list[str] | None:

@@ -60,8 +60,13 @@ def run_bench(
     kernels: Sequence[str] | None = None,
     out: Path | None = None,
     resume: bool = False,
+    report: bool = False,
 ) -> int:
-    """Run (or finish) a benchmark; return 0 when every case ran and was correct."""
+    """Run (or finish) a benchmark; return 0 when every case ran and was correct.
+
+    With ``report``, the run's Markdown and HTML report is made at the end (its paths are
+    the last lines printed).
+    """
     out = _run_folder(out, resume, suite)
     plan = _load_or_save_plan(out, RunPlan(suite, _list(backends), _list(kernels)), resume)
     selected = os.environ.get(ENV_VARIABLE, "").strip()
@@ -85,7 +90,12 @@ def run_bench(
     if exit_code == pytest.ExitCode.INTERRUPTED or len(finished) < total:
         console.print(f"[yellow]unfinished: resume with  mlpillars bench --resume --out {out}")
     console.print(f"results: {out}")
-    return 0 if exit_code in (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED) else 1
+    status = 0 if exit_code in (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED) else 1
+    if report:
+        from .report import make_report
+
+        status = max(status, make_report(out, console=console))
+    return status
 
 
 def summary_table(rows: list[dict[str, Any]]) -> Table:

@@ -16,7 +16,7 @@ from .calculus import (
     r_squared,
 )
 from .linalg import cosine_similarity, linear, mlp, normalize
-from .pca import PCA, PCAFit, pca, pca_fit
+from .pca import PCA, PCAFit, pca_fit  # not the function pca: it would hide the module
 from .probability import cross_entropy, log_softmax, logsumexp, sigmoid, softmax
 
 __all__ = [
@@ -34,7 +34,6 @@ __all__ = [
     "logsumexp",
     "mlp",
     "normalize",
-    "pca",
     "pca_fit",
     "r_squared",
     "scaled_dot_product_attention",
