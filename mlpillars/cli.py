@@ -192,3 +192,7 @@ def _host_arrays(result: Any) -> list[np.ndarray]:
         for array in _arrays_in(result)
         if (framework := framework_of(array)) is not None
     ]
+
+
+if __name__ == "__main__":
+    sys.exit(main())

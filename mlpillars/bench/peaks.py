@@ -51,7 +51,7 @@ import numpy as np
 
 PEAKS_FILE = "peaks.json"
 FORMAT = "mlpillars-peaks/1"
-MATRIX_SIZE, GPU_MATRIX_SIZE = 1024, 8192
+MATRIX_SIZE, GPU_MATRIX_SIZE = 2048, 8192
 COPY_BYTES = 128 * 2**20
 _ITEMSIZE = 4  # float32
 

@@ -137,8 +137,9 @@ def _numpy_loop_gradient_descent(call: KernelCall) -> PeerRun:
     lr, steps = call.options["lr"], call.options["steps"]
     fit_intercept = call.options.get("fit_intercept", True)
 
-    def solve_each_problem() -> np.ndarray:
+    def solve_each_problem() -> tuple[np.ndarray, np.ndarray]:
         weights = np.zeros(features.shape[::2], dtype=features.dtype)  # (B, d)
+        biases = np.zeros(features.shape[0], dtype=features.dtype)  # (B,)
         for problem in range(features.shape[0]):
             x, y = features[problem], targets[problem]
             w, b = np.zeros(x.shape[1], dtype=x.dtype), x.dtype.type(0)
@@ -147,10 +148,10 @@ def _numpy_loop_gradient_descent(call: KernelCall) -> PeerRun:
                 w = w - lr * (2 / len(y)) * (x.T @ residual)
                 if fit_intercept:
                     b = b - lr * (2 / len(y)) * residual.sum()
-            weights[problem] = w
-        return weights
+            weights[problem], biases[problem] = w, b
+        return weights, biases
 
-    return PeerRun(run=solve_each_problem, outputs=lambda result: [result])
+    return PeerRun(run=solve_each_problem, outputs=lambda result: list(result))
 
 
 PEERS: tuple[Peer, ...] = (

@@ -68,11 +68,9 @@ def run_bench(
     the last lines printed).
     """
     out = _run_folder(out, resume, suite)
-    plan = _load_or_save_plan(out, RunPlan(suite, _list(backends), _list(kernels)), resume)
-    selected = os.environ.get(ENV_VARIABLE, "").strip()
-    if selected and plan.backends is None:
-        # MLPILLARS_BACKEND: that backend plus the baselines and peers
-        plan = RunPlan(plan.suite, [selected.partition(":")[0]], plan.kernels)
+    plan = effective_plan(
+        _load_or_save_plan(out, RunPlan(suite, _list(backends), _list(kernels)), resume)
+    )
     total = len(plan_cases(SUITES[plan.suite], plan.backends, plan.kernels))
     write_environment(out / ENVIRONMENT_FILE)
     console.print(f"[bold]mlpillars bench[/bold] suite={plan.suite}: {total} cases -> {out}")
@@ -96,6 +94,15 @@ def run_bench(
 
         status = max(status, make_report(out, console=console))
     return status
+
+
+def effective_plan(plan: RunPlan) -> RunPlan:
+    """With ``MLPILLARS_BACKEND`` set and no ``--backends``: that backend plus the baselines
+    and peers."""
+    selected = os.environ.get(ENV_VARIABLE, "").strip()
+    if not selected or plan.backends is not None:
+        return plan
+    return RunPlan(plan.suite, [selected.partition(":")[0]], plan.kernels)
 
 
 def summary_table(rows: list[dict[str, Any]]) -> Table:

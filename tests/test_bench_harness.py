@@ -1,0 +1,199 @@
+"""The benchmark harness: cases, work model, correctness gate, Python-loop estimate, runner,
+results on disk as each case finishes, and resuming an interrupted run."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import mlpillars as mp
+from mlpillars.bench import measure
+from mlpillars.bench.cases import SUITES, Case, plan_cases
+from mlpillars.bench.implementations import PYTHON
+from mlpillars.bench.peaks import PEAKS_FILE
+from mlpillars.bench.results import ResultsLog, read_rows
+from mlpillars.bench.runner import (
+    CASES_FILE,
+    ENVIRONMENT_FILE,
+    PLAN_FILE,
+    RunPlan,
+    effective_plan,
+    run_bench,
+)
+from mlpillars.bench.work import WORK_MODELS, work_of
+from mlpillars.examples import EXAMPLES
+
+pytest.importorskip("pytest_benchmark")
+TINY_ARGUMENTS = ["--suite", "tiny", "--kernels", "softmax", "--backends", "numpy"]
+
+
+def test_every_suite_kernel_has_an_example_and_a_work_model():
+    for suite in SUITES.values():
+        for kernel in suite.sizes:
+            assert kernel in mp.KERNELS and kernel in EXAMPLES and kernel in WORK_MODELS
+
+
+@pytest.mark.parametrize(
+    ("kernel", "size", "expected_flops"),
+    [
+        ("linear", 64, 2 * 64**3 + 2 * 64 * 64),
+        ("softmax", 64, 5 * 64 * 64),
+        ("scaled_dot_product_attention", 32, 8 * 32 * 32 * (2 * 64 + 2 * 64 + 5)),
+    ],
+)
+def test_work_model_counts(kernel: str, size: int, expected_flops: float):
+    call = EXAMPLES[kernel](np.random.default_rng(0), size)
+    work = work_of(kernel, call, itemsize=4)
+    assert work.flops == expected_flops
+    assert work.bytes > 0 and work.intensity == work.flops / work.bytes
+
+
+def test_plan_covers_backends_baselines_and_peers_smaller_sizes_first():
+    cases = plan_cases(SUITES["quick"], backends=["numpy"], kernels=["softmax"])
+    implementations = {case.implementation for case in cases}
+    assert {"numpy:cpu", "numba", "python", "scipy.special.softmax"} <= implementations
+    sizes = [case.size for case in cases]
+    assert sizes == sorted(sizes)
+    with pytest.raises(mp.UnknownBackendError, match="tensorflow"):
+        plan_cases(SUITES["quick"], backends=["tensorflow"])
+    with pytest.raises(ValueError, match="unknown kernel"):
+        plan_cases(SUITES["quick"], kernels=["fft"])
+
+
+def _python_row(size: int, median: float) -> dict:
+    case = Case("linear", PYTHON, "baseline", size, "float32")
+    call = measure.example_call("linear", size, "float32")
+    return {
+        "id": case.id,
+        "kernel": "linear",
+        "implementation": PYTHON,
+        "dtype": "float32",
+        "size": size,
+        "status": "ok",
+        "median": median,
+        "flops": work_of("linear", call, 4).flops,
+    }
+
+
+def test_python_estimate_fits_a_power_law_to_the_sizes_that_ran():
+    log = ResultsLog(None)
+    log.rows += [_python_row(16, 1e-3), _python_row(32, 8e-3)]  # t ~ size**3
+    estimate = measure.python_estimate(Case("linear", PYTHON, "baseline", 128, "float32"), log)
+    assert estimate == pytest.approx(8e-3 * 4**3, rel=1e-6)
+
+
+def test_python_estimate_from_one_size_scales_by_the_work_model():
+    log = ResultsLog(None)
+    log.rows.append(_python_row(16, 1e-3))
+    estimate = measure.python_estimate(Case("linear", PYTHON, "baseline", 32, "float32"), log)
+    ratio = (
+        work_of("linear", measure.example_call("linear", 32, "float32"), 4).flops
+        / (log.rows[0]["flops"])
+    )
+    assert estimate == pytest.approx(1e-3 * ratio)
+
+
+class _NoBenchmark:
+    """Stands in for pytest-benchmark's fixture: it must not be reached for a wrong case."""
+
+    def pedantic(self, *args, **kwargs):
+        raise AssertionError("a wrong result must not be timed")
+
+
+def test_a_wrong_result_is_recorded_and_not_timed(monkeypatch: pytest.MonkeyPatch):
+    case = Case("softmax", "numpy:cpu", "backend", 16, "float32")
+    true_softmax = mp.KERNELS["softmax"]
+    monkeypatch.setitem(mp.KERNELS, "softmax", lambda *a, **k: true_softmax(*a, **k) + 0.1)
+    monkeypatch.setattr(measure, "KERNELS", {"softmax": true_softmax})  # the reference
+    log = ResultsLog(None)
+    with pytest.raises(measure.CaseOutcome, match="differs from the float64 NumPy reference"):
+        measure.run_case(case, SUITES["tiny"], log, _NoBenchmark())
+    (row,) = log.rows
+    assert row["status"] == "wrong" and row["correct"] is False and "rounds" not in row
+    assert row["max_abs_error"] == pytest.approx(0.1, rel=1e-3)
+
+
+def test_results_log_skips_a_line_cut_short_by_a_kill(tmp_path: Path):
+    path = tmp_path / CASES_FILE
+    path.write_text(json.dumps({"id": "a", "status": "ok"}) + "\n" + '{"id": "b", "sta')
+    assert [row["id"] for row in read_rows(path)] == ["a"]
+    path.write_text('{"id": "a"\n' + json.dumps({"id": "b"}) + "\n")
+    with pytest.raises(ValueError, match="line 1 is not valid JSON"):
+        read_rows(path)
+
+
+def test_run_bench_writes_a_results_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    from rich.console import Console
+
+    out = tmp_path / "run"
+    status = run_bench(
+        Console(width=160), suite="tiny", backends=["numpy"], kernels=["softmax"], out=out
+    )
+    assert status == 0
+    rows = read_rows(out / CASES_FILE)
+    expected_ids = {case.id for case in plan_cases(SUITES["tiny"], ["numpy"], ["softmax"])}
+    assert {row["id"] for row in rows} == expected_ids
+    for row in rows:
+        assert row["status"] == "ok" and row["correct"] is True
+        assert len(row["rounds"]) >= SUITES["tiny"].min_rounds
+        assert row["peak_host_bytes"] > 0
+    numba_rows = [row for row in rows if row["implementation"] == "numba"]
+    assert numba_rows[0]["compile_seconds"] > 0  # compiled once, timed apart
+    environment = json.loads((out / ENVIRONMENT_FILE).read_text())
+    assert environment["versions"]["numpy"] == np.__version__
+    assert json.loads((out / PLAN_FILE).read_text())["suite"] == "tiny"
+    assert "numpy:cpu" in json.loads((out / PEAKS_FILE).read_text())["backends"]
+    benchmark_json = json.loads((out / "benchmark-1.json").read_text())
+    timed = benchmark_json["benchmarks"]
+    assert len(timed) == len(rows) and all(entry["stats"]["data"] for entry in timed)
+    assert "results:" in capsys.readouterr().out
+
+
+def test_an_interrupted_run_resumes(tmp_path: Path):
+    out = tmp_path / "run"
+    command = [sys.executable, "-m", "mlpillars.cli", "bench", *TINY_ARGUMENTS, "--out", str(out)]
+    environment = {**os.environ, "COLUMNS": "160"}
+    first = subprocess.Popen(command, env=environment, stdout=subprocess.DEVNULL)
+    cases_file = out / CASES_FILE
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and first.poll() is None:
+        if cases_file.exists() and len(read_rows(cases_file)) >= 2:
+            first.send_signal(signal.SIGKILL)
+            break
+        time.sleep(0.05)
+    first.wait(timeout=60)
+    rows_before_resume = read_rows(cases_file)
+    expected = {case.id for case in plan_cases(SUITES["tiny"], ["numpy"], ["softmax"])}
+    if first.returncode == 0:
+        pytest.skip("the run finished before it could be killed")
+    assert 2 <= len(rows_before_resume) < len(expected)
+    resumed = subprocess.run(
+        [sys.executable, "-m", "mlpillars.cli", "bench", "--resume", "--out", str(out)],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    rows = read_rows(cases_file)
+    assert sorted(row["id"] for row in rows) == sorted(expected)  # each case exactly once
+    assert rows[: len(rows_before_resume)] == rows_before_resume  # nothing finished was lost
+    assert (out / "benchmark-2.json").exists()
+
+
+def test_mlpillars_backend_limits_a_run_to_that_backend(monkeypatch: pytest.MonkeyPatch):
+    requested = RunPlan(suite="quick", backends=None, kernels=["softmax"])
+    monkeypatch.delenv("MLPILLARS_BACKEND", raising=False)
+    assert effective_plan(requested) == requested
+    monkeypatch.setenv("MLPILLARS_BACKEND", "torch:cpu")
+    assert effective_plan(requested).backends == ["torch"]
+    explicit = RunPlan(suite="quick", backends=["jax"], kernels=None)
+    assert effective_plan(explicit) == explicit  # --backends wins
