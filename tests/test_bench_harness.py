@@ -83,17 +83,17 @@ def _python_row(size: int, median: float) -> dict:
     }
 
 
-def test_python_estimate_fits_a_power_law_to_the_sizes_that_ran():
+def test_loop_estimate_fits_a_power_law_to_the_sizes_that_ran():
     log = ResultsLog(None)
     log.rows += [_python_row(16, 1e-3), _python_row(32, 8e-3)]  # t ~ size**3
-    estimate = measure.python_estimate(Case("linear", PYTHON, "baseline", 128, "float32"), log)
+    estimate = measure.loop_estimate(Case("linear", PYTHON, "baseline", 128, "float32"), log)
     assert estimate == pytest.approx(8e-3 * 4**3, rel=1e-6)
 
 
-def test_python_estimate_from_one_size_scales_by_the_work_model():
+def test_loop_estimate_from_one_size_scales_by_the_work_model():
     log = ResultsLog(None)
     log.rows.append(_python_row(16, 1e-3))
-    estimate = measure.python_estimate(Case("linear", PYTHON, "baseline", 32, "float32"), log)
+    estimate = measure.loop_estimate(Case("linear", PYTHON, "baseline", 32, "float32"), log)
     ratio = (
         work_of("linear", measure.example_call("linear", 32, "float32"), 4).flops
         / (log.rows[0]["flops"])

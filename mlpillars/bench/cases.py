@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import importlib.util
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .. import KERNELS, available_backends
 from ..backends import FRAMEWORKS, UnknownBackendError
@@ -33,8 +33,9 @@ class Suite:
     round_seconds : float
         Target total of timed rounds per case; rounds = this / one call, clamped.
     min_rounds, max_rounds : int
-    python_limit_seconds : float
-        The pure-Python loop runs only where one call is predicted to take less.
+    loop_limit_seconds : dict of str to float
+        The pure-Python and Numba loops run only where one call is predicted (from the
+        sizes that ran) to take less than this; larger sizes are reported as skipped.
     """
 
     name: str
@@ -44,7 +45,7 @@ class Suite:
     round_seconds: float = 0.25
     min_rounds: int = 3
     max_rounds: int = 200
-    python_limit_seconds: float = 2.0
+    loop_limit_seconds: dict[str, float] = field(default_factory=lambda: {PYTHON: 2.0, NUMBA: 10.0})
 
 
 def _sizes(matrix: tuple[int, ...], elementwise: tuple[int, ...], **others: tuple[int, ...]):
@@ -87,7 +88,7 @@ SUITES: dict[str, Suite] = {
         ),
         ("float32", "float64"),
         round_seconds=1.0,
-        python_limit_seconds=5.0,
+        loop_limit_seconds={PYTHON: 5.0, NUMBA: 30.0},
     ),
     "gpu": Suite(
         "gpu",
@@ -102,7 +103,7 @@ SUITES: dict[str, Suite] = {
         ("float32",),
         gpu=True,
         round_seconds=0.5,
-        python_limit_seconds=0.0,
+        loop_limit_seconds={PYTHON: 0.0, NUMBA: 0.0},
     ),
 }
 """Every suite, by name."""

@@ -73,7 +73,7 @@ def run_case(case: Case, suite: Suite, log: ResultsLog, benchmark: Any) -> dict[
         "started": datetime.now(UTC).isoformat(),
     }
     try:
-        _skip_slow_python(case, suite, log, row)
+        _skip_slow_loop(case, suite, log, row)
         prepared = _prepare(case, call)
         row.update(compile_seconds=prepared.compile_seconds, notes=prepared.notes)
         first_call_seconds = _check_and_measure_memory(case, prepared, row)
@@ -161,28 +161,29 @@ def _timed_rounds(
     return [float(seconds) for seconds in benchmark.stats.stats.data]
 
 
-def _skip_slow_python(case: Case, suite: Suite, log: ResultsLog, row: dict[str, Any]) -> None:
-    """Skip the pure-Python loop where one call is predicted to exceed the suite's limit."""
-    if case.implementation != PYTHON:
+def _skip_slow_loop(case: Case, suite: Suite, log: ResultsLog, row: dict[str, Any]) -> None:
+    """Skip a loop baseline where one call is predicted to exceed the suite's limit."""
+    limit = suite.loop_limit_seconds.get(case.implementation)
+    if limit is None:
         return
-    estimate = python_estimate(case, log)
-    if estimate is not None and estimate > suite.python_limit_seconds:
+    estimate = loop_estimate(case, log)
+    if estimate is not None and estimate > limit:
         row["estimate_seconds"] = estimate
         raise CaseOutcome(
             "skipped",
-            f"pure-Python loop predicted to take {estimate:.3g} s per call (power law "
-            f"fitted to the sizes that ran), over the suite's {suite.python_limit_seconds} s",
+            f"{case.implementation} loop predicted to take {estimate:.3g} s per call (power "
+            f"law fitted to the sizes that ran), over the suite's {limit} s",
         )
 
 
-def python_estimate(case: Case, log: ResultsLog) -> float | None:
+def loop_estimate(case: Case, log: ResultsLog) -> float | None:
     """Seconds per call at ``case.size`` from a power law ``t = a * size**b`` fitted to the
     smaller sizes that ran (with one size: scaled by the work model's FLOPs instead)."""
     measured = sorted(
         (row["size"], row["median"], row["flops"])
         for row in log.rows
         if row["kernel"] == case.kernel
-        and row["implementation"] == PYTHON
+        and row["implementation"] == case.implementation
         and row["dtype"] == case.dtype
         and row.get("status") == "ok"
         and row["size"] < case.size
