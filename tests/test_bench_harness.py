@@ -197,3 +197,37 @@ def test_mlpillars_backend_limits_a_run_to_that_backend(monkeypatch: pytest.Monk
     assert effective_plan(requested).backends == ["torch"]
     explicit = RunPlan(suite="quick", backends=["jax"], kernels=None)
     assert effective_plan(explicit) == explicit  # --backends wins
+
+
+def test_report_of_a_run_against_itself_and_against_a_run_slowed_on_purpose(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    import dataclasses
+    import io
+
+    from rich.console import Console
+
+    from mlpillars.bench.report import make_report
+
+    console = Console(width=160, file=io.StringIO())
+    choice = {"suite": "tiny", "backends": ["numpy"], "kernels": ["softmax"]}
+    baseline, slowed = tmp_path / "baseline", tmp_path / "slowed"
+    assert run_bench(console, out=baseline, **choice) == 0
+    assert make_report(baseline, compare=baseline, fail_on_regression=0.10, console=console) == 0
+    assert "no significant" in (baseline / "report.md").read_text()
+
+    prepare = measure._prepare
+
+    def prepare_with_test_only_delay(case: Case, call):
+        prepared = prepare(case, call)
+
+        def delayed_run():
+            time.sleep(0.002)
+            return prepared.run()
+
+        return dataclasses.replace(prepared, run=delayed_run)
+
+    monkeypatch.setattr(measure, "_prepare", prepare_with_test_only_delay)
+    assert run_bench(console, out=slowed, **choice) == 0
+    assert make_report(slowed, compare=baseline, fail_on_regression=0.10, console=console) == 1
+    assert "slower" in (slowed / "report.md").read_text()

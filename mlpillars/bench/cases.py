@@ -43,7 +43,7 @@ class Suite:
     dtypes: tuple[str, ...]
     gpu: bool = False
     round_seconds: float = 0.25
-    min_rounds: int = 3
+    min_rounds: int = 7
     max_rounds: int = 200
     loop_limit_seconds: dict[str, float] = field(default_factory=lambda: {PYTHON: 2.0, NUMBA: 10.0})
 
@@ -59,9 +59,9 @@ SUITES: dict[str, Suite] = {
         "tiny",
         {"softmax": (16, 32), "linear": (8, 16)},
         ("float32",),
-        round_seconds=0.01,
-        min_rounds=3,
-        max_rounds=5,
+        round_seconds=0.02,
+        min_rounds=10,
+        max_rounds=30,
     ),
     "quick": Suite(
         "quick",
@@ -75,6 +75,8 @@ SUITES: dict[str, Suite] = {
         ),
         ("float32",),
         round_seconds=0.1,
+        min_rounds=7,  # 7 against 7 rounds is the fewest that can reach p < 0.002
+        loop_limit_seconds={PYTHON: 1.0, NUMBA: 5.0},
     ),
     "full": Suite(
         "full",
