@@ -35,10 +35,41 @@ def check_axis(kernel: str, name: str, array: Any, axis: int) -> int:
 
 def check_positive_number(kernel: str, name: str, value: object, hint: str = "") -> float:
     """Return ``value`` as a float if it is a finite number > 0, else raise."""
+    number = _real_number(kernel, name, value)
+    if not 0 < number < float("inf"):
+        raise ValueError(f"{kernel}: {name} must be a finite number > 0, got {value!r}{hint}")
+    return number
+
+
+def check_number(
+    kernel: str,
+    name: str,
+    value: object,
+    *,
+    low: float,
+    high: float = float("inf"),
+    allow_low: bool = True,
+) -> float:
+    """Return ``value`` as a float if ``low <= value < high`` (``low < value`` when not
+    ``allow_low``) and finite, else raise naming the interval."""
+    number = _real_number(kernel, name, value)
+    above = number >= low if allow_low else number > low
+    if not (above and number < high and number < float("inf")):
+        interval = f"{'[' if allow_low else '('}{low:g}, {high:g})"
+        raise ValueError(f"{kernel}: {name} must lie in {interval}, got {value!r}")
+    return number
+
+
+def check_int(kernel: str, name: str, value: object, *, minimum: int) -> int:
+    """Return ``value`` if it is an integer >= ``minimum`` (not a bool), else raise."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(f"{kernel}: {name} must be an integer >= {minimum}, got {value!r}")
+    return value
+
+
+def _real_number(kernel: str, name: str, value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise TypeError(f"{kernel}: {name} must be a number, got {type(value).__name__}")
-    if not 0 < float(value) < float("inf"):
-        raise ValueError(f"{kernel}: {name} must be a finite number > 0, got {value!r}{hint}")
     return float(value)
 
 

@@ -19,9 +19,17 @@ import array_api_compat as aac
 import array_api_extra as xpx
 
 from ..backends import kernel, materialize
-from ._checks import as_floating, check_choice, check_ndim, shape_text
+from ._checks import (
+    as_floating,
+    check_choice,
+    check_int,
+    check_ndim,
+    check_number,
+    shape_text,
+)
 from .probability import stable_sigmoid
 
+_GD = "gradient_descent"
 LOSSES = ("mse", "logistic")
 OPTIMIZERS = ("sgd", "adam")
 RISING_STEPS = 3
@@ -349,11 +357,11 @@ def _setup(X: Any, y: Any, lr: Any, options: _Options, *, xp: Any) -> _Setup:
 def _check_options(options: _Options) -> None:
     check_choice("gradient_descent", "loss", options.loss, LOSSES)
     check_choice("gradient_descent", "optimizer", options.optimizer, OPTIMIZERS)
-    _check_int("steps", options.steps, minimum=1)
-    _check_int("warmup_steps", options.warmup_steps, minimum=0)
-    _check_number("momentum", options.momentum, low=0.0, high=1.0)
-    _check_number("l2", options.l2, low=0.0)
-    _check_number("eps", options.eps, low=0.0, allow_low=False)
+    check_int(_GD, "steps", options.steps, minimum=1)
+    check_int(_GD, "warmup_steps", options.warmup_steps, minimum=0)
+    check_number(_GD, "momentum", options.momentum, low=0.0, high=1.0)
+    check_number(_GD, "l2", options.l2, low=0.0)
+    check_number(_GD, "eps", options.eps, low=0.0, allow_low=False)
     if options.optimizer == "adam" and options.momentum != 0:
         raise ValueError(
             f"gradient_descent: momentum={options.momentum!r} applies to optimizer='sgd' "
@@ -363,27 +371,10 @@ def _check_options(options: _Options) -> None:
     if not isinstance(betas, (tuple, list)) or len(betas) != 2:
         raise ValueError(f"gradient_descent: betas must be a pair (b1, b2), got {betas!r}")
     for index, beta in enumerate(betas):
-        _check_number(f"betas[{index}]", beta, low=0.0, high=1.0)
+        check_number(_GD, f"betas[{index}]", beta, low=0.0, high=1.0)
     for name in ("clip_norm", "tol"):
         if getattr(options, name) is not None:
-            _check_number(name, getattr(options, name), low=0.0, allow_low=False)
-
-
-def _check_int(name: str, value: object, *, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"gradient_descent: {name} must be an integer >= {minimum}, got {value!r}")
-
-
-def _check_number(
-    name: str, value: object, *, low: float, high: float = float("inf"), allow_low: bool = True
-) -> None:
-    """``low <= value < high`` (``low < value`` when not allow_low), finite."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"gradient_descent: {name} must be a number, got {type(value).__name__}")
-    above = value >= low if allow_low else value > low
-    if not (above and value < high and value < float("inf")):
-        interval = f"{'[' if allow_low else '('}{low:g}, {high:g})"
-        raise ValueError(f"gradient_descent: {name} must lie in {interval}, got {value!r}")
+            check_number(_GD, name, getattr(options, name), low=0.0, allow_low=False)
 
 
 def _shapes(kernel_name: str, X: Any, y: Any, lr: Any, *, xp: Any) -> tuple[Any, Any, int, bool]:
