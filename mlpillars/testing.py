@@ -95,9 +95,12 @@ class BackendCase:
         keep NumPy's dtype (e.g. integer labels).
         """
         host = np.asarray(values)
-        if dtype == "case" and host.dtype.kind == "f":
-            host = host.astype(self.dtype_name)
-        return self.framework.from_host(np.require(host, requirements="C"), self.device)
+        if dtype != "case" or host.dtype.kind != "f":
+            return self.framework.from_host(np.require(host, requirements="C"), self.device)
+        if self.dtype_name == "bfloat16":  # NumPy has none: round on the backend itself
+            array = self.framework.from_host(host.astype(np.float32), self.device)
+            return self.xp.astype(array, self.dtype)
+        return self.framework.from_host(host.astype(self.dtype_name), self.device)
 
     def to_numpy(self, array: Any) -> np.ndarray:
         """A float64 NumPy copy of an array of this backend (the reference's input)."""
@@ -127,7 +130,8 @@ def backend_cases(
         for device_name in _DEVICE_KINDS[backend]:
             reason = _skip_reason(FRAMEWORKS[backend], device_name)
             for dtype in dtypes:
-                yield BackendCase(backend, device_name, dtype, reason)
+                dtype_reason = reason or _dtype_skip_reason(FRAMEWORKS[backend], device_name, dtype)
+                yield BackendCase(backend, device_name, dtype, dtype_reason)
 
 
 def assert_close(
@@ -185,6 +189,13 @@ def assert_close(
 def _backends_from_environment() -> list[str]:
     text = os.environ.get(TEST_BACKENDS_VARIABLE, "")
     return [name.strip() for name in text.split(",") if name.strip()]
+
+
+def _dtype_skip_reason(framework: Framework, device_name: str, dtype: str) -> str | None:
+    capabilities = framework.capabilities(framework.resolve_device(device_name))
+    if getattr(capabilities, dtype, True):
+        return None
+    return f"{framework.name} on {device_name} has no {dtype} (its capability record says so)"
 
 
 def _skip_reason(framework: Framework, device_name: str) -> str | None:

@@ -156,7 +156,7 @@ class NumPyFramework(Framework):
     def erf(self, array: Any) -> Any:
         from scipy.special import erf
 
-        return erf(array)
+        return erf(array).astype(array.dtype, copy=False)  # scipy computes float16 in float64
 
 
 class TorchFramework(Framework):
@@ -208,7 +208,10 @@ class TorchFramework(Framework):
         return tensor if device is None else tensor.to(device)
 
     def to_host(self, array: Any) -> np.ndarray:
-        return array.detach().cpu().numpy()
+        array = array.detach().cpu()
+        if array.dtype == self.load().bfloat16:  # NumPy has no bfloat16: widen, exactly
+            array = array.float()
+        return array.numpy()
 
     def from_dlpack(self, foreign: Any, device: Any) -> Any | None:
         # CuPy <-> torch CUDA and array-api-strict -> torch CPU share buffers through DLPack.
@@ -430,7 +433,7 @@ class DaskFramework(Framework):
     def erf(self, array: Any) -> Any:
         from scipy.special import erf
 
-        return array.map_blocks(erf, dtype=array.dtype)
+        return array.map_blocks(lambda block: erf(block).astype(block.dtype), dtype=array.dtype)
 
 
 class ArrayApiStrictFramework(Framework):
@@ -466,7 +469,8 @@ class ArrayApiStrictFramework(Framework):
     def erf(self, array: Any) -> Any:
         from scipy.special import erf
 
-        return self.from_host(erf(self.to_host(array)), array.device)
+        host = self.to_host(array)
+        return self.from_host(erf(host).astype(host.dtype), array.device)
 
 
 FRAMEWORKS: dict[str, Framework] = {

@@ -98,3 +98,22 @@ def as_floating(*arrays: Any, xp: Any) -> tuple[Any, ...]:
         array if array is None or array.dtype == dtype else xp.astype(array, dtype)
         for array in arrays
     )
+
+
+_HALF_PRECISION = ("float16", "bfloat16")
+
+
+def widened(array: Any, *, xp: Any) -> Any:
+    """``array`` in float32 when it is float16 or bfloat16, else as it is.
+
+    Reductions and exponentials of half-precision inputs are computed in float32 and the
+    result cast back (as torch does for its half softmax): float16 cannot hold 1 / 1e-6,
+    and some backends flush its subnormals to zero.
+    """
+    dtype_text = str(array.dtype).rpartition(".")[2]
+    return xp.astype(array, xp.float32) if dtype_text in _HALF_PRECISION else array
+
+
+def narrowed(result: Any, like: Any, *, xp: Any) -> Any:
+    """``result`` cast back to ``like``'s dtype (undoes :func:`widened`)."""
+    return result if result.dtype == like.dtype else xp.astype(result, like.dtype)

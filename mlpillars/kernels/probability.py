@@ -2,7 +2,8 @@
 
 Each is max-shifted as in the tutorial's ``softmax`` (subtract the row maximum before
 ``exp``), so float32 logits of +-1e4 and temperatures down to 1e-6 neither overflow nor
-produce NaN.
+produce NaN. float16 and bfloat16 inputs are computed in float32 and the result cast back
+(float16 cannot hold 1 / 1e-6, and XLA flushes its subnormals to zero).
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ from ._checks import (
     check_axis,
     check_choice,
     check_positive_number,
+    narrowed,
     shape_text,
+    widened,
 )
 
 REDUCTIONS = ("mean", "sum", "none")
@@ -45,9 +48,10 @@ def softmax(x: Any, /, axis: int = -1, *, temperature: float = 1.0, xp: Any) -> 
     array, same shape as x
         Probabilities, in x's floating dtype, namespace and device.
     """
-    shifted = _shifted_logits("softmax", x, axis, temperature, xp=xp)
+    (x,) = as_floating(x, xp=xp)
+    shifted = _shifted_logits("softmax", widened(x, xp=xp), axis, temperature, xp=xp)
     exp_shifted = xp.exp(shifted)
-    return exp_shifted / xp.sum(exp_shifted, axis=axis, keepdims=True)
+    return narrowed(exp_shifted / xp.sum(exp_shifted, axis=axis, keepdims=True), x, xp=xp)
 
 
 @kernel(arrays=("x",))
@@ -71,7 +75,8 @@ def log_softmax(x: Any, /, axis: int = -1, *, temperature: float = 1.0, xp: Any)
     array, same shape as x
         Log-probabilities (all <= 0), in x's floating dtype, namespace and device.
     """
-    return _log_softmax(x, axis, temperature, xp=xp)
+    (x,) = as_floating(x, xp=xp)
+    return narrowed(_log_softmax(widened(x, xp=xp), axis, temperature, xp=xp), x, xp=xp)
 
 
 @kernel(arrays=("x",))
@@ -96,10 +101,11 @@ def logsumexp(x: Any, /, axis: int = -1, *, keepdims: bool = False, xp: Any) -> 
     """
     (x,) = as_floating(x, xp=xp)
     check_axis("logsumexp", "x", x, axis)
-    row_max = xp.max(x, axis=axis, keepdims=True)
+    values = widened(x, xp=xp)
+    row_max = xp.max(values, axis=axis, keepdims=True)
     safe_max = xp.where(xp.isfinite(row_max), row_max, xp.zeros_like(row_max))
-    summed = xp.sum(xp.exp(x - safe_max), axis=axis, keepdims=True)
-    result = xp.log(summed) + safe_max
+    summed = xp.sum(xp.exp(values - safe_max), axis=axis, keepdims=True)
+    result = narrowed(xp.log(summed) + safe_max, x, xp=xp)
     return result if keepdims else xp.squeeze(result, axis=axis)
 
 
@@ -160,16 +166,16 @@ def cross_entropy(
     check_choice("cross_entropy", "reduction", reduction, REDUCTIONS)
     (logits,) = as_floating(logits, xp=xp)
     class_axis = check_axis("cross_entropy", "logits", logits, axis)
-    log_probs = _log_softmax(logits, class_axis, 1.0, xp=xp)
+    log_probs = _log_softmax(widened(logits, xp=xp), class_axis, 1.0, xp=xp)
     if xp.isdtype(target.dtype, "integral"):
         losses = -_picked_log_probs(log_probs, target, class_axis, xp=xp)
     else:
         losses = -_soft_target_log_likelihood(log_probs, target, class_axis, xp=xp)
     if reduction == "mean":
-        return xp.mean(losses)
-    if reduction == "sum":
-        return xp.sum(losses)
-    return losses
+        losses = xp.mean(losses)
+    elif reduction == "sum":
+        losses = xp.sum(losses)
+    return narrowed(losses, logits, xp=xp)
 
 
 def stable_sigmoid(x: Any, *, xp: Any) -> Any:

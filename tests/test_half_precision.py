@@ -1,0 +1,62 @@
+"""float16 and bfloat16: the tolerance table's half-precision rows, on every backend whose
+capability record has the dtype (the others are skipped with that reason)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import scipy.special
+
+import mlpillars as mp
+from mlpillars.testing import BackendCase, assert_close, backend_cases
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "half" in metafunc.fixturenames:
+        cases = backend_cases(dtypes=("float16", "bfloat16"))
+        metafunc.parametrize(
+            "half",
+            [
+                pytest.param(
+                    case,
+                    id=case.id,
+                    marks=[pytest.mark.skip(reason=case.skip_reason)] if case.skip_reason else [],
+                )
+                for case in cases
+            ],
+        )
+
+
+def test_softmax_family_in_half_precision(half: BackendCase, rng: np.random.Generator):
+    logits = half.asarray(rng.normal(scale=3.0, size=(4, 9)))
+    host = half.to_numpy(logits)
+    assert_close(mp.softmax(logits), scipy.special.softmax(host, axis=-1), like=logits)
+    assert_close(mp.log_softmax(logits), scipy.special.log_softmax(host, axis=-1), like=logits)
+    assert_close(mp.sigmoid(logits), scipy.special.expit(host), like=logits)
+
+
+def test_huge_half_precision_logits_and_tiny_temperature_have_no_nan(half: BackendCase):
+    logits = half.asarray(
+        [[6e4, -6e4, 0.0], [-6e4, 1.0, 6e4]]
+        if half.dtype_name == "float16"
+        else [[3e38, -3e38, 0.0], [-3e38, 1.0, 3e38]]
+    )
+    for temperature in (1.0, 1e-6):
+        assert_close(mp.softmax(logits, temperature=temperature), [[1, 0, 0], [0, 0, 1]])
+
+
+def test_linear_with_exact_gelu_in_half_precision(half: BackendCase, rng: np.random.Generator):
+    x, weight = half.asarray(rng.normal(size=(5, 8))), half.asarray(rng.normal(size=(8, 3)) / 3)
+    pre_activation = half.to_numpy(x) @ half.to_numpy(weight)
+    expected = 0.5 * pre_activation * (1 + scipy.special.erf(pre_activation / math.sqrt(2)))
+    assert_close(mp.linear(x, weight, activation="gelu"), expected, like=x)
+
+
+def test_cross_entropy_in_half_precision(half: BackendCase, rng: np.random.Generator):
+    logits = half.asarray(rng.normal(size=(6, 4)))
+    labels = half.asarray(np.array([0, 3, 1, 2, 2, 0]), dtype=None)
+    log_probs = scipy.special.log_softmax(half.to_numpy(logits), axis=-1)
+    expected = -log_probs[np.arange(6), [0, 3, 1, 2, 2, 0]].mean()
+    assert_close(mp.cross_entropy(logits, labels), expected, like=logits)
