@@ -99,7 +99,8 @@ def _start_vmhwm() -> Callable[[MemoryPeak], None] | None:
     def finish(peak: MemoryPeak) -> None:
         peak.host_method = "vmhwm"
         peak.peak_host_bytes = _proc_status_bytes()["VmHWM"]
-        peak.peak_host_increase_bytes = peak.peak_host_bytes - rss_before
+        # VmHWM is updated lazily by the kernel and can trail VmRSS by a few pages
+        peak.peak_host_increase_bytes = max(0, peak.peak_host_bytes - rss_before)
 
     return finish
 
