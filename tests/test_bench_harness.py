@@ -236,3 +236,15 @@ def test_report_of_a_run_against_itself_and_against_a_run_slowed_on_purpose(
     assert run_bench(console, out=slowed, **choice) == 0
     assert make_report(slowed, compare=baseline, fail_on_regression=0.10, console=console) == 1
     assert "slower" in (slowed / "report.md").read_text()
+
+
+def test_a_peer_that_cannot_fit_in_memory_is_skipped(monkeypatch: pytest.MonkeyPatch):
+    pytest.importorskip("jax")
+    monkeypatch.setattr(measure, "available_host_bytes", lambda: 1e6)
+    case = Case(
+        "scaled_dot_product_attention", "jax.nn.dot_product_attention", "peer", 32, "float32"
+    )
+    log = ResultsLog(None)
+    with pytest.raises(measure.CaseOutcome, match=r"would need about .* GiB"):
+        measure.run_case(case, SUITES["quick"], log, _NoBenchmark())
+    assert log.rows[0]["status"] == "skipped"

@@ -32,12 +32,14 @@ from .implementations import (
     prepare_baseline,
     prepare_peer,
 )
-from .memory import measure_peak_memory
+from .memory import available_host_bytes, measure_peak_memory
 from .peers import PEERS
 from .results import ResultsLog
 from .work import work_of
 
 SEED = 20261125
+MEMORY_SHARE = 0.5
+"""A case whose estimated peak exceeds this share of the available memory is skipped."""
 
 
 class CaseOutcome(Exception):
@@ -110,6 +112,13 @@ def _prepare(case: Case, call: KernelCall) -> Prepared:
     if case.implementation in (NUMBA, PYTHON):
         return prepare_baseline(case.kernel, call, case.implementation)
     peer = next(p for p in PEERS if p.name == case.implementation and p.kernel == case.kernel)
+    needed = peer.peak_bytes(call) if peer.peak_bytes else 0.0
+    if needed > MEMORY_SHARE * available_host_bytes():
+        raise CaseOutcome(
+            "skipped",
+            f"would need about {needed / 2**30:.1f} GiB (it holds every score), over "
+            f"{MEMORY_SHARE:.0%} of the {available_host_bytes() / 2**30:.1f} GiB available",
+        )
     return prepare_peer(peer, call)
 
 

@@ -105,6 +105,17 @@ def _start_vmhwm() -> Callable[[MemoryPeak], None] | None:
     return finish
 
 
+def available_host_bytes() -> float:
+    """Memory the host can still give (``MemAvailable``); infinity where unknown."""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return float(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return float("inf")
+
+
 def _proc_status_bytes() -> dict[str, int]:
     """The ``kB`` fields of ``/proc/self/status``, in bytes."""
     return {

@@ -27,12 +27,17 @@ class PeerRun:
 
 @dataclass(frozen=True)
 class Peer:
-    """A peer library function for one kernel."""
+    """A peer library function for one kernel.
+
+    ``peak_bytes``, where given, estimates the memory one call needs, so that a case which
+    cannot fit is skipped with that reason instead of exhausting the machine.
+    """
 
     name: str
     kernel: str
     module: str
     prepare: Callable[[KernelCall], PeerRun]
+    peak_bytes: Callable[[KernelCall], float] | None = None
 
     def is_installed(self) -> bool:
         return importlib.util.find_spec(self.module.split(".")[0]) is not None
@@ -77,6 +82,13 @@ def _jax_attention(call: KernelCall) -> PeerRun:
         run=lambda: attention(q, k, v).block_until_ready(),
         outputs=lambda result: [np.swapaxes(np.asarray(result), -2, -3)],
     )
+
+
+def _all_scores_bytes(call: KernelCall) -> float:
+    """An attention that holds every score: scores, their exponentials and the weights."""
+    q, k = call.arrays[:2]
+    score_count = np.prod(q.shape[:-1], dtype=np.float64) * k.shape[-2]
+    return 3 * score_count * q.dtype.itemsize
 
 
 def _softmax_peer(module: str, function: str) -> Callable[[KernelCall], PeerRun]:
@@ -164,7 +176,13 @@ PEERS: tuple[Peer, ...] = (
         "torch",
         _torch_attention,
     ),
-    Peer("jax.nn.dot_product_attention", "scaled_dot_product_attention", "jax", _jax_attention),
+    Peer(
+        "jax.nn.dot_product_attention",
+        "scaled_dot_product_attention",
+        "jax",
+        _jax_attention,
+        peak_bytes=_all_scores_bytes,  # XLA's CPU version materialises the score matrix
+    ),
     Peer("jax.nn.softmax", "softmax", "jax", _softmax_peer("jax.nn", "softmax")),
     Peer("scipy.special.softmax", "softmax", "scipy", _softmax_peer("scipy", "softmax")),
     Peer(
