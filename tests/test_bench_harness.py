@@ -240,7 +240,7 @@ def test_report_of_a_run_against_itself_and_against_a_run_slowed_on_purpose(
 
 def test_a_peer_that_cannot_fit_in_memory_is_skipped(monkeypatch: pytest.MonkeyPatch):
     pytest.importorskip("jax")
-    monkeypatch.setattr(measure, "available_host_bytes", lambda: 1e6)
+    monkeypatch.setattr(measure, "available_host_bytes", lambda: 1e3)
     case = Case(
         "scaled_dot_product_attention", "jax.nn.dot_product_attention", "peer", 32, "float32"
     )
