@@ -7,17 +7,15 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from . import KERNELS, available_backends, to_backend
-from .backends import framework_of
-from .backends._movement import _arrays_in
-from .examples import EXAMPLES, KernelCall
-from .tolerances import tolerance_for, within_tolerance
+from . import KERNELS, available_backends
+from .backends import host_arrays
+from .examples import EXAMPLES, KernelCall, call_on_backend, cast_call
+from .tolerances import compare_outputs, tolerance_for
 
 _CAPABILITY_COLUMNS = ("float64", "float16", "bfloat16", "eigh", "inplace", "gpu")
 
@@ -137,7 +135,7 @@ def run_demo(console: Console, *, size: int) -> int:
     all_agree = True
     for name, build in EXAMPLES.items():
         call = build(np.random.default_rng(0), size)
-        reference = _host_arrays(KERNELS[name](*call.arrays, **call.options, backend="numpy"))
+        reference = host_arrays(KERNELS[name](*call.arrays, **call.options, backend="numpy"))
         cells = []
         for spec in specs:
             agreements = [_compare(name, call, reference, spec, d) for d in ("float32", "float64")]
@@ -165,33 +163,9 @@ def _available_specs() -> list[str]:
 def _compare(
     name: str, call: KernelCall, reference: list[np.ndarray], spec: str, dtype: str
 ) -> Agreement:
-    arrays = [
-        _on_backend(value, spec, None if position in call.integer_arrays else dtype)
-        for position, value in enumerate(call.arrays)
-    ]
-    result = KERNELS[name](*arrays, **call.options)
-    tolerance = tolerance_for(dtype)
-    max_error, agrees = 0.0, True
-    for actual, expected in zip(_host_arrays(result), reference, strict=True):
-        difference = np.abs(actual.astype(np.float64) - expected)
-        max_error = max(max_error, float(np.max(difference, initial=0.0)))
-        agrees &= bool(np.all(within_tolerance(actual, expected, tolerance)))
-    return Agreement(max_error, agrees)
-
-
-def _on_backend(value: Any, spec: str, dtype: str | None) -> Any:
-    if isinstance(value, (list, tuple)):
-        return [_on_backend(item, spec, dtype) for item in value]
-    host = np.asarray(value)
-    return to_backend(host if dtype is None else host.astype(dtype), spec)
-
-
-def _host_arrays(result: Any) -> list[np.ndarray]:
-    return [
-        np.asarray(framework.to_host(array))
-        for array in _arrays_in(result)
-        if (framework := framework_of(array)) is not None
-    ]
+    moved = call_on_backend(cast_call(call, dtype), spec)
+    result = KERNELS[name](*moved.arrays, **moved.options)
+    return Agreement(*compare_outputs(host_arrays(result), reference, tolerance_for(dtype)))
 
 
 if __name__ == "__main__":

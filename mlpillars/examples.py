@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -21,8 +21,30 @@ class KernelCall:
 
     arrays: tuple[Any, ...]
     options: dict[str, Any] = field(default_factory=dict)
-    integer_arrays: tuple[int, ...] = ()
-    """Positions in ``arrays`` that hold integers (labels), never cast to the float dtype."""
+
+
+def cast_call(call: KernelCall, dtype: str) -> KernelCall:
+    """The call with every floating array in ``dtype`` (integer arrays, e.g. labels, kept)."""
+    return replace(call, arrays=tuple(_cast(value, dtype) for value in call.arrays))
+
+
+def call_on_backend(call: KernelCall, spec: str) -> KernelCall:
+    """The call with every array moved onto ``spec`` (e.g. ``"torch:cpu"``)."""
+    return replace(call, arrays=tuple(_moved(value, spec) for value in call.arrays))
+
+
+def _cast(value: Any, dtype: str) -> Any:
+    if isinstance(value, (list, tuple)):
+        return [_cast(item, dtype) for item in value]
+    return value.astype(dtype) if np.asarray(value).dtype.kind == "f" else value
+
+
+def _moved(value: Any, spec: str) -> Any:
+    from .backends import to_backend
+
+    if isinstance(value, (list, tuple)):
+        return [_moved(item, spec) for item in value]
+    return to_backend(value, spec)
 
 
 def _linear(rng: np.random.Generator, n: int) -> KernelCall:
@@ -55,7 +77,7 @@ def _sigmoid(rng: np.random.Generator, n: int) -> KernelCall:
 
 def _cross_entropy(rng: np.random.Generator, n: int) -> KernelCall:
     logits, labels = rng.normal(size=(n, 10)), rng.integers(0, 10, size=n)
-    return KernelCall((logits, labels), integer_arrays=(1,))
+    return KernelCall((logits, labels))
 
 
 def _cosine_similarity(rng: np.random.Generator, n: int) -> KernelCall:

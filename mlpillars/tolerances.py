@@ -77,6 +77,26 @@ def within_tolerance(actual: Any, expected: Any, tolerance: Tolerance) -> np.nda
     return close | (actual == expected) | (np.isnan(actual) & np.isnan(expected))
 
 
+def compare_outputs(
+    actuals: list[Any], expecteds: list[Any], tolerance: Tolerance
+) -> tuple[float, bool]:
+    """The largest absolute error over paired arrays, and whether every element passes.
+
+    A different number of arrays or a different shape fails, with an infinite error.
+    """
+    if len(actuals) != len(expecteds):
+        return float("inf"), False
+    max_error, passed = 0.0, True
+    for actual, expected in zip(actuals, expecteds, strict=True):
+        actual = np.asarray(actual, dtype=np.float64)
+        expected = np.asarray(expected, dtype=np.float64)
+        if actual.shape != expected.shape:
+            return float("inf"), False
+        max_error = max(max_error, float(np.max(np.abs(actual - expected), initial=0.0)))
+        passed &= bool(np.all(within_tolerance(actual, expected, tolerance)))
+    return max_error, passed
+
+
 def tolerance_table_markdown() -> str:
     """The table as Markdown, as the README shows it."""
     rows = [f"| {name} | {tol.rtol:g} | {tol.atol:g} |" for name, tol in TOLERANCES.items()]

@@ -10,7 +10,7 @@ from ._dispatch import KERNELS, fast_path_for, kernel, register_fast_path
 from ._errors import BackendNotInstalledError, NoGPUError, UnknownBackendError
 from ._frameworks import FRAMEWORKS, Framework, framework_of
 from ._linalg import EighResult, SVDResult, eigh, svd
-from ._movement import materialize, move_to, ready, to_backend
+from ._movement import host_arrays, materialize, move_to, ready, to_backend
 from ._selection import ENV_VARIABLE, Target, parse_backend, selected_target, use_backend
 from ._special import erf
 
@@ -32,6 +32,7 @@ __all__ = [
     "erf",
     "fast_path_for",
     "framework_of",
+    "host_arrays",
     "kernel",
     "materialize",
     "move_to",

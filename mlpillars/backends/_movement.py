@@ -70,6 +70,19 @@ def ready(result: Any) -> Any:
     return result
 
 
+def host_arrays(result: Any) -> list[np.ndarray]:
+    """Every array and number in ``result`` as NumPy, in order (tuples, lists, dicts and
+    dataclasses are walked; text and None are left out)."""
+    host = []
+    for leaf in _arrays_in(result):
+        framework = framework_of(leaf)
+        if framework is not None:
+            host.append(np.asarray(framework.to_host(leaf)))
+        elif isinstance(leaf, (int, float, complex)):
+            host.append(np.asarray(leaf))
+    return host
+
+
 def _arrays_in(value: Any) -> list[Any]:
     if isinstance(value, (tuple, list)):
         return [array for item in value for array in _arrays_in(item)]

@@ -10,15 +10,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from .. import KERNELS, ready, to_backend
-from ..backends import framework_of
-from ..backends._movement import _arrays_in
-from ..examples import KernelCall
+from .. import KERNELS, ready
+from ..backends import host_arrays
+from ..examples import KernelCall, call_on_backend
 from .peers import Peer
 
 PYTHON = "python"
@@ -54,30 +53,9 @@ def main_output(kernel: str, result: Any) -> Any:
     return result
 
 
-def host_arrays(result: Any) -> list[np.ndarray]:
-    """Every array in ``result`` (tuples, lists, dataclasses), as NumPy."""
-    return [
-        np.asarray(framework.to_host(leaf))
-        if (framework := framework_of(leaf))
-        else np.asarray(leaf)
-        for leaf in _arrays_in(result)
-    ]
-
-
-def cast_call(call: KernelCall, dtype: str) -> KernelCall:
-    """The call with every floating array in ``dtype`` (integer arrays as they are)."""
-    return replace(call, arrays=tuple(_cast(value, dtype) for value in call.arrays))
-
-
-def _cast(value: Any, dtype: str) -> Any:
-    if isinstance(value, (list, tuple)):
-        return [_cast(item, dtype) for item in value]
-    return value.astype(dtype) if np.asarray(value).dtype.kind == "f" else value
-
-
 def prepare_backend(kernel: str, call: KernelCall, spec: str) -> Prepared:
     """The public kernel on ``spec`` (e.g. ``"torch:cpu"``), inputs already on the device."""
-    arrays = tuple(_to_spec(value, spec) for value in call.arrays)
+    arrays = call_on_backend(call, spec).arrays
     public = KERNELS[kernel]
 
     def run_eager() -> Any:
@@ -86,12 +64,6 @@ def prepare_backend(kernel: str, call: KernelCall, spec: str) -> Prepared:
     if spec.partition(":")[0] == "jax":
         return _prepare_jax_jit(kernel, arrays, call.options, run_eager)
     return Prepared(run=run_eager, outputs=host_arrays)
-
-
-def _to_spec(value: Any, spec: str) -> Any:
-    if isinstance(value, (list, tuple)):
-        return [_to_spec(item, spec) for item in value]
-    return to_backend(value, spec)
 
 
 def _prepare_jax_jit(

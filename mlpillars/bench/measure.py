@@ -8,7 +8,6 @@ with the backend's wait -> one row appended to the results log.
 
 from __future__ import annotations
 
-import math
 import time
 import traceback
 from datetime import UTC, datetime
@@ -18,15 +17,14 @@ from typing import Any
 import numpy as np
 
 from .. import KERNELS
-from ..examples import EXAMPLES, KernelCall
-from ..tolerances import tolerance_for, within_tolerance
+from ..backends import host_arrays
+from ..examples import EXAMPLES, KernelCall, cast_call
+from ..tolerances import compare_outputs, tolerance_for
 from .cases import Case, Suite
 from .implementations import (
     NUMBA,
     PYTHON,
     Prepared,
-    cast_call,
-    host_arrays,
     main_output,
     prepare_backend,
     prepare_baseline,
@@ -134,7 +132,10 @@ def _check_and_measure_memory(case: Case, prepared: Prepared, row: dict[str, Any
         host_memory_method=peak.host_method,
         device_peak_bytes=peak.device_peak_bytes,
     )
-    max_error, passed = _compare(prepared.outputs(result), case)
+    expected = list(reference_outputs(case.kernel, case.size, case.dtype))
+    max_error, passed = compare_outputs(
+        prepared.outputs(result), expected, tolerance_for(case.dtype)
+    )
     row.update(max_abs_error=max_error, correct=passed)
     if not passed:
         raise CaseOutcome(
@@ -143,21 +144,6 @@ def _check_and_measure_memory(case: Case, prepared: Prepared, row: dict[str, Any
             f"{case.dtype} tolerance",
         )
     return seconds
-
-
-def _compare(outputs: list[np.ndarray], case: Case) -> tuple[float, bool]:
-    expected_arrays = reference_outputs(case.kernel, case.size, case.dtype)
-    if len(outputs) != len(expected_arrays):
-        return math.inf, False
-    tolerance = tolerance_for(case.dtype)
-    max_error, passed = 0.0, True
-    for actual, expected in zip(outputs, expected_arrays, strict=True):
-        if actual.shape != expected.shape:
-            return math.inf, False
-        difference = np.abs(actual.astype(np.float64) - expected)
-        max_error = max(max_error, float(np.max(difference, initial=0.0)))
-        passed &= bool(np.all(within_tolerance(actual, expected, tolerance)))
-    return max_error, passed
 
 
 def _timed_rounds(

@@ -8,6 +8,8 @@ from typing import Any
 import array_api_compat as aac
 import array_api_extra as xpx
 
+from ..tolerances import dtype_name
+
 
 def shape_text(array: Any) -> str:
     """``(32, 784)`` for an array of that shape (``(3,)`` for one dimension)."""
@@ -110,8 +112,7 @@ def widened(array: Any, *, xp: Any) -> Any:
     result cast back (as torch does for its half softmax): float16 cannot hold 1 / 1e-6,
     and some backends flush its subnormals to zero.
     """
-    dtype_text = str(array.dtype).rpartition(".")[2]
-    return xp.astype(array, xp.float32) if dtype_text in _HALF_PRECISION else array
+    return xp.astype(array, xp.float32) if dtype_name(array.dtype) in _HALF_PRECISION else array
 
 
 def narrowed(result: Any, like: Any, *, xp: Any) -> Any:
