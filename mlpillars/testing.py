@@ -23,17 +23,6 @@ from .tolerances import Tolerance, absolute_tolerance, dtype_name, tolerance_for
 TEST_BACKENDS_VARIABLE = "MLPILLARS_TEST_BACKENDS"
 FLOAT_DTYPES = ("float32", "float64")
 
-# Every device kind each backend can have; those absent on this machine are skipped.
-_DEVICE_KINDS: dict[str, tuple[str, ...]] = {
-    "numpy": ("cpu",),
-    "torch": ("cpu", "cuda"),
-    "jax": ("cpu", "gpu"),
-    "cupy": ("0",),
-    "dask": ("cpu",),
-    "array_api_strict": ("cpu",),
-}
-
-
 @dataclass(frozen=True)
 class BackendCase:
     """One backend, device and dtype to run a test on.
@@ -127,7 +116,7 @@ def backend_cases(
             f"unknown test backends {unknown}; valid names are {', '.join(FRAMEWORKS)}"
         )
     for backend in chosen:
-        for device_name in _DEVICE_KINDS[backend]:
+        for device_name in FRAMEWORKS[backend].device_kinds:
             reason = _skip_reason(FRAMEWORKS[backend], device_name)
             for dtype in dtypes:
                 dtype_reason = reason or _dtype_skip_reason(FRAMEWORKS[backend], device_name, dtype)

@@ -26,9 +26,7 @@ RECORD_KEYS = {
     "cpu",
     "memory",
     "versions",
-    "torch",
-    "jax",
-    "cupy",
+    "frameworks",
     "gpu",
     "blas",
     "thread_env",
@@ -83,7 +81,7 @@ def test_git_commit_of_a_checkout(record):
 
 
 def test_no_gpu_is_null_with_a_reason(monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setattr(environment, "_torch_gpus", lambda: None)
+    monkeypatch.setattr(environment, "_framework_gpus", lambda: None)
     monkeypatch.setattr(environment, "_nvidia_smi", lambda: None)
     gpu = environment._gpu()
     assert gpu["devices"] is None

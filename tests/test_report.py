@@ -101,8 +101,11 @@ ENVIRONMENT = {
     "cpu": {"model": "Test CPU 9000", "logical_cores": 2, "physical_cores": 2, "usable_cores": 2},
     "memory": {"total_bytes": 8 * 2**30},
     "versions": {"mlpillars": "0.1.0", "numpy": "2.4.6"},
-    "torch": {"version": "2.13.0", "num_threads": 2, "float32_matmul_precision": "highest"},
-    "jax": {"version": None},
+    "frameworks": {
+        "torch": {"version": "2.13.0", "num_threads": 2, "float32_matmul_precision": "highest"},
+        "jax": None,
+        "reasons": {"jax": "not installed"},
+    },
     "gpu": {"devices": None, "reasons": {"devices": "no GPU"}},
     "blas": [
         {
@@ -179,6 +182,8 @@ def test_markdown_sections_in_order(reported):
     assert positions == sorted(positions)
     environment = _section(markdown, "## Environment")
     assert "Test CPU 9000" in environment and "openblas 0.3.30" in environment
+    assert "2.13.0: num_threads 2, float32_matmul_precision highest" in environment
+    assert "| jax | not installed |" in environment
 
 
 @pytest.mark.parametrize("kernel", KERNELS)

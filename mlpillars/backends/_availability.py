@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from ._capabilities import Capabilities
 from ._errors import BackendNotInstalledError, NoGPUError
-from ._frameworks import FRAMEWORKS, Framework
+from .frameworks import FRAMEWORKS, Framework
 
 
 @dataclass(frozen=True)
@@ -69,5 +69,5 @@ def _status_of(framework: Framework) -> BackendStatus:
     if not devices:
         reason = "no GPU found (GPU-only backend)"
     elif not any(capabilities.gpu for capabilities in devices.values()):
-        reason = "no GPU found" if framework.name in ("torch", "jax") else None
+        reason = "no GPU found" if framework.gpu_capable else None
     return BackendStatus(framework.name, bool(devices), version, devices, reason)

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from ._frameworks import FRAMEWORKS, Framework, framework_of
+from .frameworks import FRAMEWORKS, Framework, framework_of
 from ._movement import move_to
 from ._selection import Target, selected_target
 

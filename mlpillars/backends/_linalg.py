@@ -1,19 +1,15 @@
-"""Linear-algebra routines a backend may lack or restrict, answered once here.
+"""Linear algebra a backend may lack or restrict, answered by the array's own framework.
 
-Dask has no ``linalg.eigh``: a small (d, d) matrix is decomposed on NumPy and the result
-put back on the matrix's backend. Dask's ``linalg.svd`` (TSQR) takes only a matrix with one
-chunk across its shorter axis: ``svd`` rechunks it so, keeping the longer axis chunked.
-Every other backend uses its own routines as they are.
+Dask has no ``linalg.eigh`` and its ``linalg.svd`` (TSQR) wants one chunk across the
+shorter axis: its framework module says how it copes (see ``frameworks/dask.py``). Every
+other backend uses its own routines as they are.
 """
 
 from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-import array_api_compat as aac
-import numpy as np
-
-from ._frameworks import framework_of
+from .frameworks import Framework, framework_of
 
 
 class SVDResult(NamedTuple):
@@ -45,17 +41,7 @@ def eigh(matrix: Any) -> EighResult:
         ``eigenvalues`` (..., d) ascending and ``eigenvectors`` (..., d, d) as columns, in the
         matrix's namespace and on its device.
     """
-    framework = framework_of(matrix)
-    if framework is None:
-        raise TypeError(f"eigh: expected an array of a supported backend, got {type(matrix)}")
-    device = framework.device_of(matrix)
-    if framework.capabilities(device).eigh:
-        eigenvalues, eigenvectors = framework.namespace().linalg.eigh(matrix)
-        return EighResult(eigenvalues, eigenvectors)
-    eigenvalues, eigenvectors = np.linalg.eigh(framework.to_host(matrix))
-    return EighResult(
-        framework.from_host(eigenvalues, device), framework.from_host(eigenvectors, device)
-    )
+    return EighResult(*_framework_of("eigh", matrix).eigh(matrix))
 
 
 def svd(matrix: Any) -> SVDResult:
@@ -76,24 +62,13 @@ def svd(matrix: Any) -> SVDResult:
         matrix, ``U`` for a wide one) are computed at once and kept (``persist``), and the
         factor as large as the matrix stays lazy.
     """
+    return SVDResult(*_framework_of("svd", matrix).svd(matrix))
+
+
+def _framework_of(routine: str, matrix: Any) -> Framework:
     framework = framework_of(matrix)
     if framework is None:
-        raise TypeError(f"svd: expected an array of a supported backend, got {type(matrix)}")
-    xp = framework.namespace()
-    if aac.is_dask_array(matrix):
-        # TSQR needs one chunk across the shorter axis; the longer one stays chunked.
-        shorter_axis = 1 if matrix.shape[0] >= matrix.shape[1] else 0
-        U, S, Vh = xp.linalg.svd(matrix.rechunk({shorter_axis: -1}), full_matrices=False)
-        return _persist_small_factors(U, S, Vh, tall=shorter_axis == 1)
-    return SVDResult(*xp.linalg.svd(matrix, full_matrices=False))
-
-
-def _persist_small_factors(U: Any, S: Any, Vh: Any, *, tall: bool) -> SVDResult:
-    """Compute S and the square factor together once (each later use would rerun the SVD)."""
-    import dask
-
-    if tall:
-        S, Vh = dask.persist(S, Vh)
-    else:
-        U, S = dask.persist(U, S)
-    return SVDResult(U, S, Vh)
+        raise TypeError(
+            f"{routine}: expected an array of a supported backend, got {type(matrix).__name__}"
+        )
+    return framework

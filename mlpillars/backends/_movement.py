@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from ._frameworks import framework_of
+from .frameworks import framework_of
 from ._selection import Target, parse_backend
 
 
@@ -30,12 +30,7 @@ def move_to(array: Any, target: Target, *, float_dtype: Any = None) -> Any:
         is_float = float_dtype is not None and np.asarray(array).dtype.kind == "f"
         dtype = float_dtype if is_float else None
         return framework.namespace().asarray(array, dtype=dtype, device=device)
-    if framework.name == "numpy":
-        return source.to_host(array)
-    shared = framework.from_dlpack(array, device)
-    if shared is not None:
-        return shared
-    return framework.from_host(np.require(source.to_host(array), requirements="C"), device)
+    return framework.from_foreign(array, source, device)
 
 
 def to_backend(array: Any, spec: str) -> Any:

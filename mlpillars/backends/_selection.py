@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ._errors import UnknownBackendError
-from ._frameworks import FRAMEWORKS, Framework
+from .frameworks import FRAMEWORKS, Framework
 
 ENV_VARIABLE = "MLPILLARS_BACKEND"
 EXAMPLE_SPECS = (
@@ -74,8 +74,8 @@ def parse_backend(spec: str, *, source: str) -> Target:
         )
     framework.load()
     device = framework.resolve_device(device_spec) if device_spec else None
-    if device is None and framework.name == "cupy":
-        device = framework.resolve_device(None)  # CuPy has no CPU: fail early without a GPU
+    if device is None and framework.requires_gpu:
+        device = framework.resolve_device(None)  # fail early on a machine without a GPU
     return Target(framework=framework, device=device, spec=spec)
 
 

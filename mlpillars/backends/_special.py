@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._frameworks import framework_of
+from .frameworks import framework_of
 
 
 def erf(x: Any) -> Any:

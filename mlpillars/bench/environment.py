@@ -27,19 +27,14 @@ Top-level keys:
     Package name -> version, ``null`` when not installed: mlpillars, every registry backend that
     is installed (imported to ask), and numba, scipy, array-api-compat, array-api-extra,
     pytest-benchmark, scikit-learn, matplotlib, threadpoolctl (from package metadata, not imported).
-``torch``
-    ``num_threads``, ``num_interop_threads``, ``matmul_allow_tf32``, ``cudnn_allow_tf32``,
-    ``matmul_fp32_precision`` (newer torch), ``float32_matmul_precision``, ``cuda_available``,
-    ``cuda_version`` (``null`` on a CPU build).
-``jax``
-    ``enable_x64``, ``default_matmul_precision`` (``null``: JAX's default), ``default_backend``,
-    ``devices``.
-``cupy``
-    ``runtime_version`` and ``driver_version`` (CUDA's integer form, 12040 = 12.4) when
-    ``cupy.cuda.is_available()``.
+``frameworks``
+    Backend name -> that framework's ``settings()`` (``mlpillars/backends/frameworks/``):
+    its version and what changes its results or speed, e.g. torch's threads, TF32 and float32
+    matmul precision, JAX's x64 mode, matmul precision and devices, CuPy's CUDA versions.
+    A framework that is not installed is ``null``, with the reason.
 ``gpu``
-    ``devices``: name, total memory and compute capability from torch when it sees a GPU, else
-    from ``nvidia-smi``; ``driver_version`` from ``nvidia-smi``.
+    ``devices``: name, total memory and compute capability from the first framework that
+    sees a GPU, else from ``nvidia-smi``; ``driver_version`` from ``nvidia-smi``.
 ``blas``
     ``threadpoolctl.threadpool_info()`` after the frameworks above are imported, so every
     BLAS/OpenMP pool the process loads is listed: ``user_api``, ``internal_api`` (openblas, mkl,
@@ -70,7 +65,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ..backends._frameworks import FRAMEWORKS
+from ..backends import FRAMEWORKS
 
 THREAD_VARIABLES = (
     "OMP_NUM_THREADS",
@@ -105,9 +100,7 @@ def environment_record() -> dict[str, Any]:
         "cpu": _cpu,
         "memory": _memory,
         "versions": _versions,
-        "torch": _torch,
-        "jax": _jax,
-        "cupy": _cupy,
+        "frameworks": _frameworks,
         "gpu": _gpu,
         "blas": _blas,
         "thread_env": lambda: {name: os.environ.get(name) for name in THREAD_VARIABLES},
@@ -244,81 +237,38 @@ def _versions() -> dict[str, Any]:
     return versions
 
 
-def _installed(name: str) -> Any | None:
-    """The framework's module, imported now if needed; ``None`` when not installed."""
-    framework = FRAMEWORKS[name]
-    return framework.load() if framework.is_installed() else None
-
-
-def _torch() -> dict[str, Any]:
-    torch = _installed("torch")
-    if torch is None:
-        return _null({}, "version", "torch is not installed")
-    record = {
-        "version": torch.__version__,
-        "num_threads": torch.get_num_threads(),
-        "num_interop_threads": torch.get_num_interop_threads(),
-        "matmul_allow_tf32": torch.backends.cuda.matmul.allow_tf32,
-        "cudnn_allow_tf32": torch.backends.cudnn.allow_tf32,
-        "matmul_fp32_precision": getattr(torch.backends.cuda.matmul, "fp32_precision", None),
-        "float32_matmul_precision": torch.get_float32_matmul_precision(),
-        "cuda_available": torch.cuda.is_available(),
-        "cuda_version": torch.version.cuda,
-    }
-    if record["cuda_version"] is None:
-        _null(record, "cuda_version", "torch is a CPU build (torch.version.cuda is None)")
+def _frameworks() -> dict[str, Any]:
+    """Each installed framework's settings (imported now if needed), by backend name."""
+    record: dict[str, Any] = {}
+    for name, framework in FRAMEWORKS.items():
+        if not framework.is_installed():
+            _null(record, name, "not installed")
+            continue
+        framework.load()
+        record[name] = _section(framework.settings)
     return record
-
-
-def _jax() -> dict[str, Any]:
-    jax = _installed("jax")
-    if jax is None:
-        return _null({}, "version", "jax is not installed")
-    return {
-        "version": jax.__version__,
-        "enable_x64": bool(jax.config.jax_enable_x64),
-        "default_matmul_precision": jax.config.jax_default_matmul_precision,
-        "default_backend": jax.default_backend(),
-        "devices": [str(device) for device in jax.devices()],
-    }
-
-
-def _cupy() -> dict[str, Any]:
-    cupy = _installed("cupy")
-    if cupy is None:
-        return _null({}, "runtime_version", "cupy is not installed")
-    if not cupy.cuda.is_available():
-        return _null({}, "runtime_version", "no GPU (cupy.cuda.is_available() is False)")
-    return {
-        "runtime_version": cupy.cuda.runtime.runtimeGetVersion(),
-        "driver_version": cupy.cuda.runtime.driverGetVersion(),
-    }
 
 
 def _gpu() -> dict[str, Any]:
     smi = _nvidia_smi()
-    record: dict[str, Any] = {"devices": _torch_gpus() or smi}
+    record: dict[str, Any] = {"devices": _framework_gpus() or smi}
     if smi:
         record["driver_version"] = smi[0]["driver_version"]
     else:
         _null(record, "driver_version", "nvidia-smi not found or failed")
     if not record["devices"]:
-        _null(record, "devices", "no GPU: torch sees none and nvidia-smi lists none")
+        _null(record, "devices", "no GPU: no framework sees one and nvidia-smi lists none")
     return record
 
 
-def _torch_gpus() -> list[dict[str, Any]] | None:
-    torch = _installed("torch")
-    if torch is None or not torch.cuda.is_available():
-        return None
-    return [
-        {
-            "name": properties.name,
-            "memory_total_bytes": properties.total_memory,
-            "compute_capability": f"{properties.major}.{properties.minor}",
-        }
-        for properties in map(torch.cuda.get_device_properties, range(torch.cuda.device_count()))
-    ]
+def _framework_gpus() -> list[dict[str, Any]] | None:
+    """The GPUs as the first loaded framework that can describe them sees them."""
+    for framework in FRAMEWORKS.values():
+        if framework.gpu_capable and framework.is_loaded():
+            properties = framework.gpu_properties()
+            if properties:
+                return properties
+    return None
 
 
 def _nvidia_smi() -> list[dict[str, Any]] | None:

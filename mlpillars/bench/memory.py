@@ -17,16 +17,9 @@ and NumPy's array buffers, but not torch's, JAX's or BLAS's own allocations.
 
 Device memory, for GPU frameworks that are already imported (none is ever imported here) and that
 see a GPU, by backend name (several GPUs of one backend: the sum of their peaks, an upper bound):
-
-- ``torch``: ``torch.cuda.max_memory_allocated`` after ``reset_peak_memory_stats``: bytes held by
-  tensors at the highest point, including those already held when the block began.
-- ``cupy``: CuPy keeps no peak counter. Its default memory pool keeps freed blocks for reuse and
-  only grows, so the pool's blocks are freed before the block and ``total_bytes()`` of the pool
-  after it is the peak of bytes in use, rounded up to the pool's block sizes (current device).
-  Freeing the pool makes the next allocations slower: measure memory and time in separate runs.
-- ``jax``: ``device.memory_stats()["peak_bytes_in_use"]``. XLA cannot reset it, so it is the
-  process's peak so far: the block's peak only when it is the highest the process has seen. Run
-  each case in a fresh process for an exact figure.
+each framework's ``start_device_peak`` (in ``mlpillars/backends/frameworks/``) resets its
+allocator's peak counter and says how to read it, and documents what that counter means
+(some cannot be reset, some count pool blocks rather than bytes in use).
 
 The host peak is the whole process's, so nesting two measurements resets the outer one's peak.
 """
@@ -34,15 +27,13 @@ The host peak is the whole process's, so nesting two measurements resets the out
 from __future__ import annotations
 
 import re
-import sys
 import tracemalloc
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-from ..backends._frameworks import FRAMEWORKS
+from ..backends import FRAMEWORKS
 
 _CLEAR_REFS = Path("/proc/self/clear_refs")
 _STATUS = Path("/proc/self/status")
@@ -144,37 +135,11 @@ def _start_tracemalloc() -> Callable[[MemoryPeak], None]:
 
 # -- devices -------------------------------------------------------------------------------
 def _reset_device_peaks() -> dict[str, Callable[[], int]]:
-    """Reset the peak of each imported GPU framework; return how to read each one afterwards."""
-    starts = {"torch": _start_torch, "cupy": _start_cupy, "jax": _start_jax}
+    """Reset the peak of each imported framework that sees a GPU; return how to read each."""
     readers = {}
-    for name, start in starts.items():
-        framework = FRAMEWORKS[name]
-        if framework.is_loaded():
-            read = start(sys.modules[framework.module_name])
+    for name, framework in FRAMEWORKS.items():
+        if framework.gpu_capable and framework.is_loaded():
+            read = framework.start_device_peak()
             if read is not None:
                 readers[name] = read
     return readers
-
-
-def _start_torch(torch: Any) -> Callable[[], int] | None:
-    if not torch.cuda.is_available():
-        return None
-    gpus = range(torch.cuda.device_count())
-    for index in gpus:
-        torch.cuda.reset_peak_memory_stats(index)
-    return lambda: sum(torch.cuda.max_memory_allocated(index) for index in gpus)
-
-
-def _start_cupy(cupy: Any) -> Callable[[], int] | None:
-    if not cupy.cuda.is_available():
-        return None
-    pool = cupy.get_default_memory_pool()
-    pool.free_all_blocks()  # now the pool holds only blocks in use; it grows to the peak
-    return pool.total_bytes
-
-
-def _start_jax(jax: Any) -> Callable[[], int] | None:
-    gpus = [device for device in jax.devices() if FRAMEWORKS["jax"].is_gpu(device)]
-    if not gpus:
-        return None
-    return lambda: sum((device.memory_stats() or {}).get("peak_bytes_in_use", 0) for device in gpus)

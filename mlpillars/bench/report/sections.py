@@ -42,6 +42,8 @@ def environment_section(environment: dict[str, Any] | None) -> list[Block]:
     if environment is None:
         return [*blocks, Paragraph("No `environment.json` in this run: the machine is unknown.")]
     rows = [(name, describe(environment)) for name, describe in _ENVIRONMENT_ROWS]
+    gpu_row = next(i for i, (name, _) in enumerate(_ENVIRONMENT_ROWS) if name == "GPU")
+    rows[gpu_row:gpu_row] = _framework_rows(environment)
     return [*blocks, Table(("what", "recorded"), tuple(rows))]
 
 
@@ -228,27 +230,33 @@ def _thread_env(environment: dict[str, Any]) -> str:
     return ", ".join(chosen) or "none set"
 
 
-def _torch(environment: dict[str, Any]) -> str:
-    torch = _section(environment, "torch")
-    if torch.get("version") is None:
-        return _failed(torch) or "not installed"
-    return (
-        f"{torch['version']}: {torch.get('num_threads')} threads "
-        f"({torch.get('num_interop_threads')} inter-op), float32 matmul precision "
-        f"{torch.get('float32_matmul_precision')}, TF32 matmul {torch.get('matmul_allow_tf32')}, "
-        f"CUDA {torch.get('cuda_version') or 'none'}"
-    )
+def _framework_rows(environment: dict[str, Any]) -> list[tuple[str, str]]:
+    """One row per framework in the record: its version, then every setting it recorded."""
+    frameworks = _section(environment, "frameworks")
+    if "error" in frameworks:
+        return [("frameworks", _failed(frameworks) or NONE)]
+    reasons = frameworks.get("reasons", {})
+    rows = []
+    for name, settings in frameworks.items():
+        if name == "reasons":
+            continue
+        if not isinstance(settings, dict) or settings.get("version") is None:
+            text = (isinstance(settings, dict) and _failed(settings)) or reasons.get(name)
+            rows.append((name, text or "not installed"))
+            continue
+        details = ", ".join(
+            f"{key} {_setting_text(value)}"
+            for key, value in settings.items()
+            if key not in ("version", "reasons")
+        )
+        rows.append((name, f"{settings['version']}" + (f": {details}" if details else "")))
+    return rows
 
 
-def _jax(environment: dict[str, Any]) -> str:
-    jax = _section(environment, "jax")
-    if jax.get("version") is None:
-        return _failed(jax) or "not installed"
-    return (
-        f"{jax['version']}: x64 {jax.get('enable_x64')}, matmul precision "
-        f"{jax.get('default_matmul_precision') or 'default'}, devices "
-        f"{', '.join(jax.get('devices') or []) or NONE}"
-    )
+def _setting_text(value: Any) -> str:
+    if isinstance(value, (list, tuple)):
+        return ", ".join(map(str, value)) or NONE
+    return NONE if value is None else str(value)
 
 
 def _gpu(environment: dict[str, Any]) -> str:
@@ -285,8 +293,6 @@ _ENVIRONMENT_ROWS = (
     ("system", _system),
     ("BLAS / OpenMP", _blas),
     ("thread variables", _thread_env),
-    ("torch", _torch),
-    ("JAX", _jax),
     ("GPU", _gpu),
     ("versions", _versions),
     ("git", _git),

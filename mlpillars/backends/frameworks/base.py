@@ -1,0 +1,212 @@
+"""The base class of every framework: the hooks a framework module fills in.
+
+A framework module (``numpy.py``, ``torch.py``, ...) is the one place that names its
+framework. Its class says how to import it lazily, its array-API namespace, its devices,
+how to move arrays onto it, how to wait for its asynchronous work, what it can do, its
+settings for the benchmark record, its device-memory peak, how to compile a function, its
+own (fused) implementations of kernels, and the linear algebra it lacks. The base class
+holds the defaults that suit an eager CPU framework with the whole array API.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import sys
+from collections.abc import Callable
+from types import ModuleType
+from typing import Any, ClassVar
+
+import array_api_compat as aac
+import numpy as np
+
+from .._capabilities import Capabilities
+from .._errors import BackendNotInstalledError
+
+
+class Framework:
+    """A framework that mlpillars can run kernels on (abstract base).
+
+    Subclasses set ``name`` (the backend name users type), ``module_name`` (what is
+    imported), ``extra`` (the pip extra that installs it) and implement the hooks.
+
+    Attributes
+    ----------
+    device_kinds : tuple of str
+        Every kind of device the framework can have, as in a backend spec (``"cpu"``,
+        ``"cuda"``); the tests run on each, skipping those this machine lacks.
+    gpu_capable : bool
+        Whether the framework can run on a GPU (a missing GPU is then worth a word).
+    requires_gpu : bool
+        Whether it runs only on a GPU (then selecting it fails early without one).
+    compiler : str or None
+        The compiler the benchmark harness times the backend with (``"jax.jit"``); None
+        when the harness times it eagerly.
+    fused_kernels : dict of str to str
+        Kernel name -> name of the method that is the framework's own implementation of
+        it (see :meth:`fused`).
+    """
+
+    name: ClassVar[str]
+    module_name: ClassVar[str]
+    extra: ClassVar[str]
+    device_kinds: ClassVar[tuple[str, ...]] = ("cpu",)
+    gpu_capable: ClassVar[bool] = False
+    requires_gpu: ClassVar[bool] = False
+    compiler: ClassVar[str | None] = None
+    fused_kernels: ClassVar[dict[str, str]] = {}
+
+    # -- importing ---------------------------------------------------------------------
+    def is_installed(self) -> bool:
+        """Whether the framework can be imported, without importing it."""
+        return importlib.util.find_spec(self.module_name.split(".")[0]) is not None
+
+    def is_loaded(self) -> bool:
+        """Whether the framework has been imported already (by anyone)."""
+        return self.module_name in sys.modules
+
+    def load(self) -> ModuleType:
+        """Import the framework, or say which extra installs it."""
+        try:
+            return importlib.import_module(self.module_name)
+        except ImportError as exc:
+            raise BackendNotInstalledError(
+                f"backend {self.name!r} is not installed ({exc}); install it with: "
+                f'pip install "mlpillars[{self.extra}]"'
+            ) from exc
+
+    def version(self) -> str:
+        """The framework's version string."""
+        return str(importlib.import_module(self.module_name.split(".")[0]).__version__)
+
+    # -- arrays and namespace ------------------------------------------------------------
+    def owns(self, array: object) -> bool:
+        """Whether ``array`` is an array of this framework (framework already imported)."""
+        raise NotImplementedError
+
+    def namespace(self) -> ModuleType:
+        """The framework's array-API namespace (through array-api-compat)."""
+        self.load()
+        return aac.array_namespace(self.from_host(np.zeros(1), self.resolve_device(None)))
+
+    # -- devices -------------------------------------------------------------------------
+    def device_names(self) -> list[str]:
+        """Names of the devices present on this machine (empty when none)."""
+        return ["cpu"]
+
+    def resolve_device(self, spec: str | None) -> Any:
+        """Turn a device name (``None`` for the default) into a device object."""
+        if spec in (None, "cpu"):
+            return "cpu"
+        raise unknown_device(self, spec)
+
+    def device_of(self, array: Any) -> Any:
+        """The device an array lives on."""
+        return aac.device(array)
+
+    def is_gpu(self, device: Any) -> bool:
+        """Whether ``device`` is a GPU."""
+        return False
+
+    # -- moving arrays -------------------------------------------------------------------
+    def from_host(self, host: np.ndarray, device: Any) -> Any:
+        """Make an array of this framework on ``device`` from a NumPy array."""
+        raise NotImplementedError
+
+    def to_host(self, array: Any) -> np.ndarray:
+        """Copy (or view, where zero-copy) an array of this framework into NumPy."""
+        return np.asarray(array)
+
+    def from_dlpack(self, foreign: Any, device: Any) -> Any | None:
+        """Take a foreign array through DLPack where that is zero-copy; ``None`` if not."""
+        return None
+
+    def from_foreign(self, array: Any, source: Framework, device: Any) -> Any:
+        """Take an array of another framework: shared through DLPack where possible, else
+        through host memory."""
+        shared = self.from_dlpack(array, device)
+        if shared is not None:
+            return shared
+        return self.from_host(np.require(source.to_host(array), requirements="C"), device)
+
+    def to_device(self, array: Any, device: Any) -> Any:
+        """Move an array of this framework onto another of its devices."""
+        return aac.to_device(array, device)
+
+    # -- waiting and evaluating ------------------------------------------------------------
+    def synchronize(self, array: Any) -> None:
+        """Block until the asynchronous work that produces ``array`` has finished."""
+
+    def materialize(self, *arrays: Any) -> tuple[Any, ...]:
+        """Evaluate lazy arrays now, so that a loop builds on computed values."""
+        return arrays
+
+    # -- what it can do ----------------------------------------------------------------------
+    def capabilities(self, device: Any) -> Capabilities:
+        """What the framework can do on ``device``."""
+        raise NotImplementedError
+
+    def fused(self, kernel_name: str) -> Callable[..., Any] | None:
+        """The framework's own implementation of a kernel, or ``None``.
+
+        A kernel calls it after its own checks, with arguments it has prepared (see the
+        kernel's docstring for what each takes); it returns the result, or
+        ``NotImplemented`` for arguments it cannot honour (the generic formula then runs).
+        """
+        method = self.fused_kernels.get(kernel_name)
+        return None if method is None else getattr(self, method)
+
+    # -- compiling -------------------------------------------------------------------------
+    def compile(self, function: Callable[..., Any]) -> Callable[..., Any]:
+        """``function`` compiled by the framework's compiler (e.g. ``jax.jit``)."""
+        raise NotImplementedError(f"{self.name} has no compiler")
+
+    def trace_errors(self) -> tuple[type[BaseException], ...]:
+        """Exceptions that mean a function cannot be traced by :meth:`compile`."""
+        return ()
+
+    # -- the benchmark record ------------------------------------------------------------------
+    def settings(self) -> dict[str, Any]:
+        """Settings that change results or speed (threads, precision), for the record."""
+        return {"version": self.version()}
+
+    def gpu_properties(self) -> list[dict[str, Any]] | None:
+        """Name, memory and compute capability of each GPU it sees; ``None`` if it cannot
+        tell."""
+        return None
+
+    def start_device_peak(self) -> Callable[[], int] | None:
+        """Reset the GPU allocator's peak counter; return how to read the peak (bytes) after.
+
+        ``None`` when the framework sees no GPU or keeps no such counter.
+        """
+        return None
+
+    # -- special functions and linear algebra --------------------------------------------------
+    def erf(self, array: Any) -> Any:
+        """The error function, elementwise (the array API standard has none)."""
+        raise NotImplementedError
+
+    def eigh(self, matrix: Any) -> tuple[Any, Any]:
+        """Eigenvalues (ascending) and eigenvectors (columns) of symmetric matrices."""
+        eigenvalues, eigenvectors = self.namespace().linalg.eigh(matrix)
+        return eigenvalues, eigenvectors
+
+    def svd(self, matrix: Any) -> tuple[Any, Any, Any]:
+        """Thin SVD ``U, S, Vh`` of a matrix (singular values descending)."""
+        U, S, Vh = self.namespace().linalg.svd(matrix, full_matrices=False)
+        return U, S, Vh
+
+
+def unknown_device(framework: Framework, spec: str | None) -> ValueError:
+    """The error for a device the framework does not have, listing those it has."""
+    valid = ", ".join(f"{framework.name}:{name}" for name in framework.device_names()) or "none"
+    return ValueError(
+        f"backend {framework.name!r} has no device {spec!r}; devices on this machine: {valid}"
+    )
+
+
+def device_index(spec: str) -> int:
+    """``'cuda:1'`` -> 1, ``'cuda'`` -> 0."""
+    _, _, index = spec.partition(":")
+    return int(index) if index else 0

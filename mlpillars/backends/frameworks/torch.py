@@ -1,0 +1,151 @@
+"""PyTorch on CPU and CUDA: DLPack moves, CUDA synchronisation, ``torch.compile``, its
+settings and allocator peak, and its fused kernels."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from types import ModuleType
+from typing import Any
+
+import array_api_compat as aac
+import numpy as np
+
+from .._capabilities import Capabilities
+from .._errors import NoGPUError
+from .base import Framework, device_index, unknown_device
+
+
+class TorchFramework(Framework):
+    name = "torch"
+    module_name = "torch"
+    extra = "torch"
+    device_kinds = ("cpu", "cuda")
+    gpu_capable = True
+
+    def owns(self, array: object) -> bool:
+        return aac.is_torch_array(array)
+
+    def namespace(self) -> ModuleType:
+        self.load()
+        import array_api_compat.torch as xp
+
+        return xp
+
+    # -- devices -------------------------------------------------------------------------
+    def device_names(self) -> list[str]:
+        torch = self.load()
+        gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        return ["cpu", *(f"cuda:{index}" for index in range(gpus))]
+
+    def resolve_device(self, spec: str | None) -> Any:
+        torch = self.load()
+        if spec is None:
+            return torch.get_default_device()
+        if spec == "cpu":
+            return torch.device("cpu")
+        if spec == "gpu" or spec.startswith("cuda"):
+            if not torch.cuda.is_available():
+                raise NoGPUError(
+                    f"torch:{spec} was asked for but no GPU was found "
+                    "(torch.cuda.is_available() is False); use torch:cpu"
+                )
+            index = device_index(spec)
+            if index >= torch.cuda.device_count():
+                raise unknown_device(self, spec)
+            return torch.device("cuda", index)
+        raise unknown_device(self, spec)
+
+    def is_gpu(self, device: Any) -> bool:
+        return getattr(device, "type", "cpu") == "cuda"
+
+    # -- moving arrays -------------------------------------------------------------------
+    def from_host(self, host: np.ndarray, device: Any) -> Any:
+        torch = self.load()
+        try:
+            tensor = torch.from_dlpack(host)  # zero-copy view of the NumPy buffer
+        except (BufferError, RuntimeError, TypeError):
+            tensor = torch.from_numpy(np.array(host))
+        return tensor if device is None else tensor.to(device)
+
+    def to_host(self, array: Any) -> np.ndarray:
+        array = array.detach().cpu()
+        if array.dtype == self.load().bfloat16:  # NumPy has no bfloat16: widen, exactly
+            array = array.float()
+        return array.numpy()
+
+    def from_dlpack(self, foreign: Any, device: Any) -> Any | None:
+        # CuPy <-> torch CUDA and array-api-strict -> torch CPU share buffers through DLPack.
+        if not hasattr(foreign, "__dlpack__"):
+            return None
+        try:
+            tensor = self.load().from_dlpack(foreign)
+        except (BufferError, RuntimeError, TypeError, ValueError):
+            return None
+        return tensor if device is None else tensor.to(device)
+
+    def synchronize(self, array: Any) -> None:
+        if self.is_gpu(array.device):
+            self.load().cuda.synchronize(array.device)
+
+    # -- what it can do ----------------------------------------------------------------------
+    def capabilities(self, device: Any) -> Capabilities:
+        return Capabilities(
+            float64=True,
+            float16=True,
+            bfloat16=True,
+            eigh=True,
+            inplace=True,
+            gpu=self.is_gpu(device),
+        )
+
+    def erf(self, array: Any) -> Any:
+        return self.load().special.erf(array)
+
+    def compile(self, function: Callable[..., Any]) -> Callable[..., Any]:
+        return self.load().compile(function)
+
+    # -- the benchmark record ------------------------------------------------------------------
+    def settings(self) -> dict[str, Any]:
+        torch = self.load()
+        record = {
+            "version": torch.__version__,
+            "num_threads": torch.get_num_threads(),
+            "num_interop_threads": torch.get_num_interop_threads(),
+            "matmul_allow_tf32": torch.backends.cuda.matmul.allow_tf32,
+            "cudnn_allow_tf32": torch.backends.cudnn.allow_tf32,
+            "matmul_fp32_precision": getattr(torch.backends.cuda.matmul, "fp32_precision", None),
+            "float32_matmul_precision": torch.get_float32_matmul_precision(),
+            "cuda_available": torch.cuda.is_available(),
+            "cuda_version": torch.version.cuda,
+        }
+        if record["cuda_version"] is None:
+            record["reasons"] = {
+                "cuda_version": "torch is a CPU build (torch.version.cuda is None)"
+            }
+        return record
+
+    def gpu_properties(self) -> list[dict[str, Any]] | None:
+        torch = self.load()
+        if not torch.cuda.is_available():
+            return None
+        return [
+            {
+                "name": properties.name,
+                "memory_total_bytes": properties.total_memory,
+                "compute_capability": f"{properties.major}.{properties.minor}",
+            }
+            for properties in map(
+                torch.cuda.get_device_properties, range(torch.cuda.device_count())
+            )
+        ]
+
+    def start_device_peak(self) -> Callable[[], int] | None:
+        # torch.cuda.max_memory_allocated after reset_peak_memory_stats: bytes held by
+        # tensors at the highest point, including those already held when it began.
+        torch = self.load()
+        if not torch.cuda.is_available():
+            return None
+        gpus = range(torch.cuda.device_count())
+        for index in gpus:
+            torch.cuda.reset_peak_memory_stats(index)
+        return lambda: sum(torch.cuda.max_memory_allocated(index) for index in gpus)
