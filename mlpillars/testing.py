@@ -18,7 +18,7 @@ import numpy as np
 
 from .backends import FRAMEWORKS, Framework, framework_of
 from .backends._errors import BackendNotInstalledError, NoGPUError
-from .tolerances import Tolerance, absolute_tolerance, dtype_name, tolerance_for
+from .tolerances import Tolerance, absolute_tolerance, dtype_name, tolerance_for, within_tolerance
 
 TEST_BACKENDS_VARIABLE = "MLPILLARS_TEST_BACKENDS"
 FLOAT_DTYPES = ("float32", "float64")
@@ -166,12 +166,26 @@ def assert_close(
         f"shape {actual_host.shape} != expected {expected_host.shape}. {err_msg}"
     )
     tolerance = tolerance or tolerance_for(actual.dtype)
-    np.testing.assert_allclose(
-        actual_host.astype(np.float64),
-        expected_host.astype(np.float64),
-        rtol=tolerance.rtol,
-        atol=absolute_tolerance(expected_host, tolerance),
-        err_msg=err_msg,
+    passes = within_tolerance(actual_host, expected_host, tolerance)
+    if not np.all(passes):
+        message = _mismatch_message(actual_host, expected_host, passes, tolerance, err_msg)
+        raise AssertionError(message)
+
+
+def _mismatch_message(
+    actual: np.ndarray, expected: np.ndarray, passes: np.ndarray, tolerance: Tolerance, note: str
+) -> str:
+    """What failed, as ``assert_allclose`` says it: how many elements, the worst one."""
+    actual, expected = actual.astype(np.float64), expected.astype(np.float64)
+    with np.errstate(invalid="ignore"):
+        errors = np.where(passes, 0.0, np.abs(actual - expected))
+    worst = np.unravel_index(np.nanargmax(np.where(np.isnan(errors), np.inf, errors)), errors.shape)
+    return (
+        f"not within the tolerance rtol={tolerance.rtol:g}, atol={tolerance.atol:g} x "
+        f"max(1, max|expected|) ({absolute_tolerance(expected, tolerance):.3g}): "
+        f"{int(np.size(passes) - np.count_nonzero(passes))} of {np.size(passes)} elements; "
+        f"worst at {tuple(int(i) for i in worst)}: actual {float(actual[worst])!r}, "
+        f"expected {float(expected[worst])!r}. {note}"
     )
 
 

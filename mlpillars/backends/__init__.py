@@ -8,11 +8,11 @@ from ._availability import BackendStatus, available_backends
 from ._capabilities import Capabilities
 from ._dispatch import KERNELS, fast_path_for, kernel, register_fast_path
 from ._errors import BackendNotInstalledError, NoGPUError, UnknownBackendError
-from .frameworks import FRAMEWORKS, Framework, framework_of
 from ._linalg import EighResult, SVDResult, eigh, svd
 from ._movement import host_arrays, materialize, move_to, ready, to_backend
 from ._selection import ENV_VARIABLE, Target, parse_backend, selected_target, use_backend
 from ._special import erf
+from .frameworks import FRAMEWORKS, Framework, framework_of
 
 __all__ = [
     "ENV_VARIABLE",

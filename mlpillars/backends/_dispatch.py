@@ -19,9 +19,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from .frameworks import FRAMEWORKS, Framework, framework_of
 from ._movement import move_to
 from ._selection import Target, selected_target
+from .frameworks import FRAMEWORKS, Framework, framework_of
 
 KernelFunction = TypeVar("KernelFunction", bound=Callable[..., Any])
 

@@ -7,8 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from .frameworks import framework_of
 from ._selection import Target, parse_backend
+from .frameworks import framework_of
 
 
 def move_to(array: Any, target: Target, *, float_dtype: Any = None) -> Any:
