@@ -15,19 +15,12 @@ import numpy as np
 import pytest
 
 import mlpillars as mp
-from mlpillars.bench import measure
+from mlpillars.bench import implementations, measure, run_folder
 from mlpillars.bench.cases import SUITES, Case, plan_cases
 from mlpillars.bench.implementations import PYTHON
-from mlpillars.bench.peaks import PEAKS_FILE
 from mlpillars.bench.results import ResultsLog, read_rows
-from mlpillars.bench.runner import (
-    CASES_FILE,
-    ENVIRONMENT_FILE,
-    PLAN_FILE,
-    RunPlan,
-    effective_plan,
-    run_bench,
-)
+from mlpillars.bench.run_folder import CASES_FILE, ENVIRONMENT_FILE, PEAKS_FILE, PLAN_FILE
+from mlpillars.bench.runner import RunPlan, effective_plan, run_bench
 from mlpillars.bench.work import WORK_MODELS, work_of
 from mlpillars.examples import EXAMPLES
 
@@ -66,6 +59,13 @@ def test_plan_covers_backends_baselines_and_peers_smaller_sizes_first():
         plan_cases(SUITES["quick"], backends=["tensorflow"])
     with pytest.raises(ValueError, match="unknown kernel"):
         plan_cases(SUITES["quick"], kernels=["fft"])
+
+
+def test_cases_write_the_kinds_and_loop_names_the_report_reads():
+    cases = plan_cases(SUITES["quick"], backends=["numpy"], kernels=["softmax"])
+    assert {case.kind for case in cases} == set(run_folder.KINDS)
+    loop_names = (implementations.PYTHON, implementations.NUMBA)
+    assert loop_names == (run_folder.PYTHON, run_folder.NUMBA)
 
 
 def _python_row(size: int, median: float) -> dict:

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mlpillars.bench.peaks import FORMAT, measure_peaks, validate_peaks
+from mlpillars.bench.peaks import measure_peaks
 from mlpillars.bench.report import ReportError, make_report, parse_threshold
 from mlpillars.bench.report.stats import (
     ALPHA,
@@ -32,6 +32,7 @@ from mlpillars.bench.report.stats import (
     median_estimate,
     ratio_estimate,
 )
+from mlpillars.bench.run_folder import PEAKS_FORMAT, validate_peaks
 
 KERNELS = ("softmax", "linear")
 SIZES = (64, 256)
@@ -120,7 +121,7 @@ ENVIRONMENT = {
     "git": {"commit": "0123456789abcdef", "dirty": False},
 }
 PEAKS = {
-    "format": FORMAT,
+    "format": PEAKS_FORMAT,
     "measured": "2026-11-25T12:00:00+00:00",
     "method": {"matmul": "test", "copy": "test", "statistic": "best of rounds"},
     "backends": {

@@ -1,12 +1,8 @@
 """``mlpillars bench``: run a suite through pytest-benchmark into a results folder.
 
-The folder (default ``reports/<run-id>/``) holds
-
-- ``plan.json``: the suite, backends and kernels asked for (what ``--resume`` finishes);
-- ``environment.json``: the machine and software record;
-- ``cases.jsonl``: one row per finished case, on disk as soon as the case finishes;
-- ``benchmark-<n>.json``: pytest-benchmark's own JSON of session n, every round kept, so
-  ``pytest-benchmark compare`` works on it.
+The folder (default ``reports/<run-id>/``; layout in :mod:`mlpillars.bench.run_folder`) gets
+the run's plan, environment record, case rows (each on disk as soon as its case finishes),
+peaks and pytest-benchmark's JSON of each session.
 """
 
 from __future__ import annotations
@@ -36,11 +32,25 @@ from rich.table import Table
 from ..backends import ENV_VARIABLE
 from .cases import SUITES, backend_specs, plan_cases
 from .environment import write_environment
-from .peaks import PEAKS_FILE, write_peaks
+from .peaks import write_peaks
 from .results import read_rows
+from .run_folder import (
+    BENCHMARK_FILES,
+    CASES_FILE,
+    ENVIRONMENT_FILE,
+    ERROR,
+    OK,
+    PEAKS_FILE,
+    PLAN_FILE,
+    SKIPPED,
+    WRONG,
+    benchmark_file,
+    needs_rerun,
+)
 
 DEFAULT_REPORTS = Path("reports")
-PLAN_FILE, CASES_FILE, ENVIRONMENT_FILE = "plan.json", "cases.jsonl", "environment.json"
+STATUS_MARKS = {WRONG: "✗", SKIPPED: "-", ERROR: "!"}
+"""How the summary table marks a case that was not timed."""
 
 
 @dataclass(frozen=True)
@@ -74,7 +84,7 @@ def run_bench(
     total = len(plan_cases(SUITES[plan.suite], plan.backends, plan.kernels))
     write_environment(out / ENVIRONMENT_FILE)
     console.print(f"[bold]mlpillars bench[/bold] suite={plan.suite}: {total} cases -> {out}")
-    session = 1 + len(list(out.glob("benchmark-*.json")))
+    session = 1 + len(list(out.glob(BENCHMARK_FILES)))
     with _without_selection(), _progress(console) as progress:
         exit_code = pytest.main(
             _pytest_arguments(plan, out, session, resume), plugins=[_ProgressPlugin(progress)]
@@ -84,7 +94,7 @@ def run_bench(
         console.print("measuring the machine's peaks (matrix product, copy) ...")
         write_peaks(out / PEAKS_FILE, backend_specs(SUITES[plan.suite], plan.backends))
     console.print(summary_table(rows))
-    finished = {row["id"] for row in rows if row.get("status") != "error"}
+    finished = {row["id"] for row in rows if not needs_rerun(row)}
     if exit_code == pytest.ExitCode.INTERRUPTED or len(finished) < total:
         console.print(f"[yellow]unfinished: resume with  mlpillars bench --resume --out {out}")
     console.print(f"results: {out}")
@@ -114,11 +124,10 @@ def summary_table(rows: list[dict[str, Any]]) -> Table:
     for row in rows:
         groups.setdefault((row["kernel"], row["size"], row["dtype"]), []).append(row)
     for (kernel, size, dtype), group in groups.items():
-        timed = sorted((r for r in group if r.get("status") == "ok"), key=lambda r: r["median"])
-        others = [r for r in group if r.get("status") != "ok"]
+        timed = sorted((r for r in group if r.get("status") == OK), key=lambda r: r["median"])
+        others = [r for r in group if r.get("status") != OK]
         cells = [f"{r['implementation']} {format_seconds(r['median'])}" for r in timed]
-        marks = {"wrong": "✗", "skipped": "-", "error": "!"}
-        cells += [f"{r['implementation']} {marks.get(r.get('status'), '?')}" for r in others]
+        cells += [f"{r['implementation']} {STATUS_MARKS.get(r.get('status'), '?')}" for r in others]
         fastest = timed[0]["implementation"] if timed else "-"
         table.add_row(kernel, str(size), dtype, fastest, ", ".join(cells))
     return table
@@ -172,7 +181,7 @@ def _pytest_arguments(plan: RunPlan, out: Path, session: int, resume: bool) -> l
         "-o",
         "addopts=",
         f"--rootdir={suites}",
-        f"--benchmark-json={out / f'benchmark-{session}.json'}",
+        f"--benchmark-json={out / benchmark_file(session)}",
         f"--mlpillars-suite={plan.suite}",
         f"--mlpillars-results={out / CASES_FILE}",
     ]
