@@ -32,6 +32,7 @@ from mlpillars.bench.report.stats import (
     median_estimate,
     ratio_estimate,
 )
+from mlpillars.bench.report.text import format_seconds, seconds_interval
 from mlpillars.bench.run_folder import PEAKS_FORMAT, validate_peaks
 
 KERNELS = ("softmax", "linear")
@@ -415,6 +416,26 @@ def test_parse_threshold(text, fraction):
 def test_parse_threshold_refuses(text):
     with pytest.raises(argparse.ArgumentTypeError):
         parse_threshold(text)
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [
+        (2.5, "2.5 s"),
+        (1.234e-3, "1.23 ms"),
+        (1e-3, "1 ms"),
+        (4.56e-5, "45.6 µs"),
+        (4.2e-7, "420 ns"),
+    ],
+)
+def test_format_seconds_picks_the_largest_unit_reached(seconds, text):
+    assert format_seconds(seconds) == text
+
+
+def test_seconds_interval_writes_its_bounds_in_the_median_unit():
+    estimate = median_estimate([1.0e-3, 1.1e-3, 1.2e-3, 1.3e-3, 1.4e-3] * 4)
+    low, high = estimate.low * 1e3, estimate.high * 1e3
+    assert seconds_interval(estimate) == f"1.2 ms [{low:.3g}, {high:.3g}]"
 
 
 # -- peaks ---------------------------------------------------------------------------------------

@@ -33,6 +33,7 @@ from ..backends import ENV_VARIABLE
 from .cases import SUITES, backend_specs, plan_cases
 from .environment import write_environment
 from .peaks import write_peaks
+from .report.text import format_seconds
 from .results import read_rows
 from .run_folder import (
     BENCHMARK_FILES,
@@ -131,14 +132,6 @@ def summary_table(rows: list[dict[str, Any]]) -> Table:
         fastest = timed[0]["implementation"] if timed else "-"
         table.add_row(kernel, str(size), dtype, fastest, ", ".join(cells))
     return table
-
-
-def format_seconds(seconds: float) -> str:
-    """``1.23 ms``-style text."""
-    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6)):
-        if seconds >= scale:
-            return f"{seconds / scale:.3g} {unit}"
-    return f"{seconds / 1e-9:.3g} ns"
 
 
 def _list(names: Sequence[str] | None) -> list[str] | None:
