@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 import mlpillars as mp
+from mlpillars import cli
 from mlpillars.bench import implementations, measure, run_folder
 from mlpillars.bench.cases import SUITES, Case, plan_cases
 from mlpillars.bench.implementations import PYTHON
@@ -156,6 +157,16 @@ def test_run_bench_writes_a_results_folder(tmp_path: Path, capsys: pytest.Captur
     timed = benchmark_json["benchmarks"]
     assert len(timed) == len(rows) and all(entry["stats"]["data"] for entry in timed)
     assert "results:" in capsys.readouterr().out
+
+
+def test_bench_report_makes_the_report_of_the_run_last(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    out = tmp_path / "run"
+    assert cli.main(["bench", *TINY_ARGUMENTS, "--out", str(out), "--report"]) == 0
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[-2:] == [f"report: {out / 'report.md'}", f"report: {out / 'report.html'}"]
+    assert f"{len(read_rows(out / CASES_FILE))} case rows" in (out / "report.md").read_text()
 
 
 def test_an_interrupted_run_resumes(tmp_path: Path):

@@ -2,7 +2,8 @@
 
 The folder (default ``reports/<run-id>/``; layout in :mod:`mlpillars.bench.run_folder`) gets
 the run's plan, environment record, case rows (each on disk as soon as its case finishes),
-peaks and pytest-benchmark's JSON of each session.
+peaks and pytest-benchmark's JSON of each session. The report is made apart from the run
+(``mlpillars report``, or ``mlpillars bench --report``, which runs both).
 """
 
 from __future__ import annotations
@@ -71,14 +72,30 @@ def run_bench(
     kernels: Sequence[str] | None = None,
     out: Path | None = None,
     resume: bool = False,
-    report: bool = False,
 ) -> int:
-    """Run (or finish) a benchmark; return 0 when every case ran and was correct.
+    """Run (or finish) a benchmark into a run folder.
 
-    With ``report``, the run's Markdown and HTML report is made at the end (its paths are
-    the last lines printed).
+    Parameters
+    ----------
+    console : rich.console.Console
+        Where the progress bar and the summary table go.
+    suite : str
+        A suite of :data:`mlpillars.bench.cases.SUITES`.
+    backends, kernels : sequence of str, optional
+        Backend and kernel names to run (default: every available backend, the suite's
+        kernels).
+    out : Path, optional
+        The run folder (default: see :func:`choose_run_folder`).
+    resume : bool
+        Finish the interrupted run in ``out`` with the plan saved there.
+
+    Returns
+    -------
+    int
+        0 when no case was wrong or failed and the run was not interrupted (skipped cases
+        are fine), else 1.
     """
-    out = _run_folder(out, resume, suite)
+    out = choose_run_folder(out, resume=resume, suite=suite)
     plan = effective_plan(
         _load_or_save_plan(out, RunPlan(suite, _list(backends), _list(kernels)), resume)
     )
@@ -99,12 +116,7 @@ def run_bench(
     if exit_code == pytest.ExitCode.INTERRUPTED or len(finished) < total:
         console.print(f"[yellow]unfinished: resume with  mlpillars bench --resume --out {out}")
     console.print(f"results: {out}")
-    status = 0 if exit_code in (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED) else 1
-    if report:
-        from .report import make_report
-
-        status = max(status, make_report(out, console=console))
-    return status
+    return 0 if exit_code in (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED) else 1
 
 
 def effective_plan(plan: RunPlan) -> RunPlan:
@@ -138,7 +150,17 @@ def _list(names: Sequence[str] | None) -> list[str] | None:
     return list(names) if names else None
 
 
-def _run_folder(out: Path | None, resume: bool, suite: str) -> Path:
+def choose_run_folder(out: Path | None, *, resume: bool, suite: str) -> Path:
+    """The run folder, created if missing.
+
+    ``out`` when given; else, with ``resume``, the latest run under ``reports/``; else a new
+    ``reports/<UTC time>-<suite>/``.
+
+    Raises
+    ------
+    SystemExit
+        ``resume`` without ``out`` and no earlier run under ``reports/``.
+    """
     if out is None and resume:
         candidates = sorted(DEFAULT_REPORTS.glob(f"*/{PLAN_FILE}"), key=lambda p: p.stat().st_mtime)
         if not candidates:
