@@ -1,4 +1,4 @@
-"""The ``mlpillars`` command: ``capabilities`` and ``demo``."""
+"""The ``mlpillars`` command: ``capabilities``, ``demo``, ``bench`` and ``report``."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from rich.console import Console
@@ -36,33 +37,44 @@ def main(argv: Sequence[str] | None = None) -> int:
         console.print(capabilities_table())
         return 0
     if arguments.command == "bench":
-        from .bench.runner import run_bench
-
-        return run_bench(
-            console,
-            suite=arguments.suite,
-            backends=_names(arguments.backends),
-            kernels=_names(arguments.kernels),
-            out=arguments.out,
-            resume=arguments.resume,
-            report=arguments.report,
-        )
+        return _bench(console, arguments)
     if arguments.command == "report":
-        return _report(console, arguments)
-    return run_demo(console, size=arguments.size)
-
-
-def _report(console: Console, arguments: argparse.Namespace) -> int:
-    from .bench.report import ReportError, make_report
-
-    try:
-        return make_report(
+        return _report(
+            console,
             arguments.run_dir,
             compare=arguments.compare,
             formats=arguments.format,
             fail_on_regression=arguments.fail_on_regression,
-            console=console,
         )
+    return run_demo(console, size=arguments.size)
+
+
+def _bench(console: Console, arguments: argparse.Namespace) -> int:
+    """Run the benchmark; with ``--report``, then the report of its folder (whose paths are
+    the last lines printed). The worse of the two exit statuses is returned."""
+    from .bench.runner import choose_run_folder, run_bench
+
+    out = choose_run_folder(arguments.out, resume=arguments.resume, suite=arguments.suite)
+    status = run_bench(
+        console,
+        suite=arguments.suite,
+        backends=_names(arguments.backends),
+        kernels=_names(arguments.kernels),
+        out=out,
+        resume=arguments.resume,
+    )
+    if not arguments.report:
+        return status
+    return max(status, _report(console, out))
+
+
+def _report(console: Console, run_dir: Path, **options: Any) -> int:
+    """The report of ``run_dir`` (``options`` as :func:`mlpillars.bench.report.make_report`
+    takes them); 2 when a folder or file cannot be read."""
+    from .bench.report import ReportError, make_report
+
+    try:
+        return make_report(run_dir, console=console, **options)
     except ReportError as exc:
         console.print(f"[red]mlpillars report: {exc}[/red]")
         return 2

@@ -15,19 +15,13 @@ import numpy as np
 import pytest
 
 import mlpillars as mp
-from mlpillars.bench import measure
+from mlpillars import cli
+from mlpillars.bench import implementations, measure, run_folder
 from mlpillars.bench.cases import SUITES, Case, plan_cases
 from mlpillars.bench.implementations import PYTHON
-from mlpillars.bench.peaks import PEAKS_FILE
 from mlpillars.bench.results import ResultsLog, read_rows
-from mlpillars.bench.runner import (
-    CASES_FILE,
-    ENVIRONMENT_FILE,
-    PLAN_FILE,
-    RunPlan,
-    effective_plan,
-    run_bench,
-)
+from mlpillars.bench.run_folder import CASES_FILE, ENVIRONMENT_FILE, PEAKS_FILE, PLAN_FILE
+from mlpillars.bench.runner import RunPlan, effective_plan, run_bench
 from mlpillars.bench.work import WORK_MODELS, work_of
 from mlpillars.examples import EXAMPLES
 
@@ -66,6 +60,13 @@ def test_plan_covers_backends_baselines_and_peers_smaller_sizes_first():
         plan_cases(SUITES["quick"], backends=["tensorflow"])
     with pytest.raises(ValueError, match="unknown kernel"):
         plan_cases(SUITES["quick"], kernels=["fft"])
+
+
+def test_cases_write_the_kinds_and_loop_names_the_report_reads():
+    cases = plan_cases(SUITES["quick"], backends=["numpy"], kernels=["softmax"])
+    assert {case.kind for case in cases} == set(run_folder.KINDS)
+    loop_names = (implementations.PYTHON, implementations.NUMBA)
+    assert loop_names == (run_folder.PYTHON, run_folder.NUMBA)
 
 
 def _python_row(size: int, median: float) -> dict:
@@ -156,6 +157,16 @@ def test_run_bench_writes_a_results_folder(tmp_path: Path, capsys: pytest.Captur
     timed = benchmark_json["benchmarks"]
     assert len(timed) == len(rows) and all(entry["stats"]["data"] for entry in timed)
     assert "results:" in capsys.readouterr().out
+
+
+def test_bench_report_makes_the_report_of_the_run_last(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    out = tmp_path / "run"
+    assert cli.main(["bench", *TINY_ARGUMENTS, "--out", str(out), "--report"]) == 0
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[-2:] == [f"report: {out / 'report.md'}", f"report: {out / 'report.html'}"]
+    assert f"{len(read_rows(out / CASES_FILE))} case rows" in (out / "report.md").read_text()
 
 
 def test_an_interrupted_run_resumes(tmp_path: Path):

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mlpillars.bench.peaks import FORMAT, measure_peaks, validate_peaks
+from mlpillars.bench.peaks import measure_peaks
 from mlpillars.bench.report import ReportError, make_report, parse_threshold
 from mlpillars.bench.report.stats import (
     ALPHA,
@@ -32,6 +32,8 @@ from mlpillars.bench.report.stats import (
     median_estimate,
     ratio_estimate,
 )
+from mlpillars.bench.report.text import format_seconds, seconds_interval
+from mlpillars.bench.run_folder import PEAKS_FORMAT, validate_peaks
 
 KERNELS = ("softmax", "linear")
 SIZES = (64, 256)
@@ -120,7 +122,7 @@ ENVIRONMENT = {
     "git": {"commit": "0123456789abcdef", "dirty": False},
 }
 PEAKS = {
-    "format": FORMAT,
+    "format": PEAKS_FORMAT,
     "measured": "2026-11-25T12:00:00+00:00",
     "method": {"matmul": "test", "copy": "test", "statistic": "best of rounds"},
     "backends": {
@@ -414,6 +416,26 @@ def test_parse_threshold(text, fraction):
 def test_parse_threshold_refuses(text):
     with pytest.raises(argparse.ArgumentTypeError):
         parse_threshold(text)
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [
+        (2.5, "2.5 s"),
+        (1.234e-3, "1.23 ms"),
+        (1e-3, "1 ms"),
+        (4.56e-5, "45.6 µs"),
+        (4.2e-7, "420 ns"),
+    ],
+)
+def test_format_seconds_picks_the_largest_unit_reached(seconds, text):
+    assert format_seconds(seconds) == text
+
+
+def test_seconds_interval_writes_its_bounds_in_the_median_unit():
+    estimate = median_estimate([1.0e-3, 1.1e-3, 1.2e-3, 1.3e-3, 1.4e-3] * 4)
+    low, high = estimate.low * 1e3, estimate.high * 1e3
+    assert seconds_interval(estimate) == f"1.2 ms [{low:.3g}, {high:.3g}]"
 
 
 # -- peaks ---------------------------------------------------------------------------------------

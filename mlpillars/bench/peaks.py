@@ -16,7 +16,8 @@ hardware can do. Defaults (1024² GEMM, 128 MiB copy) keep five CPU backends to 
 seconds on a two-core machine; a GPU spec uses ``gpu_matrix_size`` (8192) since small products
 leave a GPU idle.
 
-``peaks.json`` layout (:data:`PEAKS_FILE` in a run folder; :func:`write_peaks`)::
+``peaks.json`` layout (:data:`~mlpillars.bench.run_folder.PEAKS_FILE` in a run folder;
+:func:`write_peaks`; checked by :func:`~mlpillars.bench.run_folder.validate_peaks`)::
 
     {
       "format": "mlpillars-peaks/1",
@@ -49,8 +50,8 @@ from typing import Any
 
 import numpy as np
 
-PEAKS_FILE = "peaks.json"
-FORMAT = "mlpillars-peaks/1"
+from .run_folder import PEAKS_FORMAT
+
 MATRIX_SIZE, GPU_MATRIX_SIZE = 2048, 8192
 COPY_BYTES = 128 * 2**20
 _ITEMSIZE = 4  # float32
@@ -99,7 +100,7 @@ def measure_peaks(
                 "traceback": traceback.format_exc(),
             }
     return {
-        "format": FORMAT,
+        "format": PEAKS_FORMAT,
         "measured": datetime.now(UTC).isoformat(),
         "method": {
             "matmul": "float32 n x n matmul(a, b), 2 n^3 FLOPs",
@@ -118,24 +119,6 @@ def write_peaks(path: str | Path, specs: Sequence[str], **options: Any) -> dict[
     peaks = measure_peaks(specs, **options)
     Path(path).write_text(json.dumps(peaks, indent=2) + "\n", encoding="utf-8")
     return peaks
-
-
-def validate_peaks(peaks: Any) -> str | None:
-    """What is wrong with a ``peaks.json`` content, or ``None`` when it has the layout above."""
-    if not isinstance(peaks, dict) or peaks.get("format") != FORMAT:
-        return f"not a peaks record (expected 'format': {FORMAT!r})"
-    if not isinstance(peaks.get("backends"), dict):
-        return "has no 'backends' object"
-    for spec, entry in peaks["backends"].items():
-        if not isinstance(entry, dict):
-            return f"backend {spec!r}: expected an object"
-        if "error" in entry:
-            continue
-        for key in ("gflops", "gbps"):
-            value = entry.get(key)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-                return f"backend {spec!r}: {key!r} is not a positive number"
-    return None
 
 
 def _measure_backend(

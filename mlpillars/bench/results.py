@@ -12,6 +12,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from .run_folder import needs_rerun
+
 
 class ResultsLog:
     """Append-only JSON-lines file of case rows.
@@ -19,7 +21,8 @@ class ResultsLog:
     Parameters
     ----------
     path : Path or None
-        The ``cases.jsonl`` file; None keeps rows in memory only (a plain pytest run).
+        The run folder's :data:`~mlpillars.bench.run_folder.CASES_FILE`; None keeps rows in
+        memory only (a plain pytest run).
     """
 
     def __init__(self, path: Path | None) -> None:
@@ -38,8 +41,8 @@ class ResultsLog:
             os.fsync(stream.fileno())
 
     def finished_ids(self) -> set[str]:
-        """Ids of cases that need no rerun (everything but errors)."""
-        return {row["id"] for row in self.rows if row.get("status") != "error"}
+        """Ids of cases that ``--resume`` leaves out (everything but errors)."""
+        return {row["id"] for row in self.rows if not needs_rerun(row)}
 
 
 def read_rows(path: Path) -> list[dict[str, Any]]:

@@ -1,12 +1,9 @@
 """``mlpillars bench``: run a suite through pytest-benchmark into a results folder.
 
-The folder (default ``reports/<run-id>/``) holds
-
-- ``plan.json``: the suite, backends and kernels asked for (what ``--resume`` finishes);
-- ``environment.json``: the machine and software record;
-- ``cases.jsonl``: one row per finished case, on disk as soon as the case finishes;
-- ``benchmark-<n>.json``: pytest-benchmark's own JSON of session n, every round kept, so
-  ``pytest-benchmark compare`` works on it.
+The folder (default ``reports/<run-id>/``; layout in :mod:`mlpillars.bench.run_folder`) gets
+the run's plan, environment record, case rows (each on disk as soon as its case finishes),
+peaks and pytest-benchmark's JSON of each session. The report is made apart from the run
+(``mlpillars report``, or ``mlpillars bench --report``, which runs both).
 """
 
 from __future__ import annotations
@@ -36,11 +33,26 @@ from rich.table import Table
 from ..backends import ENV_VARIABLE
 from .cases import SUITES, backend_specs, plan_cases
 from .environment import write_environment
-from .peaks import PEAKS_FILE, write_peaks
+from .peaks import write_peaks
+from .report.text import format_seconds
 from .results import read_rows
+from .run_folder import (
+    BENCHMARK_FILES,
+    CASES_FILE,
+    ENVIRONMENT_FILE,
+    ERROR,
+    OK,
+    PEAKS_FILE,
+    PLAN_FILE,
+    SKIPPED,
+    WRONG,
+    benchmark_file,
+    needs_rerun,
+)
 
 DEFAULT_REPORTS = Path("reports")
-PLAN_FILE, CASES_FILE, ENVIRONMENT_FILE = "plan.json", "cases.jsonl", "environment.json"
+STATUS_MARKS = {WRONG: "✗", SKIPPED: "-", ERROR: "!"}
+"""How the summary table marks a case that was not timed."""
 
 
 @dataclass(frozen=True)
@@ -60,21 +72,37 @@ def run_bench(
     kernels: Sequence[str] | None = None,
     out: Path | None = None,
     resume: bool = False,
-    report: bool = False,
 ) -> int:
-    """Run (or finish) a benchmark; return 0 when every case ran and was correct.
+    """Run (or finish) a benchmark into a run folder.
 
-    With ``report``, the run's Markdown and HTML report is made at the end (its paths are
-    the last lines printed).
+    Parameters
+    ----------
+    console : rich.console.Console
+        Where the progress bar and the summary table go.
+    suite : str
+        A suite of :data:`mlpillars.bench.cases.SUITES`.
+    backends, kernels : sequence of str, optional
+        Backend and kernel names to run (default: every available backend, the suite's
+        kernels).
+    out : Path, optional
+        The run folder (default: see :func:`choose_run_folder`).
+    resume : bool
+        Finish the interrupted run in ``out`` with the plan saved there.
+
+    Returns
+    -------
+    int
+        0 when no case was wrong or failed and the run was not interrupted (skipped cases
+        are fine), else 1.
     """
-    out = _run_folder(out, resume, suite)
+    out = choose_run_folder(out, resume=resume, suite=suite)
     plan = effective_plan(
         _load_or_save_plan(out, RunPlan(suite, _list(backends), _list(kernels)), resume)
     )
     total = len(plan_cases(SUITES[plan.suite], plan.backends, plan.kernels))
     write_environment(out / ENVIRONMENT_FILE)
     console.print(f"[bold]mlpillars bench[/bold] suite={plan.suite}: {total} cases -> {out}")
-    session = 1 + len(list(out.glob("benchmark-*.json")))
+    session = 1 + len(list(out.glob(BENCHMARK_FILES)))
     with _without_selection(), _progress(console) as progress:
         exit_code = pytest.main(
             _pytest_arguments(plan, out, session, resume), plugins=[_ProgressPlugin(progress)]
@@ -84,16 +112,11 @@ def run_bench(
         console.print("measuring the machine's peaks (matrix product, copy) ...")
         write_peaks(out / PEAKS_FILE, backend_specs(SUITES[plan.suite], plan.backends))
     console.print(summary_table(rows))
-    finished = {row["id"] for row in rows if row.get("status") != "error"}
+    finished = {row["id"] for row in rows if not needs_rerun(row)}
     if exit_code == pytest.ExitCode.INTERRUPTED or len(finished) < total:
         console.print(f"[yellow]unfinished: resume with  mlpillars bench --resume --out {out}")
     console.print(f"results: {out}")
-    status = 0 if exit_code in (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED) else 1
-    if report:
-        from .report import make_report
-
-        status = max(status, make_report(out, console=console))
-    return status
+    return 0 if exit_code in (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED) else 1
 
 
 def effective_plan(plan: RunPlan) -> RunPlan:
@@ -114,29 +137,30 @@ def summary_table(rows: list[dict[str, Any]]) -> Table:
     for row in rows:
         groups.setdefault((row["kernel"], row["size"], row["dtype"]), []).append(row)
     for (kernel, size, dtype), group in groups.items():
-        timed = sorted((r for r in group if r.get("status") == "ok"), key=lambda r: r["median"])
-        others = [r for r in group if r.get("status") != "ok"]
+        timed = sorted((r for r in group if r.get("status") == OK), key=lambda r: r["median"])
+        others = [r for r in group if r.get("status") != OK]
         cells = [f"{r['implementation']} {format_seconds(r['median'])}" for r in timed]
-        marks = {"wrong": "✗", "skipped": "-", "error": "!"}
-        cells += [f"{r['implementation']} {marks.get(r.get('status'), '?')}" for r in others]
+        cells += [f"{r['implementation']} {STATUS_MARKS.get(r.get('status'), '?')}" for r in others]
         fastest = timed[0]["implementation"] if timed else "-"
         table.add_row(kernel, str(size), dtype, fastest, ", ".join(cells))
     return table
-
-
-def format_seconds(seconds: float) -> str:
-    """``1.23 ms``-style text."""
-    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6)):
-        if seconds >= scale:
-            return f"{seconds / scale:.3g} {unit}"
-    return f"{seconds / 1e-9:.3g} ns"
 
 
 def _list(names: Sequence[str] | None) -> list[str] | None:
     return list(names) if names else None
 
 
-def _run_folder(out: Path | None, resume: bool, suite: str) -> Path:
+def choose_run_folder(out: Path | None, *, resume: bool, suite: str) -> Path:
+    """The run folder, created if missing.
+
+    ``out`` when given; else, with ``resume``, the latest run under ``reports/``; else a new
+    ``reports/<UTC time>-<suite>/``.
+
+    Raises
+    ------
+    SystemExit
+        ``resume`` without ``out`` and no earlier run under ``reports/``.
+    """
     if out is None and resume:
         candidates = sorted(DEFAULT_REPORTS.glob(f"*/{PLAN_FILE}"), key=lambda p: p.stat().st_mtime)
         if not candidates:
@@ -172,7 +196,7 @@ def _pytest_arguments(plan: RunPlan, out: Path, session: int, resume: bool) -> l
         "-o",
         "addopts=",
         f"--rootdir={suites}",
-        f"--benchmark-json={out / f'benchmark-{session}.json'}",
+        f"--benchmark-json={out / benchmark_file(session)}",
         f"--mlpillars-suite={plan.suite}",
         f"--mlpillars-results={out / CASES_FILE}",
     ]

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from rich.console import Console
 
+from ..run_folder import REPORT_FILES
 from .analysis import RunAnalysis
 from .compare import Comparison, compare_runs, comparison_section
 from .document import Block
@@ -40,7 +41,7 @@ from .stats import FASTER, SAME, SLOWER
 
 __all__ = ["FORMATS", "ReportError", "build_report", "make_report", "parse_threshold"]
 
-FORMATS = {"md": "report.md", "html": "report.html"}
+FORMATS = REPORT_FILES
 """Output format -> file written into the run folder."""
 
 

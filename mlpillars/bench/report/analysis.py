@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-from ..implementations import PYTHON
+from ..run_folder import OK, PYTHON
 from .stats import Estimate, is_noisy, median_estimate, ratio_estimate
 
 NUMPY = "numpy:cpu"
@@ -139,18 +139,18 @@ class RunAnalysis:
 
     def _ok(self, key: Key, implementation: str) -> bool:
         row = self.row_for(key, implementation)
-        return row is not None and row["status"] == "ok"
+        return row is not None and row["status"] == OK
 
     def _speedup(self, row: dict[str, Any], reference: str) -> Estimate | None:
         """``median(reference) / median(row)``: above 1, ``row`` is faster."""
         other = self.row_for(case_key(row), reference)
-        if other is None or other["status"] != "ok" or other is row:
+        if other is None or other["status"] != OK or other is row:
             return None
         return ratio_estimate(other["rounds"], row["rounds"])
 
     def _compute(self, row: dict[str, Any]) -> CaseFigures:
         roof = self.roof_for(row["implementation"])
-        if row["status"] != "ok":
+        if row["status"] != OK:
             return CaseFigures(row, None, False, None, None, _intensity(row), roof, None, None)
         time = median_estimate(row["rounds"])
         return CaseFigures(

@@ -12,11 +12,11 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from ..runner import format_seconds
+from ..run_folder import OK
 from .document import Block, Bullets, Heading, Paragraph, Table
 from .load import RunData
 from .stats import FASTER, SAME, SLOWER, Verdict, compare_rounds
-from .text import NONE, ratio_interval, rounds
+from .text import NONE, format_seconds, ratio_interval, rounds
 
 NOT_COMPARED = "not compared"
 _IGNORED_ENVIRONMENT = ("timestamp", "memory.available_bytes")
@@ -107,7 +107,7 @@ def _compare_case(
     if current is None or baseline is None:
         where = "this run" if baseline is None else "the other run"
         return CaseComparison(case_id, current, baseline, None, f"only in {where}")
-    if current["status"] != "ok" or baseline["status"] != "ok":
+    if current["status"] != OK or baseline["status"] != OK:
         note = f"status {current['status']} here, {baseline['status']} there"
         return CaseComparison(case_id, current, baseline, None, note)
     verdict = compare_rounds(current["rounds"], baseline["rounds"])

@@ -6,7 +6,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from ..implementations import PYTHON
+from ..run_folder import OK, PLOTS_FOLDER, PYTHON
 from .analysis import GFLOPS, NUMPY, CaseFigures, RunAnalysis
 from .document import Block, Heading, Image, Paragraph, Table
 from .plots import RooflinePoint, roofline_plot, speedup_plot, time_plot
@@ -21,12 +21,20 @@ from .text import (
     seconds_interval,
 )
 
-PLOTS = "plots"
-"""Folder, inside the run folder, that holds the charts."""
-
 
 def kernel_sections(analysis: RunAnalysis, folder: Path, colours: dict) -> list[Block]:
-    """A section for every kernel of the run, its charts drawn into ``folder/plots``."""
+    """A section for every kernel of the run, its charts drawn into ``folder/plots``.
+
+    Parameters
+    ----------
+    analysis : RunAnalysis
+        The run's figures.
+    folder : Path
+        The run folder; the charts go into its
+        :data:`~mlpillars.bench.run_folder.PLOTS_FOLDER`.
+    colours : dict
+        Implementation (or roof) name -> the colour it has in every chart.
+    """
     blocks: list[Block] = [Heading("Kernels", 2)]
     for kernel in analysis.kernels:
         blocks += _kernel_section(analysis, kernel, folder, colours)
@@ -45,7 +53,7 @@ def roofline_section(analysis: RunAnalysis, folder: Path, colours: dict) -> list
             continue
         points += _points(analysis, kernel)
         rows.append(_roofline_row(kernel, best))
-    image = f"{PLOTS}/roofline.png"
+    image = f"{PLOTS_FOLDER}/roofline.png"
     machine = [roof for roof in (analysis.machine_roof, analysis.gpu_roof) if roof is not None]
     roofline_plot(points, analysis.roofs, machine, colours, folder / image)
     blocks += [
@@ -110,9 +118,9 @@ def _kernel_section(analysis: RunAnalysis, kernel: str, folder: Path, colours: d
             "lrllrrrrrrrrr",
         ),
     ]
-    if not any(row["status"] == "ok" for row in rows):
+    if not any(row["status"] == OK for row in rows):
         return [*blocks, Paragraph("No case of this kernel was timed: no charts.")]
-    time_image = f"{PLOTS}/time-{kernel}.png"
+    time_image = f"{PLOTS_FOLDER}/time-{kernel}.png"
     time_plot(analysis, kernel, colours, folder / time_image)
     blocks.append(Image(time_image, f"{kernel}: median time against size, log-log"))
     blocks += _speedup_chart(analysis, kernel, folder, colours)
@@ -120,7 +128,7 @@ def _kernel_section(analysis: RunAnalysis, kernel: str, folder: Path, colours: d
 
 
 def _speedup_chart(analysis: RunAnalysis, kernel: str, folder: Path, colours: dict) -> list[Block]:
-    ran = sorted({r["implementation"] for r in analysis.kernels[kernel] if r["status"] == "ok"})
+    ran = sorted({r["implementation"] for r in analysis.kernels[kernel] if r["status"] == OK})
     key = analysis.largest_common_size(kernel, ran)
     if key is None or NUMPY not in ran or len(ran) < 2:
         return [Paragraph(f"No speed-up chart: no size at which {NUMPY} and the others all ran.")]
@@ -129,14 +137,14 @@ def _speedup_chart(analysis: RunAnalysis, kernel: str, folder: Path, colours: di
         estimate = analysis.figures(analysis.row_for(key, name)).vs_numpy
         if estimate is not None:
             speedups.append((name, estimate))
-    image = f"{PLOTS}/speedup-{kernel}.png"
+    image = f"{PLOTS_FOLDER}/speedup-{kernel}.png"
     label = f"size {key[1]} {key[2]}"
     speedup_plot(kernel, label, speedups, colours, folder / image)
     return [Image(image, f"{kernel}: speed-up over NumPy at {label}, the largest size all ran")]
 
 
 def _table_order(row: dict[str, Any]) -> tuple:
-    timed = row["status"] == "ok"
+    timed = row["status"] == OK
     return row["size"], str(row.get("dtype")), not timed, row.get("median") or math.inf
 
 
@@ -149,7 +157,7 @@ def _table_row(figures: CaseFigures, metric: str) -> tuple[str, ...]:
     noise = relative_iqr(row["rounds"])
     return (
         *head,
-        "ok",
+        OK,
         rounds(figures.time),
         seconds_interval(figures.time) + (" ~" if figures.noisy else ""),
         number(rate),
@@ -189,7 +197,7 @@ def _compile(row: dict[str, Any]) -> str:
 
 
 def _best_at_largest(analysis: RunAnalysis, kernel: str) -> CaseFigures | None:
-    timed = [analysis.figures(r) for r in analysis.kernels[kernel] if r["status"] == "ok"]
+    timed = [analysis.figures(r) for r in analysis.kernels[kernel] if r["status"] == OK]
     timed = [figures for figures in timed if figures.gflops is not None]
     if not timed:
         return None

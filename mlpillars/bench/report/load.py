@@ -1,7 +1,8 @@
 """Reading a results folder for the report, and refusing what is not one, clearly.
 
-A run folder holds ``cases.jsonl`` (required), ``environment.json`` and ``peaks.json``
-(optional: the report says what is missing). Anything unreadable raises :class:`ReportError`
+A run folder (layout in :mod:`mlpillars.bench.run_folder`) holds ``cases.jsonl`` (required),
+``environment.json``, ``peaks.json`` and ``plan.json`` (optional: the report says what is
+missing). Anything unreadable raises :class:`ReportError`
 with the file and what is wrong, never a traceback. A last line of ``cases.jsonl`` cut short
 is what a killed run leaves: it is skipped, as ``mlpillars bench --resume`` does, and the
 report says so.
@@ -15,12 +16,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..peaks import PEAKS_FILE, validate_peaks
 from ..results import read_rows
-from ..runner import CASES_FILE, ENVIRONMENT_FILE, PLAN_FILE
-
-STATUSES = ("ok", "wrong", "skipped", "error")
-_REQUIRED = {"id": str, "kernel": str, "implementation": str, "size": int, "status": str}
+from ..run_folder import (
+    CASES_FILE,
+    ENVIRONMENT_FILE,
+    NUMERIC_FIELDS,
+    OK,
+    PEAKS_FILE,
+    PLAN_FILE,
+    REQUIRED_FIELDS,
+    STATUSES,
+    validate_peaks,
+)
 
 
 class ReportError(Exception):
@@ -102,15 +109,15 @@ def _read_cases(path: Path) -> list[dict[str, Any]]:
 
 
 def _row_problem(row: dict[str, Any]) -> str | None:
-    for key, kind in _REQUIRED.items():
+    for key, kind in REQUIRED_FIELDS.items():
         if not isinstance(row.get(key), kind) or isinstance(row.get(key), bool):
             return f"has no {kind.__name__} {key!r}"
     if row["status"] not in STATUSES:
         return f"has an unknown status {row['status']!r} (expected one of {', '.join(STATUSES)})"
-    for key in ("flops", "bytes", "median", "compile_seconds", "estimate_seconds"):
+    for key in NUMERIC_FIELDS:
         if row.get(key) is not None and not _is_number(row[key]):
             return f"has a non-numeric {key!r}: {row[key]!r}"
-    if row["status"] != "ok":
+    if row["status"] != OK:
         return None
     rounds = row.get("rounds")
     if not isinstance(rounds, list) or not rounds:

@@ -17,6 +17,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import NullLocator
 
+from ..run_folder import OK
 from .analysis import NUMPY, Roof, RunAnalysis
 from .stats import Estimate
 
@@ -45,7 +46,7 @@ class RooflinePoint:
 def time_plot(analysis: RunAnalysis, kernel: str, colours: dict, path: Path) -> None:
     """Median time against size, log-log, one line per implementation (and dtype)."""
     figure, axes = _figure((8.5, 5))
-    rows = [row for row in analysis.kernels[kernel] if row["status"] == "ok"]
+    rows = [row for row in analysis.kernels[kernel] if row["status"] == OK]
     dtypes = sorted({row["dtype"] for row in rows})
     styles = dict(zip(dtypes, _LINESTYLES * len(dtypes), strict=False))
     for (implementation, dtype), line in sorted(_lines(analysis, rows).items()):

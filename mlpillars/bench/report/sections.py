@@ -6,8 +6,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from ..implementations import PYTHON
-from ..peaks import PEAKS_FILE
+from ..run_folder import CASES_FILE, ENVIRONMENT_FILE, PEAKS_FILE, PYTHON
 from .analysis import NUMPY, Roof, RunAnalysis
 from .document import Block, Bullets, Heading, Paragraph, Table
 from .load import RunData
@@ -28,7 +27,7 @@ def overview_section(run: RunData) -> list[Block]:
         Paragraph(
             f"Run folder `{run.path}`, suite **{suite}**: {len(run.rows)} case rows ({counts}). "
             "Times are per call; every figure is computed from the raw timed rounds in "
-            "`cases.jsonl`."
+            f"`{CASES_FILE}`."
         ),
     ]
     if run.warnings:
@@ -40,7 +39,7 @@ def environment_section(environment: dict[str, Any] | None) -> list[Block]:
     """The machine and software the run measured, so two reports can be compared honestly."""
     blocks: list[Block] = [Heading("Environment", 2)]
     if environment is None:
-        return [*blocks, Paragraph("No `environment.json` in this run: the machine is unknown.")]
+        return [*blocks, Paragraph(f"No `{ENVIRONMENT_FILE}` in this run: the machine is unknown.")]
     rows = [(name, describe(environment)) for name, describe in _ENVIRONMENT_ROWS]
     gpu_row = next(i for i, (name, _) in enumerate(_ENVIRONMENT_ROWS) if name == "GPU")
     rows[gpu_row:gpu_row] = _framework_rows(environment)

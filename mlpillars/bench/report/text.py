@@ -1,12 +1,20 @@
-"""How numbers are written in the report: one place, so every table reads the same."""
+"""How numbers are written in the report (and in the runner's summary table): one place, so
+every table reads the same."""
 
 from __future__ import annotations
 
-from ..runner import format_seconds
 from .stats import Estimate
 
 NONE = "–"
 """A cell with nothing to say."""
+_SECONDS_UNITS = (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6), ("ns", 1e-9))
+"""Units of a duration, largest first; the last one takes everything below the others."""
+
+
+def format_seconds(seconds: float) -> str:
+    """``1.23 ms``-style text: three significant digits, in the largest unit it reaches."""
+    unit, scale = _seconds_unit(seconds)
+    return f"{seconds / scale:.3g} {unit}"
 
 
 def seconds_interval(estimate: Estimate) -> str:
@@ -61,10 +69,15 @@ def rounds(estimate: Estimate | None) -> str:
 
 
 def _plain_seconds(value: float | None, reference: float) -> str:
-    """``value`` in the unit that ``format_seconds`` picks for ``reference``, without it."""
+    """``value`` in the unit that :func:`format_seconds` picks for ``reference``, without it."""
     if value is None:
         return NONE
-    for scale in (1.0, 1e-3, 1e-6):
-        if reference >= scale:
-            return number(value / scale)
-    return number(value / 1e-9)
+    _, scale = _seconds_unit(reference)
+    return number(value / scale)
+
+
+def _seconds_unit(seconds: float) -> tuple[str, float]:
+    """The largest unit that ``seconds`` reaches (nanoseconds below a microsecond)."""
+    return next(
+        ((unit, scale) for unit, scale in _SECONDS_UNITS if seconds >= scale), _SECONDS_UNITS[-1]
+    )

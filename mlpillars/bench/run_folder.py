@@ -1,0 +1,108 @@
+"""The layout of a run folder: what ``mlpillars bench`` writes and ``mlpillars report`` reads.
+
+The runner, the results log, the peaks and the report all take the folder's file names and
+the case rows' statuses, kinds and checked fields from here, so that the writers and the
+reader cannot drift apart. Pure Python on purpose: the report imports this module and must
+reach neither the backends nor the kernels through it.
+
+A run folder (default ``reports/<run-id>/``) holds
+
+- :data:`PLAN_FILE`: the suite, backends and kernels asked for (what ``--resume`` finishes);
+- :data:`ENVIRONMENT_FILE`: the machine and software record;
+- :data:`CASES_FILE`: one case row per line, on disk as soon as the case finishes;
+- :data:`PEAKS_FILE`: the machine's measured peaks (layout in :mod:`mlpillars.bench.peaks`);
+- ``benchmark-<n>.json`` (:func:`benchmark_file`): pytest-benchmark's own JSON of session n,
+  every round kept, so ``pytest-benchmark compare`` works on it;
+- after ``mlpillars report``: :data:`REPORT_FILES` and the charts in :data:`PLOTS_FOLDER`.
+
+A case row (one line of :data:`CASES_FILE`) is a JSON object with
+
+- ``id``, ``kernel``, ``implementation``, ``size``, ``status``: always (:data:`REQUIRED_FIELDS`);
+- ``kind`` (one of :data:`KINDS`), ``dtype``, ``group``, ``suite``, ``started``, ``finished``;
+- ``flops``, ``bytes``: the work model's counts of one call;
+- ``rounds`` (every timed round, in seconds) and ``median``: when the status is :data:`OK`;
+- ``compile_seconds``, ``notes``: JIT compilation, timed apart from the rounds;
+- ``peak_host_bytes``, ``peak_host_increase_bytes``, ``host_memory_method``,
+  ``device_peak_bytes``: the memory meter's readings of the checked call;
+- ``max_abs_error``, ``correct``: the comparison with the float64 NumPy reference;
+- ``reason`` (and ``traceback`` for an error), ``estimate_seconds`` (a skipped slow loop):
+  why a case was not timed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+# -- files ---------------------------------------------------------------------------------------
+PLAN_FILE = "plan.json"
+ENVIRONMENT_FILE = "environment.json"
+CASES_FILE = "cases.jsonl"
+PEAKS_FILE = "peaks.json"
+BENCHMARK_FILES = "benchmark-*.json"
+"""Glob pattern of every session's pytest-benchmark JSON (see :func:`benchmark_file`)."""
+REPORT_FILES = {"md": "report.md", "html": "report.html"}
+"""Report format -> the file ``mlpillars report`` writes into the run folder."""
+PLOTS_FOLDER = "plots"
+"""Sub-folder of the report's PNG charts."""
+
+PEAKS_FORMAT = "mlpillars-peaks/1"
+"""The ``"format"`` tag of a :data:`PEAKS_FILE` record."""
+
+# -- case rows -----------------------------------------------------------------------------------
+OK, WRONG, SKIPPED, ERROR = "ok", "wrong", "skipped", "error"
+STATUSES = (OK, WRONG, SKIPPED, ERROR)
+"""Every case row's ``status``: timed, a wrong result (not timed), skipped, or failed."""
+
+BACKEND, BASELINE, PEER = "backend", "baseline", "peer"
+KINDS = (BACKEND, BASELINE, PEER)
+"""A row's ``kind``: a backend spec, a loop baseline, or a peer library's function."""
+
+PYTHON, NUMBA = "python", "numba"
+"""The ``implementation`` names of the pure-Python and the Numba loop baselines."""
+
+REQUIRED_FIELDS: dict[str, type] = {
+    "id": str,
+    "kernel": str,
+    "implementation": str,
+    "size": int,
+    "status": str,
+}
+"""Fields every case row has, with their JSON type."""
+NUMERIC_FIELDS = ("flops", "bytes", "median", "compile_seconds", "estimate_seconds")
+"""Fields that, when present and not null, are numbers."""
+
+
+def benchmark_file(session: int) -> str:
+    """The pytest-benchmark JSON of session ``session`` (1 for the first run, 2 after one
+    ``--resume``, ...)."""
+    return f"benchmark-{session}.json"
+
+
+def needs_rerun(row: dict[str, Any]) -> bool:
+    """Whether ``--resume`` runs this case again: only a case that failed (an error).
+
+    A wrong or skipped case ran to its verdict, which another run would repeat.
+    """
+    return row.get("status") == ERROR
+
+
+def validate_peaks(peaks: Any) -> str | None:
+    """What is wrong with a :data:`PEAKS_FILE` content, or ``None`` when it has its layout.
+
+    The layout is in :mod:`mlpillars.bench.peaks`: a :data:`PEAKS_FORMAT` tag and, per backend
+    spec, either an ``"error"`` or positive ``"gflops"`` and ``"gbps"``.
+    """
+    if not isinstance(peaks, dict) or peaks.get("format") != PEAKS_FORMAT:
+        return f"not a peaks record (expected 'format': {PEAKS_FORMAT!r})"
+    if not isinstance(peaks.get("backends"), dict):
+        return "has no 'backends' object"
+    for spec, entry in peaks["backends"].items():
+        if not isinstance(entry, dict):
+            return f"backend {spec!r}: expected an object"
+        if "error" in entry:
+            continue
+        for key in ("gflops", "gbps"):
+            value = entry.get(key)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+                return f"backend {spec!r}: {key!r} is not a positive number"
+    return None
