@@ -1,11 +1,14 @@
 """scaled_dot_product_attention: both paths on every backend/device/dtype, against a float64
-NumPy reference and torch; fully masked rows, memory, errors and the fast paths."""
+NumPy reference and torch; fully masked rows, memory, errors, and the frameworks' own
+(fused) attention against the kernel's generic formula."""
 
 from __future__ import annotations
 
+import contextlib
+import inspect
 import math
 import tracemalloc
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -13,7 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mlpillars.backends import fast_path_for
+from mlpillars.backends import FRAMEWORKS, framework_of
 from mlpillars.kernels import attention
 from mlpillars.kernels.attention import scaled_dot_product_attention
 from mlpillars.testing import BackendCase, assert_close
@@ -320,13 +323,13 @@ def test_blocked_path_memory_stays_far_below_the_score_matrix():
 
 def _spy_on_blocked_path(monkeypatch) -> list[int]:
     block_sizes: list[int] = []
-    blocked = attention._blocked_attention
+    blocked = attention.blocked_attention
 
     def spy(q, k, v, mask, is_causal, block_size, *, xp):
         block_sizes.append(block_size)
         return blocked(q, k, v, mask, is_causal, block_size, xp=xp)
 
-    monkeypatch.setattr(attention, "_blocked_attention", spy)
+    monkeypatch.setattr(attention, "blocked_attention", spy)
     return block_sizes
 
 
@@ -429,17 +432,26 @@ def test_type_errors():
 
 
 @pytest.mark.parametrize("backend", ["torch", "jax"])
-def test_fast_paths_raise_the_kernel_errors(backend):
+def test_errors_come_before_the_framework_attention(backend):
     pytest.importorskip(backend)
-    with pytest.raises(ValueError, match=r"q has E=64 but k has E=32"):
+    with _recorded_answers(backend) as answers, pytest.raises(ValueError, match=r"q has E=64"):
         scaled_dot_product_attention(
             _ones(2, 3, 64), _ones(2, 3, 32), _ones(2, 3, 32), backend=backend
         )
+    assert answers == []
 
 
-# -- fast paths -------------------------------------------------------------------------
+def test_public_signature_hides_the_injected_parameters():
+    parameters = inspect.signature(scaled_dot_product_attention).parameters
+    assert "xp" not in parameters and "fused" not in parameters
+    assert "fused" in inspect.signature(scaled_dot_product_attention.generic).parameters
+    with pytest.raises(TypeError, match="fused"):
+        scaled_dot_product_attention(_ones(5, 4), _ones(5, 4), _ones(5, 4), fused=None)
 
-FAST_PATH_CASES = [
+
+# -- the frameworks' own attention ----------------------------------------------------------
+
+FUSED_CASES = [
     "tutorial-2d",
     "bool-mask",
     "float-mask-causal",
@@ -447,6 +459,28 @@ FAST_PATH_CASES = [
     "causal-lq-lt-lk-key-padding",
     "gqa-mask-causal",
 ]
+"""Cases every framework's attention takes: masks, causal, Lq != Lk, grouped heads."""
+
+
+@contextlib.contextmanager
+def _recorded_answers(backend: str) -> Iterator[list[Any]]:
+    """What the framework's attention answers (an array, or NotImplemented) each time the
+    kernel offers it arguments while the block runs; none when the kernel never offers."""
+    framework = FRAMEWORKS[backend]
+    implementation = framework.fused(KERNEL)
+    assert implementation is not None, f"{backend} must have its own attention"
+    answers: list[Any] = []
+
+    def recording(*args: Any, **kwargs: Any) -> Any:
+        answers.append(implementation(*args, **kwargs))
+        return answers[-1]
+
+    other_kernels = framework.fused
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(
+            framework, "fused", lambda name: recording if name == KERNEL else other_kernels(name)
+        )
+        yield answers
 
 
 def _backend_case(backend: str, dtype_name: str) -> BackendCase:
@@ -454,82 +488,109 @@ def _backend_case(backend: str, dtype_name: str) -> BackendCase:
     return BackendCase(backend, "cpu", dtype_name)
 
 
-def _compare_fast_with_generic(case: BackendCase, q, k, v, mask, options) -> None:
+def _answers_and_check(case: BackendCase, q, k, v, mask=None, **options) -> list[Any]:
+    """Run the public kernel on the case's backend; check its result against the generic
+    formula alone (no ``fused``); return what the framework's attention answered."""
     q, k, v, mask = _on_backend(case, q, k, v, mask)
-    arguments = {
-        "mask": mask,
-        "is_causal": False,
-        "scale": None,
-        "enable_gqa": False,
-        "return_weights": False,
-        "block_size": None,
-        **options,
-    }
-    fast = fast_path_for(KERNEL, case.backend)(q, k, v, xp=case.xp, **arguments)
-    assert fast is not NotImplemented
-    generic = scaled_dot_product_attention.generic(q, k, v, xp=case.xp, **arguments)
-    assert_close(fast, case.to_numpy(generic), like=q)
+    with _recorded_answers(case.backend) as answers:
+        result = scaled_dot_product_attention(q, k, v, mask=mask, **options)
+    generic = scaled_dot_product_attention.generic(q, k, v, mask=mask, xp=case.xp, **options)
+    outputs = (result, generic) if not options.get("return_weights") else (result[0], generic[0])
+    assert framework_of(outputs[0]) is case.framework
+    assert not np.any(np.isnan(case.to_numpy(outputs[0])))
+    assert_close(outputs[0], case.to_numpy(outputs[1]), like=q)
+    return answers
+
+
+def _assert_fused_matches_generic(case: BackendCase, q, k, v, mask, options) -> None:
+    answers = _answers_and_check(case, q, k, v, mask, **options)
+    assert len(answers) == 1, "the kernel must offer the framework's attention once"
+    assert answers[0] is not NotImplemented, "the framework's attention must take this case"
 
 
 @pytest.mark.parametrize("dtype_name", ["float32", "float64"])
-@pytest.mark.parametrize("case_name", FAST_PATH_CASES)
-def test_torch_fast_path_matches_generic(rng, case_name, dtype_name):
+@pytest.mark.parametrize("case_name", [*FUSED_CASES, "cross-lengths"])
+def test_torch_attention_matches_generic(rng, case_name, dtype_name):
     case = _backend_case("torch", dtype_name)
-    _compare_fast_with_generic(case, *CASES[case_name](rng))
+    _assert_fused_matches_generic(case, *CASES[case_name](rng))
 
 
-@pytest.mark.parametrize("case_name", FAST_PATH_CASES)
-def test_jax_fast_path_matches_generic(rng, case_name):
+@pytest.mark.parametrize("case_name", FUSED_CASES)
+def test_jax_attention_matches_generic(rng, case_name):
     case = _backend_case("jax", "float32")
-    q, k, v, mask, options = CASES[case_name](rng)
-    _compare_fast_with_generic(case, q, k, v, mask, options)
+    _assert_fused_matches_generic(case, *CASES[case_name](rng))
 
 
 @settings(max_examples=30, deadline=None)
 @given(attention_problems())
-def test_torch_fast_path_matches_generic_on_random_problems(problem):
+def test_torch_attention_matches_generic_on_random_problems(problem):
     q, k, v, mask, options, _ = problem
-    _compare_fast_with_generic(_backend_case("torch", "float64"), q, k, v, mask, options)
+    case = _backend_case("torch", "float64")
+    _assert_fused_matches_generic(case, q, k, v, mask, options)
+
+
+@settings(max_examples=8, deadline=None)  # few: each new shape costs JAX a compilation
+@given(attention_problems())
+def test_jax_attention_matches_generic_or_declines_other_value_widths(problem):
+    q, k, v, mask, options, _ = problem
+    answers = _answers_and_check(_backend_case("jax", "float32"), q, k, v, mask, **options)
+    assert len(answers) == 1
+    assert (answers[0] is NotImplemented) == (v.shape[-1] != q.shape[-1])
 
 
 @pytest.mark.parametrize("backend", ["torch", "jax"])
-def test_fast_paths_zero_fully_masked_rows(rng, backend):
+def test_framework_attention_rows_without_keys_are_zeroed(rng, backend):
     case = _backend_case(backend, "float32")
     (q, k, v), masks = _fully_masked_inputs(rng)
     for mask, is_causal in masks:
-        _compare_fast_with_generic(case, q, k, v, mask, {"is_causal": is_causal})
-
-
-def _declines(case: BackendCase, q, k, v, **options) -> bool:
-    q, k, v, _ = _on_backend(case, q, k, v, None)
-    arguments = {
-        "mask": None,
-        "is_causal": False,
-        "scale": None,
-        "enable_gqa": False,
-        "return_weights": False,
-        "block_size": None,
-        **options,
-    }
-    if arguments["mask"] is not None:
-        arguments["mask"] = case.asarray(arguments["mask"], dtype=None)
-    fast_path = fast_path_for(KERNEL, case.backend)
-    return fast_path(q, k, v, xp=case.xp, **arguments) is NotImplemented
+        _assert_fused_matches_generic(case, q, k, v, mask, {"is_causal": is_causal})
 
 
 @pytest.mark.parametrize("backend", ["torch", "jax"])
-def test_fast_paths_decline_what_they_cannot_honour(monkeypatch, rng, backend):
+def test_kernel_offers_the_framework_attention_only_the_output_on_the_automatic_path(
+    monkeypatch, rng, backend
+):
     case = _backend_case(backend, "float32")
     q, k, v = (_normal(rng, 2, 5, 4) for _ in range(3))
-    assert not _declines(case, q, k, v)
-    assert _declines(case, q, k, v, return_weights=True)
-    assert _declines(case, q, k, v, block_size=2)
-    assert _declines(case, _normal(rng, 2, 2, 5, 4), _normal(rng, 1, 2, 5, 4), k[None])
+    assert len(_answers_and_check(case, q, k, v)) == 1
+    assert _answers_and_check(case, q, k, v, return_weights=True) == []
+    assert _answers_and_check(case, q, k, v, block_size=2) == []
+    assert _answers_and_check(case, q, k, v, is_causal=True, block_size=2) == []
+    broadcast_batch = (_normal(rng, 2, 2, 5, 4), _normal(rng, 1, 2, 5, 4), k[None])
+    assert _answers_and_check(case, *broadcast_batch) == []
+    assert _answers_and_check(case, q[:, :0], k, v) == []  # no queries: zeros, no call
+    monkeypatch.setattr(attention, "BLOCKED_ABOVE_ELEMENTS", 10)  # 2 x 5 x 5 scores exceed it
+    assert _answers_and_check(case, q, k, v, mask=np.ones((5, 5), dtype=bool)) == []
+
+
+def test_jax_attention_declines_float64_other_value_widths_and_large_scores(monkeypatch, rng):
+    q, k, v = (_normal(rng, 2, 5, 4) for _ in range(3))
+    assert _answers_and_check(_backend_case("jax", "float64"), q, k, v) == [NotImplemented]
+    float32 = _backend_case("jax", "float32")
+    assert _answers_and_check(float32, q, k, _normal(rng, 2, 5, 3)) == [NotImplemented]
     monkeypatch.setattr(attention, "BLOCKED_ABOVE_ELEMENTS", 10)
-    assert _declines(case, q, k, v, mask=np.ones((5, 5), dtype=bool))
+    assert _answers_and_check(float32, q, k, v, is_causal=True) == [NotImplemented]
 
 
-def test_jax_fast_path_declines_float64_and_other_value_widths(rng):
-    q, k = _normal(rng, 2, 5, 4), _normal(rng, 2, 5, 4)
-    assert _declines(_backend_case("jax", "float64"), q, k, _normal(rng, 2, 5, 4))
-    assert _declines(_backend_case("jax", "float32"), q, k, _normal(rng, 2, 5, 3))
+def test_torch_attention_takes_large_scores_on_cpu_even_in_float64(monkeypatch, rng):
+    q, k, v = (_normal(rng, 2, 5, 4) for _ in range(3))
+    monkeypatch.setattr(attention, "BLOCKED_ABOVE_ELEMENTS", 10)
+    answers = _answers_and_check(_backend_case("torch", "float64"), q, k, v, is_causal=True)
+    assert len(answers) == 1 and answers[0] is not NotImplemented
+
+
+def test_torch_attention_declines_float64_on_cuda_above_the_limit(monkeypatch, rng):
+    torch = pytest.importorskip("torch")
+    if not torch.cuda.is_available():
+        pytest.skip("torch:cuda was asked for but no GPU was found")
+    q, k, v = (_normal(rng, 2, 5, 4) for _ in range(3))
+    float64 = BackendCase("torch", "cuda", "float64")
+    assert len(_answers_and_check(float64, q, k, v)) == 1
+    monkeypatch.setattr(attention, "BLOCKED_ABOVE_ELEMENTS", 10)
+    assert _answers_and_check(float64, q, k, v) == [NotImplemented]
+    assert _answers_and_check(BackendCase("torch", "cuda", "float32"), q, k, v) != [NotImplemented]
+
+
+def test_frameworks_without_their_own_attention_run_the_formula():
+    for name in ("numpy", "cupy", "dask", "array_api_strict"):
+        assert FRAMEWORKS[name].fused(KERNEL) is None

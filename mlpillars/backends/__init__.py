@@ -3,10 +3,9 @@
 Importing this package imports no framework; each is imported the first time it is used.
 """
 
-from . import _fast_paths  # noqa: F401  (registers the fast paths)
 from ._availability import BackendStatus, available_backends
 from ._capabilities import Capabilities
-from ._dispatch import KERNELS, fast_path_for, kernel, register_fast_path
+from ._dispatch import KERNELS, kernel
 from ._errors import BackendNotInstalledError, NoGPUError, UnknownBackendError
 from ._linalg import EighResult, SVDResult, eigh, svd
 from ._movement import host_arrays, materialize, move_to, ready, to_backend
@@ -30,7 +29,6 @@ __all__ = [
     "available_backends",
     "eigh",
     "erf",
-    "fast_path_for",
     "framework_of",
     "host_arrays",
     "kernel",
@@ -38,7 +36,6 @@ __all__ = [
     "move_to",
     "parse_backend",
     "ready",
-    "register_fast_path",
     "selected_target",
     "svd",
     "to_backend",

@@ -7,8 +7,11 @@ backend=None)``. On each call it
 1. picks the target: ``backend=`` > ``use_backend`` > ``MLPILLARS_BACKEND`` > the inputs;
 2. moves the inputs onto it, or refuses inputs from two namespaces with a TypeError;
 3. takes the target's array-API namespace;
-4. runs a fast path registered for (kernel, backend) if one accepts the arguments, else
-   the generic implementation.
+4. calls the generic implementation with that namespace as ``xp`` and, when it takes a
+   ``fused`` parameter, the target framework's own implementation of the kernel
+   (:meth:`Framework.fused`, ``None`` where it has none) as ``fused``. The kernel checks
+   and prepares its arguments first, then offers them to ``fused``; so a framework's
+   implementation never repeats the kernel's checks, and the kernels name no framework.
 """
 
 from __future__ import annotations
@@ -28,7 +31,8 @@ KernelFunction = TypeVar("KernelFunction", bound=Callable[..., Any])
 KERNELS: dict[str, Callable[..., Any]] = {}
 """Every public kernel, by name, in the order they were defined."""
 
-_FAST_PATHS: dict[tuple[str, str], Callable[..., Any]] = {}
+_INJECTED = ("xp", "fused")
+"""Parameters of a generic implementation that the dispatch fills in, not the caller."""
 
 
 def kernel(
@@ -47,16 +51,18 @@ def kernel(
     -------
     callable
         A decorator. The public function has the generic one's signature without ``xp``
-        and with a keyword-only ``backend=None``; the generic one stays reachable as
-        ``public.generic`` (tests compare fast paths with it).
+        and ``fused`` and with a keyword-only ``backend=None``; the generic one stays
+        reachable as ``public.generic``: called without ``fused`` it is the kernel's own
+        formula alone (tests compare frameworks' implementations with it).
     """
 
     def decorate(generic: KernelFunction) -> KernelFunction:
         name = generic.__name__
         signature = inspect.signature(generic)
         call_signature = signature.replace(
-            parameters=[p for p in signature.parameters.values() if p.name != "xp"]
+            parameters=[p for p in signature.parameters.values() if p.name not in _INJECTED]
         )
+        offers_fused = "fused" in signature.parameters
         backend_parameter = inspect.Parameter(
             "backend", inspect.Parameter.KEYWORD_ONLY, default=None, annotation="str | None"
         )
@@ -80,11 +86,9 @@ def kernel(
                     moved = move_to(value, target, float_dtype=float_dtype)
                     _put_back(slot, index, moved, args_list, kwargs)
             xp = target.framework.namespace()
-            fast_path = _FAST_PATHS.get((name, target.framework.name))
-            if fast_path is not None:
-                result = fast_path(*args_list, xp=xp, **kwargs)
-                if result is not NotImplemented:
-                    return result
+            if offers_fused:
+                fused = target.framework.fused(name)
+                return generic(*args_list, xp=xp, fused=fused, **kwargs)
             return generic(*args_list, xp=xp, **kwargs)
 
         public_parameters = [*call_signature.parameters.values()]
@@ -98,29 +102,6 @@ def kernel(
         return public  # type: ignore[return-value]
 
     return decorate
-
-
-def register_fast_path(
-    kernel_name: str, backend_name: str
-) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Register a backend's own implementation of a kernel.
-
-    The function takes the kernel's arguments plus ``xp`` and returns the result, or
-    ``NotImplemented`` when it cannot honour those arguments (the generic path then runs).
-    """
-    if backend_name not in FRAMEWORKS:
-        raise ValueError(f"register_fast_path: unknown backend {backend_name!r}")
-
-    def decorate(fast_path: Callable[..., Any]) -> Callable[..., Any]:
-        _FAST_PATHS[(kernel_name, backend_name)] = fast_path
-        return fast_path
-
-    return decorate
-
-
-def fast_path_for(kernel_name: str, backend_name: str) -> Callable[..., Any] | None:
-    """The fast path registered for (kernel, backend), or ``None``."""
-    return _FAST_PATHS.get((kernel_name, backend_name))
 
 
 @dataclass(frozen=True)

@@ -149,8 +149,10 @@ class Framework:
     def fused(self, kernel_name: str) -> Callable[..., Any] | None:
         """The framework's own implementation of a kernel, or ``None``.
 
-        A kernel calls it after its own checks, with arguments it has prepared (see the
-        kernel's docstring for what each takes); it returns the result, or
+        The dispatch hands it to the kernel (as its ``fused`` argument), which calls it
+        after its own checks with arguments it has prepared; the call each kernel makes
+        is documented with the kernel (attention: ``FusedAttention`` in
+        ``mlpillars.kernels._attention_fused``). It returns the result, or
         ``NotImplemented`` for arguments it cannot honour (the generic formula then runs).
         """
         method = self.fused_kernels.get(kernel_name)

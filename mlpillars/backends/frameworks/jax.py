@@ -3,9 +3,10 @@ peak, and its fused kernels."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from types import ModuleType
-from typing import Any
+from typing import Any, ClassVar
 
 import array_api_compat as aac
 import numpy as np
@@ -127,3 +128,70 @@ class JaxFramework(Framework):
         return lambda: sum(
             (device.memory_stats() or {}).get("peak_bytes_in_use", 0) for device in gpus
         )
+
+    # -- fused kernels: called by the kernels with checked, prepared arguments --------------
+    fused_kernels: ClassVar[dict[str, str]] = {
+        "scaled_dot_product_attention": "fused_attention",
+    }
+
+    def fused_attention(
+        self,
+        q: Any,
+        k: Any,
+        v: Any,
+        mask: Any,
+        /,
+        *,
+        scale: float,
+        is_causal: bool,
+        enable_gqa: bool,
+        exceeds_plain_limit: bool,
+        xp: ModuleType,
+    ) -> Any:
+        """``jax.nn.dot_product_attention`` (its XLA version; cuDNN is not requested) for
+        ``scaled_dot_product_attention``.
+
+        Takes the kernel's prepared arguments (q (..., Hq, Lq, E), k (..., Hk, Lk, E),
+        v (..., Hk, Lk, Ev), a mask of q's rank with the causal triangle folded in; see
+        ``FusedAttention`` in ``mlpillars.kernels._attention_fused``) and returns
+        (..., Hq, Lq, Ev). JAX takes (batch, length, heads, E) with one batch axis, so the
+        batch axes are flattened and the head and length axes swapped on the way in and
+        out; a float mask goes in as ``bias``, a boolean one as ``mask``; grouped heads
+        need no flag (Hk dividing Hq is enough). Declines float64 (its softmax always runs
+        in float32, which would cost float64 results their precision), Ev != E (its v
+        must have k's shape) and scores above the kernel's plain-path limit (the XLA
+        version holds every score).
+        """
+        if q.dtype == xp.float64 or v.shape[-1] != q.shape[-1] or exceeds_plain_limit:
+            return NotImplemented
+        batch_shape = tuple(q.shape[:-3])
+        output = self.load().nn.dot_product_attention(
+            *(_length_before_heads(array, xp=xp) for array in (q, k, v)),
+            **_bias_or_mask(mask, batch_shape, xp=xp),
+            scale=scale,
+            is_causal=is_causal,
+        )
+        heads_first = xp.permute_dims(output, (0, 2, 1, 3))
+        return xp.reshape(heads_first, (*batch_shape, *heads_first.shape[1:]))
+
+
+def _length_before_heads(array: Any, *, xp: ModuleType) -> Any:
+    """(..., H, L, E) as JAX's (B, L, H, E), the batch axes ``...`` flattened into B."""
+    flat = xp.reshape(array, (math.prod(array.shape[:-3]), *array.shape[-3:]))
+    return xp.permute_dims(flat, (0, 2, 1, 3))
+
+
+def _bias_or_mask(mask: Any, batch_shape: tuple[int, ...], *, xp: ModuleType) -> dict[str, Any]:
+    """The keyword of ``jax.nn.dot_product_attention`` that takes ``mask``: ``mask`` for a
+    boolean one, ``bias`` for a float one; 4-D, (B or 1, H or 1, Lq or 1, Lk or 1).
+
+    ``mask`` is (..., H or 1, Lq or 1, Lk or 1) with the batch axes ``...`` of q; those of
+    length 1 where others are not are broadcast before the batch axes are flattened.
+    """
+    if mask is None:
+        return {}
+    mask_batch = tuple(mask.shape[: len(batch_shape)])
+    if any(size != 1 for size in mask_batch) and mask_batch != batch_shape:
+        mask = xp.broadcast_to(mask, (*batch_shape, *mask.shape[-3:]))
+    mask = xp.reshape(mask, (math.prod(mask.shape[:-3]), *mask.shape[-3:]))
+    return {"mask" if xp.isdtype(mask.dtype, "bool") else "bias": mask}

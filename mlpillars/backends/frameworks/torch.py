@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from types import ModuleType
-from typing import Any
+from typing import Any, ClassVar
 
 import array_api_compat as aac
 import numpy as np
@@ -149,3 +149,39 @@ class TorchFramework(Framework):
         for index in gpus:
             torch.cuda.reset_peak_memory_stats(index)
         return lambda: sum(torch.cuda.max_memory_allocated(index) for index in gpus)
+
+    # -- fused kernels: called by the kernels with checked, prepared arguments --------------
+    fused_kernels: ClassVar[dict[str, str]] = {
+        "scaled_dot_product_attention": "fused_attention",
+    }
+
+    def fused_attention(
+        self,
+        q: Any,
+        k: Any,
+        v: Any,
+        mask: Any,
+        /,
+        *,
+        scale: float,
+        is_causal: bool,
+        enable_gqa: bool,
+        exceeds_plain_limit: bool,
+        xp: ModuleType,
+    ) -> Any:
+        """``torch.nn.functional.scaled_dot_product_attention`` (flash attention on CPU and
+        CUDA) for ``scaled_dot_product_attention``.
+
+        Takes the kernel's prepared arguments (q (..., Hq, Lq, E), k (..., Hk, Lk, E),
+        v (..., Hk, Lk, Ev), a mask of q's rank with the causal triangle folded in; see
+        ``FusedAttention`` in ``mlpillars.kernels._attention_fused``) and returns
+        (..., Hq, Lq, Ev). Declines float64 on CUDA above the kernel's plain-path limit:
+        no fused CUDA kernel takes float64, and torch's math kernel would then hold every
+        score, which the kernel's blocked path avoids.
+        """
+        torch = self.load()
+        if exceeds_plain_limit and q.is_cuda and q.dtype == torch.float64:
+            return NotImplemented
+        return torch.nn.functional.scaled_dot_product_attention(
+            q, k, v, attn_mask=mask, is_causal=is_causal, scale=scale, enable_gqa=enable_gqa
+        )
