@@ -9,7 +9,7 @@ from ._capabilities import Capabilities
 from ._dispatch import KERNELS, fast_path_for, kernel, register_fast_path
 from ._errors import BackendNotInstalledError, NoGPUError, UnknownBackendError
 from .frameworks import FRAMEWORKS, Framework, framework_of
-from ._linalg import EighResult, SVDResult, eigh, svd
+from ._linalg import EighResult, QRResult, SVDResult, eigh, qr, solve_triangular, svd
 from ._movement import host_arrays, materialize, move_to, ready, to_backend
 from ._selection import ENV_VARIABLE, Target, parse_backend, selected_target, use_backend
 from ._special import erf
@@ -24,6 +24,7 @@ __all__ = [
     "EighResult",
     "Framework",
     "NoGPUError",
+    "QRResult",
     "SVDResult",
     "Target",
     "UnknownBackendError",
@@ -37,9 +38,11 @@ __all__ = [
     "materialize",
     "move_to",
     "parse_backend",
+    "qr",
     "ready",
     "register_fast_path",
     "selected_target",
+    "solve_triangular",
     "svd",
     "to_backend",
     "use_backend",
