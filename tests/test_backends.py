@@ -244,6 +244,22 @@ def test_materialize_evaluates_several_lazy_arrays_together():
     assert backends.materialize(np.ones(2)) is not None
 
 
+def test_unregistered_kernel_dispatches_but_is_not_listed():
+    torch = pytest.importorskip("torch")
+
+    @backends.kernel(arrays=("x", "shift"), register=False)
+    def _shifted(x, shift, /, *, xp):
+        return x + xp.astype(shift, x.dtype)
+
+    assert "_shifted" not in backends.KERNELS and "_shifted" not in mp.KERNELS
+    assert_close(_shifted([1.0, 2.0], np.ones(2)), np.array([2.0, 3.0]))
+    with pytest.raises(TypeError, match=r"_shifted: .* numpy \(x\), torch \(shift\)"):
+        _shifted(np.zeros(2), torch.ones(2))
+    moved = _shifted(np.zeros(2), torch.ones(2), backend="torch")
+    assert isinstance(moved, torch.Tensor)
+    assert_close(moved, np.ones(2))
+
+
 # -- layering (the import-linter contracts are in tests/test_layering.py) ----------------------
 
 PACKAGE = pathlib.Path(mp.__file__).parent

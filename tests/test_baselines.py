@@ -339,9 +339,9 @@ def test_attention_matches_the_kernel(rng: np.random.Generator) -> None:
 
 @pytest.mark.parametrize("case_id", list(CASES["gradient_descent"]))
 def test_gradient_descent_matches_the_kernel(rng: np.random.Generator, case_id: str) -> None:
-    calculus = pytest.importorskip("mlpillars.kernels.calculus")
+    descent = pytest.importorskip("mlpillars.kernels.gradient_descent")
     args, kwargs = CASES["gradient_descent"][case_id](rng)
-    fitted = calculus.gradient_descent(*args, **kwargs)
+    fitted = descent.gradient_descent(*args, **kwargs)
     for implementation in AVAILABLE:
         result = getattr(BASELINES["gradient_descent"], implementation)(*args, **kwargs)
         check_result(result, (fitted.weights, fitted.bias), like=args[0])
@@ -358,7 +358,7 @@ def test_pca_matches_the_kernel(rng: np.random.Generator) -> None:
 
 def _public_kernel(name: str) -> Any:
     """The public kernel of that name, or None while its module does not exist yet."""
-    for module in ("attention", "calculus", "pca"):
+    for module in ("attention", "gradient_descent", "regression", "pca"):
         try:
             importlib.import_module(f"mlpillars.kernels.{module}")
         except ImportError:

@@ -15,6 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.decomposition import PCA as SklearnPCA
 
+import mlpillars
 import mlpillars.kernels.pca as pca_module
 from mlpillars.backends import eigh as backends_eigh
 from mlpillars.backends import use_backend
@@ -249,8 +250,33 @@ def test_backend_keyword_and_selection_reach_the_fit(rng):
         projected = model.transform(X)  # the selected backend is the fitted one: X moves
     assert isinstance(model.components_, torch.Tensor)
     assert isinstance(projected, torch.Tensor)
-    with pytest.raises(TypeError, match="fitted on torch"):
+    # Without a selection, data of another namespace than the fit is refused, naming both.
+    refused = r"_pca_transform: .*different array namespaces: numpy \(X\), torch \(components\)"
+    with pytest.raises(TypeError, match=refused):
         model.transform(X)
+    with pytest.raises(TypeError, match=r"_pca_inverse_transform: .*numpy \(X_projected\)"):
+        model.inverse_transform(np.ones((3, 2)))
+
+
+def test_a_selected_backend_moves_data_and_fit_onto_it(rng):
+    torch = pytest.importorskip("torch")
+    X = scaled_data(rng, 50)
+    reference = SklearnPCA(2, whiten=True).fit(X)
+    model = PCA(2, whiten=True).fit(X)  # fitted on NumPy ...
+    projected = model.transform(X, backend="torch")  # ... transformed on torch
+    assert isinstance(projected, torch.Tensor)
+    assert_close(projected, reference.transform(X), like=torch.asarray(X))
+    with use_backend("torch"):
+        restored = model.inverse_transform(projected.numpy())
+    assert isinstance(restored, torch.Tensor)
+    expected_back = reference.inverse_transform(reference.transform(X))
+    assert_close(restored, expected_back, like=torch.asarray(X))
+    fitted_and_projected = PCA(2, whiten=True).fit_transform(X, backend="torch")
+    assert_close(fitted_and_projected, reference.transform(X), like=torch.asarray(X))
+
+
+def test_transform_helpers_are_not_public_kernels():
+    assert not [name for name in mlpillars.KERNELS if "transform" in name]
 
 
 def test_python_lists_are_accepted(rng):
@@ -329,7 +355,8 @@ def test_feature_count_mismatch(rng):
 def test_transform_with_another_namespace(rng):
     strict = pytest.importorskip("array_api_strict")
     model = PCA(2).fit(scaled_data(rng, 20))
-    with pytest.raises(TypeError, match=r"X comes from array_api_strict .* fitted on numpy"):
+    refused = r"_pca_transform: .*namespaces: array_api_strict \(X\), numpy \(components\)"
+    with pytest.raises(TypeError, match=refused):
         model.transform(strict.asarray(scaled_data(rng, 3)))
 
 

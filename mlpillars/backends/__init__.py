@@ -7,7 +7,7 @@ from ._availability import BackendStatus, available_backends
 from ._capabilities import Capabilities
 from ._dispatch import KERNELS, kernel
 from ._errors import BackendNotInstalledError, NoGPUError, UnknownBackendError
-from ._linalg import EighResult, SVDResult, eigh, svd
+from ._linalg import EighResult, QRResult, SVDResult, eigh, qr, solve_triangular, svd
 from ._movement import host_arrays, materialize, move_to, ready, to_backend
 from ._selection import ENV_VARIABLE, Target, parse_backend, selected_target, use_backend
 from ._special import erf
@@ -23,6 +23,7 @@ __all__ = [
     "EighResult",
     "Framework",
     "NoGPUError",
+    "QRResult",
     "SVDResult",
     "Target",
     "UnknownBackendError",
@@ -35,8 +36,10 @@ __all__ = [
     "materialize",
     "move_to",
     "parse_backend",
+    "qr",
     "ready",
     "selected_target",
+    "solve_triangular",
     "svd",
     "to_backend",
     "use_backend",

@@ -36,7 +36,7 @@ _INJECTED = ("xp", "fused")
 
 
 def kernel(
-    *, arrays: tuple[str, ...], array_lists: tuple[str, ...] = ()
+    *, arrays: tuple[str, ...], array_lists: tuple[str, ...] = (), register: bool = True
 ) -> Callable[[KernelFunction], KernelFunction]:
     """Make a generic array-API implementation into a public, dispatching kernel.
 
@@ -46,6 +46,9 @@ def kernel(
         Names of the parameters that hold arrays (``None`` values are skipped).
     array_lists : tuple of str
         Names of the parameters that hold sequences of arrays (e.g. an MLP's weights).
+    register : bool
+        List the kernel in ``KERNELS`` (the public list that suites and docs come from);
+        False for a private helper that only needs the dispatch (e.g. ``PCA.transform``'s).
 
     Returns
     -------
@@ -98,7 +101,8 @@ def kernel(
             parameters=[*public_parameters, backend_parameter, *var_keyword]
         )
         public.generic = generic  # type: ignore[attr-defined]
-        KERNELS[name] = public
+        if register:
+            KERNELS[name] = public
         return public  # type: ignore[return-value]
 
     return decorate

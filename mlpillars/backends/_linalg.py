@@ -1,8 +1,9 @@
 """Linear algebra a backend may lack or restrict, answered by the array's own framework.
 
-Dask has no ``linalg.eigh`` and its ``linalg.svd`` (TSQR) wants one chunk across the
-shorter axis: its framework module says how it copes (see ``frameworks/dask.py``). Every
-other backend uses its own routines as they are.
+Dask has no ``linalg.eigh``, its ``linalg.svd`` (TSQR) wants one chunk across the shorter
+axis, and its ``qr`` and triangular solve take one matrix, not a stack: its framework
+module says how it copes (see ``frameworks/dask.py``). Every other backend uses its own
+routines as they are.
 """
 
 from __future__ import annotations
@@ -18,6 +19,13 @@ class SVDResult(NamedTuple):
     U: Any
     S: Any
     Vh: Any
+
+
+class QRResult(NamedTuple):
+    """Reduced QR ``matrix = Q @ R``: orthonormal columns Q, upper-triangular R."""
+
+    Q: Any
+    R: Any
 
 
 class EighResult(NamedTuple):
@@ -63,6 +71,44 @@ def svd(matrix: Any) -> SVDResult:
         factor as large as the matrix stays lazy.
     """
     return SVDResult(*_framework_of("svd", matrix).svd(matrix))
+
+
+def qr(matrix: Any) -> QRResult:
+    r"""Reduced QR decomposition of a matrix or a stack of them, on the matrix's own backend.
+
+    .. math:: A = Q R, \quad Q^\top Q = I_k, \quad k = \min(m, n)
+
+    Parameters
+    ----------
+    matrix : array, shape (..., m, n)
+
+    Returns
+    -------
+    QRResult
+        ``Q`` (..., m, k) with orthonormal columns and ``R`` (..., k, n) upper triangular,
+        in the matrix's namespace and on its device. Each backend's own signs: a column of
+        Q and the matching row of R may both be negated from one backend to another.
+    """
+    return QRResult(*_framework_of("qr", matrix).qr(matrix))
+
+
+def solve_triangular(upper: Any, rhs: Any) -> Any:
+    r"""Solve upper-triangular systems ``upper @ X = rhs``, on the arrays' own backend.
+
+    Parameters
+    ----------
+    upper : array, shape (..., d, d)
+        Upper triangular and non-singular; its strict lower triangle must be zero (as in
+        the R of :func:`qr`), since a backend may use a general solver.
+    rhs : array, shape (..., d, k)
+        Right-hand sides as columns, with ``upper``'s leading shape and namespace.
+
+    Returns
+    -------
+    array, shape (..., d, k)
+        X, in the arrays' namespace and on their device.
+    """
+    return _framework_of("solve_triangular", upper).solve_triangular(upper, rhs)
 
 
 def _framework_of(routine: str, matrix: Any) -> Framework:

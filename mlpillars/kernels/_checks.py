@@ -84,6 +84,55 @@ def check_choice(kernel: str, name: str, value: object, valid: tuple[str, ...]) 
     return value  # type: ignore[return-value]
 
 
+def regression_problems(
+    kernel: str, X: Any, y: Any, lr: Any, *, xp: Any
+) -> tuple[Any, Any, int, bool]:
+    """A regression call's problems, checked and given a leading batch axis.
+
+    Parameters
+    ----------
+    X : array, shape (B, n, d), (n, d) or (n,)
+        Features; a 1-D X is one feature.
+    y : array, shape (B, n) or (n,)
+    lr : array, shape (B,) or (), optional
+        Learning rates, for a kernel that takes them (``None`` otherwise).
+
+    Returns
+    -------
+    features : array, shape (1 or B, n, d)
+    targets : array, shape (1 or B, n)
+    batch_size : int
+        B, the leading axis the inputs share (1 when none has one).
+    batched : bool
+        Whether any input has the batch axis (the result then keeps it).
+    """
+    check_ndim(kernel, "X", X, (1, 2, 3))
+    check_ndim(kernel, "y", y, (1, 2))
+    if lr is not None:
+        check_ndim(kernel, "lr", lr, (0, 1))
+    features = xp.reshape(X, (1, X.shape[0], 1)) if X.ndim == 1 else X
+    features = features if features.ndim == 3 else xp.expand_dims(features, axis=0)
+    targets = y if y.ndim == 2 else xp.expand_dims(y, axis=0)
+    if features.shape[1] != targets.shape[1] or features.shape[1] == 0:
+        raise ValueError(
+            f"{kernel}: X and y must have the same number of samples n >= 1; got "
+            f"X: {shape_text(X)} (n = {features.shape[1]}), y: {shape_text(y)} "
+            f"(n = {targets.shape[1]})"
+        )
+    leading = {"X": X.shape[0] if X.ndim == 3 else None, "y": y.shape[0] if y.ndim == 2 else None}
+    if lr is not None:
+        leading["lr"] = lr.shape[0] if lr.ndim == 1 else None
+    sizes = {size for size in leading.values() if size is not None}
+    if len(sizes) > 1:
+        found = ", ".join(f"{name}: {size}" for name, size in leading.items() if size is not None)
+        raise ValueError(
+            f"{kernel}: the batch sizes B disagree ({found}); X (B, n, d), y (B, n) and "
+            f"lr (B,) must share B, or be unbatched: X (n, d), y (n,), scalar lr"
+        )
+    batched = bool(sizes)
+    return features, targets, sizes.pop() if batched else 1, batched
+
+
 def as_floating(*arrays: Any, xp: Any) -> tuple[Any, ...]:
     """Cast the arrays to one real floating dtype (``None`` entries pass through).
 

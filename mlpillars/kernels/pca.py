@@ -25,7 +25,7 @@ from typing import Any, NamedTuple
 
 import array_api_compat as aac
 
-from ..backends import Target, eigh, framework_of, kernel, materialize, move_to, selected_target
+from ..backends import eigh, kernel, materialize
 from ..backends import svd as thin_svd
 from ._checks import as_floating, check_choice, shape_text
 
@@ -92,7 +92,8 @@ def pca(
     """
     (X,) = as_floating(X, xp=xp)
     fitted = fit_pca("pca", X, n_components, solver, xp=xp)
-    return project(X, fitted, whiten=whiten, xp=xp)
+    variance = fitted.explained_variance if whiten else None
+    return project(X, fitted.components, fitted.mean, variance, xp=xp)
 
 
 @kernel(arrays=("X",))
@@ -127,12 +128,14 @@ class NotFittedError(ValueError, AttributeError):
 class PCA:
     """Principal component analysis with scikit-learn's names and signs.
 
-    ``fit`` runs the :func:`pca_fit` kernel, so it follows X's namespace and device, or the
-    backend selected by ``backend=``, ``mlpillars.use_backend`` or ``MLPILLARS_BACKEND``.
-    The fitted arrays stay there; ``transform`` and ``inverse_transform`` take arrays of
-    that namespace and device only (another namespace raises ``TypeError``, another device
-    ``ValueError``), except that while a selected backend is the fitted one, arrays of other
-    namespaces are moved onto it. Python lists are always converted.
+    Every method runs a kernel, so the one dispatch of ``mlpillars.backends`` decides where
+    it runs. ``fit`` runs :func:`pca_fit`: it follows X's namespace and device, or the
+    backend selected by ``backend=``, ``mlpillars.use_backend`` or ``MLPILLARS_BACKEND``,
+    and the fitted arrays stay there. ``transform`` and ``inverse_transform`` run kernels
+    whose inputs are X and the fitted arrays: X must share their namespace and device
+    (another namespace raises ``TypeError``, another device ``ValueError``), unless a
+    backend is selected, which X and the fitted arrays are then moved onto. Python lists
+    are always converted.
 
     Parameters
     ----------
@@ -179,38 +182,98 @@ class PCA:
         self.solver_ = self._fitted.solver
         return self
 
-    def transform(self, X: Any) -> Any:
-        """Project X (n, d) onto the components: (n, k), divided by sqrt(λ) if whitening."""
-        fitted, X, xp = self._like_fit("transform", X, "n_features_in_")
-        return project(X, fitted, whiten=self.whiten, xp=xp)
+    def transform(self, X: Any, *, backend: str | None = None) -> Any:
+        """Project X (n, d) onto the components: (n, k), divided by sqrt(λ) if whitening.
+
+        ``backend=`` selects where it runs (X and the fitted arrays are moved there).
+        """
+        fitted = self._checked_fit("transform")
+        variance = fitted.explained_variance if self.whiten else None
+        return _pca_transform(X, fitted.components, fitted.mean, variance, backend=backend)
 
     def fit_transform(self, X: Any, y: Any = None, *, backend: str | None = None) -> Any:
         """``fit(X)`` then ``transform(X)``: (n, k)."""
-        return self.fit(X, backend=backend).transform(X)
+        return self.fit(X, backend=backend).transform(X, backend=backend)
 
-    def inverse_transform(self, X_projected: Any) -> Any:
-        """Map projections (n, k) back to feature space (n, d): Z V_k + mu (un-whitened)."""
-        fitted, X_projected, xp = self._like_fit("inverse_transform", X_projected, "n_components_")
-        return reconstruct(X_projected, fitted, whiten=self.whiten, xp=xp)
+    def inverse_transform(self, X_projected: Any, *, backend: str | None = None) -> Any:
+        """Map projections (n, k) back to feature space (n, d): Z V_k + mu (un-whitened).
 
-    def _like_fit(self, method: str, X: Any, width_attribute: str) -> tuple[PCAFit, Any, Any]:
-        """The fit, X on the fitted namespace/device/dtype (checked), and the namespace."""
+        ``backend=`` selects where it runs (the projections and the fit are moved there).
+        """
+        fitted = self._checked_fit("inverse_transform")
+        variance = fitted.explained_variance if self.whiten else None
+        return _pca_inverse_transform(
+            X_projected, fitted.components, fitted.mean, variance, backend=backend
+        )
+
+    def _checked_fit(self, method: str) -> PCAFit:
+        """The fit, or NotFittedError naming the method that needed it."""
         if self._fitted is None:
             raise NotFittedError(
                 f"PCA.{method}: this PCA is not fitted yet; call fit(X) or fit_transform(X) first"
             )
-        components = self._fitted.components
-        X = _on_backend_of(f"PCA.{method}", X, components)
-        xp = framework_of(components).namespace()
-        _check_matrix(f"PCA.{method}", "X", X)
-        expected = getattr(self, width_attribute)
-        if X.shape[1] != expected:
-            raise ValueError(
-                f"PCA.{method}: X has {X.shape[1]} columns but this PCA expects {expected} "
-                f"({width_attribute} = {expected}; X: {shape_text(X)}, "
-                f"components_: {shape_text(components)})"
-            )
-        return self._fitted, xp.astype(X, components.dtype, copy=False), xp
+        return self._fitted
+
+
+@kernel(arrays=("X", "components", "mean", "whitening_variance"), register=False)
+def _pca_transform(
+    X: Any, components: Any, mean: Any, whitening_variance: Any = None, /, *, xp: Any
+) -> Any:
+    """``PCA.transform``'s kernel: the fitted arrays are inputs, so the dispatch places them.
+
+    Parameters
+    ----------
+    X : array, shape (n, d)
+    components, mean : array, shape (k, d) and (d,)
+        The fit's axes and column means.
+    whitening_variance : array, shape (k,), optional
+        The fit's explained variance when whitening, else None.
+
+    Returns
+    -------
+    array, shape (n, k)
+        See :func:`project`.
+    """
+    width = ("n_features_in_", components.shape[1])
+    X = _like_fitted("PCA.transform", X, components, width, xp=xp)
+    return project(X, components, mean, whitening_variance, xp=xp)
+
+
+@kernel(arrays=("X_projected", "components", "mean", "whitening_variance"), register=False)
+def _pca_inverse_transform(
+    X_projected: Any, components: Any, mean: Any, whitening_variance: Any = None, /, *, xp: Any
+) -> Any:
+    """``PCA.inverse_transform``'s kernel: the fitted arrays are inputs, as for transform.
+
+    Parameters
+    ----------
+    X_projected : array, shape (n, k)
+    components, mean : array, shape (k, d) and (d,)
+    whitening_variance : array, shape (k,), optional
+        The fit's explained variance when the projections were whitened, else None.
+
+    Returns
+    -------
+    array, shape (n, d)
+        See :func:`reconstruct`.
+    """
+    width = ("n_components_", components.shape[0])
+    X_projected = _like_fitted("PCA.inverse_transform", X_projected, components, width, xp=xp)
+    return reconstruct(X_projected, components, mean, whitening_variance, xp=xp)
+
+
+def _like_fitted(where: str, X: Any, components: Any, width: tuple[str, int], *, xp: Any) -> Any:
+    """X checked to be a matrix of ``width`` (attribute name, value) columns, in the
+    components' dtype."""
+    _check_matrix(where, "X", X)
+    width_name, expected = width
+    if X.shape[1] != expected:
+        raise ValueError(
+            f"{where}: X has {X.shape[1]} columns but this PCA expects {expected} "
+            f"({width_name} = {expected}; X: {shape_text(X)}, "
+            f"components_: {shape_text(components)})"
+        )
+    return xp.astype(X, components.dtype, copy=False)
 
 
 def fit_pca(kernel_name: str, X: Any, n_components: int, solver: str, *, xp: Any) -> PCAFit:
@@ -255,26 +318,40 @@ def resolve_solver(solver: str, n_samples: int, n_features: int) -> str:
     return "covariance_eigh" if n_features <= AUTO_EIGH_MAX_FEATURES and tall else "svd"
 
 
-def project(X: Any, fitted: PCAFit, *, whiten: bool, xp: Any) -> Any:
+def project(X: Any, components: Any, mean: Any, whitening_variance: Any, *, xp: Any) -> Any:
     """``X V^T - mu V^T`` (centred after projecting: no centred copy of X), whitened if asked.
 
-    The whitening scale sqrt(λ) is clipped below at the dtype's eps, as scikit-learn does,
-    so a rank-deficient component gives large values rather than infinities.
+    Parameters
+    ----------
+    X : array, shape (n, d)
+    components : array, shape (k, d)
+        V, the principal axes as rows.
+    mean : array, shape (d,)
+    whitening_variance : array, shape (k,), or None
+        Each projected column is divided by the square root (clipped below at the dtype's
+        eps, as scikit-learn does, so that a rank-deficient component gives large values
+        rather than infinities); None: no whitening.
+
+    Returns
+    -------
+    array, shape (n, k)
     """
-    axes = xp.matrix_transpose(fitted.components)
-    projected = X @ axes - fitted.mean @ axes
-    if not whiten:
+    axes = xp.matrix_transpose(components)
+    projected = X @ axes - mean @ axes
+    if whitening_variance is None:
         return projected
-    scale = xp.sqrt(fitted.explained_variance)
+    scale = xp.sqrt(whitening_variance)
     return projected / xp.clip(scale, min=float(xp.finfo(scale.dtype).eps))
 
 
-def reconstruct(X_projected: Any, fitted: PCAFit, *, whiten: bool, xp: Any) -> Any:
-    """``Z V_k + mu``, with Z first multiplied back by sqrt(λ) when it was whitened."""
-    components = fitted.components
-    if whiten:
-        components = xp.expand_dims(xp.sqrt(fitted.explained_variance), axis=1) * components
-    return X_projected @ components + fitted.mean
+def reconstruct(
+    X_projected: Any, components: Any, mean: Any, whitening_variance: Any, *, xp: Any
+) -> Any:
+    """``Z V + mu`` (n, d) for projections Z (n, k), first multiplied back by
+    sqrt(whitening_variance) (k,) when they were whitened (None: they were not)."""
+    if whitening_variance is not None:
+        components = xp.expand_dims(xp.sqrt(whitening_variance), axis=1) * components
+    return X_projected @ components + mean
 
 
 def _covariance_eigh(X: Any, mean: Any, *, xp: Any) -> tuple[Any, Any]:
@@ -343,26 +420,3 @@ def _check_finite(kernel_name: str, mean: Any, *, xp: Any) -> None:
             f"overflows) in {count} of its {mean.shape[0]} columns, the first being column "
             f"{first}; remove or impute them before PCA"
         )
-
-
-def _on_backend_of(where: str, X: Any, fitted_array: Any) -> Any:
-    """X on ``fitted_array``'s backend and device, or a TypeError/ValueError saying why not."""
-    fitted_framework = framework_of(fitted_array)
-    fitted_device = fitted_framework.device_of(fitted_array)
-    source = framework_of(X)
-    if source is fitted_framework:
-        if str(source.device_of(X)) != str(fitted_device):
-            raise ValueError(
-                f"{where}: X is on {source.device_of(X)} but this PCA was fitted on "
-                f"{fitted_device}; move X to {fitted_device}"
-            )
-        return X
-    selected = selected_target(None)
-    if source is not None and (selected is None or selected.framework is not fitted_framework):
-        raise TypeError(
-            f"{where}: X comes from {source.name} but this PCA was fitted on "
-            f"{fitted_framework.name} arrays; convert X first, e.g. "
-            f"mlpillars.to_backend(X, '{fitted_framework.name}'), or fit on {source.name}"
-        )
-    # A Python list, or an array while the fitted backend is the selected one: move it.
-    return move_to(X, Target(fitted_framework, fitted_device, fitted_framework.name))

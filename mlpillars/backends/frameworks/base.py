@@ -199,6 +199,17 @@ class Framework:
         U, S, Vh = self.namespace().linalg.svd(matrix, full_matrices=False)
         return U, S, Vh
 
+    def qr(self, matrix: Any) -> tuple[Any, Any]:
+        """Reduced QR ``Q, R`` of a stack of matrices (..., m, n): Q (..., m, k), R (..., k, n)."""
+        Q, R = self.namespace().linalg.qr(matrix)
+        return Q, R
+
+    def solve_triangular(self, upper: Any, rhs: Any) -> Any:
+        """X with ``upper @ X = rhs``: upper (..., d, d) upper triangular, rhs (..., d, k)."""
+        # The array API has no triangular solve; the general one gives the same X, only
+        # without using the zeros (a framework with a triangular routine may override).
+        return self.namespace().linalg.solve(upper, rhs)
+
 
 def unknown_device(framework: Framework, spec: str | None) -> ValueError:
     """The error for a device the framework does not have, listing those it has."""

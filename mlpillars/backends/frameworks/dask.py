@@ -3,6 +3,7 @@ the linear algebra Dask lacks or restricts is answered here."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
@@ -77,3 +78,39 @@ class DaskFramework(Framework):
         else:
             U, S = dask.persist(U, S)
         return U, S, Vh
+
+    def qr(self, matrix: Any) -> tuple[Any, Any]:
+        # Dask's QR is 2-D only: each matrix of a stack is factorised on its own.
+        return _each_matrix(self._qr_2d, matrix)
+
+    def solve_triangular(self, upper: Any, rhs: Any) -> Any:
+        # Dask's triangular solve is 2-D only: each system of a stack is solved on its own.
+        (solution,) = _each_matrix(self._solve_triangular_2d, upper, rhs)
+        return solution
+
+    def _qr_2d(self, matrix: Any) -> tuple[Any, Any]:
+        # TSQR (tall) and its wide twin take one chunk across the shorter axis.
+        tall = matrix.shape[0] >= matrix.shape[1]
+        Q, R = self.load().linalg.qr(matrix.rechunk({1 if tall else 0: -1}))
+        return Q, R
+
+    def _solve_triangular_2d(self, upper: Any, rhs: Any) -> tuple[Any]:
+        # The blocked solve pairs the matrix's diagonal blocks with the right-hand side's
+        # row chunks: square blocks, and row chunks that match them.
+        upper = upper.rechunk({1: upper.chunks[0]})
+        rhs = rhs.rechunk({0: upper.chunks[0]})
+        return (self.load().linalg.solve_triangular(upper, rhs),)
+
+
+def _each_matrix(routine: Callable[..., tuple[Any, ...]], *stacks: Any) -> tuple[Any, ...]:
+    """``routine`` (2-D arrays -> tuple of 2-D arrays) on each matrix of stacks (..., m, n)
+    of one leading shape, its results stacked back to that leading shape."""
+    import dask.array as da
+
+    leading = stacks[0].shape[:-2]
+    if not leading:
+        return routine(*stacks)
+    flat = [stack.reshape((-1, *stack.shape[-2:])) for stack in stacks]
+    per_matrix = [routine(*(stack[i] for stack in flat)) for i in range(flat[0].shape[0])]
+    stacked = (da.stack(parts, axis=0) for parts in zip(*per_matrix, strict=True))
+    return tuple(part.reshape((*leading, *part.shape[1:])) for part in stacked)

@@ -1,4 +1,4 @@
-"""Calculus: gradient descent for linear and logistic regression, and the closed form.
+"""Gradient descent for linear and logistic regression, B problems at once.
 
 The tutorial's loop, ``w = w - lr * dL/dw`` from ``w = 0``, with MSE loss
 ``mean((Xw + b - y)^2)`` and gradient ``(2/n) X^T (Xw + b - y)``. Here it runs B
@@ -6,14 +6,18 @@ problems at once (a learning-rate sweep is one call), each problem frozen by an
 ``xp.where`` mask once it converges or diverges: no item assignment, no loop over problems.
 
 Weights and bias travel together as one parameter row per problem, ``theta = [w, b]``,
-against the design ``A = [X, 1]``; the L2 penalty masks the bias out.
+against the design ``A = [X, 1]``; the L2 penalty masks the bias out. The closed form
+of the same linear regression is :func:`.regression.least_squares`.
+
+Read top-down: the result and the kernel, then its set-up (options, shapes), then the
+loop (one step, its direction, the loss and gradient), then the result's assembly.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any
 
 import array_api_compat as aac
 import array_api_extra as xpx
@@ -23,8 +27,8 @@ from ._checks import (
     as_floating,
     check_choice,
     check_int,
-    check_ndim,
     check_number,
+    regression_problems,
     shape_text,
 )
 from .probability import stable_sigmoid
@@ -77,13 +81,6 @@ class GradientDescentResult:
     diverged: Any
     converged: Any
     steps_run: Any
-
-
-class LeastSquaresResult(NamedTuple):
-    """What :func:`least_squares` returns: ``weights`` (B, d) or (d,), ``bias`` (B,) or ()."""
-
-    weights: Any
-    bias: Any
 
 
 @kernel(arrays=("X", "y", "lr"))
@@ -194,88 +191,7 @@ def gradient_descent(
     return _result(progress, xp.stack(history, axis=0), setup, xp=xp)
 
 
-@kernel(arrays=("X", "y"))
-def least_squares(X: Any, y: Any, /, *, fit_intercept: bool = True, xp: Any) -> LeastSquaresResult:
-    r"""The closed-form linear regression, by QR of the (centred) design.
-
-    .. math:: \min_{w, b} \lVert Xw + b - y\rVert^2: \quad X_c = QR, \quad
-              R w = Q^T y_c, \quad b = \bar y - \bar x^T w
-
-    where ``X_c, y_c`` are X and y minus their column means (without an intercept: X, y,
-    and b = 0). QR avoids both the tutorial's explicit inverse and the squared condition
-    number of the normal equations ``(X^T X)^{-1} X^T y``.
-
-    Parameters
-    ----------
-    X : array, shape (B, n, d), (n, d) or (n,)
-        Full column rank (after centring), n > d with an intercept, n >= d without.
-    y : array, shape (B, n) or (n,)
-        A (B, n) y with a 2-D X solves B right-hand sides with one factorisation; a 3-D X
-        is factorised problem by problem (Dask's ``qr`` and ``solve`` are 2-D only).
-
-    Returns
-    -------
-    LeastSquaresResult
-        ``(weights, bias)``: (B, d) and (B,) when batched, else (d,) and ().
-    """
-    X, y = as_floating(X, y, xp=xp)
-    features, targets, batch_size, batched = _shapes("least_squares", X, y, None, xp=xp)
-    features = xp.astype(features, targets.dtype)
-    if features.shape[0] == 1:
-        weights, bias = _least_squares_2d(features[0, ...], targets, fit_intercept, xp=xp)
-    else:
-        solved = [
-            _least_squares_2d(
-                features[i, ...],
-                targets[i : i + 1, ...] if targets.shape[0] > 1 else targets,
-                fit_intercept,
-                xp=xp,
-            )
-            for i in range(batch_size)
-        ]
-        weights = xp.concat([w for w, _ in solved], axis=0)
-        bias = xp.concat([b for _, b in solved], axis=0)
-    weights = xp.broadcast_to(weights, (batch_size, weights.shape[-1]))
-    bias = xp.broadcast_to(bias, (batch_size,))
-    return (
-        LeastSquaresResult(weights, bias)
-        if batched
-        else LeastSquaresResult(weights[0, ...], bias[0, ...])
-    )
-
-
-@kernel(arrays=("y_true", "y_pred"))
-def r_squared(y_true: Any, y_pred: Any, /, *, xp: Any) -> Any:
-    r"""Coefficient of determination along the last axis.
-
-    .. math:: R^2 = 1 - \frac{\sum_i (y_i - \hat y_i)^2}{\sum_i (y_i - \bar y)^2}
-
-    A constant ``y_true`` gives 1 for a perfect prediction and 0 otherwise (as
-    scikit-learn's ``r2_score``).
-
-    Parameters
-    ----------
-    y_true, y_pred : array, shape (..., n)
-
-    Returns
-    -------
-    array, shape (...)
-    """
-    y_true, y_pred = as_floating(y_true, y_pred, xp=xp)
-    if tuple(y_true.shape) != tuple(y_pred.shape) or y_true.ndim == 0:
-        raise ValueError(
-            f"r_squared: y_true and y_pred must have one shape with at least one axis; got "
-            f"y_true: {shape_text(y_true)}, y_pred: {shape_text(y_pred)}"
-        )
-    residual_sum = xp.sum((y_true - y_pred) ** 2, axis=-1)
-    centred = y_true - xp.mean(y_true, axis=-1, keepdims=True)
-    total_sum = xp.sum(centred**2, axis=-1)
-    constant = total_sum == 0
-    ratio = residual_sum / xp.where(constant, xp.ones_like(total_sum), total_sum)
-    return xp.where(constant, xp.astype(residual_sum == 0, ratio.dtype), 1 - ratio)
-
-
-# -- gradient descent: set-up ------------------------------------------------------------
+# -- set-up -------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -328,7 +244,7 @@ class _Progress:
 def _setup(X: Any, y: Any, lr: Any, options: _Options, *, xp: Any) -> _Setup:
     _check_options(options)
     X, y = as_floating(X, y, xp=xp)
-    features, targets, batch_size, batched = _shapes("gradient_descent", X, y, lr, xp=xp)
+    features, targets, batch_size, batched = regression_problems(_GD, X, y, lr, xp=xp)
     features = xp.astype(features, targets.dtype)
     lr = xp.astype(lr, targets.dtype)
     if not bool(xp.all(lr >= 0)) or not bool(xp.all(xp.isfinite(lr))):
@@ -377,36 +293,7 @@ def _check_options(options: _Options) -> None:
             check_number(_GD, name, getattr(options, name), low=0.0, allow_low=False)
 
 
-def _shapes(kernel_name: str, X: Any, y: Any, lr: Any, *, xp: Any) -> tuple[Any, Any, int, bool]:
-    """X as (1 or B, n, d), y as (1 or B, n), the batch size B and whether any is batched."""
-    check_ndim(kernel_name, "X", X, (1, 2, 3))
-    check_ndim(kernel_name, "y", y, (1, 2))
-    if lr is not None:
-        check_ndim(kernel_name, "lr", lr, (0, 1))
-    features = xp.reshape(X, (1, X.shape[0], 1)) if X.ndim == 1 else X
-    features = features if features.ndim == 3 else xp.expand_dims(features, axis=0)
-    targets = y if y.ndim == 2 else xp.expand_dims(y, axis=0)
-    if features.shape[1] != targets.shape[1] or features.shape[1] == 0:
-        raise ValueError(
-            f"{kernel_name}: X and y must have the same number of samples n >= 1; got "
-            f"X: {shape_text(X)} (n = {features.shape[1]}), y: {shape_text(y)} "
-            f"(n = {targets.shape[1]})"
-        )
-    leading = {"X": X.shape[0] if X.ndim == 3 else None, "y": y.shape[0] if y.ndim == 2 else None}
-    if lr is not None:
-        leading["lr"] = lr.shape[0] if lr.ndim == 1 else None
-    sizes = {size for size in leading.values() if size is not None}
-    if len(sizes) > 1:
-        found = ", ".join(f"{name}: {size}" for name, size in leading.items() if size is not None)
-        raise ValueError(
-            f"{kernel_name}: the batch sizes B disagree ({found}); X (B, n, d), y (B, n) and "
-            f"lr (B,) must share B, or be unbatched: X (n, d), y (n,), scalar lr"
-        )
-    batched = bool(sizes)
-    return features, targets, sizes.pop() if batched else 1, batched
-
-
-# -- gradient descent: the loop -----------------------------------------------------------
+# -- the loop -----------------------------------------------------------------------------
 
 
 def _start(setup: _Setup, *, xp: Any) -> _Progress:
@@ -538,44 +425,3 @@ def _result(progress: _Progress, history: Any, setup: _Setup, *, xp: Any) -> Gra
     if not setup.batched:
         fields = tuple(field[..., 0] if field is history else field[0, ...] for field in fields)
     return GradientDescentResult(*fields)
-
-
-# -- least squares ------------------------------------------------------------------------
-
-
-def _least_squares_2d(
-    features: Any, targets: Any, fit_intercept: bool, *, xp: Any
-) -> tuple[Any, Any]:
-    """Weights (k, d) and bias (k,) for X (n, d) and k right-hand sides y (k, n)."""
-    n_samples, n_features = features.shape
-    if n_samples < n_features + int(fit_intercept):
-        raise ValueError(
-            f"least_squares: X has {n_samples} samples for {n_features} features"
-            f"{' and an intercept' if fit_intercept else ''}; the problem is underdetermined "
-            f"(need n >= {n_features + int(fit_intercept)})"
-        )
-    if fit_intercept:
-        feature_means = xp.mean(features, axis=0)
-        target_means = xp.mean(targets, axis=-1)
-        features = features - feature_means
-        targets = targets - target_means[:, None]
-    q, r = xp.linalg.qr(features)
-    _check_full_rank(r, n_samples, xp=xp)
-    weights = xp.matrix_transpose(
-        xp.linalg.solve(r, xp.matrix_transpose(q) @ xp.matrix_transpose(targets))
-    )
-    if not fit_intercept:
-        return weights, xp.zeros_like(weights[:, 0])
-    return weights, target_means - xp.sum(weights * feature_means, axis=-1)
-
-
-def _check_full_rank(r: Any, n_samples: int, *, xp: Any) -> None:
-    """R's diagonal must be clear of round-off, else X's columns are dependent."""
-    diagonal = xp.abs(xp.linalg.diagonal(r))
-    floor = max(n_samples, r.shape[-1]) * xp.finfo(r.dtype).eps * xp.max(diagonal)
-    if bool(xp.any(diagonal <= floor)):
-        raise ValueError(
-            "least_squares: X is rank-deficient (a column is a linear combination of the "
-            "others, or constant when fit_intercept=True); drop the dependent columns, or "
-            "use gradient_descent with l2 > 0"
-        )

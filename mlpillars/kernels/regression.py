@@ -1,0 +1,148 @@
+r"""Linear regression in closed form, and its score: ``least_squares`` and ``r_squared``.
+
+``least_squares`` is the exact minimiser that :func:`.gradient_descent.gradient_descent`
+approaches step by step, for B problems at once: the QR factorisation of the (centred)
+design and one triangular solve, both batched (through :func:`mlpillars.backends.qr` and
+:func:`mlpillars.backends.solve_triangular`, which cope with a backend's 2-D-only routines).
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+from ..backends import kernel, qr, solve_triangular
+from ._checks import as_floating, regression_problems, shape_text
+
+
+class LeastSquaresResult(NamedTuple):
+    """What :func:`least_squares` returns: ``weights`` (B, d) or (d,), ``bias`` (B,) or ()."""
+
+    weights: Any
+    bias: Any
+
+
+@kernel(arrays=("X", "y"))
+def least_squares(X: Any, y: Any, /, *, fit_intercept: bool = True, xp: Any) -> LeastSquaresResult:
+    r"""The closed-form linear regression, by QR of the (centred) design.
+
+    .. math:: \min_{w, b} \lVert Xw + b - y\rVert^2: \quad X_c = QR, \quad
+              R w = Q^T y_c, \quad b = \bar y - \bar x^T w
+
+    where ``X_c, y_c`` are X and y minus their column means (without an intercept: X, y,
+    and b = 0). QR avoids both the tutorial's explicit inverse and the squared condition
+    number of the normal equations ``(X^T X)^{-1} X^T y``.
+
+    Parameters
+    ----------
+    X : array, shape (B, n, d), (n, d) or (n,)
+        Full column rank (after centring), n > d with an intercept, n >= d without.
+    y : array, shape (B, n) or (n,)
+        A (B, n) y with a 2-D X solves B right-hand sides with one factorisation; a 3-D X
+        is factorised once per problem (one batched call).
+
+    Returns
+    -------
+    LeastSquaresResult
+        ``(weights, bias)``: (B, d) and (B,) when batched, else (d,) and ().
+    """
+    X, y = as_floating(X, y, xp=xp)
+    features, targets, batch_size, batched = regression_problems("least_squares", X, y, None, xp=xp)
+    features = xp.astype(features, targets.dtype)
+    _check_determined(features.shape, fit_intercept)
+    if fit_intercept:
+        feature_means = xp.mean(features, axis=-2)  # (1 or B, d)
+        target_means = xp.mean(targets, axis=-1)  # (1 or B,)
+        features = features - feature_means[:, None, :]
+        targets = targets - target_means[:, None]
+    weights = _solve_by_qr(features, targets, xp=xp)
+    if fit_intercept:
+        bias = target_means - xp.sum(weights * feature_means, axis=-1)
+    else:
+        bias = xp.zeros_like(weights[:, 0])
+    weights = xp.broadcast_to(weights, (batch_size, weights.shape[-1]))
+    bias = xp.broadcast_to(bias, (batch_size,))
+    return (
+        LeastSquaresResult(weights, bias)
+        if batched
+        else LeastSquaresResult(weights[0, ...], bias[0, ...])
+    )
+
+
+@kernel(arrays=("y_true", "y_pred"))
+def r_squared(y_true: Any, y_pred: Any, /, *, xp: Any) -> Any:
+    r"""Coefficient of determination along the last axis.
+
+    .. math:: R^2 = 1 - \frac{\sum_i (y_i - \hat y_i)^2}{\sum_i (y_i - \bar y)^2}
+
+    A constant ``y_true`` gives 1 for a perfect prediction and 0 otherwise (as
+    scikit-learn's ``r2_score``).
+
+    Parameters
+    ----------
+    y_true, y_pred : array, shape (..., n)
+
+    Returns
+    -------
+    array, shape (...)
+    """
+    y_true, y_pred = as_floating(y_true, y_pred, xp=xp)
+    if tuple(y_true.shape) != tuple(y_pred.shape) or y_true.ndim == 0:
+        raise ValueError(
+            f"r_squared: y_true and y_pred must have one shape with at least one axis; got "
+            f"y_true: {shape_text(y_true)}, y_pred: {shape_text(y_pred)}"
+        )
+    residual_sum = xp.sum((y_true - y_pred) ** 2, axis=-1)
+    centred = y_true - xp.mean(y_true, axis=-1, keepdims=True)
+    total_sum = xp.sum(centred**2, axis=-1)
+    constant = total_sum == 0
+    ratio = residual_sum / xp.where(constant, xp.ones_like(total_sum), total_sum)
+    return xp.where(constant, xp.astype(residual_sum == 0, ratio.dtype), 1 - ratio)
+
+
+def _solve_by_qr(features: Any, targets: Any, *, xp: Any) -> Any:
+    """Weights (B, d) minimising ``||features w - targets||`` for each problem.
+
+    Parameters
+    ----------
+    features : array, shape (1 or B, n, d)
+    targets : array, shape (1 or B, n)
+
+    Returns
+    -------
+    array, shape (B, d)
+        B the larger of the two leading sizes.
+    """
+    n_samples, n_features = features.shape[-2:]
+    q, r = qr(features)  # (1 or B, n, d), (1 or B, d, d)
+    _check_full_rank(r, n_samples, xp=xp)
+    # One design shared by B targets: they are the B columns of one right-hand side, so
+    # (1, n, B); else each problem has its own column, (B, n, 1).
+    columns = targets.shape[0] if features.shape[0] == 1 else 1
+    right_hand_sides = xp.matrix_transpose(xp.reshape(targets, (-1, columns, n_samples)))
+    solution = solve_triangular(r, xp.matrix_transpose(q) @ right_hand_sides)
+    return xp.reshape(xp.matrix_transpose(solution), (-1, n_features))
+
+
+def _check_determined(shape: tuple[int, ...], fit_intercept: bool) -> None:
+    """Each problem needs at least as many samples as unknowns (the bias counts)."""
+    n_samples, n_features = shape[-2:]
+    unknowns = n_features + int(fit_intercept)
+    if n_samples < unknowns:
+        raise ValueError(
+            f"least_squares: X has {n_samples} samples for {n_features} features"
+            f"{' and an intercept' if fit_intercept else ''}; the problem is underdetermined "
+            f"(need n >= {unknowns})"
+        )
+
+
+def _check_full_rank(r: Any, n_samples: int, *, xp: Any) -> None:
+    """Each R's diagonal must be clear of round-off, else that X's columns are dependent."""
+    diagonal = xp.abs(xp.linalg.diagonal(r))  # (1 or B, d)
+    largest = xp.max(diagonal, axis=-1, keepdims=True)
+    floor = max(n_samples, r.shape[-1]) * xp.finfo(r.dtype).eps * largest
+    if bool(xp.any(diagonal <= floor)):
+        raise ValueError(
+            "least_squares: X is rank-deficient (a column is a linear combination of the "
+            "others, or constant when fit_intercept=True); drop the dependent columns, or "
+            "use gradient_descent with l2 > 0"
+        )
