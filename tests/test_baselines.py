@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 
 import mlpillars as mp
+import mlpillars.kernels.descent as descent
 from mlpillars.backends import KERNELS as LIVE_KERNELS
 from mlpillars.bench.baselines import BASELINES, numba_installed
 from mlpillars.testing import assert_close
@@ -339,7 +340,6 @@ def test_attention_matches_the_kernel(rng: np.random.Generator) -> None:
 
 @pytest.mark.parametrize("case_id", list(CASES["gradient_descent"]))
 def test_gradient_descent_matches_the_kernel(rng: np.random.Generator, case_id: str) -> None:
-    descent = pytest.importorskip("mlpillars.kernels.gradient_descent")
     args, kwargs = CASES["gradient_descent"][case_id](rng)
     fitted = descent.gradient_descent(*args, **kwargs)
     for implementation in AVAILABLE:

@@ -15,7 +15,7 @@ import scipy.special
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mlpillars.kernels.gradient_descent import GradientDescentResult, gradient_descent
+from mlpillars.kernels.descent import GradientDescentResult, gradient_descent
 from mlpillars.kernels.regression import least_squares, r_squared
 from mlpillars.testing import BackendCase, assert_close
 from mlpillars.tolerances import Tolerance

@@ -251,10 +251,10 @@ def test_backend_keyword_and_selection_reach_the_fit(rng):
     assert isinstance(model.components_, torch.Tensor)
     assert isinstance(projected, torch.Tensor)
     # Without a selection, data of another namespace than the fit is refused, naming both.
-    refused = r"_pca_transform: .*different array namespaces: numpy \(X\), torch \(components\)"
+    refused = r"PCA\.transform: .*different array namespaces: numpy \(X\), torch \(components\)"
     with pytest.raises(TypeError, match=refused):
         model.transform(X)
-    with pytest.raises(TypeError, match=r"_pca_inverse_transform: .*numpy \(X_projected\)"):
+    with pytest.raises(TypeError, match=r"PCA\.inverse_transform: .*numpy \(X_projected\)"):
         model.inverse_transform(np.ones((3, 2)))
 
 
@@ -355,7 +355,7 @@ def test_feature_count_mismatch(rng):
 def test_transform_with_another_namespace(rng):
     strict = pytest.importorskip("array_api_strict")
     model = PCA(2).fit(scaled_data(rng, 20))
-    refused = r"_pca_transform: .*namespaces: array_api_strict \(X\), numpy \(components\)"
+    refused = r"PCA\.transform: .*namespaces: array_api_strict \(X\), numpy \(components\)"
     with pytest.raises(TypeError, match=refused):
         model.transform(strict.asarray(scaled_data(rng, 3)))
 

@@ -36,7 +36,11 @@ _INJECTED = ("xp", "fused")
 
 
 def kernel(
-    *, arrays: tuple[str, ...], array_lists: tuple[str, ...] = (), register: bool = True
+    *,
+    arrays: tuple[str, ...],
+    array_lists: tuple[str, ...] = (),
+    register: bool = True,
+    name: str | None = None,
 ) -> Callable[[KernelFunction], KernelFunction]:
     """Make a generic array-API implementation into a public, dispatching kernel.
 
@@ -49,6 +53,9 @@ def kernel(
     register : bool
         List the kernel in ``KERNELS`` (the public list that suites and docs come from);
         False for a private helper that only needs the dispatch (e.g. ``PCA.transform``'s).
+    name : str, optional
+        The name errors give; default the function's own (a private helper's is not the
+        one its user called).
 
     Returns
     -------
@@ -60,7 +67,7 @@ def kernel(
     """
 
     def decorate(generic: KernelFunction) -> KernelFunction:
-        name = generic.__name__
+        kernel_name = name or generic.__name__
         signature = inspect.signature(generic)
         call_signature = signature.replace(
             parameters=[p for p in signature.parameters.values() if p.name not in _INJECTED]
@@ -77,7 +84,7 @@ def kernel(
             args_list = list(args)
             given = _gather_arrays(slots, args_list, kwargs)
             selected = selected_target(backend)
-            target = selected or _target_of_inputs(name, given)
+            target = selected or _target_of_inputs(kernel_name, given)
             float_dtype = None
             for slot, index, value, owner in given:  # arrays first: their dtype is the floats'
                 if owner is not None:
@@ -90,7 +97,7 @@ def kernel(
                     _put_back(slot, index, moved, args_list, kwargs)
             xp = target.framework.namespace()
             if offers_fused:
-                fused = target.framework.fused(name)
+                fused = target.framework.fused(kernel_name)
                 return generic(*args_list, xp=xp, fused=fused, **kwargs)
             return generic(*args_list, xp=xp, **kwargs)
 
@@ -102,7 +109,7 @@ def kernel(
         )
         public.generic = generic  # type: ignore[attr-defined]
         if register:
-            KERNELS[name] = public
+            KERNELS[kernel_name] = public
         return public  # type: ignore[return-value]
 
     return decorate

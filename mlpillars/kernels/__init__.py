@@ -1,7 +1,7 @@
 """The kernels, by pillar. Each module is the formula in array-API calls.
 
 - linear algebra: :mod:`.linalg` (linear, mlp, cosine_similarity, normalize), :mod:`.pca`
-- calculus: :mod:`.gradient_descent` (gradient_descent), :mod:`.regression`
+- calculus: :mod:`.descent` (gradient_descent), :mod:`.regression`
   (least_squares, r_squared)
 - probability: :mod:`.probability` (softmax, log_softmax, logsumexp, sigmoid, cross_entropy),
   :mod:`.attention` (scaled_dot_product_attention)
@@ -9,7 +9,7 @@
 
 from .activations import ACTIVATIONS
 from .attention import scaled_dot_product_attention
-from .gradient_descent import GradientDescentResult, gradient_descent
+from .descent import GradientDescentResult, gradient_descent
 
 # Next to gradient_descent, so that KERNELS (in import order) lists the calculus pillar together.
 from .regression import LeastSquaresResult, least_squares, r_squared  # isort: skip

@@ -215,7 +215,9 @@ class PCA:
         return self._fitted
 
 
-@kernel(arrays=("X", "components", "mean", "whitening_variance"), register=False)
+@kernel(
+    arrays=("X", "components", "mean", "whitening_variance"), register=False, name="PCA.transform"
+)
 def _pca_transform(
     X: Any, components: Any, mean: Any, whitening_variance: Any = None, /, *, xp: Any
 ) -> Any:
@@ -239,7 +241,11 @@ def _pca_transform(
     return project(X, components, mean, whitening_variance, xp=xp)
 
 
-@kernel(arrays=("X_projected", "components", "mean", "whitening_variance"), register=False)
+@kernel(
+    arrays=("X_projected", "components", "mean", "whitening_variance"),
+    register=False,
+    name="PCA.inverse_transform",
+)
 def _pca_inverse_transform(
     X_projected: Any, components: Any, mean: Any, whitening_variance: Any = None, /, *, xp: Any
 ) -> Any:
