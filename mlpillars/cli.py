@@ -15,7 +15,7 @@ from rich.table import Table
 
 from . import KERNELS, available_backends
 from .backends import host_arrays
-from .examples import EXAMPLES, KernelCall, call_on_backend, cast_call
+from .examples import KernelCall, call_on_backend, cast_call
 from .tolerances import compare_outputs, tolerance_for
 
 _CAPABILITY_COLUMNS = ("float64", "float16", "bfloat16", "eigh", "inplace", "gpu")
@@ -136,8 +136,10 @@ class Agreement:
 
 def run_demo(console: Console, *, size: int) -> int:
     """Run each kernel on every available backend/device/dtype against float64 NumPy."""
+    from .bench.catalogue import CATALOGUE  # the example builder of every kernel
+
     specs = _available_specs()
-    missing = sorted(set(KERNELS) - set(EXAMPLES))
+    missing = sorted(set(KERNELS) - set(CATALOGUE))
     table = Table(
         title=f"max |error| against float64 NumPy, size {size} (✓ = within the tolerance table)"
     )
@@ -145,8 +147,8 @@ def run_demo(console: Console, *, size: int) -> int:
     for spec in specs:
         table.add_column(f"{spec}\nfloat32   float64", justify="right")
     all_agree = True
-    for name, build in EXAMPLES.items():
-        call = build(np.random.default_rng(0), size)
+    for name, entry in CATALOGUE.items():
+        call = entry.example(np.random.default_rng(0), size)
         reference = host_arrays(KERNELS[name](*call.arrays, **call.options, backend="numpy"))
         cells = []
         for spec in specs:

@@ -1,14 +1,15 @@
 """Example arguments for every public kernel, at a chosen size.
 
-One place that knows how to call each kernel with realistic inputs: used by the demo
-(``mlpillars demo``) and available to the benchmark harness. Arrays are float64 NumPy;
-callers cast and move them.
+One place that knows how to call each kernel with realistic inputs: each builder takes a
+random generator and a size n and returns a :class:`KernelCall`. The benchmark catalogue
+(:mod:`mlpillars.bench.catalogue`) says which builder belongs to which kernel; the demo
+(``mlpillars demo``) and the harness both read it from there. Arrays are float64 NumPy;
+callers cast (:func:`cast_call`) and move (:func:`call_on_backend`) them.
 """
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -47,7 +48,8 @@ def _moved(value: Any, spec: str) -> Any:
     return to_backend(value, spec)
 
 
-def _linear(rng: np.random.Generator, n: int) -> KernelCall:
+def linear(rng: np.random.Generator, n: int) -> KernelCall:
+    """x (n, n), weight (n, n) scaled by 1/sqrt(n), bias (n,); GELU."""
     x, weight, bias = (
         rng.normal(size=(n, n)),
         rng.normal(size=(n, n)) / np.sqrt(n),
@@ -56,84 +58,75 @@ def _linear(rng: np.random.Generator, n: int) -> KernelCall:
     return KernelCall((x, weight, bias), {"activation": "gelu"})
 
 
-def _mlp(rng: np.random.Generator, n: int) -> KernelCall:
+def mlp(rng: np.random.Generator, n: int) -> KernelCall:
+    """x (n, n) through layers of widths n -> 2n -> n -> 10, ReLU between them."""
     sizes = [n, 2 * n, n, 10]
     weights = [rng.normal(size=pair) / np.sqrt(pair[0]) for pair in itertools.pairwise(sizes)]
     biases = [rng.normal(size=size) for size in sizes[1:]]
     return KernelCall((rng.normal(size=(n, n)), weights, biases), {"activation": "relu"})
 
 
-def _logits(rng: np.random.Generator, n: int) -> KernelCall:
+def logits(rng: np.random.Generator, n: int) -> KernelCall:
+    """Logits (n, n) of spread 3, temperature 0.7 (softmax, log_softmax)."""
     return KernelCall((rng.normal(scale=3.0, size=(n, n)),), {"temperature": 0.7})
 
 
-def _logsumexp(rng: np.random.Generator, n: int) -> KernelCall:
+def logsumexp(rng: np.random.Generator, n: int) -> KernelCall:
+    """Logits (n, n) of spread 3."""
     return KernelCall((rng.normal(scale=3.0, size=(n, n)),))
 
 
-def _sigmoid(rng: np.random.Generator, n: int) -> KernelCall:
+def sigmoid(rng: np.random.Generator, n: int) -> KernelCall:
+    """x (n, n) of spread 10: both tails of the sigmoid."""
     return KernelCall((rng.normal(scale=10.0, size=(n, n)),))
 
 
-def _cross_entropy(rng: np.random.Generator, n: int) -> KernelCall:
+def cross_entropy(rng: np.random.Generator, n: int) -> KernelCall:
+    """Logits (n, 10) and integer labels (n,) in [0, 10)."""
     logits, labels = rng.normal(size=(n, 10)), rng.integers(0, 10, size=n)
     return KernelCall((logits, labels))
 
 
-def _cosine_similarity(rng: np.random.Generator, n: int) -> KernelCall:
+def cosine_similarity(rng: np.random.Generator, n: int) -> KernelCall:
+    """a (n, 64) against b (n // 2 + 1, 64)."""
     return KernelCall((rng.normal(size=(n, 64)), rng.normal(size=(n // 2 + 1, 64))))
 
 
-def _normalize(rng: np.random.Generator, n: int) -> KernelCall:
+def normalize(rng: np.random.Generator, n: int) -> KernelCall:
+    """x (n, 64)."""
     return KernelCall((rng.normal(size=(n, 64)),))
 
 
-def _attention(rng: np.random.Generator, n: int) -> KernelCall:
-    """One sequence of length n, 8 heads of depth 64 (torch layout)."""
+def attention(rng: np.random.Generator, n: int) -> KernelCall:
+    """One sequence of length n, 8 heads of depth 64 (torch layout): q, k, v (1, 8, n, 64)."""
     q, k, v = (rng.normal(size=(1, 8, n, 64)) for _ in range(3))
     return KernelCall((q, k, v))
 
 
-def _gradient_descent(rng: np.random.Generator, n: int) -> KernelCall:
-    """8 independent regressions of n samples and 16 features, 50 steps."""
+def gradient_descent(rng: np.random.Generator, n: int) -> KernelCall:
+    """8 independent regressions of n samples and 16 features, 50 steps.
+
+    X (8, n, 16), y (8, n): linear targets plus noise of 0.1.
+    """
     features = rng.normal(size=(8, n, 16))
     true_weights = rng.normal(size=(8, 16, 1))
     targets = (features @ true_weights)[..., 0] + 0.1 * rng.normal(size=(8, n))
     return KernelCall((features, targets), {"lr": 0.05, "steps": 50, "fit_intercept": True})
 
 
-def _pca(rng: np.random.Generator, n: int) -> KernelCall:
-    """n samples of 32 features with a well-separated spectrum; 8 components."""
+def pca(rng: np.random.Generator, n: int) -> KernelCall:
+    """X (n, 32) with a well-separated spectrum (scales 10 to 0.1) and mean 1; 8 components."""
     scales = np.geomspace(10.0, 0.1, 32)
     return KernelCall((rng.normal(size=(n, 32)) * scales + 1.0,), {"n_components": 8})
 
 
-def _least_squares(rng: np.random.Generator, n: int) -> KernelCall:
-    """The closed form of the gradient-descent example's first problem."""
-    features, targets = _gradient_descent(rng, n).arrays
+def least_squares(rng: np.random.Generator, n: int) -> KernelCall:
+    """The closed form of the gradient-descent example's first problem: X (n, 16), y (n,)."""
+    features, targets = gradient_descent(rng, n).arrays
     return KernelCall((features[0], targets[0]))
 
 
-def _r_squared(rng: np.random.Generator, n: int) -> KernelCall:
+def r_squared(rng: np.random.Generator, n: int) -> KernelCall:
+    """y_true (8, n) and y_pred (8, n) = y_true plus noise of 0.3: R^2 near 0.9 per row."""
     truth = rng.normal(size=(8, n))
     return KernelCall((truth, truth + 0.3 * rng.normal(size=(8, n))))
-
-
-EXAMPLES: dict[str, Callable[[np.random.Generator, int], KernelCall]] = {
-    "linear": _linear,
-    "mlp": _mlp,
-    "softmax": _logits,
-    "log_softmax": _logits,
-    "logsumexp": _logsumexp,
-    "sigmoid": _sigmoid,
-    "cross_entropy": _cross_entropy,
-    "cosine_similarity": _cosine_similarity,
-    "normalize": _normalize,
-    "scaled_dot_product_attention": _attention,
-    "gradient_descent": _gradient_descent,
-    "pca": _pca,
-    "pca_fit": _pca,
-    "least_squares": _least_squares,
-    "r_squared": _r_squared,
-}
-"""Example-argument builders by kernel name: ``EXAMPLES[name](rng, size)``."""

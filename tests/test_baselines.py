@@ -20,7 +20,8 @@ import pytest
 import mlpillars as mp
 import mlpillars.kernels.descent as descent
 from mlpillars.backends import KERNELS as LIVE_KERNELS
-from mlpillars.bench.baselines import BASELINES, numba_installed
+from mlpillars.bench.baselines import numba_installed
+from mlpillars.bench.catalogue import BASELINES
 from mlpillars.testing import assert_close
 from mlpillars.tolerances import tolerance_for
 
@@ -45,6 +46,9 @@ KERNEL_NAMES = {
     "scaled_dot_product_attention",
     "gradient_descent",
     "pca",
+    "pca_fit",
+    "least_squares",
+    "r_squared",
 }
 
 
@@ -95,6 +99,26 @@ def _pca_case(rng: np.random.Generator) -> Case:
     return (features, 3), {}
 
 
+def _least_squares_case(
+    rng: np.random.Generator, fit_intercept: bool, batch: tuple[int, ...] = ()
+) -> Case:
+    (features, targets), _ = _regression_case(rng, fit_intercept, batch)
+    return (features, targets), {"fit_intercept": fit_intercept}
+
+
+def _r_squared_case(rng: np.random.Generator, shape: tuple[int, ...]) -> Case:
+    truth = rng.normal(size=shape)
+    return (truth, truth + 0.5 * rng.normal(size=shape)), {}
+
+
+def _r_squared_constant_rows_case(rng: np.random.Generator) -> Case:
+    truth = rng.normal(size=(4, 9))
+    predictions = truth + 0.5 * rng.normal(size=(4, 9))
+    truth[1], truth[2] = 3.0, -1.0  # constant rows: a perfect and an imperfect prediction
+    predictions[1] = 3.0
+    return (truth, predictions), {}
+
+
 # kernel name -> (case id -> inputs); references are computed from the float64 inputs
 CASES: dict[str, dict[str, Callable[[np.random.Generator], Case]]] = {
     "linear": {
@@ -141,6 +165,17 @@ CASES: dict[str, dict[str, Callable[[np.random.Generator], Case]]] = {
         "3-problems": lambda rng: _regression_case(rng, True, batch=(3,)),
     },
     "pca": {"k=3": _pca_case},
+    "pca_fit": {"k=3": _pca_case},
+    "least_squares": {
+        "intercept": lambda rng: _least_squares_case(rng, True),
+        "no-intercept": lambda rng: _least_squares_case(rng, False),
+        "3-problems": lambda rng: _least_squares_case(rng, True, batch=(3,)),
+    },
+    "r_squared": {
+        "1d": lambda rng: _r_squared_case(rng, (12,)),
+        "3d": lambda rng: _r_squared_case(rng, (2, 3, 10)),
+        "constant-rows": _r_squared_constant_rows_case,
+    },
 }
 
 
@@ -155,6 +190,9 @@ def reference(name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         "scaled_dot_product_attention": numpy_attention,
         "gradient_descent": numpy_gradient_descent,
         "pca": numpy_pca,
+        "pca_fit": numpy_pca_fit,
+        "least_squares": numpy_least_squares,
+        "r_squared": numpy_r_squared,
     }
     if name in numpy_references:
         return numpy_references[name](*args, **kwargs)
@@ -206,6 +244,43 @@ def numpy_pca(X: np.ndarray, n_components: int) -> np.ndarray:
     largest = np.argmax(np.abs(components), axis=1)
     components *= np.sign(components[np.arange(n_components), largest])[:, None]
     return (X - X.mean(axis=0)) @ components.T
+
+
+def numpy_pca_fit(X: np.ndarray, n_components: int) -> tuple[np.ndarray, ...]:
+    """Components, variances, ratios, singular values and mean from NumPy's SVD of the
+    centred data (an independent route from the covariance the baselines form)."""
+    centred = X - X.mean(axis=0)
+    _, singular_values, axes = np.linalg.svd(centred, full_matrices=False)
+    variances = singular_values**2 / (len(X) - 1)
+    components = axes[:n_components]
+    largest = np.argmax(np.abs(components), axis=1)
+    components = components * np.sign(components[np.arange(n_components), largest])[:, None]
+    kept = variances[:n_components]
+    return components, kept, kept / variances.sum(), singular_values[:n_components], X.mean(0)
+
+
+def numpy_least_squares(
+    X: np.ndarray, y: np.ndarray, *, fit_intercept: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """``numpy.linalg.lstsq`` per problem, on X with a column of ones for the intercept."""
+    problems = [(X, y)] if X.ndim == 2 else list(zip(X, y, strict=True))
+    weights, intercepts = [], []
+    for features, targets in problems:
+        ones = np.ones((len(features), int(fit_intercept)))
+        solution = np.linalg.lstsq(np.hstack([features, ones]), targets, rcond=None)[0]
+        weights.append(solution[: features.shape[1]])
+        intercepts.append(solution[features.shape[1] :].sum())  # 0 without an intercept
+    shape = X.shape[:-2]
+    return np.reshape(weights, (*shape, X.shape[-1])), np.reshape(intercepts, shape)
+
+
+def numpy_r_squared(y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
+    """``1 - SS_res / SS_tot`` per row; constant rows: 1 if predicted exactly, else 0."""
+    residual_sum = ((y_true - y_pred) ** 2).sum(axis=-1)
+    total_sum = ((y_true - y_true.mean(axis=-1, keepdims=True)) ** 2).sum(axis=-1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        scores = 1 - residual_sum / total_sum
+    return np.where(total_sum == 0, (residual_sum == 0).astype(float), scores)
 
 
 def cast_floats(value: Any, dtype: str) -> Any:
@@ -274,11 +349,11 @@ def test_numba_float32_accumulates_in_float32() -> None:
 def test_compile_time_is_measured_apart_and_numba_is_imported_lazily() -> None:
     script = (
         "import json, sys, numpy as np\n"
-        "from mlpillars.bench.baselines import BASELINES, compile_numba\n"
+        "from mlpillars.bench.catalogue import BASELINES\n"
         "imported_early = 'numba' in sys.modules\n"
         "x = np.ones((2, 3), dtype=np.float32)\n"
-        "first = compile_numba('log_softmax', x)\n"
-        "second = compile_numba('log_softmax', x)\n"
+        "first = BASELINES['log_softmax'].compile_numba(x)\n"
+        "second = BASELINES['log_softmax'].compile_numba(x)\n"
         "BASELINES['log_softmax'].numba(x)\n"
         "print(json.dumps([imported_early, first, second,\n"
         "                  BASELINES['log_softmax'].compile_seconds]))\n"
@@ -287,10 +362,13 @@ def test_compile_time_is_measured_apart_and_numba_is_imported_lazily() -> None:
         [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=120
     )
     imported_early, first, second, recorded = json.loads(completed.stdout)
-    assert not imported_early, "importing the baselines must not import numba"
+    assert not imported_early, "importing the catalogue and baselines must not import numba"
     assert first > 0.0
     assert second == 0.0, "the second call recompiled"
     assert recorded == {"float32[2d]": first}
+
+
+_DEPENDENT_COLUMNS = np.column_stack([np.arange(6.0) ** 2, 2 * np.arange(6.0) ** 2])
 
 
 @pytest.mark.parametrize(
@@ -300,6 +378,10 @@ def test_compile_time_is_measured_apart_and_numba_is_imported_lazily() -> None:
         ("linear", (np.ones((2, 3)), np.ones((3, 2))), {"activation": "swish"}, ValueError),
         ("softmax", (np.ones((2, 3), dtype=np.float16),), {}, TypeError),
         ("pca", (np.ones((4, 3)), 4), {}, ValueError),
+        ("pca_fit", (np.ones((4, 3)), 0), {}, ValueError),
+        ("least_squares", (np.ones((3, 3)), np.ones(3)), {}, ValueError),  # needs n >= d + 1
+        ("least_squares", (_DEPENDENT_COLUMNS, np.arange(6.0)), {}, ValueError),
+        ("r_squared", (np.ones((2, 3)), np.ones((3, 2))), {}, ValueError),
     ],
 )
 def test_outside_the_subset_raises(name: str, args: tuple, kwargs: dict, error: type) -> None:
@@ -364,3 +446,62 @@ def _public_kernel(name: str) -> Any:
         except ImportError:
             pass
     return LIVE_KERNELS.get(name)
+
+
+def test_pca_fit_matches_scikit_learn(rng: np.random.Generator) -> None:
+    decomposition = pytest.importorskip("sklearn.decomposition")
+    (features, n_components), _ = _pca_case(rng)
+    fitted = decomposition.PCA(n_components).fit(features)
+    expected = (
+        fitted.components_,
+        fitted.explained_variance_,
+        fitted.explained_variance_ratio_,
+        fitted.singular_values_,
+        fitted.mean_,
+    )
+    for implementation in AVAILABLE:
+        result = getattr(BASELINES["pca_fit"], implementation)(features, n_components)
+        check_result(result, expected, like=features)
+
+
+def test_pca_fit_matches_the_kernel(rng: np.random.Generator) -> None:
+    (features, n_components), _ = _pca_case(rng)
+    fitted = mp.pca_fit(features, n_components)
+    expected = (
+        fitted.components,
+        fitted.explained_variance,
+        fitted.explained_variance_ratio,
+        fitted.singular_values,
+        fitted.mean,
+    )
+    for implementation in AVAILABLE:
+        result = getattr(BASELINES["pca_fit"], implementation)(features, n_components)
+        check_result(result, expected, like=features)
+
+
+@pytest.mark.parametrize("case_id", list(CASES["least_squares"]))
+def test_least_squares_matches_the_kernel(rng: np.random.Generator, case_id: str) -> None:
+    args, kwargs = CASES["least_squares"][case_id](rng)
+    fitted = mp.least_squares(*args, **kwargs)
+    for implementation in AVAILABLE:
+        result = getattr(BASELINES["least_squares"], implementation)(*args, **kwargs)
+        check_result(result, (fitted.weights, fitted.bias), like=args[0])
+
+
+@pytest.mark.parametrize("case_id", list(CASES["r_squared"]))
+def test_r_squared_matches_the_kernel(rng: np.random.Generator, case_id: str) -> None:
+    args, _ = CASES["r_squared"][case_id](rng)
+    expected = mp.r_squared(*args)
+    for implementation in AVAILABLE:
+        result = getattr(BASELINES["r_squared"], implementation)(*args)
+        assert result.shape == expected.shape
+        assert_close(result, expected, like=args[0])
+
+
+def test_r_squared_of_constant_rows_is_one_when_exact_else_zero(
+    rng: np.random.Generator,
+) -> None:
+    args, _ = _r_squared_constant_rows_case(rng)
+    for implementation in AVAILABLE:
+        scores = getattr(BASELINES["r_squared"], implementation)(*args)
+        assert scores[1] == 1.0 and scores[2] == 0.0

@@ -1,8 +1,10 @@
-"""The benchmark harness: cases, work model, correctness gate, Python-loop estimate, runner,
-results on disk as each case finishes, and resuming an interrupted run."""
+"""The benchmark harness: the catalogue, cases, work model, correctness gate, the
+implementations' own skip checks, runner, results on disk as each case finishes, and
+resuming an interrupted run."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -17,49 +19,112 @@ import pytest
 import mlpillars as mp
 from mlpillars import cli
 from mlpillars.bench import implementations, measure, run_folder
+from mlpillars.bench.baselines import numba_installed
 from mlpillars.bench.cases import SUITES, Case, plan_cases
-from mlpillars.bench.implementations import PYTHON
+from mlpillars.bench.catalogue import CATALOGUE, SuiteSizes
+from mlpillars.bench.implementations import (
+    PYTHON,
+    BackendImplementation,
+    LoopBaseline,
+    PeerImplementation,
+)
 from mlpillars.bench.results import ResultsLog, read_rows
 from mlpillars.bench.run_folder import CASES_FILE, ENVIRONMENT_FILE, PEAKS_FILE, PLAN_FILE
 from mlpillars.bench.runner import RunPlan, effective_plan, run_bench
-from mlpillars.bench.work import WORK_MODELS, work_of
-from mlpillars.examples import EXAMPLES
+from mlpillars.tolerances import compare_outputs, tolerance_for
 
 pytest.importorskip("pytest_benchmark")
 TINY_ARGUMENTS = ["--suite", "tiny", "--kernels", "softmax", "--backends", "numpy"]
 
 
-def test_every_suite_kernel_has_an_example_and_a_work_model():
+def test_every_public_kernel_has_an_entry_with_an_example_work_model_and_quick_sizes():
+    assert set(CATALOGUE) == set(mp.KERNELS)
+    for name, entry in CATALOGUE.items():
+        assert entry.kernel == name and entry.sizes.quick == tuple(sorted(entry.sizes.quick))
+        call = entry.example_call(entry.sizes.quick[0], "float32")
+        work = entry.work_of(call, "float32")
+        assert work.flops > 0 and work.bytes > 0, name
+    quick_kernels = {case.kernel for case in plan_cases(SUITES["quick"], backends=["numpy"])}
+    assert quick_kernels == set(mp.KERNELS)
+
+
+def test_every_suite_has_sizes_in_every_entry():
+    assert set(SUITES) == set(SuiteSizes.suite_names())
     for suite in SUITES.values():
-        for kernel in suite.sizes:
-            assert kernel in mp.KERNELS and kernel in EXAMPLES and kernel in WORK_MODELS
+        for entry in CATALOGUE.values():
+            sizes = suite.sizes(entry)
+            assert list(sizes) == sorted(sizes), (suite.name, entry.kernel)
 
 
 @pytest.mark.parametrize(
-    ("kernel", "size", "expected_flops"),
+    ("kernel", "size", "expected_flops", "expected_bytes"),
     [
-        ("linear", 64, 2 * 64**3 + 2 * 64 * 64),
-        ("softmax", 64, 5 * 64 * 64),
-        ("scaled_dot_product_attention", 32, 8 * 32 * 32 * (2 * 64 + 2 * 64 + 5)),
+        ("linear", 64, 2 * 64**3 + 2 * 64 * 64, 4 * (3 * 64 * 64 + 64)),
+        ("softmax", 64, 5 * 64 * 64, 4 * 2 * 64 * 64),
+        (
+            "scaled_dot_product_attention",
+            32,
+            8 * 32 * 32 * (2 * 64 + 2 * 64 + 5),
+            4 * 4 * 8 * 32 * 64,
+        ),
+        # one (n=64, d=16) problem: centring and QR of X, then centring y, Q^T y, R w = z, b
+        (
+            "least_squares",
+            64,
+            (2 * 64 * 16 + 2 * 64 * 16**2 - 2 * 16**3 / 3) + (2 * 64 + 4 * 64 * 16 + 16**2 + 32),
+            4 * (64 * 16 + 64 + 17),
+        ),
+        # 8 rows of 256: 7 FLOPs per element pair; both inputs read, one score per row
+        ("r_squared", 256, 7 * 8 * 256, 4 * (2 * 8 * 256 + 8)),
+        # 250 samples of 32 features, 8 components: X^T X and eigh; X in, the fit out
+        ("pca_fit", 250, 2 * 250 * 32**2 + 9 * 32**3, 4 * (250 * 32 + 8 * 32 + 3 * 8 + 32)),
     ],
 )
-def test_work_model_counts(kernel: str, size: int, expected_flops: float):
-    call = EXAMPLES[kernel](np.random.default_rng(0), size)
-    work = work_of(kernel, call, itemsize=4)
-    assert work.flops == expected_flops
-    assert work.bytes > 0 and work.intensity == work.flops / work.bytes
+def test_work_model_counts(kernel: str, size: int, expected_flops: float, expected_bytes: float):
+    entry = CATALOGUE[kernel]
+    work = entry.work_of(entry.example(np.random.default_rng(0), size), "float32")
+    assert work.flops == pytest.approx(expected_flops)
+    assert work.bytes == expected_bytes and work.intensity == work.flops / work.bytes
+
+
+@pytest.mark.parametrize(
+    ("kernel", "peer_name"),
+    [(kernel, peer.name) for kernel, entry in CATALOGUE.items() for peer in entry.peers],
+)
+def test_every_peer_passes_the_correctness_gate(kernel: str, peer_name: str):
+    entry = CATALOGUE[kernel]
+    (peer,) = [peer for peer in entry.peers if peer.name == peer_name]
+    if not peer.is_installed():
+        pytest.skip(f"{peer.dotted_name} is not installed")
+    size = entry.sizes.quick[0]
+    prepared = PeerImplementation(peer).prepare(entry, entry.example_call(size, "float32"))
+    expected = list(measure.reference_outputs(kernel, size, "float32"))
+    max_error, passed = compare_outputs(
+        prepared.outputs(prepared.run()), expected, tolerance_for("float32")
+    )
+    assert passed, f"{peer_name} differs from the reference by {max_error:.3g}"
 
 
 def test_plan_covers_backends_baselines_and_peers_smaller_sizes_first():
     cases = plan_cases(SUITES["quick"], backends=["numpy"], kernels=["softmax"])
-    implementations = {case.implementation for case in cases}
-    assert {"numpy:cpu", "numba", "python", "scipy.special.softmax"} <= implementations
+    kinds = {case.implementation.name: case.kind for case in cases}
+    expected = {"numpy:cpu": "backend", "python": "baseline", "scipy.special.softmax": "peer"}
+    if numba_installed():
+        expected["numba"] = "baseline"
+    assert expected.items() <= kinds.items()
     sizes = [case.size for case in cases]
     assert sizes == sorted(sizes)
     with pytest.raises(mp.UnknownBackendError, match="tensorflow"):
         plan_cases(SUITES["quick"], backends=["tensorflow"])
     with pytest.raises(ValueError, match="unknown kernel"):
         plan_cases(SUITES["quick"], kernels=["fft"])
+    with pytest.raises(ValueError, match="suite 'tiny' has no sizes for mlp"):
+        plan_cases(SUITES["tiny"], kernels=["mlp"])
+
+
+def _linear_work(size: int):
+    entry = CATALOGUE["linear"]
+    return entry.work_of(entry.example_call(size, "float32"), "float32")
 
 
 def test_cases_write_the_kinds_and_loop_names_the_report_reads():
@@ -70,8 +135,7 @@ def test_cases_write_the_kinds_and_loop_names_the_report_reads():
 
 
 def _python_row(size: int, median: float) -> dict:
-    case = Case("linear", PYTHON, "baseline", size, "float32")
-    call = measure.example_call("linear", size, "float32")
+    case = Case("linear", LoopBaseline(PYTHON), size, "float32")
     return {
         "id": case.id,
         "kernel": "linear",
@@ -80,26 +144,35 @@ def _python_row(size: int, median: float) -> dict:
         "size": size,
         "status": "ok",
         "median": median,
-        "flops": work_of("linear", call, 4).flops,
+        "flops": _linear_work(size).flops,
     }
 
 
 def test_loop_estimate_fits_a_power_law_to_the_sizes_that_ran():
     log = ResultsLog(None)
     log.rows += [_python_row(16, 1e-3), _python_row(32, 8e-3)]  # t ~ size**3
-    estimate = measure.loop_estimate(Case("linear", PYTHON, "baseline", 128, "float32"), log)
+    case = Case("linear", LoopBaseline(PYTHON), 128, "float32")
+    estimate = implementations.loop_estimate(case, _linear_work(128), log)
     assert estimate == pytest.approx(8e-3 * 4**3, rel=1e-6)
 
 
 def test_loop_estimate_from_one_size_scales_by_the_work_model():
     log = ResultsLog(None)
     log.rows.append(_python_row(16, 1e-3))
-    estimate = measure.loop_estimate(Case("linear", PYTHON, "baseline", 32, "float32"), log)
-    ratio = (
-        work_of("linear", measure.example_call("linear", 32, "float32"), 4).flops
-        / (log.rows[0]["flops"])
-    )
+    case = Case("linear", LoopBaseline(PYTHON), 32, "float32")
+    estimate = implementations.loop_estimate(case, _linear_work(32), log)
+    ratio = (2 * 32**3 + 2 * 32**2) / (2 * 16**3 + 2 * 16**2)  # matmul, bias, activation
     assert estimate == pytest.approx(1e-3 * ratio)
+
+
+def test_a_loop_predicted_over_the_suite_limit_is_skipped_with_its_estimate():
+    log = ResultsLog(None)
+    log.rows += [_python_row(16, 0.1), _python_row(32, 0.8)]  # 0.8 s * 8 = 6.4 s at 64
+    case = Case("linear", LoopBaseline(PYTHON), 64, "float32")
+    with pytest.raises(measure.CaseOutcome, match=r"python loop predicted to take 6\.4 s"):
+        measure.run_case(case, SUITES["quick"], log, _NoBenchmark())
+    assert log.rows[-1]["status"] == "skipped"
+    assert log.rows[-1]["estimate_seconds"] == pytest.approx(6.4)
 
 
 class _NoBenchmark:
@@ -110,10 +183,14 @@ class _NoBenchmark:
 
 
 def test_a_wrong_result_is_recorded_and_not_timed(monkeypatch: pytest.MonkeyPatch):
-    case = Case("softmax", "numpy:cpu", "backend", 16, "float32")
-    true_softmax = mp.KERNELS["softmax"]
-    monkeypatch.setitem(mp.KERNELS, "softmax", lambda *a, **k: true_softmax(*a, **k) + 0.1)
-    monkeypatch.setattr(measure, "KERNELS", {"softmax": true_softmax})  # the reference
+    case = Case("softmax", BackendImplementation("numpy:cpu"), 16, "float32")
+    prepare = BackendImplementation.prepare
+
+    def prepare_off_by_a_tenth(self, entry, call):
+        prepared = prepare(self, entry, call)
+        return dataclasses.replace(prepared, run=lambda: prepared.run() + 0.1)
+
+    monkeypatch.setattr(BackendImplementation, "prepare", prepare_off_by_a_tenth)
     log = ResultsLog(None)
     with pytest.raises(measure.CaseOutcome, match="differs from the float64 NumPy reference"):
         measure.run_case(case, SUITES["tiny"], log, _NoBenchmark())
@@ -218,7 +295,6 @@ def test_mlpillars_backend_limits_a_run_to_that_backend(monkeypatch: pytest.Monk
 def test_report_of_a_run_against_itself_and_against_a_run_slowed_on_purpose(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):
-    import dataclasses
     import io
 
     from rich.console import Console
@@ -232,10 +308,10 @@ def test_report_of_a_run_against_itself_and_against_a_run_slowed_on_purpose(
     assert make_report(baseline, compare=baseline, fail_on_regression=0.10, console=console) == 0
     assert "no significant" in (baseline / "report.md").read_text()
 
-    prepare = measure._prepare
+    prepare = BackendImplementation.prepare
 
-    def prepare_with_test_only_delay(case: Case, call):
-        prepared = prepare(case, call)
+    def prepare_with_test_only_delay(self, entry, call):
+        prepared = prepare(self, entry, call)
 
         def delayed_run():
             time.sleep(0.002)
@@ -243,7 +319,7 @@ def test_report_of_a_run_against_itself_and_against_a_run_slowed_on_purpose(
 
         return dataclasses.replace(prepared, run=delayed_run)
 
-    monkeypatch.setattr(measure, "_prepare", prepare_with_test_only_delay)
+    monkeypatch.setattr(BackendImplementation, "prepare", prepare_with_test_only_delay)
     assert run_bench(console, out=slowed, **choice) == 0
     assert make_report(slowed, compare=baseline, fail_on_regression=0.10, console=console) == 1
     assert "slower" in (slowed / "report.md").read_text()
@@ -251,10 +327,13 @@ def test_report_of_a_run_against_itself_and_against_a_run_slowed_on_purpose(
 
 def test_a_peer_that_cannot_fit_in_memory_is_skipped(monkeypatch: pytest.MonkeyPatch):
     pytest.importorskip("jax")
-    monkeypatch.setattr(measure, "available_host_bytes", lambda: 1e3)
-    case = Case(
-        "scaled_dot_product_attention", "jax.nn.dot_product_attention", "peer", 32, "float32"
-    )
+    monkeypatch.setattr(implementations, "available_host_bytes", lambda: 1e3)
+    (peer,) = [
+        peer
+        for peer in CATALOGUE["scaled_dot_product_attention"].peers
+        if peer.name == "jax.nn.dot_product_attention"
+    ]
+    case = Case("scaled_dot_product_attention", PeerImplementation(peer), 32, "float32")
     log = ResultsLog(None)
     with pytest.raises(measure.CaseOutcome, match=r"would need about .* GiB"):
         measure.run_case(case, SUITES["quick"], log, _NoBenchmark())

@@ -1,32 +1,39 @@
 """Suites and the cases they hold: kernel x implementation x size x dtype.
 
-The kernels come from the public API (``mlpillars.KERNELS``) and their example inputs from
-``mlpillars.examples``; a suite only says which sizes and dtypes to run and how long to time.
+The kernels, their sizes in each suite, baselines and peers come from the benchmark
+catalogue (:mod:`mlpillars.bench.catalogue`); a suite only says which dtypes to run, on
+which devices and how long to time.
 """
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from .. import KERNELS, available_backends
+from .. import available_backends
 from ..backends import FRAMEWORKS, UnknownBackendError
-from ..examples import EXAMPLES
-from .implementations import NUMBA, PYTHON
-from .peers import peers_for
-
-_SOFTMAX_FAMILY = ("softmax", "log_softmax", "logsumexp", "sigmoid", "normalize")
+from .baselines import numba_installed
+from .catalogue import CATALOGUE, KernelEntry, entry_for
+from .implementations import (
+    NUMBA,
+    PYTHON,
+    BackendImplementation,
+    Implementation,
+    LoopBaseline,
+    PeerImplementation,
+)
 
 
 @dataclass(frozen=True)
 class Suite:
-    """Which sizes and dtypes to run, and how long to time each case.
+    """Which dtypes to run, on which devices, and how long to time each case.
+
+    Each kernel's sizes in the suite are in its catalogue entry (``SuiteSizes``, under the
+    suite's name).
 
     Attributes
     ----------
-    sizes : dict of str to tuple of int
-        The size argument of ``mlpillars.examples`` builders, per kernel, ascending.
+    name : str
     dtypes : tuple of str
     gpu : bool
         Backends on GPU devices only (the ``gpu`` suite) or on CPU devices only.
@@ -39,7 +46,6 @@ class Suite:
     """
 
     name: str
-    sizes: dict[str, tuple[int, ...]]
     dtypes: tuple[str, ...]
     gpu: bool = False
     round_seconds: float = 0.25
@@ -47,32 +53,15 @@ class Suite:
     max_rounds: int = 200
     loop_limit_seconds: dict[str, float] = field(default_factory=lambda: {PYTHON: 2.0, NUMBA: 10.0})
 
-
-def _sizes(matrix: tuple[int, ...], elementwise: tuple[int, ...], **others: tuple[int, ...]):
-    sizes = {"linear": matrix, "mlp": matrix, "cosine_similarity": matrix}
-    sizes |= {name: elementwise for name in _SOFTMAX_FAMILY}
-    return sizes | others
+    def sizes(self, entry: KernelEntry) -> tuple[int, ...]:
+        """The kernel's sizes in this suite; empty when the suite leaves it out."""
+        return entry.sizes.of(self.name)
 
 
 SUITES: dict[str, Suite] = {
-    "tiny": Suite(
-        "tiny",
-        {"softmax": (16, 32), "linear": (8, 16)},
-        ("float32",),
-        round_seconds=0.02,
-        min_rounds=10,
-        max_rounds=30,
-    ),
+    "tiny": Suite("tiny", ("float32",), round_seconds=0.02, min_rounds=10, max_rounds=30),
     "quick": Suite(
         "quick",
-        _sizes(
-            (32, 64, 256),
-            (64, 256, 1024),
-            cross_entropy=(256, 4096, 65536),
-            scaled_dot_product_attention=(32, 64, 256),
-            gradient_descent=(64, 256, 1024),
-            pca=(250, 1000, 10000),
-        ),
         ("float32",),
         round_seconds=0.1,
         min_rounds=7,  # 7 against 7 rounds is the fewest that can reach p < 0.002
@@ -80,28 +69,12 @@ SUITES: dict[str, Suite] = {
     ),
     "full": Suite(
         "full",
-        _sizes(
-            (32, 64, 128, 256, 1024, 4096),
-            (64, 256, 1024, 4096),
-            cross_entropy=(256, 4096, 65536, 1048576),
-            scaled_dot_product_attention=(32, 64, 256, 1024, 4096, 16384),
-            gradient_descent=(64, 256, 1024, 16384, 131072),
-            pca=(250, 1000, 10000, 100000, 1000000),
-        ),
         ("float32", "float64"),
         round_seconds=1.0,
         loop_limit_seconds={PYTHON: 5.0, NUMBA: 30.0},
     ),
     "gpu": Suite(
         "gpu",
-        _sizes(
-            (256, 1024, 4096, 8192),
-            (1024, 4096, 16384),
-            cross_entropy=(65536, 1048576, 16777216),
-            scaled_dot_product_attention=(1024, 4096, 16384),
-            gradient_descent=(1024, 16384, 131072),
-            pca=(10000, 100000, 1000000),
-        ),
         ("float32",),
         gpu=True,
         round_seconds=0.5,
@@ -117,22 +90,26 @@ class Case:
 
     Attributes
     ----------
-    implementation : str
-        A backend spec with device (``"torch:cpu"``), ``"numba"``, ``"python"``, or a peer's
-        name (``"scipy.special.softmax"``).
-    kind : str
-        ``"backend"``, ``"baseline"`` or ``"peer"``.
+    kernel : str
+        The public kernel's name.
+    implementation : Implementation
+        What is timed; its ``name`` (``"torch:cpu"``, ``"numba"``, ``"python"``, a peer's
+        name such as ``"scipy.special.softmax"``) and ``kind`` (``"backend"``,
+        ``"baseline"``, ``"peer"``) go into the results.
     """
 
     kernel: str
-    implementation: str
-    kind: str
+    implementation: Implementation
     size: int
     dtype: str
 
     @property
+    def kind(self) -> str:
+        return self.implementation.kind
+
+    @property
     def id(self) -> str:
-        return f"{self.kernel}-{self.implementation}-{self.size}-{self.dtype}"
+        return f"{self.kernel}-{self.implementation.name}-{self.size}-{self.dtype}"
 
     @property
     def group(self) -> str:
@@ -153,14 +130,14 @@ def plan_cases(
     kernels : sequence of str, optional
         Kernel names; default every kernel the suite has sizes for.
     """
-    chosen_kernels = _checked_kernels(suite, kernels)
+    entries = _chosen_entries(suite, kernels)
     specs = backend_specs(suite, backends)
     return [
-        Case(kernel, implementation, kind, size, dtype)
-        for kernel in chosen_kernels
+        Case(entry.kernel, implementation, size, dtype)
+        for entry in entries
         for dtype in suite.dtypes
-        for size in suite.sizes[kernel]
-        for implementation, kind in _implementations(kernel, specs, suite)
+        for size in suite.sizes(entry)
+        for implementation in implementations_of(entry, specs, suite)
     ]
 
 
@@ -183,25 +160,24 @@ def backend_specs(suite: Suite, backends: Sequence[str] | None = None) -> list[s
     ]
 
 
-def _checked_kernels(suite: Suite, kernels: Sequence[str] | None) -> list[str]:
-    chosen = list(kernels) if kernels else [name for name in suite.sizes if name in KERNELS]
-    unknown = [name for name in chosen if name not in KERNELS or name not in EXAMPLES]
-    if unknown:
-        raise ValueError(f"unknown kernel(s) {', '.join(unknown)}; valid: {', '.join(KERNELS)}")
-    missing = [name for name in chosen if name not in suite.sizes]
+def implementations_of(
+    entry: KernelEntry, specs: Sequence[str], suite: Suite
+) -> list[Implementation]:
+    """The backends ``specs``, then (on CPU suites) the kernel's loops and installed peers."""
+    chosen: list[Implementation] = [BackendImplementation(spec) for spec in specs]
+    if suite.gpu:
+        return chosen
+    if entry.baseline is not None:
+        flavours = [NUMBA, PYTHON] if numba_installed() else [PYTHON]
+        chosen += [LoopBaseline(flavour) for flavour in flavours]
+    return chosen + [PeerImplementation(peer) for peer in entry.installed_peers()]
+
+
+def _chosen_entries(suite: Suite, kernels: Sequence[str] | None) -> list[KernelEntry]:
+    if not kernels:
+        return [entry for entry in CATALOGUE.values() if suite.sizes(entry)]
+    entries = [entry_for(name) for name in kernels]
+    missing = [entry.kernel for entry in entries if not suite.sizes(entry)]
     if missing:
         raise ValueError(f"suite {suite.name!r} has no sizes for {', '.join(missing)}")
-    return chosen
-
-
-def _implementations(kernel: str, specs: list[str], suite: Suite) -> list[tuple[str, str]]:
-    from .baselines import BASELINES
-
-    chosen = [(spec, "backend") for spec in specs]
-    if kernel in BASELINES and not suite.gpu:
-        if importlib.util.find_spec("numba") is not None:
-            chosen.append((NUMBA, "baseline"))
-        chosen.append((PYTHON, "baseline"))
-    if not suite.gpu:
-        chosen += [(peer.name, "peer") for peer in peers_for(kernel)]
-    return chosen
+    return entries

@@ -1,9 +1,10 @@
-"""Loop baselines for every kernel: a pure-Python loop and a Numba ``@njit`` loop.
+"""Loop baselines: a pure-Python loop and a Numba ``@njit`` loop per kernel.
 
-``BASELINES[name]`` holds both for the public kernel ``name``, with the same arguments
-where they make sense::
+A :class:`Baseline` holds both for one public kernel, with the same arguments where they
+make sense. The benchmark catalogue (:mod:`mlpillars.bench.catalogue`) says which kernel has
+which baseline, and offers them by kernel name as ``BASELINES``::
 
-    from mlpillars.bench.baselines import BASELINES
+    from mlpillars.bench.catalogue import BASELINES
     baseline = BASELINES["softmax"]
     baseline.python(x, temperature=0.5)          # lists and floats inside the loops
     seconds = baseline.compile_numba(x, temperature=0.5)   # compile, apart from any timing
@@ -34,6 +35,13 @@ gradient_descent              loss="mse"; X (n, d) with y (n,), or B problems X 
 pca                           X (n, d); returns the projection (n, k) (no whiten, no
                               solver choice); centred covariance by loops, eigenvectors by
                               a cyclic Jacobi loop (no LAPACK), signs as scikit-learn
+pca_fit                       X (n, d); as pca, returns (components, explained_variance,
+                              explained_variance_ratio, singular_values, mean) instead of
+                              a PCAFit
+least_squares                 X (n, d) with y (n,), or B problems X (B, n, d) with y (B, n);
+                              fit_intercept; modified Gram-Schmidt QR of the centred X;
+                              returns (weights (..., d), intercept (...))
+r_squared                     y_true and y_pred of one shape (..., n); along the last axis
 ============================  ==============================================================
 
 Dtypes: the Python loops compute in Python floats (float64) and return float64 arrays;
@@ -63,9 +71,7 @@ from typing import Any
 
 import numpy as np
 
-from . import python_layers, python_models
-
-__all__ = ["BASELINES", "Baseline", "compile_numba", "numba_installed"]
+__all__ = ["Baseline", "numba_installed"]
 
 
 @dataclass(frozen=True)
@@ -91,6 +97,16 @@ class Baseline:
     subset: str
     numba_module: str
     compile_seconds: dict[str, float] = field(default_factory=dict, compare=False)
+
+    @classmethod
+    def of(cls, python: Callable[..., Any], subset: str) -> Baseline:
+        """The baseline whose pure-Python loop is ``python``.
+
+        The kernel's name is the function's, and the Numba loop of the same name lies in
+        the sibling ``numba_*`` module of its ``python_*`` module.
+        """
+        module = python.__module__.rpartition(".")[2]
+        return cls(python.__name__, python, subset, module.replace("python_", "numba_", 1))
 
     @property
     def numba(self) -> Callable[..., Any]:
@@ -135,11 +151,6 @@ def numba_installed() -> bool:
     return importlib.util.find_spec("numba") is not None
 
 
-def compile_numba(kernel_name: str, *args: Any, **kwargs: Any) -> float:
-    """``BASELINES[kernel_name].compile_numba(*args, **kwargs)``: compile seconds."""
-    return BASELINES[kernel_name].compile_numba(*args, **kwargs)
-
-
 def argument_signature(args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
     """A short text of the arguments' types, e.g. ``"float32[2d], float32[2d]"``."""
 
@@ -169,33 +180,3 @@ def _outermost_seconds(records: Iterable[tuple[float, Any]]) -> float:
             if depth == 0:
                 total += timestamp - started
     return total
-
-
-def _baseline(module: Any, name: str, subset: str) -> Baseline:
-    numba_module = "numba_layers" if module is python_layers else "numba_models"
-    return Baseline(name, getattr(module, name), subset, numba_module)
-
-
-BASELINES: dict[str, Baseline] = {
-    baseline.name: baseline
-    for baseline in (
-        _baseline(python_layers, "linear", "x (..., in), weight (in, out); activation names"),
-        _baseline(python_layers, "mlp", "as linear for every layer"),
-        _baseline(python_layers, "softmax", "last axis only"),
-        _baseline(python_layers, "log_softmax", "last axis only"),
-        _baseline(python_layers, "cross_entropy", "class axis last; labels or probabilities"),
-        _baseline(python_layers, "cosine_similarity", "as the kernel"),
-        _baseline(
-            python_models,
-            "scaled_dot_product_attention",
-            "equal leading dims (no broadcast, no GQA); mask (L, S) or (..., L, S); no dropout",
-        ),
-        _baseline(
-            python_models,
-            "gradient_descent",
-            "mse, plain steps; X (n, d) or (B, n, d); returns (weights, intercept)",
-        ),
-        _baseline(python_models, "pca", "X (n, d); returns the projection; Jacobi eigen"),
-    )
-}
-"""Every kernel's baselines, by public kernel name."""

@@ -174,3 +174,37 @@ def check_components(kernel: str, features: Any, n_components: int) -> None:
         raise ValueError(
             f"{kernel} baseline: n_components must lie in [1, {shape[1]}]; got {n_components}"
         )
+
+
+def check_determined(kernel: str, shape: tuple[int, ...], fit_intercept: bool) -> None:
+    """Problems X (B, n, d) need n >= d, plus one sample for an intercept."""
+    samples, width = shape[-2:]
+    needed = width + int(fit_intercept)
+    if samples < needed:
+        raise ValueError(
+            f"{kernel} baseline: X has {samples} samples for {width} features"
+            f"{' and an intercept' if fit_intercept else ''}; need at least {needed}"
+        )
+
+
+def check_full_rank(kernel: str, diagonal: Any, samples: int, epsilon: float) -> None:
+    """R's diagonal must be clear of round-off (the kernel's test), else X's columns are
+    linearly dependent."""
+    magnitudes = np.abs(np.asarray(diagonal, dtype=np.float64))
+    floor = max(samples, magnitudes.size) * epsilon * float(np.max(magnitudes, initial=0.0))
+    if magnitudes.size and bool(np.any(magnitudes <= floor)):
+        raise ValueError(f"{kernel} baseline: X's columns are linearly dependent (rank deficient)")
+
+
+def paired_rows(
+    kernel: str, a: Any, b: Any, dtype: np.dtype | None
+) -> tuple[np.ndarray, np.ndarray, tuple[int, ...]]:
+    """Two arrays of one shape (..., n) as C-contiguous (rows, n), and the leading shape."""
+    first, second = (np.ascontiguousarray(array, dtype=dtype) for array in (a, b))
+    if first.shape != second.shape or first.ndim == 0:
+        raise ValueError(
+            f"{kernel} baseline: needs two arrays of one shape with at least one axis; got "
+            f"{first.shape} and {second.shape}"
+        )
+    leading = first.shape[:-1]
+    return first.reshape(-1, first.shape[-1]), second.reshape(-1, second.shape[-1]), leading

@@ -171,14 +171,7 @@ def _descend(
 def _pca(X: np.ndarray, epsilon: float, projected: np.ndarray) -> None:
     """Fill ``projected`` (n, k) with ``(X - mean) @ components.T``."""
     n_rows, size = X.shape
-    means = np.zeros(size, X.dtype)
-    for i in range(n_rows):
-        for a in range(size):
-            means[a] += X[i, a]
-    for a in range(size):
-        means[a] /= X.dtype.type(n_rows)
-    eigenvalues, eigenvectors = _jacobi_eigh(_covariance(X, means), epsilon)
-    components = _leading_components(eigenvalues, eigenvectors, projected.shape[1])
+    means, _, _, components = fit_axes(X, epsilon, projected.shape[1])
     centred = np.empty(size, X.dtype)
     for i in range(n_rows):
         for a in range(size):
@@ -191,13 +184,36 @@ def _pca(X: np.ndarray, epsilon: float, projected: np.ndarray) -> None:
 
 
 @jit
+def fit_axes(
+    X: np.ndarray, epsilon: float, count: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The principal axes of X (n, d) by loops and Jacobi rotations, in X's dtype.
+
+    Returns the column means, shape (d,); every eigenvalue of the covariance, shape (d,),
+    unordered; the ``count`` largest of them, largest first; and their eigenvectors as
+    signed rows, shape (count, d) (see :func:`_leading_components`).
+    """
+    n_rows, size = X.shape
+    means = np.zeros(size, X.dtype)
+    for i in range(n_rows):
+        for a in range(size):
+            means[a] += X[i, a]
+    for a in range(size):
+        means[a] /= X.dtype.type(n_rows)
+    eigenvalues, eigenvectors = _jacobi_eigh(_covariance(X, means), epsilon)
+    leading, components = _leading_components(eigenvalues, eigenvectors, count)
+    return means, eigenvalues, leading, components
+
+
+@jit
 def _leading_components(
     eigenvalues: np.ndarray, eigenvectors: np.ndarray, count: int
-) -> np.ndarray:
-    """The ``count`` eigenvectors of largest eigenvalue, as rows, largest first, each
-    signed so that its entry of largest absolute value is positive."""
+) -> tuple[np.ndarray, np.ndarray]:
+    """The ``count`` largest eigenvalues, largest first, and their eigenvectors as rows,
+    each signed so that its entry of largest absolute value is positive."""
     size = eigenvalues.shape[0]
     taken = np.zeros(size, np.bool_)
+    leading = np.empty(count, eigenvalues.dtype)
     components = np.empty((count, size), eigenvectors.dtype)
     for c in range(count):
         best = -1
@@ -205,6 +221,7 @@ def _leading_components(
             if not taken[i] and (best < 0 or eigenvalues[i] > eigenvalues[best]):
                 best = i
         taken[best] = True
+        leading[c] = eigenvalues[best]
         largest = 0
         for a in range(size):
             if abs(eigenvectors[a, best]) > abs(eigenvectors[largest, best]):
@@ -212,7 +229,7 @@ def _leading_components(
         sign = eigenvectors.dtype.type(1 if eigenvectors[largest, best] >= 0 else -1)
         for a in range(size):
             components[c, a] = sign * eigenvectors[a, best]
-    return components
+    return leading, components
 
 
 @jit

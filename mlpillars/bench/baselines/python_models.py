@@ -152,10 +152,7 @@ def pca(X: Any, n_components: int) -> np.ndarray:
     """
     _inputs.check_components("pca", X, n_components)
     rows = np.asarray(X, dtype=np.float64).tolist()
-    means = [column_sum / len(rows) for column_sum in map(sum, zip(*rows, strict=True))]
-    eigenvalues, eigenvectors = jacobi_eigh(_covariance(rows, means), sys.float_info.epsilon)
-    order = sorted(range(len(eigenvalues)), key=eigenvalues.__getitem__, reverse=True)
-    components = [_signed([column[i] for column in eigenvectors]) for i in order[:n_components]]
+    means, _, components = principal_axes(rows, n_components)
     projected = []
     for row in rows:
         centred = [x - m for x, m in zip(row, means, strict=True)]
@@ -163,6 +160,31 @@ def pca(X: Any, n_components: int) -> np.ndarray:
             [sum(c * x for c, x in zip(comp, centred, strict=True)) for comp in components]
         )
     return np.array(projected, dtype=np.float64).reshape(len(rows), n_components)
+
+
+def principal_axes(rows: Rows, n_components: int) -> tuple[list[float], list[float], Rows]:
+    """The column means, the covariance's eigenvalues and its leading eigenvectors, by loops.
+
+    Parameters
+    ----------
+    rows : list of lists of float, shape (n, d)
+    n_components : int
+        k, the eigenvectors kept.
+
+    Returns
+    -------
+    means : list of float, shape (d,)
+    eigenvalues : list of float, shape (d,)
+        Every eigenvalue of the covariance, largest first.
+    components : list of lists of float, shape (k, d)
+        The eigenvectors of the k largest eigenvalues as rows, largest first, each signed
+        so that its entry of largest absolute value is positive (scikit-learn's convention).
+    """
+    means = [column_sum / len(rows) for column_sum in map(sum, zip(*rows, strict=True))]
+    eigenvalues, eigenvectors = jacobi_eigh(_covariance(rows, means), sys.float_info.epsilon)
+    order = sorted(range(len(eigenvalues)), key=eigenvalues.__getitem__, reverse=True)
+    components = [_signed([column[i] for column in eigenvectors]) for i in order[:n_components]]
+    return means, [eigenvalues[i] for i in order], components
 
 
 def jacobi_eigh(matrix: Rows, epsilon: float) -> tuple[list[float], Rows]:

@@ -11,7 +11,7 @@ from mlpillars.bench.results import ResultsLog
 
 def test_kernel(benchmark, bench_case: Case, suite: Suite, results_log: ResultsLog) -> None:
     benchmark.group = bench_case.group
-    benchmark.name = bench_case.implementation
+    benchmark.name = bench_case.implementation.name
     try:
         run_case(bench_case, suite, results_log, benchmark)
     except CaseOutcome as outcome:

@@ -1,0 +1,109 @@
+"""One kernel's entry in the benchmark catalogue, and the sizes several kernels share."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, fields
+from typing import Any
+
+import numpy as np
+
+from ...examples import KernelCall, cast_call
+from ..baselines import Baseline
+from ..peers import Peer
+from ..work import Work
+
+SEED = 20261125
+"""Every benchmark input comes from a generator of this seed: the same inputs each run."""
+
+
+@dataclass(frozen=True)
+class SuiteSizes:
+    """The size arguments of a kernel's example builder in each suite, ascending.
+
+    An empty tuple leaves the kernel out of that suite. Every kernel is in the quick suite.
+    """
+
+    quick: tuple[int, ...]
+    full: tuple[int, ...]
+    gpu: tuple[int, ...]
+    tiny: tuple[int, ...] = ()
+
+    def of(self, suite: str) -> tuple[int, ...]:
+        """The sizes for the suite called ``suite``."""
+        if suite not in self.suite_names():
+            raise KeyError(f"no sizes for suite {suite!r}; known: {', '.join(self.suite_names())}")
+        return getattr(self, suite)
+
+    @classmethod
+    def suite_names(cls) -> tuple[str, ...]:
+        return tuple(field.name for field in fields(cls))
+
+
+MATRIX_SIZES = SuiteSizes(
+    quick=(32, 64, 256), full=(32, 64, 128, 256, 1024, 4096), gpu=(256, 1024, 4096, 8192)
+)
+"""Square (n, n) problems: linear, mlp, cosine similarity."""
+
+ELEMENTWISE_SIZES = SuiteSizes(
+    quick=(64, 256, 1024), full=(64, 256, 1024, 4096), gpu=(1024, 4096, 16384)
+)
+"""One pass over an (n, n) or (n, 64) array: the softmax family, sigmoid, normalize."""
+
+
+def whole_result(result: Any) -> Any:
+    """The kernel's result as it is: every array in it is compared."""
+    return result
+
+
+@dataclass(frozen=True)
+class KernelEntry:
+    """Everything the benchmark knows about one public kernel.
+
+    Attributes
+    ----------
+    kernel : str
+        The public kernel's name (a key of ``mlpillars.KERNELS``).
+    example : callable
+        ``example(rng, size) -> KernelCall``: float64 NumPy inputs (a builder of
+        :mod:`mlpillars.examples`).
+    sizes : SuiteSizes
+        The ``size`` argument of ``example`` in each suite.
+    work : callable
+        ``work(call, itemsize) -> Work``: the FLOPs and bytes of one call (a model of
+        :mod:`mlpillars.bench.work`).
+    baseline : Baseline or None
+        The pure-Python and Numba loops, where they exist.
+    peers : tuple of Peer
+        What a user would otherwise call.
+    main_output : callable
+        Result -> the part of it that implementations are compared on (arrays, or a tuple
+        of arrays); baselines and peers return exactly that part.
+    """
+
+    kernel: str
+    example: Callable[[np.random.Generator, int], KernelCall]
+    sizes: SuiteSizes
+    work: Callable[[KernelCall, int], Work]
+    baseline: Baseline | None = None
+    peers: tuple[Peer, ...] = ()
+    main_output: Callable[[Any], Any] = whole_result
+
+    @property
+    def function(self) -> Callable[..., Any]:
+        """The public kernel, looked up when used (so that a test can stand in for it)."""
+        from ... import KERNELS
+
+        return KERNELS[self.kernel]
+
+    def example_call(self, size: int, dtype: str) -> KernelCall:
+        """The example's inputs at ``size`` cast to ``dtype``, the same on every call."""
+        return cast_call(self.example(np.random.default_rng(SEED), size), dtype)
+
+    def work_of(self, call: KernelCall, dtype: str) -> Work:
+        """The work of one call with ``call``'s arrays in ``dtype``."""
+        return self.work(call, np.dtype(dtype).itemsize)
+
+    def installed_peers(self) -> list[Peer]:
+        """The peers whose library is installed here."""
+        return [peer for peer in self.peers if peer.is_installed()]
