@@ -1,4 +1,4 @@
-"""A custom import-linter contract: no framework imported at module level.
+"""Custom import-linter contracts: no framework imported at module level; no import cycles.
 
 Importing mlpillars must import no framework (torch, JAX, CuPy, Dask, array-api-strict);
 each is imported inside the function that first needs it. import-linter's own contracts
@@ -6,6 +6,10 @@ see every import, wherever it stands, so this contract asks the import graph whe
 import of a framework is and reads the importing module's syntax tree to tell an import
 run when the module is imported (module level, including ``if``/``try``/``with`` blocks and
 class bodies) from one inside a function. Imports under ``if TYPE_CHECKING:`` never run.
+
+The second contract asks that no module reach back, through any chain of imports, to a
+module that imports it: the import graph has no cycles (imports under ``if TYPE_CHECKING:``
+are left out of the graph by the configuration, since they never run).
 
 Registered in pyproject.toml (``contract_types``) and run by tests/test_layering.py.
 """
@@ -43,6 +47,30 @@ class ModuleLevelImportContract(Contract):
     def render_broken_contract(self, check: ContractCheck) -> None:
         for importer, line_number, line_contents in check.metadata["offences"]:
             output.print_error(f"{importer}:{line_number}: {line_contents} (at module level)")
+            output.new_line()
+
+
+class AcyclicContract(Contract):
+    """Options: ``root``, the package whose modules may not import each other in a cycle."""
+
+    type_name = "acyclic"
+    root = fields.StringField()
+
+    def check(self, graph, verbose: bool) -> ContractCheck:
+        modules = sorted(m for m in graph.modules if m.startswith(self.root))
+        cycles = []
+        for importer in modules:
+            for imported in sorted(graph.find_modules_directly_imported_by(importer)):
+                if imported == importer or not imported.startswith(self.root):
+                    continue
+                back = graph.find_shortest_chain(importer=imported, imported=importer)
+                if back is not None and (imported, importer) not in cycles:
+                    cycles.append((importer, imported, back))
+        return ContractCheck(kept=not cycles, metadata={"cycles": cycles})
+
+    def render_broken_contract(self, check: ContractCheck) -> None:
+        for importer, imported, back in check.metadata["cycles"]:
+            output.print_error(f"{importer} -> {imported}, and back: {' -> '.join(back)}")
             output.new_line()
 
 
