@@ -12,9 +12,10 @@ from typing import Any
 import numpy as np
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from . import KERNELS, available_backends
-from .backends import host_arrays
+from .backends import UnknownBackendError, host_arrays
 from .examples import KernelCall, call_on_backend, cast_call
 from .tolerances import compare_outputs, tolerance_for
 
@@ -54,6 +55,16 @@ def _bench(console: Console, arguments: argparse.Namespace) -> int:
     the last lines printed). The worse of the two exit statuses is returned."""
     from .bench.runner import choose_run_folder, run_bench
 
+    requested = _names(arguments.backends)
+    if requested and not arguments.resume:
+        try:
+            unusable = _unusable_backends(console, arguments.suite, requested)
+        except UnknownBackendError as exc:
+            console.print(Text(f"mlpillars bench: {exc}", style="red"))
+            return 2
+        if unusable == len(requested):
+            console.print(Text("mlpillars bench: none of the requested backends can run", "red"))
+            return 2
     out = choose_run_folder(arguments.out, resume=arguments.resume, suite=arguments.suite)
     status = run_bench(
         console,
@@ -68,6 +79,16 @@ def _bench(console: Console, arguments: argparse.Namespace) -> int:
     return max(status, _report(console, out))
 
 
+def _unusable_backends(console: Console, suite_name: str, backends: list[str]) -> int:
+    """Say which requested backends cannot run here and why; return how many."""
+    from .bench.cases import SUITES, missing_backends
+
+    missing = missing_backends(SUITES[suite_name], backends)
+    for name, reason in missing.items():
+        console.print(Text(f"backend {name} cannot run here: {reason}", style="yellow"))
+    return len(missing)
+
+
 def _report(console: Console, run_dir: Path, **options: Any) -> int:
     """The report of ``run_dir`` (``options`` as :func:`mlpillars.bench.report.make_report`
     takes them); 2 when a folder or file cannot be read."""
@@ -76,7 +97,7 @@ def _report(console: Console, run_dir: Path, **options: Any) -> int:
     try:
         return make_report(run_dir, console=console, **options)
     except ReportError as exc:
-        console.print(f"[red]mlpillars report: {exc}[/red]")
+        console.print(Text(f"mlpillars report: {exc}", style="red"))
         return 2
 
 
@@ -118,11 +139,15 @@ def capabilities_table() -> Table:
         table.add_column(column)
     for status in available_backends():
         if not status.devices:
-            table.add_row(status.name, status.version or "-", "-", *["-"] * 6, status.reason)
+            table.add_row(
+                status.name, status.version or "-", "-", *["-"] * 6, Text(status.reason or "")
+            )
         for device_name, capabilities in status.devices.items():
             flags = capabilities.as_dict()
             marks = ["yes" if flags[column] else "no" for column in _CAPABILITY_COLUMNS]
-            table.add_row(status.name, status.version, device_name, *marks, status.reason or "")
+            table.add_row(
+                status.name, status.version, device_name, *marks, Text(status.reason or "")
+            )
     return table
 
 

@@ -224,6 +224,21 @@ def test_capabilities_command_lists_backends(capsys: pytest.CaptureFixture[str])
     assert "float64" in output
 
 
+def test_capabilities_prints_the_pip_extra_of_a_missing_backend(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+):
+    from mlpillars import cli
+    from mlpillars.backends import BackendStatus
+
+    missing = BackendStatus(
+        "jax", available=False, reason='not installed: pip install "mlpillars[jax]"'
+    )
+    monkeypatch.setattr(cli, "available_backends", lambda: [missing])
+    monkeypatch.setenv("COLUMNS", "200")
+    assert cli.main(["capabilities"]) == 0
+    assert 'pip install "mlpillars[jax]"' in capsys.readouterr().out  # not eaten as markup
+
+
 def test_python_floats_take_the_dtype_of_the_array_inputs():
     x, weight = np.ones((2, 3), np.float32), np.ones((3, 2), np.float32)
     assert mp.linear(x, weight, [0.5, 0.25]).dtype == np.float32

@@ -282,6 +282,34 @@ def test_an_interrupted_run_resumes(tmp_path: Path):
     assert timed_names == resumed_ids
 
 
+def test_a_torn_last_line_is_dropped_before_the_next_row_is_appended(tmp_path: Path):
+    cases_file = tmp_path / CASES_FILE
+    whole = json.dumps({"id": "softmax-numpy:cpu-16-float32", "status": "ok"})
+    cases_file.write_text(whole + "\n" + '{"id": "softmax-numba-16-flo')  # killed mid-write
+    log = ResultsLog(cases_file)
+    assert [row["id"] for row in log.rows] == ["softmax-numpy:cpu-16-float32"]
+    log.append({"id": "softmax-numba-16-float32", "status": "ok"})
+    assert [row["id"] for row in read_rows(cases_file)] == [
+        "softmax-numpy:cpu-16-float32",
+        "softmax-numba-16-float32",
+    ]
+    assert ResultsLog(cases_file).rows == read_rows(cases_file)  # and it opens again
+
+
+def test_bench_says_which_requested_backends_cannot_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    # the tiny suite runs on CPU devices: CuPy has none, on any machine
+    out = tmp_path / "run"
+    assert cli.main(["bench", "--suite", "tiny", "--backends", "cupy", "--out", str(out)]) == 2
+    printed = capsys.readouterr().out
+    assert "backend cupy cannot run here" in printed
+    assert "none of the requested backends can run" in printed
+    assert not out.exists()  # nothing was run
+    assert cli.main(["bench", "--suite", "tiny", "--backends", "nosuch", "--out", str(out)]) == 2
+    assert "unknown backend(s) nosuch" in capsys.readouterr().out
+
+
 def test_mlpillars_backend_limits_a_run_to_that_backend(monkeypatch: pytest.MonkeyPatch):
     requested = RunPlan(suite="quick", backends=None, kernels=["softmax"])
     monkeypatch.delenv("MLPILLARS_BACKEND", raising=False)

@@ -34,6 +34,20 @@ def test_logsumexp_matches_scipy(xp: BackendCase, rng: np.random.Generator, keep
     assert_close(mp.logsumexp(x, axis, keepdims=keepdims), expected, like=x)
 
 
+def test_logsumexp_keeps_the_digits_of_a_sum_close_to_one(xp: BackendCase):
+    x = xp.asarray([[0.0, -40.0], [3.0, 3.0], [-1e-3, -50.0]])
+    expected = [np.log1p(np.exp(-40.0)), 3.0 + np.log(2.0), -1e-3 + np.log1p(np.exp(-49.999))]
+    result = mp.logsumexp(x)
+    assert_close(result, expected, like=x)
+    if xp.dtype_name == "float64":  # the absolute tolerance would pass 0.0 for 4.25e-18
+        assert xp.to_numpy(result)[0] == pytest.approx(4.248354255291589e-18, rel=1e-12)
+
+
+def test_logsumexp_of_infinite_or_nan_slices(xp: BackendCase):
+    x = xp.asarray([[np.inf, 0.0], [np.nan, 1.0], [-np.inf, -np.inf]])
+    assert_close(mp.logsumexp(x), [np.inf, np.nan, -np.inf], like=x)
+
+
 def test_logsumexp_of_all_minus_infinity_is_minus_infinity(xp: BackendCase):
     x = xp.asarray([[-np.inf, -np.inf], [0.0, 0.0]])
     assert_close(mp.logsumexp(x), [-np.inf, np.log(2.0)], like=x)
@@ -122,3 +136,23 @@ class TestErrors:
     def test_probability_target_shape(self):
         with pytest.raises(ValueError, match=r"probability target must have the logits' shape"):
             mp.cross_entropy(np.zeros((2, 3)), np.full((2, 4), 0.25))
+
+
+def test_numpy_scalars_are_numbers(rng: np.random.Generator):
+    logits = rng.normal(size=(3, 4))
+    assert_close(
+        mp.softmax(logits, temperature=np.float32(0.5)), mp.softmax(logits, temperature=0.5)
+    )
+    q, k, v = (rng.normal(size=(2, 5, 4)) for _ in range(3))
+    expected = mp.scaled_dot_product_attention(q, k, v, scale=0.25, block_size=2)
+    scaled = mp.scaled_dot_product_attention(
+        q, k, v, scale=np.float64(0.25), block_size=np.int64(2)
+    )
+    assert_close(scaled, expected)
+    X, y = rng.normal(size=(20, 3)), rng.normal(size=20)
+    assert_close(
+        mp.gradient_descent(X, y, steps=np.int64(10)).weights,
+        mp.gradient_descent(X, y, steps=10).weights,
+    )
+    with pytest.raises(TypeError, match="softmax: temperature must be a number, got bool"):
+        mp.softmax(logits, temperature=np.bool_(True))

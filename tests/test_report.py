@@ -335,6 +335,18 @@ def test_slowed_run_is_a_regression(tmp_path):
     assert "**0 slower**" in (base / "report.md").read_text()
 
 
+def test_a_gate_that_compared_nothing_fails(reported, tmp_path):
+    other = make_run(tmp_path / "other")
+    rows = [json.loads(line) for line in (other / "cases.jsonl").read_text().splitlines()]
+    for row in rows:
+        row["id"] = "renamed-" + row["id"]  # no case id in common with the reported run
+    (other / "cases.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
+    assert make_report(other, compare=reported, formats="md") == 0  # no gate asked: no failure
+    assert make_report(other, compare=reported, fail_on_regression=0.10, formats="md") == 1
+    section = _section((other / "report.md").read_text(), "## Comparison with another run")
+    assert "**FAIL**: no case could be compared" in section
+
+
 # -- bad input -------------------------------------------------------------------------------------
 def _corrupt_cases_middle(run: Path) -> None:
     lines = (run / "cases.jsonl").read_text().splitlines()

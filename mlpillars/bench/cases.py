@@ -160,6 +160,18 @@ def backend_specs(suite: Suite, backends: Sequence[str] | None = None) -> list[s
     ]
 
 
+def missing_backends(suite: Suite, backends: Sequence[str]) -> dict[str, str]:
+    """Each requested backend that has no device for ``suite`` here, with the reason."""
+    found = {spec.partition(":")[0] for spec in backend_specs(suite, backends)}
+    statuses = {status.name: status for status in available_backends()}
+    kind = "GPU" if suite.gpu else "CPU"
+    return {
+        name: statuses[name].reason or f"no {kind} device for the {suite.name} suite"
+        for name in backends
+        if name not in found
+    }
+
+
 def implementations_of(
     entry: KernelEntry, specs: Sequence[str], suite: Suite
 ) -> list[Implementation]:

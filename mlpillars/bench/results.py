@@ -1,8 +1,10 @@
 """The results log: one JSON object per finished case, on disk the moment it finishes.
 
 Each line is written, flushed and fsynced before the next case starts, so a run stopped by
-Ctrl-C or a kill leaves every finished case readable; a line cut short by the kill is
-ignored when the log is read back.
+Ctrl-C or a kill leaves every finished case readable. A line cut short by the kill is
+ignored when the log is read back, and dropped from the file when the log is opened to
+append (``--resume``), so that the next row starts on a line of its own and the case of the
+torn line runs again.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ class ResultsLog:
 
     def __init__(self, path: Path | None) -> None:
         self.path = path
+        if path is not None and path.exists():
+            _drop_torn_last_line(path)
         self.rows: list[dict[str, Any]] = read_rows(path) if path and path.exists() else []
 
     def append(self, row: dict[str, Any]) -> None:
@@ -62,3 +66,11 @@ def read_rows(path: Path) -> list[dict[str, Any]]:
             raise ValueError(f"{path}: line {number} is not a case row (no 'id')")
         rows.append(row)
     return rows
+
+
+def _drop_torn_last_line(path: Path) -> None:
+    """Cut the file after its last newline: a last line without one was cut short."""
+    with path.open("rb+") as stream:
+        content = stream.read()
+        if content and not content.endswith(b"\n"):
+            stream.truncate(content.rfind(b"\n") + 1)

@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from ._checks import as_floating, shape_text
+from ._checks import as_floating, is_integer, is_real_number, shape_text
 
 KERNEL_NAME = "scaled_dot_product_attention"
 
@@ -131,7 +131,7 @@ def mask_of_rank(mask: Any, rank: int, *, xp: Any) -> Any:
 def _check_options(return_weights: bool, block_size: int | None) -> None:
     if block_size is None:
         return
-    if isinstance(block_size, bool) or not isinstance(block_size, int) or block_size <= 0:
+    if not is_integer(block_size) or block_size <= 0:
         raise ValueError(
             f"{KERNEL_NAME}: block_size must be a positive int (queries and keys per block), "
             f"or None to choose the path automatically; got {block_size!r}"
@@ -209,7 +209,7 @@ def _broadcast_batch(q: Any, k: Any) -> tuple[int, ...]:
 def _checked_scale(scale: float | None, head_dim: int) -> float:
     if scale is None:
         return 1.0 / math.sqrt(max(head_dim, 1))  # E = 0: every score is 0 whatever s is
-    if isinstance(scale, bool) or not isinstance(scale, (int, float)):
+    if not is_real_number(scale):
         raise TypeError(
             f"{KERNEL_NAME}: scale must be a number or None, got {type(scale).__name__}"
         )

@@ -3,6 +3,7 @@ the shapes or dtypes involved, and what would be valid."""
 
 from __future__ import annotations
 
+import numbers
 from typing import Any
 
 import array_api_compat as aac
@@ -63,14 +64,25 @@ def check_number(
 
 
 def check_int(kernel: str, name: str, value: object, *, minimum: int) -> int:
-    """Return ``value`` if it is an integer >= ``minimum`` (not a bool), else raise."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+    """Return ``value`` as an int if it is an integer >= ``minimum`` (a Python or NumPy
+    integer, not a bool), else raise."""
+    if not is_integer(value) or value < minimum:
         raise ValueError(f"{kernel}: {name} must be an integer >= {minimum}, got {value!r}")
-    return value
+    return int(value)
+
+
+def is_real_number(value: object) -> bool:
+    """A Python or NumPy real number (``np.float32(0.5)`` too), not a bool or an array."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def is_integer(value: object) -> bool:
+    """A Python or NumPy integer (``np.int64(10)`` too), not a bool."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
 def _real_number(kernel: str, name: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    if not is_real_number(value):
         raise TypeError(f"{kernel}: {name} must be a number, got {type(value).__name__}")
     return float(value)
 

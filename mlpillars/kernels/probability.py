@@ -83,10 +83,13 @@ def log_softmax(x: Any, /, axis: int = -1, *, temperature: float = 1.0, xp: Any)
 def logsumexp(x: Any, /, axis: int = -1, *, keepdims: bool = False, xp: Any) -> Any:
     r"""``log(sum(exp(x)))`` along ``axis``, max-shifted.
 
-    .. math:: \mathrm{LSE}(x) = m + \log\sum_j e^{x_j - m}, \quad m = \max_j x_j
+    .. math:: \mathrm{LSE}(x) = m + \log\Bigl(1 + (t - 1)
+              + \sum_{j:\,x_j < m} e^{x_j - m}\Bigr), \quad m = \max_j x_j
 
-    A slice that is all ``-inf`` gives ``-inf`` (``m`` is replaced by 0 there so that
-    ``-inf - -inf`` never produces NaN).
+    where ``t`` is how many entries equal ``m``. Writing the terms the maximum contributes
+    apart and taking ``log1p`` of the rest keeps the digits of a sum close to 1, as SciPy
+    does: ``logsumexp([0, -40])`` is 4.25e-18, not 0. A slice whose maximum is not finite
+    gives that maximum (all ``-inf``: ``-inf``; a ``+inf``: ``+inf``; a NaN: NaN).
 
     Parameters
     ----------
@@ -104,8 +107,12 @@ def logsumexp(x: Any, /, axis: int = -1, *, keepdims: bool = False, xp: Any) -> 
     values = widened(x, xp=xp)
     row_max = xp.max(values, axis=axis, keepdims=True)
     safe_max = xp.where(xp.isfinite(row_max), row_max, xp.zeros_like(row_max))
-    summed = xp.sum(xp.exp(values - safe_max), axis=axis, keepdims=True)
-    result = narrowed(xp.log(summed) + safe_max, x, xp=xp)
+    is_max = values == row_max
+    below_max = xp.where(is_max, xp.zeros_like(values), xp.exp(values - safe_max))
+    extra_ties = xp.sum(xp.astype(is_max, values.dtype), axis=axis, keepdims=True) - 1
+    summed_rest = xp.sum(below_max, axis=axis, keepdims=True) + extra_ties
+    finite = xp.log1p(summed_rest) + safe_max
+    result = narrowed(xp.where(xp.isfinite(row_max), finite, row_max), x, xp=xp)
     return result if keepdims else xp.squeeze(result, axis=axis)
 
 

@@ -179,6 +179,12 @@ def _exit_status(comparison: Comparison | None, threshold: float | None, console
     )
     if threshold is None:
         return 0
+    if comparison.compared_nothing:
+        console.print(
+            f"[red]no case could be compared[/red] with {comparison.baseline.name} (no case "
+            "id of one run has timed rounds in both): the regression gate fails"
+        )
+        return 1
     regressions = comparison.regressions(threshold)
     for case in regressions:
         console.print(

@@ -54,6 +54,11 @@ class Comparison:
         """How many cases got each label."""
         return Counter(case.label for case in self.cases)
 
+    @property
+    def compared_nothing(self) -> bool:
+        """No case had timed rounds in both runs: a regression gate would pass unseen."""
+        return all(case.verdict is None for case in self.cases)
+
     def regressions(self, threshold: float) -> list[CaseComparison]:
         """The cases slower by more than ``threshold``, significantly."""
         return [case for case in self.cases if case.regressed(threshold)]
@@ -81,14 +86,7 @@ def comparison_section(comparison: Comparison, threshold: float | None) -> list[
     )
     blocks: list[Block] = [Heading("Comparison with another run", 2), Paragraph(summary)]
     if threshold is not None:
-        regressions = comparison.regressions(threshold)
-        verdict = f"**FAIL**: {len(regressions)} case(s)" if regressions else "**pass**: no case"
-        blocks.append(
-            Paragraph(
-                f"Regression check at {threshold:.0%}: {verdict} significantly slower by more than "
-                f"{threshold:.0%}."
-            )
-        )
+        blocks.append(Paragraph(_gate_verdict(comparison, threshold)))
     blocks += _environment_differences(comparison)
     ordered = sorted(comparison.cases, key=_order)
     blocks.append(
@@ -99,6 +97,15 @@ def comparison_section(comparison: Comparison, threshold: float | None) -> list[
         )
     )
     return blocks
+
+
+def _gate_verdict(comparison: Comparison, threshold: float) -> str:
+    gate = f"Regression check at {threshold:.0%}: "
+    if comparison.compared_nothing:
+        return gate + "**FAIL**: no case could be compared (none has timed rounds in both runs)."
+    regressions = comparison.regressions(threshold)
+    verdict = f"**FAIL**: {len(regressions)} case(s)" if regressions else "**pass**: no case"
+    return gate + f"{verdict} significantly slower by more than {threshold:.0%}."
 
 
 def _compare_case(
