@@ -202,6 +202,47 @@ def test_to_backend_keeps_zero_dimensional_arrays(destination: str):
     assert_close(moved, 3.0)
 
 
+def _hostile_layouts(tmp_path) -> dict[str, np.ndarray]:
+    """NumPy arrays whose buffers a careless DLPack move would crash on or write into."""
+    values = np.arange(12.0).reshape(3, 4)
+    read_only = values.copy()
+    read_only.flags.writeable = False
+    mapped = np.lib.format.open_memmap(tmp_path / "x.npy", "w+", np.float64, (3, 4))
+    mapped[:] = values
+    return {
+        "flipped": np.flip(values),  # negative strides on both axes
+        "reversed rows": values[::-1],
+        "reversed columns, every other": values[:, ::-2],
+        "every other column": values[:, ::2],
+        "read-only": read_only,
+        "memory-mapped": mapped,
+        "fortran order": np.asfortranarray(values),
+    }
+
+
+@pytest.mark.parametrize("destination", INSTALLED_CPU_SPECS)
+def test_moves_survive_any_strides_and_read_only_inputs(destination: str, tmp_path):
+    for layout, host in _hostile_layouts(tmp_path).items():
+        moved = mp.to_backend(host, destination)
+        assert_close(moved, np.array(host), err_msg=layout)
+        through_strict = mp.to_backend(mp.to_backend(host, "array_api_strict"), destination)
+        assert_close(through_strict, np.array(host), err_msg=f"{layout} via array_api_strict")
+        expected = mp.softmax(np.array(host))
+        assert_close(mp.softmax(host, backend=destination), expected, err_msg=layout)
+
+
+def test_a_read_only_input_is_copied_not_shared_with_torch():
+    pytest.importorskip("torch")
+    read_only = np.ones(3)
+    read_only.flags.writeable = False
+    tensor = mp.to_backend(read_only, "torch")
+    tensor[0] = 5.0  # a view would write into read-only memory
+    assert read_only[0] == 1.0
+    writable = np.ones(3)
+    mp.to_backend(writable, "torch")[0] = 5.0
+    assert writable[0] == 5.0  # writable, positive strides: still shared, no copy
+
+
 def test_jax_keeps_float64():
     pytest.importorskip("jax")
     result = mp.softmax(np.array([2.0, 1.0, 0.1]), backend="jax")

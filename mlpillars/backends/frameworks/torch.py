@@ -14,6 +14,16 @@ from .._capabilities import Capabilities
 from .._errors import NoGPUError
 from .base import Framework, device_index, unknown_device
 
+_DLPACK_CPU = 1
+"""DLPack's device type of host memory (``kDLCPU``)."""
+
+
+def _safe_to_share(host: np.ndarray) -> bool:
+    """Whether torch may view ``host``'s buffer: torch.from_dlpack aborts the interpreter on
+    negative strides ("Storage size calculation overflowed"), and a view of read-only memory
+    would be a writable tensor whose first in-place write crashes the process."""
+    return host.flags.writeable and all(stride >= 0 for stride in host.strides)
+
 
 class TorchFramework(Framework):
     name = "torch"
@@ -61,10 +71,14 @@ class TorchFramework(Framework):
     # -- moving arrays -------------------------------------------------------------------
     def from_host(self, host: np.ndarray, device: Any) -> Any:
         torch = self.load()
-        try:
-            tensor = torch.from_dlpack(host)  # zero-copy view of the NumPy buffer
-        except (BufferError, RuntimeError, TypeError):
-            tensor = torch.from_numpy(np.array(host))
+        tensor = None
+        if _safe_to_share(host):
+            try:
+                tensor = torch.from_dlpack(host)  # zero-copy view of the NumPy buffer
+            except (BufferError, RuntimeError, TypeError):
+                tensor = None
+        if tensor is None:
+            tensor = torch.from_numpy(np.array(host))  # a writable, C-ordered copy
         return tensor if device is None else tensor.to(device)
 
     def to_host(self, array: Any) -> np.ndarray:
@@ -74,8 +88,12 @@ class TorchFramework(Framework):
         return array.numpy()
 
     def from_dlpack(self, foreign: Any, device: Any) -> Any | None:
-        # CuPy <-> torch CUDA and array-api-strict -> torch CPU share buffers through DLPack.
-        if not hasattr(foreign, "__dlpack__"):
+        # CuPy -> torch CUDA shares the buffer through DLPack. A host array of another
+        # framework goes through NumPy instead (from_host), where its strides and
+        # writability can be checked before torch sees it.
+        if not hasattr(foreign, "__dlpack__") or not hasattr(foreign, "__dlpack_device__"):
+            return None
+        if foreign.__dlpack_device__()[0] == _DLPACK_CPU:
             return None
         try:
             tensor = self.load().from_dlpack(foreign)
