@@ -360,6 +360,21 @@ def test_transform_with_another_namespace(rng):
         model.transform(strict.asarray(scaled_data(rng, 3)))
 
 
+@pytest.mark.parametrize("solver", ["covariance_eigh", "svd"])
+def test_data_far_from_zero_keeps_its_variances(xp: BackendCase, rng, solver):
+    # timestamps, prices, counts: a large mean, a small spread (X^T X - n mu mu^T cancels)
+    offset = 1e8 if xp.dtype_name == "float64" else 1e4
+    X = xp.asarray(offset + rng.normal(size=(200, 3)) * np.sqrt([3.0, 2.0, 1.0]))
+    X_host = xp.to_numpy(X)  # the values as rounded to the case's dtype, in float64
+    centred = X_host - X_host.mean(axis=0)
+    singular_values = np.linalg.svd(centred, compute_uv=False)
+    fitted = pca_fit(X, 2, solver=solver)
+    assert_close(fitted.explained_variance, singular_values[:2] ** 2 / 199, like=X)
+    assert_close(fitted.singular_values, singular_values[:2], like=X)
+    expected_ratio = singular_values[:2] ** 2 / np.sum(singular_values**2)
+    assert_close(fitted.explained_variance_ratio, expected_ratio, like=X)
+
+
 def test_constant_data_has_zero_ratio_not_nan(xp: BackendCase):
     X = xp.asarray(np.full((6, 3), 2.5))
     fitted = PCA(2).fit(X)

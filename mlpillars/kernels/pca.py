@@ -3,11 +3,15 @@ r"""Principal component analysis: the kernels ``pca`` and ``pca_fit``, and the c
 For data X (n, d) with column means :math:`\mu`, the principal axes are the eigenvectors
 of the sample covariance, largest eigenvalue first. Two solvers, as scikit-learn's:
 
-- ``"covariance_eigh"``: :math:`C = (X^\top X - n\,\mu\mu^\top) / (n - 1)`, a (d, d) matrix
-  built without a centred copy of X, then ``eigh(C)``; eigenvalues that round-off makes
-  negative are clipped to 0. One pass over X for :math:`\mu`, one for :math:`X^\top X`: the
-  solver for tall data, and for Dask, where X stays chunked and only C is decomposed (on
-  NumPy, through ``backends.eigh``).
+- ``"covariance_eigh"``: :math:`C = (X_c^\top X_c - n\,r r^\top) / (n - 1)` with
+  :math:`X_c = X - \mathbf{1}\mu^\top` and :math:`r` the mean of :math:`X_c` (round-off: the
+  corrected two-pass formula), a (d, d) matrix, then ``eigh(C)``; eigenvalues that round-off
+  makes negative are clipped to 0. The textbook :math:`X^\top X - n\,\mu\mu^\top` would
+  cancel every digit the mean has above the spread (data of mean 1e8 and variance 3 would
+  get variances of 16 and 0), so the Gram is of the centred data. One pass over X for
+  :math:`\mu`, one for the Gram: the solver for tall data, and for Dask, where X stays
+  chunked (the centred chunks are made as the Gram consumes them) and only C is decomposed
+  (on NumPy, through ``backends.eigh``). Eager backends hold one centred copy of X.
 - ``"svd"``: the thin SVD :math:`X - \mathbf{1}\mu^\top = U S V_h`, for wide data;
   :math:`\lambda_i = s_i^2 / (n - 1)`.
 - ``"auto"``: ``"covariance_eigh"`` when d <= 1000 and n >= 10 d, else ``"svd"``
@@ -363,8 +367,11 @@ def reconstruct(
 def _covariance_eigh(X: Any, mean: Any, *, xp: Any) -> tuple[Any, Any]:
     """All d variances (descending, >= 0) and axes (rows) from the covariance's eigh."""
     n_samples = X.shape[0]
-    mean_outer = xp.expand_dims(mean, axis=1) * xp.expand_dims(mean, axis=0)
-    covariance = (xp.matrix_transpose(X) @ X - n_samples * mean_outer) / (n_samples - 1)
+    centred = X - mean
+    residual = xp.mean(centred, axis=0)  # the mean's round-off, taken out exactly below
+    residual_outer = xp.expand_dims(residual, axis=1) * xp.expand_dims(residual, axis=0)
+    gram = xp.matrix_transpose(centred) @ centred
+    covariance = (gram - n_samples * residual_outer) / (n_samples - 1)
     eigenvalues, eigenvectors = eigh(covariance)  # ascending; NumPy's on a backend without
     variances = xp.clip(xp.flip(eigenvalues, axis=0), min=0.0)
     return variances, xp.flip(xp.matrix_transpose(eigenvectors), axis=0)
