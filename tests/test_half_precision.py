@@ -60,3 +60,20 @@ def test_cross_entropy_in_half_precision(half: BackendCase, rng: np.random.Gener
     log_probs = scipy.special.log_softmax(half.to_numpy(logits), axis=-1)
     expected = -log_probs[np.arange(6), [0, 3, 1, 2, 2, 0]].mean()
     assert_close(mp.cross_entropy(logits, labels), expected, like=logits)
+
+
+@pytest.mark.parametrize("path", [{}, {"block_size": 2}, {"return_weights": True}])
+def test_attention_scores_beyond_half_range_are_computed_in_float32(
+    half: BackendCase, rng: np.random.Generator, path: dict
+):
+    # q . k reaches about 1e6: beyond float16's 65504, so scores held in float16 overflow
+    q, k = (half.asarray(rng.normal(scale=300.0, size=(2, 6, 8))) for _ in range(2))
+    v = half.asarray(rng.normal(size=(2, 6, 8)))
+    expected = mp.scaled_dot_product_attention(
+        *(half.to_numpy(array) for array in (q, k, v)), **path
+    )
+    result = mp.scaled_dot_product_attention(q, k, v, **path)
+    if path.get("return_weights"):
+        assert_close(result[1], expected[1], like=q)
+        result, expected = result[0], expected[0]
+    assert_close(result, expected, like=q)

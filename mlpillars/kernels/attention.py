@@ -25,6 +25,7 @@ from ._attention_layout import (
     mask_of_rank,
 )
 from ._attention_paths import blocked_attention, plain_attention
+from ._checks import narrowed, widened
 
 BLOCKED_ABOVE_ELEMENTS = 2**25
 """The blocked path is chosen when the scores (batch x heads x Lq x Lk) would have more
@@ -150,14 +151,19 @@ def scaled_dot_product_attention(
         )
         if output is not NotImplemented:
             return output
+    like = q  # half-precision scores overflow: the formula runs in float32, cast back after
+    q, k, v = (widened(array, xp=xp) for array in (q, k, v))
+    mask = mask if mask is None or xp.isdtype(mask.dtype, "bool") else widened(mask, xp=xp)
     q, k, v, mask = _grouped(layout, q * layout.scale, k, v, mask, xp=xp)
     if block_size is None and (return_weights or not exceeds_limit):
         output, weights = plain_attention(q, k, v, mask, is_causal, xp=xp)
     else:
         chosen_block = block_size or _auto_block_size(layout)
         output, weights = blocked_attention(q, k, v, mask, is_causal, chosen_block, xp=xp), None
-    output = _ungrouped(layout, output, xp=xp)
-    return (output, _ungrouped(layout, weights, xp=xp)) if return_weights else output
+    output = narrowed(_ungrouped(layout, output, xp=xp), like, xp=xp)
+    if not return_weights:
+        return output
+    return output, narrowed(_ungrouped(layout, weights, xp=xp), like, xp=xp)
 
 
 def _exceeds_plain_limit(layout: AttentionLayout) -> bool:
