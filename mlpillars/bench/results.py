@@ -29,9 +29,10 @@ class ResultsLog:
 
     def __init__(self, path: Path | None) -> None:
         self.path = path
+        self.rows: list[dict[str, Any]] = []
         if path is not None and path.exists():
             _drop_torn_last_line(path)
-        self.rows: list[dict[str, Any]] = read_rows(path) if path and path.exists() else []
+            self.rows = read_rows(path)
 
     def append(self, row: dict[str, Any]) -> None:
         """Record a finished case, durably."""

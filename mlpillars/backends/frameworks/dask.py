@@ -71,8 +71,7 @@ class DaskFramework(Framework):
         import dask
 
         tall = matrix.shape[0] >= matrix.shape[1]
-        rechunked = matrix.rechunk({1 if tall else 0: -1})
-        U, S, Vh = self.namespace().linalg.svd(rechunked, full_matrices=False)
+        U, S, Vh = self.namespace().linalg.svd(_one_chunk_across(matrix), full_matrices=False)
         if tall:
             S, Vh = dask.persist(S, Vh)
         else:
@@ -89,9 +88,7 @@ class DaskFramework(Framework):
         return solution
 
     def _qr_2d(self, matrix: Any) -> tuple[Any, Any]:
-        # TSQR (tall) and its wide twin take one chunk across the shorter axis.
-        tall = matrix.shape[0] >= matrix.shape[1]
-        Q, R = self.load().linalg.qr(matrix.rechunk({1 if tall else 0: -1}))
+        Q, R = self.load().linalg.qr(_one_chunk_across(matrix))
         return Q, R
 
     def _solve_triangular_2d(self, upper: Any, rhs: Any) -> tuple[Any]:
@@ -100,6 +97,13 @@ class DaskFramework(Framework):
         upper = upper.rechunk({1: upper.chunks[0]})
         rhs = rhs.rechunk({0: upper.chunks[0]})
         return (self.load().linalg.solve_triangular(upper, rhs),)
+
+
+def _one_chunk_across(matrix: Any) -> Any:
+    """The matrix with one chunk across its shorter axis, as Dask's TSQR (and its wide
+    twin) wants; the longer axis keeps its chunks."""
+    tall = matrix.shape[0] >= matrix.shape[1]
+    return matrix.rechunk({1 if tall else 0: -1})
 
 
 def _each_matrix(routine: Callable[..., tuple[Any, ...]], *stacks: Any) -> tuple[Any, ...]:
