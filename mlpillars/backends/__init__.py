@@ -8,7 +8,7 @@ from ._capabilities import Capabilities
 from ._dispatch import KERNELS, kernel
 from ._errors import BackendNotInstalledError, NoGPUError, UnknownBackendError
 from ._linalg import EighResult, QRResult, SVDResult, eigh, qr, solve_triangular, svd
-from ._movement import host_arrays, materialize, move_to, ready, to_backend
+from ._movement import host_arrays, materialize, move_to, ready, to_backend, values_known
 from ._selection import ENV_VARIABLE, Target, parse_backend, selected_target, use_backend
 from ._special import erf
 from .frameworks import FRAMEWORKS, Framework, framework_of
@@ -43,4 +43,5 @@ __all__ = [
     "svd",
     "to_backend",
     "use_backend",
+    "values_known",
 ]

@@ -103,3 +103,17 @@ def materialize(*arrays: Any) -> Any:
     framework = next((fw for a in arrays if (fw := framework_of(a)) is not None), None)
     evaluated = arrays if framework is None else framework.materialize(*arrays)
     return evaluated[0] if len(arrays) == 1 else tuple(evaluated)
+
+
+def values_known(*arrays: Any) -> bool:
+    """Whether every array's values can be read now, cheaply (not a tracer, no GPU sync).
+
+    Kernels check values (lr >= 0, labels in range, finite inputs) only where this
+    holds, so that they work inside ``jax.jit`` and ``torch.compile`` and do not stall a
+    GPU stream; see :meth:`Framework.values_known`. Python scalars and lists: True.
+    """
+    for array in arrays:
+        framework = framework_of(array)
+        if framework is not None and not framework.values_known(array):
+            return False
+    return True

@@ -141,6 +141,15 @@ class Framework:
         """Evaluate lazy arrays now, so that a loop builds on computed values."""
         return arrays
 
+    def values_known(self, array: Any) -> bool:
+        """Whether reading ``array``'s values now is possible and cheap.
+
+        False for a tracer (``jax.jit``, ``torch.compile``) and where reading would force
+        a device sync in the hot path (a CUDA tensor). Kernels check values (lr >= 0,
+        labels in range) only where this holds; shapes and dtypes are always checked.
+        """
+        return True
+
     # -- what it can do ----------------------------------------------------------------------
     def capabilities(self, device: Any) -> Capabilities:
         """What the framework can do on ``device``."""

@@ -81,6 +81,14 @@ class JaxFramework(Framework):
             self.enable_x64()
         return self.load().device_put(host, device)
 
+    def values_known(self, array: Any) -> bool:
+        # A tracer under jit/vmap/grad has no values; a GPU array's would need a sync.
+        import jax
+
+        if isinstance(array, jax.core.Tracer):
+            return False
+        return not any(self.is_gpu(device) for device in array.devices())
+
     def synchronize(self, array: Any) -> None:
         array.block_until_ready()
 

@@ -101,6 +101,12 @@ class TorchFramework(Framework):
             return None
         return tensor if device is None else tensor.to(device)
 
+    def values_known(self, array: Any) -> bool:
+        # Under torch.compile the values are fake; on CUDA reading them syncs the stream.
+        import torch  # not self.load(): torch.compile cannot trace importlib
+
+        return not torch.compiler.is_compiling() and not self.is_gpu(array.device)
+
     def synchronize(self, array: Any) -> None:
         if self.is_gpu(array.device):
             self.load().cuda.synchronize(array.device)
