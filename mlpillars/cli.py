@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -15,8 +16,13 @@ from rich.table import Table
 from rich.text import Text
 
 from . import KERNELS, available_backends
-from .backends import UnknownBackendError, host_arrays
-from .examples import KernelCall, call_on_backend, cast_call
+from .backends import (
+    BackendNotInstalledError,
+    NoGPUError,
+    UnknownBackendError,
+    host_arrays,
+)
+from .examples import SMALLEST_SIZE, KernelCall, call_on_backend, cast_call
 from .tolerances import compare_outputs, tolerance_for
 
 _CAPABILITY_COLUMNS = ("float64", "float16", "bfloat16", "eigh", "inplace", "gpu")
@@ -28,12 +34,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("capabilities", help="list backends, devices and what each can do")
     demo = commands.add_parser("demo", help="run every kernel on every backend; compare results")
-    demo.add_argument("--size", type=int, default=64, help="problem size (default 64)")
+    demo.add_argument(
+        "--size",
+        type=_demo_size,
+        default=64,
+        help=f"problem size, at least {SMALLEST_SIZE} (default 64)",
+    )
     _add_bench_parser(commands)
     _add_report_parser(commands)
     arguments = parser.parse_args(argv)
     # wide enough for the tables when the output is a log rather than a terminal
     console = Console() if sys.stdout.isatty() else Console(width=160)
+    try:
+        return _run_command(console, arguments)
+    except (UnknownBackendError, BackendNotInstalledError, NoGPUError) as exc:
+        # e.g. a bad MLPILLARS_BACKEND: the message names the variable it came from
+        console.print(Text(f"mlpillars {arguments.command}: {exc}", style="red"))
+        return 2
+
+
+def _run_command(console: Console, arguments: argparse.Namespace) -> int:
     if arguments.command == "capabilities":
         console.print(capabilities_table())
         return 0
@@ -55,6 +75,11 @@ def _bench(console: Console, arguments: argparse.Namespace) -> int:
     the last lines printed). The worse of the two exit statuses is returned."""
     from .bench.runner import choose_run_folder, run_bench
 
+    problem = _kernels_problem(arguments.suite, _names(arguments.kernels))
+    problem = problem or _out_problem(arguments.out)
+    if problem:
+        console.print(Text(f"mlpillars bench: {problem}", style="red"))
+        return 2
     requested = _names(arguments.backends)
     if requested and not arguments.resume:
         try:
@@ -77,6 +102,45 @@ def _bench(console: Console, arguments: argparse.Namespace) -> int:
     if not arguments.report:
         return status
     return max(status, _report(console, out))
+
+
+def _kernels_problem(suite_name: str, kernels: list[str] | None) -> str | None:
+    """What is wrong with ``--kernels``, or None."""
+    from .bench.catalogue import CATALOGUE
+
+    unknown = [name for name in kernels or () if name not in CATALOGUE]
+    if not unknown:
+        return None
+    return f"unknown kernel(s) in --kernels: {', '.join(unknown)}; valid: {', '.join(CATALOGUE)}"
+
+
+def _out_problem(out: Path | None) -> str | None:
+    """What stops ``--out`` from being a results folder, or None (it is made here)."""
+    if out is None:
+        return None
+    if out.exists() and not out.is_dir():
+        return f"--out {out} is a file, not a folder; give a folder for the results"
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        return f"--out {out}: cannot make the results folder ({exc.strerror or exc})"
+    if not os.access(out, os.W_OK | os.X_OK):
+        return f"--out {out}: the folder is not writable"
+    return None
+
+
+def _demo_size(text: str) -> int:
+    """``demo --size``: an integer the examples can be solved at."""
+    try:
+        size = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if size < SMALLEST_SIZE:
+        raise argparse.ArgumentTypeError(
+            f"{size} is too small: at least {SMALLEST_SIZE} (the regression examples fit 16 "
+            "features and an intercept)"
+        )
+    return size
 
 
 def _unusable_backends(console: Console, suite_name: str, backends: list[str]) -> int:

@@ -15,6 +15,10 @@ from typing import Any
 
 import numpy as np
 
+SMALLEST_SIZE = 17
+"""The smallest size n every example can be solved at: the regression examples fit 16
+features and an intercept, so they need n >= 17 samples."""
+
 
 @dataclass(frozen=True)
 class KernelCall:
