@@ -441,6 +441,15 @@ def test_errors_come_before_the_framework_attention(backend):
     assert answers == []
 
 
+@pytest.mark.parametrize("shape", [(0, 4, 8), (0, 2, 4, 8), (2, 0, 4, 8), (3, 0, 8)])
+def test_zero_batch_or_heads_give_empty_results_like_torch(xp: BackendCase, shape):
+    q = xp.asarray(np.ones(shape))
+    output, weights = scaled_dot_product_attention(q, q, q, return_weights=True)
+    assert tuple(output.shape) == shape
+    assert tuple(weights.shape) == (*shape[:-1], shape[-2])
+    assert tuple(scaled_dot_product_attention(q, q, q, is_causal=True).shape) == shape
+
+
 def test_public_signature_hides_the_injected_parameters():
     parameters = inspect.signature(scaled_dot_product_attention).parameters
     assert "xp" not in parameters and "fused" not in parameters
@@ -577,6 +586,21 @@ def test_torch_attention_takes_large_scores_on_cpu_even_in_float64(monkeypatch, 
     monkeypatch.setattr(attention, "BLOCKED_ABOVE_ELEMENTS", 10)
     answers = _answers_and_check(_backend_case("torch", "float64"), q, k, v, is_causal=True)
     assert len(answers) == 1 and answers[0] is not NotImplemented
+
+
+@pytest.mark.parametrize("scale", [-0.5, 0.0])
+def test_torch_attention_declines_causal_with_a_scale_not_above_zero(rng, scale):
+    # torch 2.13's kernel gives NaN in most rows here; the generic formula is right.
+    q, k, v = (_normal(rng, 1, 2, 6, 8) for _ in range(3))
+    answers = _answers_and_check(
+        _backend_case("torch", "float64"), q, k, v, is_causal=True, scale=scale
+    )
+    assert answers == [NotImplemented]
+    torch = pytest.importorskip("torch")
+    result = scaled_dot_product_attention(
+        *(torch.from_numpy(a) for a in (q, k, v)), is_causal=True, scale=scale
+    )
+    assert_close(result, reference_attention(q, k, v, is_causal=True, scale=scale)[0])
 
 
 def test_torch_attention_declines_float64_on_cuda_above_the_limit(monkeypatch, rng):

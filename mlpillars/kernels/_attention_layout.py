@@ -32,8 +32,8 @@ class AttentionLayout:
 
     @property
     def group_size(self) -> int:
-        """Query heads per key/value head (1 without grouped-query attention)."""
-        return self.query_heads // self.kv_heads
+        """Query heads per key/value head (1 without grouped-query attention, or no heads)."""
+        return self.query_heads // self.kv_heads if self.kv_heads else 1
 
     @property
     def weights_shape(self) -> tuple[int, ...]:
@@ -53,8 +53,8 @@ class AttentionLayout:
 
     @property
     def is_empty(self) -> bool:
-        """No queries or no keys: nothing to attend with or to."""
-        return self.query_length == 0 or self.key_length == 0
+        """No queries, no keys, or a zero batch or head axis: nothing to attend with or to."""
+        return self.score_elements == 0
 
 
 def attention_layout(

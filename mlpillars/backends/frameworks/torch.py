@@ -201,10 +201,13 @@ class TorchFramework(Framework):
         ``FusedAttention`` in ``mlpillars.kernels._attention_fused``) and returns
         (..., Hq, Lq, Ev). Declines float64 on CUDA above the kernel's plain-path limit:
         no fused CUDA kernel takes float64, and torch's math kernel would then hold every
-        score, which the kernel's blocked path avoids.
+        score, which the kernel's blocked path avoids. Declines ``is_causal`` with
+        ``scale <= 0``: torch's kernel then gives NaN in most rows (torch 2.13, CPU).
         """
         torch = self.load()
         if exceeds_plain_limit and q.is_cuda and q.dtype == torch.float64:
+            return NotImplemented
+        if is_causal and scale <= 0:
             return NotImplemented
         return torch.nn.functional.scaled_dot_product_attention(
             q, k, v, attn_mask=mask, is_causal=is_causal, scale=scale, enable_gqa=enable_gqa
