@@ -74,6 +74,17 @@ def test_normalize_does_not_overflow(xp: BackendCase):
     assert_close(mp.normalize(x), [[0.6, 0.8], [0.6, 0.8]], like=x)
 
 
+def test_normalize_and_cosine_near_the_largest_float(xp: BackendCase):
+    # 1 / 9e37 is subnormal in float32: a compiler that divides by multiplying with the
+    # reciprocal and flushes subnormals (XLA on CPU) gave zeros here.
+    largest = float(np.finfo(xp.dtype_name).max)
+    x = xp.asarray([[0.9 * largest, 0.6 * largest, 0.0], [0.3 * largest, -0.3 * largest, 1.0]])
+    expected = np.array([[0.9, 0.6, 0.0], [0.3, -0.3, 0.0]])
+    expected /= np.linalg.norm(expected, axis=1, keepdims=True)
+    assert_close(mp.normalize(x), expected, like=x)
+    assert_close(mp.cosine_similarity(x, x), expected @ expected.T, like=x)
+
+
 def test_cosine_similarity_matches_scipy(xp: BackendCase, rng: np.random.Generator):
     from scipy.spatial.distance import cdist
 

@@ -162,8 +162,16 @@ def _affine(x: Any, weight: Any, bias: Any, *, xp: Any) -> Any:
     return product if bias is None else product + bias
 
 
+_HUGE = 2.0**100
+"""Vectors whose largest entry exceeds this are first scaled by the exact power of two
+``2**-64``: some compilers (XLA on CPU) divide by multiplying with the reciprocal, and
+1 / 9e37 is subnormal in float32, flushed to zero."""
+
+
 def _unit_vectors(x: Any, axis: int, *, xp: Any) -> Any:
     largest = xp.max(xp.abs(x), axis=axis, keepdims=True)
+    shrink = xp.where(largest > _HUGE, xp.full_like(largest, 2.0**-64), xp.ones_like(largest))
+    x, largest = x * shrink, largest * shrink
     nonzero_largest = xp.where(largest == 0, xp.ones_like(largest), largest)
     scaled = x / nonzero_largest
     norm = xp.linalg.vector_norm(scaled, axis=axis, keepdims=True)
