@@ -1,0 +1,75 @@
+"""Every kernel on a real ``dask.distributed`` cluster, against the float64 NumPy reference.
+
+A ``LocalCluster`` of two worker processes (one thread and a bounded memory each) is
+started once for the module; a ``Client`` to it becomes Dask's default scheduler, so the
+kernels' ``compute``/``persist`` calls run on its workers, as they would for a user's own
+cluster. The inputs are split into several chunks so the tasks are spread over both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import pytest
+
+from mlpillars import KERNELS
+from mlpillars.backends import host_arrays
+from mlpillars.bench.catalogue import CATALOGUE
+from mlpillars.examples import SMALLEST_SIZE, KernelCall
+from mlpillars.tolerances import compare_outputs, tolerance_for
+
+distributed = pytest.importorskip("distributed")
+da = pytest.importorskip("dask.array")
+
+SIZE = 2 * SMALLEST_SIZE
+"""Large enough for every example (the regressions need 17 samples) and for two chunks."""
+
+
+FEWER_STEPS = {"gradient_descent": {"steps": 5}}
+"""Gradient descent on Dask persists its state every step: a round trip to the scheduler
+per step, so the test takes 5 steps instead of the example's 50."""
+
+
+@pytest.fixture(scope="module")
+def client() -> Iterator[Any]:
+    with (
+        distributed.LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            memory_limit="1GiB",
+            dashboard_address=None,
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        yield client
+
+
+def _chunked(value: Any) -> Any:
+    """A NumPy array as a Dask array in two chunks along its first axis (lists: each)."""
+    if isinstance(value, (list, tuple)):
+        return [_chunked(item) for item in value]
+    array = np.asarray(value)
+    if array.ndim == 0 or array.shape[0] < 2:
+        return da.from_array(array)
+    return da.from_array(array, chunks=((array.shape[0] + 1) // 2, *array.shape[1:]))
+
+
+@pytest.mark.parametrize("name", list(CATALOGUE))
+def test_every_kernel_runs_on_the_cluster_and_agrees(client: Any, name: str) -> None:
+    entry = CATALOGUE[name]
+    call: KernelCall = entry.example_call(SIZE, "float64")
+    call = KernelCall(call.arrays, {**call.options, **FEWER_STEPS.get(name, {})})
+    reference = host_arrays(
+        entry.main_output(KERNELS[name](*call.arrays, **call.options, backend="numpy"))
+    )
+    with distributed.get_task_stream(client) as tasks:
+        result = KERNELS[name](*(_chunked(a) for a in call.arrays), **call.options)
+        computed = host_arrays(entry.main_output(result))
+    assert tasks.data, f"{name}: no task ran on the cluster's workers"
+    workers = {task["worker"] for task in tasks.data}
+    assert workers <= set(client.scheduler_info()["workers"])
+    max_error, agrees = compare_outputs(computed, reference, tolerance_for("float64"))
+    assert agrees, f"{name} on the cluster: max |error| {max_error:.2e} against NumPy"
