@@ -615,6 +615,52 @@ def test_torch_attention_declines_float64_on_cuda_above_the_limit(monkeypatch, r
     assert _answers_and_check(BackendCase("torch", "cuda", "float32"), q, k, v) != [NotImplemented]
 
 
+@pytest.mark.parametrize("case_name", FUSED_CASES)
+def test_dask_attention_matches_generic(rng, case_name):
+    _assert_fused_matches_generic(_backend_case("dask", "float64"), *CASES[case_name](rng))
+
+
+@pytest.mark.parametrize(
+    "options", [{}, {"is_causal": True}, {"mask": "bool"}, {"mask": "float", "is_causal": True}]
+)
+@pytest.mark.parametrize("enable_gqa", [False, True])
+def test_dask_attention_is_one_task_per_block_of_batch_and_heads(rng, options, enable_gqa):
+    da = pytest.importorskip("dask.array")
+    kv_heads = 2 if enable_gqa else 4
+    q, k, v = (
+        _normal(rng, 3, 4, 10, 8),
+        _normal(rng, 3, kv_heads, 12, 8),
+        _normal(rng, 3, kv_heads, 12, 5),
+    )
+    mask = {"bool": _bool_mask(rng, 4, 10, 12), "float": _float_mask(rng, 1, 10, 12)}.get(
+        options.get("mask")
+    )
+    is_causal = options.get("is_causal", False)
+    group = 4 // kv_heads
+    expected, _ = reference_attention(
+        q, np.repeat(k, group, axis=1), np.repeat(v, group, axis=1), mask=mask, is_causal=is_causal
+    )
+    chunked = (
+        da.from_array(q, chunks=(1, 2, 5, 8)),
+        da.from_array(k, chunks=(1, 1, 6, 8)),
+        da.from_array(v, chunks=(1, 1, 12, 5)),
+    )
+    with _recorded_answers("dask") as answers:
+        result = scaled_dot_product_attention(
+            *chunked,
+            mask=None if mask is None else da.from_array(mask, chunks=(2, 5, 12)[-mask.ndim :]),
+            is_causal=is_causal,
+            enable_gqa=enable_gqa,
+        )
+    assert len(answers) == 1 and answers[0] is not NotImplemented
+    # batch kept in 3 chunks; heads in 2 (one across the heads with grouped heads)
+    attention_tasks = [
+        len(layer) for name, layer in result.dask.layers.items() if "attend_in_memory" in name
+    ]
+    assert attention_tasks == [3 * (1 if enable_gqa else 2)]
+    assert_close(result, expected)
+
+
 def test_frameworks_without_their_own_attention_run_the_formula():
-    for name in ("numpy", "cupy", "dask", "array_api_strict"):
+    for name in ("numpy", "cupy", "array_api_strict"):
         assert FRAMEWORKS[name].fused(KERNEL) is None

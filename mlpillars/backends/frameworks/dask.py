@@ -3,9 +3,10 @@ the linear algebra Dask lacks or restricts is answered here."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from types import ModuleType
-from typing import Any
+from typing import Any, ClassVar
 
 import array_api_compat as aac
 import numpy as np
@@ -97,6 +98,77 @@ class DaskFramework(Framework):
         upper = upper.rechunk({1: upper.chunks[0]})
         rhs = rhs.rechunk({0: upper.chunks[0]})
         return (self.load().linalg.solve_triangular(upper, rhs),)
+
+    # -- fused kernels: called by the kernels with checked, prepared arguments --------------
+    fused_kernels: ClassVar[dict[str, str]] = {
+        "scaled_dot_product_attention": "fused_attention",
+    }
+
+    def fused_attention(
+        self,
+        q: Any,
+        k: Any,
+        v: Any,
+        mask: Any,
+        /,
+        *,
+        scale: float,
+        is_causal: bool,
+        enable_gqa: bool,
+        exceeds_plain_limit: bool,
+        xp: ModuleType,
+    ) -> Any:
+        """Attention blockwise over the batch and head axes, one task per block.
+
+        Takes the kernel's prepared arguments (q (..., Hq, Lq, E), k (..., Hk, Lk, E),
+        v (..., Hk, Lk, Ev), a mask of q's rank with the causal triangle folded in; see
+        ``FusedAttention`` in ``mlpillars.kernels._attention_fused``) and returns
+        (..., Hq, Lq, Ev), lazily. Each block of batch x heads is computed on its worker
+        by the in-memory kernel on NumPy, which itself works through long sequences in
+        tiles, so memory per task is bounded by the block, not by the whole score tensor.
+        The batch and head axes keep q's chunks (one chunk across the heads with grouped
+        heads, so each block holds its key/value heads); L and E become one chunk.
+        """
+        import dask.array as da
+
+        leading = q.ndim - 2
+        whole_rows = {leading: -1, leading + 1: -1}
+        q = q.rechunk({**whole_rows, **({leading - 1: -1} if enable_gqa else {})})
+        batch_chunks = q.chunks[:leading]
+        kv_chunks = (*batch_chunks[:-1], (k.shape[-3],)) if enable_gqa else batch_chunks
+        k, v = (array.rechunk((*kv_chunks, -1, -1)) for array in (k, v))
+        blocks = [q, k, v]
+        if mask is not None:
+            full_mask = da.broadcast_to(mask, (*q.shape[:-1], k.shape[-2]))
+            blocks.append(full_mask.rechunk((*batch_chunks, -1, -1)))
+        attend = functools.partial(
+            _attend_in_memory, scale=scale, is_causal=is_causal, enable_gqa=enable_gqa
+        )
+        return da.map_blocks(
+            attend,
+            *blocks,
+            dtype=q.dtype,
+            chunks=(*batch_chunks, (q.shape[-2],), (v.shape[-1],)),
+            meta=np.empty((0,) * q.ndim, dtype=q.dtype),
+        )
+
+
+def _attend_in_memory(
+    q: np.ndarray,
+    k: np.ndarray,
+    v: np.ndarray,
+    mask: np.ndarray | None = None,
+    *,
+    scale: float,
+    is_causal: bool,
+    enable_gqa: bool,
+) -> np.ndarray:
+    """One block of :meth:`DaskFramework.fused_attention`: the public kernel on NumPy."""
+    from .._dispatch import KERNELS  # the registry: backends import no kernel module
+
+    attention = KERNELS["scaled_dot_product_attention"]
+    output = attention(q, k, v, mask=mask, scale=scale, is_causal=is_causal, enable_gqa=enable_gqa)
+    return output.astype(q.dtype, copy=False)
 
 
 def _one_chunk_across(matrix: Any) -> Any:
