@@ -12,6 +12,7 @@ from ._movement import host_arrays, materialize, move_to, ready, to_backend, val
 from ._selection import ENV_VARIABLE, Target, parse_backend, selected_target, use_backend
 from ._special import erf
 from .frameworks import FRAMEWORKS, Framework, framework_of
+from .frameworks.dask import from_npy as dask_from_npy
 
 __all__ = [
     "ENV_VARIABLE",
@@ -28,6 +29,7 @@ __all__ = [
     "Target",
     "UnknownBackendError",
     "available_backends",
+    "dask_from_npy",
     "eigh",
     "erf",
     "framework_of",

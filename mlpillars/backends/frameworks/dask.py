@@ -4,6 +4,7 @@ the linear algebra Dask lacks or restricts is answered here."""
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Callable
 from types import ModuleType
 from typing import Any, ClassVar
@@ -151,6 +152,47 @@ class DaskFramework(Framework):
             chunks=(*batch_chunks, (q.shape[-2],), (v.shape[-1],)),
             meta=np.empty((0,) * q.ndim, dtype=q.dtype),
         )
+
+
+def from_npy(path: str | os.PathLike[str], *, chunk_rows: int | None = None) -> Any:
+    """A ``.npy`` file as a Dask array whose tasks each read their own rows from disk.
+
+    ``dask.array.from_array(np.load(path, mmap_mode="r"))`` copies the whole memmap into
+    memory (dask/dask#11850); here each task maps the file, copies its rows and lets the
+    map go, so memory holds only the chunks being worked on, on any scheduler (the path
+    must be readable by the workers).
+
+    Parameters
+    ----------
+    path : str or path-like
+        A ``.npy`` file of any shape with at least one axis.
+    chunk_rows : int, optional
+        Rows (first-axis entries) per chunk; default: Dask's ``"auto"`` chunk size.
+
+    Returns
+    -------
+    dask.array.Array
+        The file's shape and dtype, chunked along the first axis only.
+    """
+    import dask
+    import dask.array as da
+
+    header = np.load(path, mmap_mode="r")  # reads the header, maps the data lazily
+    shape, dtype = header.shape, header.dtype
+    del header
+    row_chunks = da.core.normalize_chunks((chunk_rows or "auto", *shape[1:]), shape, dtype=dtype)[0]
+    read = dask.delayed(_read_rows, pure=True)
+    starts = np.cumsum((0, *row_chunks))
+    blocks = [
+        da.from_delayed(read(os.fspath(path), start, stop), (stop - start, *shape[1:]), dtype)
+        for start, stop in zip(starts[:-1].tolist(), starts[1:].tolist(), strict=True)
+    ]
+    return da.concatenate(blocks, axis=0)
+
+
+def _read_rows(path: str, start: int, stop: int) -> np.ndarray:
+    """Rows ``start:stop`` of a ``.npy`` file, copied out of a map that is then closed."""
+    return np.array(np.load(path, mmap_mode="r")[start:stop])
 
 
 def _attend_in_memory(
