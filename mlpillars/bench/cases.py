@@ -123,6 +123,7 @@ SUITES: dict[str, Suite] = {
         "targets",
         ("float32",),
         round_seconds=0.5,
+        min_rounds=5,  # enough for the ratios' intervals; a gradient-descent call takes seconds
         loops=(NUMBA,),  # the pure-Python loop of 256 regressions would take minutes
         compiled=True,
         backends=("numpy", "torch", "jax"),
