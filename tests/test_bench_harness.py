@@ -118,8 +118,8 @@ def test_plan_covers_backends_baselines_and_peers_smaller_sizes_first():
         plan_cases(SUITES["quick"], backends=["tensorflow"])
     with pytest.raises(ValueError, match="unknown kernel"):
         plan_cases(SUITES["quick"], kernels=["fft"])
-    with pytest.raises(ValueError, match="suite 'tiny' has no sizes for mlp"):
-        plan_cases(SUITES["tiny"], kernels=["mlp"])
+    with pytest.raises(ValueError, match="suite 'targets' has no sizes for mlp"):
+        plan_cases(SUITES["targets"], kernels=["mlp"])
 
 
 def _linear_work(size: int):

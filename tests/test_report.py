@@ -467,3 +467,53 @@ def test_readme_states_the_policy_from_code():
     for fact in (f"p < {ALPHA}", f"{FACTOR}x", f"{N_RESAMPLES} resamples", f"{MIN_ROUNDS} rounds"):
         assert fact in readme, fact
     assert f"{NOISE_LIMIT:.0%}" in readme.replace(" %", "%")
+
+
+def test_kernel_section_sets_ours_against_the_native_calls_and_untraceable_rows(tmp_path):
+    rng = np.random.default_rng(3)
+
+    def timed(implementation, seconds, kind, backend, **extra):
+        rounds = seconds * (1 + 0.01 * rng.standard_normal(12))
+        row = _row("softmax", implementation, 4096, rounds=rounds, **extra)
+        row.update(kind=kind, backend=backend, variant="temperature 1")
+        row["id"] += "-t1"
+        return row
+
+    rows = [
+        timed("numpy:cpu", 0.2, "backend", "numpy:cpu"),
+        timed("scipy.special.softmax", 0.1, "peer", "numpy:cpu"),
+        timed("torch:cpu", 0.15, "backend", "torch:cpu"),
+        timed("torch.softmax", 0.05, "peer", "torch:cpu"),
+        timed(
+            "jax:cpu:0", 0.1, "backend", "jax:cpu:0", compile_seconds=0.5, first_call_seconds=0.6
+        ),
+        timed("jax.nn.softmax", 0.1, "peer", "jax:cpu"),
+        _row(
+            "softmax",
+            "torch.compile:cpu",
+            4096,
+            "untraceable",
+            reason="torch.compile cannot trace it: Unsupported: ContextVar.get",
+        ),
+    ]
+    run = make_run(tmp_path / "run", rows=rows)
+    assert make_report(run, formats="md") == 0
+    section = _section((run / "report.md").read_text(), "### Kernel: softmax")
+    assert "untraceable: torch.compile cannot trace it: Unsupported" in section
+    assert "0.5 s (jax.jit" not in section  # notes are empty here; the first call is shown
+    assert "0.5 s (first call 0.6 s)" in section
+    assert "**softmax against the native calls**" in section
+    native = {
+        tuple(cell.strip() for cell in line.split("|")[2:4]): line
+        for line in section.splitlines()
+        if line.startswith("| 4096 float32 (temperature 1) |")
+    }
+    assert set(native) == {
+        ("numpy:cpu", "scipy.special.softmax"),
+        ("torch:cpu", "torch.softmax"),
+        ("jax:cpu:0", "jax.nn.softmax"),
+    }
+    ratio = {pair: float(line.split("|")[6].split("×")[0]) for pair, line in native.items()}
+    assert ratio["numpy:cpu", "scipy.special.softmax"] == pytest.approx(2, rel=0.05)
+    assert ratio["torch:cpu", "torch.softmax"] == pytest.approx(3, rel=0.05)
+    assert native["torch:cpu", "torch.softmax"].endswith("| +100 ms |")  # overhead per call

@@ -1,8 +1,9 @@
 """Suites and the cases they hold: kernel x implementation x size x dtype.
 
-The kernels, their sizes in each suite, baselines and peers come from the benchmark
-catalogue (:mod:`mlpillars.bench.catalogue`); a suite only says which dtypes to run, on
-which devices and how long to time.
+The kernels, their sizes (and their variants' sizes) in each suite, baselines and peers
+come from the benchmark catalogue (:mod:`mlpillars.bench.catalogue`); a suite only says
+which dtypes, backends, loops and compiled forms to run, on which devices and how long to
+time.
 """
 
 from __future__ import annotations
@@ -14,10 +15,12 @@ from .. import available_backends
 from ..backends import FRAMEWORKS, UnknownBackendError
 from .baselines import numba_installed
 from .catalogue import CATALOGUE, KernelEntry, entry_for
+from .compiled import COMPILERS
 from .implementations import (
     NUMBA,
     PYTHON,
     BackendImplementation,
+    CompiledImplementation,
     Implementation,
     LoopBaseline,
     PeerImplementation,
@@ -43,6 +46,13 @@ class Suite:
     loop_limit_seconds : dict of str to float
         The pure-Python and Numba loops run only where one call is predicted (from the
         sizes that ran) to take less than this; larger sizes are reported as skipped.
+    loops : tuple of str
+        The loop baselines the suite runs (``"numba"``, ``"python"``).
+    compiled : bool
+        Whether the compiled forms of :data:`~mlpillars.bench.compiled.COMPILERS`
+        (``torch.compile``) run beside the eager backends: seconds of compilation per case.
+    backends : tuple of str, optional
+        The backends run when none are asked for (default: every available one).
     """
 
     name: str
@@ -52,14 +62,40 @@ class Suite:
     min_rounds: int = 7
     max_rounds: int = 200
     loop_limit_seconds: dict[str, float] = field(default_factory=lambda: {PYTHON: 2.0, NUMBA: 10.0})
+    loops: tuple[str, ...] = (NUMBA, PYTHON)
+    compiled: bool = False
+    backends: tuple[str, ...] | None = None
 
     def sizes(self, entry: KernelEntry) -> tuple[int, ...]:
-        """The kernel's sizes in this suite; empty when the suite leaves it out."""
+        """The sizes of the kernel's main example in this suite; empty when left out."""
         return entry.sizes.of(self.name)
+
+    def points(self, entry: KernelEntry) -> list[Point]:
+        """(size, dtype, variant) of every case of the kernel in this suite: its main
+        example's sizes in the suite's dtypes, then each variant's in its own dtypes."""
+        main = [Point(size, dtype) for dtype in self.dtypes for size in self.sizes(entry)]
+        return main + [
+            Point(size, dtype, variant.name)
+            for variant in entry.variants
+            for dtype in variant.dtypes or self.dtypes
+            for size in variant.sizes.of(self.name)
+        ]
+
+
+@dataclass(frozen=True)
+class Point:
+    """Where a kernel is measured: the example's size, the dtype, the variant (``""``: the
+    main example)."""
+
+    size: int
+    dtype: str
+    variant: str = ""
 
 
 SUITES: dict[str, Suite] = {
-    "tiny": Suite("tiny", ("float32",), round_seconds=0.02, min_rounds=10, max_rounds=30),
+    # each kernel's smallest call: the per-call overhead over the native calls (and the
+    # harness tests' suite)
+    "tiny": Suite("tiny", ("float64",), round_seconds=0.02, min_rounds=10, max_rounds=30),
     "quick": Suite(
         "quick",
         ("float32",),
@@ -72,6 +108,7 @@ SUITES: dict[str, Suite] = {
         ("float32", "float64"),
         round_seconds=1.0,
         loop_limit_seconds={PYTHON: 5.0, NUMBA: 30.0},
+        compiled=True,
     ),
     "gpu": Suite(
         "gpu",
@@ -79,6 +116,17 @@ SUITES: dict[str, Suite] = {
         gpu=True,
         round_seconds=0.5,
         loop_limit_seconds={PYTHON: 0.0, NUMBA: 0.0},
+        compiled=True,
+    ),
+    # issue 9's targets table in one run: our kernels against the native calls
+    "targets": Suite(
+        "targets",
+        ("float32",),
+        round_seconds=0.5,
+        min_rounds=5,  # enough for the ratios' intervals; a gradient-descent call takes seconds
+        loops=(NUMBA,),  # the pure-Python loop of 256 regressions would take minutes
+        compiled=True,
+        backends=("numpy", "torch", "jax"),
     ),
 }
 """Every suite, by name."""
@@ -102,6 +150,7 @@ class Case:
     implementation: Implementation
     size: int
     dtype: str
+    variant: str = ""
 
     @property
     def kind(self) -> str:
@@ -109,12 +158,14 @@ class Case:
 
     @property
     def id(self) -> str:
-        return f"{self.kernel}-{self.implementation.name}-{self.size}-{self.dtype}"
+        variant = f"[{self.variant}]" if self.variant else ""
+        return f"{self.kernel}{variant}-{self.implementation.name}-{self.size}-{self.dtype}"
 
     @property
     def group(self) -> str:
-        """Cases compared in one table: one kernel, size and dtype."""
-        return f"{self.kernel} size={self.size} {self.dtype}"
+        """Cases compared in one table: one kernel, variant, size and dtype."""
+        variant = f" ({self.variant})" if self.variant else ""
+        return f"{self.kernel}{variant} size={self.size} {self.dtype}"
 
 
 def plan_cases(
@@ -125,19 +176,18 @@ def plan_cases(
     Parameters
     ----------
     backends : sequence of str, optional
-        Backend names (``numpy``, ``torch``, ...) to include; default every available one.
-        The Numba and Python baselines and the peers are always included.
+        Backend names (``numpy``, ``torch``, ...) to include; default the suite's, else
+        every available one. The suite's loop baselines and the peers are always included.
     kernels : sequence of str, optional
         Kernel names; default every kernel the suite has sizes for.
     """
     entries = _chosen_entries(suite, kernels)
-    specs = backend_specs(suite, backends)
+    specs = backend_specs(suite, backends or suite.backends)
     return [
-        Case(entry.kernel, implementation, size, dtype)
+        Case(entry.kernel, implementation, point.size, point.dtype, point.variant)
         for entry in entries
-        for dtype in suite.dtypes
-        for size in suite.sizes(entry)
-        for implementation in implementations_of(entry, specs, suite)
+        for point in suite.points(entry)
+        for implementation in implementations_of(entry, specs, suite, point.variant)
     ]
 
 
@@ -173,23 +223,31 @@ def missing_backends(suite: Suite, backends: Sequence[str]) -> dict[str, str]:
 
 
 def implementations_of(
-    entry: KernelEntry, specs: Sequence[str], suite: Suite
+    entry: KernelEntry, specs: Sequence[str], suite: Suite, variant: str = ""
 ) -> list[Implementation]:
-    """The backends ``specs``, then (on CPU suites) the kernel's loops and installed peers."""
+    """The backends ``specs``, their compiled forms where the suite has them, then (on CPU
+    suites) the kernel's loops (where they cover ``variant``) and installed peers."""
     chosen: list[Implementation] = [BackendImplementation(spec) for spec in specs]
+    if suite.compiled:
+        chosen += [
+            CompiledImplementation(spec, compiler)
+            for spec in specs
+            for compiler in COMPILERS
+            if compiler.backend == spec.partition(":")[0] and compiler.is_installed()
+        ]
     if suite.gpu:
         return chosen
-    if entry.baseline is not None:
-        flavours = [NUMBA, PYTHON] if numba_installed() else [PYTHON]
+    if entry.loops_cover(variant):
+        flavours = [f for f in suite.loops if f != NUMBA or numba_installed()]
         chosen += [LoopBaseline(flavour) for flavour in flavours]
     return chosen + [PeerImplementation(peer) for peer in entry.installed_peers()]
 
 
 def _chosen_entries(suite: Suite, kernels: Sequence[str] | None) -> list[KernelEntry]:
     if not kernels:
-        return [entry for entry in CATALOGUE.values() if suite.sizes(entry)]
+        return [entry for entry in CATALOGUE.values() if suite.points(entry)]
     entries = [entry_for(name) for name in kernels]
-    missing = [entry.kernel for entry in entries if not suite.sizes(entry)]
+    missing = [entry.kernel for entry in entries if not suite.points(entry)]
     if missing:
         raise ValueError(f"suite {suite.name!r} has no sizes for {', '.join(missing)}")
     return entries

@@ -1,5 +1,6 @@
-"""What a benchmark case times: a backend through the public kernel, a loop baseline
-(Numba or pure Python), or a peer library's function.
+"""What a benchmark case times: a backend through the public kernel (compiled where its
+framework's module names a compiler, ``jax.jit``), its compiled form by another compiler
+(``torch.compile``), a loop baseline (Numba or pure Python), or a peer library's function.
 
 Each implementation says itself whether a case should be skipped
 (:meth:`Implementation.skip`: a loop predicted to be too slow, a peer that cannot fit in
@@ -10,7 +11,6 @@ timed on its own, and a ``run`` callable whose every call ends with the backend'
 
 from __future__ import annotations
 
-import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,11 +19,12 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 
 from .. import ready
-from ..backends import FRAMEWORKS, Framework, host_arrays, to_backend
+from ..backends import FRAMEWORKS, host_arrays, to_backend
 from ..examples import KernelCall, call_on_backend
+from .compiled import Compiler, Prepared, TraceFailure, prepare_compiled
 from .memory import available_host_bytes
 from .peers import Peer
-from .run_folder import BACKEND, BASELINE, NUMBA, PEER, PYTHON
+from .run_folder import BACKEND, BASELINE, NUMBA, PEER, PYTHON, SKIPPED, UNTRACEABLE
 from .work import Work
 
 if TYPE_CHECKING:
@@ -36,47 +37,34 @@ __all__ = [
     "NUMBA",
     "PYTHON",
     "BackendImplementation",
+    "CompiledImplementation",
     "Implementation",
     "LoopBaseline",
     "PeerImplementation",
     "Prepared",
     "Skip",
+    "TraceFailure",
     "loop_estimate",
     "prepare_compiled",
 ]
+HOST = "numpy:cpu"
+"""The backend spec of the loops and host libraries: they compute on NumPy arrays."""
 
 MEMORY_SHARE = 0.5
 """A peer whose estimated peak exceeds this share of the available memory is skipped."""
 
 
 @dataclass(frozen=True)
-class Prepared:
-    """A case ready to time.
-
-    Attributes
-    ----------
-    run : callable
-        One call, ending once the result is computed (``ready``).
-    outputs : callable
-        Result -> the NumPy arrays compared with the reference (the kernel's main output).
-    compile_seconds : float or None
-        Compilation time (Numba, jax.jit), measured apart from every timed round.
-    notes : str
-        e.g. "jax.jit" or "eager (jax.jit cannot trace it: TypeError)".
-    """
-
-    run: Callable[[], Any]
-    outputs: Callable[[Any], list[np.ndarray]]
-    compile_seconds: float | None = None
-    notes: str = ""
-
-
-@dataclass(frozen=True)
 class Skip:
-    """Why a case is not run, and the figures behind that (extra fields of its row)."""
+    """Why a case is not run, and the figures behind that (extra fields of its row).
+
+    ``status`` is the row's: ``skipped``, or ``untraceable`` for a compiled form known
+    (from a smaller case of the run) not to trace.
+    """
 
     reason: str
     details: dict[str, Any] = field(default_factory=dict)
+    status: str = SKIPPED
 
 
 class Implementation(ABC):
@@ -88,6 +76,12 @@ class Implementation(ABC):
     @abstractmethod
     def name(self) -> str:
         """e.g. ``"torch:cpu"``, ``"numba"``, ``"scipy.special.softmax"``."""
+
+    @property
+    def backend(self) -> str:
+        """The backend spec it computes on: our kernels are compared with the peers and
+        loops of the same one (the native calls)."""
+        return HOST
 
     def skip(
         self, case: Case, *, call: KernelCall, work: Work, suite: Suite, log: ResultsLog
@@ -112,17 +106,77 @@ class BackendImplementation(Implementation):
     def name(self) -> str:
         return self.spec
 
+    @property
+    def backend(self) -> str:
+        return self.spec
+
+    def skip(
+        self, case: Case, *, call: KernelCall, work: Work, suite: Suite, log: ResultsLog
+    ) -> Skip | None:
+        """Untraceable where a smaller case of this kernel failed to trace already."""
+        return earlier_trace_failure(case, log)
+
     def prepare(self, entry: KernelEntry, call: KernelCall) -> Prepared:
         arrays = call_on_backend(call, self.spec).arrays
-        kernel, options, main_output = entry.function, call.options, entry.main_output
-
-        def main_result(*inputs: Any) -> Any:
-            return main_output(kernel(*inputs, **options))
-
+        main_result = _kernel_call(entry, call)
         framework = FRAMEWORKS[self.spec.partition(":")[0]]
         if framework.compiler is None:
             return Prepared(run=lambda: ready(main_result(*arrays)), outputs=host_arrays)
         return prepare_compiled(framework, main_result, arrays, host_arrays)
+
+
+@dataclass(frozen=True)
+class CompiledImplementation(Implementation):
+    """The public kernel on one backend and device, compiled by ``compiler`` (e.g.
+    ``torch.compile`` on ``torch:cpu``, named ``"torch.compile:cpu"``)."""
+
+    spec: str
+    compiler: Compiler
+    kind: ClassVar[str] = BACKEND
+
+    @property
+    def name(self) -> str:
+        return f"{self.compiler.name}:{self.spec.partition(':')[2]}"
+
+    @property
+    def backend(self) -> str:
+        return self.spec
+
+    def skip(
+        self, case: Case, *, call: KernelCall, work: Work, suite: Suite, log: ResultsLog
+    ) -> Skip | None:
+        """Untraceable where a smaller case of this kernel failed to trace already (a
+        failed trace costs seconds)."""
+        return earlier_trace_failure(case, log)
+
+    def prepare(self, entry: KernelEntry, call: KernelCall) -> Prepared:
+        arrays = call_on_backend(call, self.spec).arrays
+        return prepare_compiled(self.compiler, _kernel_call(entry, call), arrays, host_arrays)
+
+
+def earlier_trace_failure(case: Case, log: ResultsLog) -> Skip | None:
+    """An ``untraceable`` verdict for ``case`` when the run already found its kernel
+    untraceable by this implementation (at another size, dtype or variant)."""
+    for row in log.rows:
+        if (
+            row.get("status") == UNTRACEABLE
+            and row["kernel"] == case.kernel
+            and row["implementation"] == case.implementation.name
+        ):
+            where = f"size {row['size']} {row.get('dtype', '')} {row.get('variant', '')}"
+            return Skip(f"{row['reason']} (at {where.strip()})", status=UNTRACEABLE)
+    return None
+
+
+def _kernel_call(entry: KernelEntry, call: KernelCall) -> Callable[..., Any]:
+    """The public kernel on the call's arrays, its options fixed (static for a compiler),
+    returning its main output."""
+    kernel, options, main_output = entry.function, call.options, entry.main_output
+
+    def main_result(*inputs: Any) -> Any:
+        return main_output(kernel(*inputs, **options))
+
+    return main_result
 
 
 @dataclass(frozen=True)
@@ -190,6 +244,10 @@ class PeerImplementation(Implementation):
             f"{MEMORY_SHARE:.0%} of the {available / 2**30:.1f} GiB available"
         )
 
+    @property
+    def backend(self) -> str:
+        return self.peer.backend
+
     def prepare(self, entry: KernelEntry, call: KernelCall) -> Prepared:
         peer_call = self.peer.adapt(self.peer, call)
         arrays = tuple(to_backend(array, self.peer.backend) for array in peer_call.arrays)
@@ -198,35 +256,6 @@ class PeerImplementation(Implementation):
             framework = FRAMEWORKS[self.peer.backend.partition(":")[0]]
             return prepare_compiled(framework, function, arrays, outputs)
         return Prepared(run=lambda: ready(function(*arrays)), outputs=outputs)
-
-
-def prepare_compiled(
-    framework: Framework,
-    function: Callable[..., Any],
-    arrays: tuple[Any, ...],
-    outputs: Callable[[Any], list[np.ndarray]],
-) -> Prepared:
-    """``function`` compiled with ``framework.compile`` where it traces, else eager.
-
-    The first call compiles; the compile time is that call less one steady call. A
-    function with Python-level checks on values (label ranges, divergence halts) cannot
-    be traced (``framework.trace_errors()``) and runs eagerly, with a note saying why.
-    """
-    compiled = framework.compile(function)
-    started = time.perf_counter()
-    try:
-        ready(compiled(*arrays))
-    except framework.trace_errors() as exc:
-        reason = f"eager ({framework.compiler} cannot trace it: {type(exc).__name__})"
-        return Prepared(run=lambda: ready(function(*arrays)), outputs=outputs, notes=reason)
-    first_call = time.perf_counter() - started
-    steady = _seconds(lambda: ready(compiled(*arrays)))
-    return Prepared(
-        run=lambda: ready(compiled(*arrays)),
-        outputs=outputs,
-        compile_seconds=max(first_call - steady, 0.0),
-        notes=framework.compiler or "",
-    )
 
 
 def loop_estimate(case: Case, work: Work, log: ResultsLog) -> float | None:
@@ -242,6 +271,7 @@ def loop_estimate(case: Case, work: Work, log: ResultsLog) -> float | None:
         if row["kernel"] == case.kernel
         and row["implementation"] == case.implementation.name
         and row["dtype"] == case.dtype
+        and row.get("variant", "") == case.variant
         and row.get("status") == "ok"
         and row["size"] < case.size
     )
@@ -253,9 +283,3 @@ def loop_estimate(case: Case, work: Work, log: ResultsLog) -> float | None:
     sizes, seconds, _ = zip(*measured, strict=True)
     exponent, log_scale = np.polyfit(np.log(sizes), np.log(seconds), 1)
     return float(np.exp(log_scale) * case.size**exponent)
-
-
-def _seconds(function: Callable[[], Any]) -> float:
-    started = time.perf_counter()
-    function()
-    return time.perf_counter() - started

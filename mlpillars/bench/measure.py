@@ -1,7 +1,8 @@
 """Running one case: correctness first, then timing, one row on disk when it finishes.
 
-Per case: the catalogue entry's example inputs -> the implementation's own skip check and
-preparation (inputs built on the device, compilation timed apart) -> one checked call,
+Per case: the catalogue entry's example (or variant's) inputs -> the implementation's own
+skip check and preparation (inputs built on the device, compilation timed apart; a
+compiler that cannot trace the kernel ends the case as ``untraceable``) -> one checked call,
 under the memory meter, against the float64 NumPy reference -> a wrong result is recorded
 as wrong and not timed -> warm-up and timed rounds through pytest-benchmark, each ending
 with the backend's wait -> one row appended to the results log.
@@ -22,13 +23,15 @@ from ..examples import cast_call
 from ..tolerances import compare_outputs, tolerance_for
 from .cases import Case, Suite
 from .catalogue import CATALOGUE
-from .implementations import Prepared
+from .implementations import Prepared, TraceFailure
 from .memory import measure_peak_memory
 from .results import ResultsLog
+from .run_folder import ERROR, OK, UNTRACEABLE
 
 
 class CaseOutcome(Exception):
-    """A case that ended without timing: skipped (with an estimate), wrong, or failed."""
+    """A case that ended without timing: skipped (with an estimate), wrong, untraceable
+    by its compiler, or failed."""
 
     def __init__(self, status: str, reason: str) -> None:
         super().__init__(reason)
@@ -45,15 +48,17 @@ def run_case(case: Case, suite: Suite, log: ResultsLog, benchmark: Any) -> dict[
         After recording the row, when the case was skipped, wrong or failed.
     """
     entry = CATALOGUE[case.kernel]
-    call = entry.example_call(case.size, case.dtype)
+    call = entry.example_call(case.size, case.dtype, case.variant)
     work = entry.work_of(call, case.dtype)
     row: dict[str, Any] = {
         "id": case.id,
         "kernel": case.kernel,
         "implementation": case.implementation.name,
         "kind": case.kind,
+        "backend": case.implementation.backend,
         "size": case.size,
         "dtype": case.dtype,
+        "variant": case.variant,
         "group": case.group,
         "suite": suite.name,
         "flops": work.flops,
@@ -64,9 +69,13 @@ def run_case(case: Case, suite: Suite, log: ResultsLog, benchmark: Any) -> dict[
         skip = case.implementation.skip(case, call=call, work=work, suite=suite, log=log)
         if skip is not None:
             row.update(skip.details)
-            raise CaseOutcome("skipped", skip.reason)
-        prepared = case.implementation.prepare(entry, call)
-        row.update(compile_seconds=prepared.compile_seconds, notes=prepared.notes)
+            raise CaseOutcome(skip.status, skip.reason)
+        prepared = _prepare(case, entry, call)
+        row.update(
+            compile_seconds=prepared.compile_seconds,
+            first_call_seconds=prepared.first_call_seconds,
+            notes=prepared.notes,
+        )
         first_call_seconds = _check_and_measure_memory(case, prepared, row)
         rounds = _timed_rounds(prepared, first_call_seconds, suite, benchmark)
     except CaseOutcome as outcome:
@@ -74,22 +83,33 @@ def run_case(case: Case, suite: Suite, log: ResultsLog, benchmark: Any) -> dict[
         raise
     except Exception as exc:  # an implementation that fails is recorded, not fatal to the run
         reason = f"{type(exc).__name__}: {exc}"
-        _finish(log, row, status="error", reason=reason, traceback=traceback.format_exc())
-        raise CaseOutcome("error", reason) from exc
+        _finish(log, row, status=ERROR, reason=reason, traceback=traceback.format_exc())
+        raise CaseOutcome(ERROR, reason) from exc
     row.update(rounds=rounds, median=float(np.median(rounds)))
     benchmark.extra_info.update({k: v for k, v in row.items() if k != "rounds"})
-    _finish(log, row, status="ok")
+    _finish(log, row, status=OK)
     return row
 
 
 @cache
-def reference_outputs(kernel: str, size: int, dtype: str) -> tuple[np.ndarray, ...]:
+def reference_outputs(
+    kernel: str, size: int, dtype: str, variant: str = ""
+) -> tuple[np.ndarray, ...]:
     """The kernel's main output on float64 NumPy copies of the case's (dtype-rounded)
     inputs."""
     entry = CATALOGUE[kernel]
-    call = cast_call(entry.example_call(size, dtype), "float64")
+    call = cast_call(entry.example_call(size, dtype, variant), "float64")
     result = entry.function(*call.arrays, **call.options, backend="numpy")
     return tuple(host_arrays(entry.main_output(result)))
+
+
+def _prepare(case: Case, entry: Any, call: Any) -> Prepared:
+    """The implementation's preparation; a compiler that cannot trace the kernel ends the
+    case as untraceable."""
+    try:
+        return case.implementation.prepare(entry, call)
+    except TraceFailure as failure:
+        raise CaseOutcome(UNTRACEABLE, str(failure)) from failure
 
 
 def _check_and_measure_memory(case: Case, prepared: Prepared, row: dict[str, Any]) -> float:
@@ -104,7 +124,7 @@ def _check_and_measure_memory(case: Case, prepared: Prepared, row: dict[str, Any
         host_memory_method=peak.host_method,
         device_peak_bytes=peak.device_peak_bytes,
     )
-    expected = list(reference_outputs(case.kernel, case.size, case.dtype))
+    expected = list(reference_outputs(case.kernel, case.size, case.dtype, case.variant))
     max_error, passed = compare_outputs(
         prepared.outputs(result), expected, tolerance_for(case.dtype)
     )

@@ -19,14 +19,22 @@ A case row (one line of :data:`CASES_FILE`) is a JSON object with
 
 - ``id``, ``kernel``, ``implementation``, ``size``, ``status``: always (:data:`REQUIRED_FIELDS`);
 - ``kind`` (one of :data:`KINDS`), ``dtype``, ``group``, ``suite``, ``started``, ``finished``;
+- ``variant``: the name of another example of the kernel (other shapes or options, e.g.
+  ``"relu, 256 rows"``), empty for its main example; a case is (kernel, variant, size, dtype);
+- ``backend``: the backend spec the implementation computes on (``"torch:cpu"``; the host
+  NumPy spec ``"numpy:cpu"`` for the loops); our kernels are compared with the peers and
+  loops of the same ``backend`` (the native calls);
 - ``flops``, ``bytes``: the work model's counts of one call;
 - ``rounds`` (every timed round, in seconds) and ``median``: when the status is :data:`OK`;
-- ``compile_seconds``, ``notes``: JIT compilation, timed apart from the rounds;
+- ``compile_seconds``, ``first_call_seconds``, ``notes``: compilation (Numba, ``jax.jit``,
+  ``torch.compile``), timed apart from the rounds: the first call less one steady call, and
+  the first call itself;
 - ``peak_host_bytes``, ``peak_host_increase_bytes``, ``host_memory_method``,
   ``device_peak_bytes``: the memory meter's readings of the checked call;
 - ``max_abs_error``, ``correct``: the comparison with the float64 NumPy reference;
 - ``reason`` (and ``traceback`` for an error), ``estimate_seconds`` (a skipped slow loop):
-  why a case was not timed.
+  why a case was not timed; a compiled form that its compiler cannot trace has the status
+  :data:`UNTRACEABLE` (never an eager run in its place).
 """
 
 from __future__ import annotations
@@ -50,8 +58,10 @@ PEAKS_FORMAT = "mlpillars-peaks/1"
 
 # -- case rows -----------------------------------------------------------------------------------
 OK, WRONG, SKIPPED, ERROR = "ok", "wrong", "skipped", "error"
-STATUSES = (OK, WRONG, SKIPPED, ERROR)
-"""Every case row's ``status``: timed, a wrong result (not timed), skipped, or failed."""
+UNTRACEABLE = "untraceable"
+STATUSES = (OK, WRONG, SKIPPED, ERROR, UNTRACEABLE)
+"""Every case row's ``status``: timed, a wrong result (not timed), skipped, failed, or a
+compiled form (``jax.jit``, ``torch.compile``) that cannot trace the kernel (not timed)."""
 
 BACKEND, BASELINE, PEER = "backend", "baseline", "peer"
 KINDS = (BACKEND, BASELINE, PEER)
@@ -68,7 +78,14 @@ REQUIRED_FIELDS: dict[str, type] = {
     "status": str,
 }
 """Fields every case row has, with their JSON type."""
-NUMERIC_FIELDS = ("flops", "bytes", "median", "compile_seconds", "estimate_seconds")
+NUMERIC_FIELDS = (
+    "flops",
+    "bytes",
+    "median",
+    "compile_seconds",
+    "first_call_seconds",
+    "estimate_seconds",
+)
 """Fields that, when present and not null, are numbers."""
 
 

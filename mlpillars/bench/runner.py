@@ -45,13 +45,14 @@ from .run_folder import (
     PEAKS_FILE,
     PLAN_FILE,
     SKIPPED,
+    UNTRACEABLE,
     WRONG,
     benchmark_file,
     needs_rerun,
 )
 
 DEFAULT_REPORTS = Path("reports")
-STATUS_MARKS = {WRONG: "✗", SKIPPED: "-", ERROR: "!"}
+STATUS_MARKS = {WRONG: "✗", SKIPPED: "-", ERROR: "!", UNTRACEABLE: "untraceable"}
 """How the summary table marks a case that was not timed."""
 
 
@@ -135,7 +136,8 @@ def summary_table(rows: list[dict[str, Any]]) -> Table:
         table.add_column(column)
     groups: dict[tuple[str, int, str], list[dict[str, Any]]] = {}
     for row in rows:
-        groups.setdefault((row["kernel"], row["size"], row["dtype"]), []).append(row)
+        kernel = row["kernel"] + (f" ({row['variant']})" if row.get("variant") else "")
+        groups.setdefault((kernel, row["size"], row["dtype"]), []).append(row)
     for (kernel, size, dtype), group in groups.items():
         timed = sorted((r for r in group if r.get("status") == OK), key=lambda r: r["median"])
         others = [r for r in group if r.get("status") != OK]

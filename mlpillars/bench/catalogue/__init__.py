@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from ..baselines import Baseline
 from . import calculus, linear_algebra, probability
-from .entry import SEED, KernelEntry, SuiteSizes
+from .entry import SEED, KernelEntry, SuiteSizes, Variant
 
-__all__ = ["BASELINES", "CATALOGUE", "SEED", "KernelEntry", "SuiteSizes", "entry_for"]
+__all__ = ["BASELINES", "CATALOGUE", "SEED", "KernelEntry", "SuiteSizes", "Variant", "entry_for"]
 
 CATALOGUE: dict[str, KernelEntry] = {
     entry.kernel: entry

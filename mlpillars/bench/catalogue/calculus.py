@@ -7,14 +7,16 @@ from typing import Any
 from ... import examples
 from .. import work
 from ..baselines import Baseline, python_fits, python_models
-from ..peers import Peer
+from ..peers import Peer, plain
 from ..peers import models as model_peers
+from . import variants
 from .entry import KernelEntry, SuiteSizes
 
 REGRESSION_SIZES = SuiteSizes(
     quick=(64, 256, 1024),
     full=(64, 256, 1024, 16384, 131072),
     gpu=(1024, 16384, 131072),
+    tiny=(16,),
 )
 """Samples n of the 16-feature regression examples."""
 
@@ -43,6 +45,7 @@ ENTRIES: tuple[KernelEntry, ...] = (
             ),
         ),
         main_output=weights_and_bias,
+        variants=variants.GRADIENT_DESCENT,
     ),
     KernelEntry(
         kernel="least_squares",
@@ -51,6 +54,7 @@ ENTRIES: tuple[KernelEntry, ...] = (
             quick=(64, 256, 1024),
             full=(64, 256, 1024, 16384, 131072),
             gpu=(16384, 131072, 1048576),
+            tiny=(32,),
         ),
         work=work.least_squares,
         baseline=Baseline.of(
@@ -69,10 +73,14 @@ ENTRIES: tuple[KernelEntry, ...] = (
             quick=(256, 4096, 32768),  # 8 rows: the Python loop takes about 0.3 s at 32768
             full=(256, 4096, 65536, 1048576),
             gpu=(65536, 1048576, 16777216),
+            tiny=(16,),
         ),
         work=work.r_squared,
         baseline=Baseline.of(python_fits.r_squared, "y_true, y_pred (..., n); last axis"),
-        peers=(Peer("sklearn.metrics.r2_score", model_peers.r2_score_per_row),),
+        peers=(
+            Peer("sklearn.metrics.r2_score", model_peers.r2_score_per_row),
+            plain.plain_peer(plain.r_squared, "numpy.sum"),
+        ),
     ),
 )
 """gradient_descent, least_squares, r_squared."""

@@ -8,15 +8,17 @@ from typing import Any
 from ... import examples
 from .. import work
 from ..baselines import Baseline, python_fits, python_layers, python_models
-from ..peers import Peer
+from ..peers import Peer, plain
 from ..peers import layers as layer_peers
 from ..peers import models as model_peers
+from . import variants
 from .entry import ELEMENTWISE_SIZES, MATRIX_SIZES, KernelEntry, SuiteSizes
 
 PCA_SIZES = SuiteSizes(
     quick=(250, 1000, 10000),
     full=(250, 1000, 10000, 100000, 1000000),
     gpu=(10000, 100000, 1000000),
+    tiny=(64,),
 )
 """Samples of the 32-feature PCA example (the fit's cost grows with n: 2 n d^2)."""
 
@@ -37,7 +39,7 @@ ENTRIES: tuple[KernelEntry, ...] = (
     KernelEntry(
         kernel="linear",
         example=examples.linear,
-        sizes=replace(MATRIX_SIZES, tiny=(8, 16)),
+        sizes=MATRIX_SIZES,
         work=work.linear,
         baseline=Baseline.of(
             python_layers.linear, "x (..., in), weight (in, out); activation names"
@@ -48,7 +50,10 @@ ENTRIES: tuple[KernelEntry, ...] = (
                 layer_peers.linear_then_activation,
                 backend="torch:cpu",
             ),
+            Peer("torch.addmm", layer_peers.addmm_then_activation, backend="torch:cpu"),
+            plain.plain_peer(plain.linear, "numpy.maximum"),
         ),
+        variants=variants.LINEAR,
     ),
     KernelEntry(
         kernel="mlp",
@@ -63,13 +68,17 @@ ENTRIES: tuple[KernelEntry, ...] = (
         sizes=MATRIX_SIZES,
         work=work.cosine_similarity,
         baseline=Baseline.of(python_layers.cosine_similarity, "as the kernel"),
-        peers=(Peer("sklearn.metrics.pairwise.cosine_similarity", layer_peers.as_the_kernel),),
+        peers=(
+            Peer("sklearn.metrics.pairwise.cosine_similarity", layer_peers.as_the_kernel),
+            plain.plain_peer(plain.cosine_similarity, "numpy.linalg.norm"),
+        ),
     ),
     KernelEntry(
         kernel="normalize",
         example=examples.normalize,
         sizes=ELEMENTWISE_SIZES,
         work=work.elementwise(5.0, 1.0),
+        peers=(plain.plain_peer(plain.normalize, "numpy.linalg.norm"),),
     ),
     KernelEntry(
         kernel="pca",

@@ -7,21 +7,32 @@ from dataclasses import replace
 from ... import examples
 from .. import work
 from ..baselines import Baseline, python_layers, python_models
-from ..peers import Peer
+from ..peers import Peer, plain
 from ..peers import layers as layer_peers
+from . import variants
 from .entry import ELEMENTWISE_SIZES, KernelEntry, SuiteSizes
+
+
+def softmax_peers(name: str) -> tuple[Peer, ...]:
+    """The native calls of ``softmax`` or ``log_softmax``: each framework's own function
+    (JAX's jitted, as its users call it), SciPy's, and plain NumPy."""
+    return (
+        Peer(f"torch.{name}", layer_peers.over_scaled_logits, backend="torch:cpu"),
+        Peer(f"jax.nn.{name}", layer_peers.over_scaled_logits, backend="jax:cpu", compiled=True),
+        Peer(f"scipy.special.{name}", layer_peers.over_scaled_logits),
+        plain.plain_peer(getattr(plain, name)),
+    )
+
 
 ENTRIES: tuple[KernelEntry, ...] = (
     KernelEntry(
         kernel="softmax",
         example=examples.logits,
-        sizes=replace(ELEMENTWISE_SIZES, tiny=(16, 32)),
+        sizes=replace(ELEMENTWISE_SIZES, tiny=()),  # tiny: the 8-row variant
         work=work.elementwise(5.0, 1.0),
         baseline=Baseline.of(python_layers.softmax, "last axis only"),
-        peers=(
-            Peer("jax.nn.softmax", layer_peers.over_scaled_logits, backend="jax:cpu"),
-            Peer("scipy.special.softmax", layer_peers.over_scaled_logits),
-        ),
+        peers=softmax_peers("softmax"),
+        variants=(*variants.SOFTMAX_FAMILY, variants.SOFTMAX_OVERHEAD),
     ),
     KernelEntry(
         kernel="log_softmax",
@@ -29,19 +40,25 @@ ENTRIES: tuple[KernelEntry, ...] = (
         sizes=ELEMENTWISE_SIZES,
         work=work.elementwise(5.0, 1.0),
         baseline=Baseline.of(python_layers.log_softmax, "last axis only"),
-        peers=(Peer("scipy.special.log_softmax", layer_peers.over_scaled_logits),),
+        peers=softmax_peers("log_softmax"),
+        variants=variants.SOFTMAX_FAMILY,
     ),
     KernelEntry(
         kernel="logsumexp",
         example=examples.logsumexp,
         sizes=ELEMENTWISE_SIZES,
         work=work.elementwise(4.0, 0.0),
+        peers=(
+            Peer("scipy.special.logsumexp", layer_peers.over_scaled_logits),
+            plain.plain_peer(plain.logsumexp),
+        ),
     ),
     KernelEntry(
         kernel="sigmoid",
         example=examples.sigmoid,
         sizes=ELEMENTWISE_SIZES,
         work=work.elementwise(4.0, 1.0),
+        peers=(Peer("scipy.special.expit", layer_peers.as_the_kernel),),
     ),
     KernelEntry(
         kernel="cross_entropy",
@@ -50,6 +67,7 @@ ENTRIES: tuple[KernelEntry, ...] = (
             quick=(256, 4096, 65536),
             full=(256, 4096, 65536, 1048576),
             gpu=(65536, 1048576, 16777216),
+            tiny=(16,),
         ),
         work=work.cross_entropy,
         baseline=Baseline.of(
@@ -61,6 +79,7 @@ ENTRIES: tuple[KernelEntry, ...] = (
                 layer_peers.as_the_kernel,
                 backend="torch:cpu",
             ),
+            plain.plain_peer(plain.cross_entropy),
         ),
     ),
     KernelEntry(
@@ -70,6 +89,7 @@ ENTRIES: tuple[KernelEntry, ...] = (
             quick=(32, 64, 256),
             full=(32, 64, 256, 1024, 4096, 16384),
             gpu=(1024, 4096, 16384),
+            tiny=(8,),
         ),
         work=work.attention,
         baseline=Baseline.of(

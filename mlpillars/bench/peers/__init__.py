@@ -23,7 +23,7 @@ import numpy as np
 from ...backends import host_arrays
 from ...examples import KernelCall
 
-__all__ = ["Peer", "PeerCall"]
+__all__ = ["Peer", "PeerCall", "load_dotted"]
 
 
 @dataclass(frozen=True)
@@ -90,4 +90,11 @@ class Peer:
         """The function this peer calls, or another attribute ``sibling`` of its module
         (``torch.nn.functional.gelu`` for the peer ``torch.nn.functional.linear``)."""
         module_name, _, attribute = self.dotted_name.rpartition(".")
-        return getattr(importlib.import_module(module_name), sibling or attribute)
+        return load_dotted(f"{module_name}.{sibling or attribute}")
+
+
+def load_dotted(dotted_name: str) -> Any:
+    """The attribute a dotted name such as ``"torch.nn.functional.gelu"`` names, its
+    module imported with importlib (so that no framework is named in code)."""
+    module_name, _, attribute = dotted_name.rpartition(".")
+    return getattr(importlib.import_module(module_name), attribute)

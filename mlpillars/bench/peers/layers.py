@@ -13,7 +13,7 @@ import numpy as np
 
 from ...backends import host_arrays
 from ...examples import KernelCall
-from . import Peer, PeerCall
+from . import Peer, PeerCall, load_dotted
 
 
 def as_the_kernel(peer: Peer, call: KernelCall) -> PeerCall:
@@ -51,11 +51,32 @@ def attention_length_before_heads(peer: Peer, call: KernelCall) -> PeerCall:
 
 
 def over_scaled_logits(peer: Peer, call: KernelCall) -> PeerCall:
-    """A softmax-like function of ``logits / temperature`` along the last axis."""
+    """A softmax-like function of ``logits / temperature`` along the last axis, given as
+    the second positional argument (``axis`` or ``dim``); no division at temperature 1."""
     function = peer.load()
     temperature = call.options.get("temperature", 1.0)
+    if temperature == 1.0:
+        return PeerCall(lambda logits: function(logits, -1), _contiguous(call.arrays[:1]))
+    return PeerCall(lambda logits: function(logits / temperature, -1), _contiguous(call.arrays[:1]))
+
+
+FUSED_ACTIVATIONS = {"relu": "torch.relu", "gelu": "torch.nn.functional.gelu"}
+"""Activation name -> the dotted function :func:`addmm_then_activation` applies."""
+
+
+def addmm_then_activation(peer: Peer, call: KernelCall) -> PeerCall:
+    """``activation(addmm(bias, x, weight))``: bias + x @ weight in one fused call with the
+    kernel's layout, x (rows, in) and weight (in, out), then the activation
+    (:data:`FUSED_ACTIVATIONS`): what a hand-written torch layer calls."""
+    addmm = peer.load()
+    name = call.options.get("activation")
+    if name is not None and name not in FUSED_ACTIVATIONS:
+        raise ValueError(f"{peer.name}: no activation {name!r} in {sorted(FUSED_ACTIVATIONS)}")
+    activation = load_dotted(FUSED_ACTIVATIONS[name]) if name else _identity
+    x, weight, bias = call.arrays
     return PeerCall(
-        lambda logits: function(logits / temperature, axis=-1), _contiguous(call.arrays[:1])
+        lambda x, weight, bias: activation(addmm(bias, x, weight)),
+        _contiguous((x.reshape(-1, x.shape[-1]), weight, bias)),
     )
 
 

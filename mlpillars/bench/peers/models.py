@@ -45,14 +45,19 @@ def pca_fitted_attributes(peer: Peer, call: KernelCall) -> PeerCall:
 
 
 def gradient_descent_per_problem(peer: Peer, call: KernelCall) -> PeerCall:
-    """Plain batch gradient descent on the MSE, one problem at a time, with the peer's
-    matrix-vector product (``numpy.dot``) inside each step.
+    """Plain batch gradient descent, one problem at a time, with the peer's matrix-vector
+    product (``numpy.dot``) inside each step: the loop a user writes around NumPy.
 
+    The gradient of the mean loss with respect to the linear predictions ``z = Xw + b`` is
+    ``2 (z - y) / n`` for ``"mse"`` and ``(sigmoid(z) - y) / n`` for ``"logistic"``.
     Inputs: X (B, n, d), y (B, n); outputs the weights (B, d) and intercepts (B,).
     """
     dot = peer.load()
     lr, steps = call.options["lr"], call.options["steps"]
     fit_intercept = call.options.get("fit_intercept", True)
+    loss = call.options.get("loss", "mse")
+    if loss not in ("mse", "logistic"):
+        raise ValueError(f"{peer.name}: no loss {loss!r} (mse, logistic)")
 
     def solve_each_problem(features: Any, targets: Any) -> tuple[np.ndarray, np.ndarray]:
         weights = np.zeros(features.shape[::2], dtype=features.dtype)  # (B, d)
@@ -61,10 +66,14 @@ def gradient_descent_per_problem(peer: Peer, call: KernelCall) -> PeerCall:
             x, y = features[problem], targets[problem]
             w, b = np.zeros(x.shape[1], dtype=x.dtype), x.dtype.type(0)
             for _ in range(steps):
-                residual = dot(x, w) + b - y
-                w = w - lr * (2 / len(y)) * dot(x.T, residual)
+                predictions = dot(x, w) + b
+                if loss == "mse":
+                    residual = (2 / len(y)) * (predictions - y)
+                else:
+                    residual = (1 / (1 + np.exp(-predictions)) - y) / len(y)
+                w = w - lr * dot(x.T, residual)
                 if fit_intercept:
-                    b = b - lr * (2 / len(y)) * residual.sum()
+                    b = b - lr * residual.sum()
             weights[problem], biases[problem] = w, b
         return weights, biases
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-from ..run_folder import OK, PYTHON
+from ..run_folder import BACKEND, OK, PYTHON
 from .stats import Estimate, is_noisy, median_estimate, ratio_estimate
 
 NUMPY = "numpy:cpu"
@@ -33,8 +33,10 @@ DEFAULT_RIDGE = 10.0
 (a typical CPU's ridge point: tens of GFLOP/s over a few GB/s per core)."""
 GFLOPS, GBPS = "GFLOP/s", "GB/s"
 
-Key = tuple[str, int, str]
-"""(kernel, size, dtype): the cases whose times may be compared."""
+Key = tuple[str, int, str, str]
+"""(kernel, size, dtype, variant): the cases whose times may be compared."""
+HOST = "numpy:cpu"
+"""The backend of the loops (and of a peer row written before rows named their backend)."""
 
 
 @dataclass(frozen=True)
@@ -132,10 +134,24 @@ class RunAnalysis:
         return self.gpu_roof if own is not None and own.gpu else self.machine_roof
 
     def largest_common_size(self, kernel: str, implementations: list[str]) -> Key | None:
-        """The largest (size, dtype) at which every one of ``implementations`` ran."""
+        """The largest (size, dtype, variant) at which every one of ``implementations`` ran
+        (the main example before variants at equal sizes)."""
         keys = {case_key(row) for row in self.kernels[kernel]}
         shared = [key for key in keys if all(self._ok(key, name) for name in implementations)]
-        return max(shared, key=lambda key: (key[1], key[2]), default=None)
+        return max(shared, key=lambda key: (key[1], key[2], not key[3], key[3]), default=None)
+
+    def native_pairs(self, kernel: str) -> list[NativePair]:
+        """Each timed row of our kernel beside each timed native call (a peer or a loop) on
+        the same backend and at the same (size, dtype, variant)."""
+        pairs = []
+        for row in self.kernels[kernel]:
+            if row.get("kind") != BACKEND or row["status"] != OK:
+                continue
+            for other in self._by_key[case_key(row)].values():
+                if other.get("kind") != BACKEND and other["status"] == OK:
+                    if backend_of(other) == backend_of(row):
+                        pairs.append(_native_pair(row, other))
+        return pairs
 
     def _ok(self, key: Key, implementation: str) -> bool:
         row = self.row_for(key, implementation)
@@ -166,9 +182,48 @@ class RunAnalysis:
         )
 
 
+@dataclass(frozen=True)
+class NativePair:
+    """Our kernel's row and a native call's row of one case, and how they compare.
+
+    Attributes
+    ----------
+    ratio : Estimate
+        median(ours) / median(native): above 1, ours is slower (the targets' ratio).
+    overhead_seconds : float
+        median(ours) - median(native): what our call costs over the native one, per call.
+    """
+
+    ours: dict[str, Any]
+    native: dict[str, Any]
+    ratio: Estimate
+    overhead_seconds: float
+
+
+def _native_pair(ours: dict[str, Any], native: dict[str, Any]) -> NativePair:
+    overhead = float(ours["median"]) - float(native["median"])
+    return NativePair(ours, native, ratio_estimate(ours["rounds"], native["rounds"]), overhead)
+
+
 def case_key(row: dict[str, Any]) -> Key:
-    """The (kernel, size, dtype) a row belongs to."""
-    return row["kernel"], row["size"], str(row.get("dtype", ""))
+    """The (kernel, size, dtype, variant) a row belongs to."""
+    return row["kernel"], row["size"], str(row.get("dtype", "")), str(row.get("variant") or "")
+
+
+def size_label(key: Key) -> str:
+    """``"4096 float32"``, or ``"4096 float32 (temperature 1)"`` for a variant."""
+    _, size, dtype, variant = key
+    return f"{size} {dtype}" + (f" ({variant})" if variant else "")
+
+
+def backend_of(row: dict[str, Any]) -> str:
+    """The backend and kind of device a row computed on, ``"jax:cpu"`` (rows before the
+    ``backend`` field: a backend's own name, the host for loops and peers)."""
+    if row.get("backend"):
+        spec = str(row["backend"])
+    else:
+        spec = row["implementation"] if row.get("kind") == BACKEND else HOST
+    return ":".join(spec.split(":")[:2])  # jax:cpu:0 computes where a jax:cpu peer does
 
 
 def roofs_from_peaks(peaks: dict[str, Any] | None) -> dict[str, Roof]:

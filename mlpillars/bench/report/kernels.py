@@ -7,8 +7,9 @@ from pathlib import Path
 from typing import Any
 
 from ..run_folder import OK, PLOTS_FOLDER, PYTHON
-from .analysis import GFLOPS, NUMPY, CaseFigures, RunAnalysis
+from .analysis import GFLOPS, NUMPY, CaseFigures, RunAnalysis, size_label
 from .document import Block, Heading, Image, Paragraph, Table
+from .natives import native_table
 from .plots import RooflinePoint, roofline_plot, speedup_plot, time_plot
 from .stats import NOISE_LIMIT, relative_iqr
 from .text import (
@@ -117,6 +118,7 @@ def _kernel_section(analysis: RunAnalysis, kernel: str, folder: Path, colours: d
             tuple(_table_row(analysis.figures(row), metric) for row in rows),
             "lrllrrrrrrrrr",
         ),
+        *native_table(analysis, kernel),
     ]
     if not any(row["status"] == OK for row in rows):
         return [*blocks, Paragraph("No case of this kernel was timed: no charts.")]
@@ -138,19 +140,21 @@ def _speedup_chart(analysis: RunAnalysis, kernel: str, folder: Path, colours: di
         if estimate is not None:
             speedups.append((name, estimate))
     image = f"{PLOTS_FOLDER}/speedup-{kernel}.png"
-    label = f"size {key[1]} {key[2]}"
+    label = f"size {size_label(key)}"
     speedup_plot(kernel, label, speedups, colours, folder / image)
     return [Image(image, f"{kernel}: speed-up over NumPy at {label}, the largest size all ran")]
 
 
 def _table_order(row: dict[str, Any]) -> tuple:
     timed = row["status"] == OK
-    return row["size"], str(row.get("dtype")), not timed, row.get("median") or math.inf
+    variant = str(row.get("variant") or "")
+    return variant, row["size"], str(row.get("dtype")), not timed, row.get("median") or math.inf
 
 
 def _table_row(figures: CaseFigures, metric: str) -> tuple[str, ...]:
     row = figures.row
-    head = (row["implementation"], str(row["size"]), str(row.get("dtype", NONE)))
+    variant = f" ({row['variant']})" if row.get("variant") else ""
+    head = (row["implementation"], f"{row['size']}{variant}", str(row.get("dtype", NONE)))
     if figures.time is None:
         return (*head, _status(row), *[NONE] * 9)
     rate = figures.gflops if metric == GFLOPS else figures.gbps
@@ -190,10 +194,14 @@ def _memory(row: dict[str, Any]) -> str:
 
 
 def _compile(row: dict[str, Any]) -> str:
+    """Compile time (first call less a steady call), the first call, and the compiler."""
     seconds = row.get("compile_seconds")
     if not seconds:
         return NONE
-    return f"{number(seconds)} s" + (f" ({row['notes']})" if row.get("notes") else "")
+    details = [row["notes"]] if row.get("notes") else []
+    if row.get("first_call_seconds"):
+        details.append(f"first call {number(row['first_call_seconds'])} s")
+    return f"{number(seconds)} s" + (f" ({'; '.join(details)})" if details else "")
 
 
 def _best_at_largest(analysis: RunAnalysis, kernel: str) -> CaseFigures | None:

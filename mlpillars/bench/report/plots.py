@@ -47,7 +47,7 @@ def time_plot(analysis: RunAnalysis, kernel: str, colours: dict, path: Path) -> 
     """Median time against size, log-log, one line per implementation (and dtype)."""
     figure, axes = _figure((8.5, 5))
     rows = [row for row in analysis.kernels[kernel] if row["status"] == OK]
-    dtypes = sorted({row["dtype"] for row in rows})
+    dtypes = sorted({_series(row) for row in rows})
     styles = dict(zip(dtypes, _LINESTYLES * len(dtypes), strict=False))
     for (implementation, dtype), line in sorted(_lines(analysis, rows).items()):
         estimates = [figures.time for figures in line]
@@ -153,11 +153,16 @@ def roofline_plot(
 
 
 def _lines(analysis: RunAnalysis, rows: list[dict]) -> dict[tuple[str, str], list]:
-    """The timed rows' figures by (implementation, dtype), in order of size."""
+    """The timed rows' figures by (implementation, dtype and variant), in order of size."""
     lines: dict[tuple[str, str], list] = {}
     for row in sorted(rows, key=lambda row: row["size"]):
-        lines.setdefault((row["implementation"], row["dtype"]), []).append(analysis.figures(row))
+        lines.setdefault((row["implementation"], _series(row)), []).append(analysis.figures(row))
     return lines
+
+
+def _series(row: dict) -> str:
+    """``"float32"``, or ``"float32, relu, 256 rows"`` for a variant: one line each."""
+    return row["dtype"] + (f", {row['variant']}" if row.get("variant") else "")
 
 
 def _figure(size: tuple[float, float]):

@@ -7,7 +7,7 @@ from collections import Counter
 from typing import Any
 
 from ..run_folder import CASES_FILE, ENVIRONMENT_FILE, PEAKS_FILE, PYTHON
-from .analysis import NUMPY, Roof, RunAnalysis
+from .analysis import NUMPY, Roof, RunAnalysis, size_label
 from .document import Block, Bullets, Heading, Paragraph, Table
 from .load import RunData
 from .stats import Estimate, compare_rounds, policy_lines
@@ -150,7 +150,7 @@ def _claim_row(analysis: RunAnalysis, kernel: str) -> tuple[str, ...] | None:
     )
     return (
         kernel,
-        f"{key[1]} {key[2]}",
+        size_label(key),
         seconds_interval(analysis.figures(numpy_row).time),
         seconds_interval(analysis.figures(python_row).time),
         ratio_interval(verdict.ratio),

@@ -15,6 +15,6 @@ def test_kernel(benchmark, bench_case: Case, suite: Suite, results_log: ResultsL
     try:
         run_case(bench_case, suite, results_log, benchmark)
     except CaseOutcome as outcome:
-        if outcome.status == "skipped":
-            pytest.skip(outcome.reason)
+        if outcome.status in ("skipped", "untraceable"):  # verdicts, recorded in the row
+            pytest.skip(f"{outcome.status}: {outcome.reason}")
         pytest.fail(f"{outcome.status}: {outcome.reason}", pytrace=False)
