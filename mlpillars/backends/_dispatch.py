@@ -23,13 +23,12 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from ._movement import move_to
+from ._registry import KERNELS
 from ._selection import Target, selected_target
 from .frameworks import FRAMEWORKS, Framework, framework_of
 
 KernelFunction = TypeVar("KernelFunction", bound=Callable[..., Any])
 
-KERNELS: dict[str, Callable[..., Any]] = {}
-"""Every public kernel, by name, in the order they were defined."""
 
 _INJECTED = ("xp", "fused")
 """Parameters of a generic implementation that the dispatch fills in, not the caller."""

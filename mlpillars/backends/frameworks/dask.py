@@ -206,7 +206,7 @@ def _attend_in_memory(
     enable_gqa: bool,
 ) -> np.ndarray:
     """One block of :meth:`DaskFramework.fused_attention`: the public kernel on NumPy."""
-    from .._dispatch import KERNELS  # the registry: backends import no kernel module
+    from .._registry import KERNELS  # filled by the dispatch; no kernel module imported
 
     attention = KERNELS["scaled_dot_product_attention"]
     output = attention(q, k, v, mask=mask, scale=scale, is_causal=is_causal, enable_gqa=enable_gqa)
