@@ -76,7 +76,6 @@ def _bench(console: Console, arguments: argparse.Namespace) -> int:
     from .bench.runner import choose_run_folder, run_bench
 
     problem = _kernels_problem(arguments.suite, _names(arguments.kernels))
-    problem = problem or _out_problem(arguments.out)
     if problem:
         console.print(Text(f"mlpillars bench: {problem}", style="red"))
         return 2
@@ -90,6 +89,10 @@ def _bench(console: Console, arguments: argparse.Namespace) -> int:
         if unusable == len(requested):
             console.print(Text("mlpillars bench: none of the requested backends can run", "red"))
             return 2
+    problem = _out_problem(arguments.out)  # last: it makes the folder
+    if problem:
+        console.print(Text(f"mlpillars bench: {problem}", style="red"))
+        return 2
     out = choose_run_folder(arguments.out, resume=arguments.resume, suite=arguments.suite)
     status = run_bench(
         console,
