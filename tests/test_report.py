@@ -21,7 +21,7 @@ from mlpillars.bench.peaks import measure_peaks
 from mlpillars.bench.report import ReportError, make_report, parse_threshold
 from mlpillars.bench.report.agreement import agreements
 from mlpillars.bench.report.analysis import RunAnalysis
-from mlpillars.bench.report.answer import answers, speedup_grid
+from mlpillars.bench.report.answer import answers
 from mlpillars.bench.report.crossover import (
     AHEAD,
     BEHIND,
@@ -32,6 +32,7 @@ from mlpillars.bench.report.crossover import (
     interpolate,
     points,
 )
+from mlpillars.bench.report.heatmap import speedup_grid
 from mlpillars.bench.report.load import load_run
 from mlpillars.bench.report.stats import (
     ALPHA,

@@ -31,6 +31,7 @@ from .answer import answer_section
 from .compare import Comparison, compare_runs, comparison_section
 from .crossover import crossover_section
 from .document import Block, Contents, collapse_tables
+from .heatmap import heatmap_section
 from .html import render_html
 from .kernels import kernel_sections, roofline_section
 from .load import ReportError, RunData, load_run
@@ -108,7 +109,8 @@ def build_report(
     blocks = [
         *overview_section(run),
         Contents(),
-        *answer_section(analysis, run.path),
+        *answer_section(analysis),
+        *heatmap_section(analysis, run.path),
         *crossover_section(analysis),
         *agreement_section(analysis.rows, run.environment),
         *environment_section(run.environment),

@@ -19,9 +19,9 @@ from typing import Any
 
 from ..run_folder import BACKEND, NUMBA, OK, PYTHON
 from .analysis import NUMPY, RunAnalysis
-from .answer import compare, median
 from .document import Block, Heading, Paragraph, Table
 from .families import framework_of, kind_of, on_gpu
+from .ranking import compare, median
 from .stats import FASTER, SLOWER
 from .text import NONE
 
