@@ -161,7 +161,7 @@ def heatmap_plot(
     grid = np.array(values, dtype=float)
     logs = np.log10(grid)
     limit = max(1.0, float(np.nanmax(np.abs(logs), initial=0.0)))
-    figure, axes = _figure((2.2 + 1.05 * len(columns), 1.3 + 0.42 * len(labels)))
+    figure, axes = _figure((2.2 + 1.05 * len(columns), max(3.4, 1.3 + 0.42 * len(labels))))
     palette = colormaps["RdBu"].with_extremes(bad="#d9d9d9")
     image = axes.imshow(
         np.ma.masked_invalid(logs), cmap=palette, vmin=-limit, vmax=limit, aspect="auto"
@@ -183,7 +183,7 @@ def heatmap_plot(
     bar = figure.colorbar(image, ax=axes, shrink=0.8, pad=0.02)
     ticks = np.arange(-math.floor(limit), math.floor(limit) + 1)
     bar.set_ticks(ticks, labels=[f"{10.0**tick:g}×" for tick in ticks])
-    bar.set_label(f"speed-up over {NUMPY} (log scale)")
+    bar.set_label("speed-up over NumPy (log scale)")
     axes.set_title(f"Speed-up over {NUMPY}: above 1× (blue) is faster")
     _save(figure, path)
 
