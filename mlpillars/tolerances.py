@@ -14,6 +14,7 @@ is NumPy's exactly. Equal infinities and NaN against NaN pass, as in ``assert_al
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -95,6 +96,54 @@ def compare_outputs(
         max_error = max(max_error, float(np.max(np.abs(actual - expected), initial=0.0)))
         passed &= bool(np.all(within_tolerance(actual, expected, tolerance)))
     return max_error, passed
+
+
+def error_fields(
+    actuals: list[Any], expecteds: list[Any], tolerance: Tolerance
+) -> dict[str, float]:
+    """How close paired arrays came, as the benchmark gate records it in a case row.
+
+    Returns
+    -------
+    dict
+        ``max_rel_error``: the largest absolute error over the largest reference magnitude
+        (normwise, so an entry near zero cannot blow it up); ``tolerance_fraction``: the
+        largest error over what the rule of this module allows at that element (at most 1
+        passes; entries that are equal, or NaN against NaN, count 0); ``rtol``, ``atol``:
+        the tolerance held to. Infinite where the arrays cannot be compared.
+    """
+    held = {"rtol": tolerance.rtol, "atol": tolerance.atol}
+    if len(actuals) != len(expecteds):
+        return {"max_rel_error": math.inf, "tolerance_fraction": math.inf, **held}
+    relative, fraction = 0.0, 0.0
+    for actual, expected in zip(actuals, expecteds, strict=True):
+        actual = np.asarray(actual, dtype=np.float64)
+        expected = np.asarray(expected, dtype=np.float64)
+        if actual.shape != expected.shape:
+            return {"max_rel_error": math.inf, "tolerance_fraction": math.inf, **held}
+        error = _errors(actual, expected)
+        allowed = absolute_tolerance(expected, tolerance) + tolerance.rtol * np.abs(expected)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            shares = np.where(error == 0, 0.0, error / allowed)
+        fraction = max(
+            fraction,
+            float(np.max(np.nan_to_num(shares, nan=math.inf, posinf=math.inf), initial=0.0)),
+        )
+        largest = float(np.max(np.abs(expected[np.isfinite(expected)]), initial=0.0))
+        worst = float(np.max(error, initial=0.0))
+        if worst:
+            relative = max(relative, worst / largest if largest else math.inf)
+    return {"max_rel_error": relative, "tolerance_fraction": fraction, **held}
+
+
+def _errors(actual: np.ndarray, expected: np.ndarray) -> np.ndarray:
+    """``|actual - expected|``, 0 where equal (or NaN against NaN), infinite where not
+    comparable (NaN against a number)."""
+    actual, expected = np.atleast_1d(actual), np.atleast_1d(expected)
+    with np.errstate(invalid="ignore"):
+        error = np.abs(actual - expected)
+    error[(actual == expected) | (np.isnan(actual) & np.isnan(expected))] = 0.0
+    return np.nan_to_num(error, nan=math.inf, posinf=math.inf)
 
 
 def tolerance_table_markdown() -> str:

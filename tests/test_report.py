@@ -19,6 +19,21 @@ import pytest
 
 from mlpillars.bench.peaks import measure_peaks
 from mlpillars.bench.report import ReportError, make_report, parse_threshold
+from mlpillars.bench.report.agreement import agreements
+from mlpillars.bench.report.analysis import RunAnalysis
+from mlpillars.bench.report.answer import answers
+from mlpillars.bench.report.crossover import (
+    AHEAD,
+    BEHIND,
+    COMPARISONS,
+    EVEN,
+    Point,
+    describe,
+    interpolate,
+    points,
+)
+from mlpillars.bench.report.heatmap import speedup_grid
+from mlpillars.bench.report.load import load_run
 from mlpillars.bench.report.stats import (
     ALPHA,
     FACTOR,
@@ -34,6 +49,7 @@ from mlpillars.bench.report.stats import (
 )
 from mlpillars.bench.report.text import format_seconds, seconds_interval
 from mlpillars.bench.run_folder import PEAKS_FORMAT, validate_peaks
+from mlpillars.tolerances import TOLERANCES, error_fields
 
 KERNELS = ("softmax", "linear")
 SIZES = (64, 256)
@@ -171,6 +187,11 @@ def test_markdown_sections_in_order(reported):
     markdown = (reported / "report.md").read_text()
     order = [
         "# Benchmark report",
+        "**Contents**",
+        "## Answer: the fastest implementation",
+        "### Speed-up over NumPy at a glance",
+        "### Crossover sizes",
+        "## Agreement with the float64 reference",
         "## Environment",
         "## Statistics policy",
         "## Machine limits",
@@ -240,9 +261,9 @@ def test_html_is_self_contained(reported):
     for source in images:
         assert source.startswith("data:image/png;base64,")
         assert base64.b64decode(source.split(",", 1)[1]).startswith(PNG_SIGNATURE)
-    headings = [attrs for tag, attrs in parser.tags if tag == "h3"]
-    assert len(headings) == len(KERNELS)
-    assert names.index("h2") < names.index("table")  # the environment heads the report
+    kernels = [attrs for tag, attrs in parser.tags if attrs.get("id", "").startswith("kernel-")]
+    assert len(kernels) == len(KERNELS)
+    assert names.index("nav") < names.index("h2") < names.index("table")  # contents, answer
 
 
 @pytest.mark.skipif(shutil.which("chromium") is None, reason="chromium is not installed")
@@ -517,3 +538,224 @@ def test_kernel_section_sets_ours_against_the_native_calls_and_untraceable_rows(
     assert ratio["numpy:cpu", "scipy.special.softmax"] == pytest.approx(2, rel=0.05)
     assert ratio["torch:cpu", "torch.softmax"] == pytest.approx(3, rel=0.05)
     assert native["torch:cpu", "torch.softmax"].endswith("| +100 ms |")  # overhead per call
+# -- the answer first ---------------------------------------------------------------------------
+def _timed(kernel, implementation, size, seconds, *, kind=None, **extra):
+    """A timed row whose median is exactly ``seconds`` (rounds spread 1 % either side)."""
+    row = _row(kernel, implementation, size, rounds=seconds * (1 + 0.01 * np.linspace(-1, 1, 12)))
+    if kind is not None:
+        row["kind"] = kind
+    return {**row, **extra}
+
+
+def test_answer_picks_the_fastest_and_its_ratios(reported):
+    analysis = RunAnalysis(load_run(reported).rows, None)
+    small, large, numpy_only = answers(analysis, "softmax")
+    assert (small.label, large.label, numpy_only.label) == (
+        "64 float32",
+        "256 float32",
+        "4096 float32",
+    )
+    for answer in (small, large):
+        assert [row["implementation"] for row in answer.ranked[:3]] == [
+            "numba",
+            "torch:cpu",
+            "numpy:cpu",
+        ]
+        assert answer.vs_next.ratio.value == pytest.approx(1.6, rel=0.05)
+        assert answer.vs_numpy.ratio.value == pytest.approx(2.0, rel=0.05)
+        assert answer.vs_next.significant and answer.vs_numpy.significant
+        assert answer.backend["implementation"] == "torch:cpu" and answer.peer is None
+    assert numpy_only.fastest["implementation"] == "numpy:cpu"
+    assert numpy_only.vs_next is None and numpy_only.vs_numpy is None
+
+
+def test_answer_table_names_the_peer_and_the_ties(tmp_path):
+    rows = [
+        _timed("softmax", "numpy:cpu", 64, 1e-5),
+        _timed("softmax", "torch:cpu", 64, 1.02e-5),
+        _timed("softmax", "scipy.special.softmax", 64, 0.5e-5, kind="peer"),
+        _timed("softmax", "numpy:cpu", 256, 1e-4),
+        _timed("softmax", "torch:cpu", 256, 1.02e-4),
+    ]
+    run = make_run(tmp_path / "run", rows=rows)
+    make_report(run, formats="md")
+    answer = _section((run / "report.md").read_text(), "## Answer: the fastest")
+    peer_line, tie_line = [line for line in answer.splitlines() if "float32 |" in line]
+    cells = [cell.strip() for cell in peer_line.strip("|").split("|")]
+    assert cells[:3] == ["softmax", "64 float32", "`scipy.special.softmax`"]
+    assert cells[3].startswith("5 µs [")
+    assert cells[4:] == [
+        "2× vs `numpy:cpu`, significant",
+        "2×, significant",
+        "`numpy:cpu` 10 µs",
+        "`scipy.special.softmax` 5 µs",
+        "peer 2×, significant",
+    ]
+    cells = [cell.strip() for cell in tie_line.strip("|").split("|")]
+    assert cells[0] == "" and cells[2] == "`numpy:cpu`"  # the kernel is named once
+    assert cells[4:7] == ["1.02× vs `torch:cpu`, not significant", "is NumPy", "`numpy:cpu` 100 µs"]
+    assert cells[7:] == ["–", "–"]
+
+
+def test_heatmap_takes_the_largest_size_every_implementation_ran(reported):
+    labels, columns, values = speedup_grid(RunAnalysis(load_run(reported).rows, None))
+    assert labels == ["softmax (256 float32)", "linear (256 float32)"]
+    assert columns == ["numpy:cpu", "torch:cpu", "numba", "python"]  # NumPy first, loops last
+    assert np.allclose(values, [[1.0, 1.25, 2.0, 1 / 60]] * 2, rtol=0.05)
+    assert (reported / "plots" / "speedup-heatmap.png").read_bytes().startswith(PNG_SIGNATURE)
+
+
+# -- crossovers ---------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("found", "text"),
+    [
+        (
+            [(64, BEHIND, 2.0), (256, BEHIND, 1.5), (1024, AHEAD, 0.5)],
+            "overtakes between 256 and 1024 (≈ 430)",
+        ),
+        (
+            [(256, BEHIND, 1.5), (512, EVEN, 1.0), (1024, AHEAD, 0.5)],
+            "overtakes between 256 and 1024",
+        ),
+        ([(64, AHEAD, 0.5), (256, BEHIND, 2.0)], "falls behind between 64 and 256 (≈ 130)"),
+        ([(64, AHEAD, 0.5), (1024, AHEAD, 0.2)], "faster at every size run (64–1024)"),
+        ([(64, BEHIND, 3.0)], "slower at every size run (64)"),
+        ([(64, EVEN, 1.0), (256, EVEN, 1.0)], "no significant difference (64–256)"),
+        ([(64, EVEN, 1.0), (256, AHEAD, 0.5)], "faster at 256; no significant difference at 64"),
+        ([], ""),
+    ],
+)
+def test_crossover_wording(found, text):
+    assert describe([Point(*point) for point in found]) == text
+
+
+def test_crossover_from_rows_interpolates_between_neighbouring_sizes():
+    # torch is 2x and 1.5x slower than NumPy at 64 and 256, then 2x faster at 1024
+    rows = [_timed("softmax", "numpy:cpu", size, 1e-4) for size in (64, 256, 1024)]
+    rows += [
+        _timed("softmax", "torch:cpu", size, ratio * 1e-4)
+        for size, ratio in ((64, 2.0), (256, 1.5), (1024, 0.5))
+    ]
+    torch, numpy_cpu = COMPARISONS[2][1:]
+    found = points(rows, torch, numpy_cpu)
+    assert [point.state for point in found] == [BEHIND, BEHIND, AHEAD]
+    assert describe(found) == "overtakes between 256 and 1024 (≈ 430)"
+    assert interpolate(found[1], found[2]) == pytest.approx(256 * 4 ** (np.log(1.5) / np.log(3)))
+
+
+def test_crossover_section_says_when_no_gpu_ran_and_compares_one_that_did(tmp_path):
+    rows = [
+        _timed("softmax", "numpy:cpu", 64, 1e-5),
+        _timed("softmax", "numpy:cpu", 1024, 1e-3),
+        _timed("softmax", "torch:cuda", 64, 3e-5),
+        _timed("softmax", "torch:cuda", 1024, 1e-4),
+    ]
+    run = make_run(tmp_path / "gpu", rows=rows)
+    make_report(run, formats="md")
+    section = _section((run / "report.md").read_text(), "### Crossover sizes")
+    assert "GPU vs CPU" in section and "overtakes between 64 and 1024 (≈ 160)" in section
+    plain = make_run(tmp_path / "cpu", rows=[*rows[:2], _timed("softmax", "numba", 64, 1e-6)])
+    make_report(plain, formats="md")
+    section = _section((plain / "report.md").read_text(), "### Crossover sizes")
+    assert "No backend ran on a GPU in this run" in section
+    assert "| softmax | slower at every size run (64) |" in section
+
+
+# -- agreement ----------------------------------------------------------------------------------
+def _checked(implementation, *, status="ok", **fields):
+    row = _timed("softmax", implementation, 64, 1e-5, status=status, **fields)
+    return {"max_abs_error": 1e-7, "correct": status != "wrong", **row}
+
+
+AGREEMENT_ROWS = [
+    _checked("numpy:cpu", max_rel_error=1e-7, tolerance_fraction=0.1, rtol=1e-4, atol=1e-5),
+    _checked("torch:cpu", max_rel_error=4e-5, tolerance_fraction=0.6, rtol=1e-4, atol=1e-5),
+    _checked("jax:cpu", status="wrong", tolerance_fraction=3.0, rtol=1e-4, atol=1e-5),
+    _checked("numba", max_abs_error=8e-6),  # an older run: no share recorded
+    _checked("python", max_abs_error=1e-9),
+]
+
+
+def test_agreement_flags_over_half_the_tolerance():
+    found = {item.implementation: item for item in agreements(AGREEMENT_ROWS)}
+    assert found["numpy:cpu"].flag == "" and found["numpy:cpu"].share == 0.1
+    assert found["torch:cpu"].flag.startswith("⚠ over half")
+    assert found["jax:cpu"].flag.startswith("✗")
+    assert found["numba"].share is None and found["numba"].share_bound == pytest.approx(0.8)
+    assert found["numba"].flag.startswith("?") and not found["numba"].tolerance_recorded
+    assert found["python"].flag == ""
+
+
+def test_agreement_section_lists_the_flagged_first_and_the_settings(tmp_path):
+    run = make_run(tmp_path / "run", rows=AGREEMENT_ROWS)
+    make_report(run, formats="md")
+    markdown = (run / "report.md").read_text()
+    section = _section(markdown, "## Agreement with the float64 reference")
+    flagged, everything = section.split("<details>")
+    assert "**3 of 5** results need a look" in flagged
+    assert "`torch:cpu`" in flagged and "`numba`" in flagged and "`numpy:cpu`" not in flagged
+    assert (
+        "| softmax | `torch:cpu` | float32 | 64 | 1e-07 | 4e-05 | 0.0001, 1e-05 | 60% |" in flagged
+    )
+    assert "| `numba` | float32 | 64 | 8e-06 | – | 0.0001, 1e-05 (*) | ≤ 80% (*) |" in flagged
+    assert everything.count("| softmax |") == 5
+    settings = _section(markdown, "### Settings that change the numbers")
+    assert "| `torch:cpu` | torch | float32_matmul_precision highest |" in settings
+    assert "| `numba` | numba | – |" in settings
+
+
+def test_gate_error_fields_record_the_share_of_the_tolerance():
+    tolerance = TOLERANCES["float32"]  # rtol 1e-4, atol 1e-5
+    fields = error_fields([np.array([30.0015, 0.0])], [np.array([30.0, 0.0])], tolerance)
+    # allowed at 30: atol x 30 (the scale) + rtol x 30 = 3.3e-3
+    assert fields["tolerance_fraction"] == pytest.approx(1.5e-3 / 3.3e-3)
+    assert fields["max_rel_error"] == pytest.approx(1.5e-3 / 30)
+    assert (fields["rtol"], fields["atol"]) == (1e-4, 1e-5)
+    special = error_fields([np.array([np.nan, np.inf])], [np.array([np.nan, np.inf])], tolerance)
+    assert special["tolerance_fraction"] == 0 and special["max_rel_error"] == 0
+    assert error_fields([np.zeros(2)], [np.zeros(3)], tolerance)["tolerance_fraction"] == np.inf
+
+
+# -- captions, contents, folding ----------------------------------------------------------------
+def test_every_chart_has_a_caption(reported):
+    lines = (reported / "report.md").read_text().splitlines()
+    images = [number for number, line in enumerate(lines) if line.startswith("![")]
+    assert len(images) == 2 * len(KERNELS) + 2  # time and speed-up per kernel, heatmap, roofline
+    for number in images:
+        assert lines[number + 2].startswith("**Figure.** ") and len(lines[number + 2]) > 150
+    page = (reported / "report.html").read_text()
+    assert page.count("<figcaption>") == page.count("<img ") == len(images)
+
+
+class _Links(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.ids: list[str] = []
+        self.links: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        found = dict(attrs)
+        if "id" in found:
+            self.ids.append(found["id"])
+        if tag == "a" and found.get("href", "").startswith("#"):
+            self.links.append(found["href"][1:])
+
+
+def test_html_contents_link_every_section_and_long_tables_fold(reported):
+    page = (reported / "report.html").read_text()
+    parser = _Links()
+    parser.feed(page)
+    assert parser.links == parser.ids[1:]  # every heading but the title, once, in order
+    assert (
+        "kernel-softmax" in parser.ids
+        and "answer-the-fastest-implementation-per-kernel-and-size" in parser.ids
+    )
+    # each kernel's table folds (this run recorded no errors: no agreement table); the
+    # answer table does not
+    assert page.count("<details><summary>") == len(KERNELS)
+    assert page.index("<table>") < page.index("<details>")
+    markdown = (reported / "report.md").read_text()
+    assert markdown.count("<details><summary>") == len(KERNELS)
+    assert "[softmax](#kernel-softmax)" in markdown
+    assert "[The tutorial's claim: NumPy 50 to 100 times faster than Python loops]" in markdown
+    assert "(#the-tutorials-claim-numpy-50-to-100-times-faster-than-python-loops)" in markdown

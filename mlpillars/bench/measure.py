@@ -20,7 +20,7 @@ import numpy as np
 
 from ..backends import host_arrays
 from ..examples import cast_call
-from ..tolerances import compare_outputs, tolerance_for
+from ..tolerances import compare_outputs, error_fields, tolerance_for
 from .cases import Case, Suite
 from .catalogue import CATALOGUE
 from .implementations import Prepared, TraceFailure
@@ -129,6 +129,7 @@ def _check_and_measure_memory(case: Case, prepared: Prepared, row: dict[str, Any
         prepared.outputs(result), expected, tolerance_for(case.dtype)
     )
     row.update(max_abs_error=max_error, correct=passed)
+    row.update(error_fields(prepared.outputs(result), expected, tolerance_for(case.dtype)))
     if not passed:
         raise CaseOutcome(
             "wrong",

@@ -31,7 +31,9 @@ A case row (one line of :data:`CASES_FILE`) is a JSON object with
   the first call itself;
 - ``peak_host_bytes``, ``peak_host_increase_bytes``, ``host_memory_method``,
   ``device_peak_bytes``: the memory meter's readings of the checked call;
-- ``max_abs_error``, ``correct``: the comparison with the float64 NumPy reference;
+- ``max_abs_error``, ``correct``: the comparison with the float64 NumPy reference, and
+  ``max_rel_error``, ``tolerance_fraction``, ``rtol``, ``atol``: how close it came, against
+  which tolerance (:func:`mlpillars.tolerances.error_fields`; absent in older runs);
 - ``reason`` (and ``traceback`` for an error), ``estimate_seconds`` (a skipped slow loop):
   why a case was not timed; a compiled form that its compiler cannot trace has the status
   :data:`UNTRACEABLE` (never an eager run in its place).

@@ -5,12 +5,15 @@
     make_report("reports/RUN")                                   # RUN/report.md, report.html
     make_report("reports/RUN", compare="reports/OLD", fail_on_regression=0.10)
 
-The report, top to bottom: the run and its environment record, the comparison with another
-run (when asked), the statistics policy (:mod:`.stats`), the machine's measured peaks
-(``peaks.json``), the tutorial's "NumPy is 50-100x faster than Python loops" claim beside the
-measurements, one section per kernel (table, time-against-size plot, speed-up chart) and the
-roofline. Charts are PNG files in ``RUN/plots/``; the Markdown links them by relative path, the
-HTML embeds them, so ``report.html`` is one file that opens from disk.
+The report, top to bottom: the run and a table of contents; the answer (:mod:`.answer`: the
+fastest implementation per kernel and size, a speed-up heatmap, :mod:`.crossover` sizes);
+the agreement with the float64 reference (:mod:`.agreement`); the environment record, the
+comparison with another run (when asked), the statistics policy (:mod:`.stats`), the
+machine's measured peaks (``peaks.json``), the tutorial's "NumPy is 50-100x faster than
+Python loops" claim beside the measurements, one section per kernel (table, folded; time
+against size; speed-up chart) and the roofline. Charts are PNG files in ``RUN/plots/``, each
+with a caption; the Markdown links them by relative path, the HTML embeds them, so
+``report.html`` is one file that opens from disk.
 """
 
 from __future__ import annotations
@@ -22,9 +25,13 @@ from pathlib import Path
 from rich.console import Console
 
 from ..run_folder import REPORT_FILES
+from .agreement import agreement_section
 from .analysis import RunAnalysis
+from .answer import answer_section
 from .compare import Comparison, compare_runs, comparison_section
-from .document import Block
+from .crossover import crossover_section
+from .document import Block, Contents, collapse_tables
+from .heatmap import heatmap_section
 from .html import render_html
 from .kernels import kernel_sections, roofline_section
 from .load import ReportError, RunData, load_run
@@ -43,6 +50,8 @@ __all__ = ["FORMATS", "ReportError", "build_report", "make_report", "parse_thres
 
 FORMATS = REPORT_FILES
 """Output format -> file written into the run folder."""
+LONG_TABLE = 8
+"""A kernel's table of more rows than this is folded away until the reader opens it."""
 
 
 def make_report(
@@ -97,14 +106,23 @@ def build_report(
     """The report's blocks, top to bottom; charts are drawn into ``run.path / "plots"``."""
     analysis = RunAnalysis(run.rows, run.peaks)
     colours = colour_map(analysis.implementations + sorted(analysis.roofs))
-    blocks = [*overview_section(run), *environment_section(run.environment)]
+    blocks = [
+        *overview_section(run),
+        Contents(),
+        *answer_section(analysis),
+        *heatmap_section(analysis, run.path),
+        *crossover_section(analysis),
+        *agreement_section(analysis.rows, run.environment),
+        *environment_section(run.environment),
+    ]
     if comparison is not None:
         blocks += comparison_section(comparison, threshold)
+    kernels = kernel_sections(analysis, run.path, colours)
     blocks += [
         *policy_section(),
         *peaks_section(run, analysis),
         *claim_section(analysis),
-        *kernel_sections(analysis, run.path, colours),
+        *collapse_tables(kernels, longer_than=LONG_TABLE),
         *roofline_section(analysis, run.path, colours),
     ]
     return blocks

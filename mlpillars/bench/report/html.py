@@ -1,15 +1,29 @@
 """Render the report's blocks as one self-contained HTML file: inline CSS, images embedded as
-base64 data URIs, no script and nothing fetched, so it opens from disk with no server."""
+base64 data URIs, no script and nothing fetched, so it opens from disk with no server. Long
+tables fold under plain ``<details>``; the table of contents is a ``<nav>`` of links."""
 
 from __future__ import annotations
 
 import base64
 import html
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from .document import Block, Bullets, Heading, Image, Paragraph, Table
+from .document import (
+    Block,
+    Bullets,
+    Contents,
+    Details,
+    Heading,
+    Image,
+    Paragraph,
+    Table,
+    anchors,
+    contents,
+    headings,
+    short,
+)
 
 _STYLE = """
 body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2em auto;
@@ -23,13 +37,23 @@ th, td { border: 1px solid #d0d7de; padding: 4px 8px; vertical-align: top; }
 th { background: #f6f8fa; position: sticky; top: 0; }
 tr:nth-child(even) td { background: #fafbfc; }
 td.r, th.r { text-align: right; white-space: nowrap; }
-img { max-width: 100%; height: auto; display: block; margin: 1em 0; }
+td code { overflow-wrap: anywhere; }
+img { max-width: 100%; height: auto; display: block; margin: 1em 0 .3em; }
+figure { margin: 1em 0 1.5em; }
+figcaption { color: #57606a; font-size: 14px; max-width: 1000px; }
+details { margin: 1em 0; }
+summary { cursor: pointer; color: #0969da; font-weight: 600; }
+nav.contents { background: #f6f8fa; border: 1px solid #d0d7de; border-radius: 6px;
+               padding: .5em 1em; font-size: 14px; }
+nav.contents ul { margin: .3em 0; padding-left: 1.2em; }
+nav.contents li { margin: .15em 0; }
 """
 
 
 def render_html(blocks: Sequence[Block], folder: Path, title: str) -> str:
     """The report as an HTML document; images are read from ``folder`` and embedded."""
-    body = "\n".join(_render(block, folder) for block in blocks)
+    ids = iter(anchors(headings(blocks)))
+    body = "\n".join(_render(block, _Context(folder, blocks, ids)) for block in blocks)
     return (
         '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         f"<title>{html.escape(title)}</title>\n<style>{_STYLE}</style>\n</head>\n"
@@ -37,17 +61,30 @@ def render_html(blocks: Sequence[Block], folder: Path, title: str) -> str:
     )
 
 
-def _render(block: Block, folder: Path) -> str:
+class _Context:
+    """What rendering one block needs: the folder of the images, the whole document (for
+    the table of contents) and the headings' anchors, taken in document order."""
+
+    def __init__(self, folder: Path, document: Sequence[Block], ids: Iterator[str]) -> None:
+        self.folder, self.document, self.ids = folder, document, ids
+
+
+def _render(block: Block, context: _Context) -> str:
     if isinstance(block, Heading):
-        anchor = re.sub(r"[^a-z0-9]+", "-", block.text.lower()).strip("-")
+        anchor = next(context.ids)
         return f'<h{block.level} id="{anchor}">{_inline(block.text)}</h{block.level}>'
+    if isinstance(block, Details):
+        inner = "\n".join(_render(child, context) for child in block.blocks)
+        return f"<details><summary>{_inline(block.summary)}</summary>\n{inner}\n</details>"
+    if isinstance(block, Contents):
+        return _contents(context.document, block.levels)
     if isinstance(block, Paragraph):
         return f"<p>{_inline(block.text)}</p>"
     if isinstance(block, Bullets):
         items = "".join(f"<li>{_inline(item)}</li>" for item in block.items)
         return f"<ul>{items}</ul>"
     if isinstance(block, Image):
-        return _image(block, folder)
+        return _image(block, context.folder)
     if isinstance(block, Table):
         return _table(block)
     raise TypeError(f"unknown block {block!r}")
@@ -62,7 +99,22 @@ def _inline(text: str) -> str:
 
 def _image(image: Image, folder: Path) -> str:
     data = base64.b64encode((folder / image.path).read_bytes()).decode("ascii")
-    return f'<img alt="{html.escape(image.alt)}" src="data:image/png;base64,{data}">'
+    picture = f'<img alt="{html.escape(image.alt)}" src="data:image/png;base64,{data}">'
+    if not image.caption:
+        return picture
+    return f"<figure>{picture}<figcaption>{_inline(image.caption)}</figcaption></figure>"
+
+
+def _contents(document: Sequence[Block], levels: tuple[int, ...]) -> str:
+    items = []
+    for text, anchor, children in contents(document, levels):
+        links = " · ".join(f'<a href="#{a}">{_inline(short(t))}</a>' for t, a in children)
+        items.append(
+            f'<li><a href="#{anchor}">{_inline(text)}</a>'
+            + (f": {links}" if links else "")
+            + "</li>"
+        )
+    return f'<nav class="contents"><strong>Contents</strong><ul>{"".join(items)}</ul></nav>'
 
 
 def _table(table: Table) -> str:

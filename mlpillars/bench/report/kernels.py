@@ -8,6 +8,7 @@ from typing import Any
 
 from ..run_folder import OK, PLOTS_FOLDER, PYTHON
 from .analysis import GFLOPS, NUMPY, CaseFigures, RunAnalysis, size_label
+from .captions import ROOFLINE_CAPTION, SPEEDUP_CAPTION, TIME_CAPTION
 from .document import Block, Heading, Image, Paragraph, Table
 from .natives import native_table
 from .plots import RooflinePoint, roofline_plot, speedup_plot, time_plot
@@ -66,7 +67,7 @@ def roofline_section(analysis: RunAnalysis, folder: Path, colours: dict) -> list
             "best copy of any backend), which the percentages below refer to. Above 100 %: the "
             "working set fits in a cache, faster than the large copy that set the roof."
         ),
-        Image(image, "roofline: achieved GFLOP/s against arithmetic intensity"),
+        Image(image, "roofline: achieved GFLOP/s against arithmetic intensity", ROOFLINE_CAPTION),
         Table(
             (
                 "kernel",
@@ -124,7 +125,7 @@ def _kernel_section(analysis: RunAnalysis, kernel: str, folder: Path, colours: d
         return [*blocks, Paragraph("No case of this kernel was timed: no charts.")]
     time_image = f"{PLOTS_FOLDER}/time-{kernel}.png"
     time_plot(analysis, kernel, colours, folder / time_image)
-    blocks.append(Image(time_image, f"{kernel}: median time against size, log-log"))
+    blocks.append(Image(time_image, f"{kernel}: median time against size, log-log", TIME_CAPTION))
     blocks += _speedup_chart(analysis, kernel, folder, colours)
     return blocks
 
@@ -142,7 +143,8 @@ def _speedup_chart(analysis: RunAnalysis, kernel: str, folder: Path, colours: di
     image = f"{PLOTS_FOLDER}/speedup-{kernel}.png"
     label = f"size {size_label(key)}"
     speedup_plot(kernel, label, speedups, colours, folder / image)
-    return [Image(image, f"{kernel}: speed-up over NumPy at {label}, the largest size all ran")]
+    alt = f"{kernel}: speed-up over NumPy at {label}, the largest size all ran"
+    return [Image(image, alt, SPEEDUP_CAPTION)]
 
 
 def _table_order(row: dict[str, Any]) -> tuple:

@@ -7,6 +7,7 @@ in every chart of a report.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -150,6 +151,45 @@ def roofline_plot(
     axes.grid(True, which="both", alpha=0.3)
     axes.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
     _save(figure, path)
+
+
+def heatmap_plot(
+    labels: list[str], columns: list[str], values: list[list[float]], path: Path
+) -> None:
+    """Rows x columns of speed-ups, coloured on a log scale centred on 1, value in each cell
+    (NaN cells grey, marked with a dash)."""
+    grid = np.array(values, dtype=float)
+    logs = np.log10(grid)
+    limit = max(1.0, float(np.nanmax(np.abs(logs), initial=0.0)))
+    figure, axes = _figure((2.2 + 1.05 * len(columns), max(3.4, 1.3 + 0.42 * len(labels))))
+    palette = colormaps["RdBu"].with_extremes(bad="#d9d9d9")
+    image = axes.imshow(
+        np.ma.masked_invalid(logs), cmap=palette, vmin=-limit, vmax=limit, aspect="auto"
+    )
+    for (row, column), value in np.ndenumerate(grid):
+        strong = np.isfinite(value) and abs(np.log10(value)) > 0.6 * limit
+        axes.text(
+            column,
+            row,
+            "–" if not np.isfinite(value) else f"{_short_number(value)}×",
+            ha="center",
+            va="center",
+            fontsize=8,
+            color="white" if strong else "black",
+        )
+    axes.set_xticks(range(len(columns)), columns, rotation=30, ha="right", fontsize=8)
+    axes.set_yticks(range(len(labels)), labels, fontsize=8)
+    axes.tick_params(length=0)
+    bar = figure.colorbar(image, ax=axes, shrink=0.8, pad=0.02)
+    ticks = np.arange(-math.floor(limit), math.floor(limit) + 1)
+    bar.set_ticks(ticks, labels=[f"{10.0**tick:g}×" for tick in ticks])
+    bar.set_label("speed-up over NumPy (log scale)")
+    axes.set_title(f"Speed-up over {NUMPY}: above 1× (blue) is faster")
+    _save(figure, path)
+
+
+def _short_number(value: float) -> str:
+    return f"{value:.0f}" if value >= 10 else f"{value:.2g}"
 
 
 def _lines(analysis: RunAnalysis, rows: list[dict]) -> dict[tuple[str, str], list]:

@@ -1,0 +1,165 @@
+"""The answer first: which implementation is fastest for each kernel and size, by how much,
+and whether the difference is real.
+
+Per case (kernel x size x dtype, and variant where a run has them) the timed rows are ranked
+by median. The table gives the fastest, its median with a 95 % interval, its ratio over the
+runner-up and over NumPy with the significance verdict of :mod:`.stats`, and the best of our
+backends beside the best peer library. The heatmap (:mod:`.heatmap`) and the crossovers
+(:mod:`.crossover`) follow.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ..run_folder import BACKEND, PEER
+from .analysis import NUMPY, RunAnalysis
+from .document import Block, Heading, Paragraph, Table
+from .ranking import best, case_label, compare, median, timed_cases, verdict_word
+from .stats import ALPHA, FACTOR, Verdict, median_estimate
+from .text import NONE, format_seconds, number, seconds_interval
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The fastest implementation of one case, and how it compares.
+
+    Attributes
+    ----------
+    label : str
+        The case: ``"1024 float32"`` (with the variant, if any).
+    ranked : tuple of dict
+        The timed rows, fastest first.
+    vs_next, vs_numpy : Verdict or None
+        median(runner-up or NumPy) / median(fastest), with the test; ``None`` when there is
+        no runner-up, no NumPy row, or NumPy is the fastest.
+    backend, peer : dict or None
+        The fastest of our backends and the fastest peer library's row.
+    backend_vs_peer : Verdict or None
+        median(slower of the two) / median(faster of the two).
+    """
+
+    label: str
+    ranked: tuple[dict[str, Any], ...]
+    vs_next: Verdict | None
+    vs_numpy: Verdict | None
+    backend: dict[str, Any] | None
+    peer: dict[str, Any] | None
+    backend_vs_peer: Verdict | None
+
+    @property
+    def fastest(self) -> dict[str, Any]:
+        """The fastest row."""
+        return self.ranked[0]
+
+
+def answers(analysis: RunAnalysis, kernel: str) -> list[Answer]:
+    """One :class:`Answer` per case of ``kernel`` with a timed row, smallest size first."""
+    return [_answer(rows) for rows in timed_cases(analysis, kernel)]
+
+
+def answer_section(analysis: RunAnalysis) -> list[Block]:
+    """The answer table (the heatmap and the crossovers follow it)."""
+    rows = []
+    for kernel in analysis.kernels:
+        for index, answer in enumerate(answers(analysis, kernel)):
+            rows.append(_answer_cells(kernel if index == 0 else "", answer))
+    blocks: list[Block] = [
+        Heading("Answer: the fastest implementation per kernel and size", 2),
+        Paragraph(_LEGEND),
+    ]
+    if not rows:
+        return [*blocks, Paragraph("No case of this run was timed: there is nothing to rank.")]
+    header = (
+        "kernel",
+        "size",
+        "fastest",
+        "median [95% CI]",
+        "vs runner-up",
+        f"vs {NUMPY}",
+        "best mlpillars backend",
+        "best peer",
+        "mlpillars vs peer",
+    )
+    blocks.append(Table(header, tuple(rows), "lrlrlllll"))
+    return blocks
+
+
+# -- the table -----------------------------------------------------------------------------
+_LEGEND = (
+    "Each row is one case; the timed implementations are ranked by median time. "
+    "**vs runner-up** and **vs NumPy**: how many times faster the fastest is (median of the "
+    "other / median of the fastest; the 95% intervals are in each kernel's table), and "
+    f"whether the difference is significant (Mann-Whitney U p < {ALPHA} and at least "
+    f"{FACTOR}x, the policy below). "
+    "**best mlpillars backend** is the fastest of this library's backends, **best peer** the "
+    "fastest other library's own function (see `mlpillars bench --help`); the last column "
+    "says which of the two is faster and by how much."
+)
+
+
+def _answer(ranked: list[dict[str, Any]]) -> Answer:
+    fastest = ranked[0]
+    numpy_row = next((row for row in ranked if row["implementation"] == NUMPY), None)
+    backend = best(ranked, BACKEND)
+    peer = best(ranked, PEER)
+    return Answer(
+        label=case_label(fastest),
+        ranked=tuple(ranked),
+        vs_next=compare(ranked[1], fastest) if len(ranked) > 1 else None,
+        vs_numpy=None if numpy_row is None or numpy_row is fastest else compare(numpy_row, fastest),
+        backend=backend,
+        peer=peer,
+        backend_vs_peer=_slower_over_faster(backend, peer),
+    )
+
+
+def _answer_cells(kernel: str, answer: Answer) -> tuple[str, ...]:
+    fastest = answer.fastest
+    time = median_estimate(fastest["rounds"])
+    if answer.vs_numpy is not None:
+        vs_numpy = _times_faster(answer.vs_numpy)
+    else:
+        vs_numpy = "is NumPy" if fastest["implementation"] == NUMPY else NONE
+    runner_up = answer.ranked[1]["implementation"] if len(answer.ranked) > 1 else ""
+    return (
+        kernel,
+        answer.label,
+        f"`{fastest['implementation']}`",
+        seconds_interval(time),
+        _times_faster(answer.vs_next, f"`{runner_up}`"),
+        vs_numpy,
+        _named_time(answer.backend),
+        _named_time(answer.peer),
+        _backend_vs_peer(answer),
+    )
+
+
+def _times_faster(verdict: Verdict | None, than: str = "") -> str:
+    """``2.1× vs X, significant`` (the interval is in the kernel's own table)."""
+    if verdict is None:
+        return NONE
+    against = f" vs {than}" if than else ""
+    return f"{number(verdict.ratio.value)}×{against}, {verdict_word(verdict)}"
+
+
+def _named_time(row: dict[str, Any] | None) -> str:
+    return NONE if row is None else f"`{row['implementation']}` {format_seconds(median(row))}"
+
+
+def _backend_vs_peer(answer: Answer) -> str:
+    verdict = answer.backend_vs_peer
+    if verdict is None or answer.backend is None or answer.peer is None:
+        return NONE
+    if not verdict.significant:
+        return _times_faster(verdict)  # no winner to name
+    winner = "mlpillars" if median(answer.backend) <= median(answer.peer) else "peer"
+    return f"{winner} {_times_faster(verdict)}"
+
+
+def _slower_over_faster(first: dict[str, Any] | None, second: dict[str, Any] | None):
+    if first is None or second is None:
+        return None
+    faster, slower = sorted((first, second), key=median)
+    return compare(slower, faster)
