@@ -48,23 +48,47 @@ def log_softmax(x: np.ndarray, axis: int, temperature: float) -> np.ndarray:
 
 
 def logsumexp(x: np.ndarray, axis: int, keepdims: bool) -> np.ndarray:
-    """``m + log1p(sum_{x_j < m} exp(x_j - m) + ties - 1)`` along ``axis``, ``m = max x``
-    (``m`` itself where it is not finite); shape of x without ``axis`` (kept with length 1
-    when ``keepdims``)."""
+    """``m + log(sum exp(x - m))`` along ``axis``, ``m = max x`` (``m`` itself where it is
+    not finite); shape of x without ``axis`` (kept with length 1 when ``keepdims``).
+
+    Where the sum is below ``CLOSE_TO_ONE`` its digits beyond 1 matter, and those slices
+    are recomputed as the kernel's formula does: the maxima apart, ``log1p`` of the rest.
+    """
     result = np.empty((*x.shape[:axis], 1, *x.shape[axis + 1 :]), dtype=x.dtype)
     for block, out in _blocks(x, result, axis=axis):
         values = block.astype(_computed_dtype(block.dtype), copy=False)
         row_max = values.max(axis=axis, keepdims=True)
         finite_max = np.isfinite(row_max)
         safe_max = np.where(finite_max, row_max, 0)
-        is_max = values == row_max
-        below_max = np.subtract(values, safe_max)
-        np.copyto(below_max, -np.inf, where=is_max)  # exp(-inf) = 0: the maxima apart
-        np.exp(below_max, out=below_max)
-        extra_ties = np.count_nonzero(is_max, axis=axis, keepdims=True).astype(values.dtype) - 1
-        finite = np.log1p(below_max.sum(axis=axis, keepdims=True) + extra_ties) + safe_max
-        out[...] = np.where(finite_max, finite, row_max)
+        exp_shifted = np.subtract(values, safe_max)
+        np.exp(exp_shifted, out=exp_shifted)
+        total = exp_shifted.sum(axis=axis, keepdims=True)
+        close = finite_max & (total < CLOSE_TO_ONE)
+        log_total = np.log(total, out=total, where=finite_max)  # 0 for all -inf: no warning
+        if close.any():
+            _log1p_rest_into(log_total, values, row_max, close, axis)
+        out[...] = np.where(finite_max, log_total + safe_max, row_max)
     return result if keepdims else np.squeeze(result, axis=axis)
+
+
+CLOSE_TO_ONE = 1.5
+"""A slice whose ``sum exp(x - max)`` is below this is recomputed with ``log1p`` (its one
+maximum apart): ``log`` of a rounded sum close to 1 loses the digits of the rest."""
+
+
+def _log1p_rest_into(
+    log_total: np.ndarray, values: np.ndarray, row_max: np.ndarray, close: np.ndarray, axis: int
+) -> None:
+    """Overwrite ``log_total`` where ``close`` with ``log1p(sum_{x < m} exp(x - m) + ties - 1)``."""
+    chosen = np.moveaxis(close, axis, -1)[..., 0]
+    rows = np.moveaxis(values, axis, -1)[chosen]  # (k, n)
+    maxima = np.moveaxis(row_max, axis, -1)[chosen]  # (k, 1)
+    is_max = rows == maxima
+    below_max = np.subtract(rows, maxima)
+    np.copyto(below_max, -np.inf, where=is_max)  # exp(-inf) = 0: the maxima apart
+    np.exp(below_max, out=below_max)
+    extra_ties = np.count_nonzero(is_max, axis=-1).astype(rows.dtype) - 1
+    np.moveaxis(log_total, axis, -1)[..., 0][chosen] = np.log1p(below_max.sum(axis=-1) + extra_ties)
 
 
 def linear(

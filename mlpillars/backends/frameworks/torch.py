@@ -3,7 +3,6 @@ settings and allocator peak, and its fused kernels."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from types import ModuleType
 from typing import Any, ClassVar
@@ -13,6 +12,7 @@ import numpy as np
 
 from .._capabilities import Capabilities
 from .._errors import NoGPUError
+from . import _torch_fused
 from .base import Framework, device_index, unknown_device
 
 _DLPACK_CPU = 1
@@ -216,37 +216,21 @@ class TorchFramework(Framework):
             q, k, v, attn_mask=mask, is_causal=is_causal, scale=scale, enable_gqa=enable_gqa
         )
 
-    # -- fused softmax family and dense layer (FusedSoftmax, FusedLinear: kernels._fused) --
-    # ``import torch``, not self.load(): torch.compile cannot trace importlib.
+    # -- softmax family and dense layer (FusedSoftmax, FusedLinear: kernels._fused) ------
     def fused_softmax(self, x: Any, /, *, axis: int, temperature: float, xp: ModuleType) -> Any:
         """``torch.softmax`` for ``softmax``; takes every argument the kernel offers."""
-        import torch
-
-        return _normalised(torch.softmax, x, axis, temperature)
+        return _torch_fused.normalised("softmax", x, axis, temperature)
 
     def fused_log_softmax(self, x: Any, /, *, axis: int, temperature: float, xp: ModuleType) -> Any:
         """``torch.log_softmax`` for ``log_softmax``; takes every argument offered."""
-        import torch
-
-        return _normalised(torch.log_softmax, x, axis, temperature)
+        return _torch_fused.normalised("log_softmax", x, axis, temperature)
 
     def fused_logsumexp(self, x: Any, /, *, axis: int, keepdims: bool, xp: ModuleType) -> Any:
-        """The kernel's ``log1p`` form with two new full-size arrays (not
-        ``torch.logsumexp``, which rounds ``log(1 + 4e-18)`` to 0); takes every argument."""
-        import torch
-
-        values = x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
-        row_max = torch.amax(values, dim=axis, keepdim=True)
-        finite_max = torch.isfinite(row_max)
-        safe_max = torch.where(finite_max, row_max, 0.0)
-        is_max = values == row_max
-        # the maxima apart: exp(-inf) = 0, filled before exp_ so that autograd sees no
-        # in-place change of a result it saved
-        below_max = torch.sub(values, safe_max).masked_fill_(is_max, -math.inf).exp_()
-        extra_ties = is_max.sum(dim=axis, keepdim=True, dtype=values.dtype) - 1
-        finite = torch.log1p(below_max.sum(dim=axis, keepdim=True) + extra_ties) + safe_max
-        result = torch.where(finite_max, finite, row_max).to(x.dtype)
-        return result if keepdims else result.squeeze(axis)
+        """``torch.logsumexp``'s passes, with the slices whose sum is close to 1 redone
+        in the kernel's ``log1p`` form (everywhere where values cannot be read: CUDA,
+        torch.compile); takes every argument offered."""
+        exact = not self.values_known(x)
+        return _torch_fused.logsumexp(x, axis, keepdims, every_slice_exact=exact)
 
     def fused_linear(
         self, x: Any, weight: Any, bias: Any, /, *, activation: str | None, xp: ModuleType
@@ -254,34 +238,4 @@ class TorchFramework(Framework):
         """``torch.nn.functional.linear`` (``addmm`` for 2-D x) and the activation in the
         product's buffer where torch has an in-place one, for ``linear`` and each layer of
         ``mlp``; takes every named activation."""
-        import torch
-
-        if bias is not None and bias.ndim == 0:
-            bias = bias.expand(weight.shape[1])
-        output = torch.nn.functional.linear(x, weight.mT, bias)
-        return _ACTIVATIONS[activation](torch, output)
-
-
-def _normalised(function: Callable[..., Any], x: Any, axis: int, temperature: float) -> Any:
-    """``function(x / T)`` along ``axis`` (torch.softmax or torch.log_softmax), with x
-    shifted by its maximum first when T != 1, and half precision computed in float32."""
-    import torch
-
-    computed = torch.float32 if x.dtype in (torch.float16, torch.bfloat16) else x.dtype
-    if temperature == 1.0:
-        return function(x, axis, dtype=computed).to(x.dtype)
-    values = x.to(computed)
-    shifted = torch.sub(values, torch.amax(values, dim=axis, keepdim=True)).div_(temperature)
-    return function(shifted, axis).to(x.dtype)
-
-
-_ACTIVATIONS: dict[str | None, Callable[[ModuleType, Any], Any]] = {
-    None: lambda torch, output: output,
-    "relu": lambda torch, output: torch.relu_(output),
-    "gelu": lambda torch, output: torch.nn.functional.gelu(output),
-    "gelu_tanh": lambda torch, output: torch.nn.functional.gelu(output, approximate="tanh"),
-    "sigmoid": lambda torch, output: torch.sigmoid_(output),
-    "tanh": lambda torch, output: torch.tanh_(output),
-}
-"""Each activation of ``mlpillars.kernels.activations`` as torch computes it; in place on
-the product's own buffer where torch can (their gradients need only their output)."""
+        return _torch_fused.linear(x, weight, bias, activation)
