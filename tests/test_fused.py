@@ -217,6 +217,20 @@ def test_torch_logsumexp_where_values_cannot_be_read(monkeypatch):
         assert _check_softmax_family(case, "logsumexp", EXTREME, axis) == 1
 
 
+def test_torch_fused_kernels_compile_in_one_graph():
+    """No value is read under torch.compile: logsumexp takes the log1p form everywhere."""
+    torch = pytest.importorskip("torch")
+    framework = FRAMEWORKS["torch"]
+    x = torch.tensor(EXTREME[:4])
+    for name, options in [
+        ("logsumexp", {"axis": 1, "keepdims": False}),
+        ("softmax", {"axis": 0, "temperature": 0.5}),
+    ]:
+        implementation = functools.partial(framework.fused(name), xp=None, **options)
+        compiled = torch.compile(implementation, fullgraph=True)
+        assert_close(compiled(x), implementation(x).numpy(), like=x)
+
+
 @pytest.mark.parametrize("kernel_name", SOFTMAX_FAMILY)
 def test_torch_gradients_flow_through_the_fused_kernels(rng, kernel_name):
     torch = pytest.importorskip("torch")
