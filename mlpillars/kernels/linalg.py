@@ -11,6 +11,7 @@ from typing import Any
 
 from ..backends import kernel
 from ._checks import as_floating, check_axis, check_ndim, shape_text
+from ._fused import FusedLinear
 from .activations import activation_function
 
 
@@ -22,6 +23,7 @@ def linear(
     *,
     activation: str | Callable[[Any], Any] | None = None,
     xp: Any,
+    fused: FusedLinear | None = None,
 ) -> Any:
     r"""A dense layer: ``activation(x @ weight + bias)``.
 
@@ -38,11 +40,17 @@ def linear(
     Returns
     -------
     array, shape (..., out)
+
+    Notes
+    -----
+    Where the framework has its own dense layer (its ``fused_kernels``), it computes the
+    checked arguments (:class:`._fused.FusedLinear`); ``linear.generic(x, weight, xp=xp)``
+    is the formula alone.
     """
     apply_activation = activation_function("linear", activation, xp=xp)
     x, weight, bias = as_floating(x, weight, bias, xp=xp)
     _check_layer("linear", x, "x", weight, "weight", bias, "bias")
-    return apply_activation(_affine(x, weight, bias, xp=xp))
+    return _layer(x, weight, bias, activation, apply_activation, fused, xp=xp)
 
 
 @kernel(arrays=("x",), array_lists=("weights", "biases"))
@@ -54,6 +62,7 @@ def mlp(
     activation: str | Callable[[Any], Any] | None = "relu",
     output_activation: str | Callable[[Any], Any] | None = None,
     xp: Any,
+    fused: FusedLinear | None = None,
 ) -> Any:
     r"""A multi-layer perceptron: :func:`linear` layers, ``activation`` between them.
 
@@ -74,6 +83,11 @@ def mlp(
     Returns
     -------
     array, shape (..., out)
+
+    Notes
+    -----
+    Each layer is computed as :func:`linear` computes it, by the framework's own dense
+    layer where it has one.
     """
     if len(weights) == 0:
         raise ValueError("mlp: weights is empty; give at least one (in, out) weight matrix")
@@ -92,8 +106,16 @@ def mlp(
         _check_layer(
             "mlp", hidden_state, input_name, weight, f"weights[{layer}]", bias, f"biases[{layer}]"
         )
-        apply_activation = last if layer == len(weights) - 1 else hidden
-        hidden_state = apply_activation(_affine(hidden_state, weight, bias, xp=xp))
+        is_last = layer == len(weights) - 1
+        hidden_state = _layer(
+            hidden_state,
+            weight,
+            bias,
+            output_activation if is_last else activation,
+            last if is_last else hidden,
+            fused,
+            xp=xp,
+        )
     return hidden_state
 
 
@@ -155,6 +177,26 @@ def cosine_similarity(a: Any, b: Any, /, *, xp: Any) -> Any:
     if a.ndim == 1:
         similarity = similarity[0, ...]
     return similarity
+
+
+def _layer(
+    x: Any,
+    weight: Any,
+    bias: Any,
+    activation: str | Callable[[Any], Any] | None,
+    apply_activation: Callable[[Any], Any],
+    fused: FusedLinear | None,
+    *,
+    xp: Any,
+) -> Any:
+    """``activation(x @ weight + bias)`` of checked arguments: the framework's own layer
+    where it takes them (a callable activation applied after it), else the formula."""
+    if fused is not None:
+        name = None if callable(activation) else activation
+        output = fused(x, weight, bias, activation=name, xp=xp)
+        if output is not NotImplemented:
+            return apply_activation(output) if callable(activation) else output
+    return apply_activation(_affine(x, weight, bias, xp=xp))
 
 
 def _affine(x: Any, weight: Any, bias: Any, *, xp: Any) -> Any:

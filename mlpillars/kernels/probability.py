@@ -22,13 +22,22 @@ from ._checks import (
     shape_text,
     widened,
 )
+from ._fused import FusedLogSumExp, FusedSoftmax, is_offered
 
 REDUCTIONS = ("mean", "sum", "none")
 _TEMPERATURE_HINT = " (temperature -> 0 approaches argmax; use e.g. 1e-6 for near-greedy)"
 
 
 @kernel(arrays=("x",))
-def softmax(x: Any, /, axis: int = -1, *, temperature: float = 1.0, xp: Any) -> Any:
+def softmax(
+    x: Any,
+    /,
+    axis: int = -1,
+    *,
+    temperature: float = 1.0,
+    xp: Any,
+    fused: FusedSoftmax | None = None,
+) -> Any:
     r"""Softmax along ``axis`` with a temperature.
 
     .. math:: \mathrm{softmax}(x)_i = \frac{e^{(x_i - m)/T}}{\sum_j e^{(x_j - m)/T}},
@@ -47,15 +56,33 @@ def softmax(x: Any, /, axis: int = -1, *, temperature: float = 1.0, xp: Any) -> 
     -------
     array, same shape as x
         Probabilities, in x's floating dtype, namespace and device.
+
+    Notes
+    -----
+    Where the framework has its own softmax (its ``fused_kernels``), it computes the
+    checked arguments (:class:`._fused.FusedSoftmax`); ``softmax.generic(x, xp=xp)`` is
+    the formula alone.
     """
     (x,) = as_floating(x, xp=xp)
-    shifted = _shifted_logits("softmax", widened(x, xp=xp), axis, temperature, xp=xp)
-    exp_shifted = xp.exp(shifted)
+    axis, temperature = _softmax_options("softmax", x, axis, temperature)
+    if fused is not None and is_offered(x):
+        probabilities = fused(x, axis=axis, temperature=temperature, xp=xp)
+        if probabilities is not NotImplemented:
+            return probabilities
+    exp_shifted = xp.exp(_shifted(widened(x, xp=xp), axis, temperature, xp=xp))
     return narrowed(exp_shifted / xp.sum(exp_shifted, axis=axis, keepdims=True), x, xp=xp)
 
 
 @kernel(arrays=("x",))
-def log_softmax(x: Any, /, axis: int = -1, *, temperature: float = 1.0, xp: Any) -> Any:
+def log_softmax(
+    x: Any,
+    /,
+    axis: int = -1,
+    *,
+    temperature: float = 1.0,
+    xp: Any,
+    fused: FusedSoftmax | None = None,
+) -> Any:
     r"""Logarithm of :func:`softmax`, computed without taking ``log`` of a probability.
 
     .. math:: \log\mathrm{softmax}(x)_i = s_i - \log\sum_j e^{s_j},
@@ -74,13 +101,32 @@ def log_softmax(x: Any, /, axis: int = -1, *, temperature: float = 1.0, xp: Any)
     -------
     array, same shape as x
         Log-probabilities (all <= 0), in x's floating dtype, namespace and device.
+
+    Notes
+    -----
+    Where the framework has its own log-softmax, it computes the checked arguments
+    (:class:`._fused.FusedSoftmax`); ``log_softmax.generic(x, xp=xp)`` is the formula alone.
     """
     (x,) = as_floating(x, xp=xp)
-    return narrowed(_log_softmax(widened(x, xp=xp), axis, temperature, xp=xp), x, xp=xp)
+    axis, temperature = _softmax_options("log_softmax", x, axis, temperature)
+    if fused is not None and is_offered(x):
+        log_probabilities = fused(x, axis=axis, temperature=temperature, xp=xp)
+        if log_probabilities is not NotImplemented:
+            return log_probabilities
+    shifted = _shifted(widened(x, xp=xp), axis, temperature, xp=xp)
+    return narrowed(_log_normalised(shifted, axis, xp=xp), x, xp=xp)
 
 
 @kernel(arrays=("x",))
-def logsumexp(x: Any, /, axis: int = -1, *, keepdims: bool = False, xp: Any) -> Any:
+def logsumexp(
+    x: Any,
+    /,
+    axis: int = -1,
+    *,
+    keepdims: bool = False,
+    xp: Any,
+    fused: FusedLogSumExp | None = None,
+) -> Any:
     r"""``log(sum(exp(x)))`` along ``axis``, max-shifted.
 
     .. math:: \mathrm{LSE}(x) = m + \log\Bigl(1 + (t - 1)
@@ -101,9 +147,19 @@ def logsumexp(x: Any, /, axis: int = -1, *, keepdims: bool = False, xp: Any) -> 
     Returns
     -------
     array, x's shape without ``axis`` (or with length 1 there when keepdims)
+
+    Notes
+    -----
+    Where the framework has its own implementation that keeps these digits, it computes
+    the checked arguments (:class:`._fused.FusedLogSumExp`); ``logsumexp.generic(x, xp=xp)``
+    is the formula alone.
     """
     (x,) = as_floating(x, xp=xp)
-    check_axis("logsumexp", "x", x, axis)
+    axis = check_axis("logsumexp", "x", x, axis)
+    if fused is not None and is_offered(x):
+        result = fused(x, axis=axis, keepdims=keepdims, xp=xp)
+        if result is not NotImplemented:
+            return result
     values = widened(x, xp=xp)
     row_max = xp.max(values, axis=axis, keepdims=True)
     safe_max = xp.where(xp.isfinite(row_max), row_max, xp.zeros_like(row_max))
@@ -191,18 +247,27 @@ def stable_sigmoid(x: Any, *, xp: Any) -> Any:
     return xp.where(x >= 0, 1 / (1 + exp_neg_abs), exp_neg_abs / (1 + exp_neg_abs))
 
 
-def _shifted_logits(kernel_name: str, x: Any, axis: int, temperature: float, *, xp: Any) -> Any:
-    """``(x - max(x)) / T``: shifting first keeps even float16 logits / 1e-6 finite."""
+def _softmax_options(kernel_name: str, x: Any, axis: int, temperature: float) -> tuple[int, float]:
+    """The axis as an index in ``[0, x.ndim)`` and T as a float, checked."""
     temperature = check_positive_number(kernel_name, "temperature", temperature, _TEMPERATURE_HINT)
-    (x,) = as_floating(x, xp=xp)
-    check_axis(kernel_name, "x", x, axis)
+    return check_axis(kernel_name, "x", x, axis), temperature
+
+
+def _shifted(x: Any, axis: int, temperature: float, *, xp: Any) -> Any:
+    """``(x - max(x)) / T``: shifting first keeps even float16 logits / 1e-6 finite."""
     shifted = x - xp.max(x, axis=axis, keepdims=True)
     return shifted if temperature == 1.0 else shifted / temperature
 
 
-def _log_softmax(x: Any, axis: int, temperature: float, *, xp: Any) -> Any:
-    shifted = _shifted_logits("log_softmax", x, axis, temperature, xp=xp)
+def _log_normalised(shifted: Any, axis: int, *, xp: Any) -> Any:
+    """``s - log(sum(exp(s)))`` of max-shifted logits ``s``."""
     return shifted - xp.log(xp.sum(xp.exp(shifted), axis=axis, keepdims=True))
+
+
+def _log_softmax(x: Any, axis: int, temperature: float, *, xp: Any) -> Any:
+    """The checked log-softmax of floating ``x`` (no widening), for cross_entropy."""
+    axis, temperature = _softmax_options("log_softmax", x, axis, temperature)
+    return _log_normalised(_shifted(x, axis, temperature, xp=xp), axis, xp=xp)
 
 
 def _picked_log_probs(log_probs: Any, labels: Any, class_axis: int, *, xp: Any) -> Any:

@@ -13,6 +13,7 @@ import numpy as np
 
 from .._capabilities import Capabilities
 from .._errors import NoGPUError
+from . import _jax_fused
 from .base import Framework, device_index, unknown_device
 
 
@@ -140,6 +141,11 @@ class JaxFramework(Framework):
     # -- fused kernels: called by the kernels with checked, prepared arguments --------------
     fused_kernels: ClassVar[dict[str, str]] = {
         "scaled_dot_product_attention": "fused_attention",
+        "softmax": "fused_softmax",
+        "log_softmax": "fused_log_softmax",
+        "logsumexp": "fused_logsumexp",
+        "linear": "fused_linear",
+        "mlp": "fused_linear",
     }
 
     def fused_attention(
@@ -181,6 +187,29 @@ class JaxFramework(Framework):
         )
         heads_first = xp.permute_dims(output, (0, 2, 1, 3))
         return xp.reshape(heads_first, (*batch_shape, *heads_first.shape[1:]))
+
+    # -- softmax family and dense layer, one jitted program each (see _jax_fused) ----------
+    def fused_softmax(self, x: Any, /, *, axis: int, temperature: float, xp: ModuleType) -> Any:
+        """``jax.nn.softmax`` jitted, for ``softmax``; takes every argument offered."""
+        scaled = temperature != 1.0
+        return _jax_fused.compiled()["softmax"](x, temperature, axis=axis, scaled=scaled)
+
+    def fused_log_softmax(self, x: Any, /, *, axis: int, temperature: float, xp: ModuleType) -> Any:
+        """``jax.nn.log_softmax`` jitted, for ``log_softmax``; takes every argument offered."""
+        scaled = temperature != 1.0
+        return _jax_fused.compiled()["log_softmax"](x, temperature, axis=axis, scaled=scaled)
+
+    def fused_logsumexp(self, x: Any, /, *, axis: int, keepdims: bool, xp: ModuleType) -> Any:
+        """The kernel's ``log1p`` form jitted (not ``jax.nn.logsumexp``, which loses the
+        digits of a sum close to 1); takes every argument offered."""
+        return _jax_fused.compiled()["logsumexp"](x, axis=axis, keepdims=keepdims)
+
+    def fused_linear(
+        self, x: Any, weight: Any, bias: Any, /, *, activation: str | None, xp: ModuleType
+    ) -> Any:
+        """``activation(x @ weight + bias)`` jitted, for ``linear`` and each layer of
+        ``mlp``; takes every named activation."""
+        return _jax_fused.compiled()["linear"](x, weight, bias, activation=activation)
 
 
 def _length_before_heads(array: Any, *, xp: ModuleType) -> Any:

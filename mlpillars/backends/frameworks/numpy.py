@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from types import ModuleType
-from typing import Any
+from typing import Any, ClassVar
 
 import array_api_compat as aac
 import numpy as np
 
 from .._capabilities import Capabilities
+from . import _numpy_fused
 from .base import Framework
 
 
@@ -40,3 +41,46 @@ class NumPyFramework(Framework):
         from scipy.special import erf
 
         return erf(array).astype(array.dtype, copy=False)  # scipy computes float16 in float64
+
+    # -- fused kernels: in place, called by the kernels with checked, prepared arguments ---
+    fused_kernels: ClassVar[dict[str, str]] = {
+        "softmax": "fused_softmax",
+        "log_softmax": "fused_log_softmax",
+        "logsumexp": "fused_logsumexp",
+        "linear": "fused_linear",
+        "mlp": "fused_linear",
+    }
+
+    def fused_softmax(
+        self, x: np.ndarray, /, *, axis: int, temperature: float, xp: ModuleType
+    ) -> np.ndarray:
+        """``softmax`` in one new array, block by block in cache (see ``_numpy_fused``);
+        takes every argument the kernel offers (``FusedSoftmax`` in
+        ``mlpillars.kernels._fused``)."""
+        return _numpy_fused.softmax(x, axis, temperature)
+
+    def fused_log_softmax(
+        self, x: np.ndarray, /, *, axis: int, temperature: float, xp: ModuleType
+    ) -> np.ndarray:
+        """``log_softmax`` as :meth:`fused_softmax`."""
+        return _numpy_fused.log_softmax(x, axis, temperature)
+
+    def fused_logsumexp(
+        self, x: np.ndarray, /, *, axis: int, keepdims: bool, xp: ModuleType
+    ) -> np.ndarray:
+        """``logsumexp`` (its ``log1p`` form) block by block; takes every argument offered."""
+        return _numpy_fused.logsumexp(x, axis, keepdims)
+
+    def fused_linear(
+        self,
+        x: np.ndarray,
+        weight: np.ndarray,
+        bias: np.ndarray | None,
+        /,
+        *,
+        activation: str | None,
+        xp: ModuleType,
+    ) -> Any:
+        """``linear`` (and each layer of ``mlp``): the bias and the activation applied in
+        the product's own buffer; takes every named activation (``FusedLinear``)."""
+        return _numpy_fused.linear(x, weight, bias, activation)

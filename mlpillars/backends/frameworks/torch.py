@@ -12,6 +12,7 @@ import numpy as np
 
 from .._capabilities import Capabilities
 from .._errors import NoGPUError
+from . import _torch_fused
 from .base import Framework, device_index, unknown_device
 
 _DLPACK_CPU = 1
@@ -177,6 +178,11 @@ class TorchFramework(Framework):
     # -- fused kernels: called by the kernels with checked, prepared arguments --------------
     fused_kernels: ClassVar[dict[str, str]] = {
         "scaled_dot_product_attention": "fused_attention",
+        "softmax": "fused_softmax",
+        "log_softmax": "fused_log_softmax",
+        "logsumexp": "fused_logsumexp",
+        "linear": "fused_linear",
+        "mlp": "fused_linear",
     }
 
     def fused_attention(
@@ -212,3 +218,27 @@ class TorchFramework(Framework):
         return torch.nn.functional.scaled_dot_product_attention(
             q, k, v, attn_mask=mask, is_causal=is_causal, scale=scale, enable_gqa=enable_gqa
         )
+
+    # -- softmax family and dense layer (FusedSoftmax, FusedLinear: kernels._fused) ------
+    def fused_softmax(self, x: Any, /, *, axis: int, temperature: float, xp: ModuleType) -> Any:
+        """``torch.softmax`` for ``softmax``; takes every argument the kernel offers."""
+        return _torch_fused.normalised("softmax", x, axis, temperature)
+
+    def fused_log_softmax(self, x: Any, /, *, axis: int, temperature: float, xp: ModuleType) -> Any:
+        """``torch.log_softmax`` for ``log_softmax``; takes every argument offered."""
+        return _torch_fused.normalised("log_softmax", x, axis, temperature)
+
+    def fused_logsumexp(self, x: Any, /, *, axis: int, keepdims: bool, xp: ModuleType) -> Any:
+        """``torch.logsumexp``'s passes, with the slices whose sum is close to 1 redone
+        in the kernel's ``log1p`` form (everywhere where values cannot be read: CUDA,
+        torch.compile); takes every argument offered."""
+        exact = not self.values_known(x)
+        return _torch_fused.logsumexp(x, axis, keepdims, every_slice_exact=exact)
+
+    def fused_linear(
+        self, x: Any, weight: Any, bias: Any, /, *, activation: str | None, xp: ModuleType
+    ) -> Any:
+        """``torch.nn.functional.linear`` (``addmm`` for 2-D x) and the activation in the
+        product's buffer where torch has an in-place one, for ``linear`` and each layer of
+        ``mlp``; takes every named activation."""
+        return _torch_fused.linear(x, weight, bias, activation)

@@ -1,0 +1,196 @@
+"""NumPy's softmax family and dense layer, computed in place in buffers they allocate.
+
+The softmax family runs its formula block by block: blocks of about ``BLOCK_ELEMENTS``
+elements, cut along an axis other than the one reduced, each written into its slice of
+the one result array. A block stays in cache from its maximum to its division, so the
+array crosses memory about twice (read x, write the result), where
+``scipy.special.softmax`` makes about six passes and three new arrays. The caller's
+arrays are only read: read-only and strided inputs work. float16 blocks are computed in a
+float32 buffer and cast back, as the kernels' formula does.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import numpy as np
+
+BLOCK_ELEMENTS = 2**16
+"""Elements per block: 256 KiB of float32, within a core's L2 cache. For softmax 4096 x 4096
+float32 on the project's shared 2-core machine, blocks of 2**14 to 2**18 elements all
+measured about 0.5x ``scipy.special.softmax``, and rows split over two threads were no
+faster than one (the machine's other load held the second core), so there is one thread."""
+
+_SQRT_2 = math.sqrt(2.0)
+_SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
+
+
+def softmax(x: np.ndarray, axis: int, temperature: float) -> np.ndarray:
+    """``exp(s) / sum(exp(s))``, ``s = (x - max x) / T``, along ``axis``; x (..., n, ...)."""
+    result = np.empty(x.shape, dtype=x.dtype)
+    for block, out in _blocks(x, result, axis=axis):
+        work = _shifted(block, out, axis, temperature)
+        np.exp(work, out=work)
+        work /= work.sum(axis=axis, keepdims=True)
+        _narrow_into(out, work)
+    return result
+
+
+def log_softmax(x: np.ndarray, axis: int, temperature: float) -> np.ndarray:
+    """``s - log(sum(exp(s)))``, ``s = (x - max x) / T``, along ``axis``; x (..., n, ...)."""
+    result = np.empty(x.shape, dtype=x.dtype)
+    for block, out in _blocks(x, result, axis=axis):
+        work = _shifted(block, out, axis, temperature)
+        total = np.exp(work).sum(axis=axis, keepdims=True)
+        work -= np.log(total, out=total)
+        _narrow_into(out, work)
+    return result
+
+
+def logsumexp(x: np.ndarray, axis: int, keepdims: bool) -> np.ndarray:
+    """``m + log(sum exp(x - m))`` along ``axis``, ``m = max x`` (``m`` itself where it is
+    not finite); shape of x without ``axis`` (kept with length 1 when ``keepdims``).
+
+    Where the sum is below ``CLOSE_TO_ONE`` its digits beyond 1 matter, and those slices
+    are recomputed as the kernel's formula does: the maxima apart, ``log1p`` of the rest.
+    """
+    result = np.empty((*x.shape[:axis], 1, *x.shape[axis + 1 :]), dtype=x.dtype)
+    for block, out in _blocks(x, result, axis=axis):
+        values = block.astype(_computed_dtype(block.dtype), copy=False)
+        row_max = values.max(axis=axis, keepdims=True)
+        finite_max = np.isfinite(row_max)
+        safe_max = np.where(finite_max, row_max, 0)
+        exp_shifted = np.subtract(values, safe_max)
+        np.exp(exp_shifted, out=exp_shifted)
+        total = exp_shifted.sum(axis=axis, keepdims=True)
+        close = finite_max & (total < CLOSE_TO_ONE)
+        log_total = np.log(total, out=total, where=finite_max)  # 0 for all -inf: no warning
+        if close.any():
+            _log1p_rest_into(log_total, values, row_max, close, axis)
+        out[...] = np.where(finite_max, log_total + safe_max, row_max)
+    return result if keepdims else np.squeeze(result, axis=axis)
+
+
+CLOSE_TO_ONE = 1.5
+"""A slice whose ``sum exp(x - max)`` is below this is recomputed with ``log1p`` (its one
+maximum apart): ``log`` of a rounded sum close to 1 loses the digits of the rest."""
+
+
+def _log1p_rest_into(
+    log_total: np.ndarray, values: np.ndarray, row_max: np.ndarray, close: np.ndarray, axis: int
+) -> None:
+    """Overwrite ``log_total`` where ``close`` with ``log1p(sum_{x < m} exp(x - m) + ties - 1)``."""
+    chosen = np.moveaxis(close, axis, -1)[..., 0]
+    rows = np.moveaxis(values, axis, -1)[chosen]  # (k, n)
+    maxima = np.moveaxis(row_max, axis, -1)[chosen]  # (k, 1)
+    is_max = rows == maxima
+    below_max = np.subtract(rows, maxima)
+    np.copyto(below_max, -np.inf, where=is_max)  # exp(-inf) = 0: the maxima apart
+    np.exp(below_max, out=below_max)
+    extra_ties = np.count_nonzero(is_max, axis=-1).astype(rows.dtype) - 1
+    np.moveaxis(log_total, axis, -1)[..., 0][chosen] = np.log1p(below_max.sum(axis=-1) + extra_ties)
+
+
+def linear(
+    x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, activation: str | None
+) -> Any:
+    """``activation(x @ weight + bias)`` in the product's own buffer, or NotImplemented
+    for an activation this module does not know; x (..., in), weight (in, out)."""
+    apply_activation = ACTIVATIONS_IN_PLACE.get(activation, NotImplemented)
+    if apply_activation is NotImplemented:
+        return NotImplemented
+    output = np.matmul(x, weight)
+    if bias is not None:
+        output += bias
+    return output if apply_activation is None else apply_activation(output)
+
+
+def _relu(output: np.ndarray) -> np.ndarray:
+    return np.maximum(output, 0, out=output)
+
+
+def _tanh(output: np.ndarray) -> np.ndarray:
+    return np.tanh(output, out=output)
+
+
+def _sigmoid(output: np.ndarray) -> np.ndarray:
+    from scipy.special import expit  # stable: exp(-|x|) only, as the kernels' sigmoid
+
+    return expit(output, out=output)
+
+
+def _gelu(output: np.ndarray) -> np.ndarray:
+    """``x / 2 (1 + erf(x / sqrt 2))`` with one extra buffer."""
+    from scipy.special import erf
+
+    factor = np.divide(output, _SQRT_2)
+    erf(factor, out=factor)
+    factor += 1
+    output *= 0.5
+    output *= factor
+    return output
+
+
+def _gelu_tanh(output: np.ndarray) -> np.ndarray:
+    """``x / 2 (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))`` with one extra buffer."""
+    factor = np.multiply(output, output)
+    factor *= output
+    factor *= 0.044715
+    factor += output
+    factor *= _SQRT_2_OVER_PI
+    np.tanh(factor, out=factor)
+    factor += 1
+    output *= 0.5
+    output *= factor
+    return output
+
+
+ACTIVATIONS_IN_PLACE: dict[str | None, Callable[[np.ndarray], np.ndarray] | None] = {
+    None: None,
+    "relu": _relu,
+    "gelu": _gelu,
+    "gelu_tanh": _gelu_tanh,
+    "sigmoid": _sigmoid,
+    "tanh": _tanh,
+}
+"""Each activation of ``mlpillars.kernels.activations``, overwriting its argument."""
+
+
+def _blocks(*arrays: np.ndarray, axis: int) -> Iterator[tuple[np.ndarray, ...]]:
+    """Matching slices of ``arrays`` (same shape but possibly length 1 at ``axis``), each
+    about ``BLOCK_ELEMENTS`` elements of the first, cut along axis 0 (axis 1 when ``axis``
+    is 0); a 1-D array is one block."""
+    first = arrays[0]
+    if first.ndim == 1:
+        yield arrays
+        return
+    cut_axis = 1 if axis == 0 else 0
+    length = first.shape[cut_axis]
+    step = max(1, BLOCK_ELEMENTS // max(first.size // length, 1))
+    leading = (slice(None),) * cut_axis
+    for start in range(0, length, step):
+        index = (*leading, slice(start, start + step))
+        yield tuple(array[index] for array in arrays)
+
+
+def _shifted(block: np.ndarray, out: np.ndarray, axis: int, temperature: float) -> np.ndarray:
+    """``(block - max) / T`` written into ``out``, or into a new float32 buffer when
+    ``out`` is float16; returns where it was written."""
+    computed = _computed_dtype(out.dtype)
+    work = out if computed == out.dtype else np.empty(block.shape, dtype=computed)
+    np.subtract(block, block.max(axis=axis, keepdims=True), out=work, dtype=computed)
+    if temperature != 1.0:
+        work /= temperature
+    return work
+
+
+def _narrow_into(out: np.ndarray, work: np.ndarray) -> None:
+    if work is not out:
+        out[...] = work
+
+
+def _computed_dtype(dtype: np.dtype) -> np.dtype:
+    """float32 for float16 (its exponentials and sums), else the dtype itself."""
+    return np.dtype(np.float32) if dtype == np.float16 else dtype

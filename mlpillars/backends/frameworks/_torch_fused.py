@@ -1,0 +1,90 @@
+"""torch's softmax family and dense layer, for the kernels' ``fused`` calls.
+
+Each function imports torch itself (``import torch``, not ``Framework.load``): under
+``torch.compile`` importlib cannot be traced.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+CLOSE_TO_ONE = 1.5
+"""A slice whose ``sum exp(x - max)`` is below this is recomputed with ``log1p`` (its one
+maximum apart): ``log`` of a rounded sum close to 1 loses the digits of the rest."""
+
+
+def normalised(name: str, x: Any, axis: int, temperature: float) -> Any:
+    """``torch.softmax`` or ``torch.log_softmax`` (``name``) of ``x / T`` along ``axis``;
+    x is shifted by its maximum first when T != 1, and half precision is computed in
+    float32."""
+    import torch
+
+    function = getattr(torch, name)
+    computed = torch.float32 if x.dtype in (torch.float16, torch.bfloat16) else x.dtype
+    if temperature == 1.0:
+        return function(x, axis, dtype=computed).to(x.dtype)
+    values = x.to(computed)
+    shifted = torch.sub(values, torch.amax(values, dim=axis, keepdim=True)).div_(temperature)
+    return function(shifted, axis).to(x.dtype)
+
+
+def logsumexp(x: Any, axis: int, keepdims: bool, *, every_slice_exact: bool) -> Any:
+    """``m + log(sum exp(x - m))`` along ``axis`` (``m = max x``; ``m`` itself where not
+    finite), with ``log1p`` of the sum's digits beyond 1 where it is below ``CLOSE_TO_ONE``
+    (every slice when ``every_slice_exact``: no values are read then)."""
+    import torch
+
+    values = x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
+    row_max = torch.amax(values, dim=axis, keepdim=True)
+    finite_max = torch.isfinite(row_max)
+    safe_max = torch.where(finite_max, row_max, 0.0)
+    if every_slice_exact:
+        log_total = _log1p_rest(values, safe_max, axis)
+    else:
+        total = torch.sub(values, safe_max).exp_().sum(dim=axis, keepdim=True)
+        close = finite_max & (total < CLOSE_TO_ONE)
+        log_total = torch.log(total)
+        if bool(close.any()):
+            chosen = close.movedim(axis, -1)[..., 0]
+            rows = values.movedim(axis, -1)[chosen]  # (k, n)
+            exact = _log1p_rest(rows, safe_max.movedim(axis, -1)[chosen], -1)
+            log_total.movedim(axis, -1)[chosen] = exact
+    result = torch.where(finite_max, log_total + safe_max, row_max).to(x.dtype)
+    return result if keepdims else result.squeeze(axis)
+
+
+def _log1p_rest(values: Any, maxima: Any, axis: int) -> Any:
+    """``log1p(sum_{x < m} exp(x - m) + ties - 1)`` along ``axis`` (kept), ``m = maxima``."""
+    import torch
+
+    is_max = values == maxima
+    # the maxima apart: exp(-inf) = 0, filled before exp_ so that autograd sees no
+    # in-place change of a result it saved
+    below_max = torch.sub(values, maxima).masked_fill_(is_max, -math.inf).exp_()
+    extra_ties = is_max.sum(dim=axis, keepdim=True, dtype=values.dtype) - 1
+    return torch.log1p(below_max.sum(dim=axis, keepdim=True) + extra_ties)
+
+
+def linear(x: Any, weight: Any, bias: Any, activation: str | None) -> Any:
+    """``activation(x @ weight + bias)``: ``F.linear`` and the activation, in place on the
+    product where torch has an in-place version; x (..., in), weight (in, out)."""
+    import torch
+
+    if bias is not None and bias.ndim == 0:
+        bias = bias.expand(weight.shape[1])
+    output = torch.nn.functional.linear(x, weight.mT, bias)
+    return _ACTIVATIONS[activation](torch, output)
+
+
+_ACTIVATIONS: dict[str | None, Callable[[Any, Any], Any]] = {
+    None: lambda torch, output: output,
+    "relu": lambda torch, output: torch.relu_(output),
+    "gelu": lambda torch, output: torch.nn.functional.gelu(output),
+    "gelu_tanh": lambda torch, output: torch.nn.functional.gelu(output, approximate="tanh"),
+    "sigmoid": lambda torch, output: torch.sigmoid_(output),
+    "tanh": lambda torch, output: torch.tanh_(output),
+}
+"""Each activation of ``mlpillars.kernels.activations`` as torch computes it; in place on
+the product's own buffer where torch can (their gradients need only their output)."""

@@ -1,0 +1,110 @@
+"""A framework's own softmax family and dense layer: the calls they answer.
+
+The kernels check their arguments first, so a framework's implementation raises nothing
+the kernel would not. They then offer the prepared arguments to the implementation the
+dispatch passed in (``fused``), which answers the result or ``NotImplemented`` for
+arguments it cannot honour exactly; the kernel's own formula then runs. An implementation
+never writes into the caller's arrays: an in-place one works in buffers it allocated.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+
+class FusedSoftmax(Protocol):
+    """The call a framework's ``fused_kernels["softmax"]`` and ``["log_softmax"]`` answer.
+
+    Offered only for arrays with at least one axis and no axis of length 0 (see
+    :func:`is_offered`); 0-d and empty inputs take the kernel's formula.
+    """
+
+    def __call__(self, x: Any, /, *, axis: int, temperature: float, xp: Any) -> Any:
+        """``softmax(x)`` (or ``log_softmax(x)``) along ``axis``, or ``NotImplemented``.
+
+        Parameters
+        ----------
+        x : array, shape (..., n, ...)
+            Logits in a real floating dtype, as the caller gave them: possibly read-only
+            or strided. float16 and bfloat16 must be computed in float32 and the result
+            cast back, as the kernel's formula does.
+        axis : int
+            The axis to normalise over, in ``[0, x.ndim)``.
+        temperature : float
+            T, finite and > 0. The logits must be shifted by their maximum before they
+            are divided by T (``(x - max x) / T``), so that ``x / T`` cannot overflow.
+        xp : namespace
+            x's array-API namespace.
+
+        Returns
+        -------
+        array, shape of x, or NotImplemented
+            In x's dtype, namespace and device.
+        """
+        ...
+
+
+class FusedLogSumExp(Protocol):
+    """The call a framework's ``fused_kernels["logsumexp"]`` answers.
+
+    Offered as :class:`FusedSoftmax` is (at least one axis, none of length 0).
+    """
+
+    def __call__(self, x: Any, /, *, axis: int, keepdims: bool, xp: Any) -> Any:
+        """``log(sum(exp(x)))`` along ``axis``, or ``NotImplemented``.
+
+        It must keep the digits of a sum close to 1 as the kernel does (the terms equal
+        to the maximum apart, ``log1p`` of the rest: ``[0, -40]`` gives 4.25e-18, not 0)
+        and give a slice's maximum where that is not finite.
+
+        Parameters
+        ----------
+        x : array, shape (..., n, ...)
+            In a real floating dtype; float16 and bfloat16 computed in float32.
+        axis : int
+            In ``[0, x.ndim)``.
+        keepdims : bool
+            Keep the reduced axis with length 1.
+        xp : namespace
+
+        Returns
+        -------
+        array, x's shape without ``axis`` (length 1 there with keepdims), or NotImplemented
+        """
+        ...
+
+
+class FusedLinear(Protocol):
+    """The call a framework's ``fused_kernels["linear"]`` (and ``["mlp"]``, per layer) answers."""
+
+    def __call__(
+        self, x: Any, weight: Any, bias: Any, /, *, activation: str | None, xp: Any
+    ) -> Any:
+        """``activation(x @ weight + bias)``, or ``NotImplemented``.
+
+        Parameters
+        ----------
+        x : array, shape (..., in)
+            At least one axis.
+        weight : array, shape (in, out)
+        bias : array or None, shape (out,) or ()
+            x, weight and bias share one real floating dtype.
+        activation : {None, "relu", "gelu", "gelu_tanh", "sigmoid", "tanh"}
+            A name from ``mlpillars.kernels.activations.ACTIVATIONS`` with the formula
+            given there ("gelu" is the exact, erf-based one), or None for the identity.
+            A callable activation is applied by the kernel after an ``activation=None``
+            call.
+        xp : namespace
+
+        Returns
+        -------
+        array, shape (..., out), or NotImplemented
+            In x's dtype, namespace and device.
+        """
+        ...
+
+
+def is_offered(x: Any) -> bool:
+    """Whether the softmax family offers ``x`` to a framework's implementation: at least
+    one axis and none of length 0 (the formula's errors and empty results stay its own)."""
+    return x.ndim >= 1 and 0 not in tuple(x.shape)

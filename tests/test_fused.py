@@ -1,0 +1,350 @@
+"""The frameworks' own softmax family and dense layer (NumPy in place, torch, jax), each
+against the kernel's generic formula and a float64 NumPy/SciPy reference."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import math
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import pytest
+import scipy.special
+
+import mlpillars as mp
+from mlpillars.backends import FRAMEWORKS
+from mlpillars.backends.frameworks import _numpy_fused
+from mlpillars.testing import BackendCase, assert_close
+from tests.test_linalg import NUMPY_ACTIVATIONS
+
+FUSED_BACKENDS = ("numpy", "torch", "jax")
+HALF = [("numpy", "float16"), ("torch", "float16"), ("torch", "bfloat16")]
+HALF += [("jax", "float16"), ("jax", "bfloat16")]
+SOFTMAX_FAMILY = ("softmax", "log_softmax", "logsumexp")
+
+
+def _reference(kernel_name: str, host: np.ndarray, axis: int, temperature: float) -> Any:
+    """The float64 SciPy result of a softmax-family kernel."""
+    if kernel_name == "logsumexp":
+        return scipy.special.logsumexp(host, axis=axis)
+    with np.errstate(over="ignore"):
+        return getattr(scipy.special, kernel_name)(host / temperature, axis=axis)
+
+
+def _as_representable(expected: Any, dtype_name: str) -> Any:
+    """The reference with magnitudes beyond the dtype's largest as infinities (a float32
+    log-probability of -2e44 is -inf, whichever formula computes it)."""
+    largest = np.finfo(np.float32 if dtype_name == "bfloat16" else dtype_name).max
+    with np.errstate(invalid="ignore"):
+        return np.where(np.abs(expected) > largest, np.sign(expected) * np.inf, expected)
+
+
+@contextlib.contextmanager
+def _recorded_answers(backend: str, kernel_name: str) -> Iterator[list[Any]]:
+    """What the framework's implementation answers each time the kernel offers it
+    arguments while the block runs."""
+    framework = FRAMEWORKS[backend]
+    implementation = framework.fused(kernel_name)
+    assert implementation is not None, f"{backend} must have its own {kernel_name}"
+    answers: list[Any] = []
+
+    def recording(*args: Any, **kwargs: Any) -> Any:
+        answers.append(implementation(*args, **kwargs))
+        return answers[-1]
+
+    others = framework.fused
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(
+            framework, "fused", lambda name: recording if name == kernel_name else others(name)
+        )
+        yield answers
+
+
+def _case(backend: str, dtype_name: str) -> BackendCase:
+    pytest.importorskip(backend)
+    return BackendCase(backend, "cpu", dtype_name)
+
+
+def _check_softmax_family(
+    case: BackendCase, kernel_name: str, host: Any, axis: int = -1, temperature: float = 1.0
+) -> int:
+    """Public kernel (fused) against its formula alone and against SciPy; returns how many
+    times the framework's implementation answered."""
+    x = case.asarray(host)
+    kernel = getattr(mp, kernel_name)
+    options = {} if kernel_name == "logsumexp" else {"temperature": temperature}
+    with _recorded_answers(case.backend, kernel_name) as answers, np.errstate(all="ignore"):
+        result = kernel(x, axis, **options)
+        generic = kernel.generic(x, axis, xp=case.xp, **options)
+    assert all(answer is not NotImplemented for answer in answers)
+    assert_close(result, case.to_numpy(generic), like=x)
+    with np.errstate(all="ignore"):
+        expected = _reference(kernel_name, case.to_numpy(x), axis, temperature)
+    assert_close(result, _as_representable(expected, case.dtype_name), like=x)
+    return len(answers)
+
+
+LOGITS = {
+    "2d": ((6, 33), -1),
+    "axis-0": ((6, 33), 0),
+    "3d-middle": ((3, 5, 4), 1),
+    "1d": ((17,), 0),
+    "size-1-axis": ((5, 1), -1),
+}
+
+
+@pytest.mark.parametrize("dtype_name", ["float32", "float64"])
+@pytest.mark.parametrize("temperature", [1.0, 0.25, 4.0])
+@pytest.mark.parametrize("logits", list(LOGITS))
+@pytest.mark.parametrize("kernel_name", SOFTMAX_FAMILY)
+@pytest.mark.parametrize("backend", FUSED_BACKENDS)
+def test_softmax_family_matches_generic(rng, backend, kernel_name, logits, temperature, dtype_name):
+    if kernel_name == "logsumexp" and temperature != 1.0:
+        pytest.skip("logsumexp has no temperature")
+    shape, axis = LOGITS[logits]
+    host = rng.normal(scale=3.0, size=shape)
+    assert (
+        _check_softmax_family(_case(backend, dtype_name), kernel_name, host, axis, temperature) == 1
+    )
+
+
+EXTREME = np.array(
+    [
+        [1e30, -1e30, 0.0, -np.inf],
+        [-np.inf, 1.0, 2.0, 3.0],
+        [5.0, 5.0, -np.inf, 5.0],  # ties
+        [0.0, -40.0, -np.inf, -60.0],  # a sum close to one: log1p keeps 4.25e-18
+        [1e38, -1e38, 1.0, 1e38],  # float32's largest: shifted, -2e38
+    ]
+)
+
+
+@pytest.mark.parametrize("dtype_name", ["float32", "float64"])
+@pytest.mark.parametrize("temperature", [1.0, 1e-6, 1e3])
+@pytest.mark.parametrize("kernel_name", SOFTMAX_FAMILY)
+@pytest.mark.parametrize("backend", FUSED_BACKENDS)
+def test_softmax_family_on_extreme_logits(backend, kernel_name, temperature, dtype_name):
+    if kernel_name == "logsumexp" and temperature != 1.0:
+        pytest.skip("logsumexp has no temperature")
+    case = _case(backend, dtype_name)
+    for axis in (-1, 0):
+        assert _check_softmax_family(case, kernel_name, EXTREME, axis, temperature) == 1
+    if kernel_name == "logsumexp" and dtype_name == "float64":
+        result = case.to_numpy(mp.logsumexp(case.asarray(EXTREME)))
+        assert result[3] == pytest.approx(np.log1p(np.exp(-40.0) + np.exp(-60.0)), rel=1e-12)
+
+
+@pytest.mark.parametrize("kernel_name", SOFTMAX_FAMILY)
+@pytest.mark.parametrize("backend", FUSED_BACKENDS)
+def test_softmax_family_on_non_finite_slices_agrees_with_generic(backend, kernel_name):
+    case = _case(backend, "float64")
+    x = case.asarray([[np.inf, 0.0, 1.0], [np.nan, 1.0, 2.0], [-np.inf, -np.inf, -np.inf]])
+    kernel = getattr(mp, kernel_name)
+    with _recorded_answers(backend, kernel_name) as answers, np.errstate(all="ignore"):
+        result, generic = kernel(x), kernel.generic(x, xp=case.xp)
+    assert len(answers) == 1
+    assert_close(result, case.to_numpy(generic), like=x)
+
+
+@pytest.mark.parametrize(("backend", "dtype_name"), HALF)
+@pytest.mark.parametrize("kernel_name", SOFTMAX_FAMILY)
+def test_softmax_family_in_half_precision(rng, backend, dtype_name, kernel_name):
+    case = _case(backend, dtype_name)
+    host = rng.normal(scale=3.0, size=(4, 9))
+    for temperature in (1.0, 1e-3):
+        temperature = 1.0 if kernel_name == "logsumexp" else temperature
+        assert _check_softmax_family(case, kernel_name, host, -1, temperature) == 1
+    huge = [[6e4, -6e4, 0.0], [-6e4, 1.0, 6e4]]  # float16's largest, scaled by 1 / 1e-6
+    assert _check_softmax_family(case, kernel_name, huge, -1, 1.0) == 1
+
+
+@pytest.mark.parametrize("kernel_name", SOFTMAX_FAMILY)
+@pytest.mark.parametrize("backend", FUSED_BACKENDS)
+def test_empty_and_0d_inputs_take_the_formula(backend, kernel_name):
+    """Not offered: the formula's result, or its error (JAX's reductions refuse axis 0 of
+    a 0-d array), stays the kernel's answer."""
+    case = _case(backend, "float32")
+    kernel = getattr(mp, kernel_name)
+    for x, axis in ((case.asarray(2.5), 0), (case.asarray(np.zeros((0, 4))), -1)):
+        with _recorded_answers(backend, kernel_name) as answers:
+            outcome = _outcome(kernel, x, axis)
+        assert answers == []
+        expected = _outcome(kernel.generic, x, axis, xp=case.xp)
+        if isinstance(expected, Exception):
+            assert type(outcome) is type(expected)
+        else:
+            assert_close(outcome, case.to_numpy(expected), like=x)
+
+
+def _outcome(function: Any, *args: Any, **kwargs: Any) -> Any:
+    """The result of the call, or the exception it raised."""
+    try:
+        return function(*args, **kwargs)
+    except (ValueError, IndexError, TypeError) as error:
+        return error
+
+
+@pytest.mark.parametrize("kernel_name", SOFTMAX_FAMILY)
+def test_numpy_reads_strided_and_read_only_inputs_and_writes_a_new_array(rng, kernel_name):
+    base = rng.normal(scale=3.0, size=(8, 12))
+    read_only = base.copy()
+    read_only.setflags(write=False)
+    for x in (base[::2, ::3], np.flip(base), np.asfortranarray(base), read_only):
+        before = x.copy()
+        result = getattr(mp, kernel_name)(x, 0)
+        assert np.array_equal(x, before)
+        assert not np.shares_memory(result, x)
+        assert_close(result, _reference(kernel_name, x, 0, 1.0), like=x)
+
+
+@pytest.mark.parametrize("kernel_name", SOFTMAX_FAMILY)
+@pytest.mark.parametrize("axis", [0, 1, 2])
+def test_numpy_blocks_cover_every_slice(monkeypatch, rng, kernel_name, axis):
+    monkeypatch.setattr(_numpy_fused, "BLOCK_ELEMENTS", 64)  # blocks of 64 // 20 = 3 rows
+    host = rng.normal(scale=3.0, size=(7, 4, 5))
+    host[2, :, 1] = [0.0, -40.0, -45.0, -50.0]  # a sum close to one inside a later block
+    for dtype_name in ("float64", "float16"):
+        assert _check_softmax_family(_case("numpy", dtype_name), kernel_name, host, axis) == 1
+
+
+def test_torch_logsumexp_where_values_cannot_be_read(monkeypatch):
+    """On CUDA and under torch.compile every slice takes the log1p form."""
+    case = _case("torch", "float64")
+    monkeypatch.setattr(FRAMEWORKS["torch"], "values_known", lambda array: False)
+    for axis in (-1, 0):
+        assert _check_softmax_family(case, "logsumexp", EXTREME, axis) == 1
+
+
+def test_torch_fused_kernels_compile_in_one_graph():
+    """No value is read under torch.compile: logsumexp takes the log1p form everywhere."""
+    torch = pytest.importorskip("torch")
+    framework = FRAMEWORKS["torch"]
+    x = torch.tensor(EXTREME[:4])
+    for name, options in [
+        ("logsumexp", {"axis": 1, "keepdims": False}),
+        ("softmax", {"axis": 0, "temperature": 0.5}),
+    ]:
+        implementation = functools.partial(framework.fused(name), xp=None, **options)
+        compiled = torch.compile(implementation, fullgraph=True)
+        assert_close(compiled(x), implementation(x).numpy(), like=x)
+
+
+@pytest.mark.parametrize("kernel_name", SOFTMAX_FAMILY)
+def test_torch_gradients_flow_through_the_fused_kernels(rng, kernel_name):
+    torch = pytest.importorskip("torch")
+    host = np.concatenate([rng.normal(size=(3, 5)), [[0.0, -40.0, -41.0, -42.0, -43.0]]])
+    kernel = getattr(mp, kernel_name)
+    gradients = []
+    for call in (kernel, lambda x: kernel.generic(x, xp=FRAMEWORKS["torch"].namespace())):
+        x = torch.tensor(host, requires_grad=True)
+        (
+            call(x) * torch.linspace(0.5, 1.5, 5 if kernel_name != "logsumexp" else 4)
+        ).sum().backward()
+        gradients.append(x.grad.numpy())
+    np.testing.assert_allclose(gradients[0], gradients[1], rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("kernel_name", SOFTMAX_FAMILY)
+def test_jax_fused_kernels_under_jit_vmap_and_grad(rng, kernel_name):
+    jax = pytest.importorskip("jax")
+    x = _case("jax", "float32").asarray(rng.normal(scale=3.0, size=(4, 6)))
+    kernel = getattr(mp, kernel_name)
+    eager = np.asarray(kernel(x))
+    assert_close(jax.jit(kernel)(x), eager, like=x)
+    assert_close(jax.vmap(kernel)(x), eager, like=x)
+    gradient = jax.grad(lambda v: kernel(v).sum())(x)
+    expected = jax.grad(lambda v: kernel.generic(v, xp=FRAMEWORKS["jax"].namespace()).sum())(x)
+    assert_close(gradient, np.asarray(expected), like=x)
+
+
+# -- linear and mlp ---------------------------------------------------------------------------
+
+SHAPES = {
+    "2d": ((7, 5), (3,)),
+    "1d": ((5,), (3,)),
+    "3d": ((2, 3, 5), (3,)),
+    "scalar-bias": ((7, 5), ()),
+}
+
+
+@pytest.mark.parametrize("dtype_name", ["float32", "float64"])
+@pytest.mark.parametrize("activation", [*NUMPY_ACTIVATIONS, "callable"])
+@pytest.mark.parametrize("shapes", list(SHAPES))
+@pytest.mark.parametrize("backend", FUSED_BACKENDS)
+def test_linear_matches_generic(rng, backend, shapes, activation, dtype_name):
+    case = _case(backend, dtype_name)
+    x_shape, bias_shape = SHAPES[shapes]
+    x, weight = case.asarray(rng.normal(size=x_shape)), case.asarray(rng.normal(size=(5, 3)))
+    bias = case.asarray(rng.normal(size=bias_shape))
+    named = None if activation == "callable" else activation
+    apply = case.xp.sin if activation == "callable" else activation
+    with _recorded_answers(backend, "linear") as answers:
+        result = mp.linear(x, weight, bias, activation=apply)
+    generic = mp.linear.generic(x, weight, bias, activation=apply, xp=case.xp)
+    assert len(answers) == 1 and answers[0] is not NotImplemented
+    assert_close(result, case.to_numpy(generic), like=x)
+    pre_activation = case.to_numpy(x) @ case.to_numpy(weight) + case.to_numpy(bias)
+    reference = np.sin if activation == "callable" else NUMPY_ACTIVATIONS[named]
+    expected = reference(pre_activation)
+    assert_close(result, expected, like=x)
+
+
+@pytest.mark.parametrize(("backend", "dtype_name"), HALF)
+@pytest.mark.parametrize("activation", ["relu", "gelu", "sigmoid"])
+def test_linear_in_half_precision(rng, backend, dtype_name, activation):
+    case = _case(backend, dtype_name)
+    x, weight = case.asarray(rng.normal(size=(5, 8))), case.asarray(rng.normal(size=(8, 3)) / 3)
+    bias = case.asarray(rng.normal(size=3))
+    result = mp.linear(x, weight, bias, activation=activation)
+    pre_activation = case.to_numpy(x) @ case.to_numpy(weight) + case.to_numpy(bias)
+    assert_close(result, NUMPY_ACTIVATIONS[activation](pre_activation), like=x)
+
+
+def test_numpy_linear_leaves_strided_and_read_only_inputs_alone(rng):
+    weight = rng.normal(size=(10, 6))[::2]
+    weight.setflags(write=False)
+    x, bias = np.flip(rng.normal(size=(4, 5))), rng.normal(size=3)[None, 0].repeat(3)
+    copies = [array.copy() for array in (x, weight, bias)]
+    result = mp.linear(x, weight[:, ::2], bias, activation="gelu")
+    assert all(np.array_equal(a, b) for a, b in zip((x, weight, bias), copies, strict=True))
+    assert_close(result, NUMPY_ACTIVATIONS["gelu"](x @ weight[:, ::2] + bias), like=x)
+
+
+@pytest.mark.parametrize("backend", FUSED_BACKENDS)
+def test_mlp_layers_go_through_the_framework_linear(rng, backend):
+    case = _case(backend, "float64")
+    weights = [case.asarray(rng.normal(size=pair) / 2) for pair in [(4, 6), (6, 5), (5, 2)]]
+    biases = [case.asarray(rng.normal(size=n)) for n in (6, 5, 2)]
+    x = case.asarray(rng.normal(size=(3, 4)))
+    with _recorded_answers(backend, "mlp") as answers:
+        result = mp.mlp(x, weights, biases, activation="gelu", output_activation=case.xp.tanh)
+    generic = mp.mlp.generic(
+        x, weights, biases, activation="gelu", output_activation=case.xp.tanh, xp=case.xp
+    )
+    assert len(answers) == 3
+    assert_close(result, case.to_numpy(generic), like=x)
+
+
+def test_torch_linear_gradients_match_generic(rng):
+    torch = pytest.importorskip("torch")
+    host = [rng.normal(size=shape) for shape in ((4, 5), (5, 3), (3,))]
+    for activation in ("relu", "gelu", "sigmoid", "tanh"):
+        gradients = []
+        for call in (
+            mp.linear,
+            functools.partial(mp.linear.generic, xp=FRAMEWORKS["torch"].namespace()),
+        ):
+            tensors = [torch.tensor(value, requires_grad=True) for value in host]
+            call(*tensors, activation=activation).sum().backward()
+            gradients.append([tensor.grad.numpy() for tensor in tensors])
+        for fused, generic in zip(*gradients, strict=True):
+            np.testing.assert_allclose(fused, generic, rtol=1e-9, atol=1e-12)
+
+
+def test_frameworks_without_their_own_kernels_run_the_formula():
+    for name in ("cupy", "dask", "array_api_strict"):
+        for kernel_name in (*SOFTMAX_FAMILY, "linear", "mlp"):
+            assert FRAMEWORKS[name].fused(kernel_name) is None
+    assert math.isfinite(_numpy_fused.CLOSE_TO_ONE)
