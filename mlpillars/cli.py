@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 from collections.abc import Sequence
@@ -17,6 +18,7 @@ from rich.text import Text
 
 from . import KERNELS, available_backends
 from .backends import (
+    FRAMEWORKS,
     BackendNotInstalledError,
     NoGPUError,
     UnknownBackendError,
@@ -94,17 +96,30 @@ def _bench(console: Console, arguments: argparse.Namespace) -> int:
         console.print(Text(f"mlpillars bench: {problem}", style="red"))
         return 2
     out = choose_run_folder(arguments.out, resume=arguments.resume, suite=arguments.suite)
-    status = run_bench(
-        console,
-        suite=arguments.suite,
-        backends=_names(arguments.backends),
-        kernels=_names(arguments.kernels),
-        out=out,
-        resume=arguments.resume,
-    )
+    with contextlib.ExitStack() as stack:
+        try:
+            stack.enter_context(_dask_scheduler(arguments.scheduler))
+        except (OSError, TimeoutError, ValueError) as exc:
+            console.print(Text(f"mlpillars bench: --scheduler {arguments.scheduler}: {exc}", "red"))
+            return 2
+        status = run_bench(
+            console,
+            suite=arguments.suite,
+            backends=_names(arguments.backends),
+            kernels=_names(arguments.kernels),
+            out=out,
+            resume=arguments.resume,
+        )
     if not arguments.report:
         return status
     return max(status, _report(console, out))
+
+
+def _dask_scheduler(spec: str | None) -> contextlib.AbstractContextManager[Any]:
+    """The cluster Dask computes on during the run (``--scheduler``), or nothing."""
+    if spec is None:
+        return contextlib.nullcontext()
+    return FRAMEWORKS["dask"].scheduler(spec)
 
 
 def _kernels_problem(suite_name: str, kernels: list[str] | None) -> str | None:
@@ -193,6 +208,11 @@ def _add_bench_parser(commands: argparse._SubParsersAction) -> None:
     bench.add_argument("--out", type=Path, help="results folder (default reports/<run-id>/)")
     bench.add_argument("--resume", action="store_true", help="finish an interrupted run")
     bench.add_argument("--report", action="store_true", help="make the report at the end")
+    bench.add_argument(
+        "--scheduler",
+        help="run Dask on a dask.distributed cluster: local:N (N worker processes) or a "
+        "scheduler address such as tcp://host:8786",
+    )
 
 
 def _names(text: str | None) -> list[str] | None:

@@ -61,3 +61,14 @@ def test_bad_backend_variable_is_named(
     assert status == 2
     assert output.startswith("mlpillars demo: unknown backend 'nosuch' (from MLPILLARS_BACKEND)")
     assert "Traceback" not in output
+
+
+@pytest.mark.parametrize("spec", ["local:x", "local:0"])
+def test_bad_scheduler_is_one_line(
+    spec: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pytest.importorskip("distributed")
+    argv = ["bench", "--suite", "tiny", "--kernels", "softmax", "--backends", "dask"]
+    status, output = _run([*argv, "--scheduler", spec, "--out", str(tmp_path)], capsys)
+    assert status == 2
+    assert f"--scheduler {spec}: scheduler '{spec}': expected local:N with N >= 1" in output

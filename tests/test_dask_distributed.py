@@ -73,3 +73,20 @@ def test_every_kernel_runs_on_the_cluster_and_agrees(client: Any, name: str) -> 
     assert workers <= set(client.scheduler_info()["workers"])
     max_error, agrees = compare_outputs(computed, reference, tolerance_for("float64"))
     assert agrees, f"{name} on the cluster: max |error| {max_error:.2e} against NumPy"
+
+
+def test_scheduler_local_n_starts_a_cluster_the_record_describes() -> None:
+    from mlpillars.backends import FRAMEWORKS
+
+    dask_framework = FRAMEWORKS["dask"]
+    with dask_framework.scheduler("local:1") as cluster_client:
+        settings = dask_framework.settings()
+        assert settings["scheduler"] == f"distributed at {cluster_client.scheduler.address}"
+        assert (settings["workers"], settings["threads"]) == (1, 1)
+        x = np.arange(12.0).reshape(3, 4)
+        with distributed.get_task_stream(cluster_client) as tasks:
+            result = np.asarray(KERNELS["softmax"](da.from_array(x, chunks=(1, 4))).compute())
+        assert tasks.data
+        exp = np.exp(x - x.max(axis=1, keepdims=True))
+        np.testing.assert_allclose(result, exp / exp.sum(axis=1, keepdims=True), rtol=1e-15)
+    assert dask_framework.settings()["scheduler"] == "threads (local)"

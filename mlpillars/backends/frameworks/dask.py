@@ -3,9 +3,10 @@ the linear algebra Dask lacks or restricts is answered here."""
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from types import ModuleType
 from typing import Any, ClassVar
 
@@ -13,6 +14,7 @@ import array_api_compat as aac
 import numpy as np
 
 from .._capabilities import Capabilities
+from .._errors import BackendNotInstalledError
 from .base import Framework
 
 
@@ -49,6 +51,68 @@ class DaskFramework(Framework):
         import dask
 
         return dask.persist(*arrays)
+
+    def settings(self) -> dict[str, Any]:
+        """The version and the scheduler that computes: a distributed cluster's address,
+        workers and threads when a ``Client`` is active, else Dask's local one."""
+        import dask
+
+        record: dict[str, Any] = {"version": dask.__version__}
+        client = _active_client()
+        if client is None:
+            record["scheduler"] = dask.config.get("scheduler", None) or "threads (local)"
+            return record
+        workers = client.scheduler_info().get("workers", {})
+        record["scheduler"] = f"distributed at {client.scheduler.address}"
+        record["workers"] = len(workers)
+        record["threads"] = sum(worker.get("nthreads", 0) for worker in workers.values())
+        record["memory_limit_per_worker"] = sorted(
+            {worker.get("memory_limit") for worker in workers.values()}
+        )
+        return record
+
+    @contextlib.contextmanager
+    def scheduler(self, spec: str) -> Iterator[Any]:
+        """Compute on a ``dask.distributed`` cluster while the block runs.
+
+        Parameters
+        ----------
+        spec : str
+            ``"local:N"``: start a ``LocalCluster`` of N worker processes, one thread
+            each; anything else is a scheduler address (``"tcp://host:8786"``).
+
+        Yields
+        ------
+        distributed.Client
+            The client, Dask's default scheduler until the block ends.
+
+        Raises
+        ------
+        BackendNotInstalledError
+            ``distributed`` is not installed (the ``distributed`` extra).
+        ValueError
+            ``local:N`` with N not a positive integer.
+        """
+        try:
+            import distributed
+        except ImportError:
+            raise BackendNotInstalledError(
+                "a Dask scheduler needs dask.distributed: pip install 'mlpillars[distributed]'"
+            ) from None
+        kind, _, count = spec.partition(":")
+        if kind != "local":
+            with distributed.Client(spec) as client:
+                yield client
+            return
+        if not count.isdigit() or int(count) < 1:
+            raise ValueError(f"scheduler {spec!r}: expected local:N with N >= 1, e.g. local:4")
+        with (
+            distributed.LocalCluster(
+                n_workers=int(count), threads_per_worker=1, dashboard_address=None
+            ) as cluster,
+            distributed.Client(cluster) as client,
+        ):
+            yield client
 
     def capabilities(self, device: Any) -> Capabilities:
         return Capabilities(
@@ -211,6 +275,19 @@ def _attend_in_memory(
     attention = KERNELS["scaled_dot_product_attention"]
     output = attention(q, k, v, mask=mask, scale=scale, is_causal=is_causal, enable_gqa=enable_gqa)
     return output.astype(q.dtype, copy=False)
+
+
+def _active_client() -> Any:
+    """The ``dask.distributed`` client kernels compute on, or None (not installed, or none
+    active)."""
+    try:
+        from distributed import default_client
+    except ImportError:
+        return None
+    try:
+        return default_client()
+    except ValueError:  # "No clients found"
+        return None
 
 
 def _one_chunk_across(matrix: Any) -> Any:
