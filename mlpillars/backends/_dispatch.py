@@ -20,8 +20,10 @@ import functools
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
+from types import ModuleType
 from typing import Any, TypeVar
 
+from ._dtypes import is_dtype
 from ._movement import move_to
 from ._selection import Target, selected_target
 from .frameworks import FRAMEWORKS, Framework, framework_of
@@ -78,28 +80,32 @@ def kernel(
         )
 
         slots = _array_slots_of(signature, arrays, array_lists)
+        lone_position = _lone_position(slots)
+
+        def run(framework: Framework, args: Any, kwargs: dict[str, Any]) -> Any:
+            xp = _NAMESPACES.get(framework) or _namespace(framework)
+            if offers_fused:
+                kwargs["fused"] = framework.fused(kernel_name)
+            return generic(*args, xp=xp, **kwargs)
 
         @functools.wraps(generic)
         def public(*args: Any, backend: str | None = None, **kwargs: Any) -> Any:
+            selected = selected_target(backend)
+            if selected is None and lone_position is not None and len(args) > lone_position:
+                framework = framework_of(args[lone_position])
+                if framework is not None:  # one array, nothing selected: nothing to move
+                    xp = _NAMESPACES.get(framework) or _namespace(framework)
+                    if offers_fused:
+                        kwargs["fused"] = framework.fused(kernel_name)
+                    return generic(*args, xp=xp, **kwargs)
             args_list = list(args)
             given = _gather_arrays(slots, args_list, kwargs)
-            selected = selected_target(backend)
-            target = selected or _target_of_inputs(kernel_name, given)
-            float_dtype = None
-            for slot, index, value, owner in given:  # arrays first: their dtype is the floats'
-                if owner is not None:
-                    moved = move_to(value, target) if selected is not None else value
-                    _put_back(slot, index, moved, args_list, kwargs)
-                    float_dtype = float_dtype or _floating_dtype(moved, target)
-            for slot, index, value, owner in given:
-                if owner is None:
-                    moved = move_to(value, target, float_dtype=float_dtype)
-                    _put_back(slot, index, moved, args_list, kwargs)
-            xp = target.framework.namespace()
-            if offers_fused:
-                fused = target.framework.fused(kernel_name)
-                return generic(*args_list, xp=xp, fused=fused, **kwargs)
-            return generic(*args_list, xp=xp, **kwargs)
+            if selected is None:
+                framework = _place_on_inputs(kernel_name, given, args_list, kwargs)
+            else:
+                framework = selected.framework
+                _move_onto(selected, given, args_list, kwargs)
+            return run(framework, args_list, kwargs)
 
         public_parameters = [*call_signature.parameters.values()]
         var_keyword = [p for p in public_parameters if p.kind is inspect.Parameter.VAR_KEYWORD]
@@ -144,6 +150,14 @@ def _array_slots_of(
     return tuple(slots)
 
 
+def _lone_position(slots: tuple[_ArraySlot, ...]) -> int | None:
+    """The position of a kernel's one array parameter, when it has one and it may be
+    passed positionally (then a call that passes an array there needs no gathering)."""
+    if len(slots) == 1 and not slots[0].holds_list:
+        return slots[0].position
+    return None
+
+
 def _gather_arrays(
     slots: tuple[_ArraySlot, ...], args: list[Any], kwargs: dict[str, Any]
 ) -> list[_Given]:
@@ -153,20 +167,28 @@ def _gather_arrays(
     put on the target backend like a passed value.
     """
     given: list[_Given] = []
+    n_args = len(args)
     for slot in slots:
-        if slot.position is not None and slot.position < len(args):
-            value = args[slot.position]
+        position = slot.position
+        if position is not None and position < n_args:
+            value = args[position]
         elif slot.name in kwargs:
             value = kwargs[slot.name]
         elif slot.default is not None and slot.default is not inspect.Parameter.empty:
             value = kwargs[slot.name] = slot.default
         else:
             continue
+        if value is None:
+            continue
         if slot.holds_list:
-            given += [(slot, i, item, framework_of(item)) for i, item in enumerate(value or ())]
-        elif value is not None:
+            given += [
+                (slot, i, item, framework_of(item))
+                for i, item in enumerate(value)
+                if item is not None
+            ]
+        else:
             given.append((slot, None, value, framework_of(value)))
-    return [entry for entry in given if entry[2] is not None]
+    return given
 
 
 def _put_back(
@@ -183,41 +205,135 @@ def _put_back(
         kwargs[slot.name] = value
 
 
-def _target_of_inputs(kernel_name: str, given: list[_Given]) -> Target:
-    """Follow the inputs: their one namespace and device (Python lists and scalars: NumPy)."""
+def _place_on_inputs(
+    kernel_name: str, given: list[_Given], args: list[Any], kwargs: dict[str, Any]
+) -> Framework:
+    """No backend selected: the inputs' one framework and device (Python lists and scalars
+    alone: NumPy); Python lists and scalars are put there. Returns the framework.
+
+    The common call (arrays of one framework, no lists) costs a loop over the inputs: the
+    devices are read only when there are several arrays to compare or numbers to place.
+    """
+    framework = None
+    arrays = numbers = 0
+    for _, _, _, owner in given:
+        if owner is None:
+            numbers += 1
+            continue
+        arrays += 1
+        if framework is None:
+            framework = owner
+        elif owner is not framework:
+            raise _mixed_namespaces(kernel_name, given)
+    if framework is None:
+        framework = FRAMEWORKS["numpy"]
+    if arrays > 1 or (numbers and arrays):
+        device = _one_device(kernel_name, framework, given)
+    else:
+        device = "cpu" if not arrays else None
+    if numbers:
+        target = Target(framework=framework, device=device, spec=framework.name)
+        _move_numbers(target, given, args, kwargs)
+    return framework
+
+
+def _move_onto(
+    target: Target, given: list[_Given], args: list[Any], kwargs: dict[str, Any]
+) -> None:
+    """A backend is selected: every input goes onto it (arrays first: the first floating
+    one's dtype is the dtype Python floats take)."""
+    float_dtype = None
+    xp = _namespace(target.framework)
+    for slot, index, value, owner in given:
+        if owner is not None:
+            moved = move_to(value, target)
+            if moved is not value:
+                _put_back(slot, index, moved, args, kwargs)
+            if float_dtype is None and is_dtype(moved.dtype, "real floating", xp=xp):
+                float_dtype = moved.dtype
+    _move_numbers(target, given, args, kwargs, float_dtype)
+
+
+def _move_numbers(
+    target: Target,
+    given: list[_Given],
+    args: list[Any],
+    kwargs: dict[str, Any],
+    float_dtype: Any = None,
+) -> None:
+    """Python lists and scalars onto the target; floats take ``float_dtype`` (default: the
+    first floating array input's dtype, else the namespace's default float)."""
+    if float_dtype is None:
+        xp = _namespace(target.framework)
+        float_dtype = next(
+            (
+                value.dtype
+                for _, _, value, owner in given
+                if owner is not None and is_dtype(value.dtype, "real floating", xp=xp)
+            ),
+            None,
+        )
+    for slot, index, value, owner in given:
+        if owner is None:
+            _put_back(slot, index, move_to(value, target, float_dtype=float_dtype), args, kwargs)
+
+
+def _one_device(kernel_name: str, framework: Framework, given: list[_Given]) -> Any:
+    """The device the framework's inputs share, or raise naming each input's.
+
+    A device that cannot be told (``None``: a JAX tracer under ``jit``, ``vmap`` or
+    ``grad``) agrees with any other; it is the transform's business where the traced
+    value lives. ``None`` when no input's device can be told.
+    """
+    device = None
+    for _, _, value, owner in given:
+        if owner is not framework:
+            continue
+        array_device = framework.device_of(value)
+        if array_device is None:
+            continue
+        if device is None:
+            device = array_device
+        elif array_device != device and str(array_device) != str(device):
+            raise _mixed_devices(kernel_name, framework, given)
+    return device
+
+
+def _mixed_namespaces(kernel_name: str, given: list[_Given]) -> TypeError:
     owners: dict[str, str] = {}
     for slot, index, _, owner in given:
         if owner is not None and owner.name not in owners:
             owners[owner.name] = _label(slot.name, index)
-    if len(owners) > 1:
-        found = ", ".join(f"{fw_name} ({label})" for fw_name, label in owners.items())
-        raise TypeError(
-            f"{kernel_name}: inputs come from different array namespaces: {found}. "
-            "Convert them to one namespace, or select a backend (backend=..., "
-            "mlpillars.use_backend(...) or MLPILLARS_BACKEND) and they are moved onto it."
-        )
-    if not owners:
-        return Target(framework=FRAMEWORKS["numpy"], device="cpu", spec="numpy")
-    framework = FRAMEWORKS[next(iter(owners))]
-    devices = {
-        _label(slot.name, index): framework.device_of(value)
+    found = ", ".join(f"{fw_name} ({label})" for fw_name, label in owners.items())
+    return TypeError(
+        f"{kernel_name}: inputs come from different array namespaces: {found}. "
+        "Convert them to one namespace, or select a backend (backend=..., "
+        "mlpillars.use_backend(...) or MLPILLARS_BACKEND) and they are moved onto it."
+    )
+
+
+def _mixed_devices(kernel_name: str, framework: Framework, given: list[_Given]) -> ValueError:
+    found = ", ".join(
+        f"{_label(slot.name, index)} on {framework.device_of(value)}"
         for slot, index, value, owner in given
         if owner is framework
-    }
-    if len({str(device) for device in devices.values()}) > 1:
-        found = ", ".join(f"{label} on {device}" for label, device in devices.items())
-        raise ValueError(
-            f"{kernel_name}: {framework.name} inputs are on different devices ({found}); "
-            "move them to one device, or select a backend such as "
-            f"backend='{framework.name}:cpu'"
-        )
-    return Target(framework=framework, device=next(iter(devices.values())), spec=framework.name)
+    )
+    return ValueError(
+        f"{kernel_name}: {framework.name} inputs are on different devices ({found}); "
+        "move them to one device, or select a backend such as "
+        f"backend='{framework.name}:cpu'"
+    )
 
 
-def _floating_dtype(array: Any, target: Target) -> Any:
-    """The array's dtype when it is a real floating one, else None."""
-    xp = target.framework.namespace()
-    return array.dtype if xp.isdtype(array.dtype, "real floating") else None
+_NAMESPACES: dict[Framework, ModuleType] = {}
+
+
+def _namespace(framework: Framework) -> ModuleType:
+    """The framework's array-API namespace, looked up once."""
+    xp = _NAMESPACES.get(framework)
+    if xp is None:
+        xp = _NAMESPACES[framework] = framework.namespace()
+    return xp
 
 
 def _label(name: str, index: int | None) -> str:

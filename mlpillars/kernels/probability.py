@@ -194,7 +194,6 @@ def stable_sigmoid(x: Any, *, xp: Any) -> Any:
 def _shifted_logits(kernel_name: str, x: Any, axis: int, temperature: float, *, xp: Any) -> Any:
     """``(x - max(x)) / T``: shifting first keeps even float16 logits / 1e-6 finite."""
     temperature = check_positive_number(kernel_name, "temperature", temperature, _TEMPERATURE_HINT)
-    (x,) = as_floating(x, xp=xp)
     check_axis(kernel_name, "x", x, axis)
     shifted = x - xp.max(x, axis=axis, keepdims=True)
     return shifted if temperature == 1.0 else shifted / temperature
