@@ -83,7 +83,7 @@ def kernel(
         lone_position = _lone_position(slots)
 
         def run(framework: Framework, args: Any, kwargs: dict[str, Any]) -> Any:
-            xp = _NAMESPACES.get(framework) or _namespace(framework)
+            xp = _NAMESPACES.get(framework.name) or _namespace(framework)
             if offers_fused:
                 kwargs["fused"] = framework.fused(kernel_name)
             return generic(*args, xp=xp, **kwargs)
@@ -94,7 +94,7 @@ def kernel(
             if selected is None and lone_position is not None and len(args) > lone_position:
                 framework = framework_of(args[lone_position])
                 if framework is not None:  # one array, nothing selected: nothing to move
-                    xp = _NAMESPACES.get(framework) or _namespace(framework)
+                    xp = _NAMESPACES.get(framework.name) or _namespace(framework)
                     if offers_fused:
                         kwargs["fused"] = framework.fused(kernel_name)
                     return generic(*args, xp=xp, **kwargs)
@@ -325,14 +325,16 @@ def _mixed_devices(kernel_name: str, framework: Framework, given: list[_Given]) 
     )
 
 
-_NAMESPACES: dict[Framework, ModuleType] = {}
+_NAMESPACES: dict[str, ModuleType] = {}
+"""Framework name -> its array-API namespace (by name: ``torch.compile`` traces dict
+lookups by strings, not by arbitrary objects)."""
 
 
 def _namespace(framework: Framework) -> ModuleType:
     """The framework's array-API namespace, looked up once."""
-    xp = _NAMESPACES.get(framework)
+    xp = _NAMESPACES.get(framework.name)
     if xp is None:
-        xp = _NAMESPACES[framework] = framework.namespace()
+        xp = _NAMESPACES[framework.name] = framework.namespace()
     return xp
 
 

@@ -28,11 +28,13 @@ KINDS = (
 )
 """The array API's dtype kinds (``xp.isdtype``)."""
 
-_kinds_of: dict[ModuleType, dict[Any, frozenset[str]]] = {}
-"""namespace -> dtype -> every kind the dtype is of (``"half"`` for float16 and bfloat16).
+_kinds_of: dict[str, dict[Any, frozenset[str]]] = {}
+"""namespace name -> dtype -> every kind the dtype is of (``"half"`` for float16 and
+bfloat16).
 
 Per namespace, since dtypes of two namespaces may compare with an error (an
-array-api-strict dtype against a NumPy one raises) and hash alike."""
+array-api-strict dtype against a NumPy one raises) and hash alike; by name, since
+``torch.compile`` cannot trace a module as a dict key."""
 
 
 def is_dtype(dtype: Any, kind: str, *, xp: ModuleType) -> bool:
@@ -47,9 +49,9 @@ def is_dtype(dtype: Any, kind: str, *, xp: ModuleType) -> bool:
     xp : module
         The array-API namespace the dtype belongs to.
     """
-    dtypes = _kinds_of.get(xp)
+    dtypes = _kinds_of.get(xp.__name__)
     if dtypes is None:
-        dtypes = _kinds_of[xp] = {}
+        dtypes = _kinds_of[xp.__name__] = {}
     kinds = dtypes.get(dtype)
     if kinds is None:
         kinds = dtypes[dtype] = _kinds(dtype, xp)

@@ -106,6 +106,8 @@ def use_backend(spec: str) -> Iterator[Target]:
 
     The selection lives in a context variable, so it is private to the thread (and the
     asyncio task) that entered the block. A ``backend=`` keyword still wins over it.
+    ``torch.compile`` cannot read a context variable: compile a kernel outside every
+    block, or select with ``backend=`` or ``MLPILLARS_BACKEND`` (both traceable).
 
     Parameters
     ----------

@@ -29,7 +29,12 @@ FRAMEWORKS: dict[str, Framework] = {
 """Every backend mlpillars knows, by the name users type."""
 
 
-_OWNER_BY_TYPE: dict[type, Framework | None] = {}
+_OWNER_BY_TYPE: dict[type, Framework | None] = {
+    python_type: None for python_type in (bool, int, float, complex, list, tuple, type(None))
+}
+"""Array type -> its framework; Python's own types are known up front, so that a first
+list inside ``torch.compile`` is not put to every framework's test (dynamo cannot trace
+them all)."""
 
 
 def framework_of(array: object) -> Framework | None:
