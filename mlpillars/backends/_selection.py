@@ -141,6 +141,8 @@ def selected_target(keyword: str | None) -> Target | None:
         context_target = _context_target.get()
         if context_target is not None:
             return context_target
+    if _ENVIRONMENT is not None and _ENCODED_NAME not in _ENVIRONMENT:
+        return None  # the common call: one lookup, no further call
     return _environment_target()
 
 
