@@ -84,8 +84,8 @@ def kernel(
 
         def run(framework: Framework, args: Any, kwargs: dict[str, Any]) -> Any:
             xp = _NAMESPACES.get(framework.name) or _namespace(framework)
-            if offers_fused:
-                kwargs["fused"] = framework.fused(kernel_name)
+            if offers_fused:  # a caller's own fused= or xp= is refused, as a TypeError
+                return generic(*args, xp=xp, fused=framework.fused(kernel_name), **kwargs)
             return generic(*args, xp=xp, **kwargs)
 
         @functools.wraps(generic)
@@ -94,10 +94,7 @@ def kernel(
             if selected is None and lone_position is not None and len(args) > lone_position:
                 framework = framework_of(args[lone_position])
                 if framework is not None:  # one array, nothing selected: nothing to move
-                    xp = _NAMESPACES.get(framework.name) or _namespace(framework)
-                    if offers_fused:
-                        kwargs["fused"] = framework.fused(kernel_name)
-                    return generic(*args, xp=xp, **kwargs)
+                    return run(framework, args, kwargs)
             args_list = list(args)
             given = _gather_arrays(slots, args_list, kwargs)
             if selected is None:
