@@ -80,7 +80,8 @@ def pca(
     Parameters
     ----------
     X : array, shape (n, d)
-        Samples as rows; n >= 2, all values finite. Integers become the default float.
+        Samples as rows; n >= 2, all values finite (else ``ValueError``, or NaN results
+        where values are not read: see :func:`pca_fit`). Integers become the default float.
     n_components : int
         k, with 1 <= k <= min(n, d).
     whiten : bool
