@@ -93,6 +93,44 @@ def test_use_backend_is_private_to_its_thread():
     assert seen_in_thread == ["numpy"]
 
 
+def test_selection_ends_with_its_block_even_when_nested_or_left_by_an_error():
+    pytest.importorskip("array_api_strict")
+    x = np.ones(3)
+    with pytest.raises(RuntimeError, match="left"):
+        with mp.use_backend("array_api_strict"):
+            with mp.use_backend("numpy"):
+                assert framework_of(mp.softmax(x)).name == "numpy"
+            assert framework_of(mp.softmax(x)).name == "array_api_strict"
+            raise RuntimeError("left")
+    assert framework_of(mp.softmax(x)).name == "numpy"
+    assert backends._selection._active_contexts == 0
+
+
+def test_each_new_value_of_the_environment_variable_is_followed(monkeypatch: pytest.MonkeyPatch):
+    pytest.importorskip("array_api_strict")
+    x = np.ones(3)
+    for value, expected in [("array_api_strict", "array_api_strict"), ("numpy", "numpy")] * 2:
+        monkeypatch.setenv("MLPILLARS_BACKEND", value)
+        assert framework_of(mp.softmax(x)).name == expected
+    monkeypatch.setenv("MLPILLARS_BACKEND", "  ")
+    assert framework_of(mp.softmax(x)).name == "numpy"
+    monkeypatch.delenv("MLPILLARS_BACKEND")
+    assert framework_of(mp.softmax(x)).name == "numpy"
+
+
+@pytest.mark.parametrize("spec", INSTALLED_CPU_SPECS)
+def test_remembered_dtype_answers_are_the_namespaces_own(spec: str):
+    xp = FRAMEWORKS[spec.partition(":")[0]].namespace()
+    names = ("bool", "int8", "int64", "uint8", "float16", "float32", "float64", "complex64")
+    kinds = (*backends._dtypes.KINDS,)
+    for dtype in [getattr(xp, name) for name in names if hasattr(xp, name)]:
+        dtype = xp.empty(1, dtype=dtype).dtype  # the dtype object arrays carry
+        for kind in kinds:
+            assert backends.is_dtype(dtype, kind, xp=xp) == xp.isdtype(dtype, kind), (dtype, kind)
+        expected_half = str(dtype).endswith(("float16", "bfloat16"))
+        assert backends.is_dtype(dtype, "half", xp=xp) == expected_half, dtype
+
+
 def test_mixed_namespaces_are_refused_without_a_backend_and_moved_with_one():
     torch = pytest.importorskip("torch")
     x, weight = np.ones((2, 3)), torch.ones(3, 4, dtype=torch.float64)

@@ -6,6 +6,7 @@ Importing this package imports no framework; each is imported the first time it 
 from ._availability import BackendStatus, available_backends
 from ._capabilities import Capabilities
 from ._dispatch import KERNELS, kernel
+from ._dtypes import is_dtype
 from ._errors import BackendNotInstalledError, NoGPUError, UnknownBackendError
 from ._linalg import EighResult, QRResult, SVDResult, eigh, qr, solve_triangular, svd
 from ._movement import host_arrays, materialize, move_to, ready, to_backend, values_known
@@ -34,6 +35,7 @@ __all__ = [
     "erf",
     "framework_of",
     "host_arrays",
+    "is_dtype",
     "kernel",
     "materialize",
     "move_to",

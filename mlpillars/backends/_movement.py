@@ -27,10 +27,21 @@ def move_to(array: Any, target: Target, *, float_dtype: Any = None) -> Any:
         return framework.to_device(array, target.device)
     device = target.device if target.device is not None else framework.resolve_device(None)
     if source is None:  # a Python list or scalar
-        is_float = float_dtype is not None and np.asarray(array).dtype.kind == "f"
-        dtype = float_dtype if is_float else None
+        dtype = float_dtype if float_dtype is not None and _holds_floats(array) else None
         return framework.namespace().asarray(array, dtype=dtype, device=device)
     return framework.from_foreign(array, source, device)
+
+
+def _holds_floats(value: Any) -> bool:
+    """Whether a Python scalar or (nested) list holds floats, told by the types alone,
+    which ``torch.compile`` can trace (it cannot trace NumPy's ``dtype.kind``)."""
+    if isinstance(value, (bool, int)):
+        return False
+    if isinstance(value, float):
+        return True
+    if isinstance(value, (list, tuple)):
+        return any(_holds_floats(item) for item in value)
+    return np.asarray(value).dtype.kind == "f"  # anything else NumPy reads
 
 
 def to_backend(array: Any, spec: str) -> Any:

@@ -6,6 +6,7 @@ When none of the three is set, a kernel follows its inputs (see ``_dispatch``).
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -43,6 +44,26 @@ class Target:
 
 
 _context_target: ContextVar[Target | None] = ContextVar("mlpillars_backend", default=None)
+
+_active_contexts = 0
+"""How many ``use_backend`` blocks are open, in all threads together: while none is, the
+context variable is not read. ``torch.compile`` cannot trace ``ContextVar.get``, so a
+kernel compiled outside every block never touches it (and the call saves a lookup)."""
+_count_lock = threading.Lock()
+
+_ENVIRONMENT = getattr(os.environ, "_data", None)
+"""``os.environ``'s own dict of encoded names and values (CPython): every write through
+``os.environ`` (and pytest's ``monkeypatch.setenv``) updates it, and reading it costs a
+dict lookup instead of ``os.environ.get``'s microsecond of decoding. ``None`` where the
+interpreter has no such dict; then ``os.environ.get`` is read."""
+
+_ENCODED_NAME = os.environ.encodekey(ENV_VARIABLE) if _ENVIRONMENT is not None else None
+
+_parsed_keywords: dict[str, Target] = {}
+"""Targets of the ``backend=`` specs seen so far."""
+
+_parsed_environment: tuple[object, Target | None] = (None, None)
+"""The last value of ``MLPILLARS_BACKEND`` seen (raw, as stored) and its target."""
 
 
 def parse_backend(spec: str, *, source: str) -> Target:
@@ -85,6 +106,8 @@ def use_backend(spec: str) -> Iterator[Target]:
 
     The selection lives in a context variable, so it is private to the thread (and the
     asyncio task) that entered the block. A ``backend=`` keyword still wins over it.
+    ``torch.compile`` cannot read a context variable: compile a kernel outside every
+    block, or select with ``backend=`` or ``MLPILLARS_BACKEND`` (both traceable).
 
     Parameters
     ----------
@@ -98,21 +121,53 @@ def use_backend(spec: str) -> Iterator[Target]:
     ...     mp.softmax(np.zeros(2))
     array([0.5, 0.5])
     """
+    global _active_contexts
     token = _context_target.set(parse_backend(spec, source="use_backend"))
+    with _count_lock:
+        _active_contexts += 1
     try:
         yield _context_target.get()
     finally:
+        with _count_lock:
+            _active_contexts -= 1
         _context_target.reset(token)
 
 
 def selected_target(keyword: str | None) -> Target | None:
     """The target chosen by keyword, context or environment, strongest first; else ``None``."""
     if keyword is not None:
-        return parse_backend(keyword, source="backend=")
-    context_target = _context_target.get()
-    if context_target is not None:
-        return context_target
-    env_spec = os.environ.get(ENV_VARIABLE, "").strip()
-    if env_spec:
-        return parse_backend(env_spec, source=ENV_VARIABLE)
-    return None
+        return _keyword_target(keyword)
+    if _active_contexts:
+        context_target = _context_target.get()
+        if context_target is not None:
+            return context_target
+    if _ENVIRONMENT is not None and _ENCODED_NAME not in _ENVIRONMENT:
+        return None  # the common call: one lookup, no further call
+    return _environment_target()
+
+
+def _keyword_target(spec: str) -> Target:
+    """``backend=spec``, parsed once per spec (a spec that fails to parse raises each time)."""
+    target = _parsed_keywords.get(spec)
+    if target is None:
+        target = _parsed_keywords[spec] = parse_backend(spec, source="backend=")
+    return target
+
+
+def _environment_target() -> Target | None:
+    """The target ``MLPILLARS_BACKEND`` names, parsed once per value it takes; else None."""
+    global _parsed_environment
+    raw = _ENVIRONMENT.get(_ENCODED_NAME) if _ENVIRONMENT is not None else _environment_text()
+    if raw is None:
+        return None
+    last_raw, last_target = _parsed_environment
+    if raw == last_raw:
+        return last_target
+    env_spec = (_environment_text() or "").strip()
+    target = parse_backend(env_spec, source=ENV_VARIABLE) if env_spec else None
+    _parsed_environment = (raw, target)  # kept only once parsed: a bad value raises each call
+    return target
+
+
+def _environment_text() -> str | None:
+    return os.environ.get(ENV_VARIABLE)

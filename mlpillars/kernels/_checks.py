@@ -3,13 +3,14 @@ the shapes or dtypes involved, and what would be valid."""
 
 from __future__ import annotations
 
+import math
 import numbers
 from typing import Any
 
 import array_api_compat as aac
 import array_api_extra as xpx
 
-from ..tolerances import dtype_name
+from ..backends import is_dtype
 
 
 def shape_text(array: Any) -> str:
@@ -28,18 +29,23 @@ def check_ndim(kernel: str, name: str, array: Any, allowed: tuple[int, ...]) -> 
 
 def check_axis(kernel: str, name: str, array: Any, axis: int) -> int:
     """Return ``axis`` as a non-negative index, or raise naming the valid range."""
-    if not -array.ndim <= axis < max(array.ndim, 1):
-        raise ValueError(
-            f"{kernel}: axis {axis} is out of range for {name} of shape {shape_text(array)}; "
-            f"valid axes are {-array.ndim} to {array.ndim - 1}"
-        )
-    return axis % max(array.ndim, 1)
+    ndim = array.ndim
+    if -ndim <= axis < ndim:
+        return axis % ndim
+    if ndim == 0 and axis == 0:  # a 0-d array's one "axis"
+        return 0
+    raise ValueError(
+        f"{kernel}: axis {axis} is out of range for {name} of shape {shape_text(array)}; "
+        f"valid axes are {-ndim} to {ndim - 1}"
+    )
 
 
 def check_positive_number(kernel: str, name: str, value: object, hint: str = "") -> float:
     """Return ``value`` as a float if it is a finite number > 0, else raise."""
+    if type(value) is float and 0 < value < math.inf:  # the common call, in one test
+        return value
     number = _real_number(kernel, name, value)
-    if not 0 < number < float("inf"):
+    if not 0 < number < math.inf:
         raise ValueError(f"{kernel}: {name} must be a finite number > 0, got {value!r}{hint}")
     return number
 
@@ -50,14 +56,14 @@ def check_number(
     value: object,
     *,
     low: float,
-    high: float = float("inf"),
+    high: float = math.inf,
     allow_low: bool = True,
 ) -> float:
     """Return ``value`` as a float if ``low <= value < high`` (``low < value`` when not
     ``allow_low``) and finite, else raise naming the interval."""
     number = _real_number(kernel, name, value)
     above = number >= low if allow_low else number > low
-    if not (above and number < high and number < float("inf")):
+    if not (above and number < high and number < math.inf):
         interval = f"{'[' if allow_low else '('}{low:g}, {high:g})"
         raise ValueError(f"{kernel}: {name} must lie in {interval}, got {value!r}")
     return number
@@ -73,7 +79,12 @@ def check_int(kernel: str, name: str, value: object, *, minimum: int) -> int:
 
 def is_real_number(value: object) -> bool:
     """A Python or NumPy real number (``np.float32(0.5)`` too), not a bool or an array."""
+    if type(value) in _PLAIN_NUMBERS:  # the common case, without an ABC check
+        return True
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+_PLAIN_NUMBERS = (float, int)
 
 
 def is_integer(value: object) -> bool:
@@ -151,19 +162,23 @@ def as_floating(*arrays: Any, xp: Any) -> tuple[Any, ...]:
     The dtype is the promotion of the floating inputs; integer and boolean inputs alone
     become the namespace's default float (float64 for NumPy, float32 for torch).
     """
-    present = [array for array in arrays if array is not None]
-    floating = [array.dtype for array in present if xp.isdtype(array.dtype, "real floating")]
-    if floating:
-        dtype = xp.result_type(*floating)
-    else:
-        dtype = xpx.default_dtype(xp, device=aac.device(present[0]))
+    if len(arrays) == 1 and is_dtype(arrays[0].dtype, "real floating", xp=xp):
+        return arrays  # the common call, without the loop
+    dtype = None
+    for array in arrays:
+        if array is None or not is_dtype(array.dtype, "real floating", xp=xp):
+            continue
+        if dtype is None:
+            dtype = array.dtype
+        elif array.dtype != dtype:
+            dtype = xp.result_type(dtype, array.dtype)
+    if dtype is None:
+        present = next(array for array in arrays if array is not None)
+        dtype = xpx.default_dtype(xp, device=aac.device(present))
     return tuple(
         array if array is None or array.dtype == dtype else xp.astype(array, dtype)
         for array in arrays
     )
-
-
-_HALF_PRECISION = ("float16", "bfloat16")
 
 
 def widened(array: Any, *, xp: Any) -> Any:
@@ -173,7 +188,7 @@ def widened(array: Any, *, xp: Any) -> Any:
     result cast back (as torch does for its half softmax): float16 cannot hold 1 / 1e-6,
     and some backends flush its subnormals to zero.
     """
-    return xp.astype(array, xp.float32) if dtype_name(array.dtype) in _HALF_PRECISION else array
+    return xp.astype(array, xp.float32) if is_dtype(array.dtype, "half", xp=xp) else array
 
 
 def narrowed(result: Any, like: Any, *, xp: Any) -> Any:

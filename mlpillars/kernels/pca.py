@@ -29,7 +29,7 @@ from typing import Any, NamedTuple
 
 import array_api_compat as aac
 
-from ..backends import eigh, kernel, materialize
+from ..backends import eigh, kernel, materialize, values_known
 from ..backends import svd as thin_svd
 from ._checks import as_floating, check_choice, shape_text
 
@@ -80,7 +80,8 @@ def pca(
     Parameters
     ----------
     X : array, shape (n, d)
-        Samples as rows; n >= 2, all values finite. Integers become the default float.
+        Samples as rows; n >= 2, all values finite (else ``ValueError``, or NaN results
+        where values are not read: see :func:`pca_fit`). Integers become the default float.
     n_components : int
         k, with 1 <= k <= min(n, d).
     whiten : bool
@@ -110,7 +111,9 @@ def pca_fit(X: Any, /, n_components: int, *, solver: str = "auto", xp: Any) -> P
     Parameters
     ----------
     X : array, shape (n, d)
-        Samples as rows; n >= 2, all values finite.
+        Samples as rows; n >= 2, all values finite (else ``ValueError``; inside
+        ``jax.jit``, ``jax.vmap`` or ``torch.compile``, or on a GPU, where the values are
+        not read, NaN results).
     n_components : int
         k, with 1 <= k <= min(n, d).
     solver : {"auto", "covariance_eigh", "svd"}
@@ -423,7 +426,13 @@ def _check_matrix(kernel_name: str, name: str, X: Any) -> None:
 
 
 def _check_finite(kernel_name: str, mean: Any, *, xp: Any) -> None:
-    """A NaN or infinity anywhere in a column makes its mean non-finite: no extra pass."""
+    """A NaN or infinity anywhere in a column makes its mean non-finite: no extra pass.
+
+    Only where the mean's values can be read now: traced or on a GPU, the NaN reaches
+    every result instead (the covariance or the centred data holds it).
+    """
+    if not values_known(mean):
+        return
     not_finite = xp.logical_not(xp.isfinite(mean))
     if bool(xp.any(not_finite)):
         count = int(xp.sum(xp.astype(not_finite, xp.int32)))

@@ -8,11 +8,12 @@ produce NaN. float16 and bfloat16 inputs are computed in float32 and the result 
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import array_api_compat as aac
 
-from ..backends import kernel
+from ..backends import kernel, values_known
 from ._checks import (
     as_floating,
     check_axis,
@@ -216,6 +217,11 @@ def cross_entropy(
     target : array
         Either integer class labels of shape ``logits.shape`` without ``axis``, with
         values in [0, C), or class probabilities of the same shape as ``logits``.
+        Labels out of range raise ``ValueError`` where their values can be read without
+        cost; where they cannot (inside ``jax.jit``, ``jax.vmap``, ``torch.compile``, or
+        on a GPU, where reading them would stall the stream) the loss of each sample with
+        such a label is NaN, and so is a "mean" or "sum" over it (as JAX fills an
+        out-of-bounds gather with NaN rather than raising).
     axis : int
         The class axis of ``logits``.
     reduction : {"mean", "sum", "none"}
@@ -280,7 +286,9 @@ def _picked_log_probs(log_probs: Any, labels: Any, class_axis: int, *, xp: Any) 
             f"axis {class_axis}, i.e. {sample_shape}; got target: {shape_text(labels)}, "
             f"logits: {shape_text(log_probs)}"
         )
-    if aac.size(labels) and not bool(xp.all((labels >= 0) & (labels < n_classes))):
+    in_range = (labels >= 0) & (labels < n_classes)
+    checked = values_known(in_range)  # the array bool() reads: inside jit, a tracer
+    if checked and aac.size(labels) and not bool(xp.all(in_range)):
         raise ValueError(
             f"cross_entropy: class labels must lie in [0, {n_classes}) for logits with "
             f"{n_classes} classes; got labels from {int(xp.min(labels))} to {int(xp.max(labels))}"
@@ -288,7 +296,11 @@ def _picked_log_probs(log_probs: Any, labels: Any, class_axis: int, *, xp: Any) 
     class_last = xp.moveaxis(log_probs, class_axis, -1)
     classes = xp.arange(n_classes, dtype=labels.dtype, device=aac.device(log_probs))
     is_label = xp.expand_dims(labels, axis=-1) == classes
-    return xp.sum(xp.where(is_label, class_last, xp.zeros_like(class_last)), axis=-1)
+    picked = xp.sum(xp.where(is_label, class_last, xp.zeros_like(class_last)), axis=-1)
+    if checked:
+        return picked
+    # Labels not checked (traced, or on a GPU): an out-of-range label's row is NaN.
+    return xp.where(in_range, picked, xp.full_like(picked, math.nan))
 
 
 def _soft_target_log_likelihood(

@@ -8,9 +8,10 @@ design and one triangular solve, both batched (through :func:`mlpillars.backends
 
 from __future__ import annotations
 
+import math
 from typing import Any, NamedTuple
 
-from ..backends import kernel, qr, solve_triangular
+from ..backends import kernel, qr, solve_triangular, values_known
 from ._checks import as_floating, regression_problems, shape_text
 
 
@@ -36,6 +37,9 @@ def least_squares(X: Any, y: Any, /, *, fit_intercept: bool = True, xp: Any) -> 
     ----------
     X : array, shape (B, n, d), (n, d) or (n,)
         Full column rank (after centring), n > d with an intercept, n >= d without.
+        A rank-deficient X raises ``ValueError`` where its values can be read without
+        cost; inside ``jax.jit``, ``jax.vmap`` or ``torch.compile``, or on a GPU, that
+        problem's weights and bias are NaN instead.
     y : array, shape (B, n) or (n,)
         A (B, n) y with a 2-D X solves B right-hand sides with one factorisation; a 3-D X
         is factorised once per problem (one batched call).
@@ -114,13 +118,16 @@ def _solve_by_qr(features: Any, targets: Any, *, xp: Any) -> Any:
     """
     n_samples, n_features = features.shape[-2:]
     q, r = qr(features)  # (1 or B, n, d), (1 or B, d, d)
-    _check_full_rank(r, n_samples, xp=xp)
+    rank_deficient = _rank_deficient(r, n_samples, xp=xp)
     # One design shared by B targets: they are the B columns of one right-hand side, so
     # (1, n, B); else each problem has its own column, (B, n, 1).
     columns = targets.shape[0] if features.shape[0] == 1 else 1
     right_hand_sides = xp.matrix_transpose(xp.reshape(targets, (-1, columns, n_samples)))
     solution = solve_triangular(r, xp.matrix_transpose(q) @ right_hand_sides)
-    return xp.reshape(xp.matrix_transpose(solution), (-1, n_features))
+    weights = xp.reshape(xp.matrix_transpose(solution), (-1, n_features))
+    if rank_deficient is None:
+        return weights
+    return xp.where(rank_deficient, xp.full_like(weights, math.nan), weights)
 
 
 def _check_determined(shape: tuple[int, ...], fit_intercept: bool) -> None:
@@ -135,14 +142,23 @@ def _check_determined(shape: tuple[int, ...], fit_intercept: bool) -> None:
         )
 
 
-def _check_full_rank(r: Any, n_samples: int, *, xp: Any) -> None:
-    """Each R's diagonal must be clear of round-off, else that X's columns are dependent."""
+def _rank_deficient(r: Any, n_samples: int, *, xp: Any) -> Any:
+    """Each R's diagonal must be clear of round-off, else that X's columns are dependent.
+
+    Raises where R's values can be read now; where they cannot (traced, or on a GPU),
+    returns which problems are rank-deficient, (1 or B, 1), for their weights to be NaN.
+    None when it has raised for none.
+    """
     diagonal = xp.abs(xp.linalg.diagonal(r))  # (1 or B, d)
     largest = xp.max(diagonal, axis=-1, keepdims=True)
     floor = max(n_samples, r.shape[-1]) * xp.finfo(r.dtype).eps * largest
-    if bool(xp.any(diagonal <= floor)):
+    deficient = xp.any(diagonal <= floor, axis=-1, keepdims=True)
+    if not values_known(deficient):
+        return deficient
+    if bool(xp.any(deficient)):
         raise ValueError(
             "least_squares: X is rank-deficient (a column is a linear combination of the "
             "others, or constant when fit_intercept=True); drop the dependent columns, or "
             "use gradient_descent with l2 > 0"
         )
+    return None

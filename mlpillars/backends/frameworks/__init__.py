@@ -29,7 +29,12 @@ FRAMEWORKS: dict[str, Framework] = {
 """Every backend mlpillars knows, by the name users type."""
 
 
-_OWNER_BY_TYPE: dict[type, Framework | None] = {}
+_OWNER_BY_TYPE: dict[type, Framework | None] = {
+    python_type: None for python_type in (bool, int, float, complex, list, tuple, type(None))
+}
+"""Array type -> its framework; Python's own types are known up front, so that a first
+list inside ``torch.compile`` is not put to every framework's test (dynamo cannot trace
+them all)."""
 
 
 def framework_of(array: object) -> Framework | None:
@@ -38,12 +43,15 @@ def framework_of(array: object) -> Framework | None:
     Looked up once per array type (as einops does); only frameworks already imported are
     asked, since an array of a framework cannot exist before the framework is imported.
     """
-    array_type = type(array)
-    if array_type not in _OWNER_BY_TYPE:
-        _OWNER_BY_TYPE[array_type] = next(
+    owner = _OWNER_BY_TYPE.get(type(array), _NOT_SEEN)
+    if owner is _NOT_SEEN:
+        owner = _OWNER_BY_TYPE[type(array)] = next(
             (fw for fw in FRAMEWORKS.values() if fw.is_loaded() and fw.owns(array)), None
         )
-    return _OWNER_BY_TYPE[array_type]
+    return owner  # type: ignore[return-value]
+
+
+_NOT_SEEN = object()
 
 
 __all__ = ["FRAMEWORKS", "Framework", "framework_of"]

@@ -67,6 +67,11 @@ class Framework:
 
     def load(self) -> ModuleType:
         """Import the framework, or say which extra installs it."""
+        # Already imported: no importlib, which torch.compile cannot trace (and a lookup is
+        # cheaper than an import).
+        module = sys.modules.get(self.module_name)
+        if module is not None:
+            return module
         try:
             return importlib.import_module(self.module_name)
         except ImportError as exc:

@@ -1,0 +1,213 @@
+"""Where a kernel call's arrays are, and putting them where it runs.
+
+The dispatch (``_dispatch``) gathers a call's arrays by the slots of its signature, then
+either follows them (their one framework and device; Python lists and scalars are put
+there) or moves every one onto the selected backend.
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
+
+from ._dtypes import is_dtype
+from ._movement import move_to
+from ._selection import Target
+from .frameworks import FRAMEWORKS, Framework, framework_of
+
+
+@dataclass(frozen=True)
+class ArraySlot:
+    """Where one array parameter's value sits in a call."""
+
+    name: str
+    position: int | None  # its index in *args, when it may be passed positionally
+    default: Any
+    holds_list: bool
+
+
+_Given = tuple[ArraySlot, "int | None", Any, "Framework | None"]
+
+
+def gather_arrays(
+    slots: tuple[ArraySlot, ...], args: list[Any], kwargs: dict[str, Any]
+) -> list[_Given]:
+    """(slot, index in its list or None, value, owning framework) of every array given.
+
+    A default that is not None (a learning rate of 0.01) counts as given, so that it is
+    put on the target backend like a passed value.
+    """
+    given: list[_Given] = []
+    n_args = len(args)
+    for slot in slots:
+        position = slot.position
+        if position is not None and position < n_args:
+            value = args[position]
+        elif slot.name in kwargs:
+            value = kwargs[slot.name]
+        elif slot.default is not None and slot.default is not inspect.Parameter.empty:
+            value = kwargs[slot.name] = slot.default
+        else:
+            continue
+        if value is None:
+            continue
+        if slot.holds_list:
+            given += [
+                (slot, i, item, framework_of(item))
+                for i, item in enumerate(value)
+                if item is not None
+            ]
+        else:
+            given.append((slot, None, value, framework_of(value)))
+    return given
+
+
+def _put_back(
+    slot: ArraySlot, index: int | None, value: Any, args: list[Any], kwargs: dict[str, Any]
+) -> None:
+    in_args = slot.position is not None and slot.position < len(args)
+    if index is not None:
+        items = list(args[slot.position] if in_args else kwargs[slot.name])
+        items[index] = value
+        value = items
+    if in_args:
+        args[slot.position] = value
+    else:
+        kwargs[slot.name] = value
+
+
+def place_on_inputs(
+    kernel_name: str, given: list[_Given], args: list[Any], kwargs: dict[str, Any]
+) -> Framework:
+    """No backend selected: the inputs' one framework and device (Python lists and scalars
+    alone: NumPy); Python lists and scalars are put there. Returns the framework.
+
+    The common call (arrays of one framework, no lists) costs a loop over the inputs: the
+    devices are read only when there are several arrays to compare or numbers to place.
+    """
+    framework = None
+    arrays = numbers = 0
+    for _, _, _, owner in given:
+        if owner is None:
+            numbers += 1
+            continue
+        arrays += 1
+        if framework is None:
+            framework = owner
+        elif owner is not framework:
+            raise _mixed_namespaces(kernel_name, given)
+    if framework is None:
+        framework = FRAMEWORKS["numpy"]
+    if arrays > 1 or (numbers and arrays):
+        device = _one_device(kernel_name, framework, given)
+    else:
+        device = "cpu" if not arrays else None
+    if numbers:
+        target = Target(framework=framework, device=device, spec=framework.name)
+        _move_numbers(target, given, args, kwargs)
+    return framework
+
+
+def move_onto(target: Target, given: list[_Given], args: list[Any], kwargs: dict[str, Any]) -> None:
+    """A backend is selected: every input goes onto it (arrays first: the first floating
+    one's dtype is the dtype Python floats take)."""
+    float_dtype = None
+    xp = namespace(target.framework)
+    for slot, index, value, owner in given:
+        if owner is not None:
+            moved = move_to(value, target)
+            if moved is not value:
+                _put_back(slot, index, moved, args, kwargs)
+            if float_dtype is None and is_dtype(moved.dtype, "real floating", xp=xp):
+                float_dtype = moved.dtype
+    _move_numbers(target, given, args, kwargs, float_dtype)
+
+
+def _move_numbers(
+    target: Target,
+    given: list[_Given],
+    args: list[Any],
+    kwargs: dict[str, Any],
+    float_dtype: Any = None,
+) -> None:
+    """Python lists and scalars onto the target; floats take ``float_dtype`` (default: the
+    first floating array input's dtype, else the namespace's default float)."""
+    if float_dtype is None:
+        xp = namespace(target.framework)
+        float_dtype = next(
+            (
+                value.dtype
+                for _, _, value, owner in given
+                if owner is not None and is_dtype(value.dtype, "real floating", xp=xp)
+            ),
+            None,
+        )
+    for slot, index, value, owner in given:
+        if owner is None:
+            _put_back(slot, index, move_to(value, target, float_dtype=float_dtype), args, kwargs)
+
+
+def _one_device(kernel_name: str, framework: Framework, given: list[_Given]) -> Any:
+    """The device the framework's inputs share, or raise naming each input's.
+
+    A device that cannot be told (``None``: a JAX tracer under ``jit``, ``vmap`` or
+    ``grad``) agrees with any other; it is the transform's business where the traced
+    value lives. ``None`` when no input's device can be told.
+    """
+    device = None
+    for _, _, value, owner in given:
+        if owner is not framework:
+            continue
+        array_device = framework.device_of(value)
+        if array_device is None:
+            continue
+        if device is None:
+            device = array_device
+        elif array_device != device and str(array_device) != str(device):
+            raise _mixed_devices(kernel_name, framework, given)
+    return device
+
+
+def _mixed_namespaces(kernel_name: str, given: list[_Given]) -> TypeError:
+    owners: dict[str, str] = {}
+    for slot, index, _, owner in given:
+        if owner is not None and owner.name not in owners:
+            owners[owner.name] = _label(slot.name, index)
+    found = ", ".join(f"{fw_name} ({label})" for fw_name, label in owners.items())
+    return TypeError(
+        f"{kernel_name}: inputs come from different array namespaces: {found}. "
+        "Convert them to one namespace, or select a backend (backend=..., "
+        "mlpillars.use_backend(...) or MLPILLARS_BACKEND) and they are moved onto it."
+    )
+
+
+def _mixed_devices(kernel_name: str, framework: Framework, given: list[_Given]) -> ValueError:
+    found = ", ".join(
+        f"{_label(slot.name, index)} on {framework.device_of(value)}"
+        for slot, index, value, owner in given
+        if owner is framework
+    )
+    return ValueError(
+        f"{kernel_name}: {framework.name} inputs are on different devices ({found}); "
+        "move them to one device, or select a backend such as "
+        f"backend='{framework.name}:cpu'"
+    )
+
+
+NAMESPACES: dict[str, ModuleType] = {}
+"""Framework name -> its array-API namespace (by name: ``torch.compile`` traces dict
+lookups by strings, not by arbitrary objects)."""
+
+
+def namespace(framework: Framework) -> ModuleType:
+    """The framework's array-API namespace, looked up once."""
+    xp = NAMESPACES.get(framework.name)
+    if xp is None:
+        xp = NAMESPACES[framework.name] = framework.namespace()
+    return xp
+
+
+def _label(name: str, index: int | None) -> str:
+    return name if index is None else f"{name}[{index}]"
