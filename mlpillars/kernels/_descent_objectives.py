@@ -15,8 +15,6 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from .probability import stable_sigmoid
-
 
 class DataObjective(NamedTuple):
     """MSE or logistic loss from the data: features (1 or B, n, d), targets (1 or B, n)."""
@@ -36,9 +34,7 @@ class DataObjective(NamedTuple):
             loss = xp.mean(error * error, axis=-1)
             scale = 2.0 / self.features.shape[-2]
         else:
-            softplus = xp.maximum(logits, 0.0) + xp.log1p(xp.exp(-xp.abs(logits)))
-            loss = xp.mean(softplus - self.targets * logits, axis=-1)
-            error = stable_sigmoid(logits, xp=xp) - self.targets
+            loss, error = _logistic_loss_and_error(logits, self.targets, xp=xp)
             scale = 1.0 / self.features.shape[-2]
         gradient = scale * (xp.matrix_transpose(self.features) @ error[..., None])[..., 0]
         if options.l2:
@@ -48,6 +44,17 @@ class DataObjective(NamedTuple):
             return loss, gradient
         bias_gradient = scale * xp.sum(error, axis=-1, keepdims=True)
         return loss, xp.concat([gradient, bias_gradient], axis=-1)
+
+
+def _logistic_loss_and_error(logits: Any, targets: Any, *, xp: Any) -> tuple[Any, Any]:
+    """Mean of ``softplus(z) - y z`` (B,) and ``sigmoid(z) - y`` (B, n), sharing one
+    ``exp(-|z|)``: ``softplus(z) = max(z, 0) + log1p(e)``, ``sigmoid(z) = (1 or e) / (1 + e)``
+    for z >= 0 or < 0; finite for any finite z."""
+    decay = xp.exp(-xp.abs(logits))
+    softplus = xp.maximum(logits, 0.0) + xp.log1p(decay)
+    loss = xp.mean(softplus - targets * logits, axis=-1)
+    sigmoid = xp.where(logits >= 0, xp.ones_like(decay), decay) / (1 + decay)
+    return loss, sigmoid - targets
 
 
 class MseStatistics(NamedTuple):

@@ -2,12 +2,13 @@
 
 Computed once per call: the Gram ``X^T X`` (one batched product), and the column sums
 and ``X^T (y - ȳ)`` together in a second, ``X^T [y - ȳ, 1]``; X is never copied to
-append a column of ones. Two cancellations are guarded against:
+append a column of ones. y is centred in two passes (the second removes the rounding of
+a large ȳ). Two cancellations are guarded against:
 
 1. Centring. The centred Gram ``X^T X / n - x̄ x̄^T`` loses the digits of features whose
    mean is large against their spread (``X + 1e4``). Where that loss exceeds a hundredth
    of the tolerance table's rtol, or where values cannot be read (a tracer, a GPU), X is
-   centred first (one copy of X) and the Gram taken of the centred data.
+   centred first (one copy of X) and both products taken of the centred data.
 2. Near the optimum. ``d^T Q d + 2 h^T d + var(y)`` is the small difference of large
    terms when the fit is good: its error is about ``4 eps var(y)``, against a loss that
    may be far smaller. :func:`rows_needing_reference` tells, from the history, where that error
@@ -50,31 +51,44 @@ def mse_statistics(
         linear = -(xp.matrix_transpose(features) @ targets[..., None])[..., 0] / n
         offset = xp.mean(targets * targets, axis=-1)
         return MseStatistics(_penalised(gram, l2, xp=xp), linear, offset, None, None, None)
-    target_mean = xp.mean(targets, axis=-1)
-    centred_targets = targets - target_mean[:, None]
-    columns = xp.stack([centred_targets, xp.ones_like(centred_targets)], axis=-1)
-    products = xp.matrix_transpose(features) @ columns / n  # (B, d, 2)
-    feature_mean = products[..., 1]
-    gram = _centred_gram(features, feature_mean[: features.shape[0], ...], xp=xp)
+    target_mean, centred_targets = _centred_targets(targets, xp=xp)
+    gram, cross, feature_mean = _centred_products(features, centred_targets, xp=xp)
     offset = xp.mean(centred_targets * centred_targets, axis=-1)
     return MseStatistics(
-        _penalised(gram, l2, xp=xp), -products[..., 0], offset, feature_mean, target_mean, None
+        _penalised(gram, l2, xp=xp), -cross, offset, feature_mean, target_mean, None
     )
 
 
-def _centred_gram(features: Any, feature_mean: Any, *, xp: Any) -> Any:
-    """``X_c^T X_c / n`` (1 or B, d, d), from the uncentred Gram where that keeps enough
-    digits, else from a centred copy of X."""
+def _centred_targets(targets: Any, *, xp: Any) -> tuple[Any, Any]:
+    """ȳ (B,) and y - ȳ (B, n), centred twice: the second pass removes the rounding of
+    a large ȳ, which ``X^T (y - ȳ)`` would otherwise multiply by X's column sums."""
+    first_mean = xp.mean(targets, axis=-1, keepdims=True)
+    centred = targets - first_mean
+    correction = xp.mean(centred, axis=-1, keepdims=True)
+    return (first_mean + correction)[..., 0], centred - correction
+
+
+def _centred_products(features: Any, centred_targets: Any, *, xp: Any) -> tuple[Any, Any, Any]:
+    """``X_c^T X_c / n`` (1 or B, d, d), ``X_c^T y_c / n`` (B, d) and x̄ (B, d).
+
+    From the uncentred products where that keeps enough digits, else from a centred copy
+    of X (always where values cannot be read).
+    """
     n = features.shape[-2]
+    columns = xp.stack([centred_targets, xp.ones_like(centred_targets)], axis=-1)
+    products = xp.matrix_transpose(features) @ columns / n  # (B, d, 2): one pass over X
+    cross, feature_mean = products[..., 0], products[..., 1]
+    mean = feature_mean[: features.shape[0], ...]
     if values_known(features):
         gram = xp.matrix_transpose(features) @ features / n
-        squared_means = feature_mean * feature_mean
+        squared_means = mean * mean
         variances = xp.linalg.diagonal(gram) - squared_means
         budget = tolerance_for(features.dtype).rtol / 100 / xp.finfo(features.dtype).eps
         if bool(xp.all(squared_means + variances <= budget * variances)):
-            return gram - feature_mean[:, :, None] * feature_mean[:, None, :]
-    centred = features - feature_mean[:, None, :]
-    return xp.matrix_transpose(centred) @ centred / n
+            return gram - mean[:, :, None] * mean[:, None, :], cross, feature_mean
+    centred = features - mean[:, None, :]
+    cross = (xp.matrix_transpose(centred) @ centred_targets[..., None])[..., 0] / n
+    return xp.matrix_transpose(centred) @ centred / n, cross, feature_mean
 
 
 def _penalised(gram: Any, l2: float, *, xp: Any) -> Any:
@@ -122,7 +136,7 @@ def around_reference(
     reference = xp.where(finite[:, None], weights, xp.zeros_like(weights))
     residual = (features @ reference[..., None])[..., 0] - targets  # (B, n)
     if statistics.feature_mean is not None:
-        residual = residual - xp.mean(residual, axis=-1, keepdims=True)
+        _, residual = _centred_targets(residual, xp=xp)
     offset = xp.mean(residual * residual, axis=-1)
     if l2:
         offset = offset + l2 * xp.sum(reference * reference, axis=-1)
