@@ -36,7 +36,8 @@ class DataObjective(NamedTuple):
         else:
             loss, error = _logistic_loss_and_error(logits, self.targets, xp=xp)
             scale = 1.0 / self.features.shape[-2]
-        gradient = scale * (xp.matrix_transpose(self.features) @ error[..., None])[..., 0]
+        # e^T X rather than X^T e: no framework need transpose (torch copied X^T each step).
+        gradient = scale * (error[:, None, :] @ self.features)[:, 0, :]
         if options.l2:
             loss = loss + options.l2 * xp.sum(weights * weights, axis=-1)
             gradient = gradient + (2 * options.l2) * weights
