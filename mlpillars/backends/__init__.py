@@ -9,10 +9,12 @@ from ._dispatch import KERNELS, kernel
 from ._dtypes import is_dtype
 from ._errors import BackendNotInstalledError, NoGPUError, UnknownBackendError
 from ._linalg import EighResult, QRResult, SVDResult, eigh, qr, solve_triangular, svd
+from ._loops import run_loop
 from ._movement import host_arrays, materialize, move_to, ready, to_backend, values_known
 from ._selection import ENV_VARIABLE, Target, parse_backend, selected_target, use_backend
 from ._special import erf
 from .frameworks import FRAMEWORKS, Framework, framework_of
+from .frameworks.base import StepLoop
 from .frameworks.dask import from_npy as dask_from_npy
 
 __all__ = [
@@ -27,6 +29,7 @@ __all__ = [
     "NoGPUError",
     "QRResult",
     "SVDResult",
+    "StepLoop",
     "Target",
     "UnknownBackendError",
     "available_backends",
@@ -42,6 +45,7 @@ __all__ = [
     "parse_backend",
     "qr",
     "ready",
+    "run_loop",
     "selected_target",
     "solve_triangular",
     "svd",

@@ -3,8 +3,9 @@
 A framework module (``numpy.py``, ``torch.py``, ...) is the one place that names its
 framework. Its class says how to import it lazily, its array-API namespace, its devices,
 how to move arrays onto it, how to wait for its asynchronous work, what it can do, its
-settings for the benchmark record, its device-memory peak, how to compile a function, its
-own (fused) implementations of kernels, and the linear algebra it lacks. The base class
+settings for the benchmark record, its device-memory peak, how to compile a function, how
+it runs a step loop, its own (fused) implementations of kernels, and the linear algebra it
+lacks. The base class
 holds the defaults that suit an eager CPU framework with the whole array API.
 """
 
@@ -15,7 +16,7 @@ import importlib.util
 import sys
 from collections.abc import Callable
 from types import ModuleType
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 import array_api_compat as aac
 import numpy as np
@@ -181,6 +182,43 @@ class Framework:
         """Exceptions that mean a function cannot be traced by :meth:`compile`."""
         return ()
 
+    # -- step loops (gradient descent) -------------------------------------------------------
+    def run_loop(self, loop: StepLoop, state: Any, constants: Any) -> tuple[Any, Any, Any]:
+        """Run ``loop`` from ``state``: up to ``loop.steps`` steps, stopping early when asked.
+
+        The default is a plain Python loop, eager and op by op (NumPy, torch, CuPy,
+        array-api-strict): after step k (from 0) it records ``loop.record(state)``, and
+        with ``loop.stops_early`` it ends once ``loop.finished(state)`` holds (read with
+        ``bool()``, so it needs readable values).
+
+        Parameters
+        ----------
+        loop : StepLoop
+            The step, what to record and when to stop (see :class:`StepLoop`).
+        state : NamedTuple of arrays (None entries allowed)
+            The loop state before the first step.
+        constants : NamedTuple (nested NamedTuples, arrays or None)
+            Arrays the steps read and never change (the problem's data).
+
+        Returns
+        -------
+        state
+            The state after the last step run.
+        history : array, shape (steps_run + 1, ...)
+            ``loop.record`` of the start and after each step, stacked along axis 0.
+        steps_run : int
+            Steps run: ``loop.steps``, or fewer after an early stop. (A compiled loop
+            traced inside the caller's own compilation returns a 0-d integer array and a
+            history of ``loop.steps + 1`` rows; see the framework's override.)
+        """
+        history = [loop.record(state)]
+        for count in range(loop.steps):
+            state = loop.step(count, state, constants)
+            history.append(loop.record(state))
+            if loop.stops_early and bool(loop.finished(state)):
+                break
+        return state, loop.xp.stack(history, axis=0), len(history) - 1
+
     # -- the benchmark record ------------------------------------------------------------------
     def settings(self) -> dict[str, Any]:
         """Settings that change results or speed (threads, precision), for the record."""
@@ -223,6 +261,31 @@ class Framework:
         # The array API has no triangular solve; the general one gives the same X, only
         # without using the zeros (a framework with a triangular routine may override).
         return self.namespace().linalg.solve(upper, rhs)
+
+
+class StepLoop(Protocol):
+    """What :meth:`Framework.run_loop` runs: a kernel's step, written in ``xp.*`` calls.
+
+    It must be hashable by value (a frozen dataclass of options), so that a compiling
+    framework can cache the compiled loop per kind of loop. ``count`` is the step's index
+    from 0: a Python int in an eager loop, a 0-d integer array in a compiled one.
+    """
+
+    steps: int
+    stops_early: bool
+    xp: ModuleType
+
+    def step(self, count: Any, state: Any, constants: Any) -> Any:
+        """The state after one more step."""
+        ...
+
+    def record(self, state: Any) -> Any:
+        """What the history keeps of a state (one row)."""
+        ...
+
+    def finished(self, state: Any) -> Any:
+        """A 0-d bool array: no further step would change anything."""
+        ...
 
 
 def unknown_device(framework: Framework, spec: str | None) -> ValueError:

@@ -4,6 +4,7 @@ the linear algebra Dask lacks or restricts is answered here."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import os
 from collections.abc import Callable, Iterator
@@ -15,7 +16,7 @@ import numpy as np
 
 from .._capabilities import Capabilities
 from .._errors import BackendNotInstalledError
-from .base import Framework
+from .base import Framework, StepLoop
 
 
 class DaskFramework(Framework):
@@ -113,6 +114,10 @@ class DaskFramework(Framework):
             distributed.Client(cluster) as client,
         ):
             yield client
+
+    # -- step loops: every step's state persisted, so the graph stays one step deep --------
+    def run_loop(self, loop: StepLoop, state: Any, constants: Any) -> tuple[Any, Any, Any]:
+        return super().run_loop(_PersistedSteps(loop, self), state, constants)
 
     def capabilities(self, device: Any) -> Capabilities:
         return Capabilities(
@@ -309,3 +314,34 @@ def _each_matrix(routine: Callable[..., tuple[Any, ...]], *stacks: Any) -> tuple
     per_matrix = [routine(*(stack[i] for stack in flat)) for i in range(flat[0].shape[0])]
     stacked = (da.stack(parts, axis=0) for parts in zip(*per_matrix, strict=True))
     return tuple(part.reshape((*leading, *part.shape[1:])) for part in stacked)
+
+
+@dataclasses.dataclass(frozen=True)
+class _PersistedSteps:
+    """``loop`` with each step's state (a NamedTuple of arrays or None) persisted."""
+
+    loop: StepLoop
+    framework: DaskFramework
+
+    @property
+    def steps(self) -> int:
+        return self.loop.steps
+
+    @property
+    def stops_early(self) -> bool:
+        return self.loop.stops_early
+
+    @property
+    def xp(self) -> ModuleType:
+        return self.loop.xp
+
+    def step(self, count: Any, state: Any, constants: Any) -> Any:
+        stepped = self.loop.step(count, state, constants)
+        arrays = iter(self.framework.materialize(*(a for a in stepped if a is not None)))
+        return type(stepped)(*(None if a is None else next(arrays) for a in stepped))
+
+    def record(self, state: Any) -> Any:
+        return self.loop.record(state)
+
+    def finished(self, state: Any) -> Any:
+        return self.loop.finished(state)

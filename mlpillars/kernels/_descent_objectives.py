@@ -1,0 +1,97 @@
+"""Gradient descent's objectives: each problem's loss (B,) and gradient (B, p) at params.
+
+Params hold one row per problem, ``theta = [w, b]`` (b only with an intercept).
+
+- :class:`DataObjective` reads the data every step: logits ``X w + b`` for all problems
+  in one batched product, the gradient ``X^T e`` in another; the bias's gradient is a sum
+  (no column of ones is ever appended to X).
+- :class:`MseStatistics` is the MSE from the problem's sufficient statistics, computed
+  once (:mod:`._descent_statistics`): each step is O(d^2) per problem, not O(n d).
+
+Both are NamedTuples of arrays, so that a compiled loop carries them as its constants.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+
+class DataObjective(NamedTuple):
+    """MSE or logistic loss from the data: features (1 or B, n, d), targets (1 or B, n)."""
+
+    features: Any
+    targets: Any
+
+    def loss_and_gradient(self, params: Any, options: Any, *, xp: Any) -> tuple[Any, Any]:
+        """Loss (B,) and gradient (B, p) at params (B, p), L2 penalty included."""
+        n_features = self.features.shape[-1]
+        weights = params[:, :n_features]
+        logits = (self.features @ weights[..., None])[..., 0]  # (B, n)
+        if options.fit_intercept:
+            logits = logits + params[:, n_features:]
+        if options.loss == "mse":
+            error = logits - self.targets
+            loss = xp.mean(error * error, axis=-1)
+            scale = 2.0 / self.features.shape[-2]
+        else:
+            loss, error = _logistic_loss_and_error(logits, self.targets, xp=xp)
+            scale = 1.0 / self.features.shape[-2]
+        # e^T X rather than X^T e: no framework need transpose (torch copied X^T each step).
+        gradient = scale * (error[:, None, :] @ self.features)[:, 0, :]
+        if options.l2:
+            loss = loss + options.l2 * xp.sum(weights * weights, axis=-1)
+            gradient = gradient + (2 * options.l2) * weights
+        if not options.fit_intercept:
+            return loss, gradient
+        bias_gradient = scale * xp.sum(error, axis=-1, keepdims=True)
+        return loss, xp.concat([gradient, bias_gradient], axis=-1)
+
+
+def _logistic_loss_and_error(logits: Any, targets: Any, *, xp: Any) -> tuple[Any, Any]:
+    """Mean of ``softplus(z) - y z`` (B,) and ``sigmoid(z) - y`` (B, n), sharing one
+    ``exp(-|z|)``: ``softplus(z) = max(z, 0) + log1p(e)``, ``sigmoid(z) = (1 or e) / (1 + e)``
+    for z >= 0 or < 0; finite for any finite z."""
+    decay = xp.exp(-xp.abs(logits))
+    softplus = xp.maximum(logits, 0.0) + xp.log1p(decay)
+    loss = xp.mean(softplus - targets * logits, axis=-1)
+    sigmoid = xp.where(logits >= 0, xp.ones_like(decay), decay) / (1 + decay)
+    return loss, sigmoid - targets
+
+
+class MseStatistics(NamedTuple):
+    r"""The MSE (with its L2 penalty) as a quadratic in the weights, per problem.
+
+    With an intercept the data are centred: for ``delta = w - reference``,
+
+    .. math::
+        L(w, b) = \delta^T Q \delta + 2 h^T \delta + c + e^2, \quad
+        e = b + \bar x^T \delta - \bar y',
+
+    where ``Q = X_c^T X_c / n + l2 I`` (X_c: X less its column means), ``e`` is the mean
+    residual (the intercept separates from the weights) and ``h``, ``c``, ``ȳ'`` hold the
+    rest, expanded around ``reference`` (None: around w = 0, where ``h = -X_c^T y / n``
+    and ``c = var(y)``). Without an intercept nothing is centred and there is no ``e``.
+    """
+
+    curvature: Any  # Q, (1 or B, d, d)
+    linear: Any  # h, (B, d)
+    offset: Any  # c, (B,)
+    feature_mean: Any  # x̄, (1 or B, d); None without an intercept
+    target_mean: Any  # ȳ' = ȳ - x̄^T reference, (B,); None without an intercept
+    reference: Any  # (B, d) or None
+
+    def loss_and_gradient(self, params: Any, options: Any, *, xp: Any) -> tuple[Any, Any]:
+        """Loss (B,) and gradient (B, p) at params (B, p), L2 penalty included."""
+        n_features = self.curvature.shape[-1]
+        delta = params[:, :n_features]
+        if self.reference is not None:
+            delta = delta - self.reference
+        half_gradient = (self.curvature @ delta[..., None])[..., 0] + self.linear
+        loss = xp.vecdot(delta, half_gradient + self.linear) + self.offset
+        if not options.fit_intercept:
+            return loss, 2 * half_gradient
+        mean_residual = params[:, n_features] + xp.vecdot(self.feature_mean, delta)
+        mean_residual = mean_residual - self.target_mean
+        half_gradient = half_gradient + self.feature_mean * mean_residual[:, None]
+        gradient = xp.concat([half_gradient, mean_residual[:, None]], axis=-1)
+        return loss + mean_residual * mean_residual, 2 * gradient

@@ -1,0 +1,140 @@
+"""Gradient descent's set-up: its options checked, its problems given a batch axis.
+
+Shapes and options are checked always (trace-time facts); values (lr >= 0 and finite,
+logistic labels in {0, 1}) only where they can be read now (not under ``jax.jit`` or
+``torch.compile``, no GPU sync): see :func:`mlpillars.backends.values_known`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ..backends import values_known
+from ._checks import (
+    as_floating,
+    check_choice,
+    check_int,
+    check_number,
+    regression_problems,
+    shape_text,
+)
+
+GD = "gradient_descent"
+LOSSES = ("mse", "logistic")
+OPTIMIZERS = ("sgd", "adam")
+MSE_METHODS = ("auto", "statistics", "data")
+
+
+@dataclass(frozen=True)
+class Options:
+    """The keyword options of ``gradient_descent``, as given (betas as a tuple)."""
+
+    loss: str
+    steps: int
+    optimizer: str
+    momentum: float
+    betas: tuple[float, float]
+    eps: float
+    fit_intercept: bool
+    l2: float
+    warmup_steps: int
+    clip_norm: float | None
+    tol: float | None
+    halt_on_divergence: bool
+    mse_method: str
+
+
+@dataclass(frozen=True)
+class Setup:
+    """The problem and the options, checked.
+
+    features (1 or B, n, d) and targets (1 or B, n) in one float dtype; lr (B, 1).
+    """
+
+    features: Any
+    targets: Any
+    lr: Any
+    batch_size: int
+    batched: bool
+    options: Options
+
+    @property
+    def n_features(self) -> int:
+        """d, the number of features."""
+        return int(self.features.shape[-1])
+
+    @property
+    def n_params(self) -> int:
+        """p: the weights, and the bias when there is one."""
+        return self.n_features + int(self.options.fit_intercept)
+
+
+def setup(X: Any, y: Any, lr: Any, options: Options, *, xp: Any) -> Setup:
+    """Check the options and the problems; give them a batch axis and one float dtype."""
+    check_options(options)
+    X, y = as_floating(X, y, xp=xp)
+    features, targets, batch_size, batched = regression_problems(GD, X, y, lr, xp=xp)
+    features = xp.astype(features, targets.dtype)
+    lr = xp.astype(lr, targets.dtype)
+    if values_known(lr, targets):
+        _check_values(lr, targets, y, options, xp=xp)
+    lr_rows = xp.reshape(xp.broadcast_to(xp.reshape(lr, (-1,)), (batch_size,)), (batch_size, 1))
+    return Setup(features, targets, lr_rows, batch_size, batched, options)
+
+
+def _check_values(lr: Any, targets: Any, y: Any, options: Options, *, xp: Any) -> None:
+    if not bool(xp.all(lr >= 0)) or not bool(xp.all(xp.isfinite(lr))):
+        raise ValueError(
+            f"{GD}: lr must be finite and >= 0; got lr: {shape_text(lr)} with "
+            f"values from {float(xp.min(lr))} to {float(xp.max(lr))}"
+        )
+    if options.loss == "logistic" and not bool(xp.all((targets == 0) | (targets == 1))):
+        raise ValueError(
+            f"{GD}: logistic loss needs labels y in {{0, 1}}; got values from "
+            f"{float(xp.min(targets))} to {float(xp.max(targets))} (y: {shape_text(y)})"
+        )
+
+
+def check_options(options: Options) -> None:
+    """Raise for an option out of range, naming it and what would be valid."""
+    check_choice(GD, "loss", options.loss, LOSSES)
+    check_choice(GD, "optimizer", options.optimizer, OPTIMIZERS)
+    check_choice(GD, "mse_method", options.mse_method, MSE_METHODS)
+    check_int(GD, "steps", options.steps, minimum=1)
+    check_int(GD, "warmup_steps", options.warmup_steps, minimum=0)
+    check_number(GD, "momentum", options.momentum, low=0.0, high=1.0)
+    check_number(GD, "l2", options.l2, low=0.0)
+    check_number(GD, "eps", options.eps, low=0.0, allow_low=False)
+    if options.optimizer == "adam" and options.momentum != 0:
+        raise ValueError(
+            f"{GD}: momentum={options.momentum!r} applies to optimizer='sgd' "
+            "only; adam's momentum is betas=(b1, b2)"
+        )
+    for index, beta in enumerate(options.betas):
+        check_number(GD, f"betas[{index}]", beta, low=0.0, high=1.0)
+    for name in ("clip_norm", "tol"):
+        if getattr(options, name) is not None:
+            check_number(GD, name, getattr(options, name), low=0.0, allow_low=False)
+
+
+def betas_pair(betas: Any) -> tuple[float, float]:
+    """``betas`` as a tuple (hashable), or raise unless it is a pair."""
+    if not isinstance(betas, (tuple, list)) or len(betas) != 2:
+        raise ValueError(f"{GD}: betas must be a pair (b1, b2), got {betas!r}")
+    return (betas[0], betas[1])
+
+
+def uses_statistics(setup: Setup) -> bool:
+    """Whether the MSE runs on the problems' sufficient statistics rather than the data.
+
+    ``"auto"``: when there are more samples than features (n > d) and the Gram's cost,
+    n p^2 once plus p^2 a step, is below the data path's 2 n p a step.
+    """
+    options = setup.options
+    if options.loss != "mse" or options.mse_method == "data":
+        return False
+    if options.mse_method == "statistics":
+        return True
+    n, p, steps = setup.features.shape[-2], setup.n_params, options.steps
+    return setup.n_features < n and p * (n + steps) < 2 * steps * n

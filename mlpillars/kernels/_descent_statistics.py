@@ -1,0 +1,149 @@
+"""The MSE's sufficient statistics, and how its loss history stays accurate.
+
+Computed once per call: the Gram ``X^T X`` (one batched product), and the column sums
+and ``X^T (y - ȳ)`` together in a second, ``X^T [y - ȳ, 1]``; X is never copied to
+append a column of ones. y is centred in two passes (the second removes the rounding of
+a large ȳ). Two cancellations are guarded against:
+
+1. Centring. The centred Gram ``X^T X / n - x̄ x̄^T`` loses the digits of features whose
+   mean is large against their spread (``X + 1e4``). Where that loss exceeds a hundredth
+   of the tolerance table's rtol, or where values cannot be read (a tracer, a GPU), X is
+   centred first (one copy of X) and both products taken of the centred data.
+2. Near the optimum. ``d^T Q d + 2 h^T d + var(y)`` is the small difference of large
+   terms when the fit is good: its error is about ``4 eps var(y)``, against a loss that
+   may be far smaller. :func:`rows_needing_reference` tells, from the history, where that error
+   would exceed a tenth of rtol (always, where values cannot be read); the loop then runs
+   again on :func:`around_reference`: the same quadratic expanded around the first run's
+   final weights, its constant term the loss computed directly from the data there. The
+   terms left are then small near the optimum, and the history agrees with the direct
+   formula ``mean((X w + b - y)^2)`` as closely as the direct formula agrees with itself.
+   (Diverged problems keep the expansion around 0: around their far-off weights the
+   start would cancel instead.)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import array_api_compat as aac
+
+from ..backends import values_known
+from ..tolerances import tolerance_for
+from ._descent_objectives import MseStatistics
+
+ROUNDING_TERMS = 4
+"""Near the optimum three terms of about var(y) each cancel: error ~ 4 eps var(y)."""
+
+
+def mse_statistics(
+    features: Any, targets: Any, l2: float, fit_intercept: bool, *, xp: Any
+) -> MseStatistics:
+    """The statistics of B problems: features (1 or B, n, d), targets (1 or B, n).
+
+    Returns
+    -------
+    MseStatistics
+        Expanded around w = 0 (``reference`` None); see its formula.
+    """
+    n = features.shape[-2]
+    if not fit_intercept:
+        gram = xp.matrix_transpose(features) @ features / n
+        linear = -(xp.matrix_transpose(features) @ targets[..., None])[..., 0] / n
+        offset = xp.mean(targets * targets, axis=-1)
+        return MseStatistics(_penalised(gram, l2, xp=xp), linear, offset, None, None, None)
+    target_mean, centred_targets = _centred_targets(targets, xp=xp)
+    gram, cross, feature_mean = _centred_products(features, centred_targets, xp=xp)
+    offset = xp.mean(centred_targets * centred_targets, axis=-1)
+    return MseStatistics(
+        _penalised(gram, l2, xp=xp), -cross, offset, feature_mean, target_mean, None
+    )
+
+
+def _centred_targets(targets: Any, *, xp: Any) -> tuple[Any, Any]:
+    """ȳ (B,) and y - ȳ (B, n), centred twice: the second pass removes the rounding of
+    a large ȳ, which ``X^T (y - ȳ)`` would otherwise multiply by X's column sums."""
+    first_mean = xp.mean(targets, axis=-1, keepdims=True)
+    centred = targets - first_mean
+    correction = xp.mean(centred, axis=-1, keepdims=True)
+    return (first_mean + correction)[..., 0], centred - correction
+
+
+def _centred_products(features: Any, centred_targets: Any, *, xp: Any) -> tuple[Any, Any, Any]:
+    """``X_c^T X_c / n`` (1 or B, d, d), ``X_c^T y_c / n`` (B, d) and x̄ (B, d).
+
+    From the uncentred products where that keeps enough digits, else from a centred copy
+    of X (always where values cannot be read).
+    """
+    n = features.shape[-2]
+    columns = xp.stack([centred_targets, xp.ones_like(centred_targets)], axis=-1)
+    products = xp.matrix_transpose(features) @ columns / n  # (B, d, 2): one pass over X
+    cross, feature_mean = products[..., 0], products[..., 1]
+    mean = feature_mean[: features.shape[0], ...]
+    if values_known(features):
+        gram = xp.matrix_transpose(features) @ features / n
+        squared_means = mean * mean
+        variances = xp.linalg.diagonal(gram) - squared_means
+        budget = tolerance_for(features.dtype).rtol / 100 / xp.finfo(features.dtype).eps
+        if bool(xp.all(squared_means + variances <= budget * variances)):
+            return gram - mean[:, :, None] * mean[:, None, :], cross, feature_mean
+    centred = features - mean[:, None, :]
+    cross = (xp.matrix_transpose(centred) @ centred_targets[..., None])[..., 0] / n
+    return xp.matrix_transpose(centred) @ centred / n, cross, feature_mean
+
+
+def _penalised(gram: Any, l2: float, *, xp: Any) -> Any:
+    if not l2:
+        return gram
+    identity = xp.eye(gram.shape[-1], dtype=gram.dtype, device=aac.device(gram))
+    return gram + l2 * identity
+
+
+def rows_needing_reference(
+    statistics: MseStatistics, history: Any, diverged: Any, *, xp: Any
+) -> Any | None:
+    """The problems (B,) whose smallest losses are small enough against var(y) that their
+    rounding error could exceed a tenth of rtol, leaving out diverged ones; None when no
+    problem needs it. Where values cannot be read: every problem that did not diverge.
+    """
+    if not values_known(history, diverged):
+        return ~diverged
+    dtype = history.dtype
+    error = ROUNDING_TERMS * xp.finfo(dtype).eps * statistics.offset  # (B,)
+    allowed = tolerance_for(dtype).rtol / 10 * xp.min(history, axis=0)
+    needing = (error > allowed) & ~diverged
+    return needing if bool(xp.any(needing)) else None
+
+
+def around_reference(
+    statistics: MseStatistics,
+    features: Any,
+    targets: Any,
+    weights: Any,
+    rows: Any,
+    l2: float,
+    *,
+    xp: Any,
+) -> MseStatistics:
+    """The same quadratic expanded around ``weights`` (B, d) in the problems ``rows`` (B,)
+    where they are finite, around 0 in the others.
+
+    Its constant term is the loss at the reference computed from the data (the centred
+    residual's mean square, plus the penalty); its linear term ``Q w - X_c^T y / n``.
+    A reference far from the optimum (a diverged problem's weights) would make the
+    expansion cancel at the start instead: those problems keep 0.
+    """
+    finite = xp.all(xp.isfinite(weights), axis=-1) & rows
+    reference = xp.where(finite[:, None], weights, xp.zeros_like(weights))
+    residual = (features @ reference[..., None])[..., 0] - targets  # (B, n)
+    if statistics.feature_mean is not None:
+        _, residual = _centred_targets(residual, xp=xp)
+    offset = xp.mean(residual * residual, axis=-1)
+    if l2:
+        offset = offset + l2 * xp.sum(reference * reference, axis=-1)
+    linear = (statistics.curvature @ reference[..., None])[..., 0] + statistics.linear
+    target_mean = statistics.target_mean
+    if target_mean is not None:
+        target_mean = target_mean - xp.vecdot(statistics.feature_mean, reference)
+    return statistics._replace(
+        linear=linear, offset=offset, target_mean=target_mean, reference=reference
+    )

@@ -1,0 +1,265 @@
+"""gradient_descent's two MSE paths (sufficient statistics, data), its loss history against
+the direct formula, and its compiled loop (JAX), on every backend/device/dtype.
+
+References: the float64 NumPy loop of test_calculus (one problem at a time), and the
+direct formula ``mean((X w + b - y)^2) + l2 |w|^2`` evaluated in float64 on the data and
+the weights the kernel returned (the history's last row is the loss of those weights).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from mlpillars.kernels._descent_setup import Options, Setup, uses_statistics
+from mlpillars.kernels._descent_statistics import mse_statistics
+from mlpillars.kernels.descent import gradient_descent
+from mlpillars.testing import BackendCase, assert_close
+from mlpillars.tolerances import Tolerance
+from tests.test_calculus import CONFIGURATIONS, assert_loop_close, reference_descent
+
+MSE_CONFIGURATIONS = {
+    name: options for name, options in CONFIGURATIONS.items() if "loss" not in options
+}
+
+
+def direct_loss(X, y, w, b, *, l2=0.0):
+    """The direct formula, float64, one problem (X (n, d), y (n,), w (d,), b)."""
+    return np.mean((X @ w + b - y) ** 2) + l2 * (w @ w)
+
+
+def offset_problem(rng, *, n=40, d=3, noise=0.5, offset=0.0):
+    """Features with mean ``offset``, targets a linear function of them plus noise."""
+    X = rng.normal(size=(n, d)) + offset
+    return X, (X - offset) @ rng.normal(size=d) + 0.3 + rng.normal(scale=noise, size=n)
+
+
+def smoothness(X):
+    """L of the MSE with an intercept: 2 * the largest eigenvalue of [X, 1]^T [X, 1] / n."""
+    design = np.column_stack([X, np.ones(len(X))])
+    return 2 * np.linalg.eigvalsh(design.T @ design / len(X)).max()
+
+
+# -- the statistics path and the data path against the reference loop ---------------------
+
+
+@pytest.mark.parametrize("method", ["statistics", "data"])
+@pytest.mark.parametrize("name", list(MSE_CONFIGURATIONS))
+def test_both_mse_paths_match_the_reference_loop(xp: BackendCase, name, method):
+    options = MSE_CONFIGURATIONS[name]
+    X_host, y_host = offset_problem(np.random.default_rng(7), n=24, d=3)
+    X, y = xp.asarray(X_host), xp.asarray(y_host)
+    steps = 6
+    result = gradient_descent(X, y, steps=steps, mse_method=method, **options)
+    w, b, losses = reference_descent(xp.to_numpy(X), xp.to_numpy(y), steps=steps, **options)
+    assert_loop_close(result.weights, w, like=X, xp=xp)
+    assert_loop_close(result.bias, b, like=X, xp=xp)
+    assert_loop_close(result.loss_history, losses, like=X, xp=xp)
+    assert int(result.steps_run) == steps and not bool(result.diverged)
+
+
+def test_shared_features_with_batched_targets_on_statistics(xp: BackendCase):
+    rng = np.random.default_rng(3)
+    X_host, targets = rng.normal(size=(30, 2)), rng.normal(size=(3, 30))
+    rates = np.array([0.0625, 0.125, 0.25])
+    X, y, lr = xp.asarray(X_host), xp.asarray(targets), xp.asarray(rates)
+    result = gradient_descent(X, y, lr=lr, steps=8, l2=0.125, mse_method="statistics")
+    for index in range(3):
+        w, b, losses = reference_descent(
+            xp.to_numpy(X), xp.to_numpy(y[index, ...]), lr=rates[index], steps=8, l2=0.125
+        )
+        assert_loop_close(result.weights[index, ...], w, like=X, xp=xp)
+        assert_loop_close(result.bias[index, ...], b, like=X, xp=xp)
+        assert_loop_close(result.loss_history[:, index], losses, like=X, xp=xp)
+
+
+# -- the loss history against the direct formula ------------------------------------------
+
+# (offset, noise, l2): a plain fit, data far from zero (a stable lr is then ~1e-8: the run
+# stays far from the optimum), and fits so good that var(y) / loss reaches 1e4 (float32)
+# to 1e10 (float64) at the optimum: there the naive quadratic would lose every digit.
+HISTORY_CASES = {
+    "plain": (0.0, 0.5, 0.25),
+    "offset-1e4": (1e4, 0.5, 0.0),
+    "near-optimum": (0.0, None, 0.0),
+}
+
+
+@pytest.mark.parametrize("case", list(HISTORY_CASES))
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_history_agrees_with_the_direct_formula(xp: BackendCase, case, fit_intercept):
+    offset, noise, l2 = HISTORY_CASES[case]
+    if xp.backend == "dask" and noise is None:
+        pytest.skip("300 steps, each persisted on Dask: too slow here; the others cover it")
+    if noise is None:
+        noise = 1e-2 if xp.dtype_name == "float32" else 1e-5
+    X_host, y_host = offset_problem(np.random.default_rng(5), noise=noise, offset=offset)
+    if not fit_intercept:
+        # no intercept to absorb an offset: data that the model can fit
+        X_host, y_host = X_host - offset, y_host - 0.3
+    X, y = xp.asarray(X_host), xp.asarray(y_host)
+    host_X, host_y = xp.to_numpy(X), xp.to_numpy(y)
+    lr = 0.9 / smoothness(host_X)
+    if not offset:  # at 1e4 one step is all a stable lr allows; elsewhere run to the optimum
+        lr = 2.0 ** np.floor(np.log2(lr))
+    # The table's rtol, relative to the loss itself: its atol (in units of max(1, |loss|))
+    # would excuse any error in a loss far below 1.
+    relative = Tolerance(rtol=xp.tolerance.rtol, atol=0.0)
+    direct = {}
+    for steps in (1, 3) if xp.backend == "dask" else (1, 3, 300):
+        for method in ("statistics", "data"):
+            result = gradient_descent(
+                X,
+                y,
+                lr=xp.asarray(lr),
+                steps=steps,
+                l2=l2,
+                fit_intercept=fit_intercept,
+                mse_method=method,
+            )
+            w, b = xp.to_numpy(result.weights), xp.to_numpy(result.bias)
+            expected = direct_loss(host_X, host_y, w, b, l2=l2)
+            assert_close(
+                result.loss_history[-1], expected, like=X, tolerance=relative, err_msg=method
+            )
+            direct[method, steps] = expected
+    if noise < 1e-3:  # the runs did reach the near-perfect fit
+        assert direct["statistics", 300] < np.var(host_y) / 1e3
+
+
+@pytest.mark.parametrize("offset", [0.0, 1e4])
+def test_statistics_are_those_of_the_centred_data(xp: BackendCase, offset):
+    # X^T X / n - mean mean^T cancels every digit of X + 1e4 in float32 (~6 eps 1e8 against
+    # variances of 1): such data are centred before the Gram.
+    rng = np.random.default_rng(4)
+    X_host, y_host = rng.normal(size=(2, 50, 3)) + offset, rng.normal(size=(2, 50)) + offset
+    X, y = xp.asarray(X_host), xp.asarray(y_host)
+    statistics = mse_statistics(X, y, 0.5, True, xp=xp.xp)
+    host_X, host_y = xp.to_numpy(X), xp.to_numpy(y)
+    centred_X = host_X - host_X.mean(axis=1, keepdims=True)
+    centred_y = host_y - host_y.mean(axis=1, keepdims=True)
+    gram = np.swapaxes(centred_X, 1, 2) @ centred_X / 50 + 0.5 * np.eye(3)
+    assert_close(statistics.curvature, gram, like=X)
+    assert_close(statistics.linear, -np.einsum("bnd,bn->bd", centred_X, centred_y) / 50, like=X)
+    assert_close(statistics.offset, centred_y.var(axis=1), like=X)
+    assert_close(statistics.feature_mean, host_X.mean(axis=1), like=X)
+    assert_close(statistics.target_mean, host_y.mean(axis=1), like=X)
+
+
+def test_history_of_a_frozen_problem_repeats_its_last_loss_on_statistics(xp: BackendCase):
+    X_host, y_host = offset_problem(np.random.default_rng(1), n=20, d=2)
+    X, y = xp.asarray(X_host), xp.asarray(y_host)
+    lr = xp.asarray([0.0625, 64.0])  # the second diverges in a few steps
+    with np.errstate(over="ignore", invalid="ignore"):
+        result = gradient_descent(X, y, lr=lr, steps=12, mse_method="statistics")
+    assert xp.to_numpy(result.diverged).tolist() == [False, True]
+    stopped = int(xp.to_numpy(result.steps_run)[1])
+    w, _, losses = reference_descent(xp.to_numpy(X), xp.to_numpy(y), lr=64.0, steps=stopped)
+    assert_loop_close(result.weights[1, ...], w, like=X, xp=xp)
+    history = xp.to_numpy(result.loss_history)[:, 1]
+    assert_loop_close(result.loss_history[: stopped + 1, 1], losses, like=X, xp=xp)
+    assert np.all(history[stopped:] == history[stopped])
+
+
+# -- choosing the path --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("n", "d", "steps", "method", "expected"),
+    [
+        (512, 32, 200, "auto", True),
+        (32, 32, 200, "auto", False),  # n <= d
+        (512, 32, 1, "auto", False),  # one step: the Gram costs more than it saves
+        (32, 32, 200, "statistics", True),
+        (512, 32, 200, "data", False),
+    ],
+)
+def test_when_the_statistics_are_used(n, d, steps, method, expected):
+    options = Options(
+        loss="mse",
+        steps=steps,
+        optimizer="sgd",
+        momentum=0.0,
+        betas=(0.9, 0.999),
+        eps=1e-8,
+        fit_intercept=True,
+        l2=0.0,
+        warmup_steps=0,
+        clip_norm=None,
+        tol=None,
+        halt_on_divergence=True,
+        mse_method=method,
+    )
+    problems = Setup(np.zeros((1, n, d)), np.zeros((1, n)), np.zeros((1, 1)), 1, False, options)
+    assert uses_statistics(problems) is expected
+    logistic = dataclasses.replace(options, loss="logistic")
+    assert not uses_statistics(dataclasses.replace(problems, options=logistic))
+
+
+def test_unknown_mse_method_is_refused():
+    with pytest.raises(ValueError, match=r"^gradient_descent: unknown mse_method 'gram'"):
+        gradient_descent(np.ones((4, 2)), np.zeros(4), mse_method="gram")
+
+
+# -- JAX: the loop compiled, inside the caller's jax.jit too ------------------------------
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"lr": 0.0625, "momentum": 0.5},
+        {"lr": 0.0625, "optimizer": "adam", "warmup_steps": 2, "clip_norm": 1.0},
+        {"lr": 0.0625, "mse_method": "data", "l2": 0.25},
+        {"loss": "logistic", "lr": 0.5},
+    ],
+    ids=["momentum", "adam", "mse-data", "logistic"],
+)
+@pytest.mark.parametrize("tol", [None, 1e-3])
+def test_jax_jit_equals_eager(options, tol):
+    jax = pytest.importorskip("jax")
+    jax.config.update("jax_enable_x64", True)
+    rng = np.random.default_rng(2)
+    X_host, y_host = rng.normal(size=(3, 30, 2)), rng.normal(size=(3, 30))
+    if options.get("loss") == "logistic":
+        y_host = (y_host > 0).astype(np.float64)
+    X, y = jax.device_put(X_host), jax.device_put(y_host)
+    steps = 40
+
+    def fit(features, targets):  # a result dataclass is no JAX type: return its fields
+        return fields_of(gradient_descent(features, targets, steps=steps, tol=tol, **options))
+
+    def fit_generic(features, targets):  # no dispatch: lr must be an array already
+        given = {**options, "lr": jax.numpy.asarray(options["lr"])}
+        generic = gradient_descent.generic
+        return fields_of(generic(features, targets, steps=steps, tol=tol, xp=jax.numpy, **given))
+
+    eager = fit(X, y)
+    rows = eager["loss_history"].shape[0]
+    for compiled in (jax.jit(fit)(X, y), jax.jit(fit_generic)(X, y)):
+        for field in ("weights", "bias"):
+            assert_close(compiled[field], np.asarray(eager[field]), like=X, err_msg=field)
+        for field in ("diverged", "converged", "steps_run"):
+            np.testing.assert_array_equal(compiled[field], eager[field], err_msg=field)
+        assert compiled["loss_history"].shape == (steps + 1, 3)
+        assert_close(compiled["loss_history"][:rows], np.asarray(eager["loss_history"]), like=X)
+        # After an early stop (tol) every problem is frozen: its rows repeat the last.
+        padding = np.broadcast_to(np.asarray(eager["loss_history"])[-1], (steps + 1 - rows, 3))
+        assert_close(compiled["loss_history"][rows:], padding, like=X)
+    if tol is not None:
+        assert rows < steps + 1  # the early stop did happen
+
+
+def fields_of(result):
+    return {field.name: getattr(result, field.name) for field in dataclasses.fields(result)}
+
+
+def test_value_checks_are_skipped_under_jax_jit_only():
+    jax = pytest.importorskip("jax")
+    jax.config.update("jax_enable_x64", True)
+    X, y = jax.device_put(np.ones((4, 2))), jax.device_put(np.array([0.0, 1.0, 2.0, 1.0]))
+    with pytest.raises(ValueError, match=r"labels y in \{0, 1\}"):
+        gradient_descent(X, y, loss="logistic", steps=2)
+    traced = jax.jit(lambda f, t: gradient_descent(f, t, loss="logistic", steps=2).weights)
+    assert traced(X, y).shape == (2,)
