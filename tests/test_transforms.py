@@ -42,9 +42,6 @@ FINITE_DIFFERENCE_TOLERANCE = Tolerance(rtol=1e-6, atol=1e-7)
 """A central difference with step h errs by about h^2 |f'''| + eps |f| / h: about 1e-10
 here, for inputs and outputs of order one."""
 
-GD_ON_OTHER_BRANCH = "issue 9 GD loop: other branch"
-
-
 @dataclass(frozen=True)
 class TransformCase:
     """A kernel's representative call.
@@ -117,11 +114,9 @@ CASES: dict[str, TransformCase] = {
     "pca_fit": TransformCase(lambda X: tuple(mp.pca_fit(X, 2))[:5], _normal((40, 3))),
 }
 
-XFAIL: dict[tuple[str, str], str] = {
-    ("gradient_descent", transform): GD_ON_OTHER_BRANCH for transform in ("jit", "vmap", "grad")
-}
-"""(kernel, transform) whose traced form another branch delivers: xfail(strict=False).
-The JAX vmap and grad tests run inside jit, where gradient descent's lr check calls bool()."""
+XFAIL: dict[tuple[str, str], str] = {}
+"""(kernel, transform) that is known not to trace yet, with the reason: xfail(strict=True).
+Empty: every kernel traces under every transform."""
 
 
 def _gd_arrays(result: Any) -> tuple[Any, ...]:
@@ -132,7 +127,7 @@ def _kernel_params(transform: str, *, with_other: bool = False) -> list[Any]:
     params = []
     for name, case in CASES.items():
         reason = XFAIL.get((name, transform))
-        marks = [pytest.mark.xfail(reason=reason, strict=False)] if reason else []
+        marks = [pytest.mark.xfail(reason=reason, strict=True)] if reason else []
         if not with_other:
             params.append(pytest.param(name, id=name, marks=marks))
             continue
