@@ -263,3 +263,35 @@ def test_value_checks_are_skipped_under_jax_jit_only():
         gradient_descent(X, y, loss="logistic", steps=2)
     traced = jax.jit(lambda f, t: gradient_descent(f, t, loss="logistic", steps=2).weights)
     assert traced(X, y).shape == (2,)
+
+
+def _plain_heavy_ball_diverges(design: np.ndarray, y: np.ndarray, lr: float, beta: float) -> bool:
+    """The plain heavy-ball loop, 600 steps from zero: does its loss end non-finite or far
+    above where it began?"""
+    params, velocity = np.zeros(design.shape[1]), np.zeros(design.shape[1])
+    start = np.mean(y**2)
+    with np.errstate(all="ignore"):
+        for _ in range(600):
+            gradient = 2 / len(y) * design.T @ (design @ params - y)
+            velocity = beta * velocity + gradient
+            params = params - lr * velocity
+        final = np.mean((design @ params - y) ** 2)
+    return not np.isfinite(final) or final > 10 * start
+
+
+@pytest.mark.parametrize("beta", [0.0, 0.5, 0.9, 0.99])
+@pytest.mark.parametrize("fraction_of_limit", [0.5, 0.9, 0.99, 1.05])
+def test_divergence_flag_agrees_with_long_runs_of_the_plain_update(beta, fraction_of_limit):
+    # Heavy ball on a quadratic converges iff lr < 2 (1 + beta) / L: near that limit a
+    # converging run rises above its start for a while (the flag must not fire), above it
+    # the loss grows without end (the flag must fire, and the weights stay finite).
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(50, 3))
+    y = X @ np.array([1.0, -2.0, 0.5]) + 0.1 * rng.normal(size=50)
+    design = np.c_[X, np.ones(50)]
+    curvature = 2 * np.linalg.eigvalsh(design.T @ design / 50).max()
+    lr = fraction_of_limit * 2 * (1 + beta) / curvature
+    result = gradient_descent(X, y, lr=lr, steps=600, momentum=beta)
+    assert bool(result.diverged) == _plain_heavy_ball_diverges(design, y, lr, beta)
+    assert bool(result.diverged) == (fraction_of_limit > 1)
+    assert np.all(np.isfinite(result.weights))

@@ -53,7 +53,9 @@ class GradientDescentResult:
         problem is frozen by then), and ``steps_run`` tells where each problem stopped.
     diverged : bool array, shape (B,) or ()
         The loss became non-finite, or grew ``RISING_STEPS`` (3) steps in a row to above
-        its value at the zero start.
+        its value at the zero start; with momentum beta (or Adam's b1), 3 + ceil(3 / (1 -
+        beta)) steps in a row (33 at 0.9), since a converging heavy-ball run rises for a
+        while near its stability limit.
     converged : bool array, shape (B,) or ()
         With ``tol``: the loss changed by less than ``tol`` in one step (and did not diverge).
     steps_run : integer array, shape (B,) or ()
