@@ -325,9 +325,9 @@ def _spy_on_blocked_path(monkeypatch) -> list[int]:
     block_sizes: list[int] = []
     blocked = attention.blocked_attention
 
-    def spy(q, k, v, mask, is_causal, block_size, *, xp):
+    def spy(q, k, v, mask, is_causal, block_size, multiplier=None, *, xp):
         block_sizes.append(block_size)
-        return blocked(q, k, v, mask, is_causal, block_size, xp=xp)
+        return blocked(q, k, v, mask, is_causal, block_size, multiplier, xp=xp)
 
     monkeypatch.setattr(attention, "blocked_attention", spy)
     return block_sizes

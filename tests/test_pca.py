@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from sklearn.decomposition import PCA as SklearnPCA
 
 import mlpillars
-import mlpillars.kernels.pca as pca_module
+import mlpillars.kernels._pca_fit as pca_fit_module
 from mlpillars.backends import eigh as backends_eigh
 from mlpillars.backends import use_backend
 from mlpillars.kernels.pca import PCA, NotFittedError, pca, pca_fit, resolve_solver
@@ -209,7 +209,7 @@ def test_dask_fit_stays_chunked(dask_array, monkeypatch, solver):
         eigh_inputs.append((type(matrix).__module__, tuple(matrix.shape)))
         return backends_eigh(matrix)
 
-    monkeypatch.setattr(pca_module, "eigh", spying_eigh)
+    monkeypatch.setattr(pca_fit_module, "eigh", spying_eigh)
     tasks = _TaskShapes()
     with tasks.callback:
         model = PCA(2, solver=solver).fit(X)
@@ -302,9 +302,15 @@ def test_n_components_above_n_samples(rng):
         pca(scaled_data(rng, 3), 4)
 
 
-@pytest.mark.parametrize("n_components", [2.5, "2", True, None])
-def test_n_components_not_an_int(rng, n_components):
-    with pytest.raises(TypeError, match="pca_fit: n_components must be an int"):
+@pytest.mark.parametrize("n_components", ["2", True, [2]])
+def test_n_components_not_a_number(rng, n_components):
+    with pytest.raises(TypeError, match="pca_fit: n_components must be an int, a float in"):
+        PCA(n_components).fit(scaled_data(rng, 20))
+
+
+@pytest.mark.parametrize("n_components", [2.5, 1.0, 0.0, -0.5, np.float32(1.5)])
+def test_float_n_components_outside_the_unit_interval(rng, n_components):
+    with pytest.raises(ValueError, match=r"pca_fit: n_components=.* must lie in \(0, 1\)"):
         PCA(n_components).fit(scaled_data(rng, 20))
 
 

@@ -10,7 +10,15 @@ from ._dtypes import is_dtype
 from ._errors import BackendNotInstalledError, NoGPUError, UnknownBackendError
 from ._linalg import EighResult, QRResult, SVDResult, eigh, qr, solve_triangular, svd
 from ._loops import run_loop
-from ._movement import host_arrays, materialize, move_to, ready, to_backend, values_known
+from ._movement import (
+    host_arrays,
+    materialize,
+    move_to,
+    ready,
+    to_backend,
+    values_known,
+    values_readable,
+)
 from ._selection import ENV_VARIABLE, Target, parse_backend, selected_target, use_backend
 from ._special import erf
 from .frameworks import FRAMEWORKS, Framework, framework_of
@@ -52,4 +60,5 @@ __all__ = [
     "to_backend",
     "use_backend",
     "values_known",
+    "values_readable",
 ]

@@ -128,3 +128,14 @@ def values_known(*arrays: Any) -> bool:
         if framework is not None and not framework.values_known(array):
             return False
     return True
+
+
+def values_readable(*arrays: Any) -> bool:
+    """Whether every array's values can be read at all (none is a tracer of ``jax.jit`` or
+    ``torch.compile``), if need be at the cost of a GPU sync: for a kernel whose result's
+    shape depends on values. Python scalars and lists: True."""
+    for array in arrays:
+        framework = framework_of(array)
+        if framework is not None and framework.is_traced(array):
+            return False
+    return True

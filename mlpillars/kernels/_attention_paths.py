@@ -18,20 +18,28 @@ from typing import Any
 
 import array_api_compat as aac
 
+EXP_UNDERFLOW = 1e4
+"""``exp(-EXP_UNDERFLOW)`` is 0 in every floating dtype."""
+
 
 def plain_attention(
-    q: Any, k: Any, v: Any, mask: Any, is_causal: bool, *, xp: Any
+    q: Any, k: Any, v: Any, mask: Any, is_causal: bool, multiplier: Any = None, *, xp: Any
 ) -> tuple[Any, Any]:
     """The full score matrix, a max-shifted softmax over keys, then ``weights @ v``.
+
+    ``multiplier`` (..., Lq, 1), where not None, multiplies each row's score differences
+    (see :mod:`._attention_range`).
 
     Returns
     -------
     output : array, shape (..., Lq, Ev)
     weights : array, shape (..., Lq, Lk)
     """
-    scores = tile_scores(q, k, mask, is_causal, (0, q.shape[-2]), (0, k.shape[-2]), xp=xp)
+    scores = tile_scores(
+        q, k, mask, is_causal, (0, q.shape[-2]), (0, k.shape[-2]), multiplier, xp=xp
+    )
     row_max = xp.max(scores, axis=-1, keepdims=True)
-    exp_scores = xp.exp(scores - _zero_where_infinite(row_max, xp=xp))
+    exp_scores = xp.exp(_rescaled(scores - _zero_where_infinite(row_max, xp=xp), multiplier, xp=xp))
     row_sum = xp.sum(exp_scores, axis=-1, keepdims=True)
     # A row with no allowed key sums to 0: dividing by 1 there leaves weights of zeros.
     weights = exp_scores / xp.where(row_sum == 0, xp.ones_like(row_sum), row_sum)
@@ -39,14 +47,30 @@ def plain_attention(
 
 
 def blocked_attention(
-    q: Any, k: Any, v: Any, mask: Any, is_causal: bool, block_size: int, *, xp: Any
+    q: Any,
+    k: Any,
+    v: Any,
+    mask: Any,
+    is_causal: bool,
+    block_size: int,
+    multiplier: Any = None,
+    *,
+    xp: Any,
 ) -> Any:
     """The output (..., Lq, Ev), one block of queries at a time, concatenated along the
-    query axis."""
+    query axis; ``multiplier`` as for :func:`plain_attention`."""
     query_length = q.shape[-2]
     output_blocks = [
         _query_block_output(
-            q, k, v, mask, is_causal, (start, min(start + block_size, query_length)), block_size, xp
+            q,
+            k,
+            v,
+            mask,
+            is_causal,
+            (start, min(start + block_size, query_length)),
+            block_size,
+            multiplier,
+            xp,
         )
         for start in range(0, query_length, block_size)
     ]
@@ -70,12 +94,15 @@ def tile_scores(
     is_causal: bool,
     query_range: tuple[int, int],
     key_range: tuple[int, int],
+    multiplier: Any = None,
     *,
     xp: Any,
 ) -> Any:
     """Scores of q (already scaled) against k, masked: ``-inf`` where a key is forbidden.
 
     ``mask`` is the whole mask; the tile of it for these query and key ranges is taken here.
+    A float mask is divided by ``multiplier``'s rows for these queries, where not None (the
+    scores are then in units of it).
     """
     scores = q @ xp.matrix_transpose(k)
     allowed = None
@@ -83,8 +110,11 @@ def tile_scores(
         mask_tile = _mask_tile(mask, query_range, key_range)
         if xp.isdtype(mask.dtype, "bool"):
             allowed = mask_tile
-        else:
+        elif multiplier is None:
             scores = scores + mask_tile
+        else:
+            rows = multiplier[..., query_range[0] : query_range[1], :]
+            scores = scores + mask_tile / rows
     # A tile wholly on or below the diagonal (its last key <= its first query) needs no
     # causal mask.
     if is_causal and key_range[1] - 1 > query_range[0]:
@@ -104,6 +134,7 @@ def _query_block_output(
     is_causal: bool,
     query_range: tuple[int, int],
     block_size: int,
+    multiplier: Any,
     xp: Any,
 ) -> Any:
     """One query block's output through an online softmax over the key blocks.
@@ -113,6 +144,7 @@ def _query_block_output(
     a new block raising the maximum rescales both by ``exp(old_max - new_max)``.
     """
     q_block = q[..., query_range[0] : query_range[1], :]
+    rows = None if multiplier is None else multiplier[..., query_range[0] : query_range[1], :]
     # With is_causal the query block's last query sees no key beyond its own index.
     key_stop = min(k.shape[-2], query_range[1]) if is_causal else k.shape[-2]
     row_max = row_sum = weighted_values = None
@@ -120,18 +152,20 @@ def _query_block_output(
         key_range = (key_start, min(key_start + block_size, key_stop))
         k_block = k[..., key_range[0] : key_range[1], :]
         v_block = v[..., key_range[0] : key_range[1], :]
-        scores = tile_scores(q_block, k_block, mask, is_causal, query_range, key_range, xp=xp)
+        scores = tile_scores(
+            q_block, k_block, mask, is_causal, query_range, key_range, multiplier, xp=xp
+        )
         block_max = xp.max(scores, axis=-1, keepdims=True)
         new_max = block_max if row_max is None else xp.maximum(row_max, block_max)
         shift = _zero_where_infinite(new_max, xp=xp)
-        exp_scores = xp.exp(scores - shift)
+        exp_scores = xp.exp(_rescaled(scores - shift, rows, xp=xp))
         block_sum = xp.sum(exp_scores, axis=-1, keepdims=True)
         block_values = exp_scores @ v_block
         if row_max is None:
             row_sum, weighted_values = block_sum, block_values
         else:
             # exp(-inf - shift) = 0 drops the earlier blocks of a row that had no key so far.
-            rescale = xp.exp(row_max - shift)
+            rescale = xp.exp(_rescaled(row_max - shift, rows, xp=xp))
             row_sum = row_sum * rescale + block_sum
             weighted_values = weighted_values * rescale + block_values
         row_max = new_max
@@ -149,3 +183,12 @@ def _zero_where_infinite(row_max: Any, *, xp: Any) -> Any:
     """The shift for ``exp``: a row whose maximum is ``-inf`` (no key allowed) shifts by 0,
     so that ``-inf - -inf`` never makes a NaN."""
     return xp.where(xp.isinf(row_max), xp.zeros_like(row_max), row_max)
+
+
+def _rescaled(differences: Any, multiplier: Any, *, xp: Any) -> Any:
+    """Score differences (<= 0) in score units: multiplied by ``multiplier`` where not None,
+    first clipped at ``-EXP_UNDERFLOW / multiplier`` so that the product, whose ``exp`` is 0
+    there anyway, cannot overflow."""
+    if multiplier is None:
+        return differences
+    return xp.maximum(differences, -EXP_UNDERFLOW / multiplier) * multiplier

@@ -25,6 +25,7 @@ from ._attention_layout import (
     mask_of_rank,
 )
 from ._attention_paths import blocked_attention, plain_attention
+from ._attention_range import may_overflow, scores_within_range
 from ._checks import narrowed, widened
 
 BLOCKED_ABOVE_ELEMENTS = 2**25
@@ -115,6 +116,17 @@ def scaled_dot_product_attention(
     with rows that may attend to no key zeroed as here; otherwise the plain or blocked
     formula runs. The dispatch passes that implementation as ``fused``:
     ``scaled_dot_product_attention.generic(q, k, v, xp=xp)`` is the formula alone.
+
+    Scores beyond the dtype's range (q and k of magnitude 1e20 in float32, whose scores of
+    1e40 overflow) are computed in range by the plain and blocked formulas, which give
+    the finite answer of a float64 computation (:mod:`._attention_range`); two keys whose
+    scores differ but overflow alike are still told apart. Where the values can be read
+    (eager, on a CPU) such a call never goes to the framework's own attention, which gets
+    it wrong (torch's ``scaled_dot_product_attention`` gives zeros or NaN,
+    ``jax.nn.dot_product_attention`` NaN). Inside ``jax.jit`` or ``torch.compile``, or on
+    a GPU, where the values are not read, the output on the automatic path is that
+    attention's answer on those backends; pass ``block_size`` or call ``.generic`` there
+    for the finite one.
     """
     layout = attention_layout(
         q,
@@ -131,12 +143,17 @@ def scaled_dot_product_attention(
     if layout.is_empty:
         return _empty_attention(layout, q, return_weights, xp=xp)
     exceeds_limit = _exceeds_plain_limit(layout)
-    if fused is not None and is_offered(
-        layout,
-        mask,
-        return_weights=return_weights,
-        block_size=block_size,
-        exceeds_plain_limit=exceeds_limit,
+    overflow = may_overflow(q, k, layout.scale, xp=xp)  # None: not known (traced, GPU)
+    if (
+        fused is not None
+        and not overflow
+        and is_offered(
+            layout,
+            mask,
+            return_weights=return_weights,
+            block_size=block_size,
+            exceeds_plain_limit=exceeds_limit,
+        )
     ):
         output = fused_output(
             fused,
@@ -154,12 +171,14 @@ def scaled_dot_product_attention(
     like = q  # half-precision scores overflow: the formula runs in float32, cast back after
     q, k, v = (widened(array, xp=xp) for array in (q, k, v))
     mask = mask if mask is None or xp.isdtype(mask.dtype, "bool") else widened(mask, xp=xp)
-    q, k, v, mask = _grouped(layout, q * layout.scale, k, v, mask, xp=xp)
+    q, k, v, mask = _grouped(layout, q, k, v, mask, xp=xp)
+    q, k, multiplier = scores_within_range(q, k, layout.scale, overflow, xp=xp)
     if block_size is None and (return_weights or not exceeds_limit):
-        output, weights = plain_attention(q, k, v, mask, is_causal, xp=xp)
+        output, weights = plain_attention(q, k, v, mask, is_causal, multiplier, xp=xp)
     else:
         chosen_block = block_size or _auto_block_size(layout)
-        output, weights = blocked_attention(q, k, v, mask, is_causal, chosen_block, xp=xp), None
+        output = blocked_attention(q, k, v, mask, is_causal, chosen_block, multiplier, xp=xp)
+        weights = None
     output = narrowed(_ungrouped(layout, output, xp=xp), like, xp=xp)
     if not return_weights:
         return output

@@ -12,65 +12,43 @@ of the sample covariance, largest eigenvalue first. Two solvers, as scikit-learn
   :math:`\mu`, one for the Gram: the solver for tall data, and for Dask, where X stays
   chunked (the centred chunks are made as the Gram consumes them) and only C is decomposed
   (on NumPy, through ``backends.eigh``). Eager backends hold one centred copy of X.
-- ``"svd"``: the thin SVD :math:`X - \mathbf{1}\mu^\top = U S V_h`, for wide data;
-  :math:`\lambda_i = s_i^2 / (n - 1)`.
+- ``"svd"`` (or ``"full"``, scikit-learn's name for it): the thin SVD
+  :math:`X - \mathbf{1}\mu^\top = U S V_h`, for wide data; :math:`\lambda_i = s_i^2 / (n - 1)`.
 - ``"auto"``: ``"covariance_eigh"`` when d <= 1000 and n >= 10 d, else ``"svd"``
   (scikit-learn's rule; where scikit-learn would go randomized, ``"svd"`` runs).
 
 Signs are scikit-learn's (``svd_flip(u_based_decision=False)``): in each component the
 entry of largest absolute value is positive, so results equal scikit-learn's ``PCA``, not
 only up to sign.
+
+``n_components`` is scikit-learn's: an int k, None for min(n, d), or a float f in (0, 1),
+which keeps the fewest leading components whose variance ratios sum to more than f. That
+number sets the result's shape, so a float needs the data's values: inside ``jax.jit``,
+``jax.vmap`` or ``torch.compile`` it raises ``ValueError`` (pass an int there). float16 and
+bfloat16 data are fitted and projected in float32, the results cast back.
 """
 
 from __future__ import annotations
 
-import numbers
-from typing import Any, NamedTuple
+from typing import Any
 
-import array_api_compat as aac
+from ..backends import kernel, materialize
+from ._checks import as_floating
+from ._pca_checks import like_fitted
+from ._pca_fit import SOLVERS, PCAFit, fit_pca, project, reconstruct, resolve_solver
 
-from ..backends import eigh, kernel, materialize, values_known
-from ..backends import svd as thin_svd
-from ._checks import as_floating, check_choice, shape_text
-
-SOLVERS = ("auto", "covariance_eigh", "svd")
-AUTO_EIGH_MAX_FEATURES = 1000
-AUTO_EIGH_MIN_SAMPLES_PER_FEATURE = 10
-
-
-class PCAFit(NamedTuple):
-    r"""A fitted PCA: what :func:`pca_fit` returns and :class:`PCA` keeps.
-
-    Attributes
-    ----------
-    components : array, shape (k, d)
-        Principal axes as orthonormal rows, largest variance first.
-    explained_variance : array, shape (k,)
-        Variance along each axis, :math:`\lambda_i`.
-    explained_variance_ratio : array, shape (k,)
-        :math:`\lambda_i / \sum_j \lambda_j`, the sum running over all components (d for
-        covariance_eigh, min(n, d) for svd), not only the k kept.
-    singular_values : array, shape (k,)
-        :math:`s_i = \sqrt{\lambda_i (n - 1)}`, singular values of the centred data.
-    mean : array, shape (d,)
-        Column means :math:`\mu`.
-    n_samples : int
-    solver : str
-        The solver that ran, ``"covariance_eigh"`` or ``"svd"``.
-    """
-
-    components: Any
-    explained_variance: Any
-    explained_variance_ratio: Any
-    singular_values: Any
-    mean: Any
-    n_samples: int
-    solver: str
+__all__ = ["PCA", "SOLVERS", "NotFittedError", "PCAFit", "pca", "pca_fit", "resolve_solver"]
 
 
 @kernel(arrays=("X",))
 def pca(
-    X: Any, /, n_components: int, *, whiten: bool = False, solver: str = "auto", xp: Any
+    X: Any,
+    /,
+    n_components: int | float | None = None,
+    *,
+    whiten: bool = False,
+    solver: str = "auto",
+    xp: Any,
 ) -> Any:
     r"""Project X onto its first ``n_components`` principal axes (``fit_transform``).
 
@@ -82,11 +60,13 @@ def pca(
     X : array, shape (n, d)
         Samples as rows; n >= 2, all values finite (else ``ValueError``, or NaN results
         where values are not read: see :func:`pca_fit`). Integers become the default float.
-    n_components : int
-        k, with 1 <= k <= min(n, d).
+    n_components : int, float or None
+        k, with 1 <= k <= min(n, d); a float in (0, 1): the fewest components whose
+        variance ratios sum to more than it (needs values: not under tracing); None:
+        min(n, d). As scikit-learn's.
     whiten : bool
         Scale each projected column to unit variance.
-    solver : {"auto", "covariance_eigh", "svd"}
+    solver : {"auto", "covariance_eigh", "svd", "full"}
         See the module docstring.
 
     Returns
@@ -102,7 +82,9 @@ def pca(
 
 
 @kernel(arrays=("X",))
-def pca_fit(X: Any, /, n_components: int, *, solver: str = "auto", xp: Any) -> PCAFit:
+def pca_fit(
+    X: Any, /, n_components: int | float | None = None, *, solver: str = "auto", xp: Any
+) -> PCAFit:
     r"""Fit a PCA: the first ``n_components`` principal axes of X and their variances.
 
     .. math:: C = \frac{X^\top X - n\,\mu\mu^\top}{n - 1} = V \Lambda V^\top, \qquad
@@ -114,9 +96,11 @@ def pca_fit(X: Any, /, n_components: int, *, solver: str = "auto", xp: Any) -> P
         Samples as rows; n >= 2, all values finite (else ``ValueError``; inside
         ``jax.jit``, ``jax.vmap`` or ``torch.compile``, or on a GPU, where the values are
         not read, NaN results).
-    n_components : int
-        k, with 1 <= k <= min(n, d).
-    solver : {"auto", "covariance_eigh", "svd"}
+    n_components : int, float or None
+        k, with 1 <= k <= min(n, d); a float in (0, 1): the fewest components whose
+        variance ratios sum to more than it (needs values: not under tracing); None:
+        min(n, d). As scikit-learn's.
+    solver : {"auto", "covariance_eigh", "svd", "full"}
 
     Returns
     -------
@@ -146,12 +130,16 @@ class PCA:
 
     Parameters
     ----------
-    n_components : int
-        k, with 1 <= k <= min(n_samples, n_features).
+    n_components : int, float or None
+        k, with 1 <= k <= min(n, d); a float in (0, 1): the fewest components whose
+        variance ratios sum to more than it (needs values: not under tracing); None:
+        min(n, d). As scikit-learn's.
     whiten : bool
         ``transform`` scales each component to unit variance.
-    solver : {"auto", "covariance_eigh", "svd"}
-        See :mod:`mlpillars.kernels.pca`.
+    solver : {"auto", "covariance_eigh", "svd", "full"}
+        See :mod:`mlpillars.kernels.pca`; ``"full"`` is scikit-learn's name for ``"svd"``.
+    svd_solver : str, optional
+        scikit-learn's keyword for ``solver`` (give one or the other).
 
     Attributes
     ----------
@@ -167,10 +155,22 @@ class PCA:
         The solver that ran ("auto" resolved).
     """
 
-    def __init__(self, n_components: int, *, whiten: bool = False, solver: str = "auto"):
+    def __init__(
+        self,
+        n_components: int | float | None = None,
+        *,
+        whiten: bool = False,
+        solver: str = "auto",
+        svd_solver: str | None = None,
+    ):
+        if svd_solver is not None and solver != "auto":
+            raise ValueError(
+                f"PCA: solver={solver!r} and svd_solver={svd_solver!r} name the same option "
+                "(svd_solver is scikit-learn's name); give one of them"
+            )
         self.n_components = n_components
         self.whiten = whiten
-        self.solver = solver
+        self.solver = solver if svd_solver is None else svd_solver
         self._fitted: PCAFit | None = None
 
     def fit(self, X: Any, y: Any = None, *, backend: str | None = None) -> PCA:
@@ -244,7 +244,7 @@ def _pca_transform(
         See :func:`project`.
     """
     width = ("n_features_in_", components.shape[1])
-    X = _like_fitted("PCA.transform", X, components, width, xp=xp)
+    X = like_fitted("PCA.transform", X, components, width, xp=xp)
     return project(X, components, mean, whitening_variance, xp=xp)
 
 
@@ -271,174 +271,5 @@ def _pca_inverse_transform(
         See :func:`reconstruct`.
     """
     width = ("n_components_", components.shape[0])
-    X_projected = _like_fitted("PCA.inverse_transform", X_projected, components, width, xp=xp)
+    X_projected = like_fitted("PCA.inverse_transform", X_projected, components, width, xp=xp)
     return reconstruct(X_projected, components, mean, whitening_variance, xp=xp)
-
-
-def _like_fitted(where: str, X: Any, components: Any, width: tuple[str, int], *, xp: Any) -> Any:
-    """X checked to be a matrix of ``width`` (attribute name, value) columns, in the
-    components' dtype."""
-    _check_matrix(where, "X", X)
-    width_name, expected = width
-    if X.shape[1] != expected:
-        raise ValueError(
-            f"{where}: X has {X.shape[1]} columns but this PCA expects {expected} "
-            f"({width_name} = {expected}; X: {shape_text(X)}, "
-            f"components_: {shape_text(components)})"
-        )
-    return xp.astype(X, components.dtype, copy=False)
-
-
-def fit_pca(kernel_name: str, X: Any, n_components: int, solver: str, *, xp: Any) -> PCAFit:
-    """The fit behind both kernels, on a floating X already on its backend."""
-    _check_matrix(kernel_name, "X", X)
-    check_choice(kernel_name, "solver", solver, SOLVERS)
-    n_samples, n_features = (int(size) for size in X.shape)
-    if n_samples < 2:
-        raise ValueError(
-            f"{kernel_name}: X has {n_samples} sample(s) (X: {shape_text(X)}); PCA needs at "
-            "least 2 samples, as the variance divides by n_samples - 1"
-        )
-    n_components = _checked_n_components(kernel_name, n_components, n_samples, n_features)
-    chosen_solver = resolve_solver(solver, n_samples, n_features)
-    # Computed once (Dask: kept), reused by the covariance, the finiteness check and transform.
-    mean = materialize(xp.mean(X, axis=0))
-    _check_finite(kernel_name, mean, xp=xp)
-    if chosen_solver == "covariance_eigh":
-        variances, axes = _covariance_eigh(X, mean, xp=xp)
-    else:
-        variances, axes = _centred_svd(X, mean, xp=xp)
-    explained_variance = variances[:n_components]
-    total_variance = xp.sum(variances)
-    # Constant data has no variance to explain: ratio 0 (scikit-learn returns NaN)
-    nonzero_total = xp.where(total_variance > 0, total_variance, xp.ones_like(total_variance))
-    return PCAFit(
-        components=_flip_signs(axes[:n_components, :], xp=xp),
-        explained_variance=explained_variance,
-        explained_variance_ratio=explained_variance / nonzero_total,
-        singular_values=xp.sqrt(explained_variance * (n_samples - 1)),
-        mean=mean,
-        n_samples=n_samples,
-        solver=chosen_solver,
-    )
-
-
-def resolve_solver(solver: str, n_samples: int, n_features: int) -> str:
-    """``"auto"`` -> ``"covariance_eigh"`` for d <= 1000 and n >= 10 d, else ``"svd"``."""
-    if solver != "auto":
-        return solver
-    tall = n_samples >= AUTO_EIGH_MIN_SAMPLES_PER_FEATURE * n_features
-    return "covariance_eigh" if n_features <= AUTO_EIGH_MAX_FEATURES and tall else "svd"
-
-
-def project(X: Any, components: Any, mean: Any, whitening_variance: Any, *, xp: Any) -> Any:
-    """``X V^T - mu V^T`` (centred after projecting: no centred copy of X), whitened if asked.
-
-    Parameters
-    ----------
-    X : array, shape (n, d)
-    components : array, shape (k, d)
-        V, the principal axes as rows.
-    mean : array, shape (d,)
-    whitening_variance : array, shape (k,), or None
-        Each projected column is divided by the square root (clipped below at the dtype's
-        eps, as scikit-learn does, so that a rank-deficient component gives large values
-        rather than infinities); None: no whitening.
-
-    Returns
-    -------
-    array, shape (n, k)
-    """
-    axes = xp.matrix_transpose(components)
-    projected = X @ axes - mean @ axes
-    if whitening_variance is None:
-        return projected
-    scale = xp.sqrt(whitening_variance)
-    return projected / xp.clip(scale, min=float(xp.finfo(scale.dtype).eps))
-
-
-def reconstruct(
-    X_projected: Any, components: Any, mean: Any, whitening_variance: Any, *, xp: Any
-) -> Any:
-    """``Z V + mu`` (n, d) for projections Z (n, k), first multiplied back by
-    sqrt(whitening_variance) (k,) when they were whitened (None: they were not)."""
-    if whitening_variance is not None:
-        components = xp.expand_dims(xp.sqrt(whitening_variance), axis=1) * components
-    return X_projected @ components + mean
-
-
-def _covariance_eigh(X: Any, mean: Any, *, xp: Any) -> tuple[Any, Any]:
-    """All d variances (descending, >= 0) and axes (rows) from the covariance's eigh."""
-    n_samples = X.shape[0]
-    centred = X - mean
-    residual = xp.mean(centred, axis=0)  # the mean's round-off, taken out exactly below
-    residual_outer = xp.expand_dims(residual, axis=1) * xp.expand_dims(residual, axis=0)
-    gram = xp.matrix_transpose(centred) @ centred
-    covariance = (gram - n_samples * residual_outer) / (n_samples - 1)
-    eigenvalues, eigenvectors = eigh(covariance)  # ascending; NumPy's on a backend without
-    variances = xp.clip(xp.flip(eigenvalues, axis=0), min=0.0)
-    return variances, xp.flip(xp.matrix_transpose(eigenvectors), axis=0)
-
-
-def _centred_svd(X: Any, mean: Any, *, xp: Any) -> tuple[Any, Any]:
-    """All min(n, d) variances s^2 / (n - 1) (descending) and axes (rows of Vh)."""
-    _, singular_values, axes = thin_svd(X - mean)
-    return singular_values**2 / (X.shape[0] - 1), axes
-
-
-def _flip_signs(axes: Any, *, xp: Any) -> Any:
-    """Make each row's entry of largest absolute value positive (scikit-learn's svd_flip)."""
-    largest_column = xp.argmax(xp.abs(axes), axis=1, keepdims=True)
-    columns = xp.arange(axes.shape[1], dtype=largest_column.dtype, device=aac.device(axes))
-    at_largest = columns == largest_column
-    pivots = xp.sum(xp.where(at_largest, axes, xp.zeros_like(axes)), axis=1, keepdims=True)
-    return xp.where(pivots < 0, -axes, axes)
-
-
-def _checked_n_components(
-    kernel_name: str, n_components: object, n_samples: int, n_features: int
-) -> int:
-    if isinstance(n_components, bool) or not isinstance(n_components, numbers.Integral):
-        raise TypeError(
-            f"{kernel_name}: n_components must be an int, got "
-            f"{type(n_components).__name__} {n_components!r}"
-        )
-    limit = min(n_samples, n_features)
-    if not 1 <= n_components <= limit:
-        raise ValueError(
-            f"{kernel_name}: n_components={n_components} must be between 1 and "
-            f"min(n_samples, n_features) = min({n_samples}, {n_features}) = {limit}"
-        )
-    return int(n_components)
-
-
-def _check_matrix(kernel_name: str, name: str, X: Any) -> None:
-    if X.ndim != 2:
-        hint = (
-            f"; use {name}.reshape(-1, 1) for one feature or {name}.reshape(1, -1) for one sample"
-            if X.ndim == 1
-            else ""
-        )
-        raise ValueError(
-            f"{kernel_name}: {name} must be 2-D (n_samples, n_features), got {X.ndim}-D "
-            f"({name}: {shape_text(X)}){hint}"
-        )
-
-
-def _check_finite(kernel_name: str, mean: Any, *, xp: Any) -> None:
-    """A NaN or infinity anywhere in a column makes its mean non-finite: no extra pass.
-
-    Only where the mean's values can be read now: traced or on a GPU, the NaN reaches
-    every result instead (the covariance or the centred data holds it).
-    """
-    if not values_known(mean):
-        return
-    not_finite = xp.logical_not(xp.isfinite(mean))
-    if bool(xp.any(not_finite)):
-        count = int(xp.sum(xp.astype(not_finite, xp.int32)))
-        first = int(xp.argmax(xp.astype(not_finite, xp.int32)))
-        raise ValueError(
-            f"{kernel_name}: X contains NaN or infinity (or values whose column sum "
-            f"overflows) in {count} of its {mean.shape[0]} columns, the first being column "
-            f"{first}; remove or impute them before PCA"
-        )

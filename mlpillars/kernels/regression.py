@@ -11,8 +11,9 @@ from __future__ import annotations
 import math
 from typing import Any, NamedTuple
 
-from ..backends import kernel, qr, solve_triangular, values_known
-from ._checks import as_floating, regression_problems, shape_text
+from ..backends import kernel, materialize, qr, solve_triangular, values_known
+from ._checks import as_floating, narrowed, regression_problems, shape_text, widened
+from ._regression_checks import check_determined, first_true, non_finite_problems, rank_message
 
 
 class LeastSquaresResult(NamedTuple):
@@ -31,15 +32,17 @@ def least_squares(X: Any, y: Any, /, *, fit_intercept: bool = True, xp: Any) -> 
 
     where ``X_c, y_c`` are X and y minus their column means (without an intercept: X, y,
     and b = 0). QR avoids both the tutorial's explicit inverse and the squared condition
-    number of the normal equations ``(X^T X)^{-1} X^T y``.
+    number of the normal equations ``(X^T X)^{-1} X^T y``. float16 and bfloat16 inputs are
+    solved in float32 and the results cast back.
 
     Parameters
     ----------
     X : array, shape (B, n, d), (n, d) or (n,)
-        Full column rank (after centring), n > d with an intercept, n >= d without.
-        A rank-deficient X raises ``ValueError`` where its values can be read without
-        cost; inside ``jax.jit``, ``jax.vmap`` or ``torch.compile``, or on a GPU, that
-        problem's weights and bias are NaN instead.
+        Full column rank (after centring), n > d with an intercept, n >= d without. The
+        rank is judged on the scaled problem, as LAPACK's rank-revealing solvers do: column
+        j is dependent when the part of it independent of the columns before it (R's
+        diagonal entry) is at most ``max(n, d) * eps`` of its norm, whatever the columns'
+        units. X and y must be finite.
     y : array, shape (B, n) or (n,)
         A (B, n) y with a 2-D X solves B right-hand sides with one factorisation; a 3-D X
         is factorised once per problem (one batched call).
@@ -48,23 +51,37 @@ def least_squares(X: Any, y: Any, /, *, fit_intercept: bool = True, xp: Any) -> 
     -------
     LeastSquaresResult
         ``(weights, bias)``: (B, d) and (B,) when batched, else (d,) and ().
+
+    Raises
+    ------
+    ValueError
+        Where the values can be read without cost (not inside ``jax.jit``, ``jax.vmap`` or
+        ``torch.compile``, nor on a GPU): for NaN or infinity in X or y (naming which, and
+        where), and for a rank-deficient X (naming the first dependent column). Where they
+        cannot, that problem's weights and bias are NaN instead, on every backend.
     """
     X, y = as_floating(X, y, xp=xp)
     features, targets, batch_size, batched = regression_problems("least_squares", X, y, None, xp=xp)
-    features = xp.astype(features, targets.dtype)
-    _check_determined(features.shape, fit_intercept)
+    like = targets  # half precision is solved in float32, then cast back
+    features, targets = widened(xp.astype(features, targets.dtype), xp=xp), widened(targets, xp=xp)
+    check_determined(features.shape, fit_intercept)
+    feature_means, target_means = materialize(
+        xp.mean(features, axis=-2), xp.mean(targets, axis=-1)
+    )  # (1 or B, d), (1 or B,); a NaN or infinity in a column makes its mean one
+    not_finite = non_finite_problems(features, targets, feature_means, target_means, xp=xp)
+    column_norms = _column_norms(features, xp=xp)
     if fit_intercept:
-        feature_means = xp.mean(features, axis=-2)  # (1 or B, d)
-        target_means = xp.mean(targets, axis=-1)  # (1 or B,)
         features = features - feature_means[:, None, :]
         targets = targets - target_means[:, None]
-    weights = _solve_by_qr(features, targets, xp=xp)
+    weights, rank_deficient = _solve_by_qr(features, targets, column_norms, fit_intercept, xp=xp)
+    invalid = rank_deficient if not_finite is None else not_finite | rank_deficient
+    weights = xp.where(invalid, xp.full_like(weights, math.nan), weights)
     if fit_intercept:
         bias = target_means - xp.sum(weights * feature_means, axis=-1)
     else:
-        bias = xp.zeros_like(weights[:, 0])
-    weights = xp.broadcast_to(weights, (batch_size, weights.shape[-1]))
-    bias = xp.broadcast_to(bias, (batch_size,))
+        bias = xp.where(invalid[:, 0], weights[:, 0], xp.zeros_like(weights[:, 0]))
+    weights = narrowed(xp.broadcast_to(weights, (batch_size, weights.shape[-1])), like, xp=xp)
+    bias = narrowed(xp.broadcast_to(bias, (batch_size,)), like, xp=xp)
     return (
         LeastSquaresResult(weights, bias)
         if batched
@@ -103,62 +120,73 @@ def r_squared(y_true: Any, y_pred: Any, /, *, xp: Any) -> Any:
     return xp.where(constant, xp.astype(residual_sum == 0, ratio.dtype), 1 - ratio)
 
 
-def _solve_by_qr(features: Any, targets: Any, *, xp: Any) -> Any:
+def _solve_by_qr(
+    features: Any, targets: Any, column_norms: Any, fit_intercept: bool, *, xp: Any
+) -> tuple[Any, Any]:
     """Weights (B, d) minimising ``||features w - targets||`` for each problem.
 
     Parameters
     ----------
     features : array, shape (1 or B, n, d)
     targets : array, shape (1 or B, n)
+    column_norms : array, shape (1 or B, d)
+        The norms of the problem's columns, for the rank test (see :func:`_rank_deficient`).
+    fit_intercept : bool
+        Only for the error message.
 
     Returns
     -------
-    array, shape (B, d)
+    weights : array, shape (B, d)
         B the larger of the two leading sizes.
+    rank_deficient : array of bool, shape (1 or B, 1)
+        Which problems are rank-deficient (all False where it has raised for none).
     """
     n_samples, n_features = features.shape[-2:]
     q, r = qr(features)  # (1 or B, n, d), (1 or B, d, d)
-    rank_deficient = _rank_deficient(r, n_samples, xp=xp)
+    rank_deficient = _rank_deficient(r, column_norms, n_samples, fit_intercept, xp=xp)
     # One design shared by B targets: they are the B columns of one right-hand side, so
     # (1, n, B); else each problem has its own column, (B, n, 1).
     columns = targets.shape[0] if features.shape[0] == 1 else 1
     right_hand_sides = xp.matrix_transpose(xp.reshape(targets, (-1, columns, n_samples)))
     solution = solve_triangular(r, xp.matrix_transpose(q) @ right_hand_sides)
-    weights = xp.reshape(xp.matrix_transpose(solution), (-1, n_features))
-    if rank_deficient is None:
-        return weights
-    return xp.where(rank_deficient, xp.full_like(weights, math.nan), weights)
+    return xp.reshape(xp.matrix_transpose(solution), (-1, n_features)), rank_deficient
 
 
-def _check_determined(shape: tuple[int, ...], fit_intercept: bool) -> None:
-    """Each problem needs at least as many samples as unknowns (the bias counts)."""
-    n_samples, n_features = shape[-2:]
-    unknowns = n_features + int(fit_intercept)
-    if n_samples < unknowns:
-        raise ValueError(
-            f"least_squares: X has {n_samples} samples for {n_features} features"
-            f"{' and an intercept' if fit_intercept else ''}; the problem is underdetermined "
-            f"(need n >= {unknowns})"
-        )
+def _column_norms(features: Any, *, xp: Any) -> Any:
+    """Each column's 2-norm, (1 or B, d), computed without overflow: ``s * ||x / s||``
+    with ``s`` the column's largest magnitude."""
+    largest = xp.max(xp.abs(features), axis=-2)  # (1 or B, d)
+    divisor = xp.where(largest > 0, largest, xp.ones_like(largest))
+    return largest * xp.sqrt(xp.sum((features / divisor[:, None, :]) ** 2, axis=-2))
 
 
-def _rank_deficient(r: Any, n_samples: int, *, xp: Any) -> Any:
-    """Each R's diagonal must be clear of round-off, else that X's columns are dependent.
+def _rank_deficient(
+    r: Any, column_norms: Any, n_samples: int, fit_intercept: bool, *, xp: Any
+) -> Any:
+    """Whether each problem's columns are dependent, judged on the scaled problem.
 
+    ``|R_jj|`` is the norm of the part of column j independent of the columns before it
+    (and of the intercept's column of ones, after centring); a column is dependent when
+    that part is at most ``max(n, d) * eps`` of the column's own norm (the R of X scaled
+    to unit columns, as LAPACK's gelsy tests it), so that a column's units do not matter.
     Raises where R's values can be read now; where they cannot (traced, or on a GPU),
     returns which problems are rank-deficient, (1 or B, 1), for their weights to be NaN.
-    None when it has raised for none.
     """
-    diagonal = xp.abs(xp.linalg.diagonal(r))  # (1 or B, d)
-    largest = xp.max(diagonal, axis=-1, keepdims=True)
-    floor = max(n_samples, r.shape[-1]) * xp.finfo(r.dtype).eps * largest
-    deficient = xp.any(diagonal <= floor, axis=-1, keepdims=True)
+    n_features = r.shape[-1]
+    relative = xp.abs(xp.linalg.diagonal(r)) / xp.where(
+        column_norms > 0, column_norms, xp.ones_like(column_norms)
+    )  # (1 or B, d); a zero column has R_jj = 0
+    tolerance = max(n_samples, n_features) * float(xp.finfo(r.dtype).eps)
+    dependent = relative <= tolerance
+    deficient = xp.any(dependent, axis=-1, keepdims=True)
     if not values_known(deficient):
         return deficient
     if bool(xp.any(deficient)):
+        first = first_true(dependent, xp=xp)
+        relative_part = float(xp.reshape(relative, (-1,))[first])
+        problem, column = divmod(first, n_features)
+        where = f" (problem {problem})" if r.shape[0] > 1 else ""
         raise ValueError(
-            "least_squares: X is rank-deficient (a column is a linear combination of the "
-            "others, or constant when fit_intercept=True); drop the dependent columns, or "
-            "use gradient_descent with l2 > 0"
+            rank_message(column, where, relative_part, tolerance, fit_intercept, r.dtype)
         )
-    return None
+    return deficient

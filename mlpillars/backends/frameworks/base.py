@@ -147,6 +147,11 @@ class Framework:
         """Evaluate lazy arrays now, so that a loop builds on computed values."""
         return arrays
 
+    def is_traced(self, array: Any) -> bool:
+        """Whether ``array`` has no values to read at all: a tracer under ``jax.jit`` or
+        ``torch.compile``. A GPU array's values can be read (at the cost of a sync)."""
+        return False
+
     def values_known(self, array: Any) -> bool:
         """Whether reading ``array``'s values now is possible and cheap.
 

@@ -83,11 +83,14 @@ class JaxFramework(Framework):
             self.enable_x64()
         return self.load().device_put(host, device)
 
-    def values_known(self, array: Any) -> bool:
-        # A tracer under jit/vmap/grad has no values; a GPU array's would need a sync.
+    def is_traced(self, array: Any) -> bool:
         import jax
 
-        if isinstance(array, jax.core.Tracer):
+        return isinstance(array, jax.core.Tracer)
+
+    def values_known(self, array: Any) -> bool:
+        # A tracer under jit/vmap/grad has no values; a GPU array's would need a sync.
+        if self.is_traced(array):
             return False
         return not any(self.is_gpu(device) for device in array.devices())
 

@@ -102,6 +102,11 @@ class TorchFramework(Framework):
             return None
         return tensor if device is None else tensor.to(device)
 
+    def is_traced(self, array: Any) -> bool:
+        import torch  # not self.load(): torch.compile cannot trace importlib
+
+        return torch.compiler.is_compiling()
+
     def values_known(self, array: Any) -> bool:
         # Under torch.compile the values are fake; on CUDA reading them syncs the stream.
         import torch  # not self.load(): torch.compile cannot trace importlib

@@ -1,0 +1,110 @@
+"""The argument checks of the PCA kernels, and the number of components a float
+``n_components`` (a fraction of variance to keep) asks for."""
+
+from __future__ import annotations
+
+import numbers
+from typing import Any
+
+from ..backends import values_known, values_readable
+from ._checks import shape_text
+
+
+def checked_n_components(
+    kernel_name: str, n_components: object, n_samples: int, n_features: int
+) -> int | float:
+    """An int k in [1, min(n, d)], or a float fraction in (0, 1), as scikit-learn's PCA
+    takes them; None means min(n, d)."""
+    limit = min(n_samples, n_features)
+    if n_components is None:
+        return limit
+    if isinstance(n_components, numbers.Real) and not isinstance(
+        n_components, (bool, numbers.Integral)
+    ):
+        if not 0 < n_components < 1:
+            raise ValueError(
+                f"{kernel_name}: n_components={n_components!r} as a float is the fraction of "
+                "variance to keep and must lie in (0, 1); pass an int for a number of components"
+            )
+        return float(n_components)
+    if isinstance(n_components, bool) or not isinstance(n_components, numbers.Integral):
+        raise TypeError(
+            f"{kernel_name}: n_components must be an int, a float in (0, 1) or None, got "
+            f"{type(n_components).__name__} {n_components!r}"
+        )
+    if not 1 <= n_components <= limit:
+        raise ValueError(
+            f"{kernel_name}: n_components={n_components} must be between 1 and "
+            f"min(n_samples, n_features) = min({n_samples}, {n_features}) = {limit}"
+        )
+    return int(n_components)
+
+
+def components_for_variance(
+    kernel_name: str, ratios: Any, fraction: float, limit: int, *, xp: Any
+) -> int:
+    """The fewest leading components whose variance ratios sum to more than ``fraction``
+    (scikit-learn's ``searchsorted(cumsum, fraction, side="right") + 1``), at most ``limit``.
+
+    Raises
+    ------
+    ValueError
+        Where the ratios are traced (``jax.jit``, ``jax.vmap``, ``torch.compile``): the
+        count sets the result's shape, so it needs the data's values.
+    """
+    if not values_readable(ratios):
+        raise ValueError(
+            f"{kernel_name}: n_components={fraction!r} keeps as many components as that "
+            "fraction of the variance needs, which depends on the data's values; inside "
+            "jax.jit, jax.vmap or torch.compile they are not known. Pass an int n_components"
+        )
+    cumulative = xp.cumulative_sum(ratios)
+    kept = int(xp.sum(xp.astype(cumulative <= fraction, xp.int32))) + 1
+    return min(kept, limit)
+
+
+def check_matrix(kernel_name: str, name: str, X: Any) -> None:
+    """Raise unless X is 2-D (n_samples, n_features), with a hint for a 1-D X."""
+    if X.ndim != 2:
+        hint = (
+            f"; use {name}.reshape(-1, 1) for one feature or {name}.reshape(1, -1) for one sample"
+            if X.ndim == 1
+            else ""
+        )
+        raise ValueError(
+            f"{kernel_name}: {name} must be 2-D (n_samples, n_features), got {X.ndim}-D "
+            f"({name}: {shape_text(X)}){hint}"
+        )
+
+
+def check_finite(kernel_name: str, mean: Any, *, xp: Any) -> None:
+    """A NaN or infinity anywhere in a column makes its mean non-finite: no extra pass.
+
+    Only where the mean's values can be read now: traced or on a GPU, the NaN reaches
+    every result instead (the covariance or the centred data holds it).
+    """
+    if not values_known(mean):
+        return
+    not_finite = xp.logical_not(xp.isfinite(mean))
+    if bool(xp.any(not_finite)):
+        count = int(xp.sum(xp.astype(not_finite, xp.int32)))
+        first = int(xp.argmax(xp.astype(not_finite, xp.int32)))
+        raise ValueError(
+            f"{kernel_name}: X contains NaN or infinity (or values whose column sum "
+            f"overflows) in {count} of its {mean.shape[0]} columns, the first being column "
+            f"{first}; remove or impute them before PCA"
+        )
+
+
+def like_fitted(where: str, X: Any, components: Any, width: tuple[str, int], *, xp: Any) -> Any:
+    """X checked to be a matrix of ``width`` (attribute name, value) columns, in the
+    components' dtype."""
+    check_matrix(where, "X", X)
+    width_name, expected = width
+    if X.shape[1] != expected:
+        raise ValueError(
+            f"{where}: X has {X.shape[1]} columns but this PCA expects {expected} "
+            f"({width_name} = {expected}; X: {shape_text(X)}, "
+            f"components_: {shape_text(components)})"
+        )
+    return xp.astype(X, components.dtype, copy=False)

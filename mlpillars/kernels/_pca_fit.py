@@ -1,0 +1,178 @@
+"""The PCA fit behind :mod:`.pca`'s kernels and class: the two solvers, scikit-learn's
+signs, the choice of the number of components, and projecting onto the fitted axes."""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import array_api_compat as aac
+
+from ..backends import eigh, materialize
+from ..backends import svd as thin_svd
+from ._checks import check_choice, narrowed, shape_text, widened
+from ._pca_checks import check_finite, check_matrix, checked_n_components, components_for_variance
+
+SOLVERS = ("auto", "covariance_eigh", "svd", "full")
+"""The solver names; ``"full"`` is scikit-learn's name for ``"svd"``."""
+AUTO_EIGH_MAX_FEATURES = 1000
+AUTO_EIGH_MIN_SAMPLES_PER_FEATURE = 10
+
+
+class PCAFit(NamedTuple):
+    r"""A fitted PCA: what :func:`pca_fit` returns and :class:`PCA` keeps.
+
+    Attributes
+    ----------
+    components : array, shape (k, d)
+        Principal axes as orthonormal rows, largest variance first.
+    explained_variance : array, shape (k,)
+        Variance along each axis, :math:`\lambda_i`.
+    explained_variance_ratio : array, shape (k,)
+        :math:`\lambda_i / \sum_j \lambda_j`, the sum running over all components (d for
+        covariance_eigh, min(n, d) for svd), not only the k kept.
+    singular_values : array, shape (k,)
+        :math:`s_i = \sqrt{\lambda_i (n - 1)}`, singular values of the centred data.
+    mean : array, shape (d,)
+        Column means :math:`\mu`.
+    n_samples : int
+    solver : str
+        The solver that ran, ``"covariance_eigh"`` or ``"svd"``.
+    """
+
+    components: Any
+    explained_variance: Any
+    explained_variance_ratio: Any
+    singular_values: Any
+    mean: Any
+    n_samples: int
+    solver: str
+
+
+def fit_pca(
+    kernel_name: str, X: Any, n_components: int | float | None, solver: str, *, xp: Any
+) -> PCAFit:
+    """The fit behind both kernels, on a floating X already on its backend.
+
+    float16 and bfloat16 data are fitted in float32 and the fitted arrays cast back.
+    """
+    check_matrix(kernel_name, "X", X)
+    check_choice(kernel_name, "solver", solver, SOLVERS)
+    n_samples, n_features = (int(size) for size in X.shape)
+    if n_samples < 2:
+        raise ValueError(
+            f"{kernel_name}: X has {n_samples} sample(s) (X: {shape_text(X)}); PCA needs at "
+            "least 2 samples, as the variance divides by n_samples - 1"
+        )
+    requested = checked_n_components(kernel_name, n_components, n_samples, n_features)
+    chosen_solver = resolve_solver(solver, n_samples, n_features)
+    like, X = X, widened(X, xp=xp)
+    # Computed once (Dask: kept), reused by the covariance, the finiteness check and transform.
+    mean = materialize(xp.mean(X, axis=0))
+    check_finite(kernel_name, mean, xp=xp)
+    if chosen_solver == "covariance_eigh":
+        variances, axes = _covariance_eigh(X, mean, xp=xp)
+    else:
+        variances, axes = _centred_svd(X, mean, xp=xp)
+    total_variance = xp.sum(variances)
+    # Constant data has no variance to explain: ratio 0 (scikit-learn returns NaN)
+    nonzero_total = xp.where(total_variance > 0, total_variance, xp.ones_like(total_variance))
+    ratios = variances / nonzero_total
+    kept = requested
+    if isinstance(requested, float):
+        limit = min(n_samples, n_features)
+        kept = components_for_variance(kernel_name, ratios, requested, limit, xp=xp)
+    explained_variance = variances[:kept]
+    fitted = (
+        _flip_signs(axes[:kept, :], xp=xp),
+        explained_variance,
+        ratios[:kept],
+        xp.sqrt(explained_variance * (n_samples - 1)),
+        mean,
+    )
+    return PCAFit(
+        *(narrowed(array, like, xp=xp) for array in fitted),
+        n_samples=n_samples,
+        solver=chosen_solver,
+    )
+
+
+def resolve_solver(solver: str, n_samples: int, n_features: int) -> str:
+    """``"auto"`` -> ``"covariance_eigh"`` for d <= 1000 and n >= 10 d, else ``"svd"``;
+    ``"full"`` (scikit-learn's name) -> ``"svd"``."""
+    if solver != "auto":
+        return "svd" if solver == "full" else solver
+    tall = n_samples >= AUTO_EIGH_MIN_SAMPLES_PER_FEATURE * n_features
+    return "covariance_eigh" if n_features <= AUTO_EIGH_MAX_FEATURES and tall else "svd"
+
+
+def project(X: Any, components: Any, mean: Any, whitening_variance: Any, *, xp: Any) -> Any:
+    """``X V^T - mu V^T`` (centred after projecting: no centred copy of X), whitened if asked.
+
+    Parameters
+    ----------
+    X : array, shape (n, d)
+    components : array, shape (k, d)
+        V, the principal axes as rows.
+    mean : array, shape (d,)
+    whitening_variance : array, shape (k,), or None
+        Each projected column is divided by the square root (clipped below at the dtype's
+        eps, as scikit-learn does, so that a rank-deficient component gives large values
+        rather than infinities); None: no whitening.
+
+    Returns
+    -------
+    array, shape (n, k)
+        In X's dtype (computed in float32 for float16 and bfloat16).
+    """
+    like = X
+    X, components, mean = (widened(array, xp=xp) for array in (X, components, mean))
+    axes = xp.matrix_transpose(components)
+    projected = X @ axes - mean @ axes
+    if whitening_variance is not None:
+        scale = xp.sqrt(widened(whitening_variance, xp=xp))
+        projected = projected / xp.clip(scale, min=float(xp.finfo(like.dtype).eps))
+    return narrowed(projected, like, xp=xp)
+
+
+def reconstruct(
+    X_projected: Any, components: Any, mean: Any, whitening_variance: Any, *, xp: Any
+) -> Any:
+    """``Z V + mu`` (n, d) for projections Z (n, k), first multiplied back by
+    sqrt(whitening_variance) (k,) when they were whitened (None: they were not); in
+    Z's dtype (computed in float32 for float16 and bfloat16)."""
+    like = X_projected
+    X_projected, components, mean = (
+        widened(array, xp=xp) for array in (X_projected, components, mean)
+    )
+    if whitening_variance is not None:
+        scale = xp.sqrt(widened(whitening_variance, xp=xp))
+        components = xp.expand_dims(scale, axis=1) * components
+    return narrowed(X_projected @ components + mean, like, xp=xp)
+
+
+def _covariance_eigh(X: Any, mean: Any, *, xp: Any) -> tuple[Any, Any]:
+    """All d variances (descending, >= 0) and axes (rows) from the covariance's eigh."""
+    n_samples = X.shape[0]
+    centred = X - mean
+    residual = xp.mean(centred, axis=0)  # the mean's round-off, taken out exactly below
+    residual_outer = xp.expand_dims(residual, axis=1) * xp.expand_dims(residual, axis=0)
+    gram = xp.matrix_transpose(centred) @ centred
+    covariance = (gram - n_samples * residual_outer) / (n_samples - 1)
+    eigenvalues, eigenvectors = eigh(covariance)  # ascending; NumPy's on a backend without
+    variances = xp.clip(xp.flip(eigenvalues, axis=0), min=0.0)
+    return variances, xp.flip(xp.matrix_transpose(eigenvectors), axis=0)
+
+
+def _centred_svd(X: Any, mean: Any, *, xp: Any) -> tuple[Any, Any]:
+    """All min(n, d) variances s^2 / (n - 1) (descending) and axes (rows of Vh)."""
+    _, singular_values, axes = thin_svd(X - mean)
+    return singular_values**2 / (X.shape[0] - 1), axes
+
+
+def _flip_signs(axes: Any, *, xp: Any) -> Any:
+    """Make each row's entry of largest absolute value positive (scikit-learn's svd_flip)."""
+    largest_column = xp.argmax(xp.abs(axes), axis=1, keepdims=True)
+    columns = xp.arange(axes.shape[1], dtype=largest_column.dtype, device=aac.device(axes))
+    at_largest = columns == largest_column
+    pivots = xp.sum(xp.where(at_largest, axes, xp.zeros_like(axes)), axis=1, keepdims=True)
+    return xp.where(pivots < 0, -axes, axes)

@@ -1,0 +1,106 @@
+"""The value checks of :func:`.regression.least_squares`: enough samples, finite inputs, and
+the messages its rank test raises."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..backends import values_known
+from ..tolerances import dtype_name
+
+
+def check_determined(shape: tuple[int, ...], fit_intercept: bool) -> None:
+    """Each problem needs at least as many samples as unknowns (the bias counts)."""
+    n_samples, n_features = shape[-2:]
+    unknowns = n_features + int(fit_intercept)
+    if n_samples < unknowns:
+        raise ValueError(
+            f"least_squares: X has {n_samples} samples for {n_features} features"
+            f"{' and an intercept' if fit_intercept else ''}; the problem is underdetermined "
+            f"(need n >= {unknowns})"
+        )
+
+
+def non_finite_problems(
+    features: Any, targets: Any, feature_means: Any, target_means: Any, *, xp: Any
+) -> Any:
+    """Raise for NaN or infinity in X or y where values can be read now; else say which.
+
+    A NaN or infinity anywhere in a column makes its mean non-finite, so the means (which
+    the fit computes anyway) are all that is read on the normal path.
+
+    Parameters
+    ----------
+    features : array, shape (1 or B, n, d)
+    targets : array, shape (1 or B, n)
+    feature_means, target_means : array, shape (1 or B, d) and (1 or B,)
+
+    Returns
+    -------
+    array of bool, shape (1 or B, 1), or None
+        Which problems hold a non-finite value, where the values are not known (traced,
+        or on a GPU); None where they are known and all finite.
+
+    Raises
+    ------
+    ValueError
+        Naming X or y, how many values, and the first one's position.
+    """
+    feature_bad = xp.logical_not(xp.all(xp.isfinite(feature_means), axis=-1, keepdims=True))
+    target_bad = xp.logical_not(xp.isfinite(xp.reshape(target_means, (-1, 1))))
+    if not values_known(feature_bad, target_bad):
+        return feature_bad | target_bad
+    for name, array, bad in (("X", features, feature_bad), ("y", targets, target_bad)):
+        if bool(xp.any(bad)):
+            raise ValueError(_non_finite_message(name, array, xp=xp))
+    return None
+
+
+def _non_finite_message(name: str, array: Any, *, xp: Any) -> str:
+    """What is wrong with ``array`` (1 or B, n[, d]), whose column sums are not finite."""
+    not_finite = xp.logical_not(xp.isfinite(array))
+    count = int(xp.sum(xp.astype(not_finite, xp.int32)))
+    if count == 0:
+        largest = float(xp.max(xp.abs(array)))
+        return (
+            f"least_squares: the column sums of {name} overflow {dtype_name(array.dtype)} "
+            f"(its values reach {largest:.3g}); rescale {name}"
+        )
+    position = _unravelled(first_true(not_finite, xp=xp), tuple(array.shape))
+    labels = ("problem", "sample", "column")[: array.ndim]
+    if array.shape[0] == 1:  # no batch axis to name
+        position, labels = position[1:], labels[1:]
+    at = ", ".join(f"{label} {index}" for label, index in zip(labels, position, strict=True))
+    return (
+        f"least_squares: {name} contains NaN or infinity ({count} value(s), the first at "
+        f"{at}); remove or impute them"
+    )
+
+
+def _unravelled(flat_index: int, shape: tuple[int, ...]) -> tuple[int, ...]:
+    """The position of ``flat_index`` in an array of ``shape`` (C order)."""
+    position = []
+    for size in reversed(shape):
+        flat_index, index = divmod(flat_index, size)
+        position.append(index)
+    return tuple(reversed(position))
+
+
+def first_true(flags: Any, *, xp: Any) -> int:
+    """The flat index of the first True in ``flags`` (read: only on an error path)."""
+    return int(xp.argmax(xp.reshape(xp.astype(flags, xp.int32), (-1,))))
+
+
+def rank_message(
+    column: int, where: str, relative_part: float, tolerance: float, fit_intercept: bool, dtype: Any
+) -> str:
+    """The error for a rank-deficient X whose first dependent column is ``column``."""
+    before = "the columns before it" + (
+        " and the intercept (a constant column is dependent)" if fit_intercept else ""
+    )
+    return (
+        f"least_squares: X is rank-deficient{where}: column {column} is, to within "
+        f"{dtype_name(dtype)} round-off, a linear combination of {before}; the part of it "
+        f"independent of them is {relative_part:.2g} of its norm, at most "
+        f"max(n, d) * eps = {tolerance:.2g}. Drop that column, or use gradient_descent with l2 > 0"
+    )

@@ -1,0 +1,99 @@
+"""Attention whose scores exceed the dtype's range (q, k of magnitude 1e20 in float32),
+against a reference computed in extended precision (``np.longdouble``, range ~1e4932)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import mlpillars as mp
+from mlpillars.backends import FRAMEWORKS
+from mlpillars.kernels.attention import scaled_dot_product_attention
+from mlpillars.testing import BackendCase, assert_close
+
+MAGNITUDE = {"float32": 1e20, "float64": 1e160}
+"""q and k entries of this size make scores of about 1e40 (float32) or 1e320 (float64)."""
+
+
+def extended_attention(q, k, v, *, mask=None, scale=None, is_causal=False, block_size=None):
+    """Attention in ``np.longdouble`` (80-bit on x86: scores up to ~1e4932 stay finite);
+    ``block_size`` is the kernel's path option, without effect on the answer."""
+    q, k, v = (np.asarray(array, dtype=np.longdouble) for array in (q, k, v))
+    scale = 1 / np.sqrt(q.shape[-1]) if scale is None else scale
+    scores = np.einsum("...qe,...ke->...qk", q, k) * np.longdouble(scale)
+    if mask is not None:
+        scores = scores + np.asarray(mask, dtype=np.longdouble)
+    if is_causal:
+        scores = np.where(np.tril(np.ones(scores.shape[-2:], dtype=bool)), scores, -np.inf)
+    weights = np.exp(scores - scores.max(axis=-1, keepdims=True))
+    weights = weights / weights.sum(axis=-1, keepdims=True)
+    return np.einsum("...qk,...kv->...qv", weights, v).astype(np.float64)
+
+
+@pytest.fixture
+def huge_inputs(xp: BackendCase, rng):
+    if np.finfo(np.longdouble).maxexp <= 1024:
+        pytest.skip("np.longdouble is float64 here: no reference beyond float64's range")
+    magnitude = MAGNITUDE[xp.dtype_name]
+    q, k = (rng.normal(size=(2, 3, 6, 8)) * magnitude for _ in range(2))
+    return xp.asarray(q), xp.asarray(k), xp.asarray(rng.normal(size=(2, 3, 6, 5)))
+
+
+@pytest.mark.parametrize("options", [{}, {"block_size": 4}, {"is_causal": True, "block_size": 2}])
+def test_generic_paths_give_the_finite_answer(xp: BackendCase, huge_inputs, options):
+    q, k, v = huge_inputs
+    expected = extended_attention(*(xp.to_numpy(array) for array in huge_inputs), **options)
+    result = scaled_dot_product_attention.generic(q, k, v, xp=xp.xp, **options)
+    assert_close(result, expected, like=q)
+    output, weights = mp.scaled_dot_product_attention(q, k, v, return_weights=True)
+    assert_close(output, extended_attention(*(xp.to_numpy(a) for a in huge_inputs)), like=q)
+    assert_close(mp.backends.host_arrays(weights)[0].sum(axis=-1), np.ones((2, 3, 6)))
+
+
+def test_public_call_without_a_fused_attention_gives_the_finite_answer(
+    xp: BackendCase, huge_inputs
+):
+    if xp.framework.fused("scaled_dot_product_attention") is not None:
+        pytest.skip(
+            f"{xp.backend}'s own attention runs: see test_fused_attention_is_the_frameworks"
+        )
+    expected = extended_attention(*(xp.to_numpy(array) for array in huge_inputs))
+    assert_close(mp.scaled_dot_product_attention(*huge_inputs), expected, like=huge_inputs[0])
+
+
+def test_a_float_mask_and_tied_keys_in_the_limit(xp: BackendCase, huge_inputs):
+    q, k, v = (np.array(xp.to_numpy(array)) for array in huge_inputs)
+    k[..., 3, :] = k[..., 1, :]  # keys 1 and 3 tie for every query: half the weight each
+    mask = np.zeros((6, 6))
+    mask[:, 0] = -np.inf
+    mask[2:4, 2] = 3e38  # a gap float32 scores of ~1e40 resolve
+    expected = extended_attention(q, k, v, mask=mask)
+    arrays = (xp.asarray(q), xp.asarray(k), xp.asarray(v))
+    result = scaled_dot_product_attention.generic(*arrays, mask=xp.asarray(mask), xp=xp.xp)
+    assert_close(result, expected, like=arrays[0])
+
+
+def test_ordinary_scores_are_unchanged_under_jit():
+    jax = pytest.importorskip("jax")
+    rng = np.random.default_rng(6)
+    hosts = [rng.normal(size=(2, 4, 7, 8)).astype(np.float32) for _ in range(3)]
+    arrays = [FRAMEWORKS["jax"].from_host(host, None) for host in hosts]
+    generic = jax.jit(lambda q, k, v: scaled_dot_product_attention.generic(q, k, v, xp=jax.numpy))
+    assert_close(generic(*arrays), extended_attention(*hosts), like=arrays[0])
+    huge = [arrays[0] * 1e20, arrays[1] * 1e20, arrays[2]]
+    expected = extended_attention(hosts[0] * 1e20, hosts[1] * 1e20, hosts[2])
+    assert_close(generic(*huge), expected, like=arrays[0])
+
+
+@pytest.mark.parametrize("backend", ["torch", "jax"])
+def test_eager_calls_decline_the_frameworks_own_attention(backend):
+    # torch's scaled_dot_product_attention gives zeros or NaN for these, and
+    # jax.nn.dot_product_attention NaN: the kernel computes them itself
+    pytest.importorskip(backend)
+    rng = np.random.default_rng(7)
+    hosts = [rng.normal(size=(1, 2, 4, 8)).astype(np.float32) for _ in range(3)]
+    hosts[:2] = [host * 1e20 for host in hosts[:2]]
+    arrays = [FRAMEWORKS[backend].from_host(host, None) for host in hosts]
+    assert_close(
+        mp.scaled_dot_product_attention(*arrays), extended_attention(*hosts), like=arrays[0]
+    )

@@ -1,0 +1,120 @@
+"""least_squares at its edges: unscaled features, dependent columns, non-finite input and
+half precision, on every backend, against NumPy's float64 ``lstsq``."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mlpillars.backends import FRAMEWORKS
+from mlpillars.kernels.regression import least_squares
+from mlpillars.testing import BackendCase, assert_close, backend_cases
+
+HALF_CASES = [
+    pytest.param(
+        case,
+        id=case.id,
+        marks=[pytest.mark.skip(reason=case.skip_reason)] if case.skip_reason else [],
+    )
+    for case in backend_cases(dtypes=("float16", "bfloat16"))
+]
+
+
+def lstsq_reference(X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, float]:
+    """Weights and bias by NumPy's float64 ``lstsq`` of ``[X, 1]``."""
+    design = np.column_stack([X, np.ones(X.shape[0])])
+    solution, *_ = np.linalg.lstsq(design, y, rcond=None)
+    return solution[:-1], solution[-1]
+
+
+def unscaled_regression(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """n = 1000 samples of features in their own units: ~40, ~5e4 and ~0.3."""
+    n = 1000
+    X = np.column_stack([rng.normal(40, 5, n), rng.normal(5e4, 1e3, n), rng.normal(0.3, 0.05, n)])
+    return X, X @ np.array([1.5, -0.002, 7.0]) + 3.0 + rng.normal(0, 0.1, n)
+
+
+def test_unscaled_features_are_full_rank(xp: BackendCase, rng):
+    # float32 once called this "rank-deficient": its rank test ignored the columns' units
+    X_host, y_host = unscaled_regression(rng)
+    X, y = xp.asarray(X_host), xp.asarray(y_host)
+    weights, bias = lstsq_reference(xp.to_numpy(X), xp.to_numpy(y))
+    result = least_squares(X, y)
+    assert_close(result.weights, weights, like=X)
+    assert_close(result.bias, bias, like=X)
+
+
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_a_tiny_independent_column_is_kept_and_a_tiny_dependent_one_refused(
+    xp: BackendCase, rng, fit_intercept
+):
+    signal, other = rng.normal(size=(2, 50))
+    y = xp.asarray(signal + 2 * other + 1)
+    kept = xp.asarray(np.column_stack([signal, 1e-12 * other]))
+    result = least_squares(kept, y, fit_intercept=fit_intercept)
+    design = xp.to_numpy(kept)
+    design = np.column_stack([design, np.ones(50)]) if fit_intercept else design
+    # lstsq of the problem scaled to unit columns: unscaled, its error is cond * eps = 1e-4
+    norms = np.linalg.norm(design, axis=0)
+    solution, *_ = np.linalg.lstsq(design / norms, xp.to_numpy(y), rcond=None)
+    assert_close(result.weights, (solution / norms)[:2], like=kept)
+    dependent = xp.asarray(np.column_stack([signal, other, 1e-12 * (signal - other)]))
+    with pytest.raises(ValueError, match=r"rank-deficient: column 2 is, to within float"):
+        least_squares(dependent, y, fit_intercept=fit_intercept)
+
+
+def test_rank_message_names_the_problem_and_the_intercept():
+    X = np.random.default_rng(3).normal(size=(3, 10, 2))
+    X[1, :, 1] = 7.0  # constant: dependent on the intercept
+    with pytest.raises(
+        ValueError, match=r"rank-deficient \(problem 1\): column 1 .* and the intercept"
+    ):
+        least_squares(X, np.ones((3, 10)))
+    least_squares(X[1], np.arange(10.0), fit_intercept=False)  # without it, independent
+
+
+@pytest.mark.parametrize(
+    ("name", "position", "where"),
+    [("X", (4, 1), "sample 4, column 1"), ("y", (7,), "sample 7")],
+)
+@pytest.mark.parametrize("value", [np.nan, np.inf])
+def test_non_finite_input_is_one_clear_error_everywhere(
+    xp: BackendCase, name, position, where, value
+):
+    # Dask once raised NumPy's raw message, the others returned NaN weights
+    arrays = {"X": np.random.default_rng(4).normal(size=(20, 3)), "y": np.arange(20.0)}
+    arrays[name][position] = value
+    X, y = xp.asarray(arrays["X"]), xp.asarray(arrays["y"])
+    with pytest.raises(
+        ValueError, match=rf"^least_squares: {name} contains NaN or infinity .*{where}"
+    ):
+        least_squares(X, y)
+
+
+def test_overflowing_column_sums_are_named():
+    X = np.column_stack([np.full(4, 3e38, np.float32), np.arange(4, dtype=np.float32)])
+    with pytest.raises(ValueError, match=r"column sums of X overflow float32"):
+        least_squares(X, np.arange(4, dtype=np.float32))
+
+
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_non_finite_input_gives_nan_under_jit(fit_intercept):
+    jax = pytest.importorskip("jax")
+    X, y = np.random.default_rng(5).normal(size=(20, 3)), np.arange(20.0)
+    X[3, 2] = np.nan
+    framework = FRAMEWORKS["jax"]
+    arrays = [framework.from_host(host.astype(np.float32), None) for host in (X, y)]
+    solve = jax.jit(lambda a, b: tuple(least_squares(a, b, fit_intercept=fit_intercept)))
+    weights, bias = solve(*arrays)
+    assert np.isnan(np.asarray(weights)).all() and np.isnan(float(bias))
+
+
+@pytest.mark.parametrize("half", HALF_CASES)
+def test_half_precision_is_solved_in_float32(half: BackendCase, rng):
+    X_host = rng.normal(size=(40, 3))
+    X = half.asarray(X_host)
+    y = half.asarray(X_host @ np.array([0.5, -1.0, 2.0]) + 1.0 + rng.normal(0, 0.1, 40))
+    weights, bias = lstsq_reference(half.to_numpy(X), half.to_numpy(y))
+    result = least_squares(X, y)
+    assert_close(result.weights, weights, like=X)
+    assert_close(result.bias, bias, like=X)

@@ -1,0 +1,92 @@
+"""scikit-learn's PCA options (``n_components`` as a fraction of variance or None,
+``svd_solver="full"``) and half-precision data, against scikit-learn on every backend."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.decomposition import PCA as SklearnPCA
+
+from mlpillars.backends import FRAMEWORKS
+from mlpillars.kernels.pca import PCA, pca, pca_fit
+from mlpillars.testing import BackendCase, assert_close, backend_cases
+
+HALF_CASES = [
+    pytest.param(
+        case,
+        id=case.id,
+        marks=[pytest.mark.skip(reason=case.skip_reason)] if case.skip_reason else [],
+    )
+    for case in backend_cases(dtypes=("float16", "bfloat16"))
+]
+# Variance ratios 0.54, 0.26, 0.13, 0.05, 0.02: the fractions below fall between the sums.
+FEATURE_SCALES = np.array([5.0, 3.5, 2.5, 1.5, 1.0])
+
+
+def spread_data(rng: np.random.Generator, n_samples: int = 200) -> np.ndarray:
+    """Columns of well-separated variance around a non-zero mean, mixed by a rotation."""
+    rotation, _ = np.linalg.qr(rng.normal(size=(5, 5)))
+    return (rng.normal(size=(n_samples, 5)) * FEATURE_SCALES) @ rotation + 3.0
+
+
+def assert_like_sklearn(model: PCA, reference: SklearnPCA, X) -> None:
+    assert model.n_components_ == reference.n_components_
+    for name in ("components_", "explained_variance_", "explained_variance_ratio_", "mean_"):
+        assert_close(getattr(model, name), getattr(reference, name), like=X, err_msg=name)
+
+
+@pytest.mark.parametrize("svd_solver", ["full", "covariance_eigh"])
+@pytest.mark.parametrize("fraction", [0.3, 0.75, 0.9, 0.99])
+def test_fraction_of_variance_keeps_sklearns_count(xp: BackendCase, rng, fraction, svd_solver):
+    X = xp.asarray(spread_data(rng))
+    reference = SklearnPCA(fraction, svd_solver=svd_solver).fit(xp.to_numpy(X))
+    assert_like_sklearn(PCA(fraction, svd_solver=svd_solver).fit(X), reference, X)
+    projected = pca(X, fraction, solver=svd_solver)
+    assert_close(projected, reference.transform(xp.to_numpy(X)), like=X)
+
+
+@pytest.mark.parametrize("shape", [(40, 5), (4, 5)])
+def test_none_keeps_min_of_samples_and_features(xp: BackendCase, rng, shape):
+    X = xp.asarray(spread_data(rng, shape[0]))
+    reference = SklearnPCA(None, svd_solver="full").fit(xp.to_numpy(X))
+    model = PCA(svd_solver="full").fit(X)
+    assert model.n_components_ == min(shape) == reference.n_components_
+    # the last of 4 samples' components has no variance: its axis is arbitrary
+    kept = min(shape) - 1 if shape[0] < shape[1] else min(shape)
+    assert_close(model.components_[:kept, ...], reference.components_[:kept], like=X)
+    assert_close(model.explained_variance_, reference.explained_variance_, like=X)
+    assert pca_fit(X).components.shape == (min(shape), 5)
+
+
+def test_full_is_the_svd_solver_by_either_keyword(rng):
+    X = spread_data(rng)
+    assert PCA(2, svd_solver="full").fit(X).solver_ == "svd"
+    assert PCA(2, solver="full").fit(X).solver_ == "svd"
+    assert pca_fit(X, 2, solver="full").solver == "svd"
+    with pytest.raises(ValueError, match=r"PCA: solver='svd' and svd_solver='full' name the same"):
+        PCA(2, solver="svd", svd_solver="full")
+    with pytest.raises(ValueError, match=r"unknown solver 'randomized'; valid values are .*'full'"):
+        PCA(2, svd_solver="randomized").fit(X)
+
+
+def test_fraction_under_jit_needs_values():
+    jax = pytest.importorskip("jax")
+    X = FRAMEWORKS["jax"].from_host(spread_data(np.random.default_rng(1)).astype(np.float32), None)
+    with pytest.raises(ValueError, match=r"pca: n_components=0\.9 .*jax\.jit.*Pass an int"):
+        jax.jit(lambda data: pca(data, 0.9))(X)
+    assert jax.jit(lambda data: pca(data, 2))(X).shape == (200, 2)
+
+
+@pytest.mark.parametrize("solver", ["covariance_eigh", "svd"])
+@pytest.mark.parametrize("half", HALF_CASES)
+def test_half_precision_is_fitted_in_float32(half: BackendCase, rng, solver):
+    X = half.asarray(spread_data(rng, 100))
+    host = half.to_numpy(X)
+    reference = SklearnPCA(3, svd_solver=solver.replace("svd", "full")).fit(host)
+    model = PCA(3, solver=solver).fit(X)
+    assert_like_sklearn(model, reference, X)
+    assert_close(model.transform(X), reference.transform(host), like=X)
+    assert_close(pca(X, 3, solver=solver), reference.transform(host), like=X)
+    assert_close(pca_fit(X, 3, solver=solver).singular_values, reference.singular_values_, like=X)
+    restored = model.inverse_transform(model.transform(X))
+    assert_close(restored, reference.inverse_transform(reference.transform(host)), like=X)
