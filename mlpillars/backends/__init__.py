@@ -11,7 +11,7 @@ from ._errors import BackendNotInstalledError, NoGPUError, UnknownBackendError
 from ._linalg import EighResult, QRResult, SVDResult, eigh, qr, solve_triangular, svd
 from ._movement import host_arrays, materialize, move_to, ready, to_backend, values_known
 from ._selection import ENV_VARIABLE, Target, parse_backend, selected_target, use_backend
-from ._special import erf
+from ._special import erf, reduce_max
 from .frameworks import FRAMEWORKS, Framework, framework_of
 from .frameworks.dask import from_npy as dask_from_npy
 
@@ -42,6 +42,7 @@ __all__ = [
     "parse_backend",
     "qr",
     "ready",
+    "reduce_max",
     "selected_target",
     "solve_triangular",
     "svd",

@@ -28,6 +28,7 @@ from ._checks import (
     check_choice,
     check_int,
     check_number,
+    check_real_dtype,
     regression_problems,
     shape_text,
 )
@@ -243,9 +244,10 @@ class _Progress:
 
 def _setup(X: Any, y: Any, lr: Any, options: _Options, *, xp: Any) -> _Setup:
     _check_options(options)
-    X, y = as_floating(X, y, xp=xp)
+    X, y = as_floating(X, y, xp=xp, kernel=_GD, names=("X", "y"))
     features, targets, batch_size, batched = regression_problems(_GD, X, y, lr, xp=xp)
     features = xp.astype(features, targets.dtype)
+    check_real_dtype(_GD, "lr", lr, xp=xp)
     lr = xp.astype(lr, targets.dtype)
     if not bool(xp.all(lr >= 0)) or not bool(xp.all(xp.isfinite(lr))):
         raise ValueError(

@@ -31,7 +31,7 @@ import array_api_compat as aac
 
 from ..backends import eigh, kernel, materialize, values_known
 from ..backends import svd as thin_svd
-from ._checks import as_floating, check_choice, shape_text
+from ._checks import as_floating, check_choice, check_real_dtype, shape_text
 
 SOLVERS = ("auto", "covariance_eigh", "svd")
 AUTO_EIGH_MAX_FEATURES = 1000
@@ -95,7 +95,7 @@ def pca(
         The projected data (scikit-learn's ``PCA(k).fit_transform(X)``), in X's floating
         dtype, namespace and device. Use :func:`pca_fit` or :class:`PCA` to keep the axes.
     """
-    (X,) = as_floating(X, xp=xp)
+    (X,) = as_floating(X, xp=xp, kernel="pca", names=("X",))
     fitted = fit_pca("pca", X, n_components, solver, xp=xp)
     variance = fitted.explained_variance if whiten else None
     return project(X, fitted.components, fitted.mean, variance, xp=xp)
@@ -124,7 +124,7 @@ def pca_fit(X: Any, /, n_components: int, *, solver: str = "auto", xp: Any) -> P
         Components (k, d), explained variance and its ratio (k,), singular values (k,),
         mean (d,), all in X's floating dtype, namespace and device.
     """
-    (X,) = as_floating(X, xp=xp)
+    (X,) = as_floating(X, xp=xp, kernel="pca_fit", names=("X",))
     return fit_pca("pca_fit", X, n_components, solver, xp=xp)
 
 
@@ -279,6 +279,7 @@ def _like_fitted(where: str, X: Any, components: Any, width: tuple[str, int], *,
     """X checked to be a matrix of ``width`` (attribute name, value) columns, in the
     components' dtype."""
     _check_matrix(where, "X", X)
+    check_real_dtype(where, "X", X, xp=xp)
     width_name, expected = width
     if X.shape[1] != expected:
         raise ValueError(

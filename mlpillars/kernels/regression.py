@@ -49,7 +49,7 @@ def least_squares(X: Any, y: Any, /, *, fit_intercept: bool = True, xp: Any) -> 
     LeastSquaresResult
         ``(weights, bias)``: (B, d) and (B,) when batched, else (d,) and ().
     """
-    X, y = as_floating(X, y, xp=xp)
+    X, y = as_floating(X, y, xp=xp, kernel="least_squares", names=("X", "y"))
     features, targets, batch_size, batched = regression_problems("least_squares", X, y, None, xp=xp)
     features = xp.astype(features, targets.dtype)
     _check_determined(features.shape, fit_intercept)
@@ -89,7 +89,9 @@ def r_squared(y_true: Any, y_pred: Any, /, *, xp: Any) -> Any:
     -------
     array, shape (...)
     """
-    y_true, y_pred = as_floating(y_true, y_pred, xp=xp)
+    y_true, y_pred = as_floating(
+        y_true, y_pred, xp=xp, kernel="r_squared", names=("y_true", "y_pred")
+    )
     if tuple(y_true.shape) != tuple(y_pred.shape) or y_true.ndim == 0:
         raise ValueError(
             f"r_squared: y_true and y_pred must have one shape with at least one axis; got "
