@@ -38,15 +38,19 @@ BASE_SETTINGS = settings(
 )
 
 
-def per_backend(namespace: dict[str, Any], check_kernel: Callable[[str, Any], None]) -> None:
+def per_backend(
+    namespace: dict[str, Any], check_kernel: Callable[[str, Any], None], share: float = 1.0
+) -> None:
     """Add ``test_<name>_<backend>`` to ``namespace`` (a test module's globals) for each
     CPU backend: a hypothesis test calling ``check_kernel(backend, data)``, with
-    ``EXAMPLES[backend]`` cases; skipped with the reason where the backend is missing."""
+    ``share * EXAMPLES[backend]`` cases (a slow kernel takes a share below 1); skipped
+    with the reason where the backend is missing."""
     base_name = check_kernel.__name__.removeprefix("check_")
     for backend in CPU_BACKENDS:
         run = _bound(check_kernel, backend)
         run.__name__ = run.__qualname__ = f"test_{base_name}_{backend}"
-        cases = max(1, round(EXAMPLES[backend] * float(os.environ.get(SCALE_VARIABLE, "1"))))
+        scale = share * float(os.environ.get(SCALE_VARIABLE, "1"))
+        cases = max(2, round(EXAMPLES[backend] * scale))
         test = settings(BASE_SETTINGS, max_examples=cases)(given(data=st.data())(run))
         if not FRAMEWORKS[backend].is_installed():
             test = pytest.mark.skip(reason=f"{backend} is not installed")(test)
@@ -83,7 +87,7 @@ def host_values(
     dtype: str,
     *,
     exponents: tuple[int, int] | None = None,
-    offset: bool = True,
+    offset: bool | tuple[float, ...] = True,
 ) -> np.ndarray:
     """Values ``offset + 10**e * N(0, 1)`` of ``shape`` in ``dtype`` (integers: -1000..1000)."""
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
@@ -92,7 +96,8 @@ def host_values(
     limit = EXPONENTS[dtype]
     low, high = exponents if exponents is not None else (-limit, limit)
     scale = 10.0 ** draw(st.integers(max(low, -limit), min(high, limit)))
-    shift = draw(st.sampled_from(OFFSETS[dtype])) if offset else 0.0
+    offsets = offset if isinstance(offset, tuple) else OFFSETS[dtype] if offset else (0.0,)
+    shift = draw(st.sampled_from(offsets))
     return (shift + scale * rng.standard_normal(shape)).astype(dtype)
 
 
@@ -141,6 +146,11 @@ def representable(expected: np.ndarray, dtype: Any) -> np.ndarray:
     sign: a float16 log-probability of -3e5 cannot be held, -inf is the right answer."""
     largest = float(np.finfo(dtype_name(dtype)).max)
     return np.where(np.abs(expected) > largest, np.copysign(np.inf, expected), expected)
+
+
+def f64(values: np.ndarray) -> np.ndarray:
+    """A float64 copy, for a reference (``float32_array * 1.0`` stays float32: NEP 50)."""
+    return np.asarray(values, dtype=np.float64)
 
 
 def floating(host: np.ndarray) -> bool:

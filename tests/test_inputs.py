@@ -245,3 +245,18 @@ def test_dask_reductions_over_empty_chunks():
     assert_close(mp.normalize(x, axis=0), host / np.linalg.norm(host, axis=0), like=x)
     unit = host / np.linalg.norm(host, axis=1, keepdims=True)
     assert_close(mp.cosine_similarity(x, x), np.clip(unit @ unit.T, -1, 1), like=x)
+
+
+def test_r_squared_of_data_far_from_zero_of_huge_values_and_of_zero_samples(xp: BackendCase):
+    rng = np.random.default_rng(7)
+    for offset, scale in ((1e4, 1.0), (0.0, 1e30), (-1e30, 1e25)):
+        y_true = xp.asarray(offset + scale * rng.normal(size=(2, 40)))
+        y_pred = xp.asarray(xp.to_numpy(y_true) + 0.3 * scale * rng.normal(size=(2, 40)))
+        truth, prediction = xp.to_numpy(y_true), xp.to_numpy(y_pred)
+        centred = truth - truth.mean(axis=-1, keepdims=True)
+        expected = 1 - ((truth - prediction) ** 2).sum(-1) / (centred**2).sum(-1)
+        assert_close(mp.r_squared(y_true, y_pred), expected, like=y_true)
+    with pytest.raises(ValueError, match=r"^r_squared: .* at least one sample"):
+        mp.r_squared(xp.asarray(np.zeros((3, 0))), xp.asarray(np.zeros((3, 0))))
+    empty_batch = xp.asarray(np.zeros((0, 4)))
+    assert_close(mp.r_squared(empty_batch, empty_batch), np.zeros(0), like=empty_batch)
