@@ -20,7 +20,7 @@ from ._movement import (
     values_readable,
 )
 from ._selection import ENV_VARIABLE, Target, parse_backend, selected_target, use_backend
-from ._special import erf
+from ._special import erf, reduce_max
 from .frameworks import FRAMEWORKS, Framework, framework_of
 from .frameworks.base import StepLoop
 from .frameworks.dask import from_npy as dask_from_npy
@@ -53,6 +53,7 @@ __all__ = [
     "parse_backend",
     "qr",
     "ready",
+    "reduce_max",
     "run_loop",
     "selected_target",
     "solve_triangular",

@@ -30,7 +30,7 @@ from ._placement import (
     place_on_inputs,
 )
 from ._registry import KERNELS
-from ._selection import selected_target
+from ._selection import backend_spec_error, selected_target
 from .frameworks import Framework, framework_of
 
 KernelFunction = TypeVar("KernelFunction", bound=Callable[..., Any])
@@ -93,18 +93,20 @@ def kernel(
 
         @functools.wraps(generic)
         def public(*args: Any, backend: str | None = None, **kwargs: Any) -> Any:
+            if backend is not None and type(backend) is not str:
+                raise TypeError(f"{kernel_name}: {backend_spec_error(backend, 'backend=')}")
             selected = selected_target(backend)
             if selected is None and lone_position is not None and len(args) > lone_position:
                 framework = framework_of(args[lone_position])
                 if framework is not None:  # one array, nothing selected: nothing to move
                     return run(framework, args, kwargs)
             args_list = list(args)
-            given = gather_arrays(slots, args_list, kwargs)
+            given = gather_arrays(kernel_name, slots, args_list, kwargs)
             if selected is None:
                 framework = place_on_inputs(kernel_name, given, args_list, kwargs)
             else:
                 framework = selected.framework
-                move_onto(selected, given, args_list, kwargs)
+                move_onto(kernel_name, selected, given, args_list, kwargs)
             return run(framework, args_list, kwargs)
 
         public_parameters = [*call_signature.parameters.values()]

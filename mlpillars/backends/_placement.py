@@ -15,6 +15,7 @@ from typing import Any
 from ._dtypes import is_dtype
 from ._movement import move_to
 from ._selection import Target
+from ._values import VALID, read_value, unmovable
 from .frameworks import FRAMEWORKS, Framework, framework_of
 
 
@@ -32,12 +33,14 @@ _Given = tuple[ArraySlot, "int | None", Any, "Framework | None"]
 
 
 def gather_arrays(
-    slots: tuple[ArraySlot, ...], args: list[Any], kwargs: dict[str, Any]
+    kernel_name: str, slots: tuple[ArraySlot, ...], args: list[Any], kwargs: dict[str, Any]
 ) -> list[_Given]:
     """(slot, index in its list or None, value, owning framework) of every array given.
 
     A default that is not None (a learning rate of 0.01) counts as given, so that it is
-    put on the target backend like a passed value.
+    put on the target backend like a passed value. None is skipped where the parameter
+    may be None (its default is None), and refused with a ``TypeError`` where it is
+    required (an MLP's ``weights`` entries too; ``biases`` entries may be None).
     """
     given: list[_Given] = []
     n_args = len(args)
@@ -52,13 +55,16 @@ def gather_arrays(
         else:
             continue
         if value is None:
+            _check_optional(kernel_name, slot, None)
             continue
         if slot.holds_list:
-            given += [
-                (slot, i, item, framework_of(item))
-                for i, item in enumerate(value)
-                if item is not None
-            ]
+            if not isinstance(value, (list, tuple)):
+                raise _not_a_list(kernel_name, slot, value)
+            for i, item in enumerate(value):
+                if item is None:
+                    _check_optional(kernel_name, slot, i)
+                else:
+                    given.append((slot, i, item, framework_of(item)))
         else:
             given.append((slot, None, value, framework_of(value)))
     return given
@@ -106,34 +112,51 @@ def place_on_inputs(
         device = "cpu" if not arrays else None
     if numbers:
         target = Target(framework=framework, device=device, spec=framework.name)
-        _move_numbers(target, given, args, kwargs)
+        _move_numbers(kernel_name, target, given, args, kwargs)
     return framework
 
 
-def move_onto(target: Target, given: list[_Given], args: list[Any], kwargs: dict[str, Any]) -> None:
+def move_onto(
+    kernel_name: str,
+    target: Target,
+    given: list[_Given],
+    args: list[Any],
+    kwargs: dict[str, Any],
+) -> None:
     """A backend is selected: every input goes onto it (arrays first: the first floating
     one's dtype is the dtype Python floats take)."""
     float_dtype = None
     xp = namespace(target.framework)
     for slot, index, value, owner in given:
         if owner is not None:
-            moved = move_to(value, target)
+            try:
+                moved = move_to(value, target)
+            except _MOVE_ERRORS as error:
+                label = _label(slot.name, index)
+                raise unmovable(kernel_name, label, value, target.spec, error) from error
             if moved is not value:
                 _put_back(slot, index, moved, args, kwargs)
             if float_dtype is None and is_dtype(moved.dtype, "real floating", xp=xp):
                 float_dtype = moved.dtype
-    _move_numbers(target, given, args, kwargs, float_dtype)
+    _move_numbers(kernel_name, target, given, args, kwargs, float_dtype)
+
+
+_MOVE_ERRORS = (TypeError, ValueError, RuntimeError, BufferError)
+"""What a framework raises for an array it cannot take (NumPy object arrays on torch)."""
 
 
 def _move_numbers(
+    kernel_name: str,
     target: Target,
     given: list[_Given],
     args: list[Any],
     kwargs: dict[str, Any],
     float_dtype: Any = None,
 ) -> None:
-    """Python lists and scalars onto the target; floats take ``float_dtype`` (default: the
-    first floating array input's dtype, else the namespace's default float)."""
+    """Python lists and scalars (and objects NumPy reads, such as pandas DataFrames) onto
+    the target; floats take ``float_dtype`` (default: the first floating array input's
+    dtype, else the namespace's default float). What cannot be read as numbers raises a
+    ``TypeError`` naming the kernel and the argument."""
     if float_dtype is None:
         xp = namespace(target.framework)
         float_dtype = next(
@@ -146,7 +169,9 @@ def _move_numbers(
         )
     for slot, index, value, owner in given:
         if owner is None:
-            _put_back(slot, index, move_to(value, target, float_dtype=float_dtype), args, kwargs)
+            label = _label(slot.name, index)
+            moved = read_value(kernel_name, label, value, target, float_dtype)
+            _put_back(slot, index, moved, args, kwargs)
 
 
 def _one_device(kernel_name: str, framework: Framework, given: list[_Given]) -> Any:
@@ -168,6 +193,21 @@ def _one_device(kernel_name: str, framework: Framework, given: list[_Given]) -> 
         elif array_device != device and str(array_device) != str(device):
             raise _mixed_devices(kernel_name, framework, given)
     return device
+
+
+def _check_optional(kernel_name: str, slot: ArraySlot, index: int | None) -> None:
+    """Raise unless ``slot`` (or its list's entries) may be None: its default is None."""
+    if slot.default is None:
+        return
+    raise TypeError(
+        f"{kernel_name}: {_label(slot.name, index)} is required, got None; valid: {VALID}"
+    )
+
+
+def _not_a_list(kernel_name: str, slot: ArraySlot, value: Any) -> TypeError:
+    return TypeError(
+        f"{kernel_name}: {slot.name} must be a list or tuple of arrays, got {type(value).__name__}"
+    )
 
 
 def _mixed_namespaces(kernel_name: str, given: list[_Given]) -> TypeError:

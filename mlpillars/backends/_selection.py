@@ -84,7 +84,11 @@ def parse_backend(spec: str, *, source: str) -> Target:
         The framework cannot be imported; the message names the pip extra.
     NoGPUError
         A GPU device was asked for and none was found.
+    TypeError
+        ``spec`` is not a string.
     """
+    if not isinstance(spec, str):
+        raise TypeError(backend_spec_error(spec, source))
     name, _, device_spec = spec.strip().partition(":")
     name = name.lower().replace("-", "_")
     framework = FRAMEWORKS.get(name)
@@ -98,6 +102,14 @@ def parse_backend(spec: str, *, source: str) -> Target:
     if device is None and framework.requires_gpu:
         device = framework.resolve_device(None)  # fail early on a machine without a GPU
     return Target(framework=framework, device=device, spec=spec)
+
+
+def backend_spec_error(spec: object, source: str) -> str:
+    """What is wrong with a backend spec that is not a string."""
+    return (
+        f"the backend (from {source}) must be a string such as 'numpy', 'torch' or "
+        f"'jax:cpu', got {type(spec).__name__} {spec!r}; valid names: {', '.join(FRAMEWORKS)}"
+    )
 
 
 @contextmanager

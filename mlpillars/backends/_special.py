@@ -1,4 +1,5 @@
-"""Special functions the array API standard lacks, answered by each framework."""
+"""Special functions the array API standard lacks, and reductions a framework gets wrong
+on some inputs, answered by each framework."""
 
 from __future__ import annotations
 
@@ -24,3 +25,22 @@ def erf(x: Any) -> Any:
     if framework is None:
         raise TypeError(f"erf: expected an array of a supported backend, got {type(x).__name__}")
     return framework.erf(x)
+
+
+def reduce_max(x: Any, *, axis: int, keepdims: bool, xp: Any) -> Any:
+    """``xp.max(x, axis=axis, keepdims=keepdims)`` of an array with no axis of length 0,
+    made reducible first where the framework's own max fails on it (Dask: an empty chunk).
+
+    Parameters
+    ----------
+    x : array
+        Of any supported backend (or a tracer of one).
+    axis : int
+    keepdims : bool
+    xp : namespace
+        x's array-API namespace.
+    """
+    framework = framework_of(x)
+    if framework is not None:
+        x = framework.reducible(x)
+    return xp.max(x, axis=axis, keepdims=keepdims)

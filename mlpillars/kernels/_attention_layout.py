@@ -117,7 +117,7 @@ def attention_layout(
 
 def as_attention_inputs(q: Any, k: Any, v: Any, mask: Any, *, xp: Any) -> tuple[Any, ...]:
     """q, k, v in their promoted floating dtype; a float mask cast to it, a bool one kept."""
-    q, k, v = as_floating(q, k, v, xp=xp)
+    q, k, v = as_floating(q, k, v, xp=xp, kernel=KERNEL_NAME, names=("q", "k", "v"))
     if mask is not None and not xp.isdtype(mask.dtype, "bool") and mask.dtype != q.dtype:
         mask = xp.astype(mask, q.dtype)
     return q, k, v, mask

@@ -32,12 +32,17 @@ def check_axis(kernel: str, name: str, array: Any, axis: int) -> int:
     ndim = array.ndim
     if -ndim <= axis < ndim:
         return axis % ndim
-    if ndim == 0 and axis == 0:  # a 0-d array's one "axis"
+    if ndim == 0 and axis in (0, -1):  # a 0-d array as one entry (SciPy, torch)
         return 0
     raise ValueError(
         f"{kernel}: axis {axis} is out of range for {name} of shape {shape_text(array)}; "
         f"valid axes are {-ndim} to {ndim - 1}"
     )
+
+
+def is_empty(x: Any) -> bool:
+    """Whether ``x`` has an axis of length 0 (its shape is known while tracing)."""
+    return 0 in tuple(x.shape)
 
 
 def check_positive_number(kernel: str, name: str, value: object, hint: str = "") -> float:
@@ -156,17 +161,37 @@ def regression_problems(
     return features, targets, sizes.pop() if batched else 1, batched
 
 
-def as_floating(*arrays: Any, xp: Any) -> tuple[Any, ...]:
+def as_floating(
+    *arrays: Any, xp: Any, kernel: str = "", names: tuple[str, ...] = ()
+) -> tuple[Any, ...]:
     """Cast the arrays to one real floating dtype (``None`` entries pass through).
 
     The dtype is the promotion of the floating inputs; integer and boolean inputs alone
     become the namespace's default float (float64 for NumPy, float32 for torch).
+
+    Parameters
+    ----------
+    *arrays : array or None
+    xp : namespace
+    kernel : str
+        The kernel's name, for errors.
+    names : tuple of str
+        The arrays' argument names, in order, for errors.
+
+    Raises
+    ------
+    TypeError
+        For an array of any other dtype (complex, object, text), naming the kernel and
+        the argument: a complex array is never silently cast to real.
     """
     if len(arrays) == 1 and is_dtype(arrays[0].dtype, "real floating", xp=xp):
         return arrays  # the common call, without the loop
     dtype = None
-    for array in arrays:
-        if array is None or not is_dtype(array.dtype, "real floating", xp=xp):
+    for index, array in enumerate(arrays):
+        if array is None:
+            continue
+        if not is_dtype(array.dtype, "real floating", xp=xp):
+            check_real_dtype(kernel, _name_at(names, index), array, xp=xp)
             continue
         if dtype is None:
             dtype = array.dtype
@@ -179,6 +204,42 @@ def as_floating(*arrays: Any, xp: Any) -> tuple[Any, ...]:
         array if array is None or array.dtype == dtype else xp.astype(array, dtype)
         for array in arrays
     )
+
+
+def check_real_dtype(kernel: str, name: str, array: Any, *, xp: Any) -> None:
+    """Raise ``TypeError`` unless ``array`` holds real numbers: bool, integer or floating.
+
+    Complex input is refused rather than cast (a cast drops the imaginary part without a
+    word); object and text arrays are what NumPy makes of ragged lists, strings or None.
+    """
+    if is_dtype(array.dtype, "real floating", xp=xp):
+        return
+    if is_dtype(array.dtype, "bool", xp=xp) or is_dtype(array.dtype, "integral", xp=xp):
+        return
+    if is_dtype(array.dtype, "complex floating", xp=xp):
+        raise TypeError(
+            f"{kernel}: {name} is complex ({array.dtype}); mlpillars computes real values "
+            "only and never drops an imaginary part (scipy.special's softmax and logsumexp "
+            "accept complex input; mlpillars does not compute it): pass the real part or "
+            "the magnitude explicitly"
+        )
+    raise TypeError(
+        f"{kernel}: {name} must hold real numbers (a bool, integer or floating dtype); got "
+        f"dtype {array.dtype}{_OBJECT_HINT if _is_object_or_text(array) else ''}"
+    )
+
+
+_OBJECT_HINT = (
+    " (NumPy makes object or text arrays of strings, None, ragged nested lists and mixed content)"
+)
+
+
+def _is_object_or_text(array: Any) -> bool:
+    return getattr(array.dtype, "kind", "") in ("O", "U", "S")
+
+
+def _name_at(names: tuple[str, ...], index: int) -> str:
+    return names[index] if index < len(names) else f"input {index}"
 
 
 def widened(array: Any, *, xp: Any) -> Any:

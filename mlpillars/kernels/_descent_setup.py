@@ -16,6 +16,7 @@ from ._checks import (
     check_choice,
     check_int,
     check_number,
+    check_real_dtype,
     regression_problems,
     shape_text,
 )
@@ -73,9 +74,10 @@ class Setup:
 def setup(X: Any, y: Any, lr: Any, options: Options, *, xp: Any) -> Setup:
     """Check the options and the problems; give them a batch axis and one float dtype."""
     check_options(options)
-    X, y = as_floating(X, y, xp=xp)
+    X, y = as_floating(X, y, xp=xp, kernel=GD, names=("X", "y"))
     features, targets, batch_size, batched = regression_problems(GD, X, y, lr, xp=xp)
     features = xp.astype(features, targets.dtype)
+    check_real_dtype(GD, "lr", lr, xp=xp)
     lr = xp.astype(lr, targets.dtype)
     if values_known(lr, targets):
         _check_values(lr, targets, y, options, xp=xp)

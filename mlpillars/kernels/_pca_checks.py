@@ -7,7 +7,7 @@ import numbers
 from typing import Any
 
 from ..backends import values_known, values_readable
-from ._checks import shape_text
+from ._checks import check_real_dtype, shape_text
 
 
 def checked_n_components(
@@ -100,6 +100,7 @@ def like_fitted(where: str, X: Any, components: Any, width: tuple[str, int], *, 
     """X checked to be a matrix of ``width`` (attribute name, value) columns, in the
     components' dtype."""
     check_matrix(where, "X", X)
+    check_real_dtype(where, "X", X, xp=xp)
     width_name, expected = width
     if X.shape[1] != expected:
         raise ValueError(

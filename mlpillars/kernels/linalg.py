@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from ..backends import kernel
-from ._checks import as_floating, check_axis, check_ndim, shape_text
+from ..backends import kernel, reduce_max
+from ._checks import as_floating, check_axis, check_ndim, is_empty, shape_text
 from ._fused import FusedLinear
 from .activations import activation_function
 
@@ -48,7 +48,9 @@ def linear(
     is the formula alone.
     """
     apply_activation = activation_function("linear", activation, xp=xp)
-    x, weight, bias = as_floating(x, weight, bias, xp=xp)
+    x, weight, bias = as_floating(
+        x, weight, bias, xp=xp, kernel="linear", names=("x", "weight", "bias")
+    )
     _check_layer("linear", x, "x", weight, "weight", bias, "bias")
     return _layer(x, weight, bias, activation, apply_activation, fused, xp=xp)
 
@@ -99,10 +101,17 @@ def mlp(
         )
     hidden = activation_function("mlp", activation, xp=xp)
     last = activation_function("mlp", output_activation, xp=xp)
-    (hidden_state,) = as_floating(x, xp=xp)
+    (hidden_state,) = as_floating(x, xp=xp, kernel="mlp", names=("x",))
     for layer, (weight, bias) in enumerate(zip(weights, biases, strict=True)):
         input_name = "x" if layer == 0 else f"layer {layer - 1} output"
-        hidden_state, weight, bias = as_floating(hidden_state, weight, bias, xp=xp)
+        hidden_state, weight, bias = as_floating(
+            hidden_state,
+            weight,
+            bias,
+            xp=xp,
+            kernel="mlp",
+            names=(input_name, f"weights[{layer}]", f"biases[{layer}]"),
+        )
         _check_layer(
             "mlp", hidden_state, input_name, weight, f"weights[{layer}]", bias, f"biases[{layer}]"
         )
@@ -137,7 +146,7 @@ def normalize(x: Any, /, *, axis: int = -1, xp: Any) -> Any:
     -------
     array, same shape as x
     """
-    (x,) = as_floating(x, xp=xp)
+    (x,) = as_floating(x, xp=xp, kernel="normalize", names=("x",))
     check_ndim("normalize", "x", x, tuple(range(1, 33)))
     check_axis("normalize", "x", x, axis)
     return _unit_vectors(x, axis, xp=xp)
@@ -161,7 +170,7 @@ def cosine_similarity(a: Any, b: Any, /, *, xp: Any) -> Any:
         With a 1-D argument its axis is dropped: (d,), (m, d) -> (m,); (d,), (d,) -> ().
         Values are clipped to [-1, 1] against round-off.
     """
-    a, b = as_floating(a, b, xp=xp)
+    a, b = as_floating(a, b, xp=xp, kernel="cosine_similarity", names=("a", "b"))
     check_ndim("cosine_similarity", "a", a, (1, 2))
     check_ndim("cosine_similarity", "b", b, (1, 2))
     if a.shape[-1] != b.shape[-1]:
@@ -211,7 +220,9 @@ _HUGE = 2.0**100
 
 
 def _unit_vectors(x: Any, axis: int, *, xp: Any) -> Any:
-    largest = xp.max(xp.abs(x), axis=axis, keepdims=True)
+    if is_empty(x):  # empty in, empty out (Dask cannot reduce an empty chunk)
+        return xp.zeros_like(x)
+    largest = reduce_max(xp.abs(x), axis=axis, keepdims=True, xp=xp)
     shrink = xp.where(largest > _HUGE, xp.full_like(largest, 2.0**-64), xp.ones_like(largest))
     x, largest = x * shrink, largest * shrink
     nonzero_largest = xp.where(largest == 0, xp.ones_like(largest), largest)

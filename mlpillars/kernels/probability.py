@@ -9,21 +9,23 @@ produce NaN. float16 and bfloat16 inputs are computed in float32 and the result 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import array_api_compat as aac
 
-from ..backends import kernel, values_known
+from ..backends import kernel, reduce_max
 from ._checks import (
     as_floating,
     check_axis,
     check_choice,
     check_positive_number,
+    is_empty,
     narrowed,
-    shape_text,
     widened,
 )
 from ._fused import FusedLogSumExp, FusedSoftmax, is_offered
+from ._targets import class_axis_of, picked_log_probs, soft_target_log_likelihood
 
 REDUCTIONS = ("mean", "sum", "none")
 _TEMPERATURE_HINT = " (temperature -> 0 approaches argmax; use e.g. 1e-6 for near-greedy)"
@@ -64,14 +66,13 @@ def softmax(
     checked arguments (:class:`._fused.FusedSoftmax`); ``softmax.generic(x, xp=xp)`` is
     the formula alone.
     """
-    (x,) = as_floating(x, xp=xp)
+    (x,) = as_floating(x, xp=xp, kernel="softmax", names=("x",))
     axis, temperature = _softmax_options("softmax", x, axis, temperature)
     if fused is not None and is_offered(x):
         probabilities = fused(x, axis=axis, temperature=temperature, xp=xp)
         if probabilities is not NotImplemented:
             return probabilities
-    exp_shifted = xp.exp(_shifted(widened(x, xp=xp), axis, temperature, xp=xp))
-    return narrowed(exp_shifted / xp.sum(exp_shifted, axis=axis, keepdims=True), x, xp=xp)
+    return _on_one_axis(_probabilities, x, axis, temperature, xp=xp)
 
 
 @kernel(arrays=("x",))
@@ -108,14 +109,13 @@ def log_softmax(
     Where the framework has its own log-softmax, it computes the checked arguments
     (:class:`._fused.FusedSoftmax`); ``log_softmax.generic(x, xp=xp)`` is the formula alone.
     """
-    (x,) = as_floating(x, xp=xp)
+    (x,) = as_floating(x, xp=xp, kernel="log_softmax", names=("x",))
     axis, temperature = _softmax_options("log_softmax", x, axis, temperature)
     if fused is not None and is_offered(x):
         log_probabilities = fused(x, axis=axis, temperature=temperature, xp=xp)
         if log_probabilities is not NotImplemented:
             return log_probabilities
-    shifted = _shifted(widened(x, xp=xp), axis, temperature, xp=xp)
-    return narrowed(_log_normalised(shifted, axis, xp=xp), x, xp=xp)
+    return _on_one_axis(_log_probabilities, x, axis, temperature, xp=xp)
 
 
 @kernel(arrays=("x",))
@@ -155,21 +155,15 @@ def logsumexp(
     the checked arguments (:class:`._fused.FusedLogSumExp`); ``logsumexp.generic(x, xp=xp)``
     is the formula alone.
     """
-    (x,) = as_floating(x, xp=xp)
+    (x,) = as_floating(x, xp=xp, kernel="logsumexp", names=("x",))
     axis = check_axis("logsumexp", "x", x, axis)
     if fused is not None and is_offered(x):
         result = fused(x, axis=axis, keepdims=keepdims, xp=xp)
         if result is not NotImplemented:
             return result
-    values = widened(x, xp=xp)
-    row_max = xp.max(values, axis=axis, keepdims=True)
-    safe_max = xp.where(xp.isfinite(row_max), row_max, xp.zeros_like(row_max))
-    is_max = values == row_max
-    below_max = xp.where(is_max, xp.zeros_like(values), xp.exp(values - safe_max))
-    extra_ties = xp.sum(xp.astype(is_max, values.dtype), axis=axis, keepdims=True) - 1
-    summed_rest = xp.sum(below_max, axis=axis, keepdims=True) + extra_ties
-    finite = xp.log1p(summed_rest) + safe_max
-    result = narrowed(xp.where(xp.isfinite(row_max), finite, row_max), x, xp=xp)
+    if x.ndim == 0:  # one entry: its own value, as SciPy
+        return xp.reshape(_log_sum_exp(xp.reshape(x, (1,)), 0, xp=xp), ())
+    result = _log_sum_exp(x, axis, xp=xp)
     return result if keepdims else xp.squeeze(result, axis=axis)
 
 
@@ -191,7 +185,7 @@ def sigmoid(x: Any, /, *, xp: Any) -> Any:
     -------
     array, same shape as x, values in [0, 1]
     """
-    (x,) = as_floating(x, xp=xp)
+    (x,) = as_floating(x, xp=xp, kernel="sigmoid", names=("x",))
     return stable_sigmoid(x, xp=xp)
 
 
@@ -225,7 +219,9 @@ def cross_entropy(
     axis : int
         The class axis of ``logits``.
     reduction : {"mean", "sum", "none"}
-        ``"none"`` returns one loss per sample (``logits.shape`` without ``axis``).
+        ``"none"`` returns one loss per sample (``logits.shape`` without ``axis``). With
+        zero samples, "sum" is 0 and "none" empty; "mean" raises ``ValueError`` (torch
+        returns NaN, a 0/0 that would pass silently into a training loop).
 
     Returns
     -------
@@ -233,13 +229,13 @@ def cross_entropy(
         A 0-d array for "mean" and "sum", else the per-sample losses.
     """
     check_choice("cross_entropy", "reduction", reduction, REDUCTIONS)
-    (logits,) = as_floating(logits, xp=xp)
-    class_axis = check_axis("cross_entropy", "logits", logits, axis)
+    (logits,) = as_floating(logits, xp=xp, kernel="cross_entropy", names=("logits",))
+    class_axis = class_axis_of(logits, axis, reduction)
     log_probs = _log_softmax(widened(logits, xp=xp), class_axis, 1.0, xp=xp)
     if xp.isdtype(target.dtype, "integral"):
-        losses = -_picked_log_probs(log_probs, target, class_axis, xp=xp)
+        losses = -picked_log_probs(log_probs, target, class_axis, xp=xp)
     else:
-        losses = -_soft_target_log_likelihood(log_probs, target, class_axis, xp=xp)
+        losses = -soft_target_log_likelihood(log_probs, target, class_axis, xp=xp)
     if reduction == "mean":
         losses = xp.mean(losses)
     elif reduction == "sum":
@@ -259,9 +255,53 @@ def _softmax_options(kernel_name: str, x: Any, axis: int, temperature: float) ->
     return check_axis(kernel_name, "x", x, axis), temperature
 
 
+def _probabilities(x: Any, axis: int, temperature: float, *, xp: Any) -> Any:
+    """The softmax formula, for floating ``x`` with at least one axis (empty: empty)."""
+    if is_empty(x):
+        return xp.zeros_like(x)
+    exp_shifted = xp.exp(_shifted(widened(x, xp=xp), axis, temperature, xp=xp))
+    return narrowed(exp_shifted / xp.sum(exp_shifted, axis=axis, keepdims=True), x, xp=xp)
+
+
+def _log_probabilities(x: Any, axis: int, temperature: float, *, xp: Any) -> Any:
+    """The log-softmax formula, for floating ``x`` with at least one axis (empty: empty)."""
+    if is_empty(x):
+        return xp.zeros_like(x)
+    shifted = _shifted(widened(x, xp=xp), axis, temperature, xp=xp)
+    return narrowed(_log_normalised(shifted, axis, xp=xp), x, xp=xp)
+
+
+def _log_sum_exp(x: Any, axis: int, *, xp: Any) -> Any:
+    """The log-sum-exp formula with the reduced axis kept, for floating ``x`` with at least
+    one axis; an empty sum is ``-inf`` (SciPy), an empty result empty."""
+    if is_empty(x):
+        kept = tuple(1 if i == axis else size for i, size in enumerate(x.shape))
+        fill = -math.inf if x.shape[axis] == 0 else 0.0
+        return xp.full(kept, fill, dtype=x.dtype, device=aac.device(x))
+    values = widened(x, xp=xp)
+    row_max = reduce_max(values, axis=axis, keepdims=True, xp=xp)
+    safe_max = xp.where(xp.isfinite(row_max), row_max, xp.zeros_like(row_max))
+    is_max = values == row_max
+    below_max = xp.where(is_max, xp.zeros_like(values), xp.exp(values - safe_max))
+    extra_ties = xp.sum(xp.astype(is_max, values.dtype), axis=axis, keepdims=True) - 1
+    summed_rest = xp.sum(below_max, axis=axis, keepdims=True) + extra_ties
+    finite = xp.log1p(summed_rest) + safe_max
+    return narrowed(xp.where(xp.isfinite(row_max), finite, row_max), x, xp=xp)
+
+
+def _on_one_axis(
+    formula: Callable[..., Any], x: Any, axis: int, temperature: float, *, xp: Any
+) -> Any:
+    """``formula(x, axis, temperature)``; a 0-d x as a vector of one entry (SciPy and torch:
+    ``softmax(1000.0)`` is 1.0, ``log_softmax`` 0.0), reshaped back."""
+    if x.ndim:
+        return formula(x, axis, temperature, xp=xp)
+    return xp.reshape(formula(xp.reshape(x, (1,)), 0, temperature, xp=xp), ())
+
+
 def _shifted(x: Any, axis: int, temperature: float, *, xp: Any) -> Any:
     """``(x - max(x)) / T``: shifting first keeps even float16 logits / 1e-6 finite."""
-    shifted = x - xp.max(x, axis=axis, keepdims=True)
+    shifted = x - reduce_max(x, axis=axis, keepdims=True, xp=xp)
     return shifted if temperature == 1.0 else shifted / temperature
 
 
@@ -273,46 +313,6 @@ def _log_normalised(shifted: Any, axis: int, *, xp: Any) -> Any:
 def _log_softmax(x: Any, axis: int, temperature: float, *, xp: Any) -> Any:
     """The checked log-softmax of floating ``x`` (no widening), for cross_entropy."""
     axis, temperature = _softmax_options("log_softmax", x, axis, temperature)
+    if is_empty(x):
+        return xp.zeros_like(x)
     return _log_normalised(_shifted(x, axis, temperature, xp=xp), axis, xp=xp)
-
-
-def _picked_log_probs(log_probs: Any, labels: Any, class_axis: int, *, xp: Any) -> Any:
-    """``log_probs`` at each sample's label, for integer labels."""
-    sample_shape = tuple(s for i, s in enumerate(log_probs.shape) if i != class_axis)
-    n_classes = log_probs.shape[class_axis]
-    if tuple(labels.shape) != sample_shape:
-        raise ValueError(
-            f"cross_entropy: integer target must have the logits' shape without the class "
-            f"axis {class_axis}, i.e. {sample_shape}; got target: {shape_text(labels)}, "
-            f"logits: {shape_text(log_probs)}"
-        )
-    in_range = (labels >= 0) & (labels < n_classes)
-    checked = values_known(in_range)  # the array bool() reads: inside jit, a tracer
-    if checked and aac.size(labels) and not bool(xp.all(in_range)):
-        raise ValueError(
-            f"cross_entropy: class labels must lie in [0, {n_classes}) for logits with "
-            f"{n_classes} classes; got labels from {int(xp.min(labels))} to {int(xp.max(labels))}"
-        )
-    class_last = xp.moveaxis(log_probs, class_axis, -1)
-    classes = xp.arange(n_classes, dtype=labels.dtype, device=aac.device(log_probs))
-    is_label = xp.expand_dims(labels, axis=-1) == classes
-    picked = xp.sum(xp.where(is_label, class_last, xp.zeros_like(class_last)), axis=-1)
-    if checked:
-        return picked
-    # Labels not checked (traced, or on a GPU): an out-of-range label's row is NaN.
-    return xp.where(in_range, picked, xp.full_like(picked, math.nan))
-
-
-def _soft_target_log_likelihood(
-    log_probs: Any, probabilities: Any, class_axis: int, *, xp: Any
-) -> Any:
-    """``sum_c t_c log p_c`` for a target given as class probabilities."""
-    if tuple(probabilities.shape) != tuple(log_probs.shape):
-        raise ValueError(
-            "cross_entropy: a probability target must have the logits' shape "
-            f"{shape_text(log_probs)}; got target: {shape_text(probabilities)} (integer "
-            "class labels take the logits' shape without the class axis)"
-        )
-    (probabilities,) = as_floating(probabilities, xp=xp)
-    probabilities = xp.astype(probabilities, log_probs.dtype)
-    return xp.sum(probabilities * log_probs, axis=class_axis)

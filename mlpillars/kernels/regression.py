@@ -11,8 +11,8 @@ from __future__ import annotations
 import math
 from typing import Any, NamedTuple
 
-from ..backends import kernel, materialize, qr, solve_triangular, values_known
-from ._checks import as_floating, narrowed, regression_problems, shape_text, widened
+from ..backends import kernel, materialize, qr, reduce_max, solve_triangular, values_known
+from ._checks import as_floating, is_empty, narrowed, regression_problems, shape_text, widened
 from ._regression_checks import check_determined, first_true, non_finite_problems, rank_message
 
 
@@ -60,7 +60,7 @@ def least_squares(X: Any, y: Any, /, *, fit_intercept: bool = True, xp: Any) -> 
         where), and for a rank-deficient X (naming the first dependent column). Where they
         cannot, that problem's weights and bias are NaN instead, on every backend.
     """
-    X, y = as_floating(X, y, xp=xp)
+    X, y = as_floating(X, y, xp=xp, kernel="least_squares", names=("X", "y"))
     features, targets, batch_size, batched = regression_problems("least_squares", X, y, None, xp=xp)
     like = targets  # half precision is solved in float32, then cast back
     features, targets = widened(xp.astype(features, targets.dtype), xp=xp), widened(targets, xp=xp)
@@ -96,28 +96,47 @@ def r_squared(y_true: Any, y_pred: Any, /, *, xp: Any) -> Any:
     .. math:: R^2 = 1 - \frac{\sum_i (y_i - \hat y_i)^2}{\sum_i (y_i - \bar y)^2}
 
     A constant ``y_true`` gives 1 for a perfect prediction and 0 otherwise (as
-    scikit-learn's ``r2_score``).
+    scikit-learn's ``r2_score``). Both are first shifted by the first sample and scaled by
+    the largest deviation from it, which R^2 does not see: the sums of squares then
+    neither lose the digits of data far from zero (float32 values of 1e8 + N(0, 1)) nor
+    overflow (float32 values of 1e30), and a constant y_true is exactly constant.
 
     Parameters
     ----------
     y_true, y_pred : array, shape (..., n)
+        n >= 1 samples along the last axis (n = 0 raises ``ValueError``, as scikit-learn).
 
     Returns
     -------
     array, shape (...)
     """
-    y_true, y_pred = as_floating(y_true, y_pred, xp=xp)
-    if tuple(y_true.shape) != tuple(y_pred.shape) or y_true.ndim == 0:
+    y_true, y_pred = as_floating(
+        y_true, y_pred, xp=xp, kernel="r_squared", names=("y_true", "y_pred")
+    )
+    if tuple(y_true.shape) != tuple(y_pred.shape) or y_true.ndim == 0 or y_true.shape[-1] == 0:
         raise ValueError(
-            f"r_squared: y_true and y_pred must have one shape with at least one axis; got "
-            f"y_true: {shape_text(y_true)}, y_pred: {shape_text(y_pred)}"
+            f"r_squared: y_true and y_pred must have one shape with at least one sample "
+            f"along the last axis; got y_true: {shape_text(y_true)}, y_pred: "
+            f"{shape_text(y_pred)}"
         )
-    residual_sum = xp.sum((y_true - y_pred) ** 2, axis=-1)
-    centred = y_true - xp.mean(y_true, axis=-1, keepdims=True)
+    true_scaled, pred_scaled = _shifted_and_scaled(y_true, y_pred, xp=xp)
+    residual_sum = xp.sum((true_scaled - pred_scaled) ** 2, axis=-1)
+    centred = true_scaled - xp.mean(true_scaled, axis=-1, keepdims=True)
     total_sum = xp.sum(centred**2, axis=-1)
     constant = total_sum == 0
     ratio = residual_sum / xp.where(constant, xp.ones_like(total_sum), total_sum)
     return xp.where(constant, xp.astype(residual_sum == 0, ratio.dtype), 1 - ratio)
+
+
+def _shifted_and_scaled(y_true: Any, y_pred: Any, *, xp: Any) -> tuple[Any, Any]:
+    """``(y - y_true[0]) / s`` for both, s = the largest ``|y_true - y_true[0]|`` (1 if 0)."""
+    if is_empty(y_true):  # zero problems (n >= 1 is checked): nothing to reduce
+        return y_true, y_pred
+    origin = y_true[..., :1]
+    true_shifted, pred_shifted = y_true - origin, y_pred - origin
+    spread = reduce_max(xp.abs(true_shifted), axis=-1, keepdims=True, xp=xp)
+    spread = xp.where(spread == 0, xp.ones_like(spread), spread)
+    return true_shifted / spread, pred_shifted / spread
 
 
 def _solve_by_qr(

@@ -161,6 +161,14 @@ class Framework:
         """
         return True
 
+    def reducible(self, array: Any) -> Any:
+        """``array`` in a form the framework's max can reduce (the same values).
+
+        As it is, except where the framework's own reduction fails on a valid array
+        (Dask: on an empty chunk).
+        """
+        return array
+
     # -- what it can do ----------------------------------------------------------------------
     def capabilities(self, device: Any) -> Capabilities:
         """What the framework can do on ``device``."""

@@ -53,6 +53,18 @@ class DaskFramework(Framework):
 
         return dask.persist(*arrays)
 
+    def reducible(self, array: Any) -> Any:
+        # Dask's max fails on an empty chunk (NumPy's "zero-size array to reduction
+        # operation maximum"), which slicing or from_array(chunks=...) can leave in a
+        # non-empty array: merge them away, keeping an empty axis's one chunk.
+        chunks = array.chunks
+        if not any(0 in axis_chunks for axis_chunks in chunks):
+            return array
+        if any(size != size for axis_chunks in chunks for size in axis_chunks):
+            return array  # unknown chunk sizes (NaN) cannot be rechunked
+        kept = tuple(tuple(size for size in sizes if size) or (0,) for sizes in chunks)
+        return array.rechunk(kept)
+
     def settings(self) -> dict[str, Any]:
         """The version and the scheduler that computes: a distributed cluster's address,
         workers and threads when a ``Client`` is active, else Dask's local one."""

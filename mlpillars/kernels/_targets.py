@@ -1,0 +1,77 @@
+"""Cross-entropy's checks and the log-likelihood of its two kinds of target.
+
+Apart from :mod:`.probability` so that each module stays short: the class axis (at least
+one class, no mean over zero samples), integer labels (in range, or NaN rows where their
+values cannot be read) and class-probability targets.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import array_api_compat as aac
+
+from ..backends import values_known
+from ._checks import as_floating, check_axis, is_empty, shape_text
+
+
+def class_axis_of(logits: Any, axis: int, reduction: str) -> int:
+    """The class axis, checked: at least one class; no mean over zero samples."""
+    if logits.ndim == 0:
+        raise ValueError("cross_entropy: logits must have a class axis, got a 0-d array")
+    class_axis = check_axis("cross_entropy", "logits", logits, axis)
+    if logits.shape[class_axis] == 0:
+        raise ValueError(
+            f"cross_entropy: logits have 0 classes along axis {axis} (logits: "
+            f"{shape_text(logits)}); give at least one class"
+        )
+    if reduction == "mean" and is_empty(logits):
+        raise ValueError(
+            f"cross_entropy: the mean over zero samples is undefined (logits: "
+            f"{shape_text(logits)}); torch returns NaN, mlpillars refuses: use "
+            "reduction='sum' (0) or 'none' (an empty array)"
+        )
+    return class_axis
+
+
+def picked_log_probs(log_probs: Any, labels: Any, class_axis: int, *, xp: Any) -> Any:
+    """``log_probs`` at each sample's label, for integer labels."""
+    sample_shape = tuple(s for i, s in enumerate(log_probs.shape) if i != class_axis)
+    n_classes = log_probs.shape[class_axis]
+    if tuple(labels.shape) != sample_shape:
+        raise ValueError(
+            f"cross_entropy: integer target must have the logits' shape without the class "
+            f"axis {class_axis}, i.e. {sample_shape}; got target: {shape_text(labels)}, "
+            f"logits: {shape_text(log_probs)}"
+        )
+    in_range = (labels >= 0) & (labels < n_classes)
+    checked = values_known(in_range)  # the array bool() reads: inside jit, a tracer
+    if checked and aac.size(labels) and not bool(xp.all(in_range)):
+        raise ValueError(
+            f"cross_entropy: class labels must lie in [0, {n_classes}) for logits with "
+            f"{n_classes} classes; got labels from {int(xp.min(labels))} to {int(xp.max(labels))}"
+        )
+    class_last = xp.moveaxis(log_probs, class_axis, -1)
+    classes = xp.arange(n_classes, dtype=labels.dtype, device=aac.device(log_probs))
+    is_label = xp.expand_dims(labels, axis=-1) == classes
+    picked = xp.sum(xp.where(is_label, class_last, xp.zeros_like(class_last)), axis=-1)
+    if checked:
+        return picked
+    # Labels not checked (traced, or on a GPU): an out-of-range label's row is NaN.
+    return xp.where(in_range, picked, xp.full_like(picked, math.nan))
+
+
+def soft_target_log_likelihood(
+    log_probs: Any, probabilities: Any, class_axis: int, *, xp: Any
+) -> Any:
+    """``sum_c t_c log p_c`` for a target given as class probabilities."""
+    if tuple(probabilities.shape) != tuple(log_probs.shape):
+        raise ValueError(
+            "cross_entropy: a probability target must have the logits' shape "
+            f"{shape_text(log_probs)}; got target: {shape_text(probabilities)} (integer "
+            "class labels take the logits' shape without the class axis)"
+        )
+    (probabilities,) = as_floating(probabilities, xp=xp, kernel="cross_entropy", names=("target",))
+    probabilities = xp.astype(probabilities, log_probs.dtype)
+    return xp.sum(probabilities * log_probs, axis=class_axis)

@@ -1,0 +1,262 @@
+"""Bad inputs get a clear TypeError naming the kernel and the argument; complex input is
+refused, never cast to real; empty axes and 0-d inputs follow SciPy and torch.
+
+Every error is checked by the start of its message: ``"<kernel>: <argument> ..."``.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+from typing import Any
+
+import numpy as np
+import pytest
+import scipy.special
+
+import mlpillars as mp
+from mlpillars.backends import FRAMEWORKS, KERNELS
+from mlpillars.bench.catalogue import entry_for
+from mlpillars.examples import SMALLEST_SIZE
+from mlpillars.testing import BackendCase, assert_close
+
+CPU_BACKENDS = ("numpy", "torch", "jax", "dask", "array_api_strict")
+
+
+def _backend_params(*, with_none: bool) -> list[Any]:
+    """``backend=`` values for the CPU backends, each skipped with the reason if missing."""
+    params = [pytest.param(None, id="follow-inputs")] if with_none else []
+    for name in CPU_BACKENDS:
+        missing = not FRAMEWORKS[name].is_installed()
+        marks = [pytest.mark.skip(reason=f"{name} is not installed")] if missing else []
+        params.append(pytest.param(name, id=name, marks=marks))
+    return params
+
+
+NOT_ARRAYS = {
+    "None": None,
+    "str": "abc",
+    "bytes": b"abc",
+    "dict": {"a": 1.0},
+    "set": {1.0, 2.0},
+    "ragged": [[1.0, 2.0], [3.0]],
+    "list-with-None": [1.0, None],
+    "list-with-str": [1.0, "a"],
+    "object-array": np.array([1.0, "a"], dtype=object),
+    "object-array-of-numbers": np.array([1.0, 2.0], dtype=object),
+    "text-array": np.array(["a", "b"]),
+    "datetime-array": np.array(["2026-01-01"], dtype="datetime64[D]"),
+}
+
+
+@pytest.mark.parametrize("backend", _backend_params(with_none=True))
+@pytest.mark.parametrize("value", NOT_ARRAYS.values(), ids=NOT_ARRAYS.keys())
+def test_what_is_not_an_array_of_numbers_is_a_type_error_naming_kernel_and_argument(value, backend):
+    with pytest.raises(TypeError, match=r"^softmax: x (is|must)") as error:
+        mp.softmax(value, backend=backend)
+    assert "valid" in str(error.value) or "real numbers" in str(error.value)
+
+
+@pytest.mark.parametrize("spec", [123, 1.5, ["torch"], b"numpy"])
+def test_a_backend_that_is_not_a_string_is_a_type_error(spec):
+    with pytest.raises(TypeError, match=r"^softmax: the backend \(from backend=\) must be a str"):
+        mp.softmax([1.0, 2.0], backend=spec)
+    with pytest.raises(TypeError, match=r"the backend \(from use_backend\) must be a string"):
+        with mp.use_backend(spec):
+            pass
+    with pytest.raises(TypeError, match=r"the backend \(from to_backend\) must be a string"):
+        mp.to_backend([1.0], spec)
+
+
+def test_a_required_array_given_as_none_is_named():
+    x, weight = np.ones((2, 3)), np.ones((3, 4))
+    with pytest.raises(TypeError, match=r"^linear: weight is required, got None"):
+        mp.linear(x, None)
+    with pytest.raises(TypeError, match=r"^mlp: weights\[1\] is required, got None"):
+        mp.mlp(x, [weight, None])
+    with pytest.raises(TypeError, match=r"^mlp: weights must be a list or tuple of arrays"):
+        mp.mlp(x, weight)
+    with pytest.raises(TypeError, match=r"^cross_entropy: target is required"):
+        mp.cross_entropy(x, None)
+    expected = x @ weight  # an optional array may be None: no bias
+    assert_close(mp.linear(x, weight, None), expected)
+    assert_close(mp.mlp(x, [weight], [None]), np.maximum(expected, 0) * 0 + expected)
+
+
+# -- complex input ----------------------------------------------------------------------------
+
+
+def _array_arguments(kernel_name: str) -> list[tuple[str, int, int | None]]:
+    """(argument name, position, index in its list) of every floating array of the
+    kernel's example call."""
+    call = entry_for(kernel_name).example_call(SMALLEST_SIZE, "float64")
+    names = list(inspect.signature(KERNELS[kernel_name]).parameters)
+    found = []
+    for position, value in enumerate(call.arrays):
+        if isinstance(value, (list, tuple)):
+            found += [(f"{names[position]}[{i}]", position, i) for i in range(len(value))]
+        elif np.asarray(value).dtype.kind == "f":
+            found.append((names[position], position, None))
+    return found
+
+
+COMPLEX_CASES = [
+    pytest.param(kernel_name, *argument, id=f"{kernel_name}-{argument[0]}")
+    for kernel_name in KERNELS
+    for argument in _array_arguments(kernel_name)
+]
+
+
+@pytest.mark.parametrize(("kernel_name", "argument", "position", "index"), COMPLEX_CASES)
+def test_complex_input_is_refused_by_every_kernel(kernel_name, argument, position, index):
+    call = entry_for(kernel_name).example_call(SMALLEST_SIZE, "float64")
+    arrays = [list(value) if isinstance(value, list) else value for value in call.arrays]
+    if index is None:
+        arrays[position] = arrays[position] + 1j
+    else:
+        arrays[position][index] = arrays[position][index] + 1j
+    pattern = rf"^{kernel_name}: {re.escape(argument)} is complex \(complex128\)"
+    with pytest.raises(TypeError, match=pattern) as error:
+        KERNELS[kernel_name](*arrays, **call.options)
+    assert "never drops an imaginary part" in str(error.value)
+
+
+@pytest.mark.parametrize("backend", _backend_params(with_none=False))
+def test_complex_input_is_refused_on_every_backend(backend):
+    host = np.array([[1.0 + 1.0j, 2.0], [0.5, -1.0j]])
+    x = mp.to_backend(host, backend)
+    for name in ("softmax", "log_softmax", "logsumexp", "sigmoid", "normalize"):
+        with pytest.raises(TypeError, match=rf"^{name}: x is complex"):
+            KERNELS[name](x)
+    with pytest.raises(TypeError, match=r"^softmax: x is complex"):
+        mp.softmax([1j, 2.0], backend=backend)  # a Python list of complex numbers too
+    with pytest.raises(TypeError, match=r"^linear: weight is complex"):
+        mp.linear(mp.to_backend(np.ones((2, 2)), backend), x)
+
+
+def test_complex_learning_rate_and_pca_transform_input_are_refused(rng: np.random.Generator):
+    X, y = rng.normal(size=(20, 2)), rng.normal(size=20)
+    with pytest.raises(TypeError, match=r"^gradient_descent: lr is complex"):
+        mp.gradient_descent(X, y, lr=np.array(0.1 + 0.1j), steps=2)
+    model = mp.PCA(1).fit(X)
+    with pytest.raises(TypeError, match=r"^PCA.transform: X is complex"):
+        model.transform(X + 1j)
+
+
+# -- objects NumPy reads ---------------------------------------------------------------------
+
+
+class _Table:
+    """A stand-in for a pandas DataFrame: an object NumPy reads through ``__array__``."""
+
+    def __init__(self, values: np.ndarray) -> None:
+        self.values = values
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        return self.values if dtype is None else self.values.astype(dtype)
+
+
+@pytest.mark.parametrize("backend", _backend_params(with_none=True))
+def test_an_object_numpy_reads_is_read_as_numpy_reads_it(backend):
+    values = np.array([[1.0, 2.0, 3.0], [0.0, 0.0, 5.0]])
+    result = mp.softmax(_Table(values), backend=backend)
+    expected_owner = backend or "numpy"
+    assert mp.backends.framework_of(result).name == expected_owner
+    assert_close(result, scipy.special.softmax(values, axis=-1))
+    with pytest.raises(TypeError, match=r"^softmax: x must hold numbers; NumPy reads this _Table"):
+        mp.softmax(_Table(np.array([["a", "b"]], dtype=object)), backend=backend)
+
+
+@pytest.mark.parametrize("backend", _backend_params(with_none=True))
+def test_a_pandas_dataframe_is_read_as_numpy_reads_it(backend):
+    pd = pytest.importorskip("pandas")
+    frame = pd.DataFrame({"a": [1.0, 2.0], "b": [3, 4]})
+    result = mp.softmax(frame, backend=backend)
+    assert mp.backends.framework_of(result).name == (backend or "numpy")
+    assert_close(result, scipy.special.softmax(frame.to_numpy(dtype=float), axis=-1))
+    with pytest.raises(TypeError, match=r"^softmax: x must hold numbers; NumPy reads this"):
+        mp.softmax(pd.DataFrame({"a": ["x", "y"]}), backend=backend)
+
+
+# -- empty axes and 0-d inputs ---------------------------------------------------------------
+
+EMPTY_SHAPES = [((5, 0), -1), ((0,), -1), ((0, 4), -1), ((0, 4), 0), ((3, 0, 2), 1)]
+
+
+@pytest.mark.parametrize(("shape", "axis"), EMPTY_SHAPES)
+@pytest.mark.parametrize("kernel_name", ["softmax", "log_softmax"])
+def test_softmax_of_an_empty_array_is_empty(xp: BackendCase, kernel_name, shape, axis):
+    x = xp.asarray(np.zeros(shape))
+    result = getattr(mp, kernel_name)(x, axis)
+    assert_close(result, np.zeros(shape), like=x)  # torch's answer; SciPy 1.17 raises
+
+
+@pytest.mark.parametrize("keepdims", [False, True])
+@pytest.mark.parametrize(("shape", "axis"), EMPTY_SHAPES)
+def test_logsumexp_over_an_empty_axis_is_minus_infinity(xp: BackendCase, shape, axis, keepdims):
+    x = xp.asarray(np.zeros(shape))
+    expected = scipy.special.logsumexp(np.zeros(shape), axis=axis, keepdims=keepdims)
+    assert_close(mp.logsumexp(x, axis, keepdims=keepdims), expected, like=x)
+
+
+@pytest.mark.parametrize("axis", [-1, 0])
+def test_a_0d_input_is_one_entry(xp: BackendCase, axis):
+    for value in (1000.0, -3.5, 0.0):
+        x = xp.asarray(np.array(value))
+        assert_close(mp.softmax(x, axis), scipy.special.softmax(np.array(value)), like=x)
+        assert_close(mp.log_softmax(x, axis), scipy.special.log_softmax(value), like=x)
+        assert_close(mp.logsumexp(x, axis), scipy.special.logsumexp(value), like=x)
+        assert_close(mp.logsumexp(x, axis, keepdims=True), np.array(value), like=x)  # torch
+        assert_close(mp.sigmoid(x), scipy.special.expit(value), like=x)
+
+
+def test_sigmoid_normalize_linear_mlp_cosine_of_zero_rows(xp: BackendCase):
+    rows = xp.asarray(np.zeros((0, 3)))
+    weight, bias = xp.asarray(np.ones((3, 2))), xp.asarray(np.ones(2))
+    assert_close(mp.sigmoid(rows), np.zeros((0, 3)), like=rows)
+    assert_close(mp.normalize(rows), np.zeros((0, 3)), like=rows)
+    assert_close(mp.linear(rows, weight, bias, activation="gelu"), np.zeros((0, 2)), like=rows)
+    assert_close(mp.mlp(rows, [weight, xp.asarray(np.ones((2, 4)))]), np.zeros((0, 4)), like=rows)
+    others = xp.asarray(np.ones((2, 3)))
+    assert_close(mp.cosine_similarity(rows, others), np.zeros((0, 2)), like=rows)
+    assert_close(mp.cosine_similarity(others, rows), np.zeros((2, 0)), like=rows)
+
+
+def test_cross_entropy_of_zero_samples(xp: BackendCase):
+    logits = xp.asarray(np.zeros((0, 3)))
+    labels = xp.asarray(np.zeros(0, dtype=np.int64), dtype=None)
+    assert_close(mp.cross_entropy(logits, labels, reduction="sum"), np.array(0.0), like=logits)
+    assert_close(mp.cross_entropy(logits, labels, reduction="none"), np.zeros(0), like=logits)
+    with pytest.raises(ValueError, match=r"^cross_entropy: the mean over zero samples"):
+        mp.cross_entropy(logits, labels)
+    with pytest.raises(ValueError, match=r"^cross_entropy: logits have 0 classes"):
+        mp.cross_entropy(xp.asarray(np.zeros((4, 0))), xp.asarray(np.zeros((4, 0))))
+    with pytest.raises(ValueError, match=r"^cross_entropy: logits must have a class axis"):
+        mp.cross_entropy(xp.asarray(np.array(1.0)), xp.asarray(np.array(0), dtype=None))
+
+
+def test_dask_reductions_over_empty_chunks():
+    da = pytest.importorskip("dask.array")
+    host = np.random.default_rng(3).normal(size=(5, 4))
+    x = da.from_array(host, chunks=((2, 0, 3), (4,)))
+    assert_close(mp.softmax(x, 0), scipy.special.softmax(host, axis=0), like=x)
+    assert_close(mp.log_softmax(x, 0), scipy.special.log_softmax(host, axis=0), like=x)
+    assert_close(mp.logsumexp(x, 0), scipy.special.logsumexp(host, axis=0), like=x)
+    assert_close(mp.normalize(x, axis=0), host / np.linalg.norm(host, axis=0), like=x)
+    unit = host / np.linalg.norm(host, axis=1, keepdims=True)
+    assert_close(mp.cosine_similarity(x, x), np.clip(unit @ unit.T, -1, 1), like=x)
+
+
+def test_r_squared_of_data_far_from_zero_of_huge_values_and_of_zero_samples(xp: BackendCase):
+    rng = np.random.default_rng(7)
+    for offset, scale in ((1e4, 1.0), (0.0, 1e30), (-1e30, 1e25)):
+        y_true = xp.asarray(offset + scale * rng.normal(size=(2, 40)))
+        y_pred = xp.asarray(xp.to_numpy(y_true) + 0.3 * scale * rng.normal(size=(2, 40)))
+        truth, prediction = xp.to_numpy(y_true), xp.to_numpy(y_pred)
+        centred = truth - truth.mean(axis=-1, keepdims=True)
+        expected = 1 - ((truth - prediction) ** 2).sum(-1) / (centred**2).sum(-1)
+        assert_close(mp.r_squared(y_true, y_pred), expected, like=y_true)
+    with pytest.raises(ValueError, match=r"^r_squared: .* at least one sample"):
+        mp.r_squared(xp.asarray(np.zeros((3, 0))), xp.asarray(np.zeros((3, 0))))
+    empty_batch = xp.asarray(np.zeros((0, 4)))
+    assert_close(mp.r_squared(empty_batch, empty_batch), np.zeros(0), like=empty_batch)
