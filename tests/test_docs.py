@@ -23,5 +23,5 @@ def test_readme_lists_every_public_kernel():
 
 def test_ci_runs_the_readme_test_command():
     ci_script = (pathlib.Path(__file__).parents[1] / ".ci" / "run").read_text()
-    command = 'pip install -e ".[all,test]" && python -m pytest -q'
+    command = 'pip install -e ".[all,test]" && python -m pytest -q -n auto'
     assert command in README and command in ci_script
