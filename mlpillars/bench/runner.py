@@ -213,13 +213,15 @@ def _pytest_arguments(plan: RunPlan, out: Path, session: int, resume: bool) -> l
 
 @contextmanager
 def _without_selection():
-    """The cases choose their own backends; a selected one would move every input."""
-    saved = os.environ.pop(ENV_VARIABLE, None)
+    """The cases choose their own backends; a selected one would move every input. A run
+    started inside a pytest-xdist worker (the tests) is itself one serial session:
+    pytest-benchmark would disable every benchmark on seeing ``PYTEST_XDIST_WORKER``."""
+    hidden = (ENV_VARIABLE, "PYTEST_XDIST_WORKER")
+    saved = {name: os.environ.pop(name) for name in hidden if name in os.environ}
     try:
         yield
     finally:
-        if saved is not None:
-            os.environ[ENV_VARIABLE] = saved
+        os.environ.update(saved)
 
 
 @contextmanager
