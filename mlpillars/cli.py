@@ -236,7 +236,7 @@ def _add_bench_parser(commands: argparse._SubParsersAction) -> None:
         default=1,
         metavar="N",
         help="measure every case in N fresh processes, one after another, and pool their "
-        "rounds (as pyperf does; default 1)",
+        "rounds (as pyperf does; default 1; --resume and --rerun-disturbed keep the run's)",
     )
     bench.add_argument("--report", action="store_true", help="make the report at the end")
     bench.add_argument(

@@ -8,10 +8,14 @@ The runs on the real machine (a busy process started halfway through a run,
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+import time
 from html.parser import HTMLParser
 from pathlib import Path
 
 import numpy as np
+import psutil
 import pytest
 
 from mlpillars.bench.disturbance import (
@@ -130,6 +134,25 @@ def test_the_machine_reading_is_sane():
     sum(i * i for i in range(200_000))  # some CPU time of our own
     second = read_machine()
     assert second.wall > first.wall and second.own > first.own and second.busy >= first.busy
+
+
+def test_the_work_of_child_processes_is_our_own_not_another_processs():
+    """Dask's LocalCluster workers and compiler pools are children doing the run's work: a
+    child that finished (waited for) and one still running both count as our own time."""
+    spin = "import time\nend = time.process_time() + 0.4\nwhile time.process_time() < end: pass"
+    meter = LoadMeter()
+    start = meter.start()
+    subprocess.run([sys.executable, "-c", spin], check=True)  # finished and waited for
+    running = subprocess.Popen([sys.executable, "-c", spin.replace("0.4", "30")])
+    try:
+        child = psutil.Process(running.pid)
+        while sum(child.cpu_times()[:2]) < 0.4:  # the live child has spun 0.4 s too
+            time.sleep(0.01)
+        load = meter.finish(start)["load"]
+    finally:
+        running.kill()
+        running.wait()
+    assert load["own_cpu_seconds"] >= 0.8
 
 
 # -- fresh processes -------------------------------------------------------------------------------

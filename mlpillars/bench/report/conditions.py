@@ -46,7 +46,8 @@ def disturbance_alert(rows: list[dict[str, Any]], folder: Path) -> list[Block]:
         f"{load.get('cpu_count', '?')} CPUs) busy on average while they ran, so their times can "
         f"be much too slow, and so can every comparison with them. They are marked {BUSY} in "
         "the tables; the figures are in **Machine load** below. Measure them again on a quiet "
-        f"machine with `mlpillars bench --rerun-disturbed --out {folder}`."
+        f"machine with `mlpillars bench --rerun-disturbed --out {folder}`. Per case, the cores "
+        "the other processes kept busy:"
     )
     groups: dict[Any, list[dict[str, Any]]] = defaultdict(list)
     for row in busy:
@@ -146,4 +147,4 @@ def _group_item(key: Any, rows: list[dict[str, Any]]) -> str:
     names = ", ".join(
         f"`{row['implementation']}` {number(row['load'].get('other_cores'))}" for row in rows
     )
-    return f"**{key[0]} {size_label(key)}**: {names} (cores kept busy by other processes)"
+    return f"**{key[0]} {size_label(key)}**: {names}"
