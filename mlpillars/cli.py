@@ -82,7 +82,8 @@ def _bench(console: Console, arguments: argparse.Namespace) -> int:
         console.print(Text(f"mlpillars bench: {problem}", style="red"))
         return 2
     requested = _names(arguments.backends)
-    if requested and not arguments.resume:
+    again = arguments.resume or arguments.rerun_disturbed
+    if requested and not again:
         try:
             unusable = _unusable_backends(console, arguments.suite, requested)
         except UnknownBackendError as exc:
@@ -95,10 +96,11 @@ def _bench(console: Console, arguments: argparse.Namespace) -> int:
     if problem:
         console.print(Text(f"mlpillars bench: {problem}", style="red"))
         return 2
-    out = choose_run_folder(arguments.out, resume=arguments.resume, suite=arguments.suite)
+    out = choose_run_folder(arguments.out, resume=again, suite=arguments.suite)
     with contextlib.ExitStack() as stack:
-        try:
-            stack.enter_context(_dask_scheduler(arguments.scheduler))
+        try:  # with --processes, each process connects (or starts its cluster) itself
+            if arguments.processes == 1:
+                stack.enter_context(_dask_scheduler(arguments.scheduler))
         except (OSError, TimeoutError, ValueError) as exc:
             console.print(Text(f"mlpillars bench: --scheduler {arguments.scheduler}: {exc}", "red"))
             return 2
@@ -109,6 +111,9 @@ def _bench(console: Console, arguments: argparse.Namespace) -> int:
             kernels=_names(arguments.kernels),
             out=out,
             resume=arguments.resume,
+            rerun_disturbed=arguments.rerun_disturbed,
+            processes=arguments.processes,
+            scheduler=arguments.scheduler,
         )
     if not arguments.report:
         return status
@@ -145,6 +150,17 @@ def _out_problem(out: Path | None) -> str | None:
     if not os.access(out, os.W_OK | os.X_OK):
         return f"--out {out}: the folder is not writable"
     return None
+
+
+def _processes(text: str) -> int:
+    """``bench --processes``: a positive number of processes."""
+    try:
+        count = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if count < 1:
+        raise argparse.ArgumentTypeError(f"at least 1 process, got {count}")
+    return count
 
 
 def _demo_size(text: str) -> int:
@@ -206,7 +222,22 @@ def _add_bench_parser(commands: argparse._SubParsersAction) -> None:
     bench.add_argument("--backends", help="comma-separated backends (default: all available)")
     bench.add_argument("--kernels", help="comma-separated kernels (default: the suite's)")
     bench.add_argument("--out", type=Path, help="results folder (default reports/<run-id>/)")
-    bench.add_argument("--resume", action="store_true", help="finish an interrupted run")
+    again = bench.add_mutually_exclusive_group()
+    again.add_argument("--resume", action="store_true", help="finish an interrupted run")
+    again.add_argument(
+        "--rerun-disturbed",
+        action="store_true",
+        help="measure again the cases of the run in --out (default: the latest) that were "
+        "measured on a busy machine; their new rows replace the old ones",
+    )
+    bench.add_argument(
+        "--processes",
+        type=_processes,
+        default=1,
+        metavar="N",
+        help="measure every case in N fresh processes, one after another, and pool their "
+        "rounds (as pyperf does; default 1; --resume and --rerun-disturbed keep the run's)",
+    )
     bench.add_argument("--report", action="store_true", help="make the report at the end")
     bench.add_argument(
         "--scheduler",

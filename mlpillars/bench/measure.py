@@ -5,7 +5,8 @@ skip check and preparation (inputs built on the device, compilation timed apart;
 compiler that cannot trace the kernel ends the case as ``untraceable``) -> one checked call,
 under the memory meter, against the float64 NumPy reference -> a wrong result is recorded
 as wrong and not timed -> warm-up and timed rounds through pytest-benchmark, each ending
-with the backend's wait -> one row appended to the results log.
+with the backend's wait -> the machine's load over the case and the verdict whether it was
+measured on a busy machine (:mod:`.disturbance`) -> one row appended to the results log.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from ..examples import cast_call
 from ..tolerances import compare_outputs, error_fields, tolerance_for
 from .cases import Case, Suite
 from .catalogue import CATALOGUE
+from .disturbance import process_meter
 from .implementations import Prepared, TraceFailure
 from .memory import measure_peak_memory
 from .results import ResultsLog
@@ -47,6 +49,8 @@ def run_case(case: Case, suite: Suite, log: ResultsLog, benchmark: Any) -> dict[
     CaseOutcome
         After recording the row, when the case was skipped, wrong or failed.
     """
+    meter = process_meter()
+    load_start = meter.start()
     entry = CATALOGUE[case.kernel]
     call = entry.example_call(case.size, case.dtype, case.variant)
     work = entry.work_of(call, case.dtype)
@@ -86,6 +90,7 @@ def run_case(case: Case, suite: Suite, log: ResultsLog, benchmark: Any) -> dict[
         _finish(log, row, status=ERROR, reason=reason, traceback=traceback.format_exc())
         raise CaseOutcome(ERROR, reason) from exc
     row.update(rounds=rounds, median=float(np.median(rounds)))
+    row.update(meter.finish(load_start))
     benchmark.extra_info.update({k: v for k, v in row.items() if k != "rounds"})
     _finish(log, row, status=OK)
     return row

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from mlpillars.bench.cases import SUITES, Suite, plan_cases
+from mlpillars.bench.disturbance import process_meter
 from mlpillars.bench.results import ResultsLog
 
 
@@ -26,6 +27,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         action="store_true",
         help="leave out cases already in the results file (resume)",
     )
+    group.addoption(
+        "--mlpillars-rerun-disturbed",
+        action="store_true",
+        help="only the cases whose latest row in the results file was measured on a busy machine",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if config.getoption("--mlpillars-results", None):
+        process_meter()  # its first reading: the first case's load window can reach back here
 
 
 def _names(option: str | None) -> list[str] | None:
@@ -45,6 +56,9 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if config.getoption("--mlpillars-skip-done"):
         done = _results_log(config).finished_ids()
         cases = [case for case in cases if case.id not in done]
+    if config.getoption("--mlpillars-rerun-disturbed"):
+        disturbed = _results_log(config).disturbed_ids()
+        cases = [case for case in cases if case.id in disturbed]
     metafunc.parametrize("bench_case", cases, ids=[case.id for case in cases])
 
 

@@ -14,7 +14,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from .run_folder import needs_rerun
+from .run_folder import is_disturbed, latest_rows, needs_rerun
 
 
 class ResultsLog:
@@ -48,6 +48,11 @@ class ResultsLog:
     def finished_ids(self) -> set[str]:
         """Ids of cases that ``--resume`` leaves out (everything but errors)."""
         return {row["id"] for row in self.rows if not needs_rerun(row)}
+
+    def disturbed_ids(self) -> set[str]:
+        """Ids of cases whose latest row was measured on a busy machine
+        (``--rerun-disturbed``)."""
+        return {row["id"] for row in latest_rows(self.rows) if is_disturbed(row)}
 
 
 def read_rows(path: Path) -> list[dict[str, Any]]:

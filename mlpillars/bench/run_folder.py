@@ -7,7 +7,8 @@ reach neither the backends nor the kernels through it.
 
 A run folder (default ``reports/<run-id>/``) holds
 
-- :data:`PLAN_FILE`: the suite, backends and kernels asked for (what ``--resume`` finishes);
+- :data:`PLAN_FILE`: the suite, backends, kernels and processes asked for (what ``--resume``
+  finishes and ``--rerun-disturbed`` measures again);
 - :data:`ENVIRONMENT_FILE`: the machine and software record;
 - :data:`CASES_FILE`: one case row per line, on disk as soon as the case finishes;
 - :data:`PEAKS_FILE`: the machine's measured peaks (layout in :mod:`mlpillars.bench.peaks`);
@@ -36,7 +37,22 @@ A case row (one line of :data:`CASES_FILE`) is a JSON object with
   which tolerance (:func:`mlpillars.tolerances.error_fields`; absent in older runs);
 - ``reason`` (and ``traceback`` for an error), ``estimate_seconds`` (a skipped slow loop):
   why a case was not timed; a compiled form that its compiler cannot trace has the status
-  :data:`UNTRACEABLE` (never an eager run in its place).
+  :data:`UNTRACEABLE` (never an eager run in its place);
+- ``load`` and ``disturbed``: when the status is :data:`OK`, the machine's load over the case
+  (its wall time, this process's CPU time and cores, the other processes' CPU time and average
+  cores, the window averaged over, the CPU count, the limit, the 1-minute load average; see
+  :func:`mlpillars.bench.disturbance.case_load`) and whether it was measured on a busy machine
+  (:func:`mlpillars.bench.disturbance.is_busy`; absent in older runs);
+- ``processes`` and ``process_medians``: in a run of ``--processes N``, how many fresh
+  processes' rounds were pooled into ``rounds``, and each one's median.
+
+A case may have several rows: ``--resume`` appends a new row for a case that failed, and
+``--rerun-disturbed`` for a case measured on a busy machine. The last row of an id is the
+case's row (:func:`latest_rows`); the earlier ones stay in the file, as measured.
+
+A run of ``--processes N`` holds one run folder per process under :data:`PROCESSES_FOLDER`
+(``processes/1/``, ...), each written as above by a fresh ``mlpillars bench``; its own
+:data:`CASES_FILE` pools their rows, one per case, rewritten after each process.
 """
 
 from __future__ import annotations
@@ -54,6 +70,8 @@ REPORT_FILES = {"md": "report.md", "html": "report.html"}
 """Report format -> the file ``mlpillars report`` writes into the run folder."""
 PLOTS_FOLDER = "plots"
 """Sub-folder of the report's PNG charts."""
+PROCESSES_FOLDER = "processes"
+"""Sub-folder of a ``--processes N`` run: one run folder per fresh process, ``1`` to ``N``."""
 
 PEAKS_FORMAT = "mlpillars-peaks/1"
 """The ``"format"`` tag of a :data:`PEAKS_FILE` record."""
@@ -103,6 +121,17 @@ def needs_rerun(row: dict[str, Any]) -> bool:
     A wrong or skipped case ran to its verdict, which another run would repeat.
     """
     return row.get("status") == ERROR
+
+
+def is_disturbed(row: dict[str, Any]) -> bool:
+    """Whether a row's timings were measured on a busy machine (``--rerun-disturbed`` measures
+    it again): a timed row whose ``disturbed`` is true."""
+    return row.get("status") == OK and row.get("disturbed") is True
+
+
+def latest_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The last row of each case id, in the order the ids first appear."""
+    return list({row["id"]: row for row in rows}.values())
 
 
 def validate_peaks(peaks: Any) -> str | None:

@@ -4,13 +4,16 @@ The folder (default ``reports/<run-id>/``; layout in :mod:`mlpillars.bench.run_f
 the run's plan, environment record, case rows (each on disk as soon as its case finishes),
 peaks and pytest-benchmark's JSON of each session. The report is made apart from the run
 (``mlpillars report``, or ``mlpillars bench --report``, which runs both).
+
+A run is taken up again with ``--resume`` (the cases not finished) or ``--rerun-disturbed``
+(the cases measured on a busy machine, :mod:`mlpillars.bench.disturbance`), and measured in
+several fresh processes with ``--processes N`` (:mod:`mlpillars.bench.processes`).
 """
 
 from __future__ import annotations
 
 import json
 import os
-import time
 from collections.abc import Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
@@ -20,20 +23,14 @@ from typing import Any
 
 import pytest
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
 from rich.table import Table
 
 from ..backends import ENV_VARIABLE
 from .cases import SUITES, backend_specs, plan_cases
 from .environment import write_environment
 from .peaks import write_peaks
+from .processes import RERUN_DISTURBED, RESUME, run_in_processes
+from .progress import ProgressPlugin, progress_bar
 from .report.text import format_seconds
 from .results import read_rows
 from .run_folder import (
@@ -48,21 +45,27 @@ from .run_folder import (
     UNTRACEABLE,
     WRONG,
     benchmark_file,
+    is_disturbed,
+    latest_rows,
     needs_rerun,
 )
 
 DEFAULT_REPORTS = Path("reports")
 STATUS_MARKS = {WRONG: "✗", SKIPPED: "-", ERROR: "!", UNTRACEABLE: "untraceable"}
 """How the summary table marks a case that was not timed."""
+BUSY_MARK = "⚠"
+"""How the summary table marks a time measured on a busy machine."""
 
 
 @dataclass(frozen=True)
 class RunPlan:
-    """What a run was asked to do; saved so that ``--resume`` can finish it."""
+    """What a run was asked to do; saved so that ``--resume`` can finish it (and
+    ``--rerun-disturbed`` measure its disturbed cases again)."""
 
     suite: str
     backends: list[str] | None
     kernels: list[str] | None
+    processes: int = 1
 
 
 def run_bench(
@@ -73,8 +76,11 @@ def run_bench(
     kernels: Sequence[str] | None = None,
     out: Path | None = None,
     resume: bool = False,
+    rerun_disturbed: bool = False,
+    processes: int = 1,
+    scheduler: str | None = None,
 ) -> int:
-    """Run (or finish) a benchmark into a run folder.
+    """Run (or finish, or measure again) a benchmark into a run folder.
 
     Parameters
     ----------
@@ -89,35 +95,82 @@ def run_bench(
         The run folder (default: see :func:`choose_run_folder`).
     resume : bool
         Finish the interrupted run in ``out`` with the plan saved there.
+    rerun_disturbed : bool
+        Measure again the cases of the run in ``out`` that were measured on a busy machine
+        (with the plan saved there); their new rows replace the old ones in the report.
+    processes : int
+        Measure every case in this many fresh processes and pool their rounds (a new run
+        only: a resumed run keeps its plan's).
+    scheduler : str, optional
+        The ``--scheduler`` the processes of a ``processes > 1`` run are given.
 
     Returns
     -------
     int
         0 when no case was wrong or failed and the run was not interrupted (skipped cases
-        are fine), else 1.
+        are fine; a case measured on a busy machine is a warning, not a failure), else 1.
     """
-    out = choose_run_folder(out, resume=resume, suite=suite)
-    plan = effective_plan(
-        _load_or_save_plan(out, RunPlan(suite, _list(backends), _list(kernels)), resume)
-    )
+    again = RESUME if resume else RERUN_DISTURBED if rerun_disturbed else None
+    out = choose_run_folder(out, resume=again is not None, suite=suite)
+    requested = RunPlan(suite, _list(backends), _list(kernels), processes)
+    plan = effective_plan(_load_or_save_plan(out, requested, again))
     total = len(plan_cases(SUITES[plan.suite], plan.backends, plan.kernels))
     write_environment(out / ENVIRONMENT_FILE)
-    console.print(f"[bold]mlpillars bench[/bold] suite={plan.suite}: {total} cases -> {out}")
-    session = 1 + len(list(out.glob(BENCHMARK_FILES)))
-    with _without_selection(), _progress(console) as progress:
-        exit_code = pytest.main(
-            _pytest_arguments(plan, out, session, resume), plugins=[_ProgressPlugin(progress)]
+    what = _what(out, plan, again, total)
+    console.print(f"[bold]mlpillars bench[/bold] suite={plan.suite}: {what}")
+    if plan.processes > 1:
+        _ensure_peaks(console, out, plan)  # once, copied into each process's folder
+        completed, interrupted = run_in_processes(
+            console, out, plan, again=again, scheduler=scheduler
         )
-    rows = read_rows(out / CASES_FILE) if (out / CASES_FILE).exists() else []
+    else:
+        session = 1 + len(list(out.glob(BENCHMARK_FILES)))
+        with _without_selection(), progress_bar(console) as progress:
+            exit_code = pytest.main(
+                _pytest_arguments(plan, out, session, again),
+                plugins=[ProgressPlugin(progress)],
+            )
+        completed = exit_code in (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED)
+        interrupted = exit_code == pytest.ExitCode.INTERRUPTED
+        _ensure_peaks(console, out, plan)
+    rows = latest_rows(read_rows(out / CASES_FILE)) if (out / CASES_FILE).exists() else []
+    console.print(summary_table(rows))
+    finished = {row["id"] for row in rows if not needs_rerun(row)}
+    if interrupted or len(finished) < total:
+        console.print(f"[yellow]unfinished: resume with  mlpillars bench --resume --out {out}")
+    _say_disturbed(console, rows, out)
+    console.print(f"results: {out}")
+    return 0 if completed else 1
+
+
+def _what(out: Path, plan: RunPlan, again: str | None, total: int) -> str:
+    """The run's first line: how many cases, how many processes, where to."""
+    if again == RERUN_DISTURBED:
+        rows = latest_rows(read_rows(out / CASES_FILE)) if (out / CASES_FILE).exists() else []
+        what = f"{sum(map(is_disturbed, rows))} of {total} cases measured on a busy machine, again"
+    else:
+        what = f"{total} cases"
+    if plan.processes > 1:
+        what += f", each in {plan.processes} fresh processes"
+    return f"{what} -> {out}"
+
+
+def _ensure_peaks(console: Console, out: Path, plan: RunPlan) -> None:
     if not (out / PEAKS_FILE).exists():
         console.print("measuring the machine's peaks (matrix product, copy) ...")
         write_peaks(out / PEAKS_FILE, backend_specs(SUITES[plan.suite], plan.backends))
-    console.print(summary_table(rows))
-    finished = {row["id"] for row in rows if not needs_rerun(row)}
-    if exit_code == pytest.ExitCode.INTERRUPTED or len(finished) < total:
-        console.print(f"[yellow]unfinished: resume with  mlpillars bench --resume --out {out}")
-    console.print(f"results: {out}")
-    return 0 if exit_code in (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED) else 1
+
+
+def _say_disturbed(console: Console, rows: list[dict[str, Any]], out: Path) -> None:
+    """Name the cases measured on a busy machine and how to measure them again."""
+    disturbed = [row["id"] for row in rows if is_disturbed(row)]
+    if not disturbed:
+        return
+    console.print(
+        f"[yellow]{len(disturbed)} case(s) measured on a busy machine ({BUSY_MARK}): "
+        f"{', '.join(disturbed)}\nmeasure them again with  mlpillars bench --rerun-disturbed "
+        f"--out {out}"
+    )
 
 
 def effective_plan(plan: RunPlan) -> RunPlan:
@@ -126,12 +179,15 @@ def effective_plan(plan: RunPlan) -> RunPlan:
     selected = os.environ.get(ENV_VARIABLE, "").strip()
     if not selected or plan.backends is not None:
         return plan
-    return RunPlan(plan.suite, [selected.partition(":")[0]], plan.kernels)
+    return RunPlan(plan.suite, [selected.partition(":")[0]], plan.kernels, plan.processes)
 
 
 def summary_table(rows: list[dict[str, Any]]) -> Table:
     """One line per kernel, size and dtype: the fastest implementation and each one's time."""
-    table = Table(title="median time per call (fastest first); ✗ wrong, - skipped, ! error")
+    table = Table(
+        title="median time per call (fastest first); ✗ wrong, - skipped, ! error, "
+        f"{BUSY_MARK} measured on a busy machine"
+    )
     for column in ("kernel", "size", "dtype", "fastest", "implementations"):
         table.add_column(column)
     groups: dict[tuple[str, int, str], list[dict[str, Any]]] = {}
@@ -141,7 +197,11 @@ def summary_table(rows: list[dict[str, Any]]) -> Table:
     for (kernel, size, dtype), group in groups.items():
         timed = sorted((r for r in group if r.get("status") == OK), key=lambda r: r["median"])
         others = [r for r in group if r.get("status") != OK]
-        cells = [f"{r['implementation']} {format_seconds(r['median'])}" for r in timed]
+        cells = [
+            f"{r['implementation']} {format_seconds(r['median'])}"
+            + (f" {BUSY_MARK}" if is_disturbed(r) else "")
+            for r in timed
+        ]
         cells += [f"{r['implementation']} {STATUS_MARKS.get(r.get('status'), '?')}" for r in others]
         fastest = timed[0]["implementation"] if timed else "-"
         table.add_row(kernel, str(size), dtype, fastest, ", ".join(cells))
@@ -155,8 +215,8 @@ def _list(names: Sequence[str] | None) -> list[str] | None:
 def choose_run_folder(out: Path | None, *, resume: bool, suite: str) -> Path:
     """The run folder, created if missing.
 
-    ``out`` when given; else, with ``resume``, the latest run under ``reports/``; else a new
-    ``reports/<UTC time>-<suite>/``.
+    ``out`` when given; else, with ``resume`` (``--resume`` or ``--rerun-disturbed``), the
+    latest run under ``reports/``; else a new ``reports/<UTC time>-<suite>/``.
 
     Raises
     ------
@@ -166,7 +226,7 @@ def choose_run_folder(out: Path | None, *, resume: bool, suite: str) -> Path:
     if out is None and resume:
         candidates = sorted(DEFAULT_REPORTS.glob(f"*/{PLAN_FILE}"), key=lambda p: p.stat().st_mtime)
         if not candidates:
-            raise SystemExit("mlpillars bench --resume: no earlier run under reports/; use --out")
+            raise SystemExit("mlpillars bench: no earlier run under reports/ to take up; use --out")
         return candidates[-1].parent
     if out is None:
         run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + f"-{suite}"
@@ -175,11 +235,11 @@ def choose_run_folder(out: Path | None, *, resume: bool, suite: str) -> Path:
     return out
 
 
-def _load_or_save_plan(out: Path, requested: RunPlan, resume: bool) -> RunPlan:
+def _load_or_save_plan(out: Path, requested: RunPlan, again: str | None) -> RunPlan:
     plan_path = out / PLAN_FILE
-    if resume:
+    if again is not None:
         if not plan_path.exists():
-            raise SystemExit(f"mlpillars bench --resume: {plan_path} not found")
+            raise SystemExit(f"mlpillars bench --{again}: {plan_path} not found")
         return RunPlan(**json.loads(plan_path.read_text()))
     if (out / CASES_FILE).exists():
         raise SystemExit(f"{out} already holds results: use --resume, or another --out")
@@ -187,7 +247,7 @@ def _load_or_save_plan(out: Path, requested: RunPlan, resume: bool) -> RunPlan:
     return requested
 
 
-def _pytest_arguments(plan: RunPlan, out: Path, session: int, resume: bool) -> list[str]:
+def _pytest_arguments(plan: RunPlan, out: Path, session: int, again: str | None) -> list[str]:
     suites = Path(__file__).parent / "suites"
     arguments = [
         str(suites),
@@ -206,8 +266,10 @@ def _pytest_arguments(plan: RunPlan, out: Path, session: int, resume: bool) -> l
         arguments.append(f"--mlpillars-backends={','.join(plan.backends)}")
     if plan.kernels:
         arguments.append(f"--mlpillars-kernels={','.join(plan.kernels)}")
-    if resume:
+    if again == RESUME:
         arguments.append("--mlpillars-skip-done")
+    if again == RERUN_DISTURBED:
+        arguments.append("--mlpillars-rerun-disturbed")
     return arguments
 
 
@@ -222,38 +284,3 @@ def _without_selection():
         yield
     finally:
         os.environ.update(saved)
-
-
-@contextmanager
-def _progress(console: Console):
-    progress = Progress(
-        TextColumn("case"),
-        MofNCompleteColumn(),
-        BarColumn(),
-        TextColumn("{task.description}"),
-        TimeElapsedColumn(),
-        TextColumn("left"),
-        TimeRemainingColumn(),
-        console=console,
-        transient=False,
-    )
-    with progress:
-        yield progress
-
-
-class _ProgressPlugin:
-    """Feeds pytest's progress into the rich progress bar."""
-
-    def __init__(self, progress: Progress) -> None:
-        self.progress = progress
-        self.task = progress.add_task("collecting", total=None)
-        self.started = time.perf_counter()
-
-    def pytest_collection_finish(self, session: pytest.Session) -> None:
-        self.progress.update(self.task, total=len(session.items), description="")
-
-    def pytest_runtest_logstart(self, nodeid: str, location: Any) -> None:
-        self.progress.update(self.task, description=nodeid.rpartition("[")[2].rstrip("]"))
-
-    def pytest_runtest_logfinish(self, nodeid: str, location: Any) -> None:
-        self.progress.advance(self.task)

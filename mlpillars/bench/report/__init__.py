@@ -5,9 +5,11 @@
     make_report("reports/RUN")                                   # RUN/report.md, report.html
     make_report("reports/RUN", compare="reports/OLD", fail_on_regression=0.10)
 
-The report, top to bottom: the run and a table of contents; the answer (:mod:`.answer`: the
-fastest implementation per kernel and size, a speed-up heatmap, :mod:`.crossover` sizes);
-the agreement with the float64 reference (:mod:`.agreement`); the environment record, the
+The report, top to bottom: the run, a warning when cases were measured on a busy machine
+(:mod:`.conditions`), and a table of contents; the answer (:mod:`.answer`: the fastest
+implementation per kernel and size, a speed-up heatmap, :mod:`.crossover` sizes); the
+agreement with the float64 reference (:mod:`.agreement`); the machine's load while the cases
+were measured (:mod:`.conditions`); the environment record, the
 comparison with another run (when asked), the statistics policy (:mod:`.stats`), the
 machine's measured peaks (``peaks.json``), the tutorial's "NumPy is 50-100x faster than
 Python loops" claim beside the measurements, one section per kernel (table, folded; time
@@ -29,6 +31,7 @@ from .agreement import agreement_section
 from .analysis import RunAnalysis
 from .answer import answer_section
 from .compare import Comparison, compare_runs, comparison_section
+from .conditions import disturbance_alert, load_section, processes_note
 from .crossover import crossover_section
 from .document import Block, Contents, collapse_tables
 from .heatmap import heatmap_section
@@ -108,11 +111,14 @@ def build_report(
     colours = colour_map(analysis.implementations + sorted(analysis.roofs))
     blocks = [
         *overview_section(run),
+        *processes_note(analysis.rows),
+        *disturbance_alert(analysis.rows, run.path),
         Contents(),
         *answer_section(analysis),
         *heatmap_section(analysis, run.path),
         *crossover_section(analysis),
         *agreement_section(analysis.rows, run.environment),
+        *load_section(analysis.rows),
         *environment_section(run.environment),
     ]
     if comparison is not None:

@@ -15,6 +15,7 @@ from typing import Any
 
 from ..run_folder import BACKEND, PEER
 from .analysis import NUMPY, RunAnalysis
+from .conditions import BUSY, busy_mark
 from .document import Block, Heading, Paragraph, Table
 from .ranking import best, case_label, compare, median, timed_cases, verdict_word
 from .stats import ALPHA, FACTOR, Verdict, median_estimate
@@ -95,7 +96,8 @@ _LEGEND = (
     f"{FACTOR}x, the policy below). "
     "**best mlpillars backend** is the fastest of this library's backends, **best peer** the "
     "fastest other library's own function (see `mlpillars bench --help`); the last column "
-    "says which of the two is faster and by how much."
+    "says which of the two is faster and by how much. "
+    f"{BUSY} marks a time measured on a busy machine (see the warning at the top, if any)."
 )
 
 
@@ -122,14 +124,16 @@ def _answer_cells(kernel: str, answer: Answer) -> tuple[str, ...]:
         vs_numpy = _times_faster(answer.vs_numpy)
     else:
         vs_numpy = "is NumPy" if fastest["implementation"] == NUMPY else NONE
-    runner_up = answer.ranked[1]["implementation"] if len(answer.ranked) > 1 else ""
+    runner_up = answer.ranked[1] if len(answer.ranked) > 1 else None
+    numpy_row = next((row for row in answer.ranked if row["implementation"] == NUMPY), None)
+    runner_up_name = f"`{runner_up['implementation']}`" if runner_up else ""
     return (
         kernel,
         answer.label,
         f"`{fastest['implementation']}`",
-        seconds_interval(time),
-        _times_faster(answer.vs_next, f"`{runner_up}`"),
-        vs_numpy,
+        seconds_interval(time) + busy_mark(fastest),
+        _times_faster(answer.vs_next, runner_up_name) + busy_mark(runner_up),
+        vs_numpy + (busy_mark(numpy_row) if answer.vs_numpy is not None else ""),
         _named_time(answer.backend),
         _named_time(answer.peer),
         _backend_vs_peer(answer),
@@ -145,7 +149,9 @@ def _times_faster(verdict: Verdict | None, than: str = "") -> str:
 
 
 def _named_time(row: dict[str, Any] | None) -> str:
-    return NONE if row is None else f"`{row['implementation']}` {format_seconds(median(row))}"
+    if row is None:
+        return NONE
+    return f"`{row['implementation']}` {format_seconds(median(row))}{busy_mark(row)}"
 
 
 def _backend_vs_peer(answer: Answer) -> str:

@@ -36,6 +36,16 @@ class Bullets:
 
 
 @dataclass(frozen=True)
+class Alert:
+    """A warning the reader must not miss: a bold ``title``, a ``text`` and a list of
+    ``items`` (a Markdown quote, a framed box in HTML)."""
+
+    title: str
+    text: str
+    items: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Table:
     """A table; ``align`` holds ``"l"`` or ``"r"`` per column (default: all left)."""
 
@@ -75,7 +85,7 @@ class Contents:
     levels: tuple[int, ...] = (2, 3)
 
 
-Block = Heading | Paragraph | Bullets | Table | Image | Details | Contents
+Block = Heading | Paragraph | Bullets | Alert | Table | Image | Details | Contents
 
 
 def collapse_tables(blocks: Sequence[Block], *, longer_than: int) -> list[Block]:

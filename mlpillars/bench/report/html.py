@@ -11,6 +11,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from .document import (
+    Alert,
     Block,
     Bullets,
     Contents,
@@ -47,6 +48,10 @@ nav.contents { background: #f6f8fa; border: 1px solid #d0d7de; border-radius: 6p
                padding: .5em 1em; font-size: 14px; }
 nav.contents ul { margin: .3em 0; padding-left: 1.2em; }
 nav.contents li { margin: .15em 0; }
+.alert { background: #fff8c5; border: 1px solid #d4a72c; border-left: 6px solid #bf8700;
+         border-radius: 6px; padding: .6em 1em; margin: 1em 0; }
+.alert p { margin: .2em 0; }
+.alert ul { margin: .4em 0; padding-left: 1.4em; font-size: 14px; }
 """
 
 
@@ -83,6 +88,12 @@ def _render(block: Block, context: _Context) -> str:
     if isinstance(block, Bullets):
         items = "".join(f"<li>{_inline(item)}</li>" for item in block.items)
         return f"<ul>{items}</ul>"
+    if isinstance(block, Alert):
+        items = "".join(f"<li>{_inline(item)}</li>" for item in block.items)
+        return (
+            f'<div class="alert" role="alert"><p><strong>⚠ {_inline(block.title)}</strong> '
+            f"{_inline(block.text)}</p>" + (f"<ul>{items}</ul>" if items else "") + "</div>"
+        )
     if isinstance(block, Image):
         return _image(block, context.folder)
     if isinstance(block, Table):

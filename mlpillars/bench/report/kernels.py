@@ -9,6 +9,7 @@ from typing import Any
 from ..run_folder import OK, PLOTS_FOLDER, PYTHON
 from .analysis import GFLOPS, NUMPY, CaseFigures, RunAnalysis, size_label
 from .captions import ROOFLINE_CAPTION, SPEEDUP_CAPTION, TIME_CAPTION
+from .conditions import BUSY, busy_mark
 from .document import Block, Heading, Image, Paragraph, Table
 from .natives import native_table
 from .plots import RooflinePoint, roofline_plot, speedup_plot, time_plot
@@ -98,7 +99,8 @@ def _kernel_section(analysis: RunAnalysis, kernel: str, folder: Path, colours: d
             f"Rates in **{metric}**: arithmetic intensity {number(intensity)} FLOP/byte at the "
             f"largest size, against a ridge point of {number(ridge)} FLOP/byte ({bound}). "
             f"Speed-ups are median({NUMPY} or {PYTHON}) / median(this row): above 1 is faster. "
-            f"~ marks a noisy case (IQR above {NOISE_LIMIT:.0%} of the median)."
+            f"~ marks a noisy case (IQR above {NOISE_LIMIT:.0%} of the median), {BUSY} one "
+            "measured on a busy machine (see Machine load)."
         ),
         Table(
             (
@@ -164,8 +166,8 @@ def _table_row(figures: CaseFigures, metric: str) -> tuple[str, ...]:
     return (
         *head,
         OK,
-        rounds(figures.time),
-        seconds_interval(figures.time) + (" ~" if figures.noisy else ""),
+        rounds(figures.time) + _processes(row),
+        seconds_interval(figures.time) + (" ~" if figures.noisy else "") + busy_mark(row),
         number(rate),
         percent(figures.roof_fraction),
         percent(noise) + (" noisy" if figures.noisy else ""),
@@ -174,6 +176,12 @@ def _table_row(figures: CaseFigures, metric: str) -> tuple[str, ...]:
         _memory(row),
         _compile(row),
     )
+
+
+def _processes(row: dict[str, Any]) -> str:
+    """`` in 3 processes`` after the rounds of a case pooled from fresh processes."""
+    count = row.get("processes")
+    return f" in {count} processes" if isinstance(count, int) and count > 1 else ""
 
 
 def _status(row: dict[str, Any]) -> str:

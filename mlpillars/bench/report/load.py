@@ -26,6 +26,7 @@ from ..run_folder import (
     PLAN_FILE,
     REQUIRED_FIELDS,
     STATUSES,
+    latest_rows,
     validate_peaks,
 )
 
@@ -42,7 +43,9 @@ class RunData:
     ----------
     path : Path
     rows : list of dict
-        The case rows of ``cases.jsonl``, in file order.
+        The case rows of ``cases.jsonl``: the latest row of each case (a case measured again
+        by ``--resume`` or ``--rerun-disturbed`` has several), in the order cases first
+        appear.
     environment : dict or None
         ``environment.json``; ``None`` when the folder has none.
     peaks : dict or None
@@ -83,9 +86,15 @@ def load_run(path: str | Path) -> RunData:
             f"{folder} is not a benchmark run: it has no {CASES_FILE} "
             "(make one with: mlpillars bench --out FOLDER)"
         )
-    run = RunData(folder, _read_cases(cases), None, None, None)
+    every_row = _read_cases(cases)
+    run = RunData(folder, latest_rows(every_row), None, None, None)
     if _last_line_cut(cases):
         run.warnings.append(f"{cases}: the last line was cut short (a killed run) and is skipped")
+    if len(run.rows) < len(every_row):
+        run.warnings.append(
+            f"{len(every_row) - len(run.rows)} row(s) of {CASES_FILE} were measured again "
+            "(--resume, --rerun-disturbed): the latest row of each case is the one reported"
+        )
     run.environment = _read_object(folder / ENVIRONMENT_FILE, run.warnings, _check_environment)
     run.peaks = _read_object(folder / PEAKS_FILE, run.warnings, validate_peaks)
     run.plan = _read_object(folder / PLAN_FILE, run.warnings, _check_plan)

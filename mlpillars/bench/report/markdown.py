@@ -8,6 +8,7 @@ import html
 from collections.abc import Sequence
 
 from .document import (
+    Alert,
     Block,
     Bullets,
     Contents,
@@ -33,6 +34,11 @@ def _render(block: Block, document: Sequence[Block]) -> str:
         return block.text
     if isinstance(block, Bullets):
         return "\n".join(f"- {item}" for item in block.items)
+    if isinstance(block, Alert):
+        lines = [f"**⚠ {block.title}** {block.text}".rstrip()]
+        if block.items:
+            lines += ["", *(f"- {item}" for item in block.items)]
+        return "\n".join(f"> {line}".rstrip() for line in lines)
     if isinstance(block, Image):
         picture = f"![{block.alt}]({block.path})"
         return picture + (f"\n\n**Figure.** {block.caption}" if block.caption else "")

@@ -11,6 +11,7 @@ is what each call of ours costs over it, which on tiny inputs is dispatch and ch
 from __future__ import annotations
 
 from .analysis import NativePair, RunAnalysis, case_key, size_label
+from .conditions import busy_mark
 from .document import Block, Paragraph, Table
 from .text import NONE, format_seconds, ratio_interval
 
@@ -44,8 +45,8 @@ def _row(pair: NativePair) -> tuple[str, ...]:
         size_label(case_key(pair.ours)),
         pair.ours["implementation"],
         pair.native["implementation"],
-        format_seconds(pair.ours["median"]),
-        format_seconds(pair.native["median"]),
+        format_seconds(pair.ours["median"]) + busy_mark(pair.ours),
+        format_seconds(pair.native["median"]) + busy_mark(pair.native),
         ratio_interval(pair.ratio),
         _signed_seconds(pair.overhead_seconds),
     )
