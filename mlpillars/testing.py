@@ -23,6 +23,7 @@ from .tolerances import Tolerance, absolute_tolerance, dtype_name, tolerance_for
 TEST_BACKENDS_VARIABLE = "MLPILLARS_TEST_BACKENDS"
 FLOAT_DTYPES = ("float32", "float64")
 
+
 @dataclass(frozen=True)
 class BackendCase:
     """One backend, device and dtype to run a test on.

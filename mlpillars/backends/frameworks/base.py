@@ -287,6 +287,11 @@ class StepLoop(Protocol):
     steps: int
     stops_early: bool
     xp: ModuleType
+    rows_independent: bool
+    """Axis 0 of every array in the state and the constants is the problem axis (length B,
+    or 1 for data every problem shares), the problems never read each other's rows, and
+    ``record`` gives one value per problem along its axis 0: a framework may then run the
+    problems in groups (NumPy: groups in cache, on a thread per core)."""
 
     def step(self, count: Any, state: Any, constants: Any) -> Any:
         """The state after one more step."""
