@@ -1,4 +1,4 @@
-"""NumPy runs gradient descent's independent problems in groups (cache, threads): the
+"""NumPy runs gradient descent's independent problems in groups (each in cache): the
 results equal one loop over all problems, bit for bit, and the float64 reference loop."""
 
 from __future__ import annotations
@@ -74,11 +74,10 @@ def test_groups_that_stop_at_different_steps_repeat_their_last_row(small_groups,
     )
 
 
-def test_groups_of_cache_size_and_at_least_one_per_core(monkeypatch):
-    monkeypatch.setattr(_numpy_loops, "_cores", lambda: 2)
+def test_groups_of_cache_size_and_at_least_min_group():
     sizes = lambda groups: [group.stop - group.start for group in groups]  # noqa: E731
     assert sizes(_numpy_loops._groups(31, 10**6)) == [31]  # fewer than 2 x MIN_GROUP: one
-    assert sizes(_numpy_loops._groups(64, 8)) == [32, 32]  # tiny problems: one a core
+    assert sizes(_numpy_loops._groups(64, 8)) == [64]  # tiny problems: one group
     per_problem = _numpy_loops.CACHE_BYTES // 16  # 16 problems fill the cache
     assert sizes(_numpy_loops._groups(256, per_problem)) == [16] * 16
     assert sizes(_numpy_loops._groups(256, 10**9)) == [16] * 16  # never below MIN_GROUP

@@ -291,7 +291,7 @@ class StepLoop(Protocol):
     """Axis 0 of every array in the state and the constants is the problem axis (length B,
     or 1 for data every problem shares), the problems never read each other's rows, and
     ``record`` gives one value per problem along its axis 0: a framework may then run the
-    problems in groups (NumPy: groups in cache, on a thread per core)."""
+    problems in groups (NumPy: groups whose data stay in cache)."""
 
     def step(self, count: Any, state: Any, constants: Any) -> Any:
         """The state after one more step."""

@@ -44,7 +44,7 @@ class NumPyFramework(Framework):
 
     def run_loop(self, loop: StepLoop, state: Any, constants: Any) -> tuple[Any, Any, Any]:
         """The eager loop; a loop of independent problems runs in groups of them, each
-        group's data in cache, the groups on a thread per core (see ``_numpy_loops``)."""
+        group's data in cache (see ``_numpy_loops``)."""
         grouped = _numpy_loops.run_in_groups(super().run_loop, loop, state, constants)
         return super().run_loop(loop, state, constants) if grouped is None else grouped
 
