@@ -252,7 +252,7 @@ def test_jax_jit_equals_eager(options, tol):
 
 
 def fields_of(result):
-    return {field.name: getattr(result, field.name) for field in dataclasses.fields(result)}
+    return result._asdict()
 
 
 def test_value_checks_are_skipped_under_jax_jit_only():

@@ -538,6 +538,8 @@ def test_kernel_section_sets_ours_against_the_native_calls_and_untraceable_rows(
     assert ratio["numpy:cpu", "scipy.special.softmax"] == pytest.approx(2, rel=0.05)
     assert ratio["torch:cpu", "torch.softmax"] == pytest.approx(3, rel=0.05)
     assert native["torch:cpu", "torch.softmax"].endswith("| +100 ms |")  # overhead per call
+
+
 # -- the answer first ---------------------------------------------------------------------------
 def _timed(kernel, implementation, size, seconds, *, kind=None, **extra):
     """A timed row whose median is exactly ``seconds`` (rounds spread 1 % either side)."""

@@ -42,6 +42,7 @@ FINITE_DIFFERENCE_TOLERANCE = Tolerance(rtol=1e-6, atol=1e-7)
 """A central difference with step h errs by about h^2 |f'''| + eps |f| / h: about 1e-10
 here, for inputs and outputs of order one."""
 
+
 @dataclass(frozen=True)
 class TransformCase:
     """A kernel's representative call.
@@ -246,6 +247,40 @@ def _one_argument(name: str, argnum: int, arrays: tuple[Any, ...]) -> Callable[[
 
 def _summed(call: Callable[[Any], tuple[Any, ...]], total: Callable[[Any], Any]) -> Any:
     return lambda argument: sum(total(result) for result in call(argument))
+
+
+@pytest.mark.parametrize(
+    ("name", "result_type"),
+    [
+        ("gradient_descent", mp.GradientDescentResult),
+        ("least_squares", mp.LeastSquaresResult),
+        ("pca_fit", mp.PCAFit),
+    ],
+)
+def test_jax_jit_and_vmap_return_result_objects_as_pytrees(jax, name: str, result_type: type):
+    kernel = getattr(mp, name)
+    options = {"gradient_descent": {"lr": 0.1, "steps": 5}, "pca_fit": {"n_components": 2}}
+    hosts = _inputs(name)
+    arrays = _on("jax", hosts)
+    eager = kernel(*hosts, **options.get(name, {}))  # NumPy: the reference
+    jitted = jax.jit(lambda *a: kernel(*a, **options.get(name, {})))(*arrays)
+    assert isinstance(jitted, result_type)
+    for field, expected in eager._asdict().items():
+        _assert_field(getattr(jitted, field), expected, arrays[0], f"{name}.{field} jit")
+    stacked = _on("jax", (np.stack([hosts[0], hosts[0]]),))[0]
+    mapped = jax.vmap(lambda first: kernel(first, *arrays[1:], **options.get(name, {})))(stacked)
+    assert isinstance(mapped, result_type)
+    for field, expected in eager._asdict().items():
+        doubled = np.stack([np.asarray(expected)] * 2)
+        _assert_field(getattr(mapped, field), doubled, arrays[0], f"{name}.{field} vmap")
+
+
+def _assert_field(actual: Any, expected: Any, like: Any, note: str) -> None:
+    """Floating fields within the tolerance table; flags and counts exactly."""
+    if np.issubdtype(np.asarray(expected).dtype, np.floating):
+        assert_close(actual, expected, like=like, err_msg=note)
+    else:
+        np.testing.assert_array_equal(np.asarray(actual), expected, err_msg=note)
 
 
 # -- torch -----------------------------------------------------------------------------------

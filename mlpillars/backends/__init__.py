@@ -19,6 +19,7 @@ from ._movement import (
     values_known,
     values_readable,
 )
+from ._registry import static_fields
 from ._selection import ENV_VARIABLE, Target, parse_backend, selected_target, use_backend
 from ._special import erf, reduce_max
 from .frameworks import FRAMEWORKS, Framework, framework_of
@@ -57,6 +58,7 @@ __all__ = [
     "run_loop",
     "selected_target",
     "solve_triangular",
+    "static_fields",
     "svd",
     "to_backend",
     "use_backend",

@@ -76,9 +76,9 @@ def setup(X: Any, y: Any, lr: Any, options: Options, *, xp: Any) -> Setup:
     check_options(options)
     X, y = as_floating(X, y, xp=xp, kernel=GD, names=("X", "y"))
     features, targets, batch_size, batched = regression_problems(GD, X, y, lr, xp=xp)
-    features = xp.astype(features, targets.dtype)
+    features = xp.astype(features, targets.dtype, copy=False)
     check_real_dtype(GD, "lr", lr, xp=xp)
-    lr = xp.astype(lr, targets.dtype)
+    lr = xp.astype(lr, targets.dtype, copy=False)
     if values_known(lr, targets):
         _check_values(lr, targets, y, options, xp=xp)
     lr_rows = xp.reshape(xp.broadcast_to(xp.reshape(lr, (-1,)), (batch_size,)), (batch_size, 1))

@@ -113,6 +113,8 @@ class DescentLoop:
     def stops_early(self) -> bool:
         return self.options.tol is not None
 
+    rows_independent = True  # each problem's row is its own fit
+
     def record(self, progress: Progress) -> Any:
         """The history's row: each problem's loss (B,)."""
         return progress.loss

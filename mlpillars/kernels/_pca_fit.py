@@ -7,7 +7,7 @@ from typing import Any, NamedTuple
 
 import array_api_compat as aac
 
-from ..backends import eigh, materialize
+from ..backends import eigh, materialize, static_fields
 from ..backends import svd as thin_svd
 from ._checks import check_choice, narrowed, shape_text, widened
 from ._pca_checks import check_finite, check_matrix, checked_n_components, components_for_variance
@@ -18,6 +18,7 @@ AUTO_EIGH_MAX_FEATURES = 1000
 AUTO_EIGH_MIN_SAMPLES_PER_FEATURE = 10
 
 
+@static_fields("n_samples", "solver")
 class PCAFit(NamedTuple):
     r"""A fitted PCA: what :func:`pca_fit` returns and :class:`PCA` keeps.
 

@@ -18,8 +18,7 @@ an eager Python loop on NumPy, torch and CuPy, one compiled ``lax`` loop on JAX.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from ..backends import kernel, run_loop
 from ._descent_objectives import DataObjective
@@ -30,9 +29,11 @@ from ._descent_steps import RISING_STEPS, DescentLoop, Progress, start
 __all__ = ["LOSSES", "OPTIMIZERS", "RISING_STEPS", "GradientDescentResult", "gradient_descent"]
 
 
-@dataclass(frozen=True)
-class GradientDescentResult:
+class GradientDescentResult(NamedTuple):
     """What :func:`gradient_descent` returns, in the input's namespace and on its device.
+
+    A named tuple, so a pytree wherever JAX (``jax.jit``, ``jax.vmap``) or torch
+    (``torch.compile``) carry results: return it from a jitted function as it is.
 
     Shapes for B batched problems of d features; an unbatched call drops the B axis.
 

@@ -8,27 +8,23 @@ produce NaN. float16 and bfloat16 inputs are computed in float32 and the result 
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable
 from typing import Any
 
-import array_api_compat as aac
-
-from ..backends import kernel, reduce_max
-from ._checks import (
-    as_floating,
-    check_axis,
-    check_choice,
-    check_positive_number,
-    is_empty,
-    narrowed,
-    widened,
-)
+from ..backends import kernel
+from ._checks import as_floating, check_axis, check_choice, narrowed, widened
 from ._fused import FusedLogSumExp, FusedSoftmax, is_offered
+from ._softmax_formulas import (
+    checked_log_softmax,
+    log_softmax_formula,
+    logsumexp_formula,
+    on_one_axis,
+    softmax_formula,
+    softmax_options,
+    stable_sigmoid,
+)
 from ._targets import class_axis_of, picked_log_probs, soft_target_log_likelihood
 
 REDUCTIONS = ("mean", "sum", "none")
-_TEMPERATURE_HINT = " (temperature -> 0 approaches argmax; use e.g. 1e-6 for near-greedy)"
 
 
 @kernel(arrays=("x",))
@@ -67,12 +63,12 @@ def softmax(
     the formula alone.
     """
     (x,) = as_floating(x, xp=xp, kernel="softmax", names=("x",))
-    axis, temperature = _softmax_options("softmax", x, axis, temperature)
+    axis, temperature = softmax_options("softmax", x, axis, temperature)
     if fused is not None and is_offered(x):
         probabilities = fused(x, axis=axis, temperature=temperature, xp=xp)
         if probabilities is not NotImplemented:
             return probabilities
-    return _on_one_axis(_probabilities, x, axis, temperature, xp=xp)
+    return on_one_axis(softmax_formula, x, axis, temperature, xp=xp)
 
 
 @kernel(arrays=("x",))
@@ -110,12 +106,12 @@ def log_softmax(
     (:class:`._fused.FusedSoftmax`); ``log_softmax.generic(x, xp=xp)`` is the formula alone.
     """
     (x,) = as_floating(x, xp=xp, kernel="log_softmax", names=("x",))
-    axis, temperature = _softmax_options("log_softmax", x, axis, temperature)
+    axis, temperature = softmax_options("log_softmax", x, axis, temperature)
     if fused is not None and is_offered(x):
         log_probabilities = fused(x, axis=axis, temperature=temperature, xp=xp)
         if log_probabilities is not NotImplemented:
             return log_probabilities
-    return _on_one_axis(_log_probabilities, x, axis, temperature, xp=xp)
+    return on_one_axis(log_softmax_formula, x, axis, temperature, xp=xp)
 
 
 @kernel(arrays=("x",))
@@ -162,8 +158,8 @@ def logsumexp(
         if result is not NotImplemented:
             return result
     if x.ndim == 0:  # one entry: its own value, as SciPy
-        return xp.reshape(_log_sum_exp(xp.reshape(x, (1,)), 0, xp=xp), ())
-    result = _log_sum_exp(x, axis, xp=xp)
+        return xp.reshape(logsumexp_formula(xp.reshape(x, (1,)), 0, xp=xp), ())
+    result = logsumexp_formula(x, axis, xp=xp)
     return result if keepdims else xp.squeeze(result, axis=axis)
 
 
@@ -231,7 +227,7 @@ def cross_entropy(
     check_choice("cross_entropy", "reduction", reduction, REDUCTIONS)
     (logits,) = as_floating(logits, xp=xp, kernel="cross_entropy", names=("logits",))
     class_axis = class_axis_of(logits, axis, reduction)
-    log_probs = _log_softmax(widened(logits, xp=xp), class_axis, 1.0, xp=xp)
+    log_probs = checked_log_softmax(widened(logits, xp=xp), class_axis, 1.0, xp=xp)
     if xp.isdtype(target.dtype, "integral"):
         losses = -picked_log_probs(log_probs, target, class_axis, xp=xp)
     else:
@@ -241,78 +237,3 @@ def cross_entropy(
     elif reduction == "sum":
         losses = xp.sum(losses)
     return narrowed(losses, logits, xp=xp)
-
-
-def stable_sigmoid(x: Any, *, xp: Any) -> Any:
-    """The sigmoid of a floating array, evaluating only ``exp(-|x|)``."""
-    exp_neg_abs = xp.exp(-xp.abs(x))
-    return xp.where(x >= 0, 1 / (1 + exp_neg_abs), exp_neg_abs / (1 + exp_neg_abs))
-
-
-def _softmax_options(kernel_name: str, x: Any, axis: int, temperature: float) -> tuple[int, float]:
-    """The axis as an index in ``[0, x.ndim)`` and T as a float, checked."""
-    temperature = check_positive_number(kernel_name, "temperature", temperature, _TEMPERATURE_HINT)
-    return check_axis(kernel_name, "x", x, axis), temperature
-
-
-def _probabilities(x: Any, axis: int, temperature: float, *, xp: Any) -> Any:
-    """The softmax formula, for floating ``x`` with at least one axis (empty: empty)."""
-    if is_empty(x):
-        return xp.zeros_like(x)
-    exp_shifted = xp.exp(_shifted(widened(x, xp=xp), axis, temperature, xp=xp))
-    return narrowed(exp_shifted / xp.sum(exp_shifted, axis=axis, keepdims=True), x, xp=xp)
-
-
-def _log_probabilities(x: Any, axis: int, temperature: float, *, xp: Any) -> Any:
-    """The log-softmax formula, for floating ``x`` with at least one axis (empty: empty)."""
-    if is_empty(x):
-        return xp.zeros_like(x)
-    shifted = _shifted(widened(x, xp=xp), axis, temperature, xp=xp)
-    return narrowed(_log_normalised(shifted, axis, xp=xp), x, xp=xp)
-
-
-def _log_sum_exp(x: Any, axis: int, *, xp: Any) -> Any:
-    """The log-sum-exp formula with the reduced axis kept, for floating ``x`` with at least
-    one axis; an empty sum is ``-inf`` (SciPy), an empty result empty."""
-    if is_empty(x):
-        kept = tuple(1 if i == axis else size for i, size in enumerate(x.shape))
-        fill = -math.inf if x.shape[axis] == 0 else 0.0
-        return xp.full(kept, fill, dtype=x.dtype, device=aac.device(x))
-    values = widened(x, xp=xp)
-    row_max = reduce_max(values, axis=axis, keepdims=True, xp=xp)
-    safe_max = xp.where(xp.isfinite(row_max), row_max, xp.zeros_like(row_max))
-    is_max = values == row_max
-    below_max = xp.where(is_max, xp.zeros_like(values), xp.exp(values - safe_max))
-    extra_ties = xp.sum(xp.astype(is_max, values.dtype), axis=axis, keepdims=True) - 1
-    summed_rest = xp.sum(below_max, axis=axis, keepdims=True) + extra_ties
-    finite = xp.log1p(summed_rest) + safe_max
-    return narrowed(xp.where(xp.isfinite(row_max), finite, row_max), x, xp=xp)
-
-
-def _on_one_axis(
-    formula: Callable[..., Any], x: Any, axis: int, temperature: float, *, xp: Any
-) -> Any:
-    """``formula(x, axis, temperature)``; a 0-d x as a vector of one entry (SciPy and torch:
-    ``softmax(1000.0)`` is 1.0, ``log_softmax`` 0.0), reshaped back."""
-    if x.ndim:
-        return formula(x, axis, temperature, xp=xp)
-    return xp.reshape(formula(xp.reshape(x, (1,)), 0, temperature, xp=xp), ())
-
-
-def _shifted(x: Any, axis: int, temperature: float, *, xp: Any) -> Any:
-    """``(x - max(x)) / T``: shifting first keeps even float16 logits / 1e-6 finite."""
-    shifted = x - reduce_max(x, axis=axis, keepdims=True, xp=xp)
-    return shifted if temperature == 1.0 else shifted / temperature
-
-
-def _log_normalised(shifted: Any, axis: int, *, xp: Any) -> Any:
-    """``s - log(sum(exp(s)))`` of max-shifted logits ``s``."""
-    return shifted - xp.log(xp.sum(xp.exp(shifted), axis=axis, keepdims=True))
-
-
-def _log_softmax(x: Any, axis: int, temperature: float, *, xp: Any) -> Any:
-    """The checked log-softmax of floating ``x`` (no widening), for cross_entropy."""
-    axis, temperature = _softmax_options("log_softmax", x, axis, temperature)
-    if is_empty(x):
-        return xp.zeros_like(x)
-    return _log_normalised(_shifted(x, axis, temperature, xp=xp), axis, xp=xp)

@@ -63,7 +63,10 @@ def least_squares(X: Any, y: Any, /, *, fit_intercept: bool = True, xp: Any) -> 
     X, y = as_floating(X, y, xp=xp, kernel="least_squares", names=("X", "y"))
     features, targets, batch_size, batched = regression_problems("least_squares", X, y, None, xp=xp)
     like = targets  # half precision is solved in float32, then cast back
-    features, targets = widened(xp.astype(features, targets.dtype), xp=xp), widened(targets, xp=xp)
+    features, targets = (
+        widened(xp.astype(features, targets.dtype, copy=False), xp=xp),
+        widened(targets, xp=xp),
+    )
     check_determined(features.shape, fit_intercept)
     feature_means, target_means = materialize(
         xp.mean(features, axis=-2), xp.mean(targets, axis=-1)

@@ -4,9 +4,9 @@ A framework module (``numpy.py``, ``torch.py``, ...) is the one place that names
 framework. Its class says how to import it lazily, its array-API namespace, its devices,
 how to move arrays onto it, how to wait for its asynchronous work, what it can do, its
 settings for the benchmark record, its device-memory peak, how to compile a function, how
-it runs a step loop, its own (fused) implementations of kernels, and the linear algebra it
-lacks. The base class
-holds the defaults that suit an eager CPU framework with the whole array API.
+it runs a step loop (:class:`StepLoop`, in :mod:`._step_loop`), its own (fused)
+implementations of kernels, and the linear algebra it lacks. The base class holds the
+defaults that suit an eager CPU framework with the whole array API.
 """
 
 from __future__ import annotations
@@ -16,13 +16,16 @@ import importlib.util
 import sys
 from collections.abc import Callable
 from types import ModuleType
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar
 
 import array_api_compat as aac
 import numpy as np
 
 from .._capabilities import Capabilities
 from .._errors import BackendNotInstalledError
+from ._step_loop import StepLoop
+
+__all__ = ["Framework", "StepLoop", "device_index", "unknown_device"]
 
 
 class Framework:
@@ -274,31 +277,6 @@ class Framework:
         # The array API has no triangular solve; the general one gives the same X, only
         # without using the zeros (a framework with a triangular routine may override).
         return self.namespace().linalg.solve(upper, rhs)
-
-
-class StepLoop(Protocol):
-    """What :meth:`Framework.run_loop` runs: a kernel's step, written in ``xp.*`` calls.
-
-    It must be hashable by value (a frozen dataclass of options), so that a compiling
-    framework can cache the compiled loop per kind of loop. ``count`` is the step's index
-    from 0: a Python int in an eager loop, a 0-d integer array in a compiled one.
-    """
-
-    steps: int
-    stops_early: bool
-    xp: ModuleType
-
-    def step(self, count: Any, state: Any, constants: Any) -> Any:
-        """The state after one more step."""
-        ...
-
-    def record(self, state: Any) -> Any:
-        """What the history keeps of a state (one row)."""
-        ...
-
-    def finished(self, state: Any) -> Any:
-        """A 0-d bool array: no further step would change anything."""
-        ...
 
 
 def unknown_device(framework: Framework, spec: str | None) -> ValueError:

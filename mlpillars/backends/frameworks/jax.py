@@ -14,7 +14,7 @@ import numpy as np
 
 from .._capabilities import Capabilities
 from .._errors import NoGPUError
-from . import _jax_fused
+from . import _jax_fused, _jax_pytrees
 from .base import Framework, StepLoop, device_index, unknown_device
 
 
@@ -28,6 +28,16 @@ class JaxFramework(Framework):
 
     def owns(self, array: object) -> bool:
         return aac.is_jax_array(array)
+
+    def load(self) -> ModuleType:
+        """Import JAX; the first time, register the result classes as pytrees."""
+        jax = super().load()
+        if not self._results_registered:
+            _jax_pytrees.register_results(jax)
+            self._results_registered = True
+        return jax
+
+    _results_registered = False
 
     def namespace(self) -> ModuleType:
         self.load()

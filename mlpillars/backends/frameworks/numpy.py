@@ -9,8 +9,8 @@ import array_api_compat as aac
 import numpy as np
 
 from .._capabilities import Capabilities
-from . import _numpy_fused
-from .base import Framework
+from . import _numpy_fused, _numpy_loops
+from .base import Framework, StepLoop
 
 
 class NumPyFramework(Framework):
@@ -41,6 +41,12 @@ class NumPyFramework(Framework):
         from scipy.special import erf
 
         return erf(array).astype(array.dtype, copy=False)  # scipy computes float16 in float64
+
+    def run_loop(self, loop: StepLoop, state: Any, constants: Any) -> tuple[Any, Any, Any]:
+        """The eager loop; a loop of independent problems runs in groups of them, each
+        group's data in cache (see ``_numpy_loops``)."""
+        grouped = _numpy_loops.run_in_groups(super().run_loop, loop, state, constants)
+        return super().run_loop(loop, state, constants) if grouped is None else grouped
 
     # -- fused kernels: in place, called by the kernels with checked, prepared arguments ---
     fused_kernels: ClassVar[dict[str, str]] = {

@@ -1,0 +1,131 @@
+"""NumPy's step loops in groups of problems, each group's data in cache.
+
+A loop whose problems are independent (``StepLoop.rows_independent``: axis 0 of every
+state and constant array is the problem axis, of length B, or 1 for data all problems
+share) runs here as G loops over groups of rows instead of one loop over all B:
+
+A step reads each problem's data once (twice for the logistic loss). B = 256 logistic
+problems of 512 x 32 float64 samples are 32 MiB, read from memory at every step, and every
+temporary of a step is a fresh 1 MiB array; a group of 16 problems (2 MiB) stays in the
+cache from one step to the next, and its temporaries are small enough for the allocator to
+reuse. Measured on this project's 2-core EPYC (512 KiB L2 a core, 32 MiB L3 shared), one
+loop over all 256 problems took 1.4x to 3x the time of 16 groups of 16.
+
+A group too small pays NumPy's per-call cost (about 1 us a call, some 40 calls a step) on
+too little data: groups hold at least :data:`MIN_GROUP` problems. Threads do not pay here:
+the groups' steps are many short NumPy calls, and two threads passing the GIL back and
+forth at every call measured slower than one (both for the MSE and the logistic loss).
+
+Each group is the same step on a slice of the rows, so the results equal one loop over all
+of them: a group that stops early (every problem in it converged or diverged) repeats its
+last history row, as the frozen problems would have in the longer loop.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+CACHE_BYTES = 2 * 2**20
+"""The data a group of problems may hold: about what one core can keep in its share of
+the last-level cache (tuned on the machine above; larger groups fall out of cache)."""
+
+MIN_GROUP = 16
+"""Fewest problems in a group: below it, NumPy's per-call cost outweighs the cache."""
+
+Loop = Callable[[Any, Any, Any], tuple[Any, Any, Any]]
+
+
+def run_in_groups(run: Loop, loop: Any, state: Any, constants: Any) -> tuple[Any, Any, Any] | None:
+    """``run`` (the plain loop) over groups of the problems, or None when one group is all.
+
+    Returns
+    -------
+    tuple or None
+        (state, history (steps_run + 1, B, ...), steps_run), as :meth:`run_loop` returns.
+    """
+    if not getattr(loop, "rows_independent", False):
+        return None
+    batch_size = _batch_size(state)
+    groups = _groups(batch_size, _bytes_per_problem((state, constants), batch_size))
+    if len(groups) < 2:
+        return None
+    results = [
+        run(loop, _rows(state, rows, batch_size), _rows(constants, rows, batch_size))
+        for rows in groups
+    ]
+    return _joined(state, results, batch_size)
+
+
+def _batch_size(state: Any) -> int:
+    return next(int(a.shape[0]) for a in _leaves(state) if getattr(a, "ndim", 0) > 0)
+
+
+def _leaves(tree: Any) -> list[Any]:
+    if isinstance(tree, tuple):
+        return [leaf for item in tree for leaf in _leaves(item)]
+    return [] if tree is None else [tree]
+
+
+def _bytes_per_problem(tree: Any, batch_size: int) -> int:
+    """Bytes of the arrays one problem owns (shared arrays, leading axis 1, not counted)."""
+    owned = [a for a in _leaves(tree) if isinstance(a, np.ndarray) and _owned(a, batch_size)]
+    return sum(a.nbytes for a in owned) // max(batch_size, 1)
+
+
+def _owned(array: np.ndarray, batch_size: int) -> bool:
+    return array.ndim > 0 and array.shape[0] == batch_size
+
+
+def _groups(batch_size: int, bytes_per_problem: int) -> list[slice]:
+    """Consecutive row ranges of about CACHE_BYTES each, of at least MIN_GROUP problems."""
+    by_cache = math.ceil(batch_size * bytes_per_problem / CACHE_BYTES)
+    count = max(1, min(by_cache, batch_size // MIN_GROUP))
+    bounds = [round(index * batch_size / count) for index in range(count + 1)]
+    return [slice(start, stop) for start, stop in itertools.pairwise(bounds)]
+
+
+def _rows(tree: Any, rows: slice, batch_size: int) -> Any:
+    """The tree with every problem-owned array cut to ``rows``; shared ones as they are."""
+    if isinstance(tree, tuple):
+        return type(tree)(*(_rows(item, rows, batch_size) for item in tree))
+    if isinstance(tree, np.ndarray) and _owned(tree, batch_size):
+        return tree[rows]
+    return tree
+
+
+def _joined(
+    template: Any, results: list[tuple[Any, Any, Any]], batch_size: int
+) -> tuple[Any, Any, Any]:
+    """The groups' states joined along the problems, their histories padded to one length."""
+    states, histories, steps_run = zip(*results, strict=True)
+    rows = max(len(history) for history in histories)
+    padded = [_padded(history, rows) for history in histories]
+    state = _joined_state(template, list(states), batch_size)
+    return state, np.concatenate(padded, axis=1), max(steps_run)
+
+
+def _padded(history: np.ndarray, rows: int) -> np.ndarray:
+    """The history with its last row repeated up to ``rows`` rows."""
+    missing = rows - len(history)
+    if missing == 0:
+        return history
+    return np.concatenate([history, np.repeat(history[-1:], missing, axis=0)], axis=0)
+
+
+def _joined_state(template: Any, states: list[Any], batch_size: int) -> Any:
+    if isinstance(template, tuple):
+        parts = zip(*states, strict=True)
+        return type(template)(
+            *(
+                _joined_state(item, list(part), batch_size)
+                for item, part in zip(template, parts, strict=True)
+            )
+        )
+    if isinstance(template, np.ndarray) and _owned(template, batch_size):
+        return np.concatenate(states, axis=0)
+    return states[0]

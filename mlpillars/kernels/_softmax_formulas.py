@@ -1,0 +1,91 @@
+"""The softmax family's formulas behind :mod:`.probability`'s kernels: the shift by the
+maximum, the (log-)normalisation, log-sum-exp keeping the digits of a sum near 1, and
+the 0-d case. Each takes a checked floating array."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import array_api_compat as aac
+
+from ..backends import reduce_max
+from ._checks import check_axis, check_positive_number, is_empty, narrowed, widened
+
+TEMPERATURE_HINT = " (temperature -> 0 approaches argmax; use e.g. 1e-6 for near-greedy)"
+
+
+def stable_sigmoid(x: Any, *, xp: Any) -> Any:
+    """The sigmoid of a floating array, evaluating only ``exp(-|x|)``."""
+    exp_neg_abs = xp.exp(-xp.abs(x))
+    return xp.where(x >= 0, 1 / (1 + exp_neg_abs), exp_neg_abs / (1 + exp_neg_abs))
+
+
+def softmax_options(kernel_name: str, x: Any, axis: int, temperature: float) -> tuple[int, float]:
+    """The axis as an index in ``[0, x.ndim)`` and T as a float, checked."""
+    temperature = check_positive_number(kernel_name, "temperature", temperature, TEMPERATURE_HINT)
+    return check_axis(kernel_name, "x", x, axis), temperature
+
+
+def softmax_formula(x: Any, axis: int, temperature: float, *, xp: Any) -> Any:
+    """The softmax formula, for floating ``x`` with at least one axis (empty: empty)."""
+    if is_empty(x):
+        return xp.zeros_like(x)
+    exp_shifted = xp.exp(_shifted(widened(x, xp=xp), axis, temperature, xp=xp))
+    return narrowed(exp_shifted / xp.sum(exp_shifted, axis=axis, keepdims=True), x, xp=xp)
+
+
+def log_softmax_formula(x: Any, axis: int, temperature: float, *, xp: Any) -> Any:
+    """The log-softmax formula, for floating ``x`` with at least one axis (empty: empty)."""
+    if is_empty(x):
+        return xp.zeros_like(x)
+    shifted = _shifted(widened(x, xp=xp), axis, temperature, xp=xp)
+    return narrowed(_log_normalised(shifted, axis, xp=xp), x, xp=xp)
+
+
+def logsumexp_formula(x: Any, axis: int, *, xp: Any) -> Any:
+    """The log-sum-exp formula with the reduced axis kept, for floating ``x`` with at least
+    one axis; an empty sum is ``-inf`` (SciPy), an empty result empty."""
+    if is_empty(x):
+        kept = tuple(1 if i == axis else size for i, size in enumerate(x.shape))
+        fill = -math.inf if x.shape[axis] == 0 else 0.0
+        return xp.full(kept, fill, dtype=x.dtype, device=aac.device(x))
+    values = widened(x, xp=xp)
+    row_max = reduce_max(values, axis=axis, keepdims=True, xp=xp)
+    safe_max = xp.where(xp.isfinite(row_max), row_max, xp.zeros_like(row_max))
+    is_max = values == row_max
+    below_max = xp.where(is_max, xp.zeros_like(values), xp.exp(values - safe_max))
+    extra_ties = xp.sum(xp.astype(is_max, values.dtype), axis=axis, keepdims=True) - 1
+    summed_rest = xp.sum(below_max, axis=axis, keepdims=True) + extra_ties
+    finite = xp.log1p(summed_rest) + safe_max
+    return narrowed(xp.where(xp.isfinite(row_max), finite, row_max), x, xp=xp)
+
+
+def on_one_axis(
+    formula: Callable[..., Any], x: Any, axis: int, temperature: float, *, xp: Any
+) -> Any:
+    """``formula(x, axis, temperature)``; a 0-d x as a vector of one entry (SciPy and torch:
+    ``softmax(1000.0)`` is 1.0, ``log_softmax`` 0.0), reshaped back."""
+    if x.ndim:
+        return formula(x, axis, temperature, xp=xp)
+    return xp.reshape(formula(xp.reshape(x, (1,)), 0, temperature, xp=xp), ())
+
+
+def _shifted(x: Any, axis: int, temperature: float, *, xp: Any) -> Any:
+    """``(x - max(x)) / T``: shifting first keeps even float16 logits / 1e-6 finite."""
+    shifted = x - reduce_max(x, axis=axis, keepdims=True, xp=xp)
+    return shifted if temperature == 1.0 else shifted / temperature
+
+
+def _log_normalised(shifted: Any, axis: int, *, xp: Any) -> Any:
+    """``s - log(sum(exp(s)))`` of max-shifted logits ``s``."""
+    return shifted - xp.log(xp.sum(xp.exp(shifted), axis=axis, keepdims=True))
+
+
+def checked_log_softmax(x: Any, axis: int, temperature: float, *, xp: Any) -> Any:
+    """The checked log-softmax of floating ``x`` (no widening), for cross_entropy."""
+    axis, temperature = softmax_options("log_softmax", x, axis, temperature)
+    if is_empty(x):
+        return xp.zeros_like(x)
+    return _log_normalised(_shifted(x, axis, temperature, xp=xp), axis, xp=xp)

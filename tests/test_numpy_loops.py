@@ -1,0 +1,83 @@
+"""NumPy runs gradient descent's independent problems in groups (each in cache): the
+results equal one loop over all problems, bit for bit, and the float64 reference loop."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import mlpillars as mp
+from mlpillars.backends.frameworks import _numpy_loops
+from tests.test_calculus import CONFIGURATIONS, reference_descent
+
+PROBLEMS = 40
+"""Enough problems for two groups of MIN_GROUP (set to 8 below), not a multiple of it."""
+
+
+def regressions(rng: np.random.Generator, *, labels: bool) -> tuple[np.ndarray, np.ndarray]:
+    X = rng.normal(size=(PROBLEMS, 30, 3)) + rng.normal(size=(PROBLEMS, 1, 3))
+    y = (X @ rng.normal(size=(PROBLEMS, 3, 1)))[..., 0] + 0.5 * rng.normal(size=(PROBLEMS, 30))
+    return X, (y > 0).astype(np.float64) if labels else y
+
+
+def in_one_group(monkeypatch: pytest.MonkeyPatch, call):
+    with monkeypatch.context() as patch:
+        patch.setattr(_numpy_loops, "MIN_GROUP", 10**9)
+        return call()
+
+
+@pytest.fixture
+def small_groups(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_numpy_loops, "MIN_GROUP", 8)
+    monkeypatch.setattr(_numpy_loops, "CACHE_BYTES", 1)  # as many groups as MIN_GROUP allows
+
+
+def assert_identical(grouped, whole) -> None:
+    for field in grouped._fields:
+        np.testing.assert_array_equal(getattr(grouped, field), getattr(whole, field), field)
+
+
+@pytest.mark.parametrize("tol", [None, 1e-4])
+@pytest.mark.parametrize("name", list(CONFIGURATIONS))
+def test_groups_equal_one_loop(small_groups, monkeypatch, name: str, tol: float | None):
+    options = {**CONFIGURATIONS[name], "tol": tol, "steps": 40}
+    X, y = regressions(np.random.default_rng(3), labels=options.get("loss") == "logistic")
+    grouped = mp.gradient_descent(X, y, **options)
+    assert_identical(
+        grouped, in_one_group(monkeypatch, lambda: mp.gradient_descent(X, y, **options))
+    )
+    for problem in (0, PROBLEMS - 1):  # a problem of the first group and of the last
+        reference_options = {key: value for key, value in options.items() if key != "tol"}
+        w, _, losses = reference_descent(X[problem], y[problem], **reference_options)
+        rows = int(grouped.steps_run[problem]) + 1
+        np.testing.assert_allclose(grouped.loss_history[:rows, problem], losses[:rows], rtol=1e-9)
+        if tol is None:
+            np.testing.assert_allclose(grouped.weights[problem], w, rtol=1e-9, atol=1e-12)
+
+
+def test_groups_that_stop_at_different_steps_repeat_their_last_row(small_groups, monkeypatch):
+    # A learning-rate sweep on shared data: the small rates (first group) converge last.
+    X, y = regressions(np.random.default_rng(4), labels=False)
+    lr = np.geomspace(1e-3, 0.3, PROBLEMS)
+    options = {"lr": lr, "steps": 400, "tol": 1e-6}
+    grouped = mp.gradient_descent(X[0], y[0], **options)
+    whole = in_one_group(monkeypatch, lambda: mp.gradient_descent(X[0], y[0], **options))
+    assert_identical(grouped, whole)
+    last_group = slice(PROBLEMS - 8, PROBLEMS)
+    stopped = int(grouped.steps_run[last_group].max())
+    assert stopped < len(grouped.loss_history) - 1  # that group stopped before the others
+    np.testing.assert_array_equal(
+        grouped.loss_history[stopped:, last_group],
+        np.broadcast_to(
+            grouped.loss_history[stopped, last_group], (len(grouped.loss_history) - stopped, 8)
+        ),
+    )
+
+
+def test_groups_of_cache_size_and_at_least_min_group():
+    sizes = lambda groups: [group.stop - group.start for group in groups]  # noqa: E731
+    assert sizes(_numpy_loops._groups(31, 10**6)) == [31]  # fewer than 2 x MIN_GROUP: one
+    assert sizes(_numpy_loops._groups(64, 8)) == [64]  # tiny problems: one group
+    per_problem = _numpy_loops.CACHE_BYTES // 16  # 16 problems fill the cache
+    assert sizes(_numpy_loops._groups(256, per_problem)) == [16] * 16
+    assert sizes(_numpy_loops._groups(256, 10**9)) == [16] * 16  # never below MIN_GROUP
