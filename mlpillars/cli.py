@@ -77,7 +77,7 @@ def _bench(console: Console, arguments: argparse.Namespace) -> int:
     the last lines printed). The worse of the two exit statuses is returned."""
     from .bench.runner import choose_run_folder, run_bench
 
-    problem = _kernels_problem(arguments.suite, _names(arguments.kernels))
+    problem = _kernels_problem(_names(arguments.kernels))
     if problem:
         console.print(Text(f"mlpillars bench: {problem}", style="red"))
         return 2
@@ -127,7 +127,7 @@ def _dask_scheduler(spec: str | None) -> contextlib.AbstractContextManager[Any]:
     return FRAMEWORKS["dask"].scheduler(spec)
 
 
-def _kernels_problem(suite_name: str, kernels: list[str] | None) -> str | None:
+def _kernels_problem(kernels: list[str] | None) -> str | None:
     """What is wrong with ``--kernels``, or None."""
     from .bench.catalogue import CATALOGUE
 
