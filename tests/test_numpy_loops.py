@@ -30,6 +30,7 @@ def in_one_group(monkeypatch: pytest.MonkeyPatch, call):
 def small_groups(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(_numpy_loops, "MIN_GROUP", 8)
     monkeypatch.setattr(_numpy_loops, "CACHE_BYTES", 1)  # as many groups as MIN_GROUP allows
+    monkeypatch.setattr(_numpy_loops, "GROUPING_THRESHOLD", 0)
 
 
 def assert_identical(grouped, whole) -> None:
@@ -78,6 +79,8 @@ def test_groups_of_cache_size_and_at_least_min_group():
     sizes = lambda groups: [group.stop - group.start for group in groups]  # noqa: E731
     assert sizes(_numpy_loops._groups(31, 10**6)) == [31]  # fewer than 2 x MIN_GROUP: one
     assert sizes(_numpy_loops._groups(64, 8)) == [64]  # tiny problems: one group
+    threshold = _numpy_loops.GROUPING_THRESHOLD
+    assert sizes(_numpy_loops._groups(256, threshold // 256)) == [256]  # in cache: one
     per_problem = _numpy_loops.CACHE_BYTES // 16  # 16 problems fill the cache
     assert sizes(_numpy_loops._groups(256, per_problem)) == [16] * 16
     assert sizes(_numpy_loops._groups(256, 10**9)) == [16] * 16  # never below MIN_GROUP

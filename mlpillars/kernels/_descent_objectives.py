@@ -48,14 +48,16 @@ class DataObjective(NamedTuple):
 
 
 def _logistic_loss_and_error(logits: Any, targets: Any, *, xp: Any) -> tuple[Any, Any]:
-    """Mean of ``softplus(z) - y z`` (B,) and ``sigmoid(z) - y`` (B, n), sharing one
-    ``exp(-|z|)``: ``softplus(z) = max(z, 0) + log1p(e)``, ``sigmoid(z) = (1 or e) / (1 + e)``
-    for z >= 0 or < 0; finite for any finite z."""
-    decay = xp.exp(-xp.abs(logits))
-    softplus = xp.maximum(logits, 0.0) + xp.log1p(decay)
+    """Mean of ``softplus(z) - y z`` (B,) and ``sigmoid(z) - y`` (B, n).
+
+    ``softplus(z) = max(z, 0) + log1p(exp(-|z|))``, and ``sigmoid(z) = exp(z - softplus(z))``
+    from it: two ``exp`` and one ``log1p`` a sample, no branch, finite for any finite z.
+    The sigmoid keeps its relative accuracy where it is tiny (z = -700 gives 1e-304, not
+    0): the exponent's rounding, about ``eps |z|``, is its relative error.
+    """
+    softplus = xp.maximum(logits, 0.0) + xp.log1p(xp.exp(-xp.abs(logits)))
     loss = xp.mean(softplus - targets * logits, axis=-1)
-    sigmoid = xp.where(logits >= 0, xp.ones_like(decay), decay) / (1 + decay)
-    return loss, sigmoid - targets
+    return loss, xp.exp(logits - softplus) - targets
 
 
 class MseStatistics(NamedTuple):
