@@ -52,8 +52,11 @@ class FusedGradientDescent(Protocol):
             ``(weights (B, d), bias (B,), loss_history (steps + 1, B), diverged (B,),
             converged (B,), steps_run (B,))``, in the namespace and on the device of the
             inputs: the values the kernel's own loop gives for these problems (the same
-            algorithm, not only within tolerance), weights, bias and history in features'
-            dtype, the flags boolean, the counts the namespace's default integer dtype.
+            algorithm, not only within tolerance; an implementation that splits the
+            problems into groups may differ in rounding where the kernel decides per call,
+            as whether the MSE's statistics need a centred copy of X), weights, bias and
+            history in features' dtype, the flags boolean, the counts the namespace's
+            default integer dtype.
             The history always has ``steps + 1`` rows: with ``tol``, rows after the loop
             would have stopped repeat its last row, as under ``jax.jit``.
         """
