@@ -116,8 +116,9 @@ def gradient_descent(
         task: the NumPy kernel on its problems, its history padded to steps + 1 rows with
         its last row. The values are NumPy's for the whole batch, but for rounding where
         the kernel decides once per call (a chunk whose problems' features are all near
-        zero may skip the centred copy of X that one far from zero needs elsewhere). The six share that task: compute them together
-        (``dask.compute(*fields)``), as each separate compute runs the fits again.
+        zero may skip the centred copy of X that one far from zero needs elsewhere).
+        The six share that task: compute them together (``dask.compute(*fields)``), as
+        each separate compute runs the fits again.
         NotImplemented where a chunk's sizes are unknown (NaN), or where a task would
         hold more features than both Dask's ``array.chunk-size`` and the inputs' largest
         chunk (one problem too large for memory, chunked along n): the per-step path,

@@ -1,5 +1,6 @@
-"""Dask's data and schedulers: ``.npy`` files read row block by row block, a
-``dask.distributed`` cluster for a block of code, and the client kernels compute on.
+"""Dask's data and schedulers: ``.npy`` files read row block by row block, Zarr stores
+(generated data written, a store opened), a ``dask.distributed`` cluster for a block of
+code, and the client kernels compute on.
 
 Each function imports Dask (or ``distributed``) itself, when first called.
 """
@@ -55,6 +56,49 @@ def from_npy(path: str | os.PathLike[str], *, chunk_rows: int | None = None) -> 
 def _read_rows(path: str, start: int, stop: int) -> np.ndarray:
     """Rows ``start:stop`` of a ``.npy`` file, copied out of a map that is then closed."""
     return np.array(np.load(path, mmap_mode="r")[start:stop])
+
+
+def write_normal_zarr(
+    path: str | os.PathLike[str],
+    *,
+    rows: int,
+    scales: np.ndarray,
+    offset: float,
+    chunk_rows: int,
+    seed: int = 0,
+) -> None:
+    """Write generated float64 data to a Zarr store, chunk by chunk, never all of it in
+    memory (Dask's threads hold a few chunks each).
+
+    Parameters
+    ----------
+    path : str or path-like
+        The store (overwritten).
+    rows : int
+        Rows of the data, shape (rows, d).
+    scales : array, shape (d,)
+        Column j is normal with mean ``offset`` and standard deviation ``scales[j]``.
+    offset : float
+    chunk_rows : int
+        Rows per chunk (the last may be shorter).
+    seed : int
+        Of ``dask.array.random.default_rng``: the same data each time.
+    """
+    import dask.array as da
+
+    columns = len(scales)
+    chunks = (min(chunk_rows, rows), columns)
+    generated = da.random.default_rng(seed).standard_normal((rows, columns), chunks=chunks)
+    (generated * np.asarray(scales, dtype=np.float64) + offset).to_zarr(
+        os.fspath(path), overwrite=True
+    )
+
+
+def from_zarr(path: str | os.PathLike[str]) -> Any:
+    """A Zarr store as a Dask array, chunked as the store is (nothing read yet)."""
+    import dask.array as da
+
+    return da.from_zarr(os.fspath(path))
 
 
 @contextlib.contextmanager

@@ -19,10 +19,10 @@ import numpy as np
 
 from .._capabilities import Capabilities
 from . import _dask_fused, _dask_io
-from ._dask_io import from_npy
+from ._dask_io import from_npy, from_zarr, write_normal_zarr
 from .base import Framework, StepLoop
 
-__all__ = ["DaskFramework", "from_npy"]
+__all__ = ["DaskFramework", "from_npy", "from_zarr", "write_normal_zarr"]
 
 
 class DaskFramework(Framework):
