@@ -8,7 +8,6 @@ LocalCluster runs are in test_dask_distributed.py.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -50,23 +49,20 @@ def problems(dtype: str = "float64", *, b: int = B) -> tuple[np.ndarray, np.ndar
 def assert_same_fit(lazy: GradientDescentResult, eager: GradientDescentResult) -> None:
     """The Dask result, computed, equals NumPy's to a few ulps, field by field (dtypes and
     shapes too; the history may have more rows, repeating its last)."""
-    computed = dask.compute(*(getattr(lazy, f.name) for f in dataclasses.fields(lazy)))
-    for field, actual in zip(dataclasses.fields(eager), computed, strict=True):
-        expected = getattr(eager, field.name)
-        assert actual.dtype == expected.dtype, field.name
-        if field.name == "loss_history" and actual.shape != expected.shape:
+    computed = dask.compute(*lazy)
+    for name, actual, expected in zip(eager._fields, computed, eager, strict=True):
+        assert actual.dtype == expected.dtype, name
+        if name == "loss_history" and actual.shape != expected.shape:
             rows = expected.shape[0]
             assert np.all(actual[rows:] == actual[rows - 1]), "extra rows repeat the last"
             actual = actual[:rows]
-        assert actual.shape == expected.shape, field.name
+        assert actual.shape == expected.shape, name
         if actual.dtype.kind == "f":
             ulps = 64 * np.finfo(actual.dtype).eps
             scale = np.max(np.abs(expected[np.isfinite(expected)]), initial=1.0)
-            np.testing.assert_allclose(
-                actual, expected, rtol=ulps, atol=ulps * scale, err_msg=field.name
-            )
+            np.testing.assert_allclose(actual, expected, rtol=ulps, atol=ulps * scale, err_msg=name)
         else:
-            np.testing.assert_array_equal(actual, expected, err_msg=field.name)
+            np.testing.assert_array_equal(actual, expected, err_msg=name)
 
 
 def in_memory_tasks(result: GradientDescentResult) -> int:

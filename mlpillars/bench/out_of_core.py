@@ -4,8 +4,9 @@ Issue 12: peak memory must be bounded by the chunk size, not by the data's. The 
 writes generated data of ``multiple`` times the machine's available memory to a Zarr store
 (chunk by chunk, Dask's threads), then fits PCA on it from disk under the memory meter
 (:func:`~mlpillars.bench.memory.measure_peak_memory`: the process's peak RSS, ``VmHWM``)
-and deletes the store. Its row has the usual fields (one timed round, the peak) plus the
-data's size, the chunk size and how long the store took to write.
+and deletes the store. Its row has the usual fields (one timed round, the peak, the
+machine's load over the fit) plus the data's size, the chunk size and how long the store
+took to write.
 
 The data is known: columns of spread ``4 ... 0.5`` about ``1e4``, so the float64 NumPy
 reference (which could not hold the data) is replaced by the generating variances: the
@@ -33,6 +34,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
+from .disturbance import process_meter
 from .implementations import Implementation, Prepared, Skip
 from .memory import available_host_bytes, measure_peak_memory
 from .run_folder import BACKEND, ERROR, OK, SKIPPED, WRONG
@@ -179,7 +181,10 @@ def run_out_of_core(
     store = Path(tempfile.mkdtemp(prefix="mlpillars-out-of-core-", dir=size.folder)) / "x.zarr"
     try:
         write_seconds = _write_store(store, size.rows, chunk_rows)
+        meter = process_meter()
+        load_start = meter.start()  # the machine's load over the fit (the timed part)
         variances, seconds, peak = _fit_from_disk(store, benchmark)
+        row.update(meter.finish(load_start))
     except Exception as exc:  # recorded as the harness records any failing case
         reason = f"{type(exc).__name__}: {exc}"
         return _finish(log, row, status=ERROR, reason=reason, traceback=traceback.format_exc())
@@ -203,6 +208,8 @@ def run_out_of_core(
     if relative > allowed:
         reason = f"variances off the generating ones by {relative:.3g} (allowed {allowed:.3g})"
         return _finish(log, row, status=WRONG, reason=reason)
+    if benchmark is not None:
+        benchmark.extra_info.update({k: v for k, v in row.items() if k != "rounds"})
     return _finish(log, row, status=OK)
 
 
