@@ -27,11 +27,6 @@ SIZE = 2 * SMALLEST_SIZE
 """Large enough for every example (the regressions need 17 samples) and for two chunks."""
 
 
-FEWER_STEPS = {"gradient_descent": {"steps": 5}}
-"""Gradient descent on Dask persists its state every step: a round trip to the scheduler
-per step, so the test takes 5 steps instead of the example's 50."""
-
-
 @pytest.fixture(scope="module")
 def client() -> Iterator[Any]:
     with (
@@ -61,7 +56,6 @@ def _chunked(value: Any) -> Any:
 def test_every_kernel_runs_on_the_cluster_and_agrees(client: Any, name: str) -> None:
     entry = CATALOGUE[name]
     call: KernelCall = entry.example_call(SIZE, "float64")
-    call = KernelCall(call.arrays, {**call.options, **FEWER_STEPS.get(name, {})})
     reference = host_arrays(
         entry.main_output(KERNELS[name](*call.arrays, **call.options, backend="numpy"))
     )
@@ -73,6 +67,33 @@ def test_every_kernel_runs_on_the_cluster_and_agrees(client: Any, name: str) -> 
     assert workers <= set(client.scheduler_info()["workers"])
     max_error, agrees = compare_outputs(computed, reference, tolerance_for("float64"))
     assert agrees, f"{name} on the cluster: max |error| {max_error:.2e} against NumPy"
+
+
+@pytest.mark.parametrize("loss", ["mse", "logistic"])
+def test_gradient_descent_fits_each_chunk_on_a_worker(client: Any, loss: str) -> None:
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(16, 50, 4))
+    y = np.einsum("bnd,bd->bn", X, rng.normal(size=(16, 4))) + rng.normal(size=(16, 50))
+    targets = (y > 0).astype(np.float64) if loss == "logistic" else y
+    rates = np.geomspace(0.01, 0.5, 16)
+    expected = KERNELS["gradient_descent"](X, targets, lr=rates, loss=loss, steps=200)
+    with distributed.get_task_stream(client) as tasks:
+        result = KERNELS["gradient_descent"](
+            da.from_array(X, chunks=(4, 50, 4)),
+            da.from_array(targets, chunks=(4, 50)),
+            lr=da.from_array(rates, chunks=4),
+            loss=loss,
+            steps=200,
+        )
+        weights, history, steps_run = client.compute(
+            [result.weights, result.loss_history, result.steps_run], sync=True
+        )
+    fits = [task for task in tasks.data if "descend_in_memory-" in str(task["key"])]
+    assert len(fits) == 4, "one task per chunk of 4 problems"
+    assert {task["worker"] for task in fits} <= set(client.scheduler_info()["workers"])
+    np.testing.assert_allclose(weights, expected.weights, rtol=1e-13, atol=1e-15)
+    np.testing.assert_allclose(history, expected.loss_history, rtol=1e-13, atol=1e-15)
+    np.testing.assert_array_equal(steps_run, expected.steps_run)
 
 
 def test_scheduler_local_n_starts_a_cluster_the_record_describes() -> None:

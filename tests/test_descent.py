@@ -91,8 +91,6 @@ HISTORY_CASES = {
 @pytest.mark.parametrize("fit_intercept", [True, False])
 def test_history_agrees_with_the_direct_formula(xp: BackendCase, case, fit_intercept):
     offset, noise, l2 = HISTORY_CASES[case]
-    if xp.backend == "dask" and noise is None:
-        pytest.skip("300 steps, each persisted on Dask: too slow here; the others cover it")
     if noise is None:
         noise = 1e-2 if xp.dtype_name == "float32" else 1e-5
     X_host, y_host = offset_problem(np.random.default_rng(5), noise=noise, offset=offset)
@@ -108,7 +106,7 @@ def test_history_agrees_with_the_direct_formula(xp: BackendCase, case, fit_inter
     # would excuse any error in a loss far below 1.
     relative = Tolerance(rtol=xp.tolerance.rtol, atol=0.0)
     direct = {}
-    for steps in (1, 3) if xp.backend == "dask" else (1, 3, 300):
+    for steps in (1, 3, 300):
         for method in ("statistics", "data"):
             result = gradient_descent(
                 X,

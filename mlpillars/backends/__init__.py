@@ -25,6 +25,8 @@ from ._special import erf, reduce_max
 from .frameworks import FRAMEWORKS, Framework, framework_of
 from .frameworks.base import StepLoop
 from .frameworks.dask import from_npy as dask_from_npy
+from .frameworks.dask import from_zarr as dask_from_zarr
+from .frameworks.dask import write_normal_zarr as dask_write_normal_zarr
 
 __all__ = [
     "ENV_VARIABLE",
@@ -43,6 +45,8 @@ __all__ = [
     "UnknownBackendError",
     "available_backends",
     "dask_from_npy",
+    "dask_from_zarr",
+    "dask_write_normal_zarr",
     "eigh",
     "erf",
     "framework_of",

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from .. import available_backends
 from ..backends import FRAMEWORKS, UnknownBackendError
+from . import out_of_core
 from .baselines import numba_installed
 from .catalogue import CATALOGUE, KernelEntry, entry_for
 from .compiled import COMPILERS
@@ -25,6 +26,7 @@ from .implementations import (
     LoopBaseline,
     PeerImplementation,
 )
+from .out_of_core import OutOfCorePCA
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,10 @@ class Suite:
         (``torch.compile``) run beside the eager backends: seconds of compilation per case.
     backends : tuple of str, optional
         The backends run when none are asked for (default: every available one).
+    out_of_core : int
+        When > 0, the suite also fits PCA on Dask to a Zarr store of this many times the
+        free RAM (:mod:`mlpillars.bench.out_of_core`; skipped, with the reason, where the
+        disk has no room); 0: no such case.
     """
 
     name: str
@@ -65,6 +71,7 @@ class Suite:
     loops: tuple[str, ...] = (NUMBA, PYTHON)
     compiled: bool = False
     backends: tuple[str, ...] | None = None
+    out_of_core: int = 0
 
     def sizes(self, entry: KernelEntry) -> tuple[int, ...]:
         """The sizes of the kernel's main example in this suite; empty when left out."""
@@ -109,6 +116,7 @@ SUITES: dict[str, Suite] = {
         round_seconds=1.0,
         loop_limit_seconds={PYTHON: 5.0, NUMBA: 30.0},
         compiled=True,
+        out_of_core=4,  # issue 12: PCA of a Zarr store of 4x the free RAM, its peak RSS
     ),
     "gpu": Suite(
         "gpu",
@@ -183,11 +191,25 @@ def plan_cases(
     """
     entries = _chosen_entries(suite, kernels)
     specs = backend_specs(suite, backends or suite.backends)
-    return [
+    cases = [
         Case(entry.kernel, implementation, point.size, point.dtype, point.variant)
         for entry in entries
         for point in suite.points(entry)
         for implementation in implementations_of(entry, specs, suite, point.variant)
+    ]
+    return cases + out_of_core_cases(suite, specs, [entry.kernel for entry in entries])
+
+
+def out_of_core_cases(suite: Suite, specs: Sequence[str], kernels: Sequence[str]) -> list[Case]:
+    """The suite's out-of-core PCA case, where it has one and ``pca_fit`` and Dask's CPU
+    device are chosen; its size is the multiple of the free RAM."""
+    if not suite.out_of_core or out_of_core.KERNEL not in kernels:
+        return []
+    implementation = OutOfCorePCA(suite.out_of_core)
+    if implementation.backend not in specs:
+        return []
+    return [
+        Case(out_of_core.KERNEL, implementation, suite.out_of_core, "float64", out_of_core.VARIANT)
     ]
 
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 from ..backends import kernel, run_loop
+from ._descent_fused import FusedGradientDescent, offer
 from ._descent_objectives import DataObjective
 from ._descent_setup import LOSSES, OPTIMIZERS, Options, Setup, betas_pair, setup, uses_statistics
 from ._descent_statistics import around_reference, mse_statistics, rows_needing_reference
@@ -51,7 +52,8 @@ class GradientDescentResult(NamedTuple):
         is ``steps``, or fewer with ``tol`` when every problem stopped earlier. Traced
         inside the caller's own ``jax.jit`` the row count must be static: there it is
         always ``steps + 1``, the rows after an early stop repeating the last one (every
-        problem is frozen by then), and ``steps_run`` tells where each problem stopped.
+        problem is frozen by then), and ``steps_run`` tells where each problem stopped;
+        so it is on Dask, whose lazy arrays need their shapes before computing.
     diverged : bool array, shape (B,) or ()
         The loss became non-finite, or grew ``RISING_STEPS`` (3) steps in a row to above
         its value at the zero start; with momentum beta (or Adam's b1), 3 + ceil(3 / (1 -
@@ -94,6 +96,7 @@ def gradient_descent(
     halt_on_divergence: bool = True,
     mse_method: str = "auto",
     xp: Any,
+    fused: FusedGradientDescent | None = None,
 ) -> GradientDescentResult:
     r"""Fit linear (``"mse"``) or logistic regression by full-batch gradient descent.
 
@@ -187,6 +190,8 @@ def gradient_descent(
         mse_method=mse_method,
     )
     problems = setup(X, y, lr, options, xp=xp)
+    if (fields := offer(fused, problems, xp=xp)) is not NotImplemented:
+        return GradientDescentResult(*fields)  # the framework's own (:mod:`._descent_fused`)
     if not uses_statistics(problems):
         objective = DataObjective(problems.features, problems.targets)
         return _result(*_descend(objective, problems, xp=xp), problems, xp=xp)

@@ -1,13 +1,16 @@
 """Dask: lazy arrays on the host; computing is waiting, ``persist`` keeps loops shallow, and
-the linear algebra Dask lacks or restricts is answered here."""
+the linear algebra Dask lacks or restricts is answered here.
+
+Its own attention and gradient descent (one task per block, the in-memory kernel in each)
+are in :mod:`._dask_fused`; ``.npy`` files and ``dask.distributed`` schedulers in
+:mod:`._dask_io`.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
-import functools
-import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from types import ModuleType
 from typing import Any, ClassVar
 
@@ -15,8 +18,11 @@ import array_api_compat as aac
 import numpy as np
 
 from .._capabilities import Capabilities
-from .._errors import BackendNotInstalledError
+from . import _dask_fused, _dask_io
+from ._dask_io import from_npy, from_zarr, write_normal_zarr
 from .base import Framework, StepLoop
+
+__all__ = ["DaskFramework", "from_npy", "from_zarr", "write_normal_zarr"]
 
 
 class DaskFramework(Framework):
@@ -71,7 +77,7 @@ class DaskFramework(Framework):
         import dask
 
         record: dict[str, Any] = {"version": dask.__version__}
-        client = _active_client()
+        client = _dask_io.active_client()
         if client is None:
             record["scheduler"] = dask.config.get("scheduler", None) or "threads (local)"
             return record
@@ -86,48 +92,14 @@ class DaskFramework(Framework):
 
     @contextlib.contextmanager
     def scheduler(self, spec: str) -> Iterator[Any]:
-        """Compute on a ``dask.distributed`` cluster while the block runs.
-
-        Parameters
-        ----------
-        spec : str
-            ``"local:N"``: start a ``LocalCluster`` of N worker processes, one thread
-            each; anything else is a scheduler address (``"tcp://host:8786"``).
-
-        Yields
-        ------
-        distributed.Client
-            The client, Dask's default scheduler until the block ends.
-
-        Raises
-        ------
-        BackendNotInstalledError
-            ``distributed`` is not installed (the ``distributed`` extra).
-        ValueError
-            ``local:N`` with N not a positive integer.
-        """
-        try:
-            import distributed
-        except ImportError:
-            raise BackendNotInstalledError(
-                "a Dask scheduler needs dask.distributed: pip install 'mlpillars[distributed]'"
-            ) from None
-        kind, _, count = spec.partition(":")
-        if kind != "local":
-            with distributed.Client(spec) as client:
-                yield client
-            return
-        if not count.isdigit() or int(count) < 1:
-            raise ValueError(f"scheduler {spec!r}: expected local:N with N >= 1, e.g. local:4")
-        with (
-            distributed.LocalCluster(
-                n_workers=int(count), threads_per_worker=1, dashboard_address=None
-            ) as cluster,
-            distributed.Client(cluster) as client,
-        ):
+        """Compute on a ``dask.distributed`` cluster while the block runs: ``"local:N"``
+        starts a ``LocalCluster`` of N one-thread worker processes, anything else is a
+        scheduler address; yields the client (see :func:`._dask_io.scheduler`)."""
+        with _dask_io.scheduler(spec) as client:
             yield client
 
-    # -- step loops: every step's state persisted, so the graph stays one step deep --------
+    # -- step loops: every step's state persisted, so the graph stays one step deep (gradient
+    # descent's fused path runs whole fits per task instead; this is where it declines) ---
     def run_loop(self, loop: StepLoop, state: Any, constants: Any) -> tuple[Any, Any, Any]:
         return super().run_loop(_PersistedSteps(loop, self), state, constants)
 
@@ -184,6 +156,7 @@ class DaskFramework(Framework):
     # -- fused kernels: called by the kernels with checked, prepared arguments --------------
     fused_kernels: ClassVar[dict[str, str]] = {
         "scaled_dot_product_attention": "fused_attention",
+        "gradient_descent": "fused_gradient_descent",
     }
 
     def fused_attention(
@@ -200,111 +173,21 @@ class DaskFramework(Framework):
         exceeds_plain_limit: bool,
         xp: ModuleType,
     ) -> Any:
-        """Attention blockwise over the batch and head axes, one task per block.
-
-        Takes the kernel's prepared arguments (q (..., Hq, Lq, E), k (..., Hk, Lk, E),
-        v (..., Hk, Lk, Ev), a mask of q's rank with the causal triangle folded in; see
-        ``FusedAttention`` in ``mlpillars.kernels._attention_fused``) and returns
-        (..., Hq, Lq, Ev), lazily. Each block of batch x heads is computed on its worker
-        by the in-memory kernel on NumPy, which itself works through long sequences in
-        tiles, so memory per task is bounded by the block, not by the whole score tensor.
-        The batch and head axes keep q's chunks (one chunk across the heads with grouped
-        heads, so each block holds its key/value heads); L and E become one chunk.
-        """
-        import dask.array as da
-
-        leading = q.ndim - 2
-        whole_rows = {leading: -1, leading + 1: -1}
-        q = q.rechunk({**whole_rows, **({leading - 1: -1} if enable_gqa else {})})
-        batch_chunks = q.chunks[:leading]
-        kv_chunks = (*batch_chunks[:-1], (k.shape[-3],)) if enable_gqa else batch_chunks
-        k, v = (array.rechunk((*kv_chunks, -1, -1)) for array in (k, v))
-        blocks = [q, k, v]
-        if mask is not None:
-            full_mask = da.broadcast_to(mask, (*q.shape[:-1], k.shape[-2]))
-            blocks.append(full_mask.rechunk((*batch_chunks, -1, -1)))
-        attend = functools.partial(
-            _attend_in_memory, scale=scale, is_causal=is_causal, enable_gqa=enable_gqa
-        )
-        return da.map_blocks(
-            attend,
-            *blocks,
-            dtype=q.dtype,
-            chunks=(*batch_chunks, (q.shape[-2],), (v.shape[-1],)),
-            meta=np.empty((0,) * q.ndim, dtype=q.dtype),
+        """Attention blockwise over the batch and head axes, one task per block, each the
+        in-memory kernel on NumPy; takes every call offered (``FusedAttention`` in
+        ``mlpillars.kernels._attention_fused``). See :func:`._dask_fused.attention`."""
+        return _dask_fused.attention(
+            q, k, v, mask, scale=scale, is_causal=is_causal, enable_gqa=enable_gqa
         )
 
-
-def from_npy(path: str | os.PathLike[str], *, chunk_rows: int | None = None) -> Any:
-    """A ``.npy`` file as a Dask array whose tasks each read their own rows from disk.
-
-    ``dask.array.from_array(np.load(path, mmap_mode="r"))`` copies the whole memmap into
-    memory (dask/dask#11850); here each task maps the file, copies its rows and lets the
-    map go, so memory holds only the chunks being worked on, on any scheduler (the path
-    must be readable by the workers).
-
-    Parameters
-    ----------
-    path : str or path-like
-        A ``.npy`` file of any shape with at least one axis.
-    chunk_rows : int, optional
-        Rows (first-axis entries) per chunk; default: Dask's ``"auto"`` chunk size.
-
-    Returns
-    -------
-    dask.array.Array
-        The file's shape and dtype, chunked along the first axis only.
-    """
-    import dask
-    import dask.array as da
-
-    header = np.load(path, mmap_mode="r")  # reads the header, maps the data lazily
-    shape, dtype = header.shape, header.dtype
-    del header
-    row_chunks = da.core.normalize_chunks((chunk_rows or "auto", *shape[1:]), shape, dtype=dtype)[0]
-    read = dask.delayed(_read_rows, pure=True)
-    starts = np.cumsum((0, *row_chunks))
-    blocks = [
-        da.from_delayed(read(os.fspath(path), start, stop), (stop - start, *shape[1:]), dtype)
-        for start, stop in zip(starts[:-1].tolist(), starts[1:].tolist(), strict=True)
-    ]
-    return da.concatenate(blocks, axis=0)
-
-
-def _read_rows(path: str, start: int, stop: int) -> np.ndarray:
-    """Rows ``start:stop`` of a ``.npy`` file, copied out of a map that is then closed."""
-    return np.array(np.load(path, mmap_mode="r")[start:stop])
-
-
-def _attend_in_memory(
-    q: np.ndarray,
-    k: np.ndarray,
-    v: np.ndarray,
-    mask: np.ndarray | None = None,
-    *,
-    scale: float,
-    is_causal: bool,
-    enable_gqa: bool,
-) -> np.ndarray:
-    """One block of :meth:`DaskFramework.fused_attention`: the public kernel on NumPy."""
-    from .._registry import KERNELS  # filled by the dispatch; no kernel module imported
-
-    attention = KERNELS["scaled_dot_product_attention"]
-    output = attention(q, k, v, mask=mask, scale=scale, is_causal=is_causal, enable_gqa=enable_gqa)
-    return output.astype(q.dtype, copy=False)
-
-
-def _active_client() -> Any:
-    """The ``dask.distributed`` client kernels compute on, or None (not installed, or none
-    active)."""
-    try:
-        from distributed import default_client
-    except ImportError:
-        return None
-    try:
-        return default_client()
-    except ValueError:  # "No clients found"
-        return None
+    def fused_gradient_descent(
+        self, features: Any, targets: Any, lr: Any, /, *, options: Mapping[str, Any], xp: ModuleType
+    ) -> Any:
+        """Each chunk of problems (along B) fitted whole by one task, the NumPy kernel on
+        its worker: a graph one layer deep whatever ``steps`` is (``FusedGradientDescent``
+        in ``mlpillars.kernels._descent_fused``). See :func:`._dask_fused.gradient_descent`
+        for the chunks, and for the calls it declines (the per-step path then runs)."""
+        return _dask_fused.gradient_descent(features, targets, lr, options)
 
 
 def _one_chunk_across(matrix: Any) -> Any:

@@ -1,0 +1,126 @@
+"""Gradient descent on a 2-worker Dask LocalCluster against the NumPy kernel (issue 12, item 2).
+
+B=256 problems, n=512, d=32, 200 steps, float64, MSE and logistic; the target is Dask
+within 1.5x of NumPy. The cluster has ``--workers`` processes of one thread each (Dask
+sets their BLAS to one thread); NumPy runs in this process with its BLAS threads. Dask's
+inputs are chunked along B into one chunk per worker, two ways:
+
+- "persisted": the data already on the workers (``client.persist``), as a cluster's data
+  would be;
+- "from host": ``dask.array.from_array`` of the NumPy arrays, shipped with each call.
+
+A Dask round is the kernel call and one ``dask.compute`` of all six fields. The cluster is
+started twice: with Dask's worker environment as it comes, and without its
+``MALLOC_TRIM_THRESHOLD_=65536``, which turns off glibc's adaptive mmap threshold, so that
+every array above 128 KiB (here each step's (b, n) arrays) is a fresh ``mmap`` and its
+page faults (NumPy's loop measured about 2x slower under it). Each
+implementation runs ``--rounds`` times, interleaved; the minimum is kept (the host is
+shared: the minimum is the least disturbed round), the median printed beside it.
+``uptime`` is printed before and after. Run from the repository root, with this checkout
+first on the path (an installed mlpillars elsewhere would be timed instead):
+
+    PYTHONPATH=. python scripts/dask_descent_ratio.py [--rounds 5] [--workers 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import statistics
+import time
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+import dask
+import numpy as np
+
+import mlpillars as mp
+
+B, N, D, STEPS = 256, 512, 32, 200
+LR = {"mse": 0.05, "logistic": 0.5}
+
+
+def problems(loss: str) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(B, N, D))
+    scores = np.einsum("bnd,bd->bn", X, rng.normal(size=(B, D))) + 0.3
+    noisy = scores + rng.normal(scale=0.5, size=(B, N))
+    return X, (noisy > 0).astype(np.float64) if loss == "logistic" else noisy
+
+
+def dask_fit(X: Any, y: Any, loss: str) -> tuple[np.ndarray, ...]:
+    import dask
+
+    result = mp.gradient_descent(X, y, loss=loss, lr=LR[loss], steps=STEPS)
+    return dask.compute(*result)  # a NamedTuple: its six fields at once
+
+
+def implementations(loss: str, client: Any, workers: int) -> dict[str, Callable[[], Any]]:
+    import dask.array as da
+
+    X, y = problems(loss)
+    per_chunk = -(-B // workers)
+    chunked = (da.from_array(X, chunks=(per_chunk, N, D)), da.from_array(y, chunks=(per_chunk, N)))
+    persisted = client.persist(list(chunked))
+    client.wait_for_workers(workers)
+    return {
+        "numpy": lambda: mp.gradient_descent(X, y, loss=loss, lr=LR[loss], steps=STEPS),
+        "dask persisted": lambda: dask_fit(*persisted, loss),
+        "dask from host": lambda: dask_fit(*chunked, loss),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--workers", type=int, default=2)
+    arguments = parser.parse_args()
+    import distributed  # noqa: F401  (sets its loggers' levels on import: quieten them after)
+
+    logging.getLogger("distributed").setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", message="Sending large graph")
+    print("mlpillars from", os.path.dirname(mp.__file__))
+    print("uptime before:", os.popen("uptime").read().strip())
+    environment = dask.config.get("distributed.nanny.pre-spawn-environ")
+    without_trim = {k: v for k, v in environment.items() if k != "MALLOC_TRIM_THRESHOLD_"}
+    for label, worker_environment in (("dask's env", environment), ("no trim", without_trim)):
+        with dask.config.set({"distributed.nanny.pre-spawn-environ": worker_environment}):
+            measure(label, arguments.rounds, arguments.workers)
+    print("uptime after: ", os.popen("uptime").read().strip())
+
+
+def measure(label: str, rounds: int, workers: int) -> None:
+    """Time each implementation on a fresh cluster of ``workers`` one-thread processes."""
+    import distributed
+
+    with (
+        distributed.LocalCluster(
+            n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        for loss in ("mse", "logistic"):
+            found = implementations(loss, client, workers)
+            expected = found["numpy"]()
+            for name in ("dask persisted", "dask from host"):  # a warm-up, and the check
+                weights = found[name]()[0]
+                np.testing.assert_allclose(weights, expected.weights, rtol=1e-12, atol=1e-14)
+            times: dict[str, list[float]] = {name: [] for name in found}
+            for _ in range(rounds):
+                for name, run in found.items():
+                    start = time.perf_counter()
+                    run()
+                    times[name].append(time.perf_counter() - start)
+            best = {name: min(values) for name, values in times.items()}
+            for name, values in times.items():
+                print(
+                    f"{label:10s} {loss:9s} {name:15s} min {best[name]:7.3f} s  median "
+                    f"{statistics.median(values):7.3f} s  ratio to numpy "
+                    f"{best[name] / best['numpy']:5.2f}x"
+                )
+
+
+if __name__ == "__main__":
+    main()

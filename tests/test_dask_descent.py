@@ -1,0 +1,225 @@
+"""Gradient descent on Dask: each chunk of problems (along B) fitted whole by one task, the
+NumPy kernel on its worker (``DaskFramework.fused_gradient_descent``).
+
+Reference: the NumPy kernel itself on the same problems. The algorithm is the same, so
+the results must agree to a few ulps, not merely within the tolerance table. The
+LocalCluster runs are in test_dask_distributed.py.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import numpy as np
+import pytest
+
+from mlpillars.backends import FRAMEWORKS
+from mlpillars.kernels.descent import GradientDescentResult, gradient_descent
+
+da = pytest.importorskip("dask.array")
+dask = pytest.importorskip("dask")
+
+KERNEL = "gradient_descent"
+B, N, D = 7, 40, 3
+
+OPTIONS = {
+    "mse-sgd": {"lr": 0.05},
+    "mse-momentum-l2-warmup": {"lr": 0.05, "momentum": 0.8, "l2": 0.1, "warmup_steps": 4},
+    "mse-adam-data": {"lr": 0.05, "optimizer": "adam", "mse_method": "data"},
+    "mse-no-intercept-clip": {"lr": 0.1, "fit_intercept": False, "clip_norm": 0.5},
+    "mse-diverging": {"lr": 5.0},
+    "logistic-sgd": {"loss": "logistic", "lr": 0.5},
+    "logistic-adam": {"loss": "logistic", "lr": 0.1, "optimizer": "adam", "l2": 0.01},
+    "logistic-momentum": {"loss": "logistic", "lr": 0.5, "momentum": 0.9},
+}
+
+
+def problems(dtype: str = "float64", *, b: int = B) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """X (b, N, D), real targets (b, N) and labels (b, N)."""
+    rng = np.random.default_rng(11)
+    X = rng.normal(size=(b, N, D)) + 0.5
+    scores = np.einsum("bnd,bd->bn", X, rng.normal(size=(b, D))) + 0.3
+    y = scores + rng.normal(scale=0.5, size=(b, N))
+    labels = (scores + rng.normal(scale=1.5, size=(b, N)) > 0).astype(np.float64)
+    return X.astype(dtype), y.astype(dtype), labels.astype(dtype)
+
+
+def assert_same_fit(lazy: GradientDescentResult, eager: GradientDescentResult) -> None:
+    """The Dask result, computed, equals NumPy's to a few ulps, field by field (dtypes and
+    shapes too; the history may have more rows, repeating its last)."""
+    computed = dask.compute(*lazy)
+    for name, actual, expected in zip(eager._fields, computed, eager, strict=True):
+        assert actual.dtype == expected.dtype, name
+        if name == "loss_history" and actual.shape != expected.shape:
+            rows = expected.shape[0]
+            assert np.all(actual[rows:] == actual[rows - 1]), "extra rows repeat the last"
+            actual = actual[:rows]
+        assert actual.shape == expected.shape, name
+        if actual.dtype.kind == "f":
+            ulps = 64 * np.finfo(actual.dtype).eps
+            scale = np.max(np.abs(expected[np.isfinite(expected)]), initial=1.0)
+            np.testing.assert_allclose(actual, expected, rtol=ulps, atol=ulps * scale, err_msg=name)
+        else:
+            np.testing.assert_array_equal(actual, expected, err_msg=name)
+
+
+def in_memory_tasks(result: GradientDescentResult) -> int:
+    """Tasks of the layer that runs the fits."""
+    layers = result.weights.dask.layers
+    counts = [len(layer) for name, layer in layers.items() if name.startswith("descend_in_memory-")]
+    return sum(counts)
+
+
+@contextmanager
+def recorded_offers() -> Iterator[list[dict[str, Any]]]:
+    """The arguments the kernel offers Dask's gradient descent, and what it answered."""
+    framework = FRAMEWORKS["dask"]
+    implementation = framework.fused(KERNEL)
+    assert implementation is not None, "Dask must have its own gradient descent"
+    offers: list[dict[str, Any]] = []
+
+    def recording(*args: Any, **kwargs: Any) -> Any:
+        answer = implementation(*args, **kwargs)
+        offers.append({"args": args, **kwargs, "answer": answer})
+        return answer
+
+    other_kernels = framework.fused
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(
+            framework, "fused", lambda name: recording if name == KERNEL else other_kernels(name)
+        )
+        yield offers
+
+
+@pytest.mark.parametrize("name", list(OPTIONS))
+def test_chunked_problems_give_numpys_fit(name):
+    options = OPTIONS[name]
+    X, y, labels = problems()
+    targets = labels if options.get("loss") == "logistic" else y
+    eager = gradient_descent(X, targets, steps=40, **options)
+    with recorded_offers() as offers:
+        lazy = gradient_descent(
+            da.from_array(X, chunks=(3, N, D)),
+            da.from_array(targets, chunks=(2, N)),
+            steps=40,
+            **options,
+        )
+    assert len(offers) == 1 and offers[0]["answer"] is not NotImplemented
+    assert lazy.weights.chunks[0] == (3, 3, 1)  # X's chunks along B
+    assert in_memory_tasks(lazy) == 3
+    assert_same_fit(lazy, eager)
+    if name == "mse-diverging":
+        assert bool(np.all(eager.diverged))
+
+
+def test_tol_history_has_steps_plus_one_rows_repeating_the_last():
+    X, y, _ = problems()
+    lr = np.linspace(0.02, 0.2, B)
+    eager = gradient_descent(X, y, lr=lr, steps=400, tol=1e-6)
+    lazy = gradient_descent(
+        da.from_array(X, chunks=(2, N, D)),
+        da.from_array(y),
+        lr=da.from_array(lr),
+        steps=400,
+        tol=1e-6,
+    )
+    assert eager.loss_history.shape[0] < 401 and bool(np.all(eager.converged))
+    assert lazy.loss_history.shape == (401, B)
+    assert_same_fit(lazy, eager)
+
+
+def test_learning_rate_sweep_reads_the_shared_data_whole_in_each_task():
+    X, y, _ = problems()
+    rates = np.geomspace(1e-3, 0.5, 9)
+    eager = gradient_descent(X[0], y[0], lr=rates, steps=60, momentum=0.5)
+    with recorded_offers() as offers:
+        lazy = gradient_descent(
+            da.from_array(X[0], chunks=(10, D)),
+            da.from_array(y[0], chunks=10),
+            lr=da.from_array(rates, chunks=4),
+            steps=60,
+            momentum=0.5,
+        )
+    features, targets, lr = offers[0]["args"]
+    assert (features.shape, targets.shape, lr.shape) == ((1, N, D), (1, N), (9,))
+    assert lazy.weights.chunks == ((4, 4, 1), (D,))
+    assert in_memory_tasks(lazy) == 3
+    assert_same_fit(lazy, eager)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_unbatched_call_drops_the_batch_axis(dtype):
+    X, y, labels = problems(dtype)
+    for loss, targets in (("mse", y[0]), ("logistic", labels[0])):
+        eager = gradient_descent(X[0], targets, loss=loss, steps=30, lr=0.1)
+        lazy = gradient_descent(
+            da.from_array(X[0], chunks=(20, D)), da.from_array(targets), loss=loss, steps=30, lr=0.1
+        )
+        assert (lazy.weights.shape, lazy.bias.shape, lazy.loss_history.shape) == ((D,), (), (31,))
+        assert in_memory_tasks(lazy) == 1
+        assert_same_fit(lazy, eager)
+
+
+def test_float32_batches_stay_float32():
+    X, y, _ = problems("float32")
+    eager = gradient_descent(X, y, steps=30, optimizer="adam", lr=0.05)
+    lazy = gradient_descent(
+        da.from_array(X, chunks=(4, N, D)), da.from_array(y), steps=30, optimizer="adam", lr=0.05
+    )
+    assert lazy.weights.dtype == np.float32 and lazy.loss_history.dtype == np.float32
+    assert_same_fit(lazy, eager)
+
+
+@pytest.mark.parametrize("tol", [None, 1e-3])
+def test_no_problems_give_empty_fields(tol):
+    X, y, _ = problems(b=0)
+    eager = gradient_descent(X, y, steps=5, tol=tol)
+    lazy = gradient_descent(da.from_array(X), da.from_array(y), steps=5, tol=tol)
+    assert lazy.weights.shape == (0, D) and lazy.loss_history.shape == (6, 0)
+    assert_same_fit(lazy, eager)
+
+
+def test_graph_is_one_task_per_chunk_whatever_the_steps():
+    X, y, _ = problems()
+    chunked = da.from_array(X, chunks=(3, N, D)), da.from_array(y, chunks=(3, N))
+    sizes = {}
+    for steps in (1, 10, 300):
+        result = gradient_descent(*chunked, steps=steps, loss="mse", lr=0.05)
+        sizes[steps] = len(result.weights.__dask_graph__())
+        assert in_memory_tasks(result) == 3
+    assert len(set(sizes.values())) == 1, sizes
+    single = gradient_descent(da.from_array(X), da.from_array(y), steps=300)
+    assert single.weights.numblocks == (1, 1) and in_memory_tasks(single) == 1
+
+
+def test_a_problem_too_large_for_a_task_takes_the_per_step_path():
+    X, y, _ = problems(b=1)
+    eager = gradient_descent(X, y, steps=4)
+    chunked = da.from_array(X, chunks=(1, 10, D))  # 960 bytes each, 80 per row block
+    with dask.config.set({"array.chunk-size": "512B"}), recorded_offers() as offers:
+        lazy = gradient_descent(chunked, da.from_array(y, chunks=(1, 10)), steps=4)
+    assert offers[0]["answer"] is NotImplemented
+    assert in_memory_tasks(lazy) == 0
+    computed = dask.compute(lazy.weights, lazy.loss_history)
+    np.testing.assert_allclose(computed[0], eager.weights, rtol=1e-12)
+    np.testing.assert_allclose(computed[1], eager.loss_history, rtol=1e-12)
+
+
+def test_inputs_with_unknown_chunk_sizes_are_declined():
+    from mlpillars.backends.frameworks import _dask_fused
+
+    X, y, _ = problems()
+    unknown = da.from_array(X)[da.from_array(np.ones(B, dtype=bool))]  # B chunks: NaN
+    options = {"steps": 3}
+    answer = _dask_fused.gradient_descent(unknown, da.from_array(y), da.ones(B), options)
+    assert answer is NotImplemented
+
+
+def test_an_inherited_backend_setting_does_not_send_blocks_back_to_dask(monkeypatch):
+    X, y, _ = problems()
+    monkeypatch.setenv("MLPILLARS_BACKEND", "dask")
+    lazy = gradient_descent(da.from_array(X, chunks=(4, N, D)), da.from_array(y), steps=10)
+    monkeypatch.delenv("MLPILLARS_BACKEND")
+    assert_same_fit(lazy, gradient_descent(X, y, steps=10))
