@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from .. import available_backends
 from ..backends import FRAMEWORKS, UnknownBackendError
@@ -174,6 +175,21 @@ class Case:
         """Cases compared in one table: one kernel, variant, size and dtype."""
         variant = f" ({self.variant})" if self.variant else ""
         return f"{self.kernel}{variant} size={self.size} {self.dtype}"
+
+    def row_fields(self, suite_name: str) -> dict[str, Any]:
+        """The fields that name the case in its results row (``cases.jsonl``)."""
+        return {
+            "id": self.id,
+            "kernel": self.kernel,
+            "implementation": self.implementation.name,
+            "kind": self.kind,
+            "backend": self.implementation.backend,
+            "size": self.size,
+            "dtype": self.dtype,
+            "variant": self.variant,
+            "group": self.group,
+            "suite": suite_name,
+        }
 
 
 def plan_cases(

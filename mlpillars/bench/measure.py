@@ -55,16 +55,7 @@ def run_case(case: Case, suite: Suite, log: ResultsLog, benchmark: Any) -> dict[
     call = entry.example_call(case.size, case.dtype, case.variant)
     work = entry.work_of(call, case.dtype)
     row: dict[str, Any] = {
-        "id": case.id,
-        "kernel": case.kernel,
-        "implementation": case.implementation.name,
-        "kind": case.kind,
-        "backend": case.implementation.backend,
-        "size": case.size,
-        "dtype": case.dtype,
-        "variant": case.variant,
-        "group": case.group,
-        "suite": suite.name,
+        **case.row_fields(suite.name),
         "flops": work.flops,
         "bytes": work.bytes,
         "started": datetime.now(UTC).isoformat(),

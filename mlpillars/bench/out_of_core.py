@@ -249,16 +249,7 @@ def _once(function: Callable[[], np.ndarray], benchmark: Any) -> tuple[np.ndarra
 
 def _row(case: Case, suite: Suite, size: Sizing, chunk_rows: int) -> dict[str, Any]:
     return {
-        "id": case.id,
-        "kernel": case.kernel,
-        "implementation": case.implementation.name,
-        "kind": case.kind,
-        "backend": case.implementation.backend,
-        "size": case.size,
-        "dtype": case.dtype,
-        "variant": case.variant,
-        "group": case.group,
-        "suite": suite.name,
+        **case.row_fields(suite.name),
         "flops": 2 * size.rows * FEATURES**2,  # the covariance's products
         "bytes": size.data_bytes,  # read once from disk
         "chunk_bytes": min(chunk_rows, size.rows) * FEATURES * 8,
