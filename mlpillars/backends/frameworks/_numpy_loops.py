@@ -2,7 +2,7 @@
 
 A loop whose problems are independent (``StepLoop.rows_independent``: axis 0 of every
 state and constant array is the problem axis, of length B, or 1 for data all problems
-share) runs here as G loops over groups of rows instead of one loop over all B:
+share) runs here as G loops over groups of rows instead of one loop over all B.
 
 A step reads each problem's data once (twice for the logistic loss). B = 256 logistic
 problems of 512 x 32 float64 samples are 32 MiB, read from memory at every step, and every
