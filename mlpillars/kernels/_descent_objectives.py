@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
+import array_api_compat as aac
+
 
 class DataObjective(NamedTuple):
     """MSE or logistic loss from the data: features (1 or B, n, d), targets (1 or B, n)."""
@@ -55,7 +57,9 @@ def _logistic_loss_and_error(logits: Any, targets: Any, *, xp: Any) -> tuple[Any
     The sigmoid keeps its relative accuracy where it is tiny (z = -700 gives 1e-304, not
     0): the exponent's rounding, about ``eps |z|``, is its relative error.
     """
-    softplus = xp.maximum(logits, 0.0) + xp.log1p(xp.exp(-xp.abs(logits)))
+    # a 0-d zero, not 0.0: array-api-compat's torch maximum of a Python scalar does not trace
+    zero = xp.zeros((), dtype=logits.dtype, device=aac.device(logits))
+    softplus = xp.maximum(logits, zero) + xp.log1p(xp.exp(-xp.abs(logits)))
     loss = xp.mean(softplus - targets * logits, axis=-1)
     return loss, xp.exp(logits - softplus) - targets
 

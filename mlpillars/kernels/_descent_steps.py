@@ -172,7 +172,7 @@ def _schedule(count: Any, options: Options, dtype: Any, *, xp: Any) -> tuple[Any
     taken = xp.astype(count + 1, dtype)
     one = xp.ones((), dtype=dtype)
     rate = xp.minimum(one, taken / warmup) if warmup else one
-    power = xp.astype(xp.asarray([beta1, beta2]), dtype) ** taken
+    power = xp.asarray([beta1, beta2], dtype=dtype, device=aac.device(count)) ** taken
     return rate, 1 - power[0], 1 - power[1]
 
 

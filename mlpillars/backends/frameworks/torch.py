@@ -12,7 +12,8 @@ import numpy as np
 
 from .._capabilities import Capabilities
 from .._errors import NoGPUError
-from . import _torch_fused
+from . import _torch_fused, _torch_loops
+from ._step_loop import StepLoop
 from .base import Framework, device_index, unknown_device
 
 _DLPACK_CPU = 1
@@ -133,6 +134,17 @@ class TorchFramework(Framework):
 
     def compile(self, function: Callable[..., Any]) -> Callable[..., Any]:
         return self.load().compile(function)
+
+    # -- step loops ------------------------------------------------------------------------
+    def run_loop(self, loop: StepLoop, state: Any, constants: Any) -> tuple[Any, Any, Any]:
+        """Eagerly the plain Python loop; traced by ``torch.compile``, one
+        ``torch.while_loop`` (see :mod:`._torch_loops`): the full ``(steps + 1, ...)``
+        history and a 0-d ``steps_run`` come back, as under ``jax.jit``."""
+        import torch  # not self.load(): torch.compile cannot trace importlib
+
+        if torch.compiler.is_compiling():
+            return _torch_loops.run_compiled_loop(torch, loop, state, constants)
+        return super().run_loop(loop, state, constants)
 
     # -- the benchmark record ------------------------------------------------------------------
     def settings(self) -> dict[str, Any]:
