@@ -369,6 +369,24 @@ def test_logistic_loss_is_finite_for_huge_logits(xp: BackendCase):
     assert_loop_close(result.loss_history[:2], losses, like=X, xp=xp)
 
 
+def test_logistic_terms_keep_relative_accuracy_at_extreme_logits(xp: BackendCase):
+    # The objective's softplus (through the loss) and sigmoid (its error term) against
+    # SciPy in float64, relative, where a naive 1 / (1 + exp(-z)) underflows to 0 or
+    # rounds to 1: each term to the table's rtol of its own size.
+    from mlpillars.kernels._descent_objectives import _logistic_loss_and_error
+
+    # down to exp(z) the smallest normal number (JAX on CPU flushes subnormals to zero)
+    finfo = np.finfo(xp.dtype_name)
+    lowest, highest = float(np.log(finfo.tiny)) + 1.0, float(np.log(finfo.max))
+    host = np.array([lowest, -40.0, -1.0, -1e-300, 0.0, 1e-8, 2.5, 40.0, highest])
+    logits = xp.asarray(host)[:, None]  # one sample per problem: the loss is its softplus
+    loss, error = _logistic_loss_and_error(logits, xp.xp.zeros_like(logits), xp=xp.xp)
+    z = xp.to_numpy(logits)[:, 0].astype(np.float64)
+    relative = Tolerance(rtol=xp.tolerance.rtol, atol=0.0)
+    assert_close(loss, np.logaddexp(0.0, z), like=logits, tolerance=relative)
+    assert_close(error[:, 0], scipy.special.expit(z), like=logits, tolerance=relative)
+
+
 # -- scikit-learn ----------------------------------------------------------------------------
 
 

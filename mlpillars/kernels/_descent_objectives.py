@@ -52,16 +52,23 @@ class DataObjective(NamedTuple):
 def _logistic_loss_and_error(logits: Any, targets: Any, *, xp: Any) -> tuple[Any, Any]:
     """Mean of ``softplus(z) - y z`` (B,) and ``sigmoid(z) - y`` (B, n).
 
-    ``softplus(z) = max(z, 0) + log1p(exp(-|z|))``, and ``sigmoid(z) = exp(z - softplus(z))``
-    from it: two ``exp`` and one ``log1p`` a sample, no branch, finite for any finite z.
-    The sigmoid keeps its relative accuracy where it is tiny (z = -700 gives 1e-304, not
-    0): the exponent's rounding, about ``eps |z|``, is its relative error.
+    From ``t = exp(-|z|)`` in (0, 1], the one ``exp`` a sample: ``softplus(z) = max(z, 0)
+    + log1p(t)`` and ``sigmoid(z) = (1 if z >= 0 else t) / (1 + t)``. Finite for any
+    finite z, and both keep their relative accuracy where tiny (z = -700: the sigmoid is
+    1e-304, not 0). One ``exp`` and one ``log1p`` a sample, against two ``exp`` for
+    ``exp(z - softplus(z))``: on NumPy float64 the step's transcendental work measured
+    250 us against 320 for 16 problems of 512 samples (an ``exp`` costs as much as
+    eight additions).
     """
-    # a 0-d zero, not 0.0: array-api-compat's torch maximum of a Python scalar does not trace
+    # 0-d arrays, not Python scalars: array-api-compat's torch functions of a Python
+    # scalar and an array do not trace under torch.compile
     zero = xp.zeros((), dtype=logits.dtype, device=aac.device(logits))
-    softplus = xp.maximum(logits, zero) + xp.log1p(xp.exp(-xp.abs(logits)))
+    one = xp.ones((), dtype=logits.dtype, device=aac.device(logits))
+    tail = xp.exp(-xp.abs(logits))
+    softplus = xp.maximum(logits, zero) + xp.log1p(tail)
     loss = xp.mean(softplus - targets * logits, axis=-1)
-    return loss, xp.exp(logits - softplus) - targets
+    sigmoid = xp.where(logits >= zero, one, tail) / (one + tail)
+    return loss, sigmoid - targets
 
 
 class MseStatistics(NamedTuple):
