@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import mlpillars as mp
-from mlpillars.backends.frameworks import _numpy_loops
+from mlpillars.backends.frameworks import _numpy_loops, _problem_groups
 from tests.test_calculus import CONFIGURATIONS, reference_descent
 
 PROBLEMS = 40
@@ -22,15 +22,15 @@ def regressions(rng: np.random.Generator, *, labels: bool) -> tuple[np.ndarray, 
 
 def in_one_group(monkeypatch: pytest.MonkeyPatch, call):
     with monkeypatch.context() as patch:
-        patch.setattr(_numpy_loops, "MIN_GROUP", 10**9)
+        patch.setattr(_problem_groups, "MIN_GROUP", 10**9)
         return call()
 
 
 @pytest.fixture
 def small_groups(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(_numpy_loops, "MIN_GROUP", 8)
-    monkeypatch.setattr(_numpy_loops, "CACHE_BYTES", 1)  # as many groups as MIN_GROUP allows
-    monkeypatch.setattr(_numpy_loops, "GROUPING_THRESHOLD", 0)
+    monkeypatch.setattr(_problem_groups, "MIN_GROUP", 8)
+    monkeypatch.setattr(_problem_groups, "CACHE_BYTES", 1)  # as many groups as MIN_GROUP allows
+    monkeypatch.setattr(_problem_groups, "GROUPING_THRESHOLD", 0)
 
 
 def assert_identical(grouped, whole) -> None:
@@ -79,8 +79,52 @@ def test_groups_of_cache_size_and_at_least_min_group():
     sizes = lambda groups: [group.stop - group.start for group in groups]  # noqa: E731
     assert sizes(_numpy_loops._groups(31, 10**6)) == [31]  # fewer than 2 x MIN_GROUP: one
     assert sizes(_numpy_loops._groups(64, 8)) == [64]  # tiny problems: one group
-    threshold = _numpy_loops.GROUPING_THRESHOLD
+    threshold = _problem_groups.GROUPING_THRESHOLD
     assert sizes(_numpy_loops._groups(256, threshold // 256)) == [256]  # in cache: one
-    per_problem = _numpy_loops.CACHE_BYTES // 16  # 16 problems fill the cache
+    per_problem = _problem_groups.CACHE_BYTES // 16  # 16 problems fill the cache
     assert sizes(_numpy_loops._groups(256, per_problem)) == [16] * 16
     assert sizes(_numpy_loops._groups(256, 10**9)) == [16] * 16  # never below MIN_GROUP
+
+
+# -- JAX: the same groups, one lax.map over them inside the jitted loop ------------------------
+
+
+@pytest.fixture
+def jax_loops():
+    jax = pytest.importorskip("jax")
+    from mlpillars.backends import FRAMEWORKS
+    from mlpillars.backends.frameworks import _jax_loops
+
+    FRAMEWORKS["jax"].enable_x64()
+    _jax_loops.compiled_loop.cache_clear()  # the group count is decided when it compiles
+    yield jax
+    _jax_loops.compiled_loop.cache_clear()
+
+
+@pytest.mark.parametrize("shared_data", [False, True])
+def test_jax_groups_equal_one_loop(jax_loops, small_groups, monkeypatch, shared_data: bool):
+    # Logistic problems stopping early, each group at its own step; or a learning-rate
+    # sweep on shared data (features and targets of one problem, axis 0 of length 1).
+    from mlpillars.backends.frameworks import _jax_loops
+
+    X, y = regressions(np.random.default_rng(5), labels=True)
+    options = {"loss": "logistic", "lr": 0.5, "steps": 60, "tol": 1e-3}
+    if shared_data:
+        X, y, options["lr"] = X[0], y[0], np.geomspace(0.05, 5.0, PROBLEMS)
+    jnp = jax_loops.numpy
+    arguments = (jnp.asarray(X), jnp.asarray(y))
+    options = {**options, "lr": jnp.asarray(options["lr"])}
+    calls = []
+    spy = lambda *args: calls.append(args[-1]) or grouped_loop(*args)  # noqa: E731
+    grouped_loop = _jax_loops._grouped
+    monkeypatch.setattr(_jax_loops, "_grouped", spy)
+    grouped = mp.gradient_descent(*arguments, **options)
+    assert calls == [PROBLEMS // 8]  # five groups of eight problems
+    _jax_loops.compiled_loop.cache_clear()
+    whole = in_one_group(monkeypatch, lambda: mp.gradient_descent(*arguments, **options))
+    assert len(calls) == 1
+    steps = np.asarray(grouped.steps_run)
+    assert steps.min() < steps.max(), "the problems should stop at different steps"
+    for field in grouped._fields:
+        actual, expected = np.asarray(getattr(grouped, field)), np.asarray(getattr(whole, field))
+        np.testing.assert_allclose(actual, expected, rtol=1e-12, atol=1e-15, err_msg=field)

@@ -21,7 +21,7 @@ from ._movement import (
 )
 from ._registry import static_fields
 from ._selection import ENV_VARIABLE, Target, parse_backend, selected_target, use_backend
-from ._special import erf, reduce_max
+from ._special import erf, reduce_max, vecdot
 from .frameworks import FRAMEWORKS, Framework, framework_of
 from .frameworks.base import StepLoop
 from .frameworks.dask import from_npy as dask_from_npy
@@ -68,4 +68,5 @@ __all__ = [
     "use_backend",
     "values_known",
     "values_readable",
+    "vecdot",
 ]

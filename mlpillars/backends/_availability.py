@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from ._capabilities import Capabilities
@@ -34,17 +35,20 @@ class BackendStatus:
     reason: str | None = None
 
 
-def available_backends() -> list[BackendStatus]:
-    """Report every known backend: importable or not, its devices and capabilities.
+def available_backends(names: Sequence[str] | None = None) -> list[BackendStatus]:
+    """Report every known backend (or those ``names``): importable or not, its devices and
+    capabilities.
 
-    This imports each installed framework (it is the one call that has to).
+    This imports each installed framework asked about (it is the one call that has to):
+    several seconds for torch, JAX, CuPy and Dask together, so name the ones you need.
 
     Returns
     -------
     list of BackendStatus
         One entry per backend, in registry order.
     """
-    return [_status_of(framework) for framework in FRAMEWORKS.values()]
+    chosen = FRAMEWORKS if names is None else {n: f for n, f in FRAMEWORKS.items() if n in names}
+    return [_status_of(framework) for framework in chosen.values()]
 
 
 def _status_of(framework: Framework) -> BackendStatus:

@@ -27,6 +27,26 @@ def erf(x: Any) -> Any:
     return framework.erf(x)
 
 
+def vecdot(a: Any, b: Any, *, xp: Any) -> Any:
+    """``xp.vecdot(a, b)`` of two real arrays: the dot product over the last axis, the
+    others broadcast, by the framework's own fastest equivalent (array-api-compat's torch
+    vecdot is five times slower than ``torch.linalg.vecdot``).
+
+    Parameters
+    ----------
+    a, b : array, shapes (..., d), broadcastable
+        Real floating arrays of one backend (or tracers of one).
+    xp : namespace
+        Their array-API namespace.
+
+    Returns
+    -------
+    array, shape (...)
+    """
+    framework = framework_of(a)
+    return xp.vecdot(a, b) if framework is None else framework.vecdot(a, b, xp=xp)
+
+
 def reduce_max(x: Any, *, axis: int, keepdims: bool, xp: Any) -> Any:
     """``xp.max(x, axis=axis, keepdims=keepdims)`` of an array with no axis of length 0,
     made reducible first where the framework's own max fails on it (Dask: an empty chunk).

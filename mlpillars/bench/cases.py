@@ -241,8 +241,7 @@ def backend_specs(suite: Suite, backends: Sequence[str] | None = None) -> list[s
         )
     return [
         f"{status.name}:{device}"
-        for status in available_backends()
-        if backends is None or status.name in backends
+        for status in available_backends(backends)
         for device, capabilities in status.devices.items()
         if capabilities.gpu == suite.gpu or (suite.gpu and status.name == "numpy")
     ]
@@ -251,7 +250,7 @@ def backend_specs(suite: Suite, backends: Sequence[str] | None = None) -> list[s
 def missing_backends(suite: Suite, backends: Sequence[str]) -> dict[str, str]:
     """Each requested backend that has no device for ``suite`` here, with the reason."""
     found = {spec.partition(":")[0] for spec in backend_specs(suite, backends)}
-    statuses = {status.name: status for status in available_backends()}
+    statuses = {status.name: status for status in available_backends(backends)}
     kind = "GPU" if suite.gpu else "CPU"
     return {
         name: statuses[name].reason or f"no {kind} device for the {suite.name} suite"

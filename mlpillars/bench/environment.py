@@ -52,6 +52,7 @@ Top-level keys:
 from __future__ import annotations
 
 import datetime
+import functools
 import importlib.metadata
 import importlib.util
 import json
@@ -61,11 +62,11 @@ import shutil
 import socket
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any
 
-from ..backends import FRAMEWORKS
+from ..backends import FRAMEWORKS, Framework
 
 THREAD_VARIABLES = (
     "OMP_NUM_THREADS",
@@ -91,8 +92,16 @@ DISTRIBUTIONS = (
 _SUBPROCESS_TIMEOUT_S = 10
 
 
-def environment_record() -> dict[str, Any]:
-    """Describe this machine and its software (see the module docstring for every key)."""
+def environment_record(frameworks: Collection[str] | None = None) -> dict[str, Any]:
+    """Describe this machine and its software (see the module docstring for every key).
+
+    Parameters
+    ----------
+    frameworks : collection of str, optional
+        The backends a run uses (its own and its peers'): only those are imported to
+        record their settings (importing torch, JAX, CuPy and Dask takes seconds); the
+        others' versions come from their installed metadata. Default: every installed one.
+    """
     sections: dict[str, Callable[[], Any]] = {
         "timestamp": lambda: datetime.datetime.now(datetime.timezone.utc).isoformat(),
         "hostname": socket.gethostname,
@@ -100,7 +109,7 @@ def environment_record() -> dict[str, Any]:
         "cpu": _cpu,
         "memory": _memory,
         "versions": _versions,
-        "frameworks": _frameworks,
+        "frameworks": lambda: _frameworks(frameworks),
         "gpu": _gpu,
         "blas": _blas,
         "thread_env": lambda: {name: os.environ.get(name) for name in THREAD_VARIABLES},
@@ -109,9 +118,11 @@ def environment_record() -> dict[str, Any]:
     return {name: _section(collect) for name, collect in sections.items()}
 
 
-def write_environment(path: str | os.PathLike[str]) -> dict[str, Any]:
+def write_environment(
+    path: str | os.PathLike[str], frameworks: Collection[str] | None = None
+) -> dict[str, Any]:
     """Write :func:`environment_record` to ``path`` as indented JSON and return it."""
-    record = environment_record()
+    record = environment_record(frameworks)
     # default=str: an unexpected value from some library must not stop the record being written.
     Path(path).write_text(json.dumps(record, indent=2, default=str) + "\n")
     return record
@@ -226,7 +237,7 @@ def _versions() -> dict[str, Any]:
     versions: dict[str, Any] = {"mlpillars": __version__}
     for name, framework in FRAMEWORKS.items():
         if framework.is_installed():
-            versions[name] = framework.version()
+            versions[name] = _installed_version(framework)
         else:
             _null(versions, name, "not installed")
     for distribution in DISTRIBUTIONS:
@@ -237,12 +248,32 @@ def _versions() -> dict[str, Any]:
     return versions
 
 
-def _frameworks() -> dict[str, Any]:
-    """Each installed framework's settings (imported now if needed), by backend name."""
+def _installed_version(framework: Framework) -> str:
+    """The framework's version: its ``__version__`` once imported, else its metadata's."""
+    if framework.is_loaded():
+        return framework.version()
+    top_level = framework.module_name.split(".")[0]
+    for distribution in _distributions().get(top_level, []):
+        return importlib.metadata.version(distribution)
+    return framework.version()
+
+
+@functools.cache
+def _distributions() -> dict[str, list[str]]:
+    """Top-level module -> the distributions that install it (a scan of site-packages)."""
+    return dict(importlib.metadata.packages_distributions())
+
+
+def _frameworks(chosen: Collection[str] | None) -> dict[str, Any]:
+    """The settings of each installed framework the run uses (imported now if needed), by
+    backend name."""
     record: dict[str, Any] = {}
     for name, framework in FRAMEWORKS.items():
         if not framework.is_installed():
             _null(record, name, "not installed")
+            continue
+        if chosen is not None and name not in chosen:
+            _null(record, name, "not used by this run")
             continue
         framework.load()
         record[name] = _section(framework.settings)

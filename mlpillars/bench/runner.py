@@ -114,8 +114,10 @@ def run_bench(
     out = choose_run_folder(out, resume=again is not None, suite=suite)
     requested = RunPlan(suite, _list(backends), _list(kernels), processes)
     plan = effective_plan(_load_or_save_plan(out, requested, again))
-    total = len(plan_cases(SUITES[plan.suite], plan.backends, plan.kernels))
-    write_environment(out / ENVIRONMENT_FILE)
+    cases = plan_cases(SUITES[plan.suite], plan.backends, plan.kernels)
+    total = len(cases)
+    used = {case.implementation.backend.partition(":")[0] for case in cases}
+    write_environment(out / ENVIRONMENT_FILE, frameworks=used | set(plan.backends or ()))
     what = _what(out, plan, again, total)
     console.print(f"[bold]mlpillars bench[/bold] suite={plan.suite}: {what}")
     if plan.processes > 1:

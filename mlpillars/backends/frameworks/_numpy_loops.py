@@ -14,12 +14,12 @@ loop over all 256 problems took 1.4x to 3x the time of 16 groups of 16.
 Data that fit in the cache already (the MSE's sufficient statistics of 256 problems of 32
 features: 2.6 MiB) are not split: that loop is bound by the per-call cost, which more
 groups only multiply (two groups measured 1.2x slower than one). Only data of more than
-:data:`GROUPING_THRESHOLD` are.
+:data:`._problem_groups.GROUPING_THRESHOLD` are.
 
 A group too small pays NumPy's per-call cost (about 1 us a call, some 40 calls a step) on
-too little data: groups hold at least :data:`MIN_GROUP` problems. Threads do not pay here:
-the groups' steps are many short NumPy calls, and two threads passing the GIL back and
-forth at every call measured slower than one (both for the MSE and the logistic loss).
+too little data: groups hold at least :data:`._problem_groups.MIN_GROUP` problems. Threads
+do not pay here: the groups' steps are many short NumPy calls, and two threads passing
+the GIL back and forth at every call measured slower than one (MSE and logistic alike).
 
 Each group is the same step on a slice of the rows, so the results equal one loop over all
 of them: a group that stops early (every problem in it converged or diverged) repeats its
@@ -29,22 +29,12 @@ last history row, as the frozen problems would have in the longer loop.
 from __future__ import annotations
 
 import itertools
-import math
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-CACHE_BYTES = 2 * 2**20
-"""The data a group of problems may hold: about what one core can keep in its share of
-the last-level cache (tuned on the machine above; larger groups fall out of cache)."""
-
-GROUPING_THRESHOLD = 4 * CACHE_BYTES
-"""Problems' data up to this size run as one group: the step is then bound by NumPy's
-per-call cost, not by memory."""
-
-MIN_GROUP = 16
-"""Fewest problems in a group: below it, NumPy's per-call cost outweighs the cache."""
+from ._problem_groups import group_count
 
 Loop = Callable[[Any, Any, Any], tuple[Any, Any, Any]]
 
@@ -91,12 +81,8 @@ def _owned(array: np.ndarray, batch_size: int) -> bool:
 
 
 def _groups(batch_size: int, bytes_per_problem: int) -> list[slice]:
-    """Consecutive row ranges of about CACHE_BYTES each, of at least MIN_GROUP problems;
-    one range when the data do not exceed GROUPING_THRESHOLD."""
-    if batch_size * bytes_per_problem <= GROUPING_THRESHOLD:
-        return [slice(0, batch_size)]
-    by_cache = math.ceil(batch_size * bytes_per_problem / CACHE_BYTES)
-    count = max(1, min(by_cache, batch_size // MIN_GROUP))
+    """Consecutive row ranges, as many as :func:`group_count` says."""
+    count = group_count(batch_size, bytes_per_problem)
     bounds = [round(index * batch_size / count) for index in range(count + 1)]
     return [slice(start, stop) for start, stop in itertools.pairwise(bounds)]
 

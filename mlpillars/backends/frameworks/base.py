@@ -172,6 +172,11 @@ class Framework:
         """
         return array
 
+    def vecdot(self, a: Any, b: Any, *, xp: ModuleType) -> Any:
+        """``xp.vecdot(a, b)`` of real arrays, over the last axis (broadcast), by the
+        framework's fastest equivalent (see :func:`mlpillars.backends.vecdot`)."""
+        return xp.vecdot(a, b)
+
     # -- what it can do ----------------------------------------------------------------------
     def capabilities(self, device: Any) -> Capabilities:
         """What the framework can do on ``device``."""

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import functools
 import math
 from collections.abc import Callable
 from types import ModuleType
@@ -14,7 +13,7 @@ import numpy as np
 
 from .._capabilities import Capabilities
 from .._errors import NoGPUError
-from . import _jax_fused, _jax_pytrees
+from . import _jax_fused, _jax_loops, _jax_pytrees
 from .base import Framework, StepLoop, device_index, unknown_device
 
 
@@ -133,9 +132,8 @@ class JaxFramework(Framework):
 
     # -- step loops: one compiled lax loop ------------------------------------------------
     def run_loop(self, loop: StepLoop, state: Any, constants: Any) -> tuple[Any, Any, Any]:
-        """The whole loop as one jitted program: ``lax.while_loop`` with ``stops_early``
-        (its stop test runs inside the program, never as a Python ``bool``), else
-        ``lax.fori_loop`` over a fixed count (reverse-differentiable). The history is a
+        """The whole loop as one jitted program (see :mod:`._jax_loops`: ``lax.while_loop``
+        or ``fori_loop``, independent problems in cache-sized groups). The history is a
         preallocated ``(steps + 1, ...)`` buffer.
 
         Called eagerly, the buffer is cut to ``steps_run + 1`` rows and ``steps_run`` is an
@@ -144,7 +142,7 @@ class JaxFramework(Framework):
         after an early stop repeating the last recorded row, and ``steps_run`` is a 0-d
         integer array.
         """
-        steps_run, state, history = _compiled_loop(self.load())(loop, state, constants)
+        steps_run, state, history = _jax_loops.compiled_loop(self.load())(loop, state, constants)
         if isinstance(steps_run, self.load().core.Tracer):
             return state, history, steps_run
         count = int(steps_run)
@@ -243,44 +241,6 @@ class JaxFramework(Framework):
         """``activation(x @ weight + bias)`` jitted, for ``linear`` and each layer of
         ``mlp``; takes every named activation."""
         return _jax_fused.compiled()["linear"](x, weight, bias, activation=activation)
-
-
-@functools.cache
-def _compiled_loop(jax: ModuleType) -> Callable[..., Any]:
-    """``run(loop, state, constants) -> (steps_run, state, history)``, jitted with the loop
-    static: compiled once per kind of loop (its options) and input shapes."""
-    import jax.numpy as jnp
-
-    def run(loop: StepLoop, state: Any, constants: Any) -> tuple[Any, Any, Any]:
-        first = loop.record(state)
-        history = jnp.zeros((loop.steps + 1, *first.shape), first.dtype).at[0].set(first)
-
-        def advance(count: Any, state: Any, history: Any) -> tuple[Any, Any]:
-            state = loop.step(count, state, constants)
-            return state, history.at[count + 1].set(loop.record(state))
-
-        if not loop.stops_early:
-            state, history = jax.lax.fori_loop(
-                0, loop.steps, lambda count, carry: advance(count, *carry), (state, history)
-            )
-            return jnp.asarray(loop.steps), state, history
-
-        def go_on(carry: tuple[Any, ...]) -> Any:
-            count, _, _, finished = carry
-            return (count < loop.steps) & ~finished
-
-        def body(carry: tuple[Any, ...]) -> tuple[Any, ...]:
-            count, state, history, _ = carry
-            state, history = advance(count, state, history)
-            return count + 1, state, history, loop.finished(state)
-
-        start = (jnp.asarray(0), state, history, jnp.asarray(False))
-        steps_run, state, history, _ = jax.lax.while_loop(go_on, body, start)
-        # Rows after the stop: every problem is frozen there, so they repeat the last row.
-        rows = jnp.reshape(jnp.arange(loop.steps + 1), (-1,) + (1,) * first.ndim)
-        return steps_run, state, jnp.where(rows <= steps_run, history, history[steps_run])
-
-    return jax.jit(run, static_argnums=0)
 
 
 def _length_before_heads(array: Any, *, xp: ModuleType) -> Any:
