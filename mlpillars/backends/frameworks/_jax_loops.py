@@ -7,7 +7,7 @@ an early stop its rows repeat the last recorded one (every problem is frozen the
 
 A loop whose problems are independent (``StepLoop.rows_independent``) and whose data
 exceed the cache runs as ``lax.map`` over groups of problems, each group's whole loop in
-turn (as NumPy's groups, :mod:`._numpy_loops`, and with the same sizes,
+turn (as NumPy's groups, :mod:`._grouped_loops`, and with the same sizes,
 :mod:`._problem_groups`): XLA fuses a step's elementwise work, so what is left of a step
 over B = 256 logistic problems of 512 x 32 float64 samples is reading those 32 MiB twice;
 a group's 2 MiB are read from the cache. The rows are padded to a whole number of equal

@@ -1,5 +1,5 @@
 """How many groups a loop over independent problems runs in, so that each group's data stay
-in the cache from one step to the next (NumPy: :mod:`._numpy_loops`; JAX: the groups of
+in the cache from one step to the next (NumPy: :mod:`._grouped_loops`; JAX: the groups of
 :mod:`._jax_loops`, one ``lax.map`` over them).
 
 Measured on this project's 2-core EPYC (512 KiB L2 a core, 32 MiB L3 shared by every

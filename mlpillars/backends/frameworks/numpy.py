@@ -9,7 +9,7 @@ import array_api_compat as aac
 import numpy as np
 
 from .._capabilities import Capabilities
-from . import _numpy_fused, _numpy_loops
+from . import _grouped_loops, _numpy_fused
 from .base import Framework, StepLoop
 
 
@@ -44,8 +44,8 @@ class NumPyFramework(Framework):
 
     def run_loop(self, loop: StepLoop, state: Any, constants: Any) -> tuple[Any, Any, Any]:
         """The eager loop; a loop of independent problems runs in groups of them, each
-        group's data in cache (see ``_numpy_loops``)."""
-        grouped = _numpy_loops.run_in_groups(super().run_loop, loop, state, constants)
+        group's data in cache (see ``_grouped_loops``)."""
+        grouped = _grouped_loops.run_in_groups(super().run_loop, loop, state, constants)
         return super().run_loop(loop, state, constants) if grouped is None else grouped
 
     # -- fused kernels: in place, called by the kernels with checked, prepared arguments ---

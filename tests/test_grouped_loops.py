@@ -1,4 +1,4 @@
-"""NumPy runs gradient descent's independent problems in groups (each in cache): the
+"""NumPy (and JAX, inside its jitted loop) run gradient descent's independent problems in groups
 results equal one loop over all problems, bit for bit, and the float64 reference loop."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import mlpillars as mp
-from mlpillars.backends.frameworks import _numpy_loops, _problem_groups
+from mlpillars.backends.frameworks import _grouped_loops, _problem_groups
 from tests.test_calculus import CONFIGURATIONS, reference_descent
 
 PROBLEMS = 40
@@ -77,13 +77,13 @@ def test_groups_that_stop_at_different_steps_repeat_their_last_row(small_groups,
 
 def test_groups_of_cache_size_and_at_least_min_group():
     sizes = lambda groups: [group.stop - group.start for group in groups]  # noqa: E731
-    assert sizes(_numpy_loops._groups(31, 10**6)) == [31]  # fewer than 2 x MIN_GROUP: one
-    assert sizes(_numpy_loops._groups(64, 8)) == [64]  # tiny problems: one group
+    assert sizes(_grouped_loops._groups(31, 10**6)) == [31]  # fewer than 2 x MIN_GROUP: one
+    assert sizes(_grouped_loops._groups(64, 8)) == [64]  # tiny problems: one group
     threshold = _problem_groups.GROUPING_THRESHOLD
-    assert sizes(_numpy_loops._groups(256, threshold // 256)) == [256]  # in cache: one
+    assert sizes(_grouped_loops._groups(256, threshold // 256)) == [256]  # in cache: one
     per_problem = _problem_groups.CACHE_BYTES // 16  # 16 problems fill the cache
-    assert sizes(_numpy_loops._groups(256, per_problem)) == [16] * 16
-    assert sizes(_numpy_loops._groups(256, 10**9)) == [16] * 16  # never below MIN_GROUP
+    assert sizes(_grouped_loops._groups(256, per_problem)) == [16] * 16
+    assert sizes(_grouped_loops._groups(256, 10**9)) == [16] * 16  # never below MIN_GROUP
 
 
 # -- JAX: the same groups, one lax.map over them inside the jitted loop ------------------------
