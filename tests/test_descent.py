@@ -106,7 +106,7 @@ def test_history_agrees_with_the_direct_formula(xp: BackendCase, case, fit_inter
     # would excuse any error in a loss far below 1.
     relative = Tolerance(rtol=xp.tolerance.rtol, atol=0.0)
     direct = {}
-    for steps in (1, 3, 300):
+    for steps in (1, 300):  # (on JAX each count compiles its own loop)
         for method in ("statistics", "data"):
             result = gradient_descent(
                 X,
@@ -235,7 +235,10 @@ def test_jax_jit_equals_eager(options, tol):
 
     eager = fit(X, y)
     rows = eager["loss_history"].shape[0]
-    for compiled in (jax.jit(fit)(X, y), jax.jit(fit_generic)(X, y)):
+    compiled_forms = [jax.jit(fit)(X, y)]
+    if "momentum" in options:  # the undispatched kernel once: each form compiles anew
+        compiled_forms.append(jax.jit(fit_generic)(X, y))
+    for compiled in compiled_forms:
         for field in ("weights", "bias"):
             assert_close(compiled[field], np.asarray(eager[field]), like=X, err_msg=field)
         for field in ("diverged", "converged", "steps_run"):
