@@ -86,7 +86,7 @@ def setup(X: Any, y: Any, lr: Any, options: Options, *, xp: Any) -> Setup:
 
 
 def _check_values(lr: Any, targets: Any, y: Any, options: Options, *, xp: Any) -> None:
-    if not bool(xp.all(lr >= 0)) or not bool(xp.all(xp.isfinite(lr))):
+    if not bool(xp.all((lr >= 0) & xp.isfinite(lr))):  # one read (Dask: one compute)
         raise ValueError(
             f"{GD}: lr must be finite and >= 0; got lr: {shape_text(lr)} with "
             f"values from {float(xp.min(lr))} to {float(xp.max(lr))}"
