@@ -16,25 +16,6 @@ from mlpillars.backends import ENV_VARIABLE
 from mlpillars.testing import BackendCase, backend_cases
 
 
-def _use_a_jax_compilation_cache() -> None:
-    """JAX compiles each eager operation for each new shape and dtype: about two thirds of
-    the JAX tests' time. Kept in the user's cache folder, the compiled programs serve the
-    next run on the same machine (a second run of the JAX descent, fused and calculus
-    tests measured 65 s against 183 s). ``MLPILLARS_TEST_JAX_CACHE=0`` turns it off; JAX's
-    own ``JAX_COMPILATION_CACHE_DIR`` chooses another folder."""
-    if os.environ.get("MLPILLARS_TEST_JAX_CACHE", "1") == "0":
-        return
-    cache_home = os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache")
-    folder = os.path.join(cache_home, "mlpillars", "jax-tests")
-    os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", folder)
-    os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
-    os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "0")
-    os.environ.setdefault("JAX_COMPILATION_CACHE_MAX_SIZE", str(512 * 2**20))
-
-
-_use_a_jax_compilation_cache()  # before anything imports JAX (it reads them on import)
-
-
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
         "--backends",
