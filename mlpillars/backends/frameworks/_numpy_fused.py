@@ -161,9 +161,10 @@ ACTIVATIONS_IN_PLACE: dict[str | None, Callable[[np.ndarray], np.ndarray] | None
 def _blocks(*arrays: np.ndarray, axis: int) -> Iterator[tuple[np.ndarray, ...]]:
     """Matching slices of ``arrays`` (same shape but possibly length 1 at ``axis``), each
     about ``BLOCK_ELEMENTS`` elements of the first, cut along axis 0 (axis 1 when ``axis``
-    is 0); a 1-D array is one block."""
+    is 0); a 1-D array, or one of at most ``BLOCK_ELEMENTS``, is one block (no slicing:
+    small calls are bound by their per-call cost)."""
     first = arrays[0]
-    if first.ndim == 1:
+    if first.ndim == 1 or first.size <= BLOCK_ELEMENTS:
         yield arrays
         return
     cut_axis = 1 if axis == 0 else 0
