@@ -35,11 +35,10 @@ last history row, as the frozen problems would have in the longer loop.
 from __future__ import annotations
 
 import itertools
-import math
 from collections.abc import Callable
 from typing import Any
 
-from ._problem_groups import group_count
+from ._problem_groups import group_count, owned_by_problems, problems_and_bytes
 
 Loop = Callable[[Any, Any, Any], tuple[Any, Any, Any]]
 
@@ -54,8 +53,8 @@ def run_in_groups(run: Loop, loop: Any, state: Any, constants: Any) -> tuple[Any
     """
     if not getattr(loop, "rows_independent", False):
         return None
-    batch_size = _batch_size(state)
-    groups = _groups(batch_size, _bytes_per_problem((state, constants), batch_size))
+    batch_size, bytes_per_problem = problems_and_bytes(state, constants)
+    groups = _groups(batch_size, bytes_per_problem)
     if len(groups) < 2:
         return None
     results = [
@@ -63,28 +62,6 @@ def run_in_groups(run: Loop, loop: Any, state: Any, constants: Any) -> tuple[Any
         for rows in groups
     ]
     return _joined(state, results, batch_size, loop.xp)
-
-
-def _batch_size(state: Any) -> int:
-    return next(int(a.shape[0]) for a in _leaves(state) if getattr(a, "ndim", 0) > 0)
-
-
-def _leaves(tree: Any) -> list[Any]:
-    if isinstance(tree, tuple):
-        return [leaf for item in tree for leaf in _leaves(item)]
-    return [] if tree is None else [tree]
-
-
-def _bytes_per_problem(tree: Any, batch_size: int) -> int:
-    """Bytes of the arrays one problem owns (shared arrays, leading axis 1, not counted)."""
-    owned = [a for a in _leaves(tree) if _owned(a, batch_size)]
-    return sum(math.prod(a.shape) * a.dtype.itemsize for a in owned) // max(batch_size, 1)
-
-
-def _owned(array: Any, batch_size: int) -> bool:
-    """A problem-owned array: axis 0 is the problem axis (shared data have length 1)."""
-    shape = getattr(array, "shape", ())
-    return len(shape) > 0 and shape[0] == batch_size
 
 
 def _groups(batch_size: int, bytes_per_problem: int) -> list[slice]:
@@ -98,7 +75,7 @@ def _rows(tree: Any, rows: slice, batch_size: int) -> Any:
     """The tree with every problem-owned array cut to ``rows``; shared ones as they are."""
     if isinstance(tree, tuple):
         return type(tree)(*(_rows(item, rows, batch_size) for item in tree))
-    return tree[rows] if _owned(tree, batch_size) else tree
+    return tree[rows] if owned_by_problems(tree, batch_size) else tree
 
 
 def _joined(
@@ -130,6 +107,6 @@ def _joined_state(template: Any, states: list[Any], batch_size: int, xp: Any) ->
                 for item, part in zip(template, parts, strict=True)
             )
         )
-    if _owned(template, batch_size):
+    if owned_by_problems(template, batch_size):
         return xp.concat(states, axis=0)
     return states[0]

@@ -17,12 +17,11 @@ groups by repeating the last problem (``lax.map`` needs equal shapes), and cut a
 from __future__ import annotations
 
 import functools
-import math
 from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
-from ._problem_groups import group_count
+from ._problem_groups import group_count, owned_by_problems, problems_and_bytes
 from ._step_loop import StepLoop
 
 
@@ -32,10 +31,13 @@ def compiled_loop(jax: ModuleType) -> Callable[..., Any]:
     static: compiled once per kind of loop (its options) and input shapes."""
 
     def run(loop: StepLoop, state: Any, constants: Any) -> tuple[Any, Any, Any]:
-        count = _group_count(jax, loop, state, constants)
+        if not getattr(loop, "rows_independent", False):
+            return _one_loop(jax, loop, state, constants)
+        batch_size, bytes_per_problem = problems_and_bytes(state, constants)
+        count = group_count(batch_size, bytes_per_problem)
         if count == 1:
             return _one_loop(jax, loop, state, constants)
-        return _grouped(jax, loop, state, constants, count)
+        return _grouped(jax, loop, state, constants, batch_size, count)
 
     return jax.jit(run, static_argnums=0)
 
@@ -71,34 +73,14 @@ def _one_loop(jax: ModuleType, loop: StepLoop, state: Any, constants: Any) -> tu
     return steps_run, state, jnp.where(rows <= steps_run, history, history[steps_run])
 
 
-def _group_count(jax: ModuleType, loop: StepLoop, state: Any, constants: Any) -> int:
-    """Groups for this loop's problems (1: one loop), from the static shapes."""
-    if not getattr(loop, "rows_independent", False):
-        return 1
-    batch_size = _batch_size(jax, state)
-    owned = [a for a in jax.tree_util.tree_leaves((state, constants)) if _owned(a, batch_size)]
-    owned_bytes = sum(math.prod(a.shape) * a.dtype.itemsize for a in owned)
-    return group_count(batch_size, owned_bytes // max(batch_size, 1))
-
-
-def _batch_size(jax: ModuleType, state: Any) -> int:
-    return next(int(a.shape[0]) for a in jax.tree_util.tree_leaves(state) if a.ndim > 0)
-
-
-def _owned(leaf: Any, batch_size: int) -> bool:
-    """A problem-owned array: axis 0 is the problem axis (shared data have length 1)."""
-    return getattr(leaf, "ndim", 0) > 0 and leaf.shape[0] == batch_size
-
-
 def _grouped(
-    jax: ModuleType, loop: StepLoop, state: Any, constants: Any, count: int
+    jax: ModuleType, loop: StepLoop, state: Any, constants: Any, batch_size: int, count: int
 ) -> tuple[Any, Any, Any]:
     """``_one_loop`` over ``count`` equal groups of problems, one after the other."""
     jnp = jax.numpy
     leaves, tree = jax.tree_util.tree_flatten((state, constants))
-    batch_size = _batch_size(jax, state)
     size = -(-batch_size // count)  # ceil: the last problem repeated to fill the groups
-    owned = [index for index, leaf in enumerate(leaves) if _owned(leaf, batch_size)]
+    owned = [index for index, leaf in enumerate(leaves) if owned_by_problems(leaf, batch_size)]
 
     def grouped(leaf: Any) -> Any:
         padding = count * size - batch_size

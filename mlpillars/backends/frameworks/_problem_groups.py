@@ -10,6 +10,7 @@ read from memory twice a step; groups of 2 MiB are read from the cache.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 CACHE_BYTES = 2 * 2**20
 """The data a group of problems may hold: about what one core can keep in its share of
@@ -30,3 +31,30 @@ def group_count(batch_size: int, bytes_per_problem: int) -> int:
         return 1
     by_cache = math.ceil(batch_size * bytes_per_problem / CACHE_BYTES)
     return max(1, min(by_cache, batch_size // MIN_GROUP))
+
+
+def problems_and_bytes(state: Any, constants: Any) -> tuple[int, int]:
+    """(B, bytes per problem) of a step loop of independent problems: B from the state's
+    leading axis, the bytes of the arrays one problem owns (shared ones, of leading axis
+    1, not counted).
+
+    ``state`` and ``constants`` are (nested) tuples of arrays or None; any array with
+    ``shape`` and ``dtype`` (a tracer too: only shapes are read).
+    """
+    batch_size = next(int(a.shape[0]) for a in leaves(state) if len(a.shape) > 0)
+    owned = [a for a in leaves((state, constants)) if owned_by_problems(a, batch_size)]
+    owned_bytes = sum(math.prod(a.shape) * a.dtype.itemsize for a in owned)
+    return batch_size, owned_bytes // max(batch_size, 1)
+
+
+def leaves(tree: Any) -> list[Any]:
+    """The non-None leaves of a (nested) tuple, in order."""
+    if isinstance(tree, tuple):
+        return [leaf for item in tree for leaf in leaves(item)]
+    return [] if tree is None else [tree]
+
+
+def owned_by_problems(array: Any, batch_size: int) -> bool:
+    """A problem-owned array: axis 0 is the problem axis (shared data have length 1)."""
+    shape = getattr(array, "shape", ())
+    return len(shape) > 0 and shape[0] == batch_size
