@@ -18,7 +18,7 @@ import array_api_compat as aac
 import numpy as np
 
 from .._capabilities import Capabilities
-from . import _dask_fused, _dask_io
+from . import _dask_fused, _dask_io, _numpy_special
 from ._dask_io import from_npy, from_zarr, write_normal_zarr
 from .base import Framework, StepLoop
 
@@ -109,9 +109,8 @@ class DaskFramework(Framework):
         )
 
     def erf(self, array: Any) -> Any:
-        from scipy.special import erf
-
-        return array.map_blocks(lambda block: erf(block).astype(block.dtype), dtype=array.dtype)
+        """NumPy's (``_numpy_special``), block by block."""
+        return array.map_blocks(_numpy_special.erf, dtype=array.dtype)
 
     def eigh(self, matrix: Any) -> tuple[Any, Any]:
         # Dask has no eigh: the matrix (a small (d, d) one in practice) is decomposed on
