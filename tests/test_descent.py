@@ -131,11 +131,27 @@ def test_history_agrees_with_the_direct_formula(xp: BackendCase, case, fit_inter
 def test_statistics_are_those_of_the_centred_data(xp: BackendCase, offset):
     # X^T X / n - mean mean^T cancels every digit of X + 1e4 in float32 (~6 eps 1e8 against
     # variances of 1): such data are centred before the Gram.
+    X, y = (xp.asarray(values) for values in offset_batch(offset))
+    check_centred_statistics(mse_statistics(X, y, 0.5, True, xp=xp.xp), X, y, xp.to_numpy)
+
+
+@pytest.mark.parametrize("dtype_name", ["float32", "float64"])
+@pytest.mark.parametrize("offset", [0.0, 1e4])
+def test_jitted_statistics_choose_the_centred_copy_inside_the_program(offset, dtype_name):
+    jax = pytest.importorskip("jax")
+    jax.config.update("jax_enable_x64", True)
+    X, y = (jax.numpy.asarray(values, dtype=dtype_name) for values in offset_batch(offset))
+    compiled = jax.jit(lambda X, y: mse_statistics(X, y, 0.5, True, xp=jax.numpy))
+    check_centred_statistics(compiled(X, y), X, y, np.asarray)
+
+
+def offset_batch(offset: float) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(4)
-    X_host, y_host = rng.normal(size=(2, 50, 3)) + offset, rng.normal(size=(2, 50)) + offset
-    X, y = xp.asarray(X_host), xp.asarray(y_host)
-    statistics = mse_statistics(X, y, 0.5, True, xp=xp.xp)
-    host_X, host_y = xp.to_numpy(X), xp.to_numpy(y)
+    return rng.normal(size=(2, 50, 3)) + offset, rng.normal(size=(2, 50)) + offset
+
+
+def check_centred_statistics(statistics, X, y, to_numpy) -> None:
+    host_X, host_y = to_numpy(X).astype(np.float64), to_numpy(y).astype(np.float64)
     centred_X = host_X - host_X.mean(axis=1, keepdims=True)
     centred_y = host_y - host_y.mean(axis=1, keepdims=True)
     gram = np.swapaxes(centred_X, 1, 2) @ centred_X / 50 + 0.5 * np.eye(3)
@@ -250,6 +266,31 @@ def test_jax_jit_equals_eager(options, tol):
         assert_close(compiled["loss_history"][rows:], padding, like=X)
     if tol is not None:
         assert rows < steps + 1  # the early stop did happen
+
+
+@pytest.mark.parametrize("case", list(HISTORY_CASES))
+def test_jax_jit_makes_the_eager_statistics_choices(case):
+    # Under jax.jit the centred copy of X (offset 1e4) and the second loop around the
+    # first fit (near the optimum) are chosen inside the program (lax.cond): the jitted
+    # fit must agree with the eager one, and its history with the direct formula.
+    jax = pytest.importorskip("jax")
+    jax.config.update("jax_enable_x64", True)
+    offset, noise, l2 = HISTORY_CASES[case]
+    X_host, y_host = offset_problem(np.random.default_rng(5), noise=noise or 1e-5, offset=offset)
+    lr = float(0.9 / smoothness(X_host))
+    X, y = jax.device_put(X_host), jax.device_put(y_host)
+
+    def fit(features, targets):
+        options = {"lr": lr, "steps": 300, "l2": l2, "mse_method": "statistics"}
+        return fields_of(gradient_descent(features, targets, **options))
+
+    eager, jitted = fit(X, y), jax.jit(fit)(X, y)
+    for field in ("weights", "bias", "loss_history"):
+        assert_close(jitted[field], np.asarray(eager[field]), like=X, err_msg=field)
+    weights, bias = np.asarray(jitted["weights"]), np.asarray(jitted["bias"])
+    expected = direct_loss(X_host, y_host, weights, bias, l2=l2)
+    relative = Tolerance(rtol=1e-9, atol=0.0)
+    assert_close(jitted["loss_history"][-1], expected, like=X, tolerance=relative)
 
 
 def fields_of(result):

@@ -66,4 +66,6 @@ def test_numpy_erf_blocks_cover_every_element(monkeypatch, rng):
     np.testing.assert_allclose(in_place, scipy.special.erf(values.astype(np.float64)), atol=5e-7)
     strided = values.copy()[:, ::2]  # not contiguous: computed apart, written back
     _numpy_special.erf_in_place(strided)
-    np.testing.assert_allclose(strided, scipy.special.erf(values[:, ::2].astype(np.float64)), atol=5e-7)
+    np.testing.assert_allclose(
+        strided, scipy.special.erf(values[:, ::2].astype(np.float64)), atol=5e-7
+    )

@@ -9,7 +9,7 @@ from ._dispatch import KERNELS, kernel
 from ._dtypes import is_dtype
 from ._errors import BackendNotInstalledError, NoGPUError, UnknownBackendError
 from ._linalg import EighResult, QRResult, SVDResult, eigh, qr, solve_triangular, svd
-from ._loops import run_loop
+from ._loops import branch, run_loop
 from ._movement import (
     host_arrays,
     materialize,
@@ -44,6 +44,7 @@ __all__ = [
     "Target",
     "UnknownBackendError",
     "available_backends",
+    "branch",
     "dask_from_npy",
     "dask_from_zarr",
     "dask_write_normal_zarr",

@@ -1,7 +1,9 @@
-"""Step loops as a backend primitive: each framework runs a kernel's loop its own way."""
+"""Control flow as backend primitives: each framework runs a kernel's step loop, and
+chooses between two computations, its own way."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from .frameworks import FRAMEWORKS, framework_of
@@ -18,3 +20,17 @@ def run_loop(loop: StepLoop, state: Any, constants: Any) -> tuple[Any, Any, Any]
     """
     framework = next((fw for a in state if (fw := framework_of(a)) is not None), None)
     return (framework or FRAMEWORKS["numpy"]).run_loop(loop, state, constants)
+
+
+def branch(
+    predicate: Any, if_true: Callable[..., Any], if_false: Callable[..., Any], operands: tuple
+) -> Any:
+    """``if_true(*operands)`` where the 0-d bool array ``predicate`` holds, else
+    ``if_false(*operands)``, without reading ``predicate`` where that is not free.
+
+    Eagerly on the host a Python ``if``; traced by ``jax.jit`` (or on a GPU) ``lax.cond``;
+    elsewhere both branches and a ``where``. Both must return the same structure of
+    arrays: see :meth:`~.frameworks.base.Framework.branch`.
+    """
+    framework = framework_of(predicate) or FRAMEWORKS["numpy"]
+    return framework.branch(predicate, if_true, if_false, operands)

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from ..backends import kernel, run_loop
+from ..backends import branch, kernel, run_loop
 from ._descent_fused import FusedGradientDescent, offer
 from ._descent_objectives import DataObjective
 from ._descent_setup import LOSSES, OPTIMIZERS, Options, Setup, betas_pair, setup, uses_statistics
@@ -198,15 +198,19 @@ def gradient_descent(
     statistics = mse_statistics(
         problems.features, problems.targets, options.l2, options.fit_intercept, xp=xp
     )
-    progress, history, steps_run = _descend(statistics, problems, xp=xp)
-    rows = rows_needing_reference(statistics, history, progress.diverged, xp=xp)
-    if rows is not None:
+    fitted = _descend(statistics, problems, xp=xp)
+    rows = rows_needing_reference(statistics, fitted[1], fitted[0].diverged, xp=xp)
+
+    def descend_again(progress: Progress, history: Any, steps_run: Any) -> tuple[Any, ...]:
         weights = progress.params[:, : problems.n_features]
-        statistics = around_reference(
+        expanded = around_reference(
             statistics, problems.features, problems.targets, weights, rows, options.l2, xp=xp
         )
-        progress, history, steps_run = _descend(statistics, problems, xp=xp)
-    return _result(progress, history, steps_run, problems, xp=xp)
+        return _descend(expanded, problems, xp=xp)
+
+    # Eagerly a Python if; traced, the program runs the second loop only where needed.
+    fitted = branch(xp.any(rows), descend_again, lambda *kept: kept, fitted)
+    return _result(*fitted, problems, xp=xp)
 
 
 def _descend(objective: Any, problems: Setup, *, xp: Any) -> tuple[Progress, Any, Any]:

@@ -240,6 +240,28 @@ class Framework:
                 break
         return state, loop.xp.stack(history, axis=0), len(history) - 1
 
+    def branch(
+        self,
+        predicate: Any,
+        if_true: Callable[..., Any],
+        if_false: Callable[..., Any],
+        operands: tuple[Any, ...],
+    ) -> Any:
+        """``if_true(*operands)`` where the 0-d bool array ``predicate`` holds, else
+        ``if_false(*operands)``.
+
+        Both must return the same structure: (named) tuples of arrays of equal shapes and
+        dtypes, None in the same places, so that a compiling framework can branch inside
+        its program (JAX: ``lax.cond``). This default reads ``predicate`` where that is
+        free (:meth:`values_known`: an eager call on the host) and runs one branch;
+        where not (a tracer, a GPU array), it runs both and selects, array by array,
+        with ``where``: the same result, at the cost of both branches.
+        """
+        if self.values_known(predicate):
+            return if_true(*operands) if bool(predicate) else if_false(*operands)
+        chosen, other = if_true(*operands), if_false(*operands)
+        return _select(self.namespace(), predicate, chosen, other)
+
     # -- the benchmark record ------------------------------------------------------------------
     def settings(self) -> dict[str, Any]:
         """Settings that change results or speed (threads, precision), for the record."""
@@ -296,3 +318,13 @@ def device_index(spec: str) -> int:
     """``'cuda:1'`` -> 1, ``'cuda'`` -> 0."""
     _, _, index = spec.partition(":")
     return int(index) if index else 0
+
+
+def _select(xp: ModuleType, predicate: Any, chosen: Any, other: Any) -> Any:
+    """``chosen`` where ``predicate`` holds, else ``other``, through (named) tuples."""
+    if chosen is None:
+        return None
+    if isinstance(chosen, tuple):
+        selected = (_select(xp, predicate, a, b) for a, b in zip(chosen, other, strict=True))
+        return type(chosen)(*selected) if hasattr(chosen, "_fields") else tuple(selected)
+    return xp.where(predicate, chosen, other)

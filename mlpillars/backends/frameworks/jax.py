@@ -130,6 +130,19 @@ class JaxFramework(Framework):
         # value checks (label ranges, divergence halts) on traced arrays raise these
         return (self.load().errors.JAXTypeError, TypeError, ValueError)
 
+    def branch(
+        self,
+        predicate: Any,
+        if_true: Callable[..., Any],
+        if_false: Callable[..., Any],
+        operands: tuple[Any, ...],
+    ) -> Any:
+        """``lax.cond`` where ``predicate``'s value is not known (traced, or on a GPU): the
+        program runs one branch (under ``vmap`` JAX turns it into a select)."""
+        if self.values_known(predicate):
+            return super().branch(predicate, if_true, if_false, operands)
+        return self.load().lax.cond(predicate, if_true, if_false, *operands)
+
     # -- step loops: one compiled lax loop ------------------------------------------------
     def run_loop(self, loop: StepLoop, state: Any, constants: Any) -> tuple[Any, Any, Any]:
         """The whole loop as one jitted program (see :mod:`._jax_loops`: ``lax.while_loop``
