@@ -7,6 +7,8 @@ printed numbers (it claims lr=0.1 converges on its learning-rate experiment; it 
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 import scipy.special
@@ -385,6 +387,28 @@ def test_logistic_terms_keep_relative_accuracy_at_extreme_logits(xp: BackendCase
     relative = Tolerance(rtol=xp.tolerance.rtol, atol=0.0)
     assert_close(loss, np.logaddexp(0.0, z), like=logits, tolerance=relative)
     assert_close(error[:, 0], scipy.special.expit(z), like=logits, tolerance=relative)
+
+
+@pytest.mark.parametrize("n", [1, 2, 7, 9, 513])
+def test_logistic_loss_over_many_samples_keeps_relative_accuracy(xp: BackendCase, rng, n):
+    # The log1p terms are summed by pairwise folds of prod(1 + t) (odd lengths carry one
+    # out): a mean over samples of mixed size, and one of a near-perfect fit whose every
+    # term is tiny (exp(-30): the loss must keep its digits, not round to 0).
+    from mlpillars.kernels._descent_objectives import _logistic_loss_and_error
+
+    labels = (rng.random((3, n)) > 0.5).astype(np.float64)
+    mixed = rng.normal(scale=8.0, size=n)
+    fitted = np.where(labels[1] > 0, 1.0, -1.0) * rng.uniform(28.0, 32.0, size=n)
+    host = np.stack([mixed, fitted, rng.normal(size=n)])
+    logits, targets = xp.asarray(host), xp.asarray(labels)
+    loss, _ = _logistic_loss_and_error(logits, targets, xp=xp.xp)
+    z = xp.to_numpy(logits).astype(np.float64)
+    # softplus(z) - y z = log1p(exp(-|z|)) + (max(z, 0) - y z): the second term is exactly
+    # 0 for a fitted sample, where logaddexp(0, z) - y z would cancel to a few digits
+    terms = np.log1p(np.exp(-np.abs(z))) + (np.maximum(z, 0.0) - labels * z)
+    expected = [math.fsum(row) / n for row in terms]
+    relative = Tolerance(rtol=xp.tolerance.rtol, atol=0.0)
+    assert_close(loss, np.array(expected), like=logits, tolerance=relative)
 
 
 # -- scikit-learn ----------------------------------------------------------------------------
