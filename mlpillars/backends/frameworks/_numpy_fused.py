@@ -30,25 +30,44 @@ _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 
 
 def softmax(x: np.ndarray, axis: int, temperature: float) -> np.ndarray:
-    """``exp(s) / sum(exp(s))``, ``s = (x - max x) / T``, along ``axis``; x (..., n, ...)."""
+    """``exp(s) / sum(exp(s))``, ``s = (x - max x) / T``, along ``axis``; x (..., n, ...).
+
+    An array of at most one block (not float16) is shifted into one new array and
+    finished there, written out with no helper call: an 8 x 16 softmax's cost is its
+    calls, and so it is as fast as NumPy's plain formula (8.4 against 8.0 us).
+    """
+    if x.size <= BLOCK_ELEMENTS and x.dtype != np.float16:  # one block, in its own dtype
+        shifted = np.subtract(x, np.maximum.reduce(x, axis=axis, keepdims=True))
+        if temperature != 1.0:
+            shifted /= temperature
+        return _softmax_in_place(shifted, axis)
     result = np.empty(x.shape, dtype=x.dtype)
     for block, out in _blocks(x, result, axis=axis):
-        work = _shifted(block, out, axis, temperature)
-        np.exp(work, out=work)
-        work /= work.sum(axis=axis, keepdims=True)
-        _narrow_into(out, work)
+        _narrow_into(out, _softmax_in_place(_shifted(block, out, axis, temperature), axis))
     return result
 
 
 def log_softmax(x: np.ndarray, axis: int, temperature: float) -> np.ndarray:
     """``s - log(sum(exp(s)))``, ``s = (x - max x) / T``, along ``axis``; x (..., n, ...)."""
+    if x.size <= BLOCK_ELEMENTS and x.dtype != np.float16:  # one block, in its own dtype
+        return _log_softmax_in_place(_shifted(x, None, axis, temperature), axis)
     result = np.empty(x.shape, dtype=x.dtype)
     for block, out in _blocks(x, result, axis=axis):
         work = _shifted(block, out, axis, temperature)
-        total = np.exp(work).sum(axis=axis, keepdims=True)
-        work -= np.log(total, out=total)
-        _narrow_into(out, work)
+        _narrow_into(out, _log_softmax_in_place(work, axis))
     return result
+
+
+def _softmax_in_place(shifted: np.ndarray, axis: int) -> np.ndarray:
+    np.exp(shifted, out=shifted)
+    shifted /= np.add.reduce(shifted, axis=axis, keepdims=True)
+    return shifted
+
+
+def _log_softmax_in_place(shifted: np.ndarray, axis: int) -> np.ndarray:
+    total = np.add.reduce(np.exp(shifted), axis=axis, keepdims=True)
+    shifted -= np.log(total, out=total)
+    return shifted
 
 
 def logsumexp(x: np.ndarray, axis: int, keepdims: bool) -> np.ndarray:
@@ -176,12 +195,16 @@ def _blocks(*arrays: np.ndarray, axis: int) -> Iterator[tuple[np.ndarray, ...]]:
         yield tuple(array[index] for array in arrays)
 
 
-def _shifted(block: np.ndarray, out: np.ndarray, axis: int, temperature: float) -> np.ndarray:
-    """``(block - max) / T`` written into ``out``, or into a new float32 buffer when
-    ``out`` is float16; returns where it was written."""
-    computed = _computed_dtype(out.dtype)
-    work = out if computed == out.dtype else np.empty(block.shape, dtype=computed)
-    np.subtract(block, block.max(axis=axis, keepdims=True), out=work, dtype=computed)
+def _shifted(
+    block: np.ndarray, out: np.ndarray | None, axis: int, temperature: float
+) -> np.ndarray:
+    """``(block - max) / T`` written into ``out`` (a new array for None), or into a new
+    float32 buffer when ``out`` is float16; returns where it was written."""
+    computed = _computed_dtype(block.dtype)
+    if out is not None and computed != out.dtype:
+        out = None
+    row_max = np.maximum.reduce(block, axis=axis, keepdims=True)
+    work = np.subtract(block, row_max, out=out, dtype=computed)
     if temperature != 1.0:
         work /= temperature
     return work
