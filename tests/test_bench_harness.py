@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+import types
 from pathlib import Path
 
 import numpy as np
@@ -180,6 +181,33 @@ class _NoBenchmark:
 
     def pedantic(self, *args, **kwargs):
         raise AssertionError("a wrong result must not be timed")
+
+
+class _CountingBenchmark:
+    """Stands in for pytest-benchmark's fixture: runs the rounds, per-call times as it."""
+
+    def pedantic(self, target, *, rounds, warmup_rounds, iterations):
+        self.rounds, self.iterations, self.data = rounds, iterations, []
+        for _ in range(rounds):
+            started = time.perf_counter()
+            for _ in range(iterations):
+                target()
+            self.data.append((time.perf_counter() - started) / iterations)
+        self.stats = types.SimpleNamespace(stats=types.SimpleNamespace(data=self.data))
+
+
+def test_a_short_call_runs_several_times_a_round_and_a_long_one_once():
+    calls = []
+    short = measure.Prepared(run=lambda: calls.append(1), outputs=list)
+    benchmark = _CountingBenchmark()
+    # the checked call's time (under the memory meter) is not trusted below 1 ms
+    rounds, iterations = measure._timed_rounds(short, 5e-4, SUITES["tiny"], benchmark)
+    assert iterations == benchmark.iterations > 100
+    assert len(rounds) == benchmark.rounds >= SUITES["tiny"].min_rounds
+    assert max(rounds) < 1e-5  # a round's time is per call, not the round's total
+    long = measure.Prepared(run=lambda: time.sleep(2e-3), outputs=list)
+    rounds, iterations = measure._timed_rounds(long, 2e-3, SUITES["tiny"], _CountingBenchmark())
+    assert iterations == 1 and min(rounds) >= 2e-3
 
 
 def test_a_wrong_result_is_recorded_and_not_timed(monkeypatch: pytest.MonkeyPatch):
