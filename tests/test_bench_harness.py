@@ -186,7 +186,7 @@ class _NoBenchmark:
 class _CountingBenchmark:
     """Stands in for pytest-benchmark's fixture: runs the rounds, per-call times as it."""
 
-    def pedantic(self, target, *, rounds, warmup_rounds, iterations):
+    def pedantic(self, target, *, rounds, iterations):
         self.rounds, self.iterations, self.data = rounds, iterations, []
         for _ in range(rounds):
             started = time.perf_counter()

@@ -142,6 +142,14 @@ pyperf loop a fast function. Timed one call a round, an 8x16 softmax measured 32
 against 11 us a call in a loop (plain NumPy: 17 against 8): each call started cold after
 the harness's own code between rounds, and the cold start, not the kernel, was measured."""
 
+CALIBRATED_BELOW_SECONDS = 10e-3
+"""A warm call shorter than this is timed a few times more before the rounds are planned."""
+
+WARMED_BELOW_SECONDS = 0.5
+"""A checked call shorter than this is followed by a warm one (the checked call is the
+first: cold, under the memory meter; the first call of a run took a 20 us kernel past
+10 ms); a longer one is warm enough."""
+
 
 def _timed_rounds(
     prepared: Prepared, call_seconds: float, suite: Suite, benchmark: Any
@@ -149,15 +157,14 @@ def _timed_rounds(
     """Per-call times of the rounds (each a round's mean) and the calls a round: as many
     rounds as ``suite.round_seconds`` allows (clamped to the suite's bounds), each of
     enough calls to last ``ROUND_FLOOR_SECONDS``."""
-    if call_seconds < ROUND_FLOOR_SECONDS:  # the checked call ran under the memory meter
-        call_seconds = _warm_call_seconds(prepared)
+    if call_seconds < WARMED_BELOW_SECONDS:
+        call_seconds = _warm_call_seconds(prepared, calls=1)
+        if call_seconds < CALIBRATED_BELOW_SECONDS:
+            call_seconds = _warm_call_seconds(prepared)
     iterations = max(1, int(ROUND_FLOOR_SECONDS / max(call_seconds, 1e-7)))
     rounds = int(suite.round_seconds / max(call_seconds * iterations, 1e-7))
     rounds = min(max(rounds, suite.min_rounds), suite.max_rounds)
-    warmup_rounds = 1 if call_seconds < 0.5 else 0  # the checked call already warmed it
-    benchmark.pedantic(
-        prepared.run, rounds=rounds, warmup_rounds=warmup_rounds, iterations=iterations
-    )
+    benchmark.pedantic(prepared.run, rounds=rounds, iterations=iterations)
     return [float(seconds) for seconds in benchmark.stats.stats.data], iterations
 
 
