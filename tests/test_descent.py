@@ -268,14 +268,14 @@ def test_jax_jit_equals_eager(options, tol):
         assert rows < steps + 1  # the early stop did happen
 
 
-@pytest.mark.parametrize("case", list(HISTORY_CASES))
-def test_jax_jit_makes_the_eager_statistics_choices(case):
-    # Under jax.jit the centred copy of X (offset 1e4) and the second loop around the
-    # first fit (near the optimum) are chosen inside the program (lax.cond): the jitted
-    # fit must agree with the eager one, and its history with the direct formula.
+def test_jax_jit_runs_the_second_loop_near_the_optimum():
+    # Under jax.jit the second loop, around the first fit's weights, is chosen inside the
+    # program (lax.cond): near the optimum the jitted fit must agree with the eager one,
+    # and its history with the direct formula. (The centred copy of X, chosen the same
+    # way: test_jitted_statistics_choose_the_centred_copy_inside_the_program.)
     jax = pytest.importorskip("jax")
     jax.config.update("jax_enable_x64", True)
-    offset, noise, l2 = HISTORY_CASES[case]
+    offset, noise, l2 = HISTORY_CASES["near-optimum"]
     X_host, y_host = offset_problem(np.random.default_rng(5), noise=noise or 1e-5, offset=offset)
     lr = float(0.9 / smoothness(X_host))
     X, y = jax.device_put(X_host), jax.device_put(y_host)
