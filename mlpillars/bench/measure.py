@@ -138,9 +138,9 @@ def _check_and_measure_memory(case: Case, prepared: Prepared, row: dict[str, Any
 ROUND_FLOOR_SECONDS = 1e-3
 """A timed round lasts at least about this long: a faster call runs several times a round
 (pytest-benchmark's ``iterations``; its statistics stay per call), as ``timeit`` and
-pyperf loop a fast function. Timed one call a round, an 8x16 softmax measured 32 us
-against 11 us a call in a loop (plain NumPy: 17 against 8): each call started cold after
-the harness's own code between rounds, and the cold start, not the kernel, was measured."""
+pyperf loop a fast function. Timed one call a round, our 8x16 softmax measured 32-40 us
+a call in the harness, with rounds of 35 calls 16 us (11 us by ``timeit``): a lone call
+starts cold after the harness's own code between rounds."""
 
 CALIBRATED_BELOW_SECONDS = 10e-3
 """A warm call shorter than this is timed a few times more before the rounds are planned."""

@@ -132,7 +132,8 @@ class DescentLoop:
         rate, correction1, correction2 = _schedule(count, options, constants.lr.dtype, xp=xp)
         direction, first, second = _direction(progress, options, correction1, correction2, xp=xp)
         params = progress.params - (rate * constants.lr) * direction
-        params = _where_rows(active, params, progress.params, xp=xp)
+        if not _known_all(active, xp=xp):
+            params = _where_rows(active, params, progress.params, xp=xp)
         loss, gradient = constants.objective.loss_and_gradient(params, options, xp=xp)
 
         roundoff = ROUNDOFF_EPS * xp.finfo(loss.dtype).eps * xp.abs(progress.loss)
@@ -190,20 +191,15 @@ def _schedule(count: Any, options: Options, dtype: Any, *, xp: Any) -> tuple[Any
 
 
 def _where_rows(mask: Any, new: Any, old: Any, *, xp: Any) -> Any:
-    """``new`` in the problems (rows) where mask (B,) holds, else ``old``; None stays None.
-
-    ``new`` itself where mask is known to hold everywhere (see :func:`_known_all`).
-    """
-    if new is None or _known_all(mask, xp=xp):
-        return new
-    return xp.where(mask[:, None], new, old)
+    """``new`` in the problems (rows) where mask (B,) holds, else ``old``; None stays None."""
+    return None if new is None else xp.where(mask[:, None], new, old)
 
 
 def _known_all(mask: Any, *, xp: Any) -> bool:
     """Whether mask (B,) is known, now and for free, to hold in every row: an eager loop on
-    the host (never a tracer, never a GPU sync). Most steps update every problem; skipping
-    their ``where`` saves a new (B, p) array each, and on NumPy the page faults of
-    allocating it (B=256, p=33: about a third of an MSE step)."""
+    the host (never a tracer, never a GPU sync). Most steps update every problem; where
+    they all do, the step skips its ``where`` calls, each a new (B, p) array (B=256, p=33:
+    15-25 us a call on NumPy inside the loop, against 3 us for the check)."""
     return values_known(mask) and bool(xp.all(mask))
 
 
