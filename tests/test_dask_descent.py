@@ -223,3 +223,25 @@ def test_an_inherited_backend_setting_does_not_send_blocks_back_to_dask(monkeypa
     lazy = gradient_descent(da.from_array(X, chunks=(4, N, D)), da.from_array(y), steps=10)
     monkeypatch.delenv("MLPILLARS_BACKEND")
     assert_same_fit(lazy, gradient_descent(X, y, steps=10))
+
+
+def test_a_step_reads_no_dask_values():
+    # The eager loop skips its where calls when every row is known to update; on Dask
+    # that read would be a compute at every step of the per-step path: it is not made.
+    from dask.callbacks import Callback
+
+    from mlpillars.backends import values_at_hand, values_known
+    from mlpillars.kernels._descent_steps import _known_all
+
+    class Computes(Callback):
+        count = 0
+
+        def _start(self, dsk):
+            Computes.count += 1
+
+    mask = da.ones(4, dtype=bool)
+    with Computes():
+        assert values_known(mask) and not values_at_hand(mask)
+        assert not _known_all(mask, xp=FRAMEWORKS["dask"].namespace())
+    assert Computes.count == 0
+    assert _known_all(np.ones(4, dtype=bool), xp=FRAMEWORKS["numpy"].namespace())

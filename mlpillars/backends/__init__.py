@@ -16,6 +16,7 @@ from ._movement import (
     move_to,
     ready,
     to_backend,
+    values_at_hand,
     values_known,
     values_readable,
 )
@@ -67,6 +68,7 @@ __all__ = [
     "svd",
     "to_backend",
     "use_backend",
+    "values_at_hand",
     "values_known",
     "values_readable",
     "vecdot",

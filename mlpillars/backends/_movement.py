@@ -130,6 +130,17 @@ def values_known(*arrays: Any) -> bool:
     return True
 
 
+def values_at_hand(*arrays: Any) -> bool:
+    """Whether every array's values can be read now for free: :func:`values_known`, and
+    not lazy (a Dask array's read is a compute). For reads a loop would make at every
+    step, which on Dask would be a round trip to the scheduler each."""
+    for array in arrays:
+        framework = framework_of(array)
+        if framework is not None and (framework.lazy or not framework.values_known(array)):
+            return False
+    return True
+
+
 def values_readable(*arrays: Any) -> bool:
     """Whether every array's values can be read at all (none is a tracer of ``jax.jit`` or
     ``torch.compile``), if need be at the cost of a GPU sync: for a kernel whose result's

@@ -15,7 +15,7 @@ from typing import Any, NamedTuple
 import array_api_compat as aac
 import array_api_extra as xpx
 
-from ..backends import values_known
+from ..backends import values_at_hand
 from ._descent_setup import Options
 
 RISING_STEPS = 3
@@ -197,10 +197,10 @@ def _where_rows(mask: Any, new: Any, old: Any, *, xp: Any) -> Any:
 
 def _known_all(mask: Any, *, xp: Any) -> bool:
     """Whether mask (B,) is known, now and for free, to hold in every row: an eager loop on
-    the host (never a tracer, never a GPU sync). Most steps update every problem; where
-    they all do, the step skips its ``where`` calls, each a new (B, p) array (B=256, p=33:
-    15-25 us a call on NumPy inside the loop, against 3 us for the check)."""
-    return values_known(mask) and bool(xp.all(mask))
+    the host (never a tracer, a GPU sync or a Dask compute). Most steps update every
+    problem; where they all do, the step skips its ``where`` calls, each a new (B, p)
+    array (B=256, p=33: 15-25 us a call on NumPy inside the loop, 3 us for the check)."""
+    return values_at_hand(mask) and bool(xp.all(mask))
 
 
 def _direction(

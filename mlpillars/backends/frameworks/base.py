@@ -46,6 +46,9 @@ class Framework:
     compiler : str or None
         The compiler the benchmark harness times the backend with (``"jax.jit"``); None
         when the harness times it eagerly.
+    lazy : bool
+        Whether its arrays are computed only when asked (Dask): a read is then a compute,
+        worth it for a value check but not at every step of a loop.
     fused_kernels : dict of str to str
         Kernel name -> name of the method that is the framework's own implementation of
         it (see :meth:`fused`).
@@ -58,6 +61,7 @@ class Framework:
     gpu_capable: ClassVar[bool] = False
     requires_gpu: ClassVar[bool] = False
     compiler: ClassVar[str | None] = None
+    lazy: ClassVar[bool] = False
     fused_kernels: ClassVar[dict[str, str]] = {}
 
     # -- importing ---------------------------------------------------------------------

@@ -29,6 +29,7 @@ class DaskFramework(Framework):
     name = "dask"
     module_name = "dask.array"
     extra = "dask"
+    lazy = True
 
     def owns(self, array: object) -> bool:
         return aac.is_dask_array(array)
