@@ -14,7 +14,7 @@ from mlpillars.backends import erf
 from mlpillars.backends.frameworks import _numpy_special
 from mlpillars.testing import BackendCase, assert_close
 
-# Zero, the smallest normals, both sides of the clamp at 4, beyond it, and infinities.
+# Zero, tiny values (erf(x) ~ 1.13 x), both sides of the clamp at 4, beyond it; infinities.
 EDGES = [0.0, -0.0, 1e-30, -1e-30, 1e-6, 0.5, -0.5, 1.0, 2.5, -3.3, 3.99, 4.0, -4.01, 6.0, 30.0]
 
 
