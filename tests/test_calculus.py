@@ -389,11 +389,12 @@ def test_logistic_terms_keep_relative_accuracy_at_extreme_logits(xp: BackendCase
     assert_close(error[:, 0], scipy.special.expit(z), like=logits, tolerance=relative)
 
 
-@pytest.mark.parametrize("n", [1, 2, 7, 9, 513])
+@pytest.mark.parametrize("n", [7, 513])
 def test_logistic_loss_over_many_samples_keeps_relative_accuracy(xp: BackendCase, rng, n):
     # The log1p terms are summed by pairwise folds of prod(1 + t) (odd lengths carry one
-    # out): a mean over samples of mixed size, and one of a near-perfect fit whose every
-    # term is tiny (exp(-30): the loss must keep its digits, not round to 0).
+    # out: 7 carries at two folds, 513 at the first of three): a mean over samples of
+    # mixed size, and one of a near-perfect fit whose every term is tiny (exp(-30): the
+    # loss must keep its digits, not round to 0). One sample: the test above.
     from mlpillars.kernels._descent_objectives import _logistic_loss_and_error
 
     labels = (rng.random((3, n)) > 0.5).astype(np.float64)
