@@ -28,9 +28,9 @@ def branch(
     """``if_true(*operands)`` where the 0-d bool array ``predicate`` holds, else
     ``if_false(*operands)``, without reading ``predicate`` where that is not free.
 
-    Eagerly on the host a Python ``if``; traced by ``jax.jit`` (or on a GPU) ``lax.cond``;
-    elsewhere both branches and a ``where``. Both must return the same structure of
-    arrays: see :meth:`~.frameworks.base.Framework.branch`.
+    Eagerly on the host a Python ``if``; traced by ``jax.jit``, or on a JAX GPU,
+    ``lax.cond``; elsewhere (``torch.compile``, CUDA) both branches and a ``where``. Both
+    must return the same structure of arrays: see :meth:`~.frameworks.base.Framework.branch`.
     """
     framework = framework_of(predicate) or FRAMEWORKS["numpy"]
     return framework.branch(predicate, if_true, if_false, operands)
