@@ -39,6 +39,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ._problem_groups import group_count, owned_by_problems, problems_and_bytes
+from ._trees import map_leaves
 
 Loop = Callable[[Any, Any, Any], tuple[Any, Any, Any]]
 
@@ -73,9 +74,9 @@ def _groups(batch_size: int, bytes_per_problem: int) -> list[slice]:
 
 def _rows(tree: Any, rows: slice, batch_size: int) -> Any:
     """The tree with every problem-owned array cut to ``rows``; shared ones as they are."""
-    if isinstance(tree, tuple):
-        return type(tree)(*(_rows(item, rows, batch_size) for item in tree))
-    return tree[rows] if owned_by_problems(tree, batch_size) else tree
+    return map_leaves(
+        lambda leaf: leaf[rows] if owned_by_problems(leaf, batch_size) else leaf, tree
+    )
 
 
 def _joined(
@@ -99,14 +100,9 @@ def _padded(history: Any, rows: int, xp: Any) -> Any:
 
 
 def _joined_state(template: Any, states: list[Any], batch_size: int, xp: Any) -> Any:
-    if isinstance(template, tuple):
-        parts = zip(*states, strict=True)
-        return type(template)(
-            *(
-                _joined_state(item, list(part), batch_size, xp)
-                for item, part in zip(template, parts, strict=True)
-            )
-        )
-    if owned_by_problems(template, batch_size):
-        return xp.concat(states, axis=0)
-    return states[0]
+    """The groups' states as one: problem-owned arrays joined, shared ones taken once."""
+
+    def joined(leaf: Any, *parts: Any) -> Any:
+        return xp.concat(parts, axis=0) if owned_by_problems(leaf, batch_size) else parts[0]
+
+    return map_leaves(joined, template, *states)

@@ -12,6 +12,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from ._trees import leaves
+
 CACHE_BYTES = 2 * 2**20
 """The data a group of problems may hold: about what one core can keep in its share of
 the last-level cache (tuned on the machine above; larger groups fall out of cache)."""
@@ -45,13 +47,6 @@ def problems_and_bytes(state: Any, constants: Any) -> tuple[int, int]:
     owned = [a for a in leaves((state, constants)) if owned_by_problems(a, batch_size)]
     owned_bytes = sum(math.prod(a.shape) * a.dtype.itemsize for a in owned)
     return batch_size, owned_bytes // max(batch_size, 1)
-
-
-def leaves(tree: Any) -> list[Any]:
-    """The non-None leaves of a (nested) tuple, in order."""
-    if isinstance(tree, tuple):
-        return [leaf for item in tree for leaf in leaves(item)]
-    return [] if tree is None else [tree]
 
 
 def owned_by_problems(array: Any, batch_size: int) -> bool:

@@ -23,6 +23,7 @@ from types import ModuleType
 from typing import Any
 
 from ._step_loop import StepLoop
+from ._trees import leaves, map_leaves
 
 
 def run_compiled_loop(
@@ -72,20 +73,11 @@ def run_compiled_loop(
 
 
 def _flattened(tree: Any) -> tuple[list[Any], Any]:
-    """The tensors of a (nested) tuple, in order, and ``rebuild(tensors) -> tree``; the
-    ``None`` entries stay in the structure."""
-    if tree is None:
-        return [], lambda tensors: None
-    if not isinstance(tree, tuple):
-        return [tree], lambda tensors: tensors[0]
-    parts = [_flattened(item) for item in tree]
-    sizes = [len(tensors) for tensors, _ in parts]
+    """The tensors of a tree, in order, and ``rebuild(tensors) -> tree``; the ``None``
+    entries stay in the structure."""
 
     def rebuild(tensors: Any) -> Any:
-        items, offset = [], 0
-        for (_, rebuild_item), size in zip(parts, sizes, strict=True):
-            items.append(rebuild_item(list(tensors[offset : offset + size])))
-            offset += size
-        return type(tree)(*items) if hasattr(tree, "_fields") else type(tree)(items)
+        remaining = iter(tensors)
+        return map_leaves(lambda _: next(remaining), tree)
 
-    return [tensor for tensors, _ in parts for tensor in tensors], rebuild
+    return leaves(tree), rebuild

@@ -24,6 +24,7 @@ import numpy as np
 from .._capabilities import Capabilities
 from .._errors import BackendNotInstalledError
 from ._step_loop import StepLoop
+from ._trees import map_leaves
 
 __all__ = ["Framework", "StepLoop", "device_index", "unknown_device"]
 
@@ -256,15 +257,26 @@ class Framework:
 
         Both must return the same structure: (named) tuples of arrays of equal shapes and
         dtypes, None in the same places, so that a compiling framework can branch inside
-        its program (JAX: ``lax.cond``). This default reads ``predicate`` where that is
-        free (:meth:`values_known`: an eager call on the host) and runs one branch;
-        where not (a tracer, a GPU array), it runs both and selects, array by array,
-        with ``where``: the same result, at the cost of both branches.
+        its program. ``predicate`` is read where that is free (:meth:`values_known`: an
+        eager call on the host) and one branch runs; where not (a tracer, a GPU array),
+        :meth:`branch_in_program` decides.
         """
         if self.values_known(predicate):
             return if_true(*operands) if bool(predicate) else if_false(*operands)
+        return self.branch_in_program(predicate, if_true, if_false, operands)
+
+    def branch_in_program(
+        self,
+        predicate: Any,
+        if_true: Callable[..., Any],
+        if_false: Callable[..., Any],
+        operands: tuple[Any, ...],
+    ) -> Any:
+        """:meth:`branch` where ``predicate`` cannot be read: both branches, then ``where``
+        array by array (a framework with control flow in its programs overrides this)."""
+        xp = self.namespace()
         chosen, other = if_true(*operands), if_false(*operands)
-        return _select(self.namespace(), predicate, chosen, other)
+        return map_leaves(lambda a, b: xp.where(predicate, a, b), chosen, other)
 
     # -- the benchmark record ------------------------------------------------------------------
     def settings(self) -> dict[str, Any]:
@@ -322,13 +334,3 @@ def device_index(spec: str) -> int:
     """``'cuda:1'`` -> 1, ``'cuda'`` -> 0."""
     _, _, index = spec.partition(":")
     return int(index) if index else 0
-
-
-def _select(xp: ModuleType, predicate: Any, chosen: Any, other: Any) -> Any:
-    """``chosen`` where ``predicate`` holds, else ``other``, through (named) tuples."""
-    if chosen is None:
-        return None
-    if isinstance(chosen, tuple):
-        selected = (_select(xp, predicate, a, b) for a, b in zip(chosen, other, strict=True))
-        return type(chosen)(*selected) if hasattr(chosen, "_fields") else tuple(selected)
-    return xp.where(predicate, chosen, other)

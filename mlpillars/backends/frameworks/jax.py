@@ -130,17 +130,15 @@ class JaxFramework(Framework):
         # value checks (label ranges, divergence halts) on traced arrays raise these
         return (self.load().errors.JAXTypeError, TypeError, ValueError)
 
-    def branch(
+    def branch_in_program(
         self,
         predicate: Any,
         if_true: Callable[..., Any],
         if_false: Callable[..., Any],
         operands: tuple[Any, ...],
     ) -> Any:
-        """``lax.cond`` where ``predicate``'s value is not known (traced, or on a GPU): the
-        program runs one branch (under ``vmap`` JAX turns it into a select)."""
-        if self.values_known(predicate):
-            return super().branch(predicate, if_true, if_false, operands)
+        """``lax.cond`` (traced, or on a GPU): the program runs one branch (under ``vmap``
+        JAX turns it into a select)."""
         return self.load().lax.cond(predicate, if_true, if_false, *operands)
 
     # -- step loops: one compiled lax loop ------------------------------------------------
