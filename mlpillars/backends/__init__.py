@@ -9,7 +9,7 @@ from ._dispatch import KERNELS, kernel
 from ._dtypes import is_dtype
 from ._errors import BackendNotInstalledError, NoGPUError, UnknownBackendError
 from ._linalg import EighResult, QRResult, SVDResult, eigh, qr, solve_triangular, svd
-from ._loops import branch, run_loop
+from ._loops import branch, loops_compiled, run_loop
 from ._movement import (
     host_arrays,
     materialize,
@@ -55,6 +55,7 @@ __all__ = [
     "host_arrays",
     "is_dtype",
     "kernel",
+    "loops_compiled",
     "materialize",
     "move_to",
     "parse_backend",

@@ -22,6 +22,15 @@ def run_loop(loop: StepLoop, state: Any, constants: Any) -> tuple[Any, Any, Any]
     return (framework or FRAMEWORKS["numpy"]).run_loop(loop, state, constants)
 
 
+def loops_compiled(array: Any) -> bool:
+    """Whether :func:`run_loop` on ``array`` runs one compiled program, whose steps pay no
+    per-call cost: always on JAX (``Framework.compiles_loops``), and on a tracer of the
+    caller's own compilation (``torch.compile``: one ``torch.while_loop``). There a loop
+    rewritten into fewer, larger calls gains nothing and takes longer to compile."""
+    framework = framework_of(array)
+    return framework is not None and (framework.compiles_loops or framework.is_traced(array))
+
+
 def branch(
     predicate: Any, if_true: Callable[..., Any], if_false: Callable[..., Any], operands: tuple
 ) -> Any:

@@ -20,9 +20,10 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from ..backends import branch, kernel, run_loop
+from ..backends import branch, kernel, loops_compiled, run_loop
+from ._descent_blocks import descend_in_blocks, runs_in_blocks
 from ._descent_fused import FusedGradientDescent, offer
-from ._descent_objectives import DataObjective
+from ._descent_objectives import DataObjective, MseStatistics
 from ._descent_setup import LOSSES, OPTIMIZERS, Options, Setup, betas_pair, setup, uses_statistics
 from ._descent_statistics import around_reference, mse_statistics, rows_needing_reference
 from ._descent_steps import RISING_STEPS, DescentLoop, Progress, start
@@ -214,7 +215,13 @@ def gradient_descent(
 
 
 def _descend(objective: Any, problems: Setup, *, xp: Any) -> tuple[Progress, Any, Any]:
-    """Run the loop on ``objective``: (final state, loss history, steps run)."""
+    """Run the loop on ``objective``: (final state, loss history, steps run); plain steps
+    on the MSE's statistics in blocks of affine steps (:mod:`._descent_blocks`), unless
+    the loop is compiled whole anyway (JAX: the blocks measured slower there, 68 ms
+    against 53, and compiled in 3.2 s against 1.7)."""
+    in_blocks = isinstance(objective, MseStatistics) and runs_in_blocks(problems.options)
+    if in_blocks and not loops_compiled(problems.lr):
+        return descend_in_blocks(objective, problems, xp=xp)
     progress, constants = start(objective, problems.lr, problems.n_params, problems.options, xp=xp)
     return run_loop(DescentLoop(problems.options, xp), progress, constants)
 

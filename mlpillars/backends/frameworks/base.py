@@ -50,6 +50,10 @@ class Framework:
     lazy : bool
         Whether its arrays are computed only when asked (Dask): a read is then a compute,
         worth it for a value check but not at every step of a loop.
+    compiles_loops : bool
+        Whether :meth:`run_loop` always compiles the whole loop into one program (JAX): a
+        step's array calls then cost nothing apart, and a kernel gains nothing from
+        rewriting its loop into fewer, larger calls (see :func:`loops_compiled`).
     fused_kernels : dict of str to str
         Kernel name -> name of the method that is the framework's own implementation of
         it (see :meth:`fused`).
@@ -63,6 +67,7 @@ class Framework:
     requires_gpu: ClassVar[bool] = False
     compiler: ClassVar[str | None] = None
     lazy: ClassVar[bool] = False
+    compiles_loops: ClassVar[bool] = False
     fused_kernels: ClassVar[dict[str, str]] = {}
 
     # -- importing ---------------------------------------------------------------------

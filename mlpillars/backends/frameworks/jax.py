@@ -24,6 +24,7 @@ class JaxFramework(Framework):
     device_kinds = ("cpu", "gpu")
     gpu_capable = True
     compiler = "jax.jit"
+    compiles_loops = True
 
     def owns(self, array: object) -> bool:
         return aac.is_jax_array(array)

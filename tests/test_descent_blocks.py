@@ -1,0 +1,175 @@
+"""Plain gradient descent on the MSE's statistics in blocks of affine steps
+(``mlpillars.kernels._descent_blocks``) against the step-by-step loop it replaces.
+
+The step loop (``DescentLoop``) is the reference: both run the same updates, so flags and
+counts must be equal and every float agree within the loop tolerance, including where
+problems stop in the middle of a block, the last block runs past ``steps``, and the fit
+runs a second time near the optimum. The step loop itself is checked against the float64
+reference loop in ``test_calculus`` and ``test_descent``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mlpillars.kernels import descent as descent_module
+from mlpillars.kernels._descent_blocks import BLOCK_STEPS, runs_in_blocks
+from mlpillars.kernels._descent_setup import Options
+from mlpillars.kernels.descent import gradient_descent
+from mlpillars.testing import BackendCase
+from tests.test_calculus import assert_loop_close
+from tests.test_descent import offset_problem, smoothness
+
+FIELDS = ("weights", "bias", "loss_history")
+EXACT_FIELDS = ("diverged", "converged", "steps_run")
+
+
+def problems(seed: int, *, b: int = 6, n: int = 40, d: int = 3, offset: float = 0.0, noise=0.5):
+    rng = np.random.default_rng(seed)
+    pairs = [offset_problem(rng, n=n, d=d, noise=noise, offset=offset) for _ in range(b)]
+    return np.stack([X for X, _ in pairs]), np.stack([y for _, y in pairs])
+
+
+def limits(X: np.ndarray) -> np.ndarray:
+    """Each problem's stability limit of lr, 2 / L."""
+    return np.array([2 / smoothness(features) for features in X])
+
+
+TOL = {"float32": 1e-4, "float64": 1e-7}
+"""A loss change that means convergence: well above the dtype's rounding of the loss."""
+
+CASES = {
+    # stops (tol) in different blocks, one never; steps not a whole number of blocks
+    "tol across blocks": ({"tol": "tol", "steps": 2 * BLOCK_STEPS + 5}, [0.05, 0.2, 0.5, 0.9]),
+    # two diverge (one non-finite, one growing finitely past its start), two converge
+    "divergence halts": ({"steps": 3 * BLOCK_STEPS}, [0.5, 0.9, 1.02, 40.0]),
+    "divergence halts, tol": ({"steps": 3 * BLOCK_STEPS, "tol": "tol"}, [0.5, 0.9, 1.02, 40.0]),
+    "divergence goes on": ({"steps": BLOCK_STEPS + 3, "halt_on_divergence": False}, [0.5, 1.1]),
+    "no intercept, l2": ({"steps": 20, "fit_intercept": False, "l2": 0.25}, [0.3, 0.6]),
+    "fewer steps than a block": ({"steps": 5}, [0.3, 0.6]),
+    "one step": ({"steps": 1}, [0.3, 0.6]),
+}
+
+
+JAX_CASE = "divergence halts, tol"
+"""JAX runs the step loop by choice (``loops_compiled``); its blocks, which every case
+compiles anew (2-8 s), are checked on one case: an early stop inside a compiled loop."""
+
+
+def skip_most_on_jax(xp: BackendCase, case: str = "") -> None:
+    if xp.backend == "jax" and case != JAX_CASE:
+        pytest.skip(f"JAX runs the step loop; its blocks are checked on {JAX_CASE!r} only")
+
+
+def fit_both(monkeypatch, X, y, lr, options):
+    """The fit in blocks (also on JAX, which runs the step loop by choice) and the fit
+    step by step."""
+    with monkeypatch.context() as patched:
+        patched.setattr(descent_module, "loops_compiled", lambda array: False)
+        blocks = gradient_descent(X, y, lr=lr, **options)
+    with monkeypatch.context() as patched:
+        patched.setattr(descent_module, "runs_in_blocks", lambda options: False)
+        steps = gradient_descent(X, y, lr=lr, **options)
+    return blocks, steps
+
+
+def assert_same_fit(blocks, steps, *, like, xp: BackendCase) -> None:
+    for field in EXACT_FIELDS:
+        np.testing.assert_array_equal(
+            xp.to_numpy(getattr(blocks, field)), xp.to_numpy(getattr(steps, field)), err_msg=field
+        )
+    assert blocks.loss_history.shape == steps.loss_history.shape
+    for field in FIELDS:
+        expected = xp.to_numpy(getattr(steps, field))
+        actual = xp.to_numpy(getattr(blocks, field))
+        finite = np.isfinite(expected)
+        np.testing.assert_array_equal(np.isfinite(actual), finite, err_msg=field)
+        # compared where finite (an infinite entry would widen the absolute tolerance)
+        masked = xp.asarray(np.where(finite, actual, 0.0))
+        assert_loop_close(masked, np.where(finite, expected, 0.0), like=like, xp=xp, err_msg=field)
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_blocks_equal_the_step_loop(xp: BackendCase, monkeypatch, case):
+    skip_most_on_jax(xp, case)
+    options, fractions = CASES[case]
+    X_host, y_host = problems(3, b=len(fractions))
+    lr_host = np.asarray(fractions) * limits(X_host)
+    X, y, lr = xp.asarray(X_host), xp.asarray(y_host), xp.asarray(lr_host)
+    options = {"mse_method": "statistics", **options}
+    if "tol" in options:
+        options["tol"] = TOL[xp.dtype_name]
+    with np.errstate(over="ignore", invalid="ignore"):
+        blocks, steps = fit_both(monkeypatch, X, y, lr, options)
+    assert_same_fit(blocks, steps, like=X, xp=xp)
+    diverged = xp.to_numpy(steps.diverged)
+    if case.startswith("divergence halts"):
+        assert diverged.tolist() == [False, False, True, True]
+        stopped = xp.to_numpy(steps.steps_run)[2:]
+        assert np.all(stopped % BLOCK_STEPS != 0)  # inside a block
+    if case == "tol across blocks":
+        assert len(set(xp.to_numpy(steps.steps_run).tolist())) > 2
+
+
+def test_blocks_near_the_optimum_of_offset_data(xp: BackendCase, monkeypatch):
+    # The centred copy of X (features near 1e4) and the second loop around the first
+    # fit's weights (a near-exact fit): both objectives run in blocks.
+    skip_most_on_jax(xp)
+    X_host, y_host = problems(5, b=2, offset=1e4, noise=1e-5)
+    lr_host = 0.9 * limits(X_host)
+    X, y, lr = xp.asarray(X_host), xp.asarray(y_host), xp.asarray(lr_host)
+    blocks, steps = fit_both(monkeypatch, X, y, lr, {"steps": 300, "mse_method": "statistics"})
+    assert_same_fit(blocks, steps, like=X, xp=xp)
+
+
+def test_shared_data_learning_rate_sweep(xp: BackendCase, monkeypatch):
+    skip_most_on_jax(xp)
+    X_host, y_host = offset_problem(np.random.default_rng(2), n=30, d=2)
+    lr_host = np.array([0.25, 0.5, 0.99, 1.5]) * 2 / smoothness(X_host)
+    X, y, lr = xp.asarray(X_host), xp.asarray(y_host), xp.asarray(lr_host)
+    options = {"steps": BLOCK_STEPS + 9, "tol": TOL[xp.dtype_name], "mse_method": "statistics"}
+    with np.errstate(over="ignore", invalid="ignore"):
+        blocks, steps = fit_both(monkeypatch, X, y, lr, options)
+    assert_same_fit(blocks, steps, like=X, xp=xp)
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        ({}, True),
+        ({"tol": 1e-6}, True),
+        ({"halt_on_divergence": False}, True),
+        ({"halt_on_divergence": False, "tol": 1e-6}, False),  # the stop falls inside a block
+        ({"momentum": 0.5}, False),
+        ({"optimizer": "adam"}, False),
+        ({"clip_norm": 1.0}, False),
+        ({"warmup_steps": 3}, False),
+        ({"l2": 0.5, "fit_intercept": False}, True),
+    ],
+)
+def test_which_fits_run_in_blocks(changes, expected):
+    options = {
+        "loss": "mse", "steps": 50, "optimizer": "sgd", "momentum": 0.0, "betas": (0.9, 0.999),
+        "eps": 1e-8, "fit_intercept": True, "l2": 0.0, "warmup_steps": 0, "clip_norm": None,
+        "tol": None, "halt_on_divergence": True, "mse_method": "auto",
+    }  # fmt: skip
+    assert runs_in_blocks(Options(**{**options, **changes})) is expected
+
+
+def test_compiled_loops_run_step_by_step(monkeypatch):
+    # JAX compiles the whole loop: there the step loop is faster and compiles sooner.
+    jax = pytest.importorskip("jax")
+    jax.config.update("jax_enable_x64", True)
+    X_host, y_host = problems(4, b=2)
+    in_blocks, calls = descent_module.descend_in_blocks, []
+
+    def recorded(*args, **kwargs):
+        calls.append(type(args[0].curvature).__module__)
+        return in_blocks(*args, **kwargs)
+
+    monkeypatch.setattr(descent_module, "descend_in_blocks", recorded)
+    gradient_descent(jax.device_put(X_host), jax.device_put(y_host), steps=20)
+    assert calls == []
+    gradient_descent(X_host, y_host, steps=20)
+    assert calls == ["numpy"]
