@@ -77,3 +77,14 @@ def test_attention_scores_beyond_half_range_are_computed_in_float32(
         assert_close(result[1], expected[1], like=q)
         result, expected = result[0], expected[0]
     assert_close(result, expected, like=q)
+
+
+def test_r_squared_of_a_constant_target_sees_a_one_ulp_miss(half: BackendCase):
+    # R^2 of a constant y_true is 1 only for an exact prediction. A miss of one ulp (float16
+    # in [1/8, 1/4): 2**-13) squares to below the smallest subnormal: it must still count.
+    target = half.asarray([0.15625, 0.15625])
+    ulp = float(half.xp.finfo(target.dtype).eps) / 8  # the spacing in [1/8, 1/4)
+    missed = half.asarray([0.15625, 0.15625 + ulp])
+    assert half.to_numpy(missed)[1] - half.to_numpy(target)[1] == ulp  # held exactly
+    assert_close(mp.r_squared(target, missed), 0.0, like=target)
+    assert_close(mp.r_squared(target, target), 1.0, like=target)

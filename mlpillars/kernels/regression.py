@@ -132,13 +132,20 @@ def r_squared(y_true: Any, y_pred: Any, /, *, xp: Any) -> Any:
 
 
 def _shifted_and_scaled(y_true: Any, y_pred: Any, *, xp: Any) -> tuple[Any, Any]:
-    """``(y - y_true[0]) / s`` for both, s = the largest ``|y_true - y_true[0]|`` (1 if 0)."""
+    """``(y - y_true[0]) / s`` for both, s = the largest ``|y_true - y_true[0]|``.
+
+    Where y_true is constant, s is the largest finite ``|y_pred - y_true[0]|`` instead
+    (1 if none): R^2 is then 1 only for an exact prediction, and a prediction off by one
+    float16 ulp must not square to 0 (6e-5 squared underflows in float16).
+    """
     if is_empty(y_true):  # zero problems (n >= 1 is checked): nothing to reduce
         return y_true, y_pred
     origin = y_true[..., :1]
     true_shifted, pred_shifted = y_true - origin, y_pred - origin
     spread = reduce_max(xp.abs(true_shifted), axis=-1, keepdims=True, xp=xp)
-    spread = xp.where(spread == 0, xp.ones_like(spread), spread)
+    miss = reduce_max(xp.abs(pred_shifted), axis=-1, keepdims=True, xp=xp)
+    miss = xp.where(xp.isfinite(miss) & (miss > 0), miss, xp.ones_like(miss))
+    spread = xp.where(spread == 0, miss, spread)
     return true_shifted / spread, pred_shifted / spread
 
 
