@@ -17,7 +17,10 @@ and left out, as are a frozen problem's (its parameters stay).
 
 Which calls run this way: :func:`runs_in_blocks`. Not with ``tol`` while diverged
 problems keep updating (``halt_on_divergence=False``): there the loop's early stop, when
-every problem is flagged, falls inside a block while unfrozen problems still move.
+every problem is flagged, falls inside a block while unfrozen problems still move. Nor
+where the loop is compiled whole (JAX, ``torch.compile``: see ``descent._descend``). The
+gain is the per-call cost saved: torch MSE (B=256, n=512, d=32, 200 steps) 136-155 ->
+70-105 ms; on NumPy the batched (p x p) product is most of a step, and both take the same.
 """
 
 from __future__ import annotations

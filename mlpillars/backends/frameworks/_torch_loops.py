@@ -14,9 +14,7 @@ and ``steps_run`` is a 0-d integer tensor.
 
 ``torch.while_loop`` carries tensors only, none aliasing another or a loop input: the
 state's ``None`` entries stay outside the carry, and the carried tensors are cloned going
-in and coming out of the body (a step may return an array of its state unchanged), into
-contiguous memory: the body's output must have the strides of its input, and a step may
-return a slice or a broadcast view.
+in and coming out of the body (a step may return an array of its state unchanged).
 """
 
 from __future__ import annotations
@@ -57,13 +55,13 @@ def run_compiled_loop(
         history = history.index_copy(0, (count + 1).reshape(1), row)
         finished = loop.finished(state) if loop.stops_early else finished
         new_tensors, _ = _flattened(state)
-        return (count + 1, finished.clone(), history, *(_cloned(torch, t) for t in new_tensors))
+        return (count + 1, finished.clone(), history, *(t.clone() for t in new_tensors))
 
     start = (
         torch.zeros((), dtype=torch.int64, device=first.device),
         torch.zeros((), dtype=torch.bool, device=first.device),
         history,
-        *(_cloned(torch, t) for t in tensors),
+        *(t.clone() for t in tensors),
     )
     steps_run, _, history, *tensors = torch.while_loop(go_on, body, start)
     if loop.stops_early:
@@ -72,11 +70,6 @@ def run_compiled_loop(
         last = history.index_select(0, steps_run.reshape(1))
         history = torch.where(rows <= steps_run, history, last)
     return rebuild(tensors), history, steps_run
-
-
-def _cloned(torch: ModuleType, tensor: Any) -> Any:
-    """A contiguous copy of ``tensor``."""
-    return tensor.clone(memory_format=torch.contiguous_format)
 
 
 def _flattened(tree: Any) -> tuple[list[Any], Any]:
