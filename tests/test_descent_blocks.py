@@ -39,12 +39,17 @@ def limits(X: np.ndarray) -> np.ndarray:
 TOL = {"float32": 1e-4, "float64": 1e-7}
 """A loss change that means convergence: well above the dtype's rounding of the loss."""
 
+HUGE = {"float32": 1e12, "float64": 1e100}
+"""A multiple of the stability limit whose loss overflows at the second step (finite at
+the first): a non-finite step inside a block, taken back, before the rising rule fires."""
+
 CASES = {
     # stops (tol) in different blocks, one never; steps not a whole number of blocks
     "tol across blocks": ({"tol": "tol", "steps": 2 * BLOCK_STEPS + 5}, [0.05, 0.2, 0.5, 0.9]),
-    # two diverge (one non-finite, one growing finitely past its start), two converge
-    "divergence halts": ({"steps": 3 * BLOCK_STEPS}, [0.5, 0.9, 1.02, 40.0]),
-    "divergence halts, tol": ({"steps": 3 * BLOCK_STEPS, "tol": "tol"}, [0.5, 0.9, 1.02, 40.0]),
+    # two converge, two diverge: one growing finitely past its start (step 7), one not
+    # finite at its second step (taken back: one step run)
+    "divergence halts": ({"steps": 3 * BLOCK_STEPS}, [0.5, 0.9, 1.02, "huge"]),
+    "divergence halts, tol": ({"steps": 3 * BLOCK_STEPS, "tol": "tol"}, [0.5, 0.9, 1.02, "huge"]),
     "divergence goes on": ({"steps": BLOCK_STEPS + 3, "halt_on_divergence": False}, [0.5, 1.1]),
     "no intercept, l2": ({"steps": 20, "fit_intercept": False, "l2": 0.25}, [0.3, 0.6]),
     "fewer steps than a block": ({"steps": 5}, [0.3, 0.6]),
@@ -96,6 +101,7 @@ def test_blocks_equal_the_step_loop(xp: BackendCase, monkeypatch, case):
     skip_most_on_jax(xp, case)
     options, fractions = CASES[case]
     X_host, y_host = problems(3, b=len(fractions))
+    fractions = [HUGE[xp.dtype_name] if f == "huge" else f for f in fractions]
     lr_host = np.asarray(fractions) * limits(X_host)
     X, y, lr = xp.asarray(X_host), xp.asarray(y_host), xp.asarray(lr_host)
     options = {"mse_method": "statistics", **options}
@@ -109,6 +115,7 @@ def test_blocks_equal_the_step_loop(xp: BackendCase, monkeypatch, case):
         assert diverged.tolist() == [False, False, True, True]
         stopped = xp.to_numpy(steps.steps_run)[2:]
         assert np.all(stopped % BLOCK_STEPS != 0)  # inside a block
+        assert stopped[1] == 1  # not finite at step 2 (too soon for the rising rule)
     if case == "tol across blocks":
         assert len(set(xp.to_numpy(steps.steps_run).tolist())) > 2
 
