@@ -231,7 +231,7 @@ def test_a_step_reads_no_dask_values():
     from dask.callbacks import Callback
 
     from mlpillars.backends import values_at_hand, values_known
-    from mlpillars.kernels._descent_steps import _known_all
+    from mlpillars.kernels._descent_steps import known_all
 
     class Computes(Callback):
         count = 0
@@ -242,6 +242,6 @@ def test_a_step_reads_no_dask_values():
     mask = da.ones(4, dtype=bool)
     with Computes():
         assert values_known(mask) and not values_at_hand(mask)
-        assert not _known_all(mask, xp=FRAMEWORKS["dask"].namespace())
+        assert not known_all(mask, xp=FRAMEWORKS["dask"].namespace())
     assert Computes.count == 0
-    assert _known_all(np.ones(4, dtype=bool), xp=FRAMEWORKS["numpy"].namespace())
+    assert known_all(np.ones(4, dtype=bool), xp=FRAMEWORKS["numpy"].namespace())

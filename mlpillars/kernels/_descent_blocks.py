@@ -34,7 +34,7 @@ import array_api_extra as xpx
 from ..backends import run_loop, values_at_hand
 from ._descent_objectives import MseStatistics
 from ._descent_setup import Options, Setup
-from ._descent_steps import RISING_STEPS, ROUNDOFF_EPS, Progress
+from ._descent_steps import RISING_STEPS, ROUNDOFF_EPS, Progress, known_all
 
 BLOCK_STEPS = 16
 """Steps a block runs: its ~40 array calls (the losses and the rules: about 1 ms on NumPy
@@ -261,7 +261,7 @@ def _kept(
 ) -> tuple[Any, Any, Any]:
     """Each problem's params and loss after its last step taken (taken steps are a prefix
     of the block), and the block's history rows: the loss while steps are taken, then it."""
-    if values_at_hand(taken) and bool(xp.all(taken)):  # eager, every step taken
+    if known_all(taken, xp=xp):  # eager, every step taken
         return trajectory[:, -1, :], losses[:, -1], losses
     block_steps = losses.shape[1]
     positions = xp.arange(1, block_steps + 1, dtype=steps_taken.dtype, device=aac.device(losses))

@@ -132,7 +132,7 @@ class DescentLoop:
         rate, correction1, correction2 = _schedule(count, options, constants.lr.dtype, xp=xp)
         direction, first, second = _direction(progress, options, correction1, correction2, xp=xp)
         params = progress.params - (rate * constants.lr) * direction
-        if not _known_all(active, xp=xp):
+        if not known_all(active, xp=xp):
             params = _where_rows(active, params, progress.params, xp=xp)
         loss, gradient = constants.objective.loss_and_gradient(params, options, xp=xp)
 
@@ -148,7 +148,7 @@ class DescentLoop:
             converged = converged | (active & ~diverged & small_change)
         # Halting, a problem whose loss just became non-finite takes its step back.
         taken = active & ~non_finite if halt else active
-        if _known_all(taken, xp=xp):  # eager, every row updated: no row to take back
+        if known_all(taken, xp=xp):  # eager, every row updated: no row to take back
             return Progress(
                 params,
                 first,
@@ -195,7 +195,7 @@ def _where_rows(mask: Any, new: Any, old: Any, *, xp: Any) -> Any:
     return None if new is None else xp.where(mask[:, None], new, old)
 
 
-def _known_all(mask: Any, *, xp: Any) -> bool:
+def known_all(mask: Any, *, xp: Any) -> bool:
     """Whether mask (B,) is known, now and for free, to hold in every row: an eager loop on
     the host (never a tracer, a GPU sync or a Dask compute). Most steps update every
     problem; where they all do, the step skips its ``where`` calls, each a new (B, p)
