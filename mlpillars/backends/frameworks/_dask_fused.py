@@ -85,6 +85,7 @@ def _attend_in_memory(
     from .._registry import KERNELS  # filled by the dispatch; no kernel module imported
 
     attention_kernel = KERNELS["scaled_dot_product_attention"]
+    q, k, v, mask = aligned(q, k, v, mask)
     output = attention_kernel(
         q, k, v, mask=mask, scale=scale, is_causal=is_causal, enable_gqa=enable_gqa, backend="numpy"
     )
@@ -191,6 +192,7 @@ def _descend_in_memory(
     history (b, rows), padded with its last row)."""
     from .._registry import KERNELS  # filled by the dispatch; no kernel module imported
 
+    features, targets, lr = aligned(features, targets, lr)
     result = KERNELS["gradient_descent"](features, targets, lr=lr, backend="numpy", **options)
     history = result.loss_history
     missing = rows - history.shape[0]
@@ -198,3 +200,17 @@ def _descend_in_memory(
         history = np.concatenate([history, np.repeat(history[-1:], missing, axis=0)])
     counts = result.steps_run.astype(GD_OUTPUT_DTYPES[-1], copy=False)
     return result.weights, result.bias, history.T, result.diverged, result.converged, counts
+
+
+def aligned(*blocks: np.ndarray | None) -> tuple[np.ndarray | None, ...]:
+    """Each block, copied where its data do not start at a multiple of its item size.
+
+    A chunk deserialized on a worker may start at any byte of the message it came in
+    (its frame), and NumPy runs unaligned arrays without BLAS: a batched ``X^T X`` of
+    128 x 512 x 32 float64 took 25 ms against 5 ms, a chunk's whole fit 67 against 38 ms,
+    and the copy 3 ms (also dask/distributed#8985). None stays None.
+    """
+    return tuple(
+        block if block is None or block.flags.aligned else np.require(block, requirements="A")
+        for block in blocks
+    )
