@@ -130,7 +130,14 @@ def test_tol_history_has_steps_plus_one_rows_repeating_the_last():
     assert_same_fit(lazy, eager)
 
 
-def test_learning_rate_sweep_reads_the_shared_data_whole_in_each_task():
+@pytest.mark.parametrize("rates_in", ["tasks", "graph"])
+def test_learning_rate_sweep_reads_the_shared_data_whole_in_each_task(rates_in, monkeypatch):
+    # "tasks": the rates, held here, go into the fits' tasks as values; "graph": too large
+    # a graph to compute here (or data on a cluster), they are chunks the fits depend on.
+    from mlpillars.backends.frameworks import _dask_descent
+
+    if rates_in == "graph":
+        monkeypatch.setattr(_dask_descent, "HOST_RATE_TASKS", 0)
     X, y, _ = problems()
     rates = np.geomspace(1e-3, 0.5, 9)
     eager = gradient_descent(X[0], y[0], lr=rates, steps=60, momentum=0.5)
@@ -138,7 +145,7 @@ def test_learning_rate_sweep_reads_the_shared_data_whole_in_each_task():
         lazy = gradient_descent(
             da.from_array(X[0], chunks=(10, D)),
             da.from_array(y[0], chunks=10),
-            lr=da.from_array(rates, chunks=4),
+            lr=(lazy_rates := da.from_array(rates, chunks=4)),
             steps=60,
             momentum=0.5,
         )
@@ -146,6 +153,7 @@ def test_learning_rate_sweep_reads_the_shared_data_whole_in_each_task():
     assert (features.shape, targets.shape, lr.shape) == ((1, N, D), (1, N), (9,))
     assert lazy.weights.chunks == ((4, 4, 1), (D,))
     assert in_memory_tasks(lazy) == 3
+    assert (lazy_rates.name in lazy.weights.dask.layers) == (rates_in == "graph")
     assert_same_fit(lazy, eager)
 
 
@@ -208,12 +216,12 @@ def test_a_problem_too_large_for_a_task_takes_the_per_step_path():
 
 
 def test_inputs_with_unknown_chunk_sizes_are_declined():
-    from mlpillars.backends.frameworks import _dask_fused
+    from mlpillars.backends.frameworks import _dask_descent
 
     X, y, _ = problems()
     unknown = da.from_array(X)[da.from_array(np.ones(B, dtype=bool))]  # B chunks: NaN
     options = {"steps": 3}
-    answer = _dask_fused.gradient_descent(unknown, da.from_array(y), da.ones(B), options)
+    answer = _dask_descent.gradient_descent(unknown, da.from_array(y), da.ones(B), options)
     assert answer is NotImplemented
 
 
@@ -260,7 +268,7 @@ def unaligned(array: np.ndarray) -> np.ndarray:
 def test_unaligned_blocks_are_computed_on_aligned_copies(monkeypatch):
     # NumPy runs unaligned arrays without BLAS (a chunk's fit measured 1.75x slower).
     from mlpillars.backends._registry import KERNELS
-    from mlpillars.backends.frameworks import _dask_fused
+    from mlpillars.backends.frameworks import _dask_descent, _dask_fused
 
     seen: list[bool] = []
     for name in ("gradient_descent", "scaled_dot_product_attention"):
@@ -275,15 +283,65 @@ def test_unaligned_blocks_are_computed_on_aligned_copies(monkeypatch):
     X, y, _ = problems()
     lr = np.full(B, 0.05)
     options = {"loss": "mse", "steps": 5}
-    fitted = _dask_fused._descend_in_memory(
+    fitted = _dask_descent._descend_in_memory(
         unaligned(X), unaligned(y), unaligned(lr), options=options, rows=6
     )
     expected = gradient_descent(X, y, lr=lr, steps=5)
     np.testing.assert_array_equal(fitted[0], expected.weights)
-    np.testing.assert_array_equal(fitted[2].T, expected.loss_history)
+    np.testing.assert_array_equal(fitted[2], expected.loss_history)
     q = np.random.default_rng(3).normal(size=(2, 3, 5, 4))
     mask = np.tril(np.ones((5, 5), dtype=bool))[None, None]
     options = {"scale": 0.5, "is_causal": False, "enable_gqa": False}
     attended = _dask_fused._attend_in_memory(*(unaligned(a) for a in (q, q, q, mask)), **options)
     np.testing.assert_array_equal(attended, _dask_fused._attend_in_memory(q, q, q, mask, **options))
     assert len(seen) == 3 + 4 + 4 and all(seen), seen
+
+
+class RecordedComputes:
+    """The graphs Dask's local schedulers compute while the block runs: their keys' names."""
+
+    def __enter__(self) -> RecordedComputes:
+        from dask.callbacks import Callback
+
+        graphs = self.graphs = []
+
+        class Recording(Callback):
+            def _start(self, dsk: Any) -> None:
+                graphs.append({key[0] if isinstance(key, tuple) else key for key in dsk})
+
+        self._callback = Recording()
+        self._callback.__enter__()
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self._callback.__exit__(*exc_info)
+
+
+@pytest.mark.parametrize(
+    ("loss", "lr", "message"),
+    [
+        ("mse", -0.1, r"lr must be finite and >= 0; got lr: \([13],\) with values from -0.1"),
+        ("mse", np.inf, r"lr must be finite and >= 0"),
+        ("logistic", 0.1, r"logistic loss needs labels y in \{0, 1\}; got values from"),
+    ],
+)
+def test_bad_values_raise_when_the_tasks_compute_not_at_the_call(loss, lr, message):
+    X, y, _ = problems()  # y is real-valued: not labels
+    chunked = da.from_array(X, chunks=(3, N, D)), da.from_array(y, chunks=(3, N))
+    with RecordedComputes() as computes:
+        lazy = gradient_descent(*chunked, lr=lr, loss=loss)
+    # lr alone is computed, in this process (on a cluster: no round trip)
+    assert all(not graph & {array.name for array in chunked} for graph in computes.graphs)
+    with pytest.raises(ValueError, match=rf"^gradient_descent: {message}"):
+        dask.compute(*lazy)
+
+
+def test_bad_values_raise_at_the_call_on_the_per_step_path():
+    X, y, _ = problems(b=1)
+    chunked = da.from_array(X, chunks=(1, 10, D)), da.from_array(y, chunks=(1, 10))
+    with dask.config.set({"array.chunk-size": "512B"}), recorded_offers() as offers:
+        with pytest.raises(ValueError, match=r"^gradient_descent: lr must be finite and >= 0"):
+            gradient_descent(*chunked, lr=-1.0, steps=2)
+        with pytest.raises(ValueError, match=r"labels y in \{0, 1\}.*\(y: \(1, 40\)\)"):
+            gradient_descent(*chunked, loss="logistic", steps=2)
+    assert [offer["answer"] for offer in offers] == [NotImplemented, NotImplemented]

@@ -77,7 +77,7 @@ def test_gradient_descent_fits_each_chunk_on_a_worker(client: Any, loss: str) ->
     targets = (y > 0).astype(np.float64) if loss == "logistic" else y
     rates = np.geomspace(0.01, 0.5, 16)
     expected = KERNELS["gradient_descent"](X, targets, lr=rates, loss=loss, steps=200)
-    with distributed.get_task_stream(client) as tasks:
+    with distributed.get_task_stream(client) as call_tasks:
         result = KERNELS["gradient_descent"](
             da.from_array(X, chunks=(4, 50, 4)),
             da.from_array(targets, chunks=(4, 50)),
@@ -85,6 +85,8 @@ def test_gradient_descent_fits_each_chunk_on_a_worker(client: Any, loss: str) ->
             loss=loss,
             steps=200,
         )
+    assert not call_tasks.data, "the call ran tasks (a round trip) before the compute"
+    with distributed.get_task_stream(client) as tasks:
         weights, history, steps_run = client.compute(
             [result.weights, result.loss_history, result.steps_run], sync=True
         )
@@ -94,6 +96,23 @@ def test_gradient_descent_fits_each_chunk_on_a_worker(client: Any, loss: str) ->
     np.testing.assert_allclose(weights, expected.weights, rtol=1e-13, atol=1e-15)
     np.testing.assert_allclose(history, expected.loss_history, rtol=1e-13, atol=1e-15)
     np.testing.assert_array_equal(steps_run, expected.steps_run)
+
+
+def test_gradient_descent_reads_learning_rates_held_by_the_cluster(client: Any) -> None:
+    # persisted rates are data on the workers: the fits' tasks depend on their chunks (a
+    # local compute could not read them)
+    rng = np.random.default_rng(5)
+    X, y = rng.normal(size=(6, 30, 3)), rng.normal(size=(6, 30))
+    rates = np.linspace(0.01, 0.2, 6)
+    persisted = client.persist(da.from_array(rates, chunks=4))
+    expected = KERNELS["gradient_descent"](X, y, lr=rates, steps=20)
+    result = KERNELS["gradient_descent"](
+        da.from_array(X, chunks=(3, 30, 3)), da.from_array(y), lr=persisted, steps=20
+    )
+    assert distributed.futures_of(result.weights), "the rates' chunks are the fits' inputs"
+    weights, history = client.compute([result.weights, result.loss_history], sync=True)
+    np.testing.assert_allclose(weights, expected.weights, rtol=1e-13, atol=1e-15)
+    np.testing.assert_allclose(history, expected.loss_history, rtol=1e-13, atol=1e-15)
 
 
 def test_scheduler_local_n_starts_a_cluster_the_record_describes() -> None:

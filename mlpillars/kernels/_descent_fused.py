@@ -34,10 +34,12 @@ class FusedGradientDescent(Protocol):
             shared by every problem (a learning-rate sweep): the implementation must not
             copy it B times.
         targets : array, shape (B or 1, n)
-            y in features' dtype, shared as features; labels in {0, 1} for "logistic"
-            (checked where values could be read).
+            y in features' dtype, shared as features; labels in {0, 1} for "logistic".
         lr : array, shape (B,)
-            Learning rates in features' dtype, >= 0; B may be 0.
+            Learning rates in features' dtype, >= 0 and finite; B may be 0. These values
+            (and the labels) are checked where they are at hand; lazy ones (Dask) are
+            not: the implementation checks them where it reads them (its tasks), or, if
+            it declines, the kernel checks them after.
         options : mapping
             ``gradient_descent``'s keyword options, checked: ``loss``, ``steps``,
             ``optimizer``, ``momentum``, ``betas`` (a tuple), ``eps``, ``fit_intercept``,

@@ -2,7 +2,10 @@
 
 Shapes and options are checked always (trace-time facts); values (lr >= 0 and finite,
 logistic labels in {0, 1}) only where they can be read now (not under ``jax.jit`` or
-``torch.compile``, no GPU sync): see :func:`mlpillars.backends.values_known`.
+``torch.compile``, no GPU sync): see :func:`mlpillars.backends.values_known`. Lazy
+values (Dask: a read is a compute, a round trip to the scheduler) are checked by
+:func:`check_lazy_values` only where the framework's own implementation declined the
+problems; its tasks check them where they compute.
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ..backends import values_known
+from ..backends import values_at_hand, values_known
 from ._checks import (
     as_floating,
     check_choice,
@@ -79,10 +82,19 @@ def setup(X: Any, y: Any, lr: Any, options: Options, *, xp: Any) -> Setup:
     features = xp.astype(features, targets.dtype, copy=False)
     check_real_dtype(GD, "lr", lr, xp=xp)
     lr = xp.astype(lr, targets.dtype, copy=False)
-    if values_known(lr, targets):
+    if values_at_hand(lr, targets):
         _check_values(lr, targets, y, options, xp=xp)
     lr_rows = xp.reshape(xp.broadcast_to(xp.reshape(lr, (-1,)), (batch_size,)), (batch_size, 1))
     return Setup(features, targets, lr_rows, batch_size, batched, options)
+
+
+def check_lazy_values(problems: Setup, y: Any, *, xp: Any) -> None:
+    """The value checks :func:`setup` left, on lazy arrays whose values can be computed
+    (Dask): one compute for lr, one more for logistic labels. ``y`` is the targets as
+    given (errors show its shape)."""
+    lr, targets = problems.lr, problems.targets
+    if values_known(lr, targets) and not values_at_hand(lr, targets):
+        _check_values(lr, targets, y, problems.options, xp=xp)
 
 
 def _check_values(lr: Any, targets: Any, y: Any, options: Options, *, xp: Any) -> None:

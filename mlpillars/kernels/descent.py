@@ -24,7 +24,16 @@ from ..backends import branch, kernel, loops_compiled, run_loop
 from ._descent_blocks import descend_in_blocks, runs_in_blocks
 from ._descent_fused import FusedGradientDescent, offer
 from ._descent_objectives import DataObjective, MseStatistics
-from ._descent_setup import LOSSES, OPTIMIZERS, Options, Setup, betas_pair, setup, uses_statistics
+from ._descent_setup import (
+    LOSSES,
+    OPTIMIZERS,
+    Options,
+    Setup,
+    betas_pair,
+    check_lazy_values,
+    setup,
+    uses_statistics,
+)
 from ._descent_statistics import around_reference, mse_statistics, rows_needing_reference
 from ._descent_steps import RISING_STEPS, DescentLoop, Progress, start
 
@@ -167,7 +176,9 @@ def gradient_descent(
     -----
     Traceable: inside ``jax.jit`` (and the other transforms the dispatch follows) the
     value checks (lr >= 0 and finite, labels in {0, 1}) are skipped, since the values
-    are not known at trace time; on JAX the whole loop is one ``lax`` loop.
+    are not known at trace time; on JAX the whole loop is one ``lax`` loop. On Dask the
+    chunks' tasks check them when they compute (a bad lr or label raises then, naming
+    the chunk's values), so the call itself reads nothing.
 
     Returns
     -------
@@ -193,6 +204,7 @@ def gradient_descent(
     problems = setup(X, y, lr, options, xp=xp)
     if (fields := offer(fused, problems, xp=xp)) is not NotImplemented:
         return GradientDescentResult(*fields)  # the framework's own (:mod:`._descent_fused`)
+    check_lazy_values(problems, y, xp=xp)
     if not uses_statistics(problems):
         objective = DataObjective(problems.features, problems.targets)
         return _result(*_descend(objective, problems, xp=xp), problems, xp=xp)

@@ -1,26 +1,20 @@
-"""Dask's own attention and gradient descent: one task per block, each block computed on
-its worker by the public kernel on NumPy (the in-memory implementation).
+"""Dask's own attention: one task per block, each block computed on its worker by the
+public kernel on NumPy (the in-memory implementation); gradient descent, built the same
+way, is in :mod:`._dask_descent`.
 
-The kernels hand these their checked, prepared arguments (see ``FusedAttention`` in
-``mlpillars.kernels._attention_fused`` and ``FusedGradientDescent`` in
-``mlpillars.kernels._descent_fused``). The graphs they build are one layer of work deep,
-whatever the work inside a block (a long sequence, many descent steps). A block calls the
-kernel with ``backend="numpy"``, so that a ``MLPILLARS_BACKEND`` a worker inherited
-cannot send its NumPy block back to Dask. Each function imports Dask itself.
+The kernel hands it its checked, prepared arguments (see ``FusedAttention`` in
+``mlpillars.kernels._attention_fused``). The graph is one layer of work deep, whatever
+the work inside a block (a long sequence). A block calls the kernel with
+``backend="numpy"``, so that a ``MLPILLARS_BACKEND`` a worker inherited cannot send its
+NumPy block back to Dask. Each function imports Dask itself.
 """
 
 from __future__ import annotations
 
 import functools
-import math
-from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
-
-GD_OUTPUT_DTYPES = ("float", "float", "float", "bool", "bool", "int64")
-"""Gradient descent's fields (weights, bias, loss_history, diverged, converged, steps_run):
-"float" is the data's dtype; the counts are NumPy's default integer, as its kernel gives."""
 
 
 def attention(
@@ -90,116 +84,6 @@ def _attend_in_memory(
         q, k, v, mask=mask, scale=scale, is_causal=is_causal, enable_gqa=enable_gqa, backend="numpy"
     )
     return output.astype(q.dtype, copy=False)
-
-
-def gradient_descent(
-    features: Any, targets: Any, lr: Any, options: Mapping[str, Any]
-) -> tuple[Any, ...] | Any:
-    """B problems' whole fits, one task per chunk along B, or ``NotImplemented``.
-
-    Parameters
-    ----------
-    features : dask.array.Array, shape (B or 1, n, d)
-        One leading entry (with B != 1) is shared by every problem (a learning-rate sweep):
-        each task gets all of it, not a chunk of it.
-    targets : dask.array.Array, shape (B or 1, n)
-        Shared as features.
-    lr : array, shape (B,)
-    options : mapping
-        ``gradient_descent``'s keyword options, checked.
-
-    Returns
-    -------
-    tuple of dask.array.Array, or NotImplemented
-        weights (B, d), bias (B,), loss_history (steps + 1, B), diverged (B,),
-        converged (B,), steps_run (B,); lazy, chunked along B as the first batched input
-        among features, targets and lr is (n and d one chunk). Each chunk's fit is one
-        task: the NumPy kernel on its problems, its history padded to steps + 1 rows with
-        its last row. The values are NumPy's for the whole batch, but for rounding where
-        the kernel decides once per call (a chunk whose problems' features are all near
-        zero may skip the centred copy of X that one far from zero needs elsewhere).
-        The six share that task: compute them together (``dask.compute(*fields)``), as
-        each separate compute runs the fits again.
-        NotImplemented where a chunk's sizes are unknown (NaN), or where a task would
-        hold more features than both Dask's ``array.chunk-size`` and the inputs' largest
-        chunk (one problem too large for memory, chunked along n): the per-step path,
-        which streams the chunks, then runs.
-    """
-    import dask.array as da
-
-    features, targets, lr = (da.asarray(array) for array in (features, targets, lr))
-    batch_size = lr.shape[0]
-    if not _sizes_known(features, targets, lr):
-        return NotImplemented
-    batched = [array for array in (features, targets, lr) if array.shape[0] == batch_size]
-    batch_chunks = batched[0].chunks[0]
-    if _task_holds_too_much(features, batch_chunks, batch_size):
-        return NotImplemented
-    blocks = [_blocked(array, batch_chunks, batch_size) for array in (features, targets)]
-    rows = int(options["steps"]) + 1
-    descend = functools.partial(_descend_in_memory, options=dict(options), rows=rows)
-    dtypes = [features.dtype if kind == "float" else np.dtype(kind) for kind in GD_OUTPUT_DTYPES]
-    weights, bias, history, diverged, converged, steps_run = da.apply_gufunc(
-        descend,
-        "(n,d),(n),()->(d),(),(r),(),(),()",
-        *blocks,
-        lr.rechunk((batch_chunks,)),
-        output_dtypes=dtypes,
-        output_sizes={"r": rows},
-        vectorize=False,
-        allow_rechunk=False,
-    )
-    return weights, bias, history.T, diverged, converged, steps_run
-
-
-def _sizes_known(*arrays: Any) -> bool:
-    """Whether every chunk of every array has a known size (not NaN)."""
-    return all(not math.isnan(size) for a in arrays for sizes in a.chunks for size in sizes)
-
-
-def _blocked(array: Any, batch_chunks: tuple[int, ...], batch_size: int) -> Any:
-    """``array`` (B or 1, ...) as the tasks read it: chunked as ``batch_chunks`` along B
-    and whole along the rest, or, when shared (leading 1, B != 1), without its leading
-    axis and in one chunk (each task reads all of it)."""
-    if array.shape[0] != batch_size:
-        return array[0].rechunk(-1)
-    return array.rechunk((batch_chunks, *(-1,) * (array.ndim - 1)))
-
-
-def _task_holds_too_much(features: Any, batch_chunks: tuple[int, ...], batch_size: int) -> bool:
-    """Whether one task's features (its chunk's problems, whole along n and d) would be
-    larger than both Dask's ``array.chunk-size`` and the largest chunk given."""
-    import dask
-    from dask.utils import parse_bytes
-
-    problems = max(batch_chunks, default=0) if features.shape[0] == batch_size else 1
-    held = problems * math.prod(features.shape[1:]) * features.dtype.itemsize
-    largest_given = math.prod(max(sizes, default=0) for sizes in features.chunks)
-    limit = parse_bytes(dask.config.get("array.chunk-size"))
-    return held > max(limit, largest_given * features.dtype.itemsize)
-
-
-def _descend_in_memory(
-    features: np.ndarray,
-    targets: np.ndarray,
-    lr: np.ndarray,
-    *,
-    options: dict[str, Any],
-    rows: int,
-) -> tuple[np.ndarray, ...]:
-    """One chunk's fits: the public kernel on NumPy, features (b, n, d) or shared (n, d),
-    targets (b, n) or (n,), lr (b,). Returns the fields with the problems first (the
-    history (b, rows), padded with its last row)."""
-    from .._registry import KERNELS  # filled by the dispatch; no kernel module imported
-
-    features, targets, lr = aligned(features, targets, lr)
-    result = KERNELS["gradient_descent"](features, targets, lr=lr, backend="numpy", **options)
-    history = result.loss_history
-    missing = rows - history.shape[0]
-    if missing:
-        history = np.concatenate([history, np.repeat(history[-1:], missing, axis=0)])
-    counts = result.steps_run.astype(GD_OUTPUT_DTYPES[-1], copy=False)
-    return result.weights, result.bias, history.T, result.diverged, result.converged, counts
 
 
 def aligned(*blocks: np.ndarray | None) -> tuple[np.ndarray | None, ...]:

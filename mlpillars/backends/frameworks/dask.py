@@ -2,8 +2,8 @@
 the linear algebra Dask lacks or restricts is answered here.
 
 Its own attention and gradient descent (one task per block, the in-memory kernel in each)
-are in :mod:`._dask_fused`; ``.npy`` files and ``dask.distributed`` schedulers in
-:mod:`._dask_io`.
+are in :mod:`._dask_fused` and :mod:`._dask_descent`; ``.npy`` files and
+``dask.distributed`` schedulers in :mod:`._dask_io`.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import array_api_compat as aac
 import numpy as np
 
 from .._capabilities import Capabilities
-from . import _dask_fused, _dask_io, _numpy_special
+from . import _dask_descent, _dask_fused, _dask_io, _numpy_special
 from ._dask_io import from_npy, from_zarr, write_normal_zarr
 from .base import Framework, StepLoop
 
@@ -185,9 +185,9 @@ class DaskFramework(Framework):
     ) -> Any:
         """Each chunk of problems (along B) fitted whole by one task, the NumPy kernel on
         its worker: a graph one layer deep whatever ``steps`` is (``FusedGradientDescent``
-        in ``mlpillars.kernels._descent_fused``). See :func:`._dask_fused.gradient_descent`
+        in ``mlpillars.kernels._descent_fused``). See :func:`._dask_descent.gradient_descent`
         for the chunks, and for the calls it declines (the per-step path then runs)."""
-        return _dask_fused.gradient_descent(features, targets, lr, options)
+        return _dask_descent.gradient_descent(features, targets, lr, options)
 
 
 def _one_chunk_across(matrix: Any) -> Any:

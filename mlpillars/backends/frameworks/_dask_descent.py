@@ -1,0 +1,220 @@
+"""Dask's own gradient descent: each chunk of problems (along B) fitted whole by one task,
+the public kernel on NumPy on its worker (see ``FusedGradientDescent`` in
+``mlpillars.kernels._descent_fused`` for the call it answers).
+
+The graph is as shallow as the fields allow, since on a cluster every step from one
+task to the next is a round trip through the scheduler (its messages are batched every
+2-5 ms, and on the project's 2-core machine a hop measured 3-10 ms): the fits, then
+one task per field and chunk taking its part of a fit's answer. Learning rates held in
+this process (a Python number, a NumPy array made into a Dask one) go into the tasks as
+values, not as tasks of their own; nothing is computed on the cluster before the
+caller's own compute (the tasks check the values: :func:`_descend_in_memory`).
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import operator
+import sys
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from ._dask_fused import aligned
+
+FIELDS = ("weights", "bias", "loss_history", "diverged", "converged", "steps_run")
+FIELD_DTYPES = ("float", "float", "float", "bool", "bool", "int64")
+"""The fields' dtypes: "float" is the data's; the counts are NumPy's default integer, as
+its kernel gives."""
+
+HOST_RATE_TASKS = 64
+"""A learning rate whose graph has at most this many tasks and no data on a cluster is
+computed here, on the synchronous scheduler, and its values put into the fits' tasks."""
+
+
+def gradient_descent(
+    features: Any, targets: Any, lr: Any, options: Mapping[str, Any]
+) -> tuple[Any, ...] | Any:
+    """B problems' whole fits, one task per chunk along B, or ``NotImplemented``.
+
+    Parameters
+    ----------
+    features : dask.array.Array, shape (B or 1, n, d)
+        One leading entry (with B != 1) is shared by every problem (a learning-rate sweep):
+        each task gets all of it, not a chunk of it.
+    targets : dask.array.Array, shape (B or 1, n)
+        Shared as features.
+    lr : array, shape (B,)
+    options : mapping
+        ``gradient_descent``'s keyword options, checked.
+
+    Returns
+    -------
+    tuple of dask.array.Array, or NotImplemented
+        weights (B, d), bias (B,), loss_history (steps + 1, B), diverged (B,),
+        converged (B,), steps_run (B,); lazy, chunked along B as the first batched input
+        among features, targets and lr is (n and d one chunk). Each chunk's fit is one
+        task: the NumPy kernel on its problems, its history padded to steps + 1 rows with
+        its last row. The values are NumPy's for the whole batch, but for rounding where
+        the kernel decides once per call (a chunk whose problems' features are all near
+        zero may skip the centred copy of X that one far from zero needs elsewhere), and
+        a bad lr or label raises when the chunk's task computes, naming its values.
+        The six share that task: compute them together (``dask.compute(*fields)``), as
+        each separate compute runs the fits again.
+        NotImplemented where a chunk's sizes are unknown (NaN), or where a task would
+        hold more features than both Dask's ``array.chunk-size`` and the inputs' largest
+        chunk (one problem too large for memory, chunked along n): the per-step path,
+        which streams the chunks, then runs.
+    """
+    import dask.array as da
+
+    features, targets, lr = (da.asarray(array) for array in (features, targets, lr))
+    batch_size = lr.shape[0]
+    if not _sizes_known(features, targets, lr):
+        return NotImplemented
+    batched = [array for array in (features, targets, lr) if array.shape[0] == batch_size]
+    batch_chunks = batched[0].chunks[0]
+    if _task_holds_too_much(features, batch_chunks, batch_size):
+        return NotImplemented
+    blocks = [
+        (_blocked(array, batch_chunks, batch_size), array.shape[0] != batch_size)
+        for array in (features, targets)
+    ]
+    rows = int(options["steps"]) + 1
+    descend = functools.partial(_descend_in_memory, options=dict(options), rows=rows)
+    fits = _fit_tasks(descend, blocks, _rates(lr, batch_chunks), batch_chunks)
+    n_features = features.shape[-1]
+    return tuple(
+        _field(fits, index, features.dtype, batch_chunks, n_features, rows)
+        for index in range(len(FIELDS))
+    )
+
+
+def _sizes_known(*arrays: Any) -> bool:
+    """Whether every chunk of every array has a known size (not NaN)."""
+    return all(not math.isnan(size) for a in arrays for sizes in a.chunks for size in sizes)
+
+
+def _blocked(array: Any, batch_chunks: tuple[int, ...], batch_size: int) -> Any:
+    """``array`` (B or 1, ...) as the tasks read it: chunked as ``batch_chunks`` along B
+    and whole along the rest, or, when shared (leading 1, B != 1), without its leading
+    axis and in one chunk (each task reads all of it)."""
+    if array.shape[0] != batch_size:
+        return array[0].rechunk(-1)
+    return array.rechunk((batch_chunks, *(-1,) * (array.ndim - 1)))
+
+
+def _task_holds_too_much(features: Any, batch_chunks: tuple[int, ...], batch_size: int) -> bool:
+    """Whether one task's features (its chunk's problems, whole along n and d) would be
+    larger than both Dask's ``array.chunk-size`` and the largest chunk given."""
+    import dask
+    from dask.utils import parse_bytes
+
+    problems = max(batch_chunks, default=0) if features.shape[0] == batch_size else 1
+    held = problems * math.prod(features.shape[1:]) * features.dtype.itemsize
+    largest_given = math.prod(max(sizes, default=0) for sizes in features.chunks)
+    limit = parse_bytes(dask.config.get("array.chunk-size"))
+    return held > max(limit, largest_given * features.dtype.itemsize)
+
+
+def _rates(lr: Any, batch_chunks: tuple[int, ...]) -> Any:
+    """The learning rates as the fits take them: a NumPy array (B,) where its graph is
+    small and holds no data on a cluster (computed here, no round trip), else ``lr``
+    chunked as ``batch_chunks``."""
+    if len(lr.__dask_graph__()) <= HOST_RATE_TASKS and not _futures_in(lr):
+        return np.asarray(lr.compute(scheduler="sync"))
+    return lr.rechunk((batch_chunks,))
+
+
+def _futures_in(array: Any) -> bool:
+    """Whether ``array`` is built on data held by a ``dask.distributed`` cluster (none
+    can be without that package imported)."""
+    if "distributed" not in sys.modules:
+        return False
+    from distributed import futures_of
+
+    return bool(futures_of(array))
+
+
+def _fit_tasks(
+    descend: Any, blocks: list[tuple[Any, bool]], rates: Any, batch_chunks: tuple[int, ...]
+) -> Any:
+    """The fits' graph, tasks ``(name, i)`` for the chunks along B: ``descend`` on chunk
+    i's features, targets and rates; ``blocks`` are (array, shared): a shared one's one
+    chunk goes to every task."""
+    from dask.base import tokenize
+    from dask.highlevelgraph import HighLevelGraph
+
+    name = "descend_in_memory-" + tokenize(descend, *blocks, rates)
+    starts = np.cumsum((0, *batch_chunks))
+    host_rates = isinstance(rates, np.ndarray)
+    tasks = {}
+    for index in range(len(batch_chunks)):
+        inputs = [
+            (block.name, *([0] if shared else [index]), *[0] * (block.ndim - 1))
+            for block, shared in blocks
+        ]
+        rate = rates[starts[index] : starts[index + 1]] if host_rates else (rates.name, index)
+        tasks[(name, index)] = (descend, *inputs, rate)
+    lazy_inputs = [block for block, _ in blocks] + ([] if host_rates else [rates])
+    return name, HighLevelGraph.from_collections(name, tasks, dependencies=lazy_inputs)
+
+
+def _field(
+    fits: tuple[str, Any],
+    index: int,
+    float_dtype: Any,
+    batch_chunks: tuple[int, ...],
+    n_features: int,
+    rows: int,
+) -> Any:
+    """Field ``FIELDS[index]`` of the fits (name, graph) as a Dask array: one task per
+    chunk, taking its part of the chunk's fit."""
+    import dask.array as da
+    from dask.highlevelgraph import HighLevelGraph, MaterializedLayer
+
+    fits_name, fits_graph = fits
+    field = FIELDS[index]
+    name = f"{field.replace('_', '-')}-{fits_name.removeprefix('descend_in_memory-')}"
+    chunks: tuple[tuple[int, ...], ...] = (batch_chunks,)
+    block_index = lambda position: (position,)  # noqa: E731
+    if field == "weights":
+        chunks, block_index = (batch_chunks, (n_features,)), lambda position: (position, 0)
+    elif field == "loss_history":
+        chunks, block_index = ((rows,), batch_chunks), lambda position: (0, position)
+    tasks = {
+        (name, *block_index(position)): (operator.getitem, (fits_name, position), index)
+        for position in range(len(batch_chunks))
+    }
+    graph = HighLevelGraph(
+        {**fits_graph.layers, name: MaterializedLayer(tasks)},
+        {**fits_graph.dependencies, name: {fits_name}},
+    )
+    kind = FIELD_DTYPES[index]
+    dtype = float_dtype if kind == "float" else np.dtype(kind)
+    return da.Array(graph, name, chunks, meta=np.empty((0,) * len(chunks), dtype=dtype))
+
+
+def _descend_in_memory(
+    features: np.ndarray,
+    targets: np.ndarray,
+    lr: np.ndarray,
+    *,
+    options: dict[str, Any],
+    rows: int,
+) -> tuple[np.ndarray, ...]:
+    """One chunk's fits: the public kernel on NumPy (which checks lr and the labels),
+    features (b, n, d) or shared (n, d), targets (b, n) or (n,), lr (b,). Returns the
+    fields in ``FIELDS`` order, the history (rows, b) padded with its last row."""
+    from .._registry import KERNELS  # filled by the dispatch; no kernel module imported
+
+    features, targets, lr = aligned(features, targets, lr)
+    result = KERNELS["gradient_descent"](features, targets, lr=lr, backend="numpy", **options)
+    history = result.loss_history
+    missing = rows - history.shape[0]
+    if missing:
+        history = np.concatenate([history, np.repeat(history[-1:], missing, axis=0)])
+    counts = result.steps_run.astype(FIELD_DTYPES[-1], copy=False)
+    return result.weights, result.bias, history, result.diverged, result.converged, counts
