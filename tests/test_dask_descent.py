@@ -345,3 +345,32 @@ def test_bad_values_raise_at_the_call_on_the_per_step_path():
         with pytest.raises(ValueError, match=r"labels y in \{0, 1\}.*\(y: \(1, 40\)\)"):
             gradient_descent(*chunked, loss="logistic", steps=2)
     assert [offer["answer"] for offer in offers] == [NotImplemented, NotImplemented]
+
+
+def test_ready_computes_a_results_arrays_at_once_so_the_fits_run_once():
+    from dask.callbacks import Callback
+
+    from mlpillars import ready
+
+    fits_run: list[Any] = []
+
+    class FitsRun(Callback):
+        def _pretask(self, key: Any, dsk: Any, state: Any) -> None:
+            if str(key[0] if isinstance(key, tuple) else key).startswith("descend_in_memory-"):
+                fits_run.append(key)
+
+    X, y, _ = problems()
+    lazy = gradient_descent(da.from_array(X, chunks=(4, N, D)), da.from_array(y), steps=5)
+    with FitsRun():
+        assert ready(lazy) is lazy
+    assert sorted(fits_run) == sorted(set(fits_run)) and len(fits_run) == 2, fits_run
+
+
+def test_held_inputs_without_a_cluster_are_persisted_in_the_local_pool() -> None:
+    from dask.system import CPU_COUNT
+
+    X = np.arange(4.0 * CPU_COUNT * 3).reshape(4 * CPU_COUNT, 3)
+    (held,) = FRAMEWORKS["dask"].held_inputs((da.from_array(X),))
+    assert len(held.chunks[0]) == CPU_COUNT
+    assert len(held.__dask_graph__()) == CPU_COUNT  # the chunks' data, no tasks left
+    np.testing.assert_array_equal(held.compute(), X)

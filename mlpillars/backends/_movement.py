@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ._selection import Target, parse_backend
 from .frameworks import framework_of
+
+if TYPE_CHECKING:
+    from .frameworks.base import Framework
 
 
 def move_to(array: Any, target: Target, *, float_dtype: Any = None) -> Any:
@@ -67,12 +70,16 @@ def ready(result: Any) -> Any:
 
     Walks tuples, lists, dicts and dataclasses. Calls the owning backend's own wait:
     ``torch.cuda.synchronize``, JAX's ``block_until_ready``, CuPy's stream synchronize,
-    Dask's ``compute``. NumPy and array-api-strict compute eagerly and need none.
+    Dask's ``compute`` (of all its arrays in the result at once, so that tasks they share
+    run once). NumPy and array-api-strict compute eagerly and need none.
     """
+    by_framework: dict[str, tuple[Framework, list[Any]]] = {}
     for array in _arrays_in(result):
         framework = framework_of(array)
         if framework is not None:
-            framework.synchronize(array)
+            by_framework.setdefault(framework.name, (framework, []))[1].append(array)
+    for framework, arrays in by_framework.values():
+        framework.synchronize_all(arrays)
     return result
 
 

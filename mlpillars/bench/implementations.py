@@ -117,9 +117,9 @@ class BackendImplementation(Implementation):
         return earlier_trace_failure(case, log)
 
     def prepare(self, entry: KernelEntry, call: KernelCall) -> Prepared:
-        arrays = call_on_backend(call, self.spec).arrays
-        main_result = _kernel_call(entry, call)
         framework = FRAMEWORKS[self.spec.partition(":")[0]]
+        arrays = framework.held_inputs(call_on_backend(call, self.spec).arrays)
+        main_result = _kernel_call(entry, call)
         if framework.compiler is None:
             return Prepared(run=lambda: ready(main_result(*arrays)), outputs=host_arrays)
         return prepare_compiled(framework, main_result, arrays, host_arrays)

@@ -156,8 +156,21 @@ class Framework:
     def synchronize(self, array: Any) -> None:
         """Block until the asynchronous work that produces ``array`` has finished."""
 
+    def synchronize_all(self, arrays: list[Any]) -> None:
+        """:meth:`synchronize` for several arrays of this framework, of one result (Dask
+        computes them at once: work they share, such as gradient descent's fits, runs
+        once)."""
+        for array in arrays:
+            self.synchronize(array)
+
     def materialize(self, *arrays: Any) -> tuple[Any, ...]:
         """Evaluate lazy arrays now, so that a loop builds on computed values."""
+        return arrays
+
+    def held_inputs(self, arrays: tuple[Any, ...]) -> tuple[Any, ...]:
+        """A call's inputs (arrays of this framework, lists of them, other values) as a
+        user would hold them before calling a kernel: the benchmark harness times the call
+        on these. Eager frameworks: as they are; Dask: see its own."""
         return arrays
 
     def is_traced(self, array: Any) -> bool:

@@ -53,12 +53,41 @@ class DaskFramework(Framework):
         # A Dask array is a recipe: "ready" means the recipe has been computed.
         array.compute()
 
+    def synchronize_all(self, arrays: list[Any]) -> None:
+        import dask
+
+        dask.compute(*arrays)  # one graph: shared tasks run once
+
     def materialize(self, *arrays: Any) -> tuple[Any, ...]:
         # Without this, each step of an iterative kernel would recompute every earlier step;
         # one persist call for all of them computes their shared graph once.
         import dask
 
         return dask.persist(*arrays)
+
+    def held_inputs(self, arrays: tuple[Any, ...]) -> tuple[Any, ...]:
+        """Computed where Dask computes (``persist``: on a cluster's workers), with the
+        first array's leading axis, and every array's of that length, in at least one
+        chunk per thread (workers' threads on a cluster, else the local pool's): a user's
+        data are spread over the workers before a call, not shipped in its graph, and
+        one chunk would run on one thread (``from_host``'s "auto" chunks are 128 MiB)."""
+        import dask
+
+        client = _dask_io.active_client()
+        if client is None:
+            threads = dask.system.CPU_COUNT
+        else:
+            workers = client.scheduler_info().get("workers", {}).values()
+            threads = sum(worker.get("nthreads", 0) for worker in workers) or 1
+        lazy = [a for a in arrays if self.owns(a) and a.ndim]
+        leading = lazy[0].shape[0] if lazy else 0
+        spread = {
+            id(a): a.rechunk({0: -(-leading // threads)})
+            for a in lazy
+            if a.shape[0] == leading and leading >= threads and len(a.chunks[0]) < threads
+        }
+        held = iter(dask.persist(*(spread.get(id(a), a) for a in lazy)))
+        return tuple(next(held) if self.owns(a) and a.ndim else a for a in arrays)
 
     def reducible(self, array: Any) -> Any:
         # Dask's max fails on an empty chunk (NumPy's "zero-size array to reduction
