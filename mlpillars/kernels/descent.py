@@ -178,7 +178,7 @@ def gradient_descent(
     value checks (lr >= 0 and finite, labels in {0, 1}) are skipped, since the values
     are not known at trace time; on JAX the whole loop is one ``lax`` loop. On Dask the
     chunks' tasks check them when they compute (a bad lr or label raises then, naming
-    the chunk's values), so the call itself reads nothing.
+    the chunk's values), so the call computes nothing where Dask computes.
 
     Returns
     -------

@@ -148,8 +148,8 @@ def _fit_tasks(
     from dask.highlevelgraph import HighLevelGraph
 
     name = "descend_in_memory-" + tokenize(descend, *blocks, rates)
-    starts = np.cumsum((0, *batch_chunks))
     host_rates = isinstance(rates, np.ndarray)
+    starts = np.cumsum((0, *batch_chunks))
     tasks = {}
     for index in range(len(batch_chunks)):
         inputs = [
@@ -179,13 +179,17 @@ def _field(
     field = FIELDS[index]
     name = f"{field.replace('_', '-')}-{fits_name.removeprefix('descend_in_memory-')}"
     chunks: tuple[tuple[int, ...], ...] = (batch_chunks,)
-    block_index = lambda position: (position,)  # noqa: E731
     if field == "weights":
-        chunks, block_index = (batch_chunks, (n_features,)), lambda position: (position, 0)
+        chunks = (batch_chunks, (n_features,))
     elif field == "loss_history":
-        chunks, block_index = ((rows,), batch_chunks), lambda position: (0, position)
+        chunks = ((rows,), batch_chunks)
+    batch_axis = 1 if field == "loss_history" else 0
     tasks = {
-        (name, *block_index(position)): (operator.getitem, (fits_name, position), index)
+        (name, *(position if axis == batch_axis else 0 for axis in range(len(chunks)))): (
+            operator.getitem,
+            (fits_name, position),
+            index,
+        )
         for position in range(len(batch_chunks))
     }
     graph = HighLevelGraph(
