@@ -369,7 +369,10 @@ def test_ready_computes_a_results_arrays_at_once_so_the_fits_run_once():
 def test_held_inputs_without_a_cluster_are_persisted_in_the_local_pool() -> None:
     from dask.system import CPU_COUNT
 
-    X = np.arange(4.0 * CPU_COUNT * 3).reshape(4 * CPU_COUNT, 3)
+    from mlpillars.backends.frameworks.dask import SPREAD_BYTES
+
+    rows = CPU_COUNT * (SPREAD_BYTES // 8 // 3 + 1)  # at least SPREAD_BYTES a chunk
+    X = np.arange(rows * 3.0).reshape(rows, 3)
     (held,) = FRAMEWORKS["dask"].held_inputs((da.from_array(X),))
     assert len(held.chunks[0]) == CPU_COUNT
     assert len(held.__dask_graph__()) == CPU_COUNT  # the chunks' data, no tasks left

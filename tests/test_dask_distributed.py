@@ -135,15 +135,20 @@ def test_scheduler_local_n_starts_a_cluster_the_record_describes() -> None:
 
 def test_held_inputs_are_spread_over_the_workers_and_persisted(client: Any) -> None:
     from mlpillars.backends import FRAMEWORKS
+    from mlpillars.backends.frameworks import dask as dask_module
 
     dask_framework = FRAMEWORKS["dask"]
     rng = np.random.default_rng(6)
     X, y, w = rng.normal(size=(9, 5, 3)), rng.normal(size=(9, 5)), rng.normal(size=(3, 3))
     given = (da.from_array(X), da.from_array(y), da.from_array(w), 0.5, [da.from_array(w)])
-    held = dask_framework.held_inputs(given)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(dask_module, "SPREAD_BYTES", 8)  # these small arrays count as large
+        held = dask_framework.held_inputs(given)
     assert held[0].chunks[0] == (5, 4) and held[1].chunks[0] == (5, 4)  # 2 workers' threads
     assert held[2].chunks == ((3,), (3,)) and held[3] == 0.5 and held[4] is given[4]
     for array in held[:3]:
         assert distributed.futures_of(array), "persisted on the workers"
     for array, expected in zip(held[:3], (X, y, w), strict=True):
         np.testing.assert_array_equal(array.compute(), expected)
+    (small,) = dask_framework.held_inputs((da.from_array(X),))  # below SPREAD_BYTES a chunk
+    assert small.chunks == ((9,), (5,), (3,)) and distributed.futures_of(small)

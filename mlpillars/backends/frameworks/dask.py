@@ -25,6 +25,11 @@ from .base import Framework, StepLoop
 __all__ = ["DaskFramework", "from_npy", "from_zarr", "write_normal_zarr"]
 
 
+SPREAD_BYTES = 2**20
+"""The least data a chunk of :meth:`DaskFramework.held_inputs` holds: smaller inputs stay
+one chunk, as a user would keep them (each more chunk is a task per call)."""
+
+
 class DaskFramework(Framework):
     name = "dask"
     module_name = "dask.array"
@@ -68,9 +73,10 @@ class DaskFramework(Framework):
     def held_inputs(self, arrays: tuple[Any, ...]) -> tuple[Any, ...]:
         """Computed where Dask computes (``persist``: on a cluster's workers), with the
         first array's leading axis, and every array's of that length, in at least one
-        chunk per thread (workers' threads on a cluster, else the local pool's): a user's
-        data are spread over the workers before a call, not shipped in its graph, and
-        one chunk would run on one thread (``from_host``'s "auto" chunks are 128 MiB)."""
+        chunk per thread (workers' threads on a cluster, else the local pool's) where
+        each chunk keeps ``SPREAD_BYTES``: a user's data are spread over the workers
+        before a call, not shipped in its graph, and one chunk would run on one thread
+        (``from_host``'s "auto" chunks are 128 MiB); small data stay one chunk."""
         import dask
 
         client = _dask_io.active_client()
@@ -84,7 +90,10 @@ class DaskFramework(Framework):
         spread = {
             id(a): a.rechunk({0: -(-leading // threads)})
             for a in lazy
-            if a.shape[0] == leading and leading >= threads and len(a.chunks[0]) < threads
+            if a.shape[0] == leading
+            and leading >= threads
+            and len(a.chunks[0]) < threads
+            and a.nbytes >= threads * SPREAD_BYTES
         }
         held = iter(dask.persist(*(spread.get(id(a), a) for a in lazy)))
         return tuple(next(held) if self.owns(a) and a.ndim else a for a in arrays)
