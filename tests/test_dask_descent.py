@@ -93,6 +93,30 @@ def recorded_offers() -> Iterator[list[dict[str, Any]]]:
         yield offers
 
 
+class RecordedComputes:
+    """What Dask's local schedulers compute while the block runs: each graph's key names
+    (``graphs``) and the keys of the tasks run (``tasks``)."""
+
+    def __enter__(self) -> RecordedComputes:
+        from dask.callbacks import Callback
+
+        graphs, tasks = self.graphs, self.tasks = [], []
+
+        class Recording(Callback):
+            def _start(self, dsk: Any) -> None:
+                graphs.append({key[0] if isinstance(key, tuple) else key for key in dsk})
+
+            def _pretask(self, key: Any, dsk: Any, state: Any) -> None:
+                tasks.append(key)
+
+        self._callback = Recording()
+        self._callback.__enter__()
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self._callback.__exit__(*exc_info)
+
+
 @pytest.mark.parametrize("name", list(OPTIONS))
 def test_chunked_problems_give_numpys_fit(name):
     options = OPTIONS[name]
@@ -236,22 +260,14 @@ def test_an_inherited_backend_setting_does_not_send_blocks_back_to_dask(monkeypa
 def test_a_step_reads_no_dask_values():
     # The eager loop skips its where calls when every row is known to update; on Dask
     # that read would be a compute at every step of the per-step path: it is not made.
-    from dask.callbacks import Callback
-
     from mlpillars.backends import values_at_hand, values_known
     from mlpillars.kernels._descent_steps import known_all
 
-    class Computes(Callback):
-        count = 0
-
-        def _start(self, dsk):
-            Computes.count += 1
-
     mask = da.ones(4, dtype=bool)
-    with Computes():
+    with RecordedComputes() as computes:
         assert values_known(mask) and not values_at_hand(mask)
         assert not known_all(mask, xp=FRAMEWORKS["dask"].namespace())
-    assert Computes.count == 0
+    assert len(computes.graphs) == 0
     assert known_all(np.ones(4, dtype=bool), xp=FRAMEWORKS["numpy"].namespace())
 
 
@@ -297,26 +313,6 @@ def test_unaligned_blocks_are_computed_on_aligned_copies(monkeypatch):
     assert len(seen) == 3 + 4 + 4 and all(seen), seen
 
 
-class RecordedComputes:
-    """The graphs Dask's local schedulers compute while the block runs: their keys' names."""
-
-    def __enter__(self) -> RecordedComputes:
-        from dask.callbacks import Callback
-
-        graphs = self.graphs = []
-
-        class Recording(Callback):
-            def _start(self, dsk: Any) -> None:
-                graphs.append({key[0] if isinstance(key, tuple) else key for key in dsk})
-
-        self._callback = Recording()
-        self._callback.__enter__()
-        return self
-
-    def __exit__(self, *exc_info: Any) -> None:
-        self._callback.__exit__(*exc_info)
-
-
 @pytest.mark.parametrize(
     ("loss", "lr", "message"),
     [
@@ -348,21 +344,13 @@ def test_bad_values_raise_at_the_call_on_the_per_step_path():
 
 
 def test_ready_computes_a_results_arrays_at_once_so_the_fits_run_once():
-    from dask.callbacks import Callback
-
     from mlpillars import ready
-
-    fits_run: list[Any] = []
-
-    class FitsRun(Callback):
-        def _pretask(self, key: Any, dsk: Any, state: Any) -> None:
-            if str(key[0] if isinstance(key, tuple) else key).startswith("descend_in_memory-"):
-                fits_run.append(key)
 
     X, y, _ = problems()
     lazy = gradient_descent(da.from_array(X, chunks=(4, N, D)), da.from_array(y), steps=5)
-    with FitsRun():
+    with RecordedComputes() as computes:
         assert ready(lazy) is lazy
+    fits_run = [key for key in computes.tasks if str(key[0]).startswith("descend_in_memory-")]
     assert sorted(fits_run) == sorted(set(fits_run)) and len(fits_run) == 2, fits_run
 
 

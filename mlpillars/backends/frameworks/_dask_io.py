@@ -156,3 +156,9 @@ def active_client() -> Any:
         return default_client()
     except ValueError:  # "No clients found"
         return None
+
+
+def cluster_threads(client: Any) -> int:
+    """The threads of the client's cluster's workers, all together."""
+    workers = client.scheduler_info().get("workers", {})
+    return sum(worker.get("nthreads", 0) for worker in workers.values())

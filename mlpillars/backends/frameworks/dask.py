@@ -83,8 +83,7 @@ class DaskFramework(Framework):
         if client is None:
             threads = dask.system.CPU_COUNT
         else:
-            workers = client.scheduler_info().get("workers", {}).values()
-            threads = sum(worker.get("nthreads", 0) for worker in workers) or 1
+            threads = _dask_io.cluster_threads(client) or 1
         lazy = [a for a in arrays if self.owns(a) and a.ndim]
         leading = lazy[0].shape[0] if lazy else 0
         spread = {
@@ -123,7 +122,7 @@ class DaskFramework(Framework):
         workers = client.scheduler_info().get("workers", {})
         record["scheduler"] = f"distributed at {client.scheduler.address}"
         record["workers"] = len(workers)
-        record["threads"] = sum(worker.get("nthreads", 0) for worker in workers.values())
+        record["threads"] = _dask_io.cluster_threads(client)
         record["memory_limit_per_worker"] = sorted(
             {worker.get("memory_limit") for worker in workers.values()}
         )
