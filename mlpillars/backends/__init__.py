@@ -22,7 +22,7 @@ from ._movement import (
 )
 from ._registry import static_fields
 from ._selection import ENV_VARIABLE, Target, parse_backend, selected_target, use_backend
-from ._special import erf, reduce_max, vecdot
+from ._special import erf, reduce_max, row_major, vecdot
 from .frameworks import FRAMEWORKS, Framework, framework_of
 from .frameworks.base import StepLoop
 from .frameworks.dask import from_npy as dask_from_npy
@@ -62,6 +62,7 @@ __all__ = [
     "qr",
     "ready",
     "reduce_max",
+    "row_major",
     "run_loop",
     "selected_target",
     "solve_triangular",

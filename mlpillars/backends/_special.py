@@ -47,6 +47,26 @@ def vecdot(a: Any, b: Any, *, xp: Any) -> Any:
     return xp.vecdot(a, b) if framework is None else framework.vecdot(a, b, xp=xp)
 
 
+def row_major(x: Any) -> Any:
+    """``x`` laid out row-major (C order, the last axis contiguous), copied if it is not,
+    where its framework's products gain from it (NumPy, torch); unchanged elsewhere (JAX
+    and Dask choose layouts themselves). For a kernel that multiplies by a transposed view
+    many times: one copy, then every product reads it in order.
+
+    Parameters
+    ----------
+    x : array
+        Of any supported backend (or a tracer of one).
+
+    Returns
+    -------
+    array
+        Equal to ``x``: same shape, dtype, namespace and device.
+    """
+    framework = framework_of(x)
+    return x if framework is None else framework.row_major(x)
+
+
 def reduce_max(x: Any, *, axis: int, keepdims: bool, xp: Any) -> Any:
     """``xp.max(x, axis=axis, keepdims=keepdims)`` of an array with no axis of length 0,
     made reducible first where the framework's own max fails on it (Dask: an empty chunk).

@@ -3,7 +3,7 @@
 Params hold one row per problem, ``theta = [w, b]`` (b only with an intercept).
 
 - :class:`DataObjective` reads the data every step: logits ``X w + b`` for all problems
-  in one batched product, the gradient ``X^T e`` in another; the bias's gradient is a sum
+  in one batched product, the gradient ``e^T X`` in another; the bias's gradient is a sum
   (no column of ones is ever appended to X).
 - :class:`MseStatistics` is the MSE from the problem's sufficient statistics, computed
   once (:mod:`._descent_statistics`): each step is O(d^2) per problem, not O(n d).
@@ -17,31 +17,55 @@ from typing import Any, NamedTuple
 
 import array_api_compat as aac
 
-from ..backends import vecdot
+from ..backends import loops_compiled, row_major, vecdot
 
 
 class DataObjective(NamedTuple):
-    """MSE or logistic loss from the data: features (1 or B, n, d), targets (1 or B, n)."""
+    """MSE or logistic loss from the data: features (1 or B, n, d), targets (1 or B, n).
 
-    features: Any
+    Where loops run eagerly X is held transposed, row-major where the framework lays
+    arrays out (one copy per call, :func:`mlpillars.backends.row_major`), and ``features``
+    is None: both of a step's products, ``w^T X^T`` and ``e^T X``, then read it along its
+    rows. For B=256 problems of 512 x 32 float64 samples torch's batched products took
+    2.4 + 4.4 ms a step on X as given, 1.8 + 2.1 on X^T so held (logistic GD, 200 steps:
+    2.2 -> 1.55 s); NumPy's 63 + 55 against 56 + 53 us for a group of 16 problems.
+    Compiled (JAX, ``torch.compile``) X stays as given and ``X w`` a column: XLA lays
+    out data itself, and ran that form faster (370 against 430 ms).
+    """
+
+    features: Any  # X (1 or B, n, d), or None where transposed_features holds it
     targets: Any
+    transposed_features: Any = None  # X^T (1 or B, d, n), row-major
+
+    @classmethod
+    def of(cls, features: Any, targets: Any, *, xp: Any) -> DataObjective:
+        """The objective of features (1 or B, n, d) and targets (1 or B, n)."""
+        if loops_compiled(features):
+            return cls(features, targets)
+        return cls(None, targets, row_major(xp.matrix_transpose(features)))
 
     def loss_and_gradient(self, params: Any, options: Any, *, xp: Any) -> tuple[Any, Any]:
         """Loss (B,) and gradient (B, p) at params (B, p), L2 penalty included."""
-        n_features = self.features.shape[-1]
+        features = self.features
+        if features is None:
+            features = xp.matrix_transpose(self.transposed_features)
+        n_samples, n_features = features.shape[-2:]
         weights = params[:, :n_features]
-        logits = (self.features @ weights[..., None])[..., 0]  # (B, n)
+        if self.transposed_features is None:
+            logits = (features @ weights[..., None])[..., 0]  # (B, n)
+        else:
+            logits = (weights[:, None, :] @ self.transposed_features)[:, 0, :]
         if options.fit_intercept:
             logits = logits + params[:, n_features:]
         if options.loss == "mse":
             error = logits - self.targets
             loss = xp.mean(error * error, axis=-1)
-            scale = 2.0 / self.features.shape[-2]
+            scale = 2.0 / n_samples
         else:
             loss, error = _logistic_loss_and_error(logits, self.targets, xp=xp)
-            scale = 1.0 / self.features.shape[-2]
+            scale = 1.0 / n_samples
         # e^T X rather than X^T e: no framework need transpose (torch copied X^T each step).
-        gradient = scale * (error[:, None, :] @ self.features)[:, 0, :]
+        gradient = scale * (error[:, None, :] @ features)[:, 0, :]
         if options.l2:
             loss = loss + options.l2 * xp.sum(weights * weights, axis=-1)
             gradient = gradient + (2 * options.l2) * weights

@@ -206,7 +206,7 @@ def gradient_descent(
         return GradientDescentResult(*fields)  # the framework's own (:mod:`._descent_fused`)
     check_lazy_values(problems, y, xp=xp)
     if not uses_statistics(problems):
-        objective = DataObjective(problems.features, problems.targets)
+        objective = DataObjective.of(problems.features, problems.targets, xp=xp)
         return _result(*_descend(objective, problems, xp=xp), problems, xp=xp)
     statistics = mse_statistics(
         problems.features, problems.targets, options.l2, options.fit_intercept, xp=xp

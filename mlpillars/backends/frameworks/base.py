@@ -200,6 +200,11 @@ class Framework:
         framework's fastest equivalent (see :func:`mlpillars.backends.vecdot`)."""
         return xp.vecdot(a, b)
 
+    def row_major(self, array: Any) -> Any:
+        """``array`` laid out row-major (C order), copied if it is not, where the framework's
+        products gain from it; unchanged elsewhere (see :func:`mlpillars.backends.row_major`)."""
+        return array
+
     # -- what it can do ----------------------------------------------------------------------
     def capabilities(self, device: Any) -> Capabilities:
         """What the framework can do on ``device``."""

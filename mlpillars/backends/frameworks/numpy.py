@@ -41,6 +41,9 @@ class NumPyFramework(Framework):
         """SciPy's in float64; a vectorised rational form in float32 (``_numpy_special``)."""
         return _numpy_special.erf(array)
 
+    def row_major(self, array: Any) -> Any:
+        return np.ascontiguousarray(array)
+
     def run_loop(self, loop: StepLoop, state: Any, constants: Any) -> tuple[Any, Any, Any]:
         """The eager loop; a loop of independent problems runs in groups of them, each
         group's data in cache (see ``_grouped_loops``)."""

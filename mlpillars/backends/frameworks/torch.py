@@ -132,6 +132,9 @@ class TorchFramework(Framework):
     def erf(self, array: Any) -> Any:
         return self.load().special.erf(array)
 
+    def row_major(self, array: Any) -> Any:
+        return array.contiguous()
+
     def vecdot(self, a: Any, b: Any, *, xp: ModuleType) -> Any:
         # array-api-compat's vecdot broadcasts, moves axes and multiplies matrices: 90 us
         # for 256 rows of 33 float64, against 19 us for torch's own
