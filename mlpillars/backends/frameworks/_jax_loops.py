@@ -10,7 +10,7 @@ exceed the cache runs as ``lax.map`` over groups of problems, each group's whole
 turn (as NumPy's groups, :mod:`._grouped_loops`, and with the same sizes,
 :mod:`._problem_groups`): XLA fuses a step's elementwise work, so what is left of a step
 over B = 256 logistic problems of 512 x 32 float64 samples is reading those 32 MiB twice;
-a group's 2 MiB are read from the cache. The rows are padded to a whole number of equal
+a group's 4 MiB are read from the cache. The rows are padded to a whole number of equal
 groups by repeating the last problem (``lax.map`` needs equal shapes), and cut again.
 """
 
