@@ -28,6 +28,8 @@ from ._trees import map_leaves
 
 __all__ = ["Framework", "StepLoop", "device_index", "unknown_device"]
 
+_NOT_LOOKED_UP = object()
+
 
 class Framework:
     """A framework that mlpillars can run kernels on (abstract base).
@@ -69,6 +71,9 @@ class Framework:
     lazy: ClassVar[bool] = False
     compiles_loops: ClassVar[bool] = False
     fused_kernels: ClassVar[dict[str, str]] = {}
+
+    def __init__(self) -> None:
+        self._fused_found: dict[str, Callable[..., Any] | None] = {}
 
     # -- importing ---------------------------------------------------------------------
     def is_installed(self) -> bool:
@@ -219,8 +224,13 @@ class Framework:
         ``mlpillars.kernels._attention_fused``). It returns the result, or
         ``NotImplemented`` for arguments it cannot honour (the generic formula then runs).
         """
-        method = self.fused_kernels.get(kernel_name)
-        return None if method is None else getattr(self, method)
+        found = self._fused_found.get(kernel_name, _NOT_LOOKED_UP)
+        if found is _NOT_LOOKED_UP:  # once per kernel: every call dispatches through here
+            method = self.fused_kernels.get(kernel_name)
+            found = self._fused_found[kernel_name] = (
+                None if method is None else getattr(self, method)
+            )
+        return found
 
     # -- compiling -------------------------------------------------------------------------
     def compile(self, function: Callable[..., Any]) -> Callable[..., Any]:
