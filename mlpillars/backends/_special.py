@@ -49,9 +49,10 @@ def vecdot(a: Any, b: Any, *, xp: Any) -> Any:
 
 def row_major(x: Any) -> Any:
     """``x`` laid out row-major (C order, the last axis contiguous), copied if it is not,
-    where its framework's products gain from it (NumPy, torch); unchanged elsewhere (JAX
-    and Dask choose layouts themselves). For a kernel that multiplies by a transposed view
-    many times: one copy, then every product reads it in order.
+    where its framework's products gain from it (NumPy, torch on the CPU); unchanged
+    elsewhere (JAX and Dask choose layouts themselves, cuBLAS reads either). For a kernel
+    that multiplies by a transposed view many times: one copy, then every product reads
+    it in order.
 
     Parameters
     ----------

@@ -133,7 +133,10 @@ class TorchFramework(Framework):
         return self.load().special.erf(array)
 
     def row_major(self, array: Any) -> Any:
-        return array.contiguous()
+        """Contiguous on the CPU (its batched products ran 1.5-2x faster on a contiguous X^T
+        than on a transposed view); on a GPU as it is: cuBLAS reads either layout, and
+        device memory is the scarcer."""
+        return array.contiguous() if array.device.type == "cpu" else array
 
     def vecdot(self, a: Any, b: Any, *, xp: ModuleType) -> Any:
         # array-api-compat's vecdot broadcasts, moves axes and multiplies matrices: 90 us
