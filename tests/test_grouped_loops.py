@@ -1,6 +1,7 @@
 """NumPy runs gradient descent's independent problems in groups (each in cache): the results
 equal one loop over all problems, bit for bit, and the float64 reference loop. JAX groups
-them too, inside its jitted loop (one ``lax.map``): the same results as one loop."""
+them too, inside its jitted loop (one ``lax.map``), and torch on the CPU in larger groups:
+the same results as one loop."""
 
 from __future__ import annotations
 
@@ -85,6 +86,38 @@ def test_groups_of_cache_size_and_at_least_min_group():
     per_problem = _problem_groups.CACHE_BYTES // 16  # 16 problems fill the cache
     assert sizes(_grouped_loops._groups(256, per_problem)) == [16] * 16
     assert sizes(_grouped_loops._groups(256, 10**9)) == [16] * 16  # never below MIN_GROUP
+    # torch's groups (given group_bytes): one while the data fit in one group
+    assert sizes(_grouped_loops._groups(256, 2**16, group_bytes=2**24)) == [256]
+    assert sizes(_grouped_loops._groups(256, 2**17, group_bytes=2**24)) == [128, 128]
+
+
+# -- torch on the CPU: groups of CPU_GROUP_BYTES, the same results as one loop -------------------
+
+
+@pytest.mark.parametrize("loss", ["mse", "logistic"])
+def test_torch_groups_equal_one_loop(monkeypatch, loss: str):
+    torch = pytest.importorskip("torch")
+    from mlpillars.backends.frameworks import torch as torch_framework
+
+    X, y = regressions(np.random.default_rng(6), labels=loss == "logistic")
+    arguments = (torch.asarray(X), torch.asarray(y))
+    lr, tol = {"mse": (0.3, 1e-4), "logistic": (0.5, 1e-3)}[loss]  # some stop before 60
+    options = {"loss": loss, "lr": lr, "steps": 60, "tol": tol, "mse_method": "data"}
+    monkeypatch.setattr(_problem_groups, "MIN_GROUP", 8)
+    runs = []
+    whole_loop = _grouped_loops.run_in_groups
+    spy = lambda *args: runs.append(args[-1]) or whole_loop(*args)  # noqa: E731
+    monkeypatch.setattr(_grouped_loops, "run_in_groups", spy)
+    monkeypatch.setattr(torch_framework, "CPU_GROUP_BYTES", X[0].nbytes * 8)  # 5 groups
+    grouped = mp.gradient_descent(*arguments, **options)
+    monkeypatch.setattr(torch_framework, "CPU_GROUP_BYTES", 10**12)  # one group
+    whole = mp.gradient_descent(*arguments, **options)
+    assert runs == [X[0].nbytes * 8, 10**12]
+    steps = grouped.steps_run.numpy()
+    assert steps.min() < steps.max(), "the problems should stop at different steps"
+    for field in grouped._fields:
+        actual, expected = getattr(grouped, field).numpy(), getattr(whole, field).numpy()
+        np.testing.assert_allclose(actual, expected, rtol=1e-12, atol=1e-15, err_msg=field)
 
 
 # -- JAX: the same groups, one lax.map over them inside the jitted loop ------------------------

@@ -44,8 +44,13 @@ from ._trees import map_leaves
 Loop = Callable[[Any, Any, Any], tuple[Any, Any, Any]]
 
 
-def run_in_groups(run: Loop, loop: Any, state: Any, constants: Any) -> tuple[Any, Any, Any] | None:
+def run_in_groups(
+    run: Loop, loop: Any, state: Any, constants: Any, group_bytes: int | None = None
+) -> tuple[Any, Any, Any] | None:
     """``run`` (the plain loop) over groups of the problems, or None when one group is all.
+
+    ``group_bytes``: the data a group holds (see :func:`._problem_groups.group_count`;
+    default NumPy's, a share of the cache).
 
     Returns
     -------
@@ -55,7 +60,7 @@ def run_in_groups(run: Loop, loop: Any, state: Any, constants: Any) -> tuple[Any
     if not getattr(loop, "rows_independent", False):
         return None
     batch_size, bytes_per_problem = problems_and_bytes(state, constants)
-    groups = _groups(batch_size, bytes_per_problem)
+    groups = _groups(batch_size, bytes_per_problem, group_bytes)
     if len(groups) < 2:
         return None
     results = [
@@ -65,9 +70,9 @@ def run_in_groups(run: Loop, loop: Any, state: Any, constants: Any) -> tuple[Any
     return _joined(state, results, batch_size, loop.xp)
 
 
-def _groups(batch_size: int, bytes_per_problem: int) -> list[slice]:
+def _groups(batch_size: int, bytes_per_problem: int, group_bytes: int | None = None) -> list[slice]:
     """Consecutive row ranges, as many as :func:`group_count` says."""
-    count = group_count(batch_size, bytes_per_problem)
+    count = group_count(batch_size, bytes_per_problem, group_bytes)
     bounds = [round(index * batch_size / count) for index in range(count + 1)]
     return [slice(start, stop) for start, stop in itertools.pairwise(bounds)]
 

@@ -28,13 +28,17 @@ MIN_GROUP = 16
 """Fewest problems in a group: below it, the per-call cost outweighs the cache."""
 
 
-def group_count(batch_size: int, bytes_per_problem: int) -> int:
-    """Groups of about CACHE_BYTES each, of at least MIN_GROUP problems; 1 when the data do
-    not exceed GROUPING_THRESHOLD."""
-    if batch_size * bytes_per_problem <= GROUPING_THRESHOLD:
+def group_count(batch_size: int, bytes_per_problem: int, group_bytes: int | None = None) -> int:
+    """Groups of about ``group_bytes`` each (default :data:`CACHE_BYTES`), of at least
+    :data:`MIN_GROUP` problems; 1 when the data do not exceed :data:`GROUPING_THRESHOLD`
+    (with ``group_bytes`` given: when they fit in one group)."""
+    threshold = GROUPING_THRESHOLD if group_bytes is None else group_bytes
+    group_bytes = CACHE_BYTES if group_bytes is None else group_bytes
+    total_bytes = batch_size * bytes_per_problem
+    if total_bytes <= threshold:
         return 1
-    by_cache = math.ceil(batch_size * bytes_per_problem / CACHE_BYTES)
-    return max(1, min(by_cache, batch_size // MIN_GROUP))
+    by_size = math.ceil(total_bytes / group_bytes)
+    return max(1, min(by_size, batch_size // MIN_GROUP))
 
 
 def problems_and_bytes(state: Any, constants: Any) -> tuple[int, int]:

@@ -12,12 +12,17 @@ import numpy as np
 
 from .._capabilities import Capabilities
 from .._errors import NoGPUError
-from . import _torch_fused, _torch_loops
+from . import _grouped_loops, _torch_fused, _torch_loops
 from ._step_loop import StepLoop
+from ._trees import leaves
 from .base import Framework, device_index, unknown_device
 
 _DLPACK_CPU = 1
 """DLPack's device type of host memory (``kDLCPU``)."""
+
+CPU_GROUP_BYTES = 16 * 2**20
+"""The data a group of independent problems holds in an eager loop on the CPU (see
+:meth:`TorchFramework.run_loop`)."""
 
 
 def _safe_to_share(host: np.ndarray) -> bool:
@@ -152,11 +157,26 @@ class TorchFramework(Framework):
     def run_loop(self, loop: StepLoop, state: Any, constants: Any) -> tuple[Any, Any, Any]:
         """Eagerly the plain Python loop; traced by ``torch.compile``, one
         ``torch.while_loop`` (see :mod:`._torch_loops`): the full ``(steps + 1, ...)``
-        history and a 0-d ``steps_run`` come back, as under ``jax.jit``."""
+        history and a 0-d ``steps_run`` come back, as under ``jax.jit``.
+
+        On the CPU, independent problems whose data exceed :data:`CPU_GROUP_BYTES` run in
+        groups of about that much (``_grouped_loops``, as NumPy's smaller ones): a group's
+        elementwise work still spans both cores (intra-op threads), its data stay in the
+        last-level cache, and its temporaries are half as large. Logistic GD, B=256
+        problems of 512 x 32 float64 samples, 200 steps: 1.17-2.1 s in one loop (up to 2300
+        page faults a step, as the allocator's state has it), 0.87-0.92 s in two groups;
+        groups of 8 MiB 1.25 s (more calls), of 2 MiB 3.7 s.
+        """
         import torch  # not self.load(): torch.compile cannot trace importlib
 
         if torch.compiler.is_compiling():
             return _torch_loops.run_compiled_loop(torch, loop, state, constants)
+        on_cpu = all(array.device.type == "cpu" for array in leaves(state))
+        if on_cpu:
+            run = super().run_loop
+            grouped = _grouped_loops.run_in_groups(run, loop, state, constants, CPU_GROUP_BYTES)
+            if grouped is not None:
+                return grouped
         return super().run_loop(loop, state, constants)
 
     # -- the benchmark record ------------------------------------------------------------------
