@@ -164,8 +164,8 @@ class TorchFramework(Framework):
         elementwise work still spans both cores (intra-op threads), its data stay in the
         last-level cache, and its temporaries are half as large. Logistic GD, B=256
         problems of 512 x 32 float64 samples, 200 steps: 1.17-2.1 s in one loop (up to 2300
-        page faults a step, as the allocator's state has it), 0.87-0.92 s in two groups;
-        groups of 8 MiB 1.25 s (more calls), of 2 MiB 3.7 s.
+        page faults a step, as the allocator's state has it), 0.87-1.0 s in two groups,
+        1.25 s in four (more calls a step).
         """
         import torch  # not self.load(): torch.compile cannot trace importlib
 
