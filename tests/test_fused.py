@@ -348,3 +348,48 @@ def test_frameworks_without_their_own_kernels_run_the_formula():
         for kernel_name in (*SOFTMAX_FAMILY, "linear", "mlp"):
             assert FRAMEWORKS[name].fused(kernel_name) is None
     assert math.isfinite(_numpy_fused.CLOSE_TO_ONE)
+
+
+# -- normalize and cosine_similarity: NumPy's own calls, on hostile rows ------------------------
+
+HOSTILE_ROWS = {  # huge beside tiny, subnormal, a zero vector, plain
+    "float64": [[3e300, -4e300, 0.0, 1e-300], [1e-310, 2e-310, 0.0, 0.0], [0.0] * 4],
+    "float32": [[3e30, -4e30, 0.0, 1e-30], [1e-40, 2e-40, 0.0, 0.0], [0.0] * 4],
+}
+
+
+def _unit_rows(host: np.ndarray, axis: int) -> np.ndarray:
+    """Unit vectors in extended precision (no overflow at 1e300), zero vectors zero."""
+    wide = host.astype(np.longdouble)
+    norms = np.sqrt(np.sum(wide * wide, axis=axis, keepdims=True))
+    return np.divide(wide, norms, out=np.zeros_like(wide), where=norms > 0).astype(np.float64)
+
+
+@pytest.mark.parametrize("dtype_name", ["float32", "float64"])
+def test_numpy_normalize_and_cosine_match_generic_on_hostile_rows(rng, dtype_name):
+    host = np.concatenate([HOSTILE_ROWS[dtype_name], rng.normal(size=(3, 4))]).astype(dtype_name)
+    x = np.asarray(host.T.copy().T)  # a column-major view's values, read-only
+    x.flags.writeable = False
+    xp = _case("numpy", dtype_name).xp
+    for axis in (0, 1):
+        with _recorded_answers("numpy", "normalize") as answers:
+            result = mp.normalize(x, axis=axis)
+        assert len(answers) == 1 and answers[0] is not NotImplemented
+        assert_close(result, mp.normalize.generic(x, axis=axis, xp=xp), like=x)
+        assert_close(result, _unit_rows(host, axis), like=x)
+    with _recorded_answers("numpy", "cosine_similarity") as answers:
+        similarity = mp.cosine_similarity(x, x[::-1])
+    assert len(answers) == 1 and answers[0] is not NotImplemented
+    assert_close(similarity, mp.cosine_similarity.generic(x, x[::-1], xp=xp), like=x)
+    unit = _unit_rows(host, 1)
+    assert_close(similarity, np.clip(unit @ unit[::-1].T, -1, 1), like=x)
+    np.testing.assert_array_equal(x, host)  # the input is only read
+
+
+def test_numpy_normalize_leaves_half_precision_to_the_formula(rng):
+    x = rng.normal(size=(3, 5)).astype(np.float16)
+    with _recorded_answers("numpy", "normalize") as answers:
+        result = mp.normalize(x)
+    assert answers == [NotImplemented]
+    assert result.dtype == np.float16
+    assert_close(result, _unit_rows(x, 1), like=x)

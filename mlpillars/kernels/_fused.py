@@ -104,6 +104,53 @@ class FusedLinear(Protocol):
         ...
 
 
+class FusedNormalize(Protocol):
+    """The call a framework's ``fused_kernels["normalize"]`` answers (offered arrays with
+    at least one axis and none of length 0)."""
+
+    def __call__(self, x: Any, /, *, axis: int, xp: Any) -> Any:
+        """``x / ||x||_2`` along ``axis`` (zero vectors zero), or ``NotImplemented``.
+
+        As the kernel's formula: each vector divided by its largest magnitude first, so
+        that no square overflows or underflows.
+
+        Parameters
+        ----------
+        x : array, any shape
+            In a real floating dtype.
+        axis : int
+            In ``[0, x.ndim)``.
+        xp : namespace
+
+        Returns
+        -------
+        array, shape of x, or NotImplemented
+        """
+        ...
+
+
+class FusedCosineSimilarity(Protocol):
+    """The call a framework's ``fused_kernels["cosine_similarity"]`` answers (offered
+    matrices with no axis of length 0)."""
+
+    def __call__(self, a: Any, b: Any, /, *, xp: Any) -> Any:
+        """``a_i . b_j / (||a_i|| ||b_j||)`` clipped to [-1, 1] (0 for a zero vector),
+        or ``NotImplemented``; the vectors normalised as :class:`FusedNormalize` does.
+
+        Parameters
+        ----------
+        a : array, shape (n, d)
+        b : array, shape (m, d)
+            In one real floating dtype.
+        xp : namespace
+
+        Returns
+        -------
+        array, shape (n, m), or NotImplemented
+        """
+        ...
+
+
 def is_offered(x: Any) -> bool:
     """Whether the softmax family offers ``x`` to a framework's implementation: at least
     one axis and none of length 0 (the formula's errors and empty results stay its own)."""

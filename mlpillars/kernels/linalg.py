@@ -11,7 +11,7 @@ from typing import Any
 
 from ..backends import kernel, reduce_max
 from ._checks import as_floating, check_axis, check_ndim, is_empty, shape_text
-from ._fused import FusedLinear
+from ._fused import FusedCosineSimilarity, FusedLinear, FusedNormalize
 from .activations import activation_function
 
 
@@ -129,7 +129,7 @@ def mlp(
 
 
 @kernel(arrays=("x",))
-def normalize(x: Any, /, *, axis: int = -1, xp: Any) -> Any:
+def normalize(x: Any, /, *, axis: int = -1, xp: Any, fused: FusedNormalize | None = None) -> Any:
     r"""Scale each vector along ``axis`` to unit L2 norm; zero vectors stay zero.
 
     .. math:: \hat{x} = x / \lVert x \rVert_2 \quad (\hat{x} = 0 \text{ where } x = 0)
@@ -148,12 +148,18 @@ def normalize(x: Any, /, *, axis: int = -1, xp: Any) -> Any:
     """
     (x,) = as_floating(x, xp=xp, kernel="normalize", names=("x",))
     check_ndim("normalize", "x", x, tuple(range(1, 33)))
-    check_axis("normalize", "x", x, axis)
+    axis = check_axis("normalize", "x", x, axis)
+    if fused is not None and not is_empty(x):
+        unit = fused(x, axis=axis, xp=xp)
+        if unit is not NotImplemented:
+            return unit
     return _unit_vectors(x, axis, xp=xp)
 
 
 @kernel(arrays=("a", "b"))
-def cosine_similarity(a: Any, b: Any, /, *, xp: Any) -> Any:
+def cosine_similarity(
+    a: Any, b: Any, /, *, xp: Any, fused: FusedCosineSimilarity | None = None
+) -> Any:
     r"""Pairwise cosine similarity between the rows of ``a`` and of ``b``.
 
     .. math:: S_{ij} = \frac{a_i \cdot b_j}{\lVert a_i\rVert \lVert b_j\rVert}
@@ -178,9 +184,14 @@ def cosine_similarity(a: Any, b: Any, /, *, xp: Any) -> Any:
             f"cosine_similarity: a has {a.shape[-1]} features but b has {b.shape[-1]} "
             f"(a: {shape_text(a)}, b: {shape_text(b)}); both need the same last dimension"
         )
-    a_rows = _unit_vectors(a if a.ndim == 2 else xp.expand_dims(a, axis=0), -1, xp=xp)
-    b_rows = _unit_vectors(b if b.ndim == 2 else xp.expand_dims(b, axis=0), -1, xp=xp)
-    similarity = xp.clip(a_rows @ xp.matrix_transpose(b_rows), -1.0, 1.0)
+    a_rows = a if a.ndim == 2 else xp.expand_dims(a, axis=0)
+    b_rows = b if b.ndim == 2 else xp.expand_dims(b, axis=0)
+    similarity = NotImplemented
+    if fused is not None and not (is_empty(a_rows) or is_empty(b_rows)):
+        similarity = fused(a_rows, b_rows, xp=xp)
+    if similarity is NotImplemented:
+        a_unit, b_unit = _unit_vectors(a_rows, -1, xp=xp), _unit_vectors(b_rows, -1, xp=xp)
+        similarity = xp.clip(a_unit @ xp.matrix_transpose(b_unit), -1.0, 1.0)
     if b.ndim == 1:
         similarity = similarity[:, 0]
     if a.ndim == 1:
@@ -223,8 +234,9 @@ def _unit_vectors(x: Any, axis: int, *, xp: Any) -> Any:
     if is_empty(x):  # empty in, empty out (Dask cannot reduce an empty chunk)
         return xp.zeros_like(x)
     largest = reduce_max(xp.abs(x), axis=axis, keepdims=True, xp=xp)
-    shrink = xp.where(largest > _HUGE, xp.full_like(largest, 2.0**-64), xp.ones_like(largest))
-    x, largest = x * shrink, largest * shrink
+    if float(xp.finfo(x.dtype).max) > _HUGE:  # not float16: it holds neither _HUGE nor 2**-64
+        shrink = xp.where(largest > _HUGE, xp.full_like(largest, 2.0**-64), xp.ones_like(largest))
+        x, largest = x * shrink, largest * shrink
     nonzero_largest = xp.where(largest == 0, xp.ones_like(largest), largest)
     scaled = x / nonzero_largest
     norm = xp.linalg.vector_norm(scaled, axis=axis, keepdims=True)

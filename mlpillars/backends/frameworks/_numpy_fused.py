@@ -128,6 +128,30 @@ def linear(
     return output if apply_activation is None else apply_activation(output)
 
 
+def normalize(x: np.ndarray, axis: int) -> Any:
+    """``x / ||x||`` along ``axis`` by the kernel's formula (each vector divided by its
+    largest magnitude first), in five new arrays and NumPy's own calls, not
+    array-api-compat's; float32 and float64 (others: NotImplemented)."""
+    if x.dtype.char not in "fd":
+        return NotImplemented
+    largest = np.maximum.reduce(np.abs(x), axis=axis, keepdims=True)
+    largest[largest == 0] = 1
+    unit = np.divide(x, largest)
+    norm = np.sqrt(np.add.reduce(np.square(unit), axis=axis, keepdims=True))
+    norm[norm == 0] = 1  # a zero vector stays zero
+    unit /= norm
+    return unit
+
+
+def cosine_similarity(a: np.ndarray, b: np.ndarray) -> Any:
+    """The rows' cosine similarities (n, m), clipped to [-1, 1] in place."""
+    a_unit, b_unit = normalize(a, 1), normalize(b, 1)
+    if a_unit is NotImplemented or b_unit is NotImplemented:
+        return NotImplemented
+    similarity = np.matmul(a_unit, b_unit.T)
+    return np.clip(similarity, -1.0, 1.0, out=similarity)
+
+
 def _relu(output: np.ndarray) -> np.ndarray:
     return np.maximum(output, 0, out=output)
 

@@ -57,6 +57,8 @@ class NumPyFramework(Framework):
         "logsumexp": "fused_logsumexp",
         "linear": "fused_linear",
         "mlp": "fused_linear",
+        "normalize": "fused_normalize",
+        "cosine_similarity": "fused_cosine_similarity",
     }
 
     def fused_softmax(
@@ -92,3 +94,11 @@ class NumPyFramework(Framework):
         """``linear`` (and each layer of ``mlp``): the bias and the activation applied in
         the product's own buffer; takes every named activation (``FusedLinear``)."""
         return _numpy_fused.linear(x, weight, bias, activation)
+
+    def fused_normalize(self, x: np.ndarray, /, *, axis: int, xp: ModuleType) -> Any:
+        """``normalize`` in NumPy's own calls (``FusedNormalize``); float32 and float64."""
+        return _numpy_fused.normalize(x, axis)
+
+    def fused_cosine_similarity(self, a: np.ndarray, b: np.ndarray, /, *, xp: ModuleType) -> Any:
+        """``cosine_similarity`` of matrices in NumPy's own calls (``FusedCosineSimilarity``)."""
+        return _numpy_fused.cosine_similarity(a, b)
