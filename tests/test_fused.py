@@ -393,3 +393,35 @@ def test_numpy_normalize_leaves_half_precision_to_the_formula(rng):
     assert answers == [NotImplemented]
     assert result.dtype == np.float16
     assert_close(result, _unit_rows(x, 1), like=x)
+
+
+SIGMOID_EDGES = [0.0, -0.0, 1e-300, -1e-30, 0.5, -3.0, 30.0, -30.0, 88.0, -88.0, 700.0, -700.0]
+SIGMOID_EDGES += [1e30, -1e30, np.inf, -np.inf]
+
+
+@pytest.mark.parametrize("dtype_name", ["float32", "float64"])
+def test_numpy_sigmoid_is_expit_and_matches_the_formula(rng, dtype_name):
+    host = np.concatenate([SIGMOID_EDGES, rng.normal(scale=5.0, size=40)]).astype(dtype_name)
+    x = host.reshape(8, 7)[:, ::2]  # strided and read-only: only read
+    x.flags.writeable = False
+    wide = x.astype(np.longdouble)
+    with np.errstate(over="ignore", invalid="ignore"):  # the branch where does not pick
+        expected = np.where(wide >= 0, 1 / (1 + np.exp(-wide)), np.exp(wide) / (1 + np.exp(wide)))
+    xp = _case("numpy", dtype_name).xp
+    with _recorded_answers("numpy", "sigmoid") as answers:
+        result = mp.sigmoid(x)
+    assert len(answers) == 1 and answers[0] is not NotImplemented
+    assert_close(result, mp.sigmoid.generic(x, xp=xp), like=x)
+    assert_close(result, expected.astype(np.float64), like=x)
+    tiny = x < -30  # relative accuracy where the sigmoid is tiny, not 0 against 1e-13
+    np.testing.assert_allclose(result[tiny], expected[tiny].astype(dtype_name), rtol=1e-6)
+    scalar = mp.sigmoid(np.asarray(-2.0, dtype=dtype_name))  # 0-d in, 0-d array out
+    assert isinstance(scalar, np.ndarray) and scalar.shape == () and scalar.dtype == dtype_name
+
+
+def test_numpy_sigmoid_leaves_half_precision_to_the_formula(rng):
+    x = rng.normal(size=(4, 3)).astype(np.float16)
+    with _recorded_answers("numpy", "sigmoid") as answers:
+        result = mp.sigmoid(x)
+    assert answers == [NotImplemented] and result.dtype == np.float16
+    assert_close(result, 1 / (1 + np.exp(-x.astype(np.float64))), like=x)

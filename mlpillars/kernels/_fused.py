@@ -104,6 +104,16 @@ class FusedLinear(Protocol):
         ...
 
 
+class FusedSigmoid(Protocol):
+    """The call a framework's ``fused_kernels["sigmoid"]`` answers (any floating array)."""
+
+    def __call__(self, x: Any, /, *, xp: Any) -> Any:
+        """``1 / (1 + exp(-x))`` elementwise, as accurate as the kernel's formula for any
+        x (no overflow; tiny values keep their digits), in a new array of x's shape and
+        dtype; or ``NotImplemented``."""
+        ...
+
+
 class FusedNormalize(Protocol):
     """The call a framework's ``fused_kernels["normalize"]`` answers (offered arrays with
     at least one axis and none of length 0)."""

@@ -12,7 +12,7 @@ from typing import Any
 
 from ..backends import kernel
 from ._checks import as_floating, check_axis, check_choice, narrowed, widened
-from ._fused import FusedLogSumExp, FusedSoftmax, is_offered
+from ._fused import FusedLogSumExp, FusedSigmoid, FusedSoftmax, is_offered
 from ._softmax_formulas import (
     checked_log_softmax,
     log_softmax_formula,
@@ -164,7 +164,7 @@ def logsumexp(
 
 
 @kernel(arrays=("x",))
-def sigmoid(x: Any, /, *, xp: Any) -> Any:
+def sigmoid(x: Any, /, *, xp: Any, fused: FusedSigmoid | None = None) -> Any:
     r"""Logistic sigmoid, stable for large ``|x|``.
 
     .. math:: \sigma(x) = \frac{1}{1 + e^{-x}}
@@ -182,6 +182,8 @@ def sigmoid(x: Any, /, *, xp: Any) -> Any:
     array, same shape as x, values in [0, 1]
     """
     (x,) = as_floating(x, xp=xp, kernel="sigmoid", names=("x",))
+    if fused is not None and (probabilities := fused(x, xp=xp)) is not NotImplemented:
+        return probabilities
     return stable_sigmoid(x, xp=xp)
 
 

@@ -128,6 +128,14 @@ def linear(
     return output if apply_activation is None else apply_activation(output)
 
 
+def sigmoid(x: np.ndarray) -> Any:
+    """SciPy's ``expit`` (as stable as the kernel's formula) into a new array: one call, not
+    the formula's six; float32 and float64 (others: NotImplemented)."""
+    if x.dtype.char not in "fd":
+        return NotImplemented
+    return _sigmoid(np.empty_like(x), source=x)
+
+
 def normalize(x: np.ndarray, axis: int) -> Any:
     """``x / ||x||`` along ``axis`` by the kernel's formula (each vector divided by its
     largest magnitude first), in five new arrays and NumPy's own calls, not
@@ -160,10 +168,11 @@ def _tanh(output: np.ndarray) -> np.ndarray:
     return np.tanh(output, out=output)
 
 
-def _sigmoid(output: np.ndarray) -> np.ndarray:
+def _sigmoid(output: np.ndarray, source: np.ndarray | None = None) -> np.ndarray:
+    """``expit(source)`` into ``output`` (by default in place)."""
     from scipy.special import expit  # stable: exp(-|x|) only, as the kernels' sigmoid
 
-    return expit(output, out=output)
+    return expit(output if source is None else source, out=output)
 
 
 def _gelu(output: np.ndarray) -> np.ndarray:

@@ -57,6 +57,7 @@ class NumPyFramework(Framework):
         "logsumexp": "fused_logsumexp",
         "linear": "fused_linear",
         "mlp": "fused_linear",
+        "sigmoid": "fused_sigmoid",
         "normalize": "fused_normalize",
         "cosine_similarity": "fused_cosine_similarity",
     }
@@ -102,3 +103,7 @@ class NumPyFramework(Framework):
     def fused_cosine_similarity(self, a: np.ndarray, b: np.ndarray, /, *, xp: ModuleType) -> Any:
         """``cosine_similarity`` of matrices in NumPy's own calls (``FusedCosineSimilarity``)."""
         return _numpy_fused.cosine_similarity(a, b)
+
+    def fused_sigmoid(self, x: np.ndarray, /, *, xp: ModuleType) -> Any:
+        """``sigmoid`` by SciPy's ``expit`` (``FusedSigmoid``); float32 and float64."""
+        return _numpy_fused.sigmoid(x)
