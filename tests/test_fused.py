@@ -425,3 +425,17 @@ def test_numpy_sigmoid_leaves_half_precision_to_the_formula(rng):
         result = mp.sigmoid(x)
     assert answers == [NotImplemented] and result.dtype == np.float16
     assert_close(result, 1 / (1 + np.exp(-x.astype(np.float64))), like=x)
+
+
+@pytest.mark.parametrize("backend", FUSED_BACKENDS)
+def test_cross_entropy_takes_the_frameworks_log_softmax(rng, backend):
+    case = _case(backend, "float32")
+    host_logits, host_labels = rng.normal(scale=3.0, size=(6, 5)), rng.integers(0, 5, size=6)
+    logits, labels = case.asarray(host_logits), case.xp.asarray(host_labels)
+    with _recorded_answers(backend, "cross_entropy") as answers:
+        losses = mp.cross_entropy(logits, labels, reduction="none")
+    assert len(answers) == 1 and answers[0] is not NotImplemented
+    generic = mp.cross_entropy.generic(logits, labels, reduction="none", xp=case.xp)
+    assert_close(losses, case.to_numpy(generic), like=logits[:, 0])
+    log_probs = scipy.special.log_softmax(case.to_numpy(logits).astype(np.float64), axis=-1)
+    assert_close(losses, -log_probs[np.arange(6), host_labels], like=logits[:, 0])

@@ -11,6 +11,7 @@ import math
 from typing import Any
 
 import array_api_compat as aac
+import array_api_extra as xpx
 
 from ..backends import values_known
 from ._checks import as_floating, check_axis, is_empty, shape_text
@@ -53,13 +54,26 @@ def picked_log_probs(log_probs: Any, labels: Any, class_axis: int, *, xp: Any) -
             f"{n_classes} classes; got labels from {int(xp.min(labels))} to {int(xp.max(labels))}"
         )
     class_last = xp.moveaxis(log_probs, class_axis, -1)
-    classes = xp.arange(n_classes, dtype=labels.dtype, device=aac.device(log_probs))
-    is_label = xp.expand_dims(labels, axis=-1) == classes
-    picked = xp.sum(xp.where(is_label, class_last, xp.zeros_like(class_last)), axis=-1)
+    picked = _at_labels(class_last, labels, in_range, checked, xp=xp)
     if checked:
         return picked
     # Labels not checked (traced, or on a GPU): an out-of-range label's row is NaN.
     return xp.where(in_range, picked, xp.full_like(picked, math.nan))
+
+
+def _at_labels(class_last: Any, labels: Any, in_range: Any, checked: bool, *, xp: Any) -> Any:
+    """``class_last[..., label]`` per sample: a gather where the namespace has one (an
+    unchecked label out of range first replaced by 0: torch's gather on a GPU would fail
+    the device), else a mask over the classes (Dask). 65536 samples of 10 classes on
+    NumPy: 0.5 ms against 10 ms."""
+    if hasattr(xp, "take_along_axis"):
+        index = labels if checked else xp.where(in_range, labels, xp.zeros_like(labels))
+        index = xp.astype(index, xpx.default_dtype(xp, "indexing", device=aac.device(labels)))
+        return xp.take_along_axis(class_last, xp.expand_dims(index, axis=-1), axis=-1)[..., 0]
+    n_classes = class_last.shape[-1]
+    classes = xp.arange(n_classes, dtype=labels.dtype, device=aac.device(class_last))
+    is_label = xp.expand_dims(labels, axis=-1) == classes
+    return xp.sum(xp.where(is_label, class_last, xp.zeros_like(class_last)), axis=-1)
 
 
 def soft_target_log_likelihood(

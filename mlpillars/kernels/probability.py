@@ -196,6 +196,7 @@ def cross_entropy(
     axis: int = -1,
     reduction: str = "mean",
     xp: Any,
+    fused: FusedSoftmax | None = None,
 ) -> Any:
     r"""Cross-entropy between ``softmax(logits)`` and a target, through ``log_softmax``.
 
@@ -229,7 +230,7 @@ def cross_entropy(
     check_choice("cross_entropy", "reduction", reduction, REDUCTIONS)
     (logits,) = as_floating(logits, xp=xp, kernel="cross_entropy", names=("logits",))
     class_axis = class_axis_of(logits, axis, reduction)
-    log_probs = checked_log_softmax(widened(logits, xp=xp), class_axis, 1.0, xp=xp)
+    log_probs = _log_probabilities(widened(logits, xp=xp), class_axis, fused, xp=xp)
     if xp.isdtype(target.dtype, "integral"):
         losses = -picked_log_probs(log_probs, target, class_axis, xp=xp)
     else:
@@ -239,3 +240,13 @@ def cross_entropy(
     elif reduction == "sum":
         losses = xp.sum(losses)
     return narrowed(losses, logits, xp=xp)
+
+
+def _log_probabilities(logits: Any, class_axis: int, fused: FusedSoftmax | None, *, xp: Any) -> Any:
+    """``log_softmax`` of (widened) logits along the class axis: the framework's own where
+    it has one (its ``fused_kernels["cross_entropy"]``), else the formula."""
+    if fused is not None and is_offered(logits):
+        log_probs = fused(logits, axis=class_axis, temperature=1.0, xp=xp)
+        if log_probs is not NotImplemented:
+            return log_probs
+    return checked_log_softmax(logits, class_axis, 1.0, xp=xp)
