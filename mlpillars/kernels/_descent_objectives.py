@@ -46,15 +46,14 @@ class DataObjective(NamedTuple):
 
     def loss_and_gradient(self, params: Any, options: Any, *, xp: Any) -> tuple[Any, Any]:
         """Loss (B,) and gradient (B, p) at params (B, p), L2 penalty included."""
-        features = self.features
-        if features is None:
-            features = xp.matrix_transpose(self.transposed_features)
+        transposed = self.transposed_features
+        features = self.features if transposed is None else xp.matrix_transpose(transposed)
         n_samples, n_features = features.shape[-2:]
         weights = params[:, :n_features]
-        if self.transposed_features is None:
+        if transposed is None:  # X as given (compiled): X w, a column
             logits = (features @ weights[..., None])[..., 0]  # (B, n)
-        else:
-            logits = (weights[:, None, :] @ self.transposed_features)[:, 0, :]
+        else:  # w^T X^T: a row times the row-major copy
+            logits = (weights[:, None, :] @ transposed)[:, 0, :]
         if options.fit_intercept:
             logits = logits + params[:, n_features:]
         if options.loss == "mse":

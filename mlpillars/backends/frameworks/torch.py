@@ -171,13 +171,11 @@ class TorchFramework(Framework):
 
         if torch.compiler.is_compiling():
             return _torch_loops.run_compiled_loop(torch, loop, state, constants)
-        on_cpu = all(array.device.type == "cpu" for array in leaves(state))
-        if on_cpu:
+        grouped = None
+        if all(array.device.type == "cpu" for array in leaves(state)):
             run = super().run_loop
             grouped = _grouped_loops.run_in_groups(run, loop, state, constants, CPU_GROUP_BYTES)
-            if grouped is not None:
-                return grouped
-        return super().run_loop(loop, state, constants)
+        return super().run_loop(loop, state, constants) if grouped is None else grouped
 
     # -- the benchmark record ------------------------------------------------------------------
     def settings(self) -> dict[str, Any]:
