@@ -60,6 +60,7 @@ def test_numpy_erf_reads_strided_and_read_only_inputs(rng, dtype):
 
 def test_numpy_erf_blocks_cover_every_element(monkeypatch, rng):
     monkeypatch.setattr(_numpy_special, "BLOCK_ELEMENTS", 64)
+    monkeypatch.setattr(_numpy_special, "SCIPY_BELOW", 0)  # the rational form, not SciPy
     values = rng.normal(size=(13, 17)).astype(np.float32)  # 221: three whole blocks and a part
     in_place = values.copy()
     assert _numpy_special.erf_in_place(in_place) is in_place
@@ -69,3 +70,11 @@ def test_numpy_erf_blocks_cover_every_element(monkeypatch, rng):
     np.testing.assert_allclose(
         strided, scipy.special.erf(values[:, ::2].astype(np.float64)), atol=5e-7
     )
+
+
+def test_numpy_float32_erf_of_few_elements_is_scipys(rng):
+    values = rng.normal(scale=2.0, size=(3, 50)).astype(np.float32)
+    assert values.size < _numpy_special.SCIPY_BELOW
+    buffer = values.copy()
+    assert _numpy_special.erf_in_place(buffer) is buffer
+    np.testing.assert_array_equal(buffer, scipy.special.erf(values))

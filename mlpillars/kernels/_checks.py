@@ -184,7 +184,7 @@ def as_floating(
         For an array of any other dtype (complex, object, text), naming the kernel and
         the argument: a complex array is never silently cast to real.
     """
-    if len(arrays) == 1 and is_dtype(arrays[0].dtype, "real floating", xp=xp):
+    if _one_floating_dtype(arrays, xp=xp):
         return arrays  # the common call, without the loop
     dtype = None
     for index, array in enumerate(arrays):
@@ -204,6 +204,18 @@ def as_floating(
         array if array is None or array.dtype == dtype else xp.astype(array, dtype)
         for array in arrays
     )
+
+
+def _one_floating_dtype(arrays: tuple[Any, ...], *, xp: Any) -> bool:
+    """Whether the arrays (none of them None) share one real floating dtype."""
+    first = arrays[0]
+    if first is None:
+        return False
+    dtype = first.dtype
+    for array in arrays[1:]:
+        if array is None or array.dtype != dtype:
+            return False
+    return is_dtype(dtype, "real floating", xp=xp)
 
 
 def check_real_dtype(kernel: str, name: str, array: Any, *, xp: Any) -> None:

@@ -161,6 +161,28 @@ class FusedCosineSimilarity(Protocol):
         ...
 
 
+class FusedRSquared(Protocol):
+    """The call a framework's ``fused_kernels["r_squared"]`` answers (offered arrays of
+    one shape (..., n), n >= 1, and at least one problem)."""
+
+    def __call__(self, y_true: Any, y_pred: Any, /, *, xp: Any) -> Any:
+        """``1 - SS_res / SS_tot`` along the last axis, or ``NotImplemented``; as the
+        kernel's formula: data far from zero keep their digits, no square overflows, and
+        a constant ``y_true`` gives 1 for an exact prediction, else 0.
+
+        Parameters
+        ----------
+        y_true, y_pred : array, shape (..., n)
+            In one real floating dtype.
+        xp : namespace
+
+        Returns
+        -------
+        array, shape (...), or NotImplemented
+        """
+        ...
+
+
 def is_offered(x: Any) -> bool:
     """Whether the softmax family offers ``x`` to a framework's implementation: at least
     one axis and none of length 0 (the formula's errors and empty results stay its own)."""

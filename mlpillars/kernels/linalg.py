@@ -14,6 +14,9 @@ from ._checks import as_floating, check_axis, check_ndim, is_empty, shape_text
 from ._fused import FusedCosineSimilarity, FusedLinear, FusedNormalize
 from .activations import activation_function
 
+_ONE_AXIS_OR_MORE = tuple(range(1, 33))
+"""The ranks ``normalize`` takes: 1 to 32 (NumPy 1's limit on axes)."""
+
 
 @kernel(arrays=("x", "weight", "bias"))
 def linear(
@@ -147,7 +150,7 @@ def normalize(x: Any, /, *, axis: int = -1, xp: Any, fused: FusedNormalize | Non
     array, same shape as x
     """
     (x,) = as_floating(x, xp=xp, kernel="normalize", names=("x",))
-    check_ndim("normalize", "x", x, tuple(range(1, 33)))
+    check_ndim("normalize", "x", x, _ONE_AXIS_OR_MORE)
     axis = check_axis("normalize", "x", x, axis)
     if fused is not None and not is_empty(x):
         unit = fused(x, axis=axis, xp=xp)

@@ -13,6 +13,7 @@ from typing import Any, NamedTuple
 
 from ..backends import kernel, materialize, qr, reduce_max, solve_triangular, values_known
 from ._checks import as_floating, is_empty, narrowed, regression_problems, shape_text, widened
+from ._fused import FusedRSquared
 from ._regression_checks import check_determined, first_true, non_finite_problems, rank_message
 
 
@@ -93,7 +94,7 @@ def least_squares(X: Any, y: Any, /, *, fit_intercept: bool = True, xp: Any) -> 
 
 
 @kernel(arrays=("y_true", "y_pred"))
-def r_squared(y_true: Any, y_pred: Any, /, *, xp: Any) -> Any:
+def r_squared(y_true: Any, y_pred: Any, /, *, xp: Any, fused: FusedRSquared | None = None) -> Any:
     r"""Coefficient of determination along the last axis.
 
     .. math:: R^2 = 1 - \frac{\sum_i (y_i - \hat y_i)^2}{\sum_i (y_i - \bar y)^2}
@@ -122,6 +123,10 @@ def r_squared(y_true: Any, y_pred: Any, /, *, xp: Any) -> Any:
             f"along the last axis; got y_true: {shape_text(y_true)}, y_pred: "
             f"{shape_text(y_pred)}"
         )
+    if fused is not None and not is_empty(y_true):
+        score = fused(y_true, y_pred, xp=xp)
+        if score is not NotImplemented:
+            return score
     true_scaled, pred_scaled = _shifted_and_scaled(y_true, y_pred, xp=xp)
     residual_sum = xp.sum((true_scaled - pred_scaled) ** 2, axis=-1)
     centred = true_scaled - xp.mean(true_scaled, axis=-1, keepdims=True)

@@ -9,7 +9,7 @@ import array_api_compat as aac
 import numpy as np
 
 from .._capabilities import Capabilities
-from . import _grouped_loops, _numpy_fused, _numpy_special
+from . import _grouped_loops, _numpy_fused, _numpy_special, _numpy_squares
 from .base import Framework, StepLoop
 
 
@@ -25,6 +25,11 @@ class NumPyFramework(Framework):
         import array_api_compat.numpy as xp
 
         return xp
+
+    def device_of(self, array: Any) -> Any:
+        """ "cpu", NumPy's one device, as ``array_api_compat.device`` says (without its
+        checks: this is read for every array of every call with several)."""
+        return "cpu"
 
     def from_host(self, host: np.ndarray, device: Any) -> Any:
         return host
@@ -61,6 +66,7 @@ class NumPyFramework(Framework):
         "sigmoid": "fused_sigmoid",
         "normalize": "fused_normalize",
         "cosine_similarity": "fused_cosine_similarity",
+        "r_squared": "fused_r_squared",
     }
 
     def fused_softmax(
@@ -98,13 +104,19 @@ class NumPyFramework(Framework):
         return _numpy_fused.linear(x, weight, bias, activation)
 
     def fused_normalize(self, x: np.ndarray, /, *, axis: int, xp: ModuleType) -> Any:
-        """``normalize`` in NumPy's own calls (``FusedNormalize``); float32 and float64."""
-        return _numpy_fused.normalize(x, axis)
+        """``normalize`` from the plain sums of squares where they are trusted, scaled
+        where not (``_numpy_squares``, ``FusedNormalize``); float32 and float64."""
+        return _numpy_squares.normalize(x, axis)
 
     def fused_cosine_similarity(self, a: np.ndarray, b: np.ndarray, /, *, xp: ModuleType) -> Any:
         """``cosine_similarity`` of matrices in NumPy's own calls (``FusedCosineSimilarity``)."""
-        return _numpy_fused.cosine_similarity(a, b)
+        return _numpy_squares.cosine_similarity(a, b)
 
     def fused_sigmoid(self, x: np.ndarray, /, *, xp: ModuleType) -> Any:
         """``sigmoid`` by SciPy's ``expit`` (``FusedSigmoid``); float32 and float64."""
         return _numpy_fused.sigmoid(x)
+
+    def fused_r_squared(self, y_true: np.ndarray, y_pred: np.ndarray, /, *, xp: ModuleType) -> Any:
+        """``r_squared`` from the plain sums of squares where they are trusted, by the
+        kernel's scaled formula where not (``_numpy_squares``, ``FusedRSquared``)."""
+        return _numpy_squares.r_squared(y_true, y_pred)
