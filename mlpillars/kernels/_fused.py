@@ -161,6 +161,33 @@ class FusedCosineSimilarity(Protocol):
         ...
 
 
+class FusedLeastSquares(Protocol):
+    """The call a framework's ``fused_kernels["least_squares"]`` answers (offered checked
+    problems with no axis of length 0, n at least the unknowns)."""
+
+    def __call__(self, features: Any, targets: Any, /, *, fit_intercept: bool, xp: Any) -> Any:
+        """``(weights, bias)`` of the kernel's fit, or ``NotImplemented``.
+
+        As the kernel: the least-squares solution by QR of the centred design. It answers
+        only where X and y are finite and X has full rank by the kernel's test (``|R_jj|``
+        above ``max(n, d) * eps`` of column j's norm); else ``NotImplemented``, and the
+        kernel's formula raises its error.
+
+        Parameters
+        ----------
+        features : array, shape (1 or B, n, d)
+        targets : array, shape (1 or B, n)
+            In one real floating dtype (float32 or wider).
+        fit_intercept : bool
+        xp : namespace
+
+        Returns
+        -------
+        tuple of (array (1 or B, d), array (1 or B,)), or NotImplemented
+        """
+        ...
+
+
 class FusedRSquared(Protocol):
     """The call a framework's ``fused_kernels["r_squared"]`` answers (offered arrays of
     one shape (..., n), n >= 1, and at least one problem)."""

@@ -13,7 +13,7 @@ from typing import Any, NamedTuple
 
 from ..backends import kernel, materialize, qr, reduce_max, solve_triangular, values_known
 from ._checks import as_floating, is_empty, narrowed, regression_problems, shape_text, widened
-from ._fused import FusedRSquared
+from ._fused import FusedLeastSquares, FusedRSquared
 from ._regression_checks import check_determined, first_true, non_finite_problems, rank_message
 
 
@@ -25,7 +25,15 @@ class LeastSquaresResult(NamedTuple):
 
 
 @kernel(arrays=("X", "y"))
-def least_squares(X: Any, y: Any, /, *, fit_intercept: bool = True, xp: Any) -> LeastSquaresResult:
+def least_squares(
+    X: Any,
+    y: Any,
+    /,
+    *,
+    fit_intercept: bool = True,
+    xp: Any,
+    fused: FusedLeastSquares | None = None,
+) -> LeastSquaresResult:
     r"""The closed-form linear regression, by QR of the (centred) design.
 
     .. math:: \min_{w, b} \lVert Xw + b - y\rVert^2: \quad X_c = QR, \quad
@@ -69,6 +77,10 @@ def least_squares(X: Any, y: Any, /, *, fit_intercept: bool = True, xp: Any) -> 
         widened(targets, xp=xp),
     )
     check_determined(features.shape, fit_intercept)
+    if fused is not None and not (is_empty(features) or is_empty(targets)):
+        fitted = fused(features, targets, fit_intercept=fit_intercept, xp=xp)
+        if fitted is not NotImplemented:
+            return _as_result(*fitted, batch_size, batched, like, xp=xp)
     feature_means, target_means = materialize(
         xp.mean(features, axis=-2), xp.mean(targets, axis=-1)
     )  # (1 or B, d), (1 or B,); a NaN or infinity in a column makes its mean one
@@ -84,13 +96,19 @@ def least_squares(X: Any, y: Any, /, *, fit_intercept: bool = True, xp: Any) -> 
         bias = target_means - xp.sum(weights * feature_means, axis=-1)
     else:
         bias = xp.where(invalid[:, 0], weights[:, 0], xp.zeros_like(weights[:, 0]))
+    return _as_result(weights, bias, batch_size, batched, like, xp=xp)
+
+
+def _as_result(
+    weights: Any, bias: Any, batch_size: int, batched: bool, like: Any, *, xp: Any
+) -> LeastSquaresResult:
+    """Weights (1 or B, d) and bias (1 or B,) as the kernel returns them: B rows, in the
+    inputs' dtype (``like``), without the batch axis for one unbatched problem."""
     weights = narrowed(xp.broadcast_to(weights, (batch_size, weights.shape[-1])), like, xp=xp)
     bias = narrowed(xp.broadcast_to(bias, (batch_size,)), like, xp=xp)
-    return (
-        LeastSquaresResult(weights, bias)
-        if batched
-        else LeastSquaresResult(weights[0, ...], bias[0, ...])
-    )
+    if batched:
+        return LeastSquaresResult(weights, bias)
+    return LeastSquaresResult(weights[0, ...], bias[0, ...])
 
 
 @kernel(arrays=("y_true", "y_pred"))

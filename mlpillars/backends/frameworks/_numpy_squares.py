@@ -42,7 +42,7 @@ def normalize(x: np.ndarray, axis: int) -> Any:
         return NotImplemented
     rows = _rows(x, axis)  # a view, axis last
     norms = sums_of_squares(rows)
-    again = _untrusted(norms, rows.shape[-1])
+    again = untrusted(norms, rows.shape[-1])
     if again is not None:
         norms[again] = 1  # no warning for 0 / 0; these vectors are recomputed below
     unit = np.divide(rows, np.sqrt(norms, out=norms)[..., None])  # in x's memory order
@@ -76,7 +76,7 @@ def r_squared(y_true: np.ndarray, y_pred: np.ndarray) -> Any:
         shifted -= np.divide(mean, shifted.shape[-1], out=mean)
         total_sum = sums_of_squares(shifted)
         residual_sum = sums_of_squares(np.subtract(y_pred, y_true))
-    again = _untrusted(total_sum, y_true.shape[-1], residual_sum)
+    again = untrusted(total_sum, y_true.shape[-1], residual_sum)
     if again is not None:
         total_sum[again] = 1  # no warning for x / 0; these rows are recomputed below
     result = np.divide(residual_sum, total_sum, out=residual_sum)
@@ -102,7 +102,7 @@ def sums_of_squares(rows: np.ndarray) -> np.ndarray:
         return np.asarray(np.add.reduce(np.square(rows), axis=-1))
 
 
-def _untrusted(sums: np.ndarray, length: int, others: np.ndarray | None = None) -> Any:
+def untrusted(sums: np.ndarray, length: int, others: np.ndarray | None = None) -> Any:
     """None where every one of ``sums`` (of ``length`` squares) is finite and at least
     :func:`trusted_floor` (and every one of ``others`` finite), else a bool mask of those
     that are not. Two reductions to a number decide the common case."""

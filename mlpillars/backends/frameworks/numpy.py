@@ -9,7 +9,7 @@ import array_api_compat as aac
 import numpy as np
 
 from .._capabilities import Capabilities
-from . import _grouped_loops, _numpy_fused, _numpy_special, _numpy_squares
+from . import _grouped_loops, _numpy_fused, _numpy_regression, _numpy_special, _numpy_squares
 from .base import Framework, StepLoop
 
 
@@ -67,6 +67,7 @@ class NumPyFramework(Framework):
         "normalize": "fused_normalize",
         "cosine_similarity": "fused_cosine_similarity",
         "r_squared": "fused_r_squared",
+        "least_squares": "fused_least_squares",
     }
 
     def fused_softmax(
@@ -120,3 +121,10 @@ class NumPyFramework(Framework):
         """``r_squared`` from the plain sums of squares where they are trusted, by the
         kernel's scaled formula where not (``_numpy_squares``, ``FusedRSquared``)."""
         return _numpy_squares.r_squared(y_true, y_pred)
+
+    def fused_least_squares(
+        self, features: np.ndarray, targets: np.ndarray, /, *, fit_intercept: bool, xp: ModuleType
+    ) -> Any:
+        """``least_squares``'s QR fit in NumPy's own calls where every check passes
+        (``_numpy_regression``, ``FusedLeastSquares``)."""
+        return _numpy_regression.least_squares(features, targets, fit_intercept)
