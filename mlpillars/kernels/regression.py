@@ -68,6 +68,12 @@ def least_squares(
         ``torch.compile``, nor on a GPU): for NaN or infinity in X or y (naming which, and
         where), and for a rank-deficient X (naming the first dependent column). Where they
         cannot, that problem's weights and bias are NaN instead, on every backend.
+
+    Notes
+    -----
+    Where the framework has its own fit (``FusedLeastSquares``: NumPy's by LAPACK), it is
+    offered the checked problems and answers where they pass its checks; the formula
+    runs otherwise, and raises the errors above.
     """
     X, y = as_floating(X, y, xp=xp, kernel="least_squares", names=("X", "y"))
     features, targets, batch_size, batched = regression_problems("least_squares", X, y, None, xp=xp)
@@ -131,6 +137,11 @@ def r_squared(y_true: Any, y_pred: Any, /, *, xp: Any, fused: FusedRSquared | No
     Returns
     -------
     array, shape (...)
+
+    Notes
+    -----
+    Where the framework has its own (``FusedRSquared``: NumPy's sums the squares unscaled
+    where that is safe), it is offered the checked arrays.
     """
     y_true, y_pred = as_floating(
         y_true, y_pred, xp=xp, kernel="r_squared", names=("y_true", "y_pred")

@@ -4,7 +4,7 @@ The kernels' formulas scale every vector by its largest magnitude (``normalize``
 its spread (``r_squared``) before squaring, so that no square overflows or falls among
 the subnormals: some ten array calls, most of them passes over the data. Here the squares
 are summed as they are, in the passes a hand-written NumPy formula makes, and a slice's
-sum is trusted where it is finite and at least :func:`trusted_floor`: there no square
+sum is trusted where it is finite and at least ``length * tiny / eps``: there no square
 overflowed, and the subnormals' rounding (at most ``tiny * eps / 2`` a square) is below
 ``eps**2`` of the sum. The slices not trusted (huge or tiny values, zero vectors, inf or
 NaN) are computed again by the kernel's scaled formula, written here with NumPy's calls.
@@ -28,11 +28,6 @@ _LIMITS = {
     for dtype in (np.float32, np.float64)
 }
 """``tiny / eps`` and the largest finite value, by dtype (``np.finfo`` costs ~1 us a call)."""
-
-
-def trusted_floor(dtype: np.dtype, length: int) -> float:
-    """The least sum of ``length`` squares trusted unscaled: ``length * tiny / eps``."""
-    return length * _LIMITS[np.dtype(dtype)][0]
 
 
 def normalize(x: np.ndarray, axis: int) -> Any:
@@ -104,8 +99,8 @@ def sums_of_squares(rows: np.ndarray) -> np.ndarray:
 
 def untrusted(sums: np.ndarray, length: int, others: np.ndarray | None = None) -> Any:
     """None where every one of ``sums`` (of ``length`` squares) is finite and at least
-    :func:`trusted_floor` (and every one of ``others`` finite), else a bool mask of those
-    that are not. Two reductions to a number decide the common case."""
+    ``length * tiny / eps`` (and every one of ``others`` finite), else a bool mask of
+    those that are not. Two reductions to a number decide the common case."""
     floor, largest = _LIMITS[sums.dtype]
     floor *= length
     if sums.size == 0 or (
@@ -114,8 +109,8 @@ def untrusted(sums: np.ndarray, length: int, others: np.ndarray | None = None) -
         and (others is None or float(np.maximum.reduce(others, axis=None)) <= largest)
     ):
         return None
-    untrusted = ~((sums >= floor) & (sums <= largest))
-    return untrusted if others is None else untrusted | ~(others <= largest)
+    doubtful = ~((sums >= floor) & (sums <= largest))
+    return doubtful if others is None else doubtful | ~(others <= largest)
 
 
 def _rows(array: np.ndarray, axis: int, back: bool = False) -> np.ndarray:

@@ -27,8 +27,8 @@ class NumPyFramework(Framework):
         return xp
 
     def device_of(self, array: Any) -> Any:
-        """ "cpu", NumPy's one device, as ``array_api_compat.device`` says (without its
-        checks: this is read for every array of every call with several)."""
+        """NumPy's one device, "cpu", as ``array_api_compat.device`` says, without its
+        checks (this is read for every array of every call with several)."""
         return "cpu"
 
     def from_host(self, host: np.ndarray, device: Any) -> Any:
