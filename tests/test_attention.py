@@ -17,6 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mlpillars.backends import FRAMEWORKS, framework_of
+from mlpillars.backends.frameworks import _numpy_attention
 from mlpillars.kernels import attention
 from mlpillars.kernels.attention import scaled_dot_product_attention
 from mlpillars.testing import BackendCase, assert_close
@@ -519,8 +520,9 @@ def _assert_fused_matches_generic(case: BackendCase, q, k, v, mask, options) -> 
 
 @pytest.mark.parametrize("dtype_name", ["float32", "float64"])
 @pytest.mark.parametrize("case_name", [*FUSED_CASES, "cross-lengths"])
-def test_torch_attention_matches_generic(rng, case_name, dtype_name):
-    case = _backend_case("torch", dtype_name)
+@pytest.mark.parametrize("backend", ["torch", "numpy"])
+def test_torch_and_numpy_attention_match_generic(rng, backend, case_name, dtype_name):
+    case = _backend_case(backend, dtype_name)
     _assert_fused_matches_generic(case, *CASES[case_name](rng))
 
 
@@ -538,6 +540,23 @@ def test_torch_attention_matches_generic_on_random_problems(problem):
     _assert_fused_matches_generic(case, q, k, v, mask, options)
 
 
+@settings(max_examples=30, deadline=None)
+@given(attention_problems())
+def test_numpy_attention_matches_generic_on_random_problems(problem):
+    q, k, v, mask, options, _ = problem
+    _assert_fused_matches_generic(_backend_case("numpy", "float64"), q, k, v, mask, options)
+
+
+def test_numpy_attention_in_several_buffers_and_declining_half_precision(monkeypatch, rng):
+    q, k, v, mask, options = CASES["gqa-mask-causal"](rng)
+    scores_per_slice = q.shape[-2] * k.shape[-2]
+    for buffer in (1, 2 * scores_per_slice):  # one query row a tile; two (Lq, Lk) slices
+        monkeypatch.setattr(_numpy_attention, "BUFFER_ELEMENTS", buffer)
+        _assert_fused_matches_generic(_backend_case("numpy", "float64"), q, k, v, mask, options)
+    half = _backend_case("numpy", "float16")
+    assert _answers_and_check(half, q, k, v, mask, **options) == [NotImplemented]
+
+
 @settings(max_examples=8, deadline=None)  # few: each new shape costs JAX a compilation
 @given(attention_problems())
 def test_jax_attention_matches_generic_or_declines_other_value_widths(problem):
@@ -547,7 +566,7 @@ def test_jax_attention_matches_generic_or_declines_other_value_widths(problem):
     assert (answers[0] is NotImplemented) == (v.shape[-1] != q.shape[-1])
 
 
-@pytest.mark.parametrize("backend", ["torch", "jax"])
+@pytest.mark.parametrize("backend", ["torch", "jax", "numpy"])
 def test_framework_attention_rows_without_keys_are_zeroed(rng, backend):
     case = _backend_case(backend, "float32")
     (q, k, v), masks = _fully_masked_inputs(rng)
@@ -555,7 +574,7 @@ def test_framework_attention_rows_without_keys_are_zeroed(rng, backend):
         _assert_fused_matches_generic(case, q, k, v, mask, {"is_causal": is_causal})
 
 
-@pytest.mark.parametrize("backend", ["torch", "jax"])
+@pytest.mark.parametrize("backend", ["torch", "jax", "numpy"])
 def test_kernel_offers_the_framework_attention_only_the_output_on_the_automatic_path(
     monkeypatch, rng, backend
 ):
@@ -662,5 +681,5 @@ def test_dask_attention_is_one_task_per_block_of_batch_and_heads(rng, options, e
 
 
 def test_frameworks_without_their_own_attention_run_the_formula():
-    for name in ("numpy", "cupy", "array_api_strict"):
+    for name in ("cupy", "array_api_strict"):
         assert FRAMEWORKS[name].fused(KERNEL) is None

@@ -50,13 +50,9 @@ def test_generic_paths_give_the_finite_answer(xp: BackendCase, huge_inputs, opti
     assert_close(mp.backends.host_arrays(weights)[0].sum(axis=-1), np.ones((2, 3, 6)))
 
 
-def test_public_call_without_a_fused_attention_gives_the_finite_answer(
-    xp: BackendCase, huge_inputs
-):
-    if xp.framework.fused("scaled_dot_product_attention") is not None:
-        pytest.skip(
-            f"{xp.backend}'s own attention runs: see test_fused_attention_is_the_frameworks"
-        )
+def test_public_call_gives_the_finite_answer_where_values_can_be_read(xp: BackendCase, huge_inputs):
+    # eagerly on a CPU the kernel sees that scores may overflow and keeps a framework's
+    # own attention out of it (Dask's runs the kernel on each block, on NumPy)
     expected = extended_attention(*(xp.to_numpy(array) for array in huge_inputs))
     assert_close(mp.scaled_dot_product_attention(*huge_inputs), expected, like=huge_inputs[0])
 

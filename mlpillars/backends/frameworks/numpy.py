@@ -9,7 +9,14 @@ import array_api_compat as aac
 import numpy as np
 
 from .._capabilities import Capabilities
-from . import _grouped_loops, _numpy_fused, _numpy_regression, _numpy_special, _numpy_squares
+from . import (
+    _grouped_loops,
+    _numpy_attention,
+    _numpy_fused,
+    _numpy_regression,
+    _numpy_special,
+    _numpy_squares,
+)
 from .base import Framework, StepLoop
 
 
@@ -68,6 +75,7 @@ class NumPyFramework(Framework):
         "cosine_similarity": "fused_cosine_similarity",
         "r_squared": "fused_r_squared",
         "least_squares": "fused_least_squares",
+        "scaled_dot_product_attention": "fused_attention",
     }
 
     def fused_softmax(
@@ -128,3 +136,24 @@ class NumPyFramework(Framework):
         """``least_squares``'s QR fit in NumPy's own calls where every check passes
         (``_numpy_regression``, ``FusedLeastSquares``)."""
         return _numpy_regression.least_squares(features, targets, fit_intercept)
+
+    def fused_attention(
+        self,
+        q: np.ndarray,
+        k: np.ndarray,
+        v: np.ndarray,
+        mask: np.ndarray | None,
+        /,
+        *,
+        scale: float,
+        is_causal: bool,
+        enable_gqa: bool,
+        exceeds_plain_limit: bool,
+        xp: ModuleType,
+    ) -> Any:
+        """``scaled_dot_product_attention``'s plain path in one buffer of scores, a few
+        heads at a time (``_numpy_attention``, ``FusedAttention``); float32 and float64,
+        below the plain path's limit."""
+        if exceeds_plain_limit:
+            return NotImplemented
+        return _numpy_attention.attention(q, k, v, mask, scale, is_causal, enable_gqa)
