@@ -13,6 +13,8 @@ import dataclasses
 import numpy as np
 import pytest
 
+from mlpillars.kernels import _descent_statistics as statistics_module
+from mlpillars.kernels import descent as descent_module
 from mlpillars.kernels._descent_setup import Options, Setup, uses_statistics
 from mlpillars.kernels._descent_statistics import mse_statistics
 from mlpillars.kernels.descent import gradient_descent
@@ -87,9 +89,14 @@ HISTORY_CASES = {
 }
 
 
+@pytest.mark.parametrize("solve_first", [True, False], ids=["minimiser-first", "second-loop"])
 @pytest.mark.parametrize("case", list(HISTORY_CASES))
 @pytest.mark.parametrize("fit_intercept", [True, False])
-def test_history_agrees_with_the_direct_formula(xp: BackendCase, case, fit_intercept):
+def test_history_agrees_with_the_direct_formula(
+    xp: BackendCase, monkeypatch, case, fit_intercept, solve_first
+):
+    if not solve_first:  # the loop runs again around the first fit's weights instead
+        monkeypatch.setattr(statistics_module, "SOLVE_FIRST_BUDGET", 0)
     offset, noise, l2 = HISTORY_CASES[case]
     if noise is None:
         noise = 1e-2 if xp.dtype_name == "float32" else 1e-5
@@ -125,6 +132,25 @@ def test_history_agrees_with_the_direct_formula(xp: BackendCase, case, fit_inter
             direct[method, steps] = expected
     if noise < 1e-3:  # the runs did reach the near-perfect fit
         assert direct["statistics", 300] < np.var(host_y) / 1e3
+
+
+def test_a_second_loop_keeps_the_minimiser_of_the_problems_it_does_not_choose(monkeypatch):
+    # Problem 0 fits almost exactly (expanded around its minimiser before the loop),
+    # problem 1 is chosen for a second loop around its weights: problem 0 must keep its
+    # expansion there, or its final loss (~1e-10) would carry an error of ~1e-16.
+    rng = np.random.default_rng(11)
+    (X0, y0), (X1, y1) = offset_problem(rng, noise=1e-5), offset_problem(rng, noise=0.5)
+    X, y = np.stack([X0, X1]), np.stack([y0, y1])
+    chosen = np.array([False, True])
+    monkeypatch.setattr(descent_module, "rows_needing_reference", lambda *a, **k: chosen)
+    lr = np.array([0.9 / smoothness(X0), 0.9 / smoothness(X1)])
+    result = gradient_descent(X, y, lr=lr, steps=300, mse_method="statistics")
+    relative = Tolerance(rtol=1e-9, atol=0.0)
+    for problem in (0, 1):
+        weights, bias = result.weights[problem], result.bias[problem]
+        expected = direct_loss(X[problem], y[problem], weights, bias)
+        assert_close(result.loss_history[-1, problem], expected, like=X, tolerance=relative)
+    assert direct_loss(X0, y0, result.weights[0], result.bias[0]) < 1e-8
 
 
 @pytest.mark.parametrize("offset", [0.0, 1e4])

@@ -18,7 +18,10 @@ a large ȳ). Two cancellations are guarded against:
    terms left are then small near the optimum, and the history agrees with the direct
    formula ``mean((X w + b - y)^2)`` as closely as the direct formula agrees with itself.
    (Diverged problems keep the expansion around 0: around their far-off weights the
-   start would cancel instead.)
+   start would cancel instead.) Eagerly, for small problems (:data:`SOLVE_FIRST_BUDGET`),
+   :func:`around_the_minimum` decides before the loop instead, from the loss at each
+   problem's minimiser (one batched solve), and expands around that minimiser: the loop
+   runs once (8 problems of 64 x 16 float32, 50 steps: 4.8 -> 2.2 ms).
 
 Both choices are made from values: eagerly by a Python ``if``; where values cannot be
 read (``jax.jit``, ``torch.compile``, a GPU) by :func:`mlpillars.backends.branch`, inside
@@ -32,7 +35,7 @@ from typing import Any
 
 import array_api_compat as aac
 
-from ..backends import branch
+from ..backends import branch, values_at_hand, vecdot
 from ..tolerances import tolerance_for
 from ._descent_objectives import MseStatistics
 
@@ -135,15 +138,51 @@ def _penalised(gram: Any, l2: float, *, xp: Any) -> Any:
     return gram + l2 * identity
 
 
+SOLVE_FIRST_BUDGET = 2**20
+"""``B * d**3`` up to which an eager fit solves for each problem's minimiser before its
+loop (:func:`around_the_minimum`): 8 problems of 16 features cost 40 us against the
+second loop it saves (about 2 ms); 256 of 32 would cost 4 ms of a 50 ms fit, for a
+second loop that well-scaled float64 data never need."""
+
+
+def around_the_minimum(
+    statistics: MseStatistics, features: Any, targets: Any, l2: float, *, xp: Any
+) -> MseStatistics:
+    """The quadratic expanded around each problem's minimiser ``w* = -Q^{-1} h`` where
+    the loss there (``c + h^T w*``) is small enough that :func:`rows_needing_reference`
+    would ask for a second loop: the loop then runs once, its terms small near the optimum
+    (and, far from it, all of one sign). Only eagerly, with values at hand, and within
+    :data:`SOLVE_FIRST_BUDGET`; elsewhere (and where the solve fails) ``statistics``
+    as given, and the second loop where it is needed."""
+    curvature, linear = statistics.curvature, statistics.linear
+    batch_size, n_features = linear.shape
+    if batch_size * n_features**3 > SOLVE_FIRST_BUDGET or not values_at_hand(linear):
+        return statistics
+    curvature = xp.broadcast_to(curvature, (batch_size, n_features, n_features))
+    try:
+        minimiser = xp.linalg.solve(curvature, -linear[..., None])[..., 0]
+    except (ValueError, RuntimeError):  # a singular Q (NumPy's LinAlgError, torch's)
+        return statistics
+    optimum = statistics.offset + vecdot(linear, minimiser, xp=xp)
+    rows = _rounding_exceeds(statistics.offset, optimum, xp=xp) & xp.isfinite(optimum)
+    if not bool(xp.any(rows)):
+        return statistics
+    return around_reference(statistics, features, targets, minimiser, rows, l2, xp=xp)
+
+
 def rows_needing_reference(
     statistics: MseStatistics, history: Any, diverged: Any, *, xp: Any
 ) -> Any:
     """The problems (B,) whose smallest losses are small enough against var(y) that their
     rounding error could exceed a tenth of rtol, leaving out diverged ones."""
-    dtype = history.dtype
-    error = ROUNDING_TERMS * xp.finfo(dtype).eps * statistics.offset  # (B,)
-    allowed = tolerance_for(dtype).rtol / 10 * xp.min(history, axis=0)
-    return (error > allowed) & ~diverged
+    return _rounding_exceeds(statistics.offset, xp.min(history, axis=0), xp=xp) & ~diverged
+
+
+def _rounding_exceeds(offset: Any, loss: Any, *, xp: Any) -> Any:
+    """Where the expansion's rounding (``ROUNDING_TERMS * eps * offset``) exceeds a tenth
+    of rtol of ``loss`` (B,)."""
+    error = ROUNDING_TERMS * xp.finfo(offset.dtype).eps * offset
+    return error > tolerance_for(offset.dtype).rtol / 10 * loss
 
 
 def around_reference(

@@ -34,7 +34,12 @@ from ._descent_setup import (
     setup,
     uses_statistics,
 )
-from ._descent_statistics import around_reference, mse_statistics, rows_needing_reference
+from ._descent_statistics import (
+    around_reference,
+    around_the_minimum,
+    mse_statistics,
+    rows_needing_reference,
+)
 from ._descent_steps import RISING_STEPS, DescentLoop, Progress, start
 
 __all__ = ["LOSSES", "OPTIMIZERS", "RISING_STEPS", "GradientDescentResult", "gradient_descent"]
@@ -210,16 +215,22 @@ def gradient_descent(
     if not uses_statistics(problems):
         objective = DataObjective.of(problems.features, problems.targets, xp=xp)
         return _result(*_descend(objective, problems, xp=xp), problems, xp=xp)
-    statistics = mse_statistics(
+    around_zero = mse_statistics(
         problems.features, problems.targets, options.l2, options.fit_intercept, xp=xp
+    )
+    statistics = around_the_minimum(
+        around_zero, problems.features, problems.targets, options.l2, xp=xp
     )
     fitted = _descend(statistics, problems, xp=xp)
     rows = rows_needing_reference(statistics, fitted[1], fitted[0].diverged, xp=xp)
 
     def descend_again(progress: Progress, history: Any, steps_run: Any) -> tuple[Any, ...]:
-        weights = progress.params[:, : problems.n_features]
+        weights, chosen = progress.params[:, : problems.n_features], rows
+        if statistics.reference is not None:  # the other rows keep their minimiser (or 0)
+            weights = xp.where(rows[:, None], weights, statistics.reference)
+            chosen = xp.ones_like(rows)
         expanded = around_reference(
-            statistics, problems.features, problems.targets, weights, rows, options.l2, xp=xp
+            around_zero, problems.features, problems.targets, weights, chosen, options.l2, xp=xp
         )
         return _descend(expanded, problems, xp=xp)
 
