@@ -131,11 +131,27 @@ def test_chunked_problems_give_numpys_fit(name):
             **options,
         )
     assert len(offers) == 1 and offers[0]["answer"] is not NotImplemented
-    assert lazy.weights.chunks[0] == (3, 3, 1)  # X's chunks along B
+    assert lazy.weights.chunks[0] == (B,)  # a small answer: the fits joined, one chunk
     assert in_memory_tasks(lazy) == 3
     assert_same_fit(lazy, eager)
     if name == "mse-diverging":
         assert bool(np.all(eager.diverged))
+
+
+def test_large_answers_stay_chunked_as_the_problems(monkeypatch):
+    from mlpillars.backends.frameworks import _dask_descent
+
+    X, y, _ = problems()
+    eager = gradient_descent(X, y, steps=40, tol=1e-6)
+    chunked = da.from_array(X, chunks=(3, N, D)), da.from_array(y, chunks=(2, N))
+    for joined_bytes, batch_chunks in ((0, (3, 3, 1)), (_dask_descent.JOINED_BYTES, (B,))):
+        monkeypatch.setattr(_dask_descent, "JOINED_BYTES", joined_bytes)
+        lazy = gradient_descent(*chunked, steps=40, tol=1e-6)
+        assert lazy.weights.chunks == (batch_chunks, (D,))
+        assert lazy.loss_history.chunks == ((41,), batch_chunks)
+        assert lazy.steps_run.chunks == (batch_chunks,)
+        assert in_memory_tasks(lazy) == 3
+        assert_same_fit(lazy, eager)
 
 
 def test_tol_history_has_steps_plus_one_rows_repeating_the_last():
@@ -175,7 +191,7 @@ def test_learning_rate_sweep_reads_the_shared_data_whole_in_each_task(rates_in, 
         )
     features, targets, lr = offers[0]["args"]
     assert (features.shape, targets.shape, lr.shape) == ((1, N, D), (1, N), (9,))
-    assert lazy.weights.chunks == ((4, 4, 1), (D,))
+    assert lazy.weights.chunks == ((9,), (D,))  # three fits, joined
     assert in_memory_tasks(lazy) == 3
     assert (lazy_rates.name in lazy.weights.dask.layers) == (rates_in == "graph")
     assert_same_fit(lazy, eager)

@@ -5,7 +5,8 @@ the public kernel on NumPy on its worker (see ``FusedGradientDescent`` in
 The graph is as shallow as the fields allow, since on a cluster every step from one
 task to the next is a round trip through the scheduler (its messages are batched every
 2-5 ms, and on the project's 2-core machine a hop measured 3-10 ms): the fits, then
-one task per field and chunk taking its part of a fit's answer. Learning rates held in
+one task per field and chunk taking its part of a fit's answer; for small answers a task
+joining the fits between them (:data:`JOINED_BYTES`). Learning rates held in
 this process (a Python number, a NumPy array made into a Dask one) go into the tasks as
 values, not as tasks of their own; nothing is computed on the cluster before the
 caller's own compute (the tasks check the values: :func:`_descend_in_memory`).
@@ -33,6 +34,13 @@ HOST_RATE_TASKS = 64
 """A learning rate whose graph has at most this many tasks and no data on a cluster is
 computed here, on the synchronous scheduler, and its values put into the fits' tasks."""
 
+JOINED_BYTES = 16 * 2**20
+"""Fields of at most this many bytes in all come back as one chunk each, cut from one task
+that joins the chunks' fits: the caller's compute then moves each fit's answer once, where
+six fields of several chunks are concatenated by six tasks, each fetching the chunks held
+by other workers (about 3 ms a fetch on the project's 2-core machine). Larger ones stay
+chunked as the problems are."""
+
 
 def gradient_descent(
     features: Any, targets: Any, lr: Any, options: Mapping[str, Any]
@@ -54,15 +62,16 @@ def gradient_descent(
     -------
     tuple of dask.array.Array, or NotImplemented
         weights (B, d), bias (B,), loss_history (steps + 1, B), diverged (B,),
-        converged (B,), steps_run (B,); lazy, chunked along B as the first batched input
-        among features, targets and lr is (n and d one chunk). Each chunk's fit is one
-        task: the NumPy kernel on its problems, its history padded to steps + 1 rows with
-        its last row. The values are NumPy's for the whole batch, but for rounding where
-        the kernel decides once per call (a chunk whose problems' features are all near
-        zero may skip the centred copy of X that one far from zero needs elsewhere), and
-        a bad lr or label raises when the chunk's task computes, naming its values.
-        The six share that task: compute them together (``dask.compute(*fields)``), as
-        each separate compute runs the fits again.
+        converged (B,), steps_run (B,); lazy: one chunk each where they hold at most
+        :data:`JOINED_BYTES` in all, else chunked along B as the first batched input among
+        features, targets and lr is. Each chunk's fit is one task: the NumPy kernel on
+        its problems, its history padded to steps + 1 rows with its last row. The values
+        are NumPy's for the whole batch, but for rounding where the kernel decides once
+        per call (a chunk whose problems' features are all near zero may skip the centred
+        copy of X that one far from zero needs elsewhere), and a bad lr or label raises
+        when the chunk's task computes, naming its values. The six share the fits:
+        compute them together (``dask.compute(*fields)``), as each separate compute runs
+        the fits again.
         NotImplemented where a chunk's sizes are unknown (NaN), or where a task would
         hold more features than both Dask's ``array.chunk-size`` and the inputs' largest
         chunk (one problem too large for memory, chunked along n): the per-step path,
@@ -86,6 +95,8 @@ def gradient_descent(
     descend = functools.partial(_descend_in_memory, options=dict(options), rows=rows)
     fits = _fit_tasks(descend, blocks, _rates(lr, batch_chunks), batch_chunks)
     n_features = features.shape[-1]
+    if len(batch_chunks) > 1 and _result_bytes(features, batch_size, rows) <= JOINED_BYTES:
+        fits, batch_chunks = _joined(fits, len(batch_chunks)), (batch_size,)
     return tuple(
         _field(fits, index, features.dtype, batch_chunks, n_features, rows)
         for index in range(len(FIELDS))
@@ -162,6 +173,34 @@ def _fit_tasks(
     return name, HighLevelGraph.from_collections(name, tasks, dependencies=lazy_inputs)
 
 
+def _result_bytes(features: Any, batch_size: int, rows: int) -> int:
+    """The six fields' bytes: weights, bias and history in features' dtype, the rest less."""
+    return batch_size * (features.shape[-1] + 1 + rows + 3) * features.dtype.itemsize
+
+
+def _joined(fits: tuple[str, Any], count: int) -> tuple[str, Any]:
+    """The fits (name, graph) of ``count`` chunks as one task's: their fields joined."""
+    from dask.highlevelgraph import HighLevelGraph, MaterializedLayer
+
+    fits_name, fits_graph = fits
+    name = "joined-" + fits_name.removeprefix("descend_in_memory-")
+    tasks = {(name, 0): (_join, [(fits_name, index) for index in range(count)])}
+    graph = HighLevelGraph(
+        {**fits_graph.layers, name: MaterializedLayer(tasks)},
+        {**fits_graph.dependencies, name: {fits_name}},
+    )
+    return name, graph
+
+
+def _join(fits: list[tuple[np.ndarray, ...]]) -> tuple[np.ndarray, ...]:
+    """The chunks' fields (``FIELDS`` order) joined along B (the history's axis 1)."""
+    history = FIELDS.index("loss_history")
+    return tuple(
+        np.concatenate([fit[index] for fit in fits], axis=1 if index == history else 0)
+        for index in range(len(FIELDS))
+    )
+
+
 def _field(
     fits: tuple[str, Any],
     index: int,
@@ -177,7 +216,7 @@ def _field(
 
     fits_name, fits_graph = fits
     field = FIELDS[index]
-    name = f"{field.replace('_', '-')}-{fits_name.removeprefix('descend_in_memory-')}"
+    name = f"{field.replace('_', '-')}-{fits_name.split('-', 1)[1]}"
     chunks: tuple[tuple[int, ...], ...] = (batch_chunks,)
     if field == "weights":
         chunks = (batch_chunks, (n_features,))
