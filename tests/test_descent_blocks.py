@@ -206,3 +206,38 @@ def test_compiled_loops_run_step_by_step(monkeypatch):
     assert calls == []
     gradient_descent(X_host, y_host, steps=20)
     assert calls == ["numpy"]
+
+
+@pytest.mark.parametrize("grouped", [False, True], ids=["one loop", "groups of problems"])
+def test_numpy_buffers_give_the_fit_of_new_arrays(monkeypatch, grouped):
+    # NumPy writes each block's rows and products into buffers made once a fit; what the
+    # loop keeps from a block (the params) is a copy, never a view of a buffer the next
+    # block writes. In groups (forced small here), each group reuses them in turn.
+    from mlpillars.backends.frameworks import _problem_groups
+    from mlpillars.backends.frameworks.numpy import NumPyFramework
+
+    if grouped:
+        monkeypatch.setattr(_problem_groups, "GROUPING_THRESHOLD", 0)
+        monkeypatch.setattr(_problem_groups, "CACHE_BYTES", 1)
+        monkeypatch.setattr(_problem_groups, "MIN_GROUP", 3)
+    X, y = problems(6, b=7)
+    lr = np.array([0.05, 0.2, 0.5, 0.9, 0.99, 1.02, HUGE["float64"]]) * limits(X)
+    options = {"steps": 3 * BLOCK_STEPS + 5, "tol": TOL["float64"], "mse_method": "statistics"}
+    made, original = [], NumPyFramework.block_buffers
+
+    def recorded(self):
+        made.append(original(self))
+        return made[-1]
+
+    monkeypatch.setattr(NumPyFramework, "block_buffers", recorded)
+    with np.errstate(over="ignore", invalid="ignore"):
+        reused = gradient_descent(X, y, lr=lr, **options)
+        every_step = gradient_descent(X[:3], y[:3], lr=lr[:3], steps=2 * BLOCK_STEPS)
+        monkeypatch.setattr(NumPyFramework, "block_buffers", lambda self: None)
+        fresh = gradient_descent(X, y, lr=lr, **options)
+    assert len(made) == 2 and all({"rows", "product"} <= set(m._arrays) for m in made)
+    # the params after a block where every problem stepped: a view of the rows, but copied
+    assert not np.shares_memory(every_step.weights, made[1]._arrays["rows"])
+    for field in (*FIELDS, *EXACT_FIELDS):  # the same operations: the same bits
+        np.testing.assert_array_equal(getattr(reused, field), getattr(fresh, field), field)
+    assert len(set(fresh.steps_run.tolist())) > 2 and bool(np.any(fresh.diverged))

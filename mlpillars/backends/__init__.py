@@ -22,7 +22,7 @@ from ._movement import (
 )
 from ._registry import static_fields
 from ._selection import ENV_VARIABLE, Target, parse_backend, selected_target, use_backend
-from ._special import erf, reduce_max, row_major, vecdot
+from ._special import block_buffers, erf, reduce_max, row_major, vecdot
 from .frameworks import FRAMEWORKS, Framework, framework_of
 from .frameworks.base import StepLoop
 from .frameworks.dask import from_npy as dask_from_npy
@@ -45,6 +45,7 @@ __all__ = [
     "Target",
     "UnknownBackendError",
     "available_backends",
+    "block_buffers",
     "branch",
     "dask_from_npy",
     "dask_from_zarr",

@@ -85,3 +85,17 @@ def reduce_max(x: Any, *, axis: int, keepdims: bool, xp: Any) -> Any:
     if framework is not None:
         x = framework.reducible(x)
     return xp.max(x, axis=axis, keepdims=keepdims)
+
+
+def block_buffers(x: Any) -> Any:
+    """A new holder of reused buffers for one fit's blocks of gradient descent on the MSE's
+    statistics (``mlpillars.kernels._descent_blocks``), from ``x``'s framework, or None
+    (every block then makes new arrays: every framework but NumPy).
+
+    The holder has ``trajectory(params, linear_part, constant_part, count)``: ``count``
+    steps ``theta <- theta - (theta A + a)`` of params (B, p), the rows after each step
+    (B, K, p); and ``product(delta, curvature)``: ``delta @ Q`` (B, K, d). Each returns
+    its buffer, written again at the next call: the caller copies what it keeps.
+    """
+    framework = framework_of(x)
+    return None if framework is None else framework.block_buffers()

@@ -31,7 +31,7 @@ from typing import Any, NamedTuple
 import array_api_compat as aac
 import array_api_extra as xpx
 
-from ..backends import run_loop, values_at_hand
+from ..backends import block_buffers, run_loop, values_at_hand
 from ._descent_objectives import MseStatistics
 from ._descent_setup import Options, Setup
 from ._descent_steps import RISING_STEPS, ROUNDOFF_EPS, Progress, known_all
@@ -91,7 +91,7 @@ def descend_in_blocks(
     options = problems.options
     block_steps = min(BLOCK_STEPS, options.steps)
     state, constants = _start(statistics, problems, block_steps, xp=xp)
-    loop = BlockLoop(options, xp, block_steps)
+    loop = BlockLoop(options, xp, block_steps, block_buffers(problems.lr))
     state, history, blocks_run = run_loop(loop, state, constants)
     history = _history(history, state, options, block_steps, xp=xp)
     progress = Progress(
@@ -168,11 +168,14 @@ def _start(
 
 @dataclass(frozen=True)
 class BlockLoop:
-    """The blocks as a :class:`mlpillars.backends.run_loop` loop, hashable by its options."""
+    """The blocks as a :class:`mlpillars.backends.run_loop` loop, hashable by its options;
+    ``buffers``: the framework's, reused from block to block
+    (:func:`mlpillars.backends.block_buffers`), or None."""
 
     options: Options
     xp: Any
     block_steps: int
+    buffers: Any = None
 
     @property
     def steps(self) -> int:
@@ -194,13 +197,18 @@ class BlockLoop:
 
     def step(self, count: Any, progress: BlockProgress, constants: BlockConstants) -> Any:
         """K more steps of every active problem, then the loop's rules over them."""
-        xp = self.xp
-        params, rows = progress.params[:, None, :], []
-        for _ in range(self.block_steps):
-            params = params - (params @ constants.linear_part + constants.constant_part)
-            rows.append(params)
-        trajectory = xp.concat(rows, axis=1)  # (B, K, p)
-        losses = constants.objective.losses(trajectory, xp=xp)
+        xp, buffers = self.xp, self.buffers
+        if buffers is None:
+            params, rows = progress.params[:, None, :], []
+            for _ in range(self.block_steps):
+                params = params - (params @ constants.linear_part + constants.constant_part)
+                rows.append(params)
+            trajectory = xp.concat(rows, axis=1)  # (B, K, p)
+            losses = constants.objective.losses(trajectory, xp=xp)
+        else:
+            parts = (constants.linear_part, constants.constant_part)
+            trajectory = buffers.trajectory(progress.params, *parts, self.block_steps)
+            losses = constants.objective.losses(trajectory, xp=xp, product=buffers.product)
         return _ruled(count, trajectory, losses, progress, constants, self.options, xp=xp)
 
 
@@ -260,9 +268,10 @@ def _kept(
     trajectory: Any, losses: Any, taken: Any, steps_taken: Any, progress: BlockProgress, *, xp: Any
 ) -> tuple[Any, Any, Any]:
     """Each problem's params and loss after its last step taken (taken steps are a prefix
-    of the block), and the block's history rows: the loss while steps are taken, then it."""
+    of the block), and the block's history rows: the loss while steps are taken, then it.
+    The params are a new array, never a view of the trajectory (a framework's buffer)."""
     if known_all(taken, xp=xp):  # eager, every step taken
-        return trajectory[:, -1, :], losses[:, -1], losses
+        return xp.asarray(trajectory[:, -1, :], copy=True), losses[:, -1], losses
     block_steps = losses.shape[1]
     positions = xp.arange(1, block_steps + 1, dtype=steps_taken.dtype, device=aac.device(losses))
     last = positions == steps_taken[:, None]  # (B, K): no column where no step was taken

@@ -166,15 +166,17 @@ class MseStatistics(NamedTuple):
         gradient = xp.concat([half_gradient, mean_residual[:, None]], axis=-1)
         return loss + mean_residual * mean_residual, 2 * gradient
 
-    def losses(self, params: Any, *, xp: Any) -> Any:
+    def losses(self, params: Any, *, xp: Any, product: Any = None) -> Any:
         """Losses (B, K) at K parameter rows of each problem, params (B, K, p): the loss of
         :meth:`loss_and_gradient` without the gradient, ``delta^T Q delta + 2 h^T delta``
-        in two products (one (B, K, d) temporary, not three)."""
+        in two products (one (B, K, d) temporary, not three). ``product(delta, Q)``, if
+        given, is ``delta @ Q`` by the framework's own means (a reused buffer)."""
         n_features = self.curvature.shape[-1]
         delta = params[..., :n_features]
         if self.reference is not None:
             delta = delta - self.reference[:, None, :]
-        quadratic = vecdot(delta, delta @ self.curvature, xp=xp)
+        curved = delta @ self.curvature if product is None else product(delta, self.curvature)
+        quadratic = vecdot(delta, curved, xp=xp)
         linear = (delta @ self.linear[:, :, None])[..., 0]
         loss = quadratic + 2 * linear + self.offset[:, None]
         if self.feature_mean is None:

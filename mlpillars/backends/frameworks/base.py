@@ -210,6 +210,11 @@ class Framework:
         products gain from it; unchanged elsewhere (see :func:`mlpillars.backends.row_major`)."""
         return array
 
+    def block_buffers(self) -> Any:
+        """A new holder of the framework's reused buffers for one fit's blocks of gradient
+        descent (see :func:`mlpillars.backends.block_buffers`), or None."""
+        return None
+
     # -- what it can do ----------------------------------------------------------------------
     def capabilities(self, device: Any) -> Capabilities:
         """What the framework can do on ``device``."""

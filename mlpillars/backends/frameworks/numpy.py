@@ -12,6 +12,7 @@ from .._capabilities import Capabilities
 from . import (
     _grouped_loops,
     _numpy_attention,
+    _numpy_descent,
     _numpy_fused,
     _numpy_regression,
     _numpy_special,
@@ -55,6 +56,10 @@ class NumPyFramework(Framework):
 
     def row_major(self, array: Any) -> Any:
         return np.ascontiguousarray(array)
+
+    def block_buffers(self) -> Any:
+        """Buffers made once a fit (``_numpy_descent``)."""
+        return _numpy_descent.BlockBuffers()
 
     def run_loop(self, loop: StepLoop, state: Any, constants: Any) -> tuple[Any, Any, Any]:
         """The eager loop; a loop of independent problems runs in groups of them, each
