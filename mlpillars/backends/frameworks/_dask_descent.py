@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from ._dask_fused import aligned
+from ._worker_heap import heap_kept
 
 FIELDS = ("weights", "bias", "loss_history", "diverged", "converged", "steps_run")
 FIELD_DTYPES = ("float", "float", "float", "bool", "bool", "int64")
@@ -254,7 +255,8 @@ def _descend_in_memory(
     from .._registry import KERNELS  # filled by the dispatch; no kernel module imported
 
     features, targets, lr = aligned(features, targets, lr)
-    result = KERNELS["gradient_descent"](features, targets, lr=lr, backend="numpy", **options)
+    with heap_kept():  # a worker's heap, trimmed at every free by Dask's default
+        result = KERNELS["gradient_descent"](features, targets, lr=lr, backend="numpy", **options)
     history = result.loss_history
     missing = rows - history.shape[0]
     if missing:
