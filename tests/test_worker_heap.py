@@ -1,5 +1,5 @@
-"""glibc's heap kept through Dask's gradient-descent tasks where the worker's environment
-trims it at every free (``mlpillars.backends.frameworks._worker_heap``).
+"""glibc's heap kept through Dask's gradient-descent and attention tasks where the
+worker's environment trims it at every free (``mlpillars.backends.frameworks._worker_heap``).
 
 A recording stand-in for the C library checks which settings are made and undone, and
 when; the real glibc, where this machine has it, takes the same calls.
@@ -110,6 +110,18 @@ def test_dask_gradient_descent_tasks_keep_the_heap(library):
     assert library.calls == 2 * (KEPT + restored())  # two chunks, one fit each
     eager = mp.gradient_descent(X, y, steps=5)
     np.testing.assert_allclose(computed[0], eager.weights, rtol=1e-12)
+
+
+def test_dask_attention_tasks_keep_the_heap(library):
+    rng = np.random.default_rng(1)
+    q, k, v = (rng.normal(size=(2, 3, 8, 4)) for _ in range(3))
+    lazy = mp.scaled_dot_product_attention(
+        *(da.from_array(a, chunks=(1, 3, 8, 4)) for a in (q, k, v))
+    )
+    computed = lazy.compute(scheduler="sync")
+    assert library.calls == 2 * (KEPT + restored())  # one block per batch entry
+    eager = mp.scaled_dot_product_attention(q, k, v)
+    np.testing.assert_allclose(computed, eager, rtol=1e-12)
 
 
 FAULTS_SCRIPT = """

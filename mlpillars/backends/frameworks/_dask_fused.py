@@ -16,6 +16,8 @@ from typing import Any
 
 import numpy as np
 
+from ._worker_heap import heap_kept
+
 
 def attention(
     q: Any, k: Any, v: Any, mask: Any, *, scale: float, is_causal: bool, enable_gqa: bool
@@ -80,9 +82,9 @@ def _attend_in_memory(
 
     attention_kernel = KERNELS["scaled_dot_product_attention"]
     q, k, v, mask = aligned(q, k, v, mask)
-    output = attention_kernel(
-        q, k, v, mask=mask, scale=scale, is_causal=is_causal, enable_gqa=enable_gqa, backend="numpy"
-    )
+    options = {"scale": scale, "is_causal": is_causal, "enable_gqa": enable_gqa}
+    with heap_kept():  # a worker's heap, trimmed at every free by Dask's default
+        output = attention_kernel(q, k, v, mask=mask, backend="numpy", **options)
     return output.astype(q.dtype, copy=False)
 
 
