@@ -1,12 +1,13 @@
 """NumPy's buffers for the blocks of gradient descent on the MSE's statistics.
 
-A block of K steps (``mlpillars.kernels._descent_blocks``) writes K parameter rows (B, K, p)
-and multiplies them by Q for the losses (B, K, d): two arrays of 0.5-1 MiB a block, for
-B = 128-256 problems of 32 features. Where glibc's mmap threshold is fixed, as in Dask's
-workers (``MALLOC_TRIM_THRESHOLD_`` in their environment), every such array is a fresh
-mapping and its pages fault in one by one when first written (about 5 us a fault on the
-project's VM). Here both are written into buffers made once a fit, and each step into one
-more. A fit of 128 problems (n=512, d=32, 200 steps, float64, one BLAS thread) under that
+A block of K steps (``mlpillars.kernels._descent_blocks``) writes K parameter rows (B,
+K, p) and multiplies them by Q for the losses (B, K, d): two arrays of 0.5-1 MiB a
+block, for B = 128-256 problems of 32 features. Where glibc's mmap threshold is fixed (a
+process started with ``MALLOC_TRIM_THRESHOLD_`` set, as Dask's workers are; their tasks
+keep the heap themselves: ``_worker_heap``), every such array is a fresh mapping and its
+pages fault in one by one when first written (about 5 us a fault on the project's VM).
+Here both are written into buffers made once a fit, and each step into one more. A fit
+of 128 problems (n=512, d=32, 200 steps, float64, one BLAS thread) under that
 environment: 5,306 -> 2,387 page faults, 44.5-63.8 -> 35.2-43.6 ms (the rest are the
 statistics' arrays, made once); without it (glibc reuses freed blocks) 27 ms either way.
 

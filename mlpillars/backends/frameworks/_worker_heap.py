@@ -40,8 +40,9 @@ KEPT_MMAP_BYTES = 32 * 2**20
 """The thresholds during a call: a free leaves up to 1 GiB at the heap's top; blocks up to
 32 MiB (glibc's largest mmap threshold on 64-bit) come from the heap."""
 
-DEFAULT_MMAP_BYTES = 128 * 2**10
-"""glibc's mmap threshold where none is set and the adaptive one is off: restored after."""
+DEFAULT_TRIM_BYTES = DEFAULT_MMAP_BYTES = 128 * 2**10
+"""glibc's own thresholds (the adaptive ones off): restored where a variable is unreadable
+or, for the mmap threshold, unset."""
 
 _lock = threading.Lock()
 _calls_running = 0
@@ -75,8 +76,9 @@ def _leave(library: Any) -> None:
     with _lock:
         _calls_running -= 1
         if _calls_running == 0:
-            library.mallopt(M_TRIM_THRESHOLD, _setting("MALLOC_TRIM_THRESHOLD_", 0))
+            trim_bytes = _setting("MALLOC_TRIM_THRESHOLD_", DEFAULT_TRIM_BYTES)
             mmap_bytes = _setting("MALLOC_MMAP_THRESHOLD_", DEFAULT_MMAP_BYTES)
+            library.mallopt(M_TRIM_THRESHOLD, trim_bytes)
             library.mallopt(M_MMAP_THRESHOLD, mmap_bytes)
             library.malloc_trim(0)
 
