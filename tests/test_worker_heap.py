@@ -33,11 +33,16 @@ class RecordingLibrary:
 
 
 @pytest.fixture
-def library(monkeypatch):
+def startup():
+    """The environment the process "started" with, as glibc read it (a Dask worker's)."""
+    return {"MALLOC_TRIM_THRESHOLD_": "65536"}
+
+
+@pytest.fixture
+def library(monkeypatch, startup):
     recording = RecordingLibrary()
     monkeypatch.setattr(_worker_heap, "_glibc", lambda: recording)
-    monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "65536")
-    monkeypatch.delenv("MALLOC_MMAP_THRESHOLD_", raising=False)
+    monkeypatch.setattr(_worker_heap, "_startup_environment", lambda: startup)
     return recording
 
 
@@ -61,8 +66,8 @@ def test_kept_through_the_block_then_set_back_and_trimmed(library):
     assert library.calls == KEPT + restored()
 
 
-def test_a_set_mmap_threshold_is_the_one_restored(library, monkeypatch):
-    monkeypatch.setenv("MALLOC_MMAP_THRESHOLD_", "262144")
+def test_a_set_mmap_threshold_is_the_one_restored(library, startup):
+    startup["MALLOC_MMAP_THRESHOLD_"] = "262144"
     with _worker_heap.heap_kept():
         pass
     assert library.calls == KEPT + restored(262144)
@@ -94,11 +99,21 @@ def test_restored_when_the_fit_raises(library):
     assert library.calls == KEPT + restored()
 
 
-def test_nothing_changes_without_the_variable(library, monkeypatch):
-    monkeypatch.delenv("MALLOC_TRIM_THRESHOLD_")
+def test_nothing_changes_without_the_variable_at_startup(library, startup, monkeypatch):
+    # set later (os.environ), glibc never read it: keeping, then restoring, would change
+    # the process's allocator (its adaptive thresholds off for good)
+    del startup["MALLOC_TRIM_THRESHOLD_"]
+    monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "65536")
     with _worker_heap.heap_kept():
         pass
     assert library.calls == []
+
+
+def test_the_startup_environment_is_this_process_s_own():
+    # read from /proc/self/environ: what the process started with, glibc's variables only
+    found = _worker_heap._startup_environment()
+    assert all(name.startswith("MALLOC_") for name in found)
+    assert found.get("MALLOC_TRIM_THRESHOLD_") == os.environ.get("MALLOC_TRIM_THRESHOLD_")
 
 
 def test_dask_gradient_descent_tasks_keep_the_heap(library):

@@ -17,7 +17,9 @@ Attention's tiles of scores do the same: q, k, v (2, 8, 1024, 64) float32, 16,97
 blocks up to 32 MiB are reused, not returned) and, when the last such call of the process
 ends, sets them back to the variables' values and trims the heap once (``malloc_trim(0)``),
 so that what the calls freed goes back to the system as Dask intends. Only where the
-variable is set and the C library is glibc; elsewhere nothing changes.
+variable was in the process's environment when it started (``/proc/self/environ``: glibc
+reads it then, and one set later changes nothing, which calling ``mallopt`` here would)
+and the C library is glibc; elsewhere nothing changes.
 """
 
 from __future__ import annotations
@@ -25,7 +27,6 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import functools
-import os
 import platform
 import threading
 from collections.abc import Iterator
@@ -50,8 +51,9 @@ _calls_running = 0
 
 @contextlib.contextmanager
 def heap_kept() -> Iterator[None]:
-    """Keep glibc's heap through the block, where ``MALLOC_TRIM_THRESHOLD_`` is set."""
-    library = _glibc() if "MALLOC_TRIM_THRESHOLD_" in os.environ else None
+    """Keep glibc's heap through the block, where the process started with
+    ``MALLOC_TRIM_THRESHOLD_`` set."""
+    library = _glibc() if "MALLOC_TRIM_THRESHOLD_" in _startup_environment() else None
     if library is None:
         yield
         return
@@ -84,11 +86,26 @@ def _leave(library: Any) -> None:
 
 
 def _setting(name: str, default: int) -> int:
-    """An integer environment variable of glibc's, or ``default`` where unset or unreadable."""
+    """An integer variable of glibc's as the process started with it, or ``default`` where
+    unset or unreadable."""
     try:
-        return int(os.environ[name])
+        return int(_startup_environment()[name])
     except (KeyError, ValueError):
         return default
+
+
+@functools.cache
+def _startup_environment() -> dict[str, str]:
+    """The process's environment when it started (Linux's ``/proc/self/environ``; later
+    changes to ``os.environ`` are not in it), the glibc variables only; empty where
+    unreadable."""
+    try:
+        with open("/proc/self/environ", "rb") as environ:
+            entries = environ.read().split(b"\0")
+    except OSError:
+        return {}
+    pairs = (entry.decode(errors="replace").partition("=") for entry in entries)
+    return {name: value for name, _, value in pairs if name.startswith("MALLOC_")}
 
 
 @functools.cache
