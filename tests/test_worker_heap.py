@@ -10,8 +10,6 @@ from __future__ import annotations
 import os
 import threading
 
-import dask
-import dask.array as da
 import numpy as np
 import pytest
 
@@ -117,6 +115,7 @@ def test_the_startup_environment_is_this_process_s_own():
 
 
 def test_dask_gradient_descent_tasks_keep_the_heap(library):
+    dask, da = _dask()
     rng = np.random.default_rng(0)
     X, y = rng.normal(size=(4, 20, 3)), rng.normal(size=(4, 20))
     lazy = mp.gradient_descent(da.from_array(X, chunks=(2, 20, 3)), da.from_array(y), steps=5)
@@ -128,6 +127,7 @@ def test_dask_gradient_descent_tasks_keep_the_heap(library):
 
 
 def test_dask_attention_tasks_keep_the_heap(library):
+    _, da = _dask()
     rng = np.random.default_rng(1)
     q, k, v = (rng.normal(size=(2, 3, 8, 4)) for _ in range(3))
     lazy = mp.scaled_dot_product_attention(
@@ -137,6 +137,11 @@ def test_dask_attention_tasks_keep_the_heap(library):
     assert library.calls == 2 * (KEPT + restored())  # one block per batch entry
     eager = mp.scaled_dot_product_attention(q, k, v)
     np.testing.assert_allclose(computed, eager, rtol=1e-12)
+
+
+def _dask() -> tuple:
+    """Dask and dask.array, or the test is skipped where Dask is not installed."""
+    return pytest.importorskip("dask"), pytest.importorskip("dask.array")
 
 
 FAULTS_SCRIPT = """

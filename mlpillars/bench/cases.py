@@ -119,11 +119,13 @@ SUITES: dict[str, Suite] = {
         compiled=True,
         out_of_core=4,  # issue 12: PCA of a Zarr store of 4x the free RAM, its peak RSS
     ),
+    # sized for a lent GPU machine's few minutes: a GPU call at these sizes takes
+    # microseconds to milliseconds, so a 0.1 s round still holds tens to thousands of calls
     "gpu": Suite(
         "gpu",
         ("float32",),
         gpu=True,
-        round_seconds=0.5,
+        round_seconds=0.1,
         loop_limit_seconds={PYTHON: 0.0, NUMBA: 0.0},
         compiled=True,
     ),
