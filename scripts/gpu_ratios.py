@@ -235,8 +235,13 @@ def measure(title: str, make: Callable[[], Candidates], rounds: int) -> None:
         if name.startswith("ours") and name != reference and reference in best:
             ratio = f"/{reference.split()[1]} {seconds / best[reference]:6.2f}x"
         differs = ""
-        if reference in answers and name in answers and answers[name].shape == answers[reference].shape:
-            differs = f"max|diff| from {reference}: {np.max(np.abs(answers[name] - answers[reference]), initial=0):.2e}"
+        if (
+            reference in answers
+            and name in answers
+            and answers[name].shape == answers[reference].shape
+        ):
+            largest = np.max(np.abs(answers[name] - answers[reference]), initial=0)
+            differs = f"max|diff| from {reference}: {largest:.2e}"
         print(f"  {name:18s} {seconds * 1e3:10.3f} ms  {ratio:20s} {differs}", flush=True)
 
 
@@ -250,13 +255,19 @@ def main() -> None:
     measure("softmax 4096x4096 float32", lambda: softmax_candidates(device, False), rounds)
     measure("log_softmax 4096x4096 float32", lambda: softmax_candidates(device, True), rounds)
     for activation in ("relu", "gelu"):
-        measure(f"linear 256x1024x1024 + {activation} float32",
-                lambda a=activation: linear_candidates(device, a), rounds)
+        measure(
+            f"linear 256x1024x1024 + {activation} float32",
+            lambda a=activation: linear_candidates(device, a),
+            rounds,
+        )
     measure("attention (2, 8, 1024, 64) float32", lambda: attention_candidates(device), rounds)
     for dtype in ("float32", "float64"):
         for loss in ("mse", "logistic"):
-            measure(f"gradient descent {loss} B={B} n={N} d={D} {STEPS} steps {dtype}",
-                    lambda lo=loss, dt=dtype: descent_candidates(device, lo, dt), max(3, rounds // 2))
+            measure(
+                f"gradient descent {loss} B={B} n={N} d={D} {STEPS} steps {dtype}",
+                lambda lo=loss, dt=dtype: descent_candidates(device, lo, dt),
+                max(3, rounds // 2),
+            )
 
 
 if __name__ == "__main__":

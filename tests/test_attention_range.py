@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import mlpillars as mp
-from mlpillars.backends import FRAMEWORKS
+from mlpillars.backends import FRAMEWORKS, values_known
 from mlpillars.kernels.attention import scaled_dot_product_attention
 from mlpillars.testing import BackendCase, assert_close
 
@@ -53,6 +53,11 @@ def test_generic_paths_give_the_finite_answer(xp: BackendCase, huge_inputs, opti
 def test_public_call_gives_the_finite_answer_where_values_can_be_read(xp: BackendCase, huge_inputs):
     # eagerly on a CPU the kernel sees that scores may overflow and keeps a framework's
     # own attention out of it (Dask's runs the kernel on each block, on NumPy)
+    if not values_known(huge_inputs[0]) and xp.framework.fused("scaled_dot_product_attention"):
+        pytest.skip(
+            f"{xp.spec}: the bound is not read on a GPU (two reductions and a sync a call), "
+            "so the framework's own attention runs and gives its own answer (torch's: NaN)"
+        )
     expected = extended_attention(*(xp.to_numpy(array) for array in huge_inputs))
     assert_close(mp.scaled_dot_product_attention(*huge_inputs), expected, like=huge_inputs[0])
 

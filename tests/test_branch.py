@@ -39,12 +39,26 @@ def test_eager_branch_runs_only_the_chosen_function(holds):
 
 @pytest.mark.parametrize("holds", [True, False])
 def test_unreadable_predicate_runs_both_and_selects(monkeypatch, holds):
-    monkeypatch.setattr(type(FRAMEWORKS["numpy"]), "values_known", lambda self, array: False)
+    monkeypatch.setattr(type(FRAMEWORKS["numpy"]), "is_traced", lambda self, array: True)
     calls: list[str] = []
     result = branch(np.asarray(holds), *branches(calls), (np.arange(3.0),))
     assert isinstance(result, Pair) and result.missing is None
     np.testing.assert_array_equal(result.value, np.arange(3.0) * (2 if holds else -1))
     assert sorted(calls) == ["false", "true"]
+
+
+@pytest.mark.parametrize("holds", [True, False])
+def test_a_gpu_predicate_is_read_and_runs_one_branch(holds):
+    # a GPU's values cost a sync to read, but an eager branch's results may differ in
+    # shape (a history cut where its loop stopped): read once (device1 plays a GPU)
+    strict = pytest.importorskip("array_api_strict")
+    device = strict.Device("device1")
+    calls: list[str] = []
+    result = branch(
+        strict.asarray(holds, device=device), *branches(calls), (strict.ones(2, device=device),)
+    )
+    assert not FRAMEWORKS["array_api_strict"].values_known(result.value)
+    assert calls == ["true" if holds else "false"]
 
 
 def test_jax_branches_inside_the_program_under_jit_and_vmap():

@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from mlpillars.backends import values_at_hand
 from mlpillars.kernels import _descent_statistics as statistics_module
 from mlpillars.kernels import descent as descent_module
 from mlpillars.kernels._descent_blocks import BLOCK_STEPS, runs_in_blocks
@@ -152,8 +153,11 @@ def test_blocks_on_the_statistics_of_hard_data(xp: BackendCase, monkeypatch, cas
         return
     if case == "centred copy":
         assert len(around_reference) == 1
+    elif case == "second loop" or not values_at_hand(lr):
+        # on a GPU (device1 plays one) no solve first: it would read the loss at w*
+        assert around_reference == [False, True]
     else:
-        assert around_reference == ([False, True] if case == "second loop" else [True])
+        assert around_reference == [True]
 
 
 def test_shared_data_learning_rate_sweep(xp: BackendCase, monkeypatch):

@@ -17,6 +17,7 @@ from ._movement import (
     ready,
     to_backend,
     values_at_hand,
+    values_in_reach,
     values_known,
     values_readable,
 )
@@ -72,6 +73,7 @@ __all__ = [
     "to_backend",
     "use_backend",
     "values_at_hand",
+    "values_in_reach",
     "values_known",
     "values_readable",
     "vecdot",

@@ -35,11 +35,12 @@ def branch(
     predicate: Any, if_true: Callable[..., Any], if_false: Callable[..., Any], operands: tuple
 ) -> Any:
     """``if_true(*operands)`` where the 0-d bool array ``predicate`` holds, else
-    ``if_false(*operands)``, without reading ``predicate`` where that is not free.
+    ``if_false(*operands)``.
 
-    Eagerly on the host a Python ``if``; traced by ``jax.jit``, or on a JAX GPU,
-    ``lax.cond``; elsewhere (``torch.compile``, CUDA) both branches and a ``where``. Both
-    must return the same structure of arrays: see :meth:`~.frameworks.base.Framework.branch`.
+    Eagerly a Python ``if`` (on a GPU after one sync to read ``predicate``); traced by
+    ``jax.jit``, ``lax.cond``; elsewhere (``torch.compile``, Dask) both branches and a
+    ``where``. Both must return the same structure of arrays: see
+    :meth:`~.frameworks.base.Framework.branch`.
     """
     framework = framework_of(predicate) or FRAMEWORKS["numpy"]
     return framework.branch(predicate, if_true, if_false, operands)

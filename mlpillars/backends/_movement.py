@@ -154,6 +154,18 @@ def values_at_hand(*arrays: Any) -> bool:
     return True
 
 
+def values_in_reach(*arrays: Any) -> bool:
+    """Whether every array's values can be read now at the cost of a device sync at most:
+    none is a tracer, none is lazy (a Dask array's read is a compute). For a read that
+    makes an eager call's result the same on a GPU as on the host (a history cut where
+    its loop stopped, a branch whose two results differ in shape). Python scalars: True."""
+    for array in arrays:
+        framework = framework_of(array)
+        if framework is not None and (framework.lazy or framework.is_traced(array)):
+            return False
+    return True
+
+
 def values_readable(*arrays: Any) -> bool:
     """Whether every array's values can be read at all (none is a tracer of ``jax.jit`` or
     ``torch.compile``), if need be at the cost of a GPU sync: for a kernel whose result's

@@ -31,7 +31,7 @@ from typing import Any, NamedTuple
 import array_api_compat as aac
 import array_api_extra as xpx
 
-from ..backends import block_buffers, run_loop, values_at_hand
+from ..backends import block_buffers, run_loop, values_in_reach
 from ._descent_objectives import MseStatistics
 from ._descent_setup import Options, Setup
 from ._descent_steps import RISING_STEPS, ROUNDOFF_EPS, Progress, known_all
@@ -300,7 +300,7 @@ def _history(
         return rows
     after = xp.arange(rows.shape[0], dtype=progress.finished_after.dtype, device=aac.device(rows))
     rows = xp.where(after[:, None] > progress.finished_after, progress.loss, rows)
-    if not values_at_hand(progress.finished_after):
+    if not values_in_reach(progress.finished_after):  # a GPU's: one sync, as the loop's
         return rows
     # the step loop checks after every step: with no problem at all, it stops after one
     finished = progress.finished_after

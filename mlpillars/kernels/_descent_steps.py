@@ -84,7 +84,8 @@ def start(
     loss, gradient = objective.loss_and_gradient(params, options, xp=xp)
     uses_first_moment = options.optimizer == "adam" or options.momentum > 0
     no_problem = xp.zeros((batch_size,), dtype=xp.bool, device=device)
-    no_steps = xp.zeros((batch_size,), dtype=xpx.default_dtype(xp, "integral", device=device))
+    integral = xpx.default_dtype(xp, "integral", device=device)
+    no_steps = xp.zeros((batch_size,), dtype=integral, device=device)
     progress = Progress(
         params=params,
         first_moment=xp.zeros_like(params) if uses_first_moment else None,
@@ -184,7 +185,7 @@ def _schedule(count: Any, options: Options, dtype: Any, *, xp: Any) -> tuple[Any
         rate = min(1.0, (count + 1) / warmup) if warmup else 1.0
         return rate, 1 - beta1 ** (count + 1), 1 - beta2 ** (count + 1)
     taken = xp.astype(count + 1, dtype)
-    one = xp.ones((), dtype=dtype)
+    one = xp.ones((), dtype=dtype, device=aac.device(count))
     rate = xp.minimum(one, taken / warmup) if warmup else one
     power = xp.asarray([beta1, beta2], dtype=dtype, device=aac.device(count)) ** taken
     return rate, 1 - power[0], 1 - power[1]

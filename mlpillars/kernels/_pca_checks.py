@@ -6,7 +6,7 @@ from __future__ import annotations
 import numbers
 from typing import Any
 
-from ..backends import values_known, values_readable
+from ..backends import values_readable
 from ._checks import check_real_dtype, shape_text
 
 
@@ -80,10 +80,11 @@ def check_matrix(kernel_name: str, name: str, X: Any) -> None:
 def check_finite(kernel_name: str, mean: Any, *, xp: Any) -> None:
     """A NaN or infinity anywhere in a column makes its mean non-finite: no extra pass.
 
-    Only where the mean's values can be read now: traced or on a GPU, the NaN reaches
-    every result instead (the covariance or the centred data holds it).
+    Wherever the mean's values can be read (on a GPU after one sync, as scikit-learn's
+    check of its input makes); traced, the NaN reaches every result instead (the
+    covariance or the centred data holds it).
     """
-    if not values_known(mean):
+    if not values_readable(mean):
         return
     not_finite = xp.logical_not(xp.isfinite(mean))
     if bool(xp.any(not_finite)):

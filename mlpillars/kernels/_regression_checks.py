@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..backends import values_known
+from ..backends import values_readable
 from ..tolerances import dtype_name
 
 
@@ -38,8 +38,8 @@ def non_finite_problems(
     Returns
     -------
     array of bool, shape (1 or B, 1), or None
-        Which problems hold a non-finite value, where the values are not known (traced,
-        or on a GPU); None where they are known and all finite.
+        Which problems hold a non-finite value, where the values cannot be read (traced);
+        None where they can and all are finite.
 
     Raises
     ------
@@ -48,7 +48,7 @@ def non_finite_problems(
     """
     feature_bad = xp.logical_not(xp.all(xp.isfinite(feature_means), axis=-1, keepdims=True))
     target_bad = xp.logical_not(xp.isfinite(xp.reshape(target_means, (-1, 1))))
-    if not values_known(feature_bad, target_bad):
+    if not values_readable(feature_bad, target_bad):
         return feature_bad | target_bad
     for name, array, bad in (("X", features, feature_bad), ("y", targets, target_bad)):
         if bool(xp.any(bad)):

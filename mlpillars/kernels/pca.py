@@ -93,9 +93,9 @@ def pca_fit(
     Parameters
     ----------
     X : array, shape (n, d)
-        Samples as rows; n >= 2, all values finite (else ``ValueError``; inside
-        ``jax.jit``, ``jax.vmap`` or ``torch.compile``, or on a GPU, where the values are
-        not read, NaN results).
+        Samples as rows; n >= 2, all values finite (else ``ValueError``, on a GPU too,
+        after one sync; inside ``jax.jit``, ``jax.vmap`` or ``torch.compile``, where the
+        values cannot be read, NaN results).
     n_components : int, float or None
         k, with 1 <= k <= min(n, d); a float in (0, 1): the fewest components whose
         variance ratios sum to more than it (needs values: not under tracing); None:

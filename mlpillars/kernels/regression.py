@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from typing import Any, NamedTuple
 
-from ..backends import kernel, materialize, qr, reduce_max, solve_triangular, values_known
+from ..backends import kernel, materialize, qr, reduce_max, solve_triangular, values_readable
 from ._checks import as_floating, is_empty, narrowed, regression_problems, shape_text, widened
 from ._fused import FusedLeastSquares, FusedRSquared
 from ._regression_checks import check_determined, first_true, non_finite_problems, rank_message
@@ -64,10 +64,11 @@ def least_squares(
     Raises
     ------
     ValueError
-        Where the values can be read without cost (not inside ``jax.jit``, ``jax.vmap`` or
-        ``torch.compile``, nor on a GPU): for NaN or infinity in X or y (naming which, and
-        where), and for a rank-deficient X (naming the first dependent column). Where they
-        cannot, that problem's weights and bias are NaN instead, on every backend.
+        Where the values can be read (not inside ``jax.jit``, ``jax.vmap`` or
+        ``torch.compile``; on a GPU after one sync, as a fit's answer is read anyway): for
+        NaN or infinity in X or y (naming which, and where), and for a rank-deficient X
+        (naming the first dependent column). Where they cannot, that problem's weights and
+        bias are NaN instead, on every backend.
 
     Notes
     -----
@@ -232,8 +233,9 @@ def _rank_deficient(
     (and of the intercept's column of ones, after centring); a column is dependent when
     that part is at most ``max(n, d) * eps`` of the column's own norm (the R of X scaled
     to unit columns, as LAPACK's gelsy tests it), so that a column's units do not matter.
-    Raises where R's values can be read now; where they cannot (traced, or on a GPU),
-    returns which problems are rank-deficient, (1 or B, 1), for their weights to be NaN.
+    Raises where R's values can be read (on a GPU after one sync, as NumPy's and
+    scikit-learn's fits would); where they cannot (traced), returns which problems are
+    rank-deficient, (1 or B, 1), for their weights to be NaN.
     """
     n_features = r.shape[-1]
     relative = xp.abs(xp.linalg.diagonal(r)) / xp.where(
@@ -242,7 +244,7 @@ def _rank_deficient(
     tolerance = max(n_samples, n_features) * float(xp.finfo(r.dtype).eps)
     dependent = relative <= tolerance
     deficient = xp.any(dependent, axis=-1, keepdims=True)
-    if not values_known(deficient):
+    if not values_readable(deficient):
         return deficient
     if bool(xp.any(deficient)):
         first = first_true(dependent, xp=xp)

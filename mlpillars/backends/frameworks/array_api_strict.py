@@ -16,6 +16,11 @@ class ArrayApiStrictFramework(Framework):
     name = "array_api_strict"
     module_name = "array_api_strict"
     extra = "strict"
+    # array-api-strict's second device plays a GPU where there is none: its arrays cannot
+    # be combined with CPU_DEVICE ones (as torch's CUDA tensors cannot with CPU ones), and
+    # reading their values counts as a device sync (``values_known``), so the tests run
+    # there take the paths a GPU takes
+    device_kinds = ("cpu", "device1")
 
     def owns(self, array: object) -> bool:
         return type(array).__module__.startswith("array_api_strict")
@@ -26,6 +31,8 @@ class ArrayApiStrictFramework(Framework):
     def resolve_device(self, spec: str | None) -> Any:
         if spec in (None, "cpu", "CPU_DEVICE"):
             return self.load().Device("CPU_DEVICE")
+        if spec in ("device1", "device2"):
+            return self.load().Device(spec)
         raise unknown_device(self, spec)
 
     def from_host(self, host: np.ndarray, device: Any) -> Any:
@@ -33,6 +40,10 @@ class ArrayApiStrictFramework(Framework):
 
     def to_host(self, array: Any) -> np.ndarray:
         return np.from_dlpack(array)
+
+    def values_known(self, array: Any) -> bool:
+        """False on device1 and device2, the stand-ins for a GPU (reading would sync)."""
+        return str(array.device) == str(self.resolve_device("cpu"))
 
     def capabilities(self, device: Any) -> Capabilities:
         return Capabilities(

@@ -295,11 +295,13 @@ class Framework:
 
         Both must return the same structure: (named) tuples of arrays of equal shapes and
         dtypes, None in the same places, so that a compiling framework can branch inside
-        its program. ``predicate`` is read where that is free (:meth:`values_known`: an
-        eager call on the host) and one branch runs; where not (a tracer, a GPU array),
-        :meth:`branch_in_program` decides.
+        its program. ``predicate`` is read wherever it has a value, a GPU array's at the
+        cost of one sync (an eager call's operands, such as a loss history cut where its
+        loop stopped, may differ in shape between the branches, which only a Python ``if``
+        allows), and one branch runs; a tracer (``jax.jit``, ``torch.compile``) or a lazy
+        array (Dask: reading is a compute) goes to :meth:`branch_in_program`.
         """
-        if self.values_known(predicate):
+        if not (self.lazy or self.is_traced(predicate)):
             return if_true(*operands) if bool(predicate) else if_false(*operands)
         return self.branch_in_program(predicate, if_true, if_false, operands)
 

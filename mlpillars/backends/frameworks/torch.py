@@ -150,6 +150,14 @@ class TorchFramework(Framework):
 
         return torch.linalg.vecdot(a, b)
 
+    def solve_triangular(self, upper: Any, rhs: Any) -> Any:
+        # torch's own triangular solve: it reads only the triangle, and does not check the
+        # diagonal (the general solve raises on a singular matrix, a sync on CUDA and a
+        # raw LinAlgError under torch.compile; the rank test has flagged such a problem)
+        import torch  # not self.load(): torch.compile cannot trace importlib
+
+        return torch.linalg.solve_triangular(upper, rhs, upper=True)
+
     def compile(self, function: Callable[..., Any]) -> Callable[..., Any]:
         return self.load().compile(function)
 
