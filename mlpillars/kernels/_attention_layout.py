@@ -173,6 +173,8 @@ def _check_feature_axes(q: Any, k: Any, v: Any) -> None:
 
 
 def _check_heads(query_heads: int, kv_heads: int, enable_gqa: bool, q: Any, k: Any) -> None:
+    if query_heads == kv_heads and (kv_heads or not enable_gqa):
+        return  # the common call: no message to build
     shapes = f"(q: {shape_text(q)}, k: {shape_text(k)})"
     if enable_gqa and (kv_heads == 0 or query_heads % kv_heads != 0):
         raise ValueError(

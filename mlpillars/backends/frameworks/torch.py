@@ -72,6 +72,11 @@ class TorchFramework(Framework):
             return torch.device("cuda", index)
         raise unknown_device(self, spec)
 
+    def device_of(self, array: Any) -> Any:
+        # the tensor's own attribute: array-api-compat's device() asks each framework in
+        # turn whose array it is (3 us of a linear call's 7 us native cost, three times)
+        return array.device
+
     def is_gpu(self, device: Any) -> bool:
         return getattr(device, "type", "cpu") == "cuda"
 
