@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -155,3 +156,44 @@ def test_gpu_peaks_are_reset_before_and_read_after(monkeypatch: pytest.MonkeyPat
     assert calls == ["torch reset 0", "torch reset 1", "cupy free", "block", "cupy read"]
     assert peak.device_peak_bytes["torch"] == 300  # two GPUs: the sum of their peaks
     assert peak.device_peak_bytes["cupy"] == 512
+
+
+PRECISION_SCRIPT = """
+import os, sys
+import mlpillars.backends as backends
+backends.full_float32_products()
+import jax, jax.numpy as jnp
+print(os.environ.get("JAX_DEFAULT_MATMUL_PRECISION"), jax.config.jax_default_matmul_precision)
+"""
+
+
+@pytest.mark.parametrize(
+    ("chosen", "expected"), [(None, "highest highest"), ("bfloat16", "bfloat16 bfloat16")]
+)
+def test_the_benchmark_asks_jax_for_full_float32_products_unless_the_user_chose(chosen, expected):
+    # JAX's default on a GPU is TF32-like (an H200's float32 PCA ~1e-3 off the reference):
+    # the harness asks for "highest" before JAX is imported, and keeps a user's choice
+    pytest.importorskip("jax")
+    environment = {k: v for k, v in os.environ.items() if k != "JAX_DEFAULT_MATMUL_PRECISION"}
+    if chosen is not None:
+        environment["JAX_DEFAULT_MATMUL_PRECISION"] = chosen
+    done = subprocess.run(
+        [sys.executable, "-c", PRECISION_SCRIPT], env=environment, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == expected.split()
+
+
+def test_full_float32_products_updates_a_jax_imported_already(monkeypatch: pytest.MonkeyPatch):
+    jax = pytest.importorskip("jax")
+    from mlpillars.backends import full_float32_products
+
+    monkeypatch.delenv("JAX_DEFAULT_MATMUL_PRECISION", raising=False)
+    before = jax.config.jax_default_matmul_precision
+    jax.config.update("jax_default_matmul_precision", None)
+    try:
+        full_float32_products()
+        assert jax.config.jax_default_matmul_precision == "highest"
+        assert os.environ["JAX_DEFAULT_MATMUL_PRECISION"] == "highest"
+    finally:
+        jax.config.update("jax_default_matmul_precision", before)

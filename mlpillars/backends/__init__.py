@@ -24,7 +24,7 @@ from ._movement import (
 from ._registry import static_fields
 from ._selection import ENV_VARIABLE, Target, parse_backend, selected_target, use_backend
 from ._special import block_buffers, erf, reduce_max, row_major, vecdot
-from .frameworks import FRAMEWORKS, Framework, framework_of
+from .frameworks import FRAMEWORKS, Framework, framework_of, full_float32_products
 from .frameworks.base import StepLoop
 from .frameworks.dask import from_npy as dask_from_npy
 from .frameworks.dask import from_zarr as dask_from_zarr
@@ -54,6 +54,7 @@ __all__ = [
     "eigh",
     "erf",
     "framework_of",
+    "full_float32_products",
     "host_arrays",
     "is_dtype",
     "kernel",

@@ -25,7 +25,7 @@ import pytest
 from rich.console import Console
 from rich.table import Table
 
-from ..backends import ENV_VARIABLE
+from ..backends import ENV_VARIABLE, full_float32_products
 from .cases import SUITES, backend_specs, plan_cases
 from .environment import write_environment
 from .peaks import write_peaks
@@ -110,6 +110,7 @@ def run_bench(
         0 when no case was wrong or failed and the run was not interrupted (skipped cases
         are fine; a case measured on a busy machine is a warning, not a failure), else 1.
     """
+    full_float32_products()  # one precision for every backend (JAX's GPU default is TF32)
     again = RESUME if resume else RERUN_DISTURBED if rerun_disturbed else None
     out = choose_run_folder(out, resume=again is not None, suite=suite)
     requested = RunPlan(suite, _list(backends), _list(kernels), processes)

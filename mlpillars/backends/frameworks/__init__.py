@@ -29,6 +29,14 @@ FRAMEWORKS: dict[str, Framework] = {
 """Every backend mlpillars knows, by the name users type."""
 
 
+def full_float32_products() -> None:
+    """Every framework's float32 matrix products at full precision from now on, unless
+    the user chose otherwise (:meth:`Framework.full_float32_products`): the benchmark's
+    backends then compute at one precision, as its correctness gate asks."""
+    for framework in FRAMEWORKS.values():
+        framework.full_float32_products()
+
+
 _OWNER_BY_TYPE: dict[type, Framework | None] = {
     python_type: None for python_type in (bool, int, float, complex, list, tuple, type(None))
 }
@@ -54,4 +62,4 @@ def framework_of(array: object) -> Framework | None:
 _NOT_SEEN = object()
 
 
-__all__ = ["FRAMEWORKS", "Framework", "framework_of"]
+__all__ = ["FRAMEWORKS", "Framework", "framework_of", "full_float32_products"]

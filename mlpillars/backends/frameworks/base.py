@@ -319,6 +319,11 @@ class Framework:
         return map_leaves(lambda a, b: xp.where(predicate, a, b), chosen, other)
 
     # -- the benchmark record ------------------------------------------------------------------
+    def full_float32_products(self) -> None:
+        """Have float32 matrix products computed at full float32 precision from now on,
+        unless the user chose otherwise (the harness's comparisons are then of one
+        precision; a framework whose default is full precision does nothing)."""
+
     def settings(self) -> dict[str, Any]:
         """Settings that change results or speed (threads, precision), for the record."""
         return {"version": self.version()}

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable
 from types import ModuleType
 from typing import Any, ClassVar
@@ -15,6 +16,9 @@ from .._capabilities import Capabilities
 from .._errors import NoGPUError
 from . import _jax_fused, _jax_loops, _jax_pytrees
 from .base import Framework, StepLoop, device_index, unknown_device
+
+MATMUL_PRECISION_VARIABLE = "JAX_DEFAULT_MATMUL_PRECISION"
+"""The variable JAX reads its ``jax_default_matmul_precision`` from at import."""
 
 
 class JaxFramework(Framework):
@@ -161,6 +165,19 @@ class JaxFramework(Framework):
         return state, history[: count + 1], count
 
     # -- the benchmark record ------------------------------------------------------------------
+    def full_float32_products(self) -> None:
+        """``"highest"`` matmul precision unless set: on a GPU JAX's default is TF32-like
+        (about 1e-3 relative on an H200, outside the float32 tolerance; torch's and CuPy's
+        default is full float32). By the variable JAX reads at import, which the harness's
+        child processes inherit, and in the config where JAX is imported already."""
+        if os.environ.get(MATMUL_PRECISION_VARIABLE):
+            return
+        os.environ[MATMUL_PRECISION_VARIABLE] = "highest"
+        if self.is_loaded():
+            jax = self.load()
+            if jax.config.jax_default_matmul_precision is None:
+                jax.config.update("jax_default_matmul_precision", "highest")
+
     def settings(self) -> dict[str, Any]:
         jax = self.load()
         return {
