@@ -117,10 +117,12 @@ def backend_cases(
             f"unknown test backends {unknown}; valid names are {', '.join(FRAMEWORKS)}"
         )
     for backend in chosen:
-        for device_name in FRAMEWORKS[backend].device_kinds:
-            reason = _skip_reason(FRAMEWORKS[backend], device_name)
-            for dtype in dtypes:
-                dtype_reason = reason or _dtype_skip_reason(FRAMEWORKS[backend], device_name, dtype)
+        framework = FRAMEWORKS[backend]
+        for device_name in framework.device_kinds:
+            reason = _skip_reason(framework, device_name)
+            tested = framework.device_dtypes.get(device_name, dtypes)
+            for dtype in (dtype for dtype in dtypes if dtype in tested):
+                dtype_reason = reason or _dtype_skip_reason(framework, device_name, dtype)
                 yield BackendCase(backend, device_name, dtype, dtype_reason)
 
 

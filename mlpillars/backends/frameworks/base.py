@@ -42,6 +42,8 @@ class Framework:
     device_kinds : tuple of str
         Every kind of device the framework can have, as in a backend spec (``"cpu"``,
         ``"cuda"``); the tests run on each, skipping those this machine lacks.
+    device_dtypes : dict of str to tuple of str
+        The float dtypes the tests run a device kind in, where not all (a stand-in device).
     gpu_capable : bool
         Whether the framework can run on a GPU (a missing GPU is then worth a word).
     requires_gpu : bool
@@ -65,6 +67,7 @@ class Framework:
     module_name: ClassVar[str]
     extra: ClassVar[str]
     device_kinds: ClassVar[tuple[str, ...]] = ("cpu",)
+    device_dtypes: ClassVar[dict[str, tuple[str, ...]]] = {}
     gpu_capable: ClassVar[bool] = False
     requires_gpu: ClassVar[bool] = False
     compiler: ClassVar[str | None] = None
