@@ -12,14 +12,14 @@ import os
 import numpy as np
 import pytest
 
-from mlpillars.backends import ENV_VARIABLE
+from mlpillars.backends import ENV_VARIABLE, full_float32_products
 from mlpillars.testing import BackendCase, backend_cases
 
 # JAX multiplies float32 matrices on a GPU at its default precision (TF32-like on Ampere and
 # later, about 1e-3 relative), which the tolerance table's float32 row does not cover;
-# torch's and CuPy's default is full float32. The tests ask JAX for the same; a user's
-# choice stays theirs (README, "Precision on GPUs").
-os.environ.setdefault("JAX_DEFAULT_MATMUL_PRECISION", "highest")
+# torch's and CuPy's default is full float32. The tests ask JAX for the same, as the
+# benchmark does; a user's choice stays theirs (README, "Precision on GPUs").
+full_float32_products()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -161,7 +161,7 @@ def values_in_reach(*arrays: Any) -> bool:
     its loop stopped, a branch whose two results differ in shape). Python scalars: True."""
     for array in arrays:
         framework = framework_of(array)
-        if framework is not None and (framework.lazy or framework.is_traced(array)):
+        if framework is not None and not framework.values_in_reach(array):
             return False
     return True
 

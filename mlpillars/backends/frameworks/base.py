@@ -195,6 +195,11 @@ class Framework:
         """
         return True
 
+    def values_in_reach(self, array: Any) -> bool:
+        """Whether ``array``'s values can be read now at the cost of a device sync at most:
+        not a tracer, and the framework not lazy (a Dask array's read is a compute)."""
+        return not (self.lazy or self.is_traced(array))
+
     def reducible(self, array: Any) -> Any:
         """``array`` in a form the framework's max can reduce (the same values).
 
@@ -304,7 +309,7 @@ class Framework:
         allows), and one branch runs; a tracer (``jax.jit``, ``torch.compile``) or a lazy
         array (Dask: reading is a compute) goes to :meth:`branch_in_program`.
         """
-        if not (self.lazy or self.is_traced(predicate)):
+        if self.values_in_reach(predicate):
             return if_true(*operands) if bool(predicate) else if_false(*operands)
         return self.branch_in_program(predicate, if_true, if_false, operands)
 
