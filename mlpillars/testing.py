@@ -9,6 +9,7 @@ result before comparing its values with the tolerance table.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from .backends import FRAMEWORKS, Framework, framework_of
+from .backends._dispatch import forget_injected
 from .backends._errors import BackendNotInstalledError, NoGPUError
 from .tolerances import Tolerance, absolute_tolerance, dtype_name, tolerance_for, within_tolerance
 
@@ -173,6 +175,54 @@ def assert_close(
     if not np.all(passes):
         message = _mismatch_message(actual_host, expected_host, passes, tolerance, err_msg)
         raise AssertionError(message)
+
+
+@dataclass(frozen=True)
+class FusedCall:
+    """One call a kernel made of a framework's own implementation, and its answer (the
+    result, or ``NotImplemented`` for arguments it left to the generic formula)."""
+
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
+    answer: Any
+
+
+@contextlib.contextmanager
+def recorded_fused_calls(backend: str, kernel_name: str) -> Iterator[list[FusedCall]]:
+    """The calls that kernels make of ``backend``'s own ``kernel_name`` implementation
+    (:meth:`Framework.fused`) while the block runs; none where no kernel offers one.
+
+    Raises
+    ------
+    AssertionError
+        Where the framework has no implementation of ``kernel_name`` of its own.
+    """
+    framework = FRAMEWORKS[backend]
+    implementation = framework.fused(kernel_name)
+    assert implementation is not None, f"{backend} has no {kernel_name} of its own"
+    calls: list[FusedCall] = []
+
+    def recording(*args: Any, **kwargs: Any) -> Any:
+        answer = implementation(*args, **kwargs)
+        calls.append(FusedCall(args, kwargs, answer))
+        return answer
+
+    outer = vars(framework).get("fused")  # a recording around this one, if any
+    others = framework.fused
+
+    def fused(name: str) -> Any:
+        return recording if name == kernel_name else others(name)
+
+    framework.fused = fused  # type: ignore[method-assign]
+    forget_injected()  # the dispatch looks implementations up once per framework
+    try:
+        yield calls
+    finally:
+        if outer is None:
+            del framework.fused  # the instance's attribute: the class's method shows again
+        else:
+            framework.fused = outer  # type: ignore[method-assign]
+        forget_injected()
 
 
 def _mismatch_message(

@@ -20,7 +20,7 @@ from mlpillars.backends import FRAMEWORKS, framework_of
 from mlpillars.backends.frameworks import _numpy_attention
 from mlpillars.kernels import attention
 from mlpillars.kernels.attention import scaled_dot_product_attention
-from mlpillars.testing import BackendCase, assert_close
+from mlpillars.testing import BackendCase, assert_close, recorded_fused_calls
 
 KERNEL = "scaled_dot_product_attention"
 
@@ -474,23 +474,13 @@ FUSED_CASES = [
 
 @contextlib.contextmanager
 def _recorded_answers(backend: str) -> Iterator[list[Any]]:
-    """What the framework's attention answers (an array, or NotImplemented) each time the
-    kernel offers it arguments while the block runs; none when the kernel never offers."""
-    framework = FRAMEWORKS[backend]
-    implementation = framework.fused(KERNEL)
-    assert implementation is not None, f"{backend} must have its own attention"
+    """What the framework's attention answered (an array, or NotImplemented) each time the
+    kernel offered it arguments while the block ran (none when the kernel never offered):
+    filled when the block ends."""
     answers: list[Any] = []
-
-    def recording(*args: Any, **kwargs: Any) -> Any:
-        answers.append(implementation(*args, **kwargs))
-        return answers[-1]
-
-    other_kernels = framework.fused
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(
-            framework, "fused", lambda name: recording if name == KERNEL else other_kernels(name)
-        )
+    with recorded_fused_calls(backend, KERNEL) as calls:
         yield answers
+    answers.extend(call.answer for call in calls)
 
 
 def _backend_case(backend: str, dtype_name: str) -> BackendCase:

@@ -8,8 +8,7 @@ LocalCluster runs are in test_dask_distributed.py.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+import contextlib
 from typing import Any
 
 import numpy as np
@@ -17,6 +16,7 @@ import pytest
 
 from mlpillars.backends import FRAMEWORKS
 from mlpillars.kernels.descent import GradientDescentResult, gradient_descent
+from mlpillars.testing import FusedCall, recorded_fused_calls
 
 da = pytest.importorskip("dask.array")
 dask = pytest.importorskip("dask")
@@ -72,25 +72,10 @@ def in_memory_tasks(result: GradientDescentResult) -> int:
     return sum(counts)
 
 
-@contextmanager
-def recorded_offers() -> Iterator[list[dict[str, Any]]]:
-    """The arguments the kernel offers Dask's gradient descent, and what it answered."""
-    framework = FRAMEWORKS["dask"]
-    implementation = framework.fused(KERNEL)
-    assert implementation is not None, "Dask must have its own gradient descent"
-    offers: list[dict[str, Any]] = []
-
-    def recording(*args: Any, **kwargs: Any) -> Any:
-        answer = implementation(*args, **kwargs)
-        offers.append({"args": args, **kwargs, "answer": answer})
-        return answer
-
-    other_kernels = framework.fused
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(
-            framework, "fused", lambda name: recording if name == KERNEL else other_kernels(name)
-        )
-        yield offers
+def recorded_offers() -> contextlib.AbstractContextManager[list[FusedCall]]:
+    """The calls the kernel makes of Dask's gradient descent while the block runs: their
+    arguments and what it answered."""
+    return recorded_fused_calls("dask", KERNEL)
 
 
 class RecordedComputes:
@@ -130,7 +115,7 @@ def test_chunked_problems_give_numpys_fit(name):
             steps=40,
             **options,
         )
-    assert len(offers) == 1 and offers[0]["answer"] is not NotImplemented
+    assert len(offers) == 1 and offers[0].answer is not NotImplemented
     assert lazy.weights.chunks[0] == (B,)  # a small answer: the fits joined, one chunk
     assert in_memory_tasks(lazy) == 3
     assert_same_fit(lazy, eager)
@@ -189,7 +174,7 @@ def test_learning_rate_sweep_reads_the_shared_data_whole_in_each_task(rates_in, 
             steps=60,
             momentum=0.5,
         )
-    features, targets, lr = offers[0]["args"]
+    features, targets, lr = offers[0].args
     assert (features.shape, targets.shape, lr.shape) == ((1, N, D), (1, N), (9,))
     assert lazy.weights.chunks == ((9,), (D,))  # three fits, joined
     assert in_memory_tasks(lazy) == 3
@@ -248,7 +233,7 @@ def test_a_problem_too_large_for_a_task_takes_the_per_step_path():
     chunked = da.from_array(X, chunks=(1, 10, D))  # 960 bytes each, 80 per row block
     with dask.config.set({"array.chunk-size": "512B"}), recorded_offers() as offers:
         lazy = gradient_descent(chunked, da.from_array(y, chunks=(1, 10)), steps=4)
-    assert offers[0]["answer"] is NotImplemented
+    assert offers[0].answer is NotImplemented
     assert in_memory_tasks(lazy) == 0
     computed = dask.compute(lazy.weights, lazy.loss_history)
     np.testing.assert_allclose(computed[0], eager.weights, rtol=1e-12)
@@ -356,7 +341,7 @@ def test_bad_values_raise_at_the_call_on_the_per_step_path():
             gradient_descent(*chunked, lr=-1.0, steps=2)
         with pytest.raises(ValueError, match=r"labels y in \{0, 1\}.*\(y: \(1, 40\)\)"):
             gradient_descent(*chunked, loss="logistic", steps=2)
-    assert [offer["answer"] for offer in offers] == [NotImplemented, NotImplemented]
+    assert [offer.answer for offer in offers] == [NotImplemented, NotImplemented]
 
 
 def test_ready_computes_a_results_arrays_at_once_so_the_fits_run_once():

@@ -15,7 +15,7 @@ import scipy.special
 import mlpillars as mp
 from mlpillars.backends import FRAMEWORKS
 from mlpillars.backends.frameworks import _numpy_fused
-from mlpillars.testing import BackendCase, assert_close
+from mlpillars.testing import BackendCase, assert_close, recorded_fused_calls
 from tests.test_linalg import NUMPY_ACTIVATIONS
 
 FUSED_BACKENDS = ("numpy", "torch", "jax")
@@ -42,23 +42,12 @@ def _as_representable(expected: Any, dtype_name: str) -> Any:
 
 @contextlib.contextmanager
 def _recorded_answers(backend: str, kernel_name: str) -> Iterator[list[Any]]:
-    """What the framework's implementation answers each time the kernel offers it
-    arguments while the block runs."""
-    framework = FRAMEWORKS[backend]
-    implementation = framework.fused(kernel_name)
-    assert implementation is not None, f"{backend} must have its own {kernel_name}"
+    """What the framework's implementation answered each time the kernel offered it
+    arguments while the block ran: filled when the block ends."""
     answers: list[Any] = []
-
-    def recording(*args: Any, **kwargs: Any) -> Any:
-        answers.append(implementation(*args, **kwargs))
-        return answers[-1]
-
-    others = framework.fused
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(
-            framework, "fused", lambda name: recording if name == kernel_name else others(name)
-        )
+    with recorded_fused_calls(backend, kernel_name) as calls:
         yield answers
+    answers.extend(call.answer for call in calls)
 
 
 def _case(backend: str, dtype_name: str) -> BackendCase:

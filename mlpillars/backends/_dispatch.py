@@ -22,7 +22,6 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from ._placement import (
-    NAMESPACES,
     ArraySlot,
     gather_arrays,
     move_onto,
@@ -38,6 +37,16 @@ KernelFunction = TypeVar("KernelFunction", bound=Callable[..., Any])
 
 _INJECTED = ("xp", "fused")
 """Parameters of a generic implementation that the dispatch fills in, not the caller."""
+
+_INJECTED_BY_KERNEL: list[dict[Framework, dict[str, Any]]] = []
+"""Each kernel's ``xp`` and ``fused`` per framework, looked up at its first call there."""
+
+
+def forget_injected() -> None:
+    """Look ``xp`` and ``fused`` up again at every kernel's next call: for a test that
+    replaces a framework's ``fused`` (:func:`mlpillars.testing.recorded_fused_calls`)."""
+    for injected in _INJECTED_BY_KERNEL:
+        injected.clear()
 
 
 def kernel(
@@ -85,11 +94,15 @@ def kernel(
         slots = _array_slots_of(signature, arrays, array_lists)
         lone_position = _lone_position(slots)
 
+        injected: dict[Framework, dict[str, Any]] = {}  # per framework, made once
+        _INJECTED_BY_KERNEL.append(injected)
+
         def run(framework: Framework, args: Any, kwargs: dict[str, Any]) -> Any:
-            xp = NAMESPACES.get(framework.name) or namespace(framework)
-            if offers_fused:  # a caller's own fused= or xp= is refused, as a TypeError
-                return generic(*args, xp=xp, fused=framework.fused(kernel_name), **kwargs)
-            return generic(*args, xp=xp, **kwargs)
+            # a caller's own fused= or xp= is refused, as a TypeError (repeated keyword)
+            found = injected.get(framework)
+            if found is None:
+                found = injected[framework] = _injected(framework, kernel_name, offers_fused)
+            return generic(*args, **found, **kwargs)
 
         @functools.wraps(generic)
         def public(*args: Any, backend: str | None = None, **kwargs: Any) -> Any:
@@ -121,6 +134,15 @@ def kernel(
         return public  # type: ignore[return-value]
 
     return decorate
+
+
+def _injected(framework: Framework, kernel_name: str, offers_fused: bool) -> dict[str, Any]:
+    """What the dispatch passes a generic implementation on ``framework``: its namespace
+    as ``xp`` and, where the implementation takes one, its own ``fused`` implementation.
+    Made once per kernel and framework (one lookup a call, where two lookups and a call
+    cost 0.4 us of an 8 x 16 softmax's 11)."""
+    xp = namespace(framework)
+    return {"xp": xp, "fused": framework.fused(kernel_name)} if offers_fused else {"xp": xp}
 
 
 def _array_slots_of(

@@ -206,6 +206,14 @@ def as_floating(
     )
 
 
+def as_floating_array(array: Any, *, xp: Any, kernel: str = "", name: str = "") -> Any:
+    """:func:`as_floating` of one array: the array itself where it is real floating (one
+    dict lookup: an 8 x 16 softmax is mostly its calls), else cast or refused as there."""
+    if is_dtype(array.dtype, "real floating", xp=xp):
+        return array
+    return as_floating(array, xp=xp, kernel=kernel, names=(name,))[0]
+
+
 def _one_floating_dtype(arrays: tuple[Any, ...], *, xp: Any) -> bool:
     """Whether the arrays (none of them None) share one real floating dtype."""
     first = arrays[0]

@@ -14,7 +14,7 @@ import array_api_compat as aac
 import array_api_extra as xpx
 
 from ..backends import values_known
-from ._checks import as_floating, check_axis, is_empty, shape_text
+from ._checks import as_floating_array, check_axis, is_empty, shape_text
 
 
 def class_axis_of(logits: Any, axis: int, reduction: str) -> int:
@@ -100,6 +100,6 @@ def soft_target_log_likelihood(
             f"{shape_text(log_probs)}; got target: {shape_text(probabilities)} (integer "
             "class labels take the logits' shape without the class axis)"
         )
-    (probabilities,) = as_floating(probabilities, xp=xp, kernel="cross_entropy", names=("target",))
+    probabilities = as_floating_array(probabilities, xp=xp, kernel="cross_entropy", name="target")
     probabilities = xp.astype(probabilities, log_probs.dtype)
     return xp.sum(probabilities * log_probs, axis=class_axis)

@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from ..backends import kernel, reduce_max
-from ._checks import as_floating, check_axis, check_ndim, is_empty, shape_text
+from ._checks import as_floating, as_floating_array, check_axis, check_ndim, is_empty, shape_text
 from ._fused import FusedCosineSimilarity, FusedLinear, FusedNormalize
 from .activations import activation_function
 
@@ -104,7 +104,7 @@ def mlp(
         )
     hidden = activation_function("mlp", activation, xp=xp)
     last = activation_function("mlp", output_activation, xp=xp)
-    (hidden_state,) = as_floating(x, xp=xp, kernel="mlp", names=("x",))
+    hidden_state = as_floating_array(x, xp=xp, kernel="mlp", name="x")
     for layer, (weight, bias) in enumerate(zip(weights, biases, strict=True)):
         input_name = "x" if layer == 0 else f"layer {layer - 1} output"
         hidden_state, weight, bias = as_floating(
@@ -149,7 +149,7 @@ def normalize(x: Any, /, *, axis: int = -1, xp: Any, fused: FusedNormalize | Non
     -------
     array, same shape as x
     """
-    (x,) = as_floating(x, xp=xp, kernel="normalize", names=("x",))
+    x = as_floating_array(x, xp=xp, kernel="normalize", name="x")
     check_ndim("normalize", "x", x, _ONE_AXIS_OR_MORE)
     axis = check_axis("normalize", "x", x, axis)
     if fused is not None and not is_empty(x):

@@ -33,7 +33,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..backends import kernel, materialize
-from ._checks import as_floating
+from ._checks import as_floating_array
 from ._pca_checks import like_fitted
 from ._pca_fit import SOLVERS, PCAFit, fit_pca, project, reconstruct, resolve_solver
 
@@ -75,7 +75,7 @@ def pca(
         The projected data (scikit-learn's ``PCA(k).fit_transform(X)``), in X's floating
         dtype, namespace and device. Use :func:`pca_fit` or :class:`PCA` to keep the axes.
     """
-    (X,) = as_floating(X, xp=xp, kernel="pca", names=("X",))
+    X = as_floating_array(X, xp=xp, kernel="pca", name="X")
     fitted = fit_pca("pca", X, n_components, solver, xp=xp)
     variance = fitted.explained_variance if whiten else None
     return project(X, fitted.components, fitted.mean, variance, xp=xp)
@@ -108,7 +108,7 @@ def pca_fit(
         Components (k, d), explained variance and its ratio (k,), singular values (k,),
         mean (d,), all in X's floating dtype, namespace and device.
     """
-    (X,) = as_floating(X, xp=xp, kernel="pca_fit", names=("X",))
+    X = as_floating_array(X, xp=xp, kernel="pca_fit", name="X")
     return fit_pca("pca_fit", X, n_components, solver, xp=xp)
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..backends import kernel
-from ._checks import as_floating, check_axis, check_choice, narrowed, widened
+from ._checks import as_floating_array, check_axis, check_choice, narrowed, widened
 from ._fused import FusedLogSumExp, FusedSigmoid, FusedSoftmax, is_offered
 from ._softmax_formulas import (
     checked_log_softmax,
@@ -62,7 +62,7 @@ def softmax(
     checked arguments (:class:`._fused.FusedSoftmax`); ``softmax.generic(x, xp=xp)`` is
     the formula alone.
     """
-    (x,) = as_floating(x, xp=xp, kernel="softmax", names=("x",))
+    x = as_floating_array(x, xp=xp, kernel="softmax", name="x")
     axis, temperature = softmax_options("softmax", x, axis, temperature)
     if fused is not None and is_offered(x):
         probabilities = fused(x, axis=axis, temperature=temperature, xp=xp)
@@ -105,7 +105,7 @@ def log_softmax(
     Where the framework has its own log-softmax, it computes the checked arguments
     (:class:`._fused.FusedSoftmax`); ``log_softmax.generic(x, xp=xp)`` is the formula alone.
     """
-    (x,) = as_floating(x, xp=xp, kernel="log_softmax", names=("x",))
+    x = as_floating_array(x, xp=xp, kernel="log_softmax", name="x")
     axis, temperature = softmax_options("log_softmax", x, axis, temperature)
     if fused is not None and is_offered(x):
         log_probabilities = fused(x, axis=axis, temperature=temperature, xp=xp)
@@ -151,7 +151,7 @@ def logsumexp(
     the checked arguments (:class:`._fused.FusedLogSumExp`); ``logsumexp.generic(x, xp=xp)``
     is the formula alone.
     """
-    (x,) = as_floating(x, xp=xp, kernel="logsumexp", names=("x",))
+    x = as_floating_array(x, xp=xp, kernel="logsumexp", name="x")
     axis = check_axis("logsumexp", "x", x, axis)
     if fused is not None and is_offered(x):
         result = fused(x, axis=axis, keepdims=keepdims, xp=xp)
@@ -181,7 +181,7 @@ def sigmoid(x: Any, /, *, xp: Any, fused: FusedSigmoid | None = None) -> Any:
     -------
     array, same shape as x, values in [0, 1]
     """
-    (x,) = as_floating(x, xp=xp, kernel="sigmoid", names=("x",))
+    x = as_floating_array(x, xp=xp, kernel="sigmoid", name="x")
     if fused is not None and (probabilities := fused(x, xp=xp)) is not NotImplemented:
         return probabilities
     return stable_sigmoid(x, xp=xp)
@@ -228,7 +228,7 @@ def cross_entropy(
         A 0-d array for "mean" and "sum", else the per-sample losses.
     """
     check_choice("cross_entropy", "reduction", reduction, REDUCTIONS)
-    (logits,) = as_floating(logits, xp=xp, kernel="cross_entropy", names=("logits",))
+    logits = as_floating_array(logits, xp=xp, kernel="cross_entropy", name="logits")
     class_axis = class_axis_of(logits, axis, reduction)
     log_probs = _log_probabilities(widened(logits, xp=xp), class_axis, fused, xp=xp)
     if xp.isdtype(target.dtype, "integral"):
