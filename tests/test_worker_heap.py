@@ -107,11 +107,37 @@ def test_nothing_changes_without_the_variable_at_startup(library, startup, monke
     assert library.calls == []
 
 
-def test_the_startup_environment_is_this_process_s_own():
-    # read from /proc/self/environ: what the process started with, glibc's variables only
-    found = _worker_heap._startup_environment()
-    assert all(name.startswith("MALLOC_") for name in found)
-    assert found.get("MALLOC_TRIM_THRESHOLD_") == os.environ.get("MALLOC_TRIM_THRESHOLD_")
+STARTUP_SCRIPT = """
+import json, os
+from mlpillars.backends.frameworks import _worker_heap
+os.environ["MALLOC_MMAP_THRESHOLD_"] = "4096"  # set later: glibc never read it
+del os.environ["MALLOC_ARENA_MAX"]
+print(json.dumps(_worker_heap._startup_environment()))
+"""
+
+
+def test_the_startup_environment_is_what_the_process_started_with():
+    # In a process of its own: this one's os.environ may have changed since it started (a
+    # Dask nanny adds its workers' variables to it for good). /proc/self/environ holds
+    # what glibc read, and only glibc's variables are kept.
+    import json
+    import subprocess
+    import sys
+
+    if not os.path.exists("/proc/self/environ"):
+        pytest.skip("no /proc/self/environ here")
+    started_with = {"MALLOC_TRIM_THRESHOLD_": "65536", "MALLOC_ARENA_MAX": "2"}
+    package_root = os.path.dirname(os.path.dirname(mp.__file__))
+    environment = {
+        **{name: value for name, value in os.environ.items() if not name.startswith("MALLOC_")},
+        **started_with,
+        "PYTHONPATH": os.pathsep.join([package_root, os.environ.get("PYTHONPATH", "")]),
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", STARTUP_SCRIPT], env=environment, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == started_with
 
 
 def test_dask_gradient_descent_tasks_keep_the_heap(library):
