@@ -74,6 +74,51 @@ class FusedLogSumExp(Protocol):
         ...
 
 
+class FusedCrossEntropy(Protocol):
+    """The call a framework's ``fused_kernels["cross_entropy"]`` answers.
+
+    Offered as :class:`FusedSoftmax` is (at least one axis, none of length 0), with the
+    target checked: its shape, and integer labels' range where their values can be read.
+    """
+
+    def __call__(
+        self,
+        logits: Any,
+        target: Any,
+        /,
+        *,
+        axis: int,
+        reduction: str,
+        labels_checked: bool,
+        xp: Any,
+    ) -> Any:
+        """``-sum_c t_c log softmax(logits)_c`` per sample, reduced, or ``NotImplemented``.
+
+        Parameters
+        ----------
+        logits : array, shape (..., C, ...)
+            float32 or float64 (half precision is widened by the kernel).
+        target : array
+            Integer class labels, logits' shape without ``axis``, or class probabilities
+            of logits' shape and dtype.
+        axis : int
+            The class axis, in ``[0, logits.ndim)``.
+        reduction : {"mean", "sum", "none"}
+        labels_checked : bool
+            Integer labels known to lie in ``[0, C)``. Where False (their values could not
+            be read: traced, or on a GPU) a sample whose label is out of range must have
+            the loss NaN, and a "mean" or "sum" over it NaN, without reading any value.
+        xp : namespace
+
+        Returns
+        -------
+        array, or NotImplemented
+            0-d for "mean" and "sum", else logits' shape without ``axis``; in logits'
+            dtype, namespace and device.
+        """
+        ...
+
+
 class FusedLinear(Protocol):
     """The call a framework's ``fused_kernels["linear"]`` (and ``["mlp"]``, per layer) answers."""
 

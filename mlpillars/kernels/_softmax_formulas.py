@@ -84,11 +84,3 @@ def _shifted(x: Any, axis: int, temperature: float, *, xp: Any) -> Any:
 def _log_normalised(shifted: Any, axis: int, *, xp: Any) -> Any:
     """``s - log(sum(exp(s)))`` of max-shifted logits ``s``."""
     return shifted - xp.log(xp.sum(xp.exp(shifted), axis=axis, keepdims=True))
-
-
-def checked_log_softmax(x: Any, axis: int, temperature: float, *, xp: Any) -> Any:
-    """The checked log-softmax of floating ``x`` (no widening), for cross_entropy."""
-    axis, temperature = softmax_options("log_softmax", x, axis, temperature)
-    if is_empty(x):
-        return xp.zeros_like(x)
-    return _log_normalised(_shifted(x, axis, temperature, xp=xp), axis, xp=xp)

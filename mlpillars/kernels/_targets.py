@@ -36,23 +36,31 @@ def class_axis_of(logits: Any, axis: int, reduction: str) -> int:
     return class_axis
 
 
-def picked_log_probs(log_probs: Any, labels: Any, class_axis: int, *, xp: Any) -> Any:
-    """``log_probs`` at each sample's label, for integer labels."""
-    sample_shape = tuple(s for i, s in enumerate(log_probs.shape) if i != class_axis)
-    n_classes = log_probs.shape[class_axis]
+def checked_labels(labels: Any, logits: Any, class_axis: int, *, xp: Any) -> bool:
+    """Raise unless integer ``labels`` have the logits' shape without the class axis and,
+    where their values can be read without cost, lie in ``[0, C)``; whether they were
+    read (and so lie there)."""
+    sample_shape = tuple(s for i, s in enumerate(logits.shape) if i != class_axis)
     if tuple(labels.shape) != sample_shape:
         raise ValueError(
             f"cross_entropy: integer target must have the logits' shape without the class "
             f"axis {class_axis}, i.e. {sample_shape}; got target: {shape_text(labels)}, "
-            f"logits: {shape_text(log_probs)}"
+            f"logits: {shape_text(logits)}"
         )
+    return _labels_checked(labels, logits.shape[class_axis], xp=xp)
+
+
+def picked_log_probs(
+    log_probs: Any, labels: Any, class_axis: int, labels_checked: bool, *, xp: Any
+) -> Any:
+    """``log_probs`` at each sample's label, for integer labels (:func:`checked_labels`);
+    NaN where a label is out of range, when they were not checked."""
     class_last = (
         log_probs if class_axis == log_probs.ndim - 1 else xp.moveaxis(log_probs, class_axis, -1)
     )
-    if _labels_checked(labels, n_classes, xp=xp):
+    if labels_checked:
         return _at_labels(class_last, labels, None, xp=xp)
-    # Labels not checked (traced, or on a GPU): an out-of-range label's row is NaN.
-    in_range = (labels >= 0) & (labels < n_classes)
+    in_range = (labels >= 0) & (labels < log_probs.shape[class_axis])
     picked = _at_labels(class_last, labels, in_range, xp=xp)
     return xp.where(in_range, picked, xp.full_like(picked, math.nan))
 
@@ -90,16 +98,21 @@ def _at_labels(class_last: Any, labels: Any, in_range: Any, *, xp: Any) -> Any:
     return xp.sum(xp.where(is_label, class_last, xp.zeros_like(class_last)), axis=-1)
 
 
-def soft_target_log_likelihood(
-    log_probs: Any, probabilities: Any, class_axis: int, *, xp: Any
-) -> Any:
-    """``sum_c t_c log p_c`` for a target given as class probabilities."""
-    if tuple(probabilities.shape) != tuple(log_probs.shape):
+def checked_probabilities(probabilities: Any, logits: Any, *, xp: Any) -> Any:
+    """A target of class probabilities, checked (the logits' shape, real numbers) and in
+    the logits' dtype."""
+    if tuple(probabilities.shape) != tuple(logits.shape):
         raise ValueError(
             "cross_entropy: a probability target must have the logits' shape "
-            f"{shape_text(log_probs)}; got target: {shape_text(probabilities)} (integer "
+            f"{shape_text(logits)}; got target: {shape_text(probabilities)} (integer "
             "class labels take the logits' shape without the class axis)"
         )
     probabilities = as_floating_array(probabilities, xp=xp, kernel="cross_entropy", name="target")
-    probabilities = xp.astype(probabilities, log_probs.dtype)
+    return xp.astype(probabilities, logits.dtype)
+
+
+def soft_target_log_likelihood(
+    log_probs: Any, probabilities: Any, class_axis: int, *, xp: Any
+) -> Any:
+    """``sum_c t_c log p_c`` for a target of class probabilities (:func:`checked_probabilities`)."""
     return xp.sum(probabilities * log_probs, axis=class_axis)

@@ -12,9 +12,8 @@ from typing import Any
 
 from ..backends import kernel
 from ._checks import as_floating_array, check_axis, check_choice, narrowed, widened
-from ._fused import FusedLogSumExp, FusedSigmoid, FusedSoftmax, is_offered
+from ._fused import FusedCrossEntropy, FusedLogSumExp, FusedSigmoid, FusedSoftmax, is_offered
 from ._softmax_formulas import (
-    checked_log_softmax,
     log_softmax_formula,
     logsumexp_formula,
     on_one_axis,
@@ -22,7 +21,13 @@ from ._softmax_formulas import (
     softmax_options,
     stable_sigmoid,
 )
-from ._targets import class_axis_of, picked_log_probs, soft_target_log_likelihood
+from ._targets import (
+    checked_labels,
+    checked_probabilities,
+    class_axis_of,
+    picked_log_probs,
+    soft_target_log_likelihood,
+)
 
 REDUCTIONS = ("mean", "sum", "none")
 
@@ -196,7 +201,7 @@ def cross_entropy(
     axis: int = -1,
     reduction: str = "mean",
     xp: Any,
-    fused: FusedSoftmax | None = None,
+    fused: FusedCrossEntropy | None = None,
 ) -> Any:
     r"""Cross-entropy between ``softmax(logits)`` and a target, through ``log_softmax``.
 
@@ -230,9 +235,26 @@ def cross_entropy(
     check_choice("cross_entropy", "reduction", reduction, REDUCTIONS)
     logits = as_floating_array(logits, xp=xp, kernel="cross_entropy", name="logits")
     class_axis = class_axis_of(logits, axis, reduction)
-    log_probs = _log_probabilities(widened(logits, xp=xp), class_axis, fused, xp=xp)
-    if xp.isdtype(target.dtype, "integral"):
-        losses = -picked_log_probs(log_probs, target, class_axis, xp=xp)
+    wide_logits = widened(logits, xp=xp)
+    labels_given = xp.isdtype(target.dtype, "integral")
+    if labels_given:
+        labels_checked = checked_labels(target, logits, class_axis, xp=xp)
+    else:
+        target, labels_checked = checked_probabilities(target, wide_logits, xp=xp), True
+    if fused is not None and is_offered(logits):
+        losses = fused(
+            wide_logits,
+            target,
+            axis=class_axis,
+            reduction=reduction,
+            labels_checked=labels_checked,
+            xp=xp,
+        )
+        if losses is not NotImplemented:
+            return narrowed(losses, logits, xp=xp)
+    log_probs = log_softmax(wide_logits, class_axis)  # the framework's own, where it has one
+    if labels_given:
+        losses = -picked_log_probs(log_probs, target, class_axis, labels_checked, xp=xp)
     else:
         losses = -soft_target_log_likelihood(log_probs, target, class_axis, xp=xp)
     if reduction == "mean":
@@ -240,13 +262,3 @@ def cross_entropy(
     elif reduction == "sum":
         losses = xp.sum(losses)
     return narrowed(losses, logits, xp=xp)
-
-
-def _log_probabilities(logits: Any, class_axis: int, fused: FusedSoftmax | None, *, xp: Any) -> Any:
-    """``log_softmax`` of (widened) logits along the class axis: the framework's own where
-    it has one (its ``fused_kernels["cross_entropy"]``), else the formula."""
-    if fused is not None and is_offered(logits):
-        log_probs = fused(logits, axis=class_axis, temperature=1.0, xp=xp)
-        if log_probs is not NotImplemented:
-            return log_probs
-    return checked_log_softmax(logits, class_axis, 1.0, xp=xp)

@@ -32,6 +32,32 @@ def normalised(name: str, x: Any, axis: int, temperature: float) -> Any:
     return function(shifted, axis).to(x.dtype)
 
 
+def cross_entropy(logits: Any, target: Any, axis: int, reduction: str, labels_checked: bool) -> Any:
+    """``F.cross_entropy`` of logits (..., C, ...) with the class axis ``axis``; target
+    integer labels (the logits' shape without ``axis``) or class probabilities (the
+    logits' shape and dtype). Unchecked labels out of range give NaN losses, read nowhere.
+    """
+    import torch
+
+    from_logits = torch.nn.functional.cross_entropy
+
+    def classes_second(array: Any) -> Any:  # F's layout: (C,), (N, C) or (N, C, d1, ...)
+        return array.movedim(axis, 1) if array.ndim > 1 and axis != 1 else array
+
+    scores = classes_second(logits)
+    if target.is_floating_point():
+        return from_logits(scores, classes_second(target), reduction=reduction)
+    labels = target.long()
+    if labels_checked:
+        return from_logits(scores, labels, reduction=reduction)
+    in_range = (labels >= 0) & (labels < logits.shape[axis])
+    losses = from_logits(scores, torch.where(in_range, labels, 0), reduction="none")
+    losses = torch.where(in_range, losses, math.nan)
+    if reduction == "mean":
+        return losses.mean()
+    return losses.sum() if reduction == "sum" else losses
+
+
 def logsumexp(x: Any, axis: int, keepdims: bool, *, every_slice_exact: bool) -> Any:
     """``m + log(sum exp(x - m))`` along ``axis`` (``m = max x``; ``m`` itself where not
     finite), with ``log1p`` of the sum's digits beyond 1 where the sum is below

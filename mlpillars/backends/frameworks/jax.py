@@ -203,7 +203,6 @@ class JaxFramework(Framework):
         "scaled_dot_product_attention": "fused_attention",
         "softmax": "fused_softmax",
         "log_softmax": "fused_log_softmax",
-        "cross_entropy": "fused_log_softmax",  # its log-probabilities
         "logsumexp": "fused_logsumexp",
         "linear": "fused_linear",
         "mlp": "fused_linear",

@@ -71,7 +71,6 @@ class NumPyFramework(Framework):
     fused_kernels: ClassVar[dict[str, str]] = {
         "softmax": "fused_softmax",
         "log_softmax": "fused_log_softmax",
-        "cross_entropy": "fused_log_softmax",  # its log-probabilities
         "logsumexp": "fused_logsumexp",
         "linear": "fused_linear",
         "mlp": "fused_linear",

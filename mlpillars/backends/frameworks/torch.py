@@ -241,7 +241,7 @@ class TorchFramework(Framework):
         "scaled_dot_product_attention": "fused_attention",
         "softmax": "fused_softmax",
         "log_softmax": "fused_log_softmax",
-        "cross_entropy": "fused_log_softmax",  # its log-probabilities
+        "cross_entropy": "fused_cross_entropy",
         "logsumexp": "fused_logsumexp",
         "linear": "fused_linear",
         "mlp": "fused_linear",
@@ -289,6 +289,23 @@ class TorchFramework(Framework):
     def fused_log_softmax(self, x: Any, /, *, axis: int, temperature: float, xp: ModuleType) -> Any:
         """``torch.log_softmax`` for ``log_softmax``; takes every argument offered."""
         return _torch_fused.normalised("log_softmax", x, axis, temperature)
+
+    def fused_cross_entropy(
+        self,
+        logits: Any,
+        target: Any,
+        /,
+        *,
+        axis: int,
+        reduction: str,
+        labels_checked: bool,
+        xp: ModuleType,
+    ) -> Any:
+        """``torch.nn.functional.cross_entropy`` for ``cross_entropy`` (log-softmax and
+        the pick in one call); labels not checked are replaced by 0 for it and their
+        samples' losses made NaN after (torch would raise on a CPU and fail the device
+        on CUDA); takes every argument offered."""
+        return _torch_fused.cross_entropy(logits, target, axis, reduction, labels_checked)
 
     def fused_logsumexp(self, x: Any, /, *, axis: int, keepdims: bool, xp: ModuleType) -> Any:
         """``torch.logsumexp``'s passes, with the slices whose sum is close to 1 redone
