@@ -124,6 +124,25 @@ def test_softmax_family_on_extreme_logits(backend, kernel_name, temperature, dty
         assert result[3] == pytest.approx(np.log1p(np.exp(-40.0) + np.exp(-60.0)), rel=1e-12)
 
 
+@pytest.mark.parametrize("keepdims", [False, True])
+@pytest.mark.parametrize("backend", FUSED_BACKENDS)
+def test_logsumexp_keeps_the_digits_of_sums_close_to_one(backend, keepdims):
+    """The slices whose sum is close to 1 (a framework may redo only those) along either
+    axis, the reduced axis kept or not, next to ordinary and non-finite ones."""
+    case = _case(backend, "float64")
+    host = np.concatenate([EXTREME, [[0.5, 1.5, -2.0, 0.25]]])
+    for axis in (-1, 0):
+        with _recorded_answers(backend, "logsumexp") as answers:
+            result = mp.logsumexp(case.asarray(host), axis, keepdims=keepdims)
+        assert answers and answers[0] is not NotImplemented
+        expected = scipy.special.logsumexp(host, axis=axis, keepdims=keepdims)
+        assert result.shape == expected.shape
+        np.testing.assert_allclose(case.to_numpy(result), expected, rtol=1e-14, atol=0)
+    along_rows = case.to_numpy(mp.logsumexp(case.asarray(host), -1, keepdims=keepdims))
+    close_to_one = np.log1p(np.exp(-40.0) + np.exp(-60.0))  # 4.25e-18, not 0
+    assert along_rows.ravel()[3] == pytest.approx(close_to_one, rel=1e-12)
+
+
 @pytest.mark.parametrize("kernel_name", SOFTMAX_FAMILY)
 @pytest.mark.parametrize("backend", FUSED_BACKENDS)
 def test_softmax_family_on_non_finite_slices_agrees_with_generic(backend, kernel_name):
