@@ -231,6 +231,14 @@ def cross_entropy(
     -------
     array
         A 0-d array for "mean" and "sum", else the per-sample losses.
+
+    Notes
+    -----
+    Where the framework has its own cross-entropy (its ``fused_kernels``), it computes the
+    checked arguments (:class:`._fused.FusedCrossEntropy`); elsewhere the log-probabilities
+    come from :func:`log_softmax`, the framework's own where it has one.
+    ``cross_entropy.generic(logits, target, xp=xp)`` leaves out the framework's own
+    cross-entropy (not its log_softmax, itself tested against its formula).
     """
     check_choice("cross_entropy", "reduction", reduction, REDUCTIONS)
     logits = as_floating_array(logits, xp=xp, kernel="cross_entropy", name="logits")
