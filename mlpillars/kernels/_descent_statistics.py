@@ -10,9 +10,10 @@ a large ȳ). Two cancellations are guarded against:
    of the tolerance table's rtol, X is centred first (one copy of X) and both products
    taken of the centred data.
 2. Near the optimum. ``d^T Q d + 2 h^T d + var(y)`` is the small difference of large
-   terms when the fit is good: its error is about ``4 eps var(y)``, against a loss that
-   may be far smaller. :func:`rows_needing_reference` tells, from the history, where that error
-   would exceed a tenth of rtol; the loop then runs
+   terms when the fit is good: its error is about eps times the terms' sizes (near the
+   optimum about ``4 eps var(y)``), against a loss that may be far smaller.
+   :func:`rows_needing_reference` tells, from the history and the terms at the final
+   weights, where that error would exceed a tenth of rtol; the loop then runs
    again on :func:`around_reference`: the same quadratic expanded around the first run's
    final weights, its constant term the loss computed directly from the data there. The
    terms left are then small near the optimum, and the history agrees with the direct
@@ -22,6 +23,10 @@ a large ȳ). Two cancellations are guarded against:
    :func:`around_the_minimum` decides before the loop instead, from the loss at each
    problem's minimiser (one batched solve), and expands around that minimiser: the loop
    runs once (8 problems of n x 16 float32, 50 steps, n = 64 to 1024: 4.4-5.3 -> 3.0 ms).
+   Where the Gram is singular (collinear features) the solve may put that minimiser
+   anywhere along the Gram's null directions, as far as ``1e8`` out, where the terms are
+   ``1e16`` and cancel: the check after the loop, which sizes the terms at the weights
+   reached, then runs the loop again around them.
 
 Both choices are made from values: eagerly by a Python ``if``; where values cannot be
 read (``jax.jit``, ``torch.compile``, a GPU) by :func:`mlpillars.backends.branch`, inside
@@ -38,9 +43,6 @@ import array_api_compat as aac
 from ..backends import branch, values_at_hand, vecdot
 from ..tolerances import tolerance_for
 from ._descent_objectives import MseStatistics
-
-ROUNDING_TERMS = 4
-"""Near the optimum three terms of about var(y) each cancel: error ~ 4 eps var(y)."""
 
 
 def mse_statistics(
@@ -150,8 +152,9 @@ def around_the_minimum(
 ) -> MseStatistics:
     """The quadratic expanded around each problem's minimiser ``w* = -Q^{-1} h`` where
     the loss there (``c + h^T w*``) is small enough that :func:`rows_needing_reference`
-    would ask for a second loop: the loop then runs once, its terms small near the optimum
-    (and, far from it, all of one sign). Only eagerly, with values at hand, and within
+    would ask for a second loop, and the start (w = 0) keeps its digits around it: the
+    loop then runs once, its terms small near the optimum (and, far from it, all of one
+    sign). Only eagerly, with values at hand, and within
     :data:`SOLVE_FIRST_BUDGET`; elsewhere (and where the solve fails) ``statistics``
     as given, and the second loop where it is needed."""
     curvature, linear = statistics.curvature, statistics.linear
@@ -164,25 +167,44 @@ def around_the_minimum(
     except (ValueError, RuntimeError):  # a singular Q (NumPy's LinAlgError, torch's)
         return statistics
     optimum = statistics.offset + vecdot(linear, minimiser, xp=xp)
-    rows = _rounding_exceeds(statistics.offset, optimum, xp=xp) & xp.isfinite(optimum)
+    # needed where the optimum's loss is below the rounding there; kept where the start
+    # (w = 0, loss c) keeps its digits around the minimiser, which a far-off one (a
+    # singular Q's: ``minimiser + t v`` for Q v = 0, any t) would not
+    rounding = _rounding(statistics, minimiser, xp=xp)
+    rows = (rounding > _allowed(optimum)) & (rounding <= _allowed(statistics.offset))
+    rows = rows & xp.isfinite(optimum)
     if not bool(xp.any(rows)):
         return statistics
     return around_reference(statistics, features, targets, minimiser, rows, l2, xp=xp)
 
 
 def rows_needing_reference(
-    statistics: MseStatistics, history: Any, diverged: Any, *, xp: Any
+    statistics: MseStatistics, history: Any, params: Any, diverged: Any, *, xp: Any
 ) -> Any:
-    """The problems (B,) whose smallest losses are small enough against var(y) that their
-    rounding error could exceed a tenth of rtol, leaving out diverged ones."""
-    return _rounding_exceeds(statistics.offset, xp.min(history, axis=0), xp=xp) & ~diverged
+    """The problems (B,) whose smallest loss is small enough against the rounding of the
+    expansion's terms at their final params (B, p) that its error could exceed a tenth of
+    rtol, leaving out diverged ones."""
+    delta = params[:, : statistics.curvature.shape[-1]]
+    if statistics.reference is not None:
+        delta = delta - statistics.reference
+    rounding = _rounding(statistics, delta, xp=xp)
+    return (rounding > _allowed(xp.min(history, axis=0))) & ~diverged
 
 
-def _rounding_exceeds(offset: Any, loss: Any, *, xp: Any) -> Any:
-    """Where the expansion's rounding (``ROUNDING_TERMS * eps * offset``) exceeds a tenth
-    of rtol of ``loss`` (B,)."""
-    error = ROUNDING_TERMS * xp.finfo(offset.dtype).eps * offset
-    return error > tolerance_for(offset.dtype).rtol / 10 * loss
+def _rounding(statistics: MseStatistics, delta: Any, *, xp: Any) -> Any:
+    """The expansion's rounding error at ``delta`` (B, d): eps times the sizes of its terms
+    ``c + |delta|^T |Q| |delta| + 2 |h|^T |delta|`` (B,). Near the optimum of an expansion
+    around 0 the three are about var(y) each, and cancel; around a far-off reference they
+    are as large as it is far."""
+    size = xp.abs(delta)
+    curved = (size[:, None, :] @ xp.abs(statistics.curvature))[:, 0, :]
+    terms = statistics.offset + vecdot(size, curved + 2 * xp.abs(statistics.linear), xp=xp)
+    return xp.finfo(terms.dtype).eps * terms
+
+
+def _allowed(loss: Any) -> Any:
+    """The rounding error a loss (B,) can take: a tenth of the table's rtol of it."""
+    return tolerance_for(loss.dtype).rtol / 10 * loss
 
 
 def around_reference(

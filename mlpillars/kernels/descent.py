@@ -222,7 +222,9 @@ def gradient_descent(
         around_zero, problems.features, problems.targets, options.l2, xp=xp
     )
     fitted = _descend(statistics, problems, xp=xp)
-    rows = rows_needing_reference(statistics, fitted[1], fitted[0].diverged, xp=xp)
+    rows = rows_needing_reference(
+        statistics, fitted[1], fitted[0].params, fitted[0].diverged, xp=xp
+    )
 
     def descend_again(progress: Progress, history: Any, steps_run: Any) -> tuple[Any, ...]:
         weights, chosen = progress.params[:, : problems.n_features], rows
