@@ -282,16 +282,19 @@ def test_history_of_a_frozen_problem_repeats_its_last_loss_on_statistics(xp: Bac
 
 
 @pytest.mark.parametrize(
-    ("n", "d", "steps", "method", "expected"),
+    ("n", "d", "steps", "method", "in_blocks", "expected"),
     [
-        (512, 32, 200, "auto", True),
-        (32, 32, 200, "auto", False),  # n <= d
-        (512, 32, 1, "auto", False),  # one step: the Gram costs more than it saves
-        (32, 32, 200, "statistics", True),
-        (512, 32, 200, "data", False),
+        (512, 32, 200, "auto", False, True),
+        (32, 32, 200, "auto", False, True),  # n <= d, but p^2 < 2 n p a step
+        (16, 64, 200, "auto", False, False),  # p^2 > 2 n p
+        (16, 64, 200, "auto", True, True),  # ... but 40 calls a step against 4
+        (16, 2048, 100, "auto", True, False),  # arithmetic, not calls
+        (512, 32, 1, "auto", True, False),  # one step: the Gram costs more than it saves
+        (16, 2048, 100, "statistics", False, True),
+        (512, 32, 200, "data", True, False),
     ],
 )
-def test_when_the_statistics_are_used(n, d, steps, method, expected):
+def test_when_the_statistics_are_used(n, d, steps, method, in_blocks, expected):
     options = Options(
         loss="mse",
         steps=steps,
@@ -308,9 +311,10 @@ def test_when_the_statistics_are_used(n, d, steps, method, expected):
         mse_method=method,
     )
     problems = Setup(np.zeros((1, n, d)), np.zeros((1, n)), np.zeros((1, 1)), 1, False, options)
-    assert uses_statistics(problems) is expected
+    assert uses_statistics(problems, in_blocks=in_blocks) is expected
     logistic = dataclasses.replace(options, loss="logistic")
-    assert not uses_statistics(dataclasses.replace(problems, options=logistic))
+    logistic_problems = dataclasses.replace(problems, options=logistic)
+    assert not uses_statistics(logistic_problems, in_blocks=in_blocks)
 
 
 def test_unknown_mse_method_is_refused():

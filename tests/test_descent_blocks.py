@@ -14,9 +14,15 @@ import numpy as np
 import pytest
 
 from mlpillars.backends import values_at_hand
+from mlpillars.kernels import _descent_blocks as blocks_module
 from mlpillars.kernels import _descent_statistics as statistics_module
 from mlpillars.kernels import descent as descent_module
-from mlpillars.kernels._descent_blocks import BLOCK_STEPS, runs_in_blocks
+from mlpillars.kernels._descent_blocks import (
+    BLOCK_STEPS,
+    BLOCK_VALUES,
+    block_length,
+    runs_in_blocks,
+)
 from mlpillars.kernels._descent_setup import Options
 from mlpillars.kernels.descent import gradient_descent
 from mlpillars.testing import BackendCase
@@ -38,6 +44,13 @@ def limits(X: np.ndarray) -> np.ndarray:
     return np.array([2 / smoothness(features) for features in X])
 
 
+OPTIONS = {
+    "loss": "mse", "steps": 50, "optimizer": "sgd", "momentum": 0.0, "betas": (0.9, 0.999),
+    "eps": 1e-8, "fit_intercept": True, "l2": 0.0, "warmup_steps": 0, "clip_norm": None,
+    "tol": None, "halt_on_divergence": True, "mse_method": "auto",
+}  # fmt: skip
+"""Every option of a fit, as ``Options`` takes them (the defaults of gradient_descent)."""
+
 TOL = {"float32": 1e-4, "float64": 1e-7}
 """A loss change that means convergence: well above the dtype's rounding of the loss."""
 
@@ -57,6 +70,17 @@ CASES = {
     "fewer steps than a block": ({"steps": 5}, [0.3, 0.6]),
     "one step": ({"steps": 1}, [0.3, 0.6]),
 }
+
+
+LONG_BLOCK_CASES = ["divergence halts", "divergence goes on", "no intercept, l2"]
+"""Cases without ``tol``: their small batches run in one long block by default."""
+
+
+@pytest.fixture(autouse=True)
+def _blocks_of_block_steps(monkeypatch):
+    """Blocks of :data:`BLOCK_STEPS` steps, so that a few small problems still run in
+    several (the tests of long blocks set the default back)."""
+    monkeypatch.setattr(blocks_module, "BLOCK_VALUES", 0)
 
 
 JAX_CASE = "divergence halts, tol"
@@ -120,6 +144,46 @@ def test_blocks_equal_the_step_loop(xp: BackendCase, monkeypatch, case):
         assert stopped[1] == 1  # not finite at step 2 (too soon for the rising rule)
     if case == "tol across blocks":
         assert len(set(xp.to_numpy(steps.steps_run).tolist())) > 2
+
+
+@pytest.mark.parametrize("case", LONG_BLOCK_CASES)
+def test_long_blocks_equal_the_step_loop(xp: BackendCase, monkeypatch, case):
+    # Without tol no problem ends the loop early: a small batch runs all its steps in one
+    # block, whose rules see every stop (divergence) inside it.
+    skip_most_on_jax(xp)
+    monkeypatch.setattr(blocks_module, "BLOCK_VALUES", BLOCK_VALUES)
+    options, fractions = CASES[case]
+    X_host, y_host = problems(3, b=len(fractions))
+    fractions = [HUGE[xp.dtype_name] if f == "huge" else f for f in fractions]
+    X, y = xp.asarray(X_host), xp.asarray(y_host)
+    lr = xp.asarray(np.asarray(fractions) * limits(X_host))
+    options = {"mse_method": "statistics", **options}
+    every_option = Options(**{**OPTIONS, **options})
+    n_params = X_host.shape[-1] + int(every_option.fit_intercept)
+    assert block_length(len(fractions), n_params, every_option) == options["steps"]
+    with np.errstate(over="ignore", invalid="ignore"):
+        blocks, steps = fit_both(monkeypatch, X, y, lr, options)
+    assert_same_fit(blocks, steps, like=X, xp=xp)
+
+
+@pytest.mark.parametrize(
+    ("batch_size", "n_params", "steps", "tol", "expected"),
+    [
+        (256, 33, 200, None, 16),  # 13 blocks of 16
+        (8, 17, 50, None, 50),  # one block
+        (8, 17, 50, 1e-6, 13),  # 4 blocks with tol, 52 steps computed, not 64
+        (8, 17, 10_000, None, 910),  # 11 blocks, each within BLOCK_VALUES
+        (1, 1, 5, None, 5),
+    ],
+)
+def test_block_length(batch_size, n_params, steps, tol, expected, monkeypatch):
+    monkeypatch.setattr(blocks_module, "BLOCK_VALUES", BLOCK_VALUES)
+    options = Options(**{**OPTIONS, "steps": steps, "tol": tol})
+    length = block_length(batch_size, n_params, options)
+    assert length == expected
+    blocks = -(-steps // length)
+    assert blocks * length - steps < blocks  # the last block runs past steps by < blocks
+    assert length <= max(BLOCK_STEPS, BLOCK_VALUES // (batch_size * n_params))
 
 
 NEAR_OPTIMUM = {"float32": 1e-2, "float64": 1e-5}
@@ -186,12 +250,7 @@ def test_shared_data_learning_rate_sweep(xp: BackendCase, monkeypatch):
     ],
 )
 def test_which_fits_run_in_blocks(changes, expected):
-    options = {
-        "loss": "mse", "steps": 50, "optimizer": "sgd", "momentum": 0.0, "betas": (0.9, 0.999),
-        "eps": 1e-8, "fit_intercept": True, "l2": 0.0, "warmup_steps": 0, "clip_norm": None,
-        "tol": None, "halt_on_divergence": True, "mse_method": "auto",
-    }  # fmt: skip
-    assert runs_in_blocks(Options(**{**options, **changes})) is expected
+    assert runs_in_blocks(Options(**{**OPTIONS, **changes})) is expected
 
 
 def test_compiled_loops_run_step_by_step(monkeypatch):

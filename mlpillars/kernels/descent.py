@@ -174,10 +174,12 @@ def gradient_descent(
         (centred Gram ``X_c^T X_c``, ``X_c^T y``, means), computed once, so that a step
         costs O(d^2) per problem instead of O(n d); the loss history stays as accurate
         as the direct formula (see :mod:`._descent_statistics`). ``"data"``: from X and
-        y at every step. ``"auto"``: statistics when n > d and they cost less than the
-        steps they save. Ignored for the logistic loss (always the data). From the data,
-        an eager loop on NumPy or torch (CPU) holds one transposed, row-major copy of X
-        for the call (its products read it along its rows: torch's ran 1.5-2x faster).
+        y at every step. ``"auto"``: statistics where they cost less: when n > d over
+        enough steps, or, for plain steps (run in blocks), small problems whatever n and
+        d, whose cost is the framework's calls more than arithmetic. Ignored for the
+        logistic loss (always the data). From the data, an eager loop on NumPy or torch
+        (CPU) holds one transposed, row-major copy of X for the call (its products read
+        it along its rows: torch's ran 1.5-2x faster).
 
     Notes
     -----
@@ -212,7 +214,7 @@ def gradient_descent(
     if (fields := offer(fused, problems, xp=xp)) is not NotImplemented:
         return GradientDescentResult(*fields)  # the framework's own (:mod:`._descent_fused`)
     check_lazy_values(problems, y, xp=xp)
-    if not uses_statistics(problems):
+    if not uses_statistics(problems, in_blocks=_in_blocks(problems)):
         objective = DataObjective.of(problems.features, problems.targets, xp=xp)
         return _result(*_descend(objective, problems, xp=xp), problems, xp=xp)
     around_zero = mse_statistics(
@@ -246,11 +248,15 @@ def _descend(objective: Any, problems: Setup, *, xp: Any) -> tuple[Progress, Any
     on the MSE's statistics in blocks of affine steps (:mod:`._descent_blocks`), unless
     the loop is compiled whole anyway (JAX: the blocks measured slower there, 68 ms
     against 53, and compiled in 3.2 s against 1.7)."""
-    in_blocks = isinstance(objective, MseStatistics) and runs_in_blocks(problems.options)
-    if in_blocks and not loops_compiled(problems.lr):
+    if isinstance(objective, MseStatistics) and _in_blocks(problems):
         return descend_in_blocks(objective, problems, xp=xp)
     progress, constants = start(objective, problems.lr, problems.n_params, problems.options, xp=xp)
     return run_loop(DescentLoop(problems.options, xp), progress, constants)
+
+
+def _in_blocks(problems: Setup) -> bool:
+    """Whether a fit on the MSE's statistics would run in blocks of steps."""
+    return runs_in_blocks(problems.options) and not loops_compiled(problems.lr)
 
 
 def _result(
