@@ -145,6 +145,9 @@ def check_least_squares(backend: str, data: st.DataObject) -> None:
 def check_gradient_descent(backend: str, data: st.DataObject) -> None:
     dtype = data.draw(st.sampled_from(["float64", "float32"]))
     X, y = _regression_problem(data, dtype)
+    if data.draw(st.booleans()):  # a column twice the first: a singular Gram (exactly)
+        event("gradient_descent: collinear features")
+        X = np.column_stack([X, 2 * X[:, :1]])
     design = np.column_stack([X, np.ones(len(X))])
     lr = 0.5 / np.linalg.eigvalsh(2 / len(X) * design.T @ design)[-1]  # inside stability
     steps = data.draw(st.integers(1, 8))
@@ -154,10 +157,11 @@ def check_gradient_descent(backend: str, data: st.DataObject) -> None:
         ("X", "y", "lr"),
         lambda: mp.gradient_descent(X_in, y_in, lr=float(lr), steps=steps),
     )
-    weights, bias, _ = reference.gradient_descent(f64(X), f64(y), lr, steps)
+    weights, bias, loss = reference.gradient_descent(f64(X), f64(y), lr, steps)
     check(getattr(result, "weights", result), weights, backend, like=X_in)
     y_scale = max(1.0, float(np.max(np.abs(y))))
     check(result.bias / y_scale, bias / y_scale, backend, like=X_in)
+    check(result.loss_history[-1, ...] / y_scale**2, loss / y_scale**2, backend, like=X_in)
     assert not bool(np.any(np.asarray(result.diverged))), "a stable run was flagged diverged"
 
 
