@@ -76,14 +76,40 @@ def logsumexp(x: np.ndarray, axis: int, keepdims: bool) -> np.ndarray:
 
     The kernel's ``log1p`` form in every slice, with one maximum's ``exp(0) = 1`` left out
     of the sum (set to 0 in place) rather than slices recomputed: one pass more (the
-    argmax), ten calls fewer. The reduced axis is moved last first (a view).
+    argmax), ten calls fewer. The reduced axis is moved last first (a view). An array of
+    at most one block (float32 or float64) takes NumPy's plain formula instead where it
+    keeps the digits (:func:`_small_logsumexp`).
     """
+    if x.size <= BLOCK_ELEMENTS and x.dtype.char in "fd":
+        plain = _small_logsumexp(x, axis)
+        if plain is not None:
+            return plain if keepdims else np.squeeze(plain, axis=axis)
     rows = x if axis == x.ndim - 1 else np.moveaxis(x, axis, -1)
     result = np.empty((*rows.shape[:-1], 1), dtype=x.dtype)
     for block, out in _blocks(rows, result, axis=-1):
         out[...] = _logsumexp_rows(block.astype(_computed_dtype(block.dtype), copy=False))
     result = result[..., 0]
     return np.expand_dims(result, axis) if keepdims else result
+
+
+def _small_logsumexp(x: np.ndarray, axis: int) -> np.ndarray | None:
+    """``m + log(sum exp(x - m))`` with the reduced axis kept, or None where a slice needs
+    the ``log1p`` form: a non-finite maximum, or a sum below 1.5 (its rest ``r < 0.5``)
+    whose result is below 1 in magnitude. Elsewhere ``log`` of the rounded sum errs by
+    about eps, at most 2 eps of the result, as the ``log1p`` form. 16 x 16 float64,
+    thread time: 24 -> 12 us (NumPy's plain formula alone 9 us)."""
+    row_max = np.maximum.reduce(x, axis=axis, keepdims=True)
+    if not np.isfinite(row_max).all():  # an inf or NaN (x - m would warn)
+        return None
+    shifted = np.subtract(x, row_max)
+    total = np.add.reduce(np.exp(shifted, out=shifted), axis=axis, keepdims=True)
+    result = np.log(total)
+    result += row_max
+    if float(np.minimum.reduce(total, axis=None)) < 1.5 and not (
+        float(np.minimum.reduce(np.abs(result), axis=None)) >= 1.0
+    ):
+        return None  # some slice may be close to 1, or its result small: redone
+    return result
 
 
 def _logsumexp_rows(values: np.ndarray) -> np.ndarray:
