@@ -37,6 +37,13 @@ def numpy_cases() -> dict[str, Pair]:
         exp_shifted = np.exp(x - x.max(axis=-1, keepdims=True))
         return exp_shifted / exp_shifted.sum(axis=-1, keepdims=True)
 
+    def plain_logsumexp() -> Any:  # max, then log(sum(exp(x - max)))
+        row_max = logits.max(axis=-1, keepdims=True)
+        return (row_max + np.log(np.exp(logits - row_max).sum(axis=-1, keepdims=True)))[..., 0]
+
+    def plain_unit(rows: np.ndarray) -> np.ndarray:
+        return rows / np.linalg.norm(rows, axis=-1, keepdims=True)
+
     return {
         "numpy softmax 8x16 vs plain": (lambda: mp.softmax(x), plain_softmax),
         "numpy softmax 8x16 vs scipy": (
@@ -50,6 +57,21 @@ def numpy_cases() -> dict[str, Pair]:
         "numpy logsumexp 16x16 vs scipy": (
             lambda: mp.logsumexp(logits),
             lambda: scipy.special.logsumexp(logits, axis=-1),
+        ),
+        "numpy logsumexp 16x16 vs plain": (lambda: mp.logsumexp(logits), plain_logsumexp),
+        "numpy normalize 16x16 vs plain": (
+            lambda: mp.normalize(logits),
+            lambda: logits / np.linalg.norm(logits, axis=-1, keepdims=True),
+        ),
+        "numpy cosine_similarity 8x16, 16x16 vs plain": (
+            lambda: mp.cosine_similarity(x, logits),
+            lambda: plain_unit(x) @ plain_unit(logits).T,
+        ),
+        "numpy r_squared 8x16 vs plain": (
+            lambda: mp.r_squared(x, logits[:8]),
+            lambda: (
+                1 - ((x - logits[:8]) ** 2).sum(-1) / ((x - x.mean(-1, keepdims=True)) ** 2).sum(-1)
+            ),
         ),
         "numpy cross_entropy 16x16 vs plain": (
             lambda: mp.cross_entropy(logits, labels),

@@ -433,15 +433,19 @@ def test_numpy_sigmoid_leaves_half_precision_to_the_formula(rng):
     assert_close(result, 1 / (1 + np.exp(-x.astype(np.float64))), like=x)
 
 
-@pytest.mark.parametrize("backend", ["numpy", "jax"])
-def test_cross_entropy_takes_the_frameworks_log_softmax(rng, backend):
+@pytest.mark.parametrize(("backend", "kind"), [("numpy", "probabilities"), ("jax", "labels")])
+def test_cross_entropy_takes_the_frameworks_log_softmax(rng, backend, kind):
+    # where no framework's cross-entropy answers: JAX has none, NumPy's takes labels only
     case = _case(backend, "float32")
     host_logits, host_labels = rng.normal(scale=3.0, size=(6, 5)), rng.integers(0, 5, size=6)
-    logits, labels = case.asarray(host_logits), case.xp.asarray(host_labels)
+    host_target = np.eye(5)[host_labels] if kind == "probabilities" else host_labels
+    logits, target = case.asarray(host_logits), case.xp.asarray(host_target)
+    if kind == "probabilities":
+        target = case.asarray(host_target)
     with _recorded_answers(backend, "log_softmax") as answers:
-        losses = mp.cross_entropy(logits, labels, reduction="none")
+        losses = mp.cross_entropy(logits, target, reduction="none")
     assert len(answers) == 1 and answers[0] is not NotImplemented
-    generic = mp.cross_entropy.generic(logits, labels, reduction="none", xp=case.xp)
+    generic = mp.cross_entropy.generic(logits, target, reduction="none", xp=case.xp)
     assert_close(losses, case.to_numpy(generic), like=logits[:, 0])
     log_probs = scipy.special.log_softmax(case.to_numpy(logits).astype(np.float64), axis=-1)
     assert_close(losses, -log_probs[np.arange(6), host_labels], like=logits[:, 0])
@@ -458,7 +462,7 @@ def _cross_entropy_reference(logits, target, axis, reduction):
     return {"mean": np.mean, "sum": np.sum, "none": np.asarray}[reduction](losses)
 
 
-TORCH_CROSS_ENTROPY = {  # logits shape, class axis, target: "labels" or "probabilities"
+CROSS_ENTROPY_LAYOUTS = {  # logits shape, class axis, target: "labels" or "probabilities"
     "2d-labels": ((6, 5), -1, "labels"),
     "3d-class-middle": ((2, 5, 3), 1, "labels"),
     "3d-class-first": ((5, 2, 3), 0, "labels"),
@@ -470,10 +474,10 @@ TORCH_CROSS_ENTROPY = {  # logits shape, class axis, target: "labels" or "probab
 
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
 @pytest.mark.parametrize("dtype_name", ["float64", "float32", "float16"])
-@pytest.mark.parametrize("layout", list(TORCH_CROSS_ENTROPY))
+@pytest.mark.parametrize("layout", list(CROSS_ENTROPY_LAYOUTS))
 def test_torch_cross_entropy_is_torchs_own(rng, layout, dtype_name, reduction):
     torch = pytest.importorskip("torch")
-    shape, axis, kind = TORCH_CROSS_ENTROPY[layout]
+    shape, axis, kind = CROSS_ENTROPY_LAYOUTS[layout]
     host_logits = rng.normal(scale=3.0, size=shape).astype(dtype_name)
     if kind == "labels":
         sample_shape = tuple(size for i, size in enumerate(shape) if i != axis % len(shape))
@@ -490,6 +494,43 @@ def test_torch_cross_entropy_is_torchs_own(rng, layout, dtype_name, reduction):
     expected = _cross_entropy_reference(host_logits, host_target, axis, reduction)
     assert_close(losses, _as_representable(np.asarray(expected), dtype_name), like=losses)
     assert_close(losses, generic.double().numpy(), like=losses)
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("dtype_name", ["float64", "float32", "float16"])
+@pytest.mark.parametrize("layout", list(CROSS_ENTROPY_LAYOUTS))
+def test_numpy_cross_entropy_of_labels(rng, layout, dtype_name, reduction):
+    # NumPy's own answers for class labels (float16 logits widened to float32 by the
+    # kernel), and leaves probability targets to the kernel's log_softmax
+    shape, axis, kind = CROSS_ENTROPY_LAYOUTS[layout]
+    logits = rng.normal(scale=3.0, size=shape).astype(dtype_name)
+    if kind == "labels":
+        sample_shape = tuple(size for i, size in enumerate(shape) if i != axis % len(shape))
+        target = rng.integers(0, shape[axis], size=sample_shape).astype(np.int32)
+    else:
+        target = scipy.special.softmax(rng.normal(size=shape), axis=axis).astype(dtype_name)
+    with _recorded_answers("numpy", "cross_entropy") as answers:
+        losses = mp.cross_entropy(logits, target, axis=axis, reduction=reduction)
+    assert len(answers) == 1 and (answers[0] is NotImplemented) == (kind == "probabilities")
+    xp = _case("numpy", dtype_name).xp
+    generic = mp.cross_entropy.generic(logits, target, axis=axis, reduction=reduction, xp=xp)
+    assert losses.dtype == logits.dtype and np.shape(losses) == np.shape(generic)
+    expected = _cross_entropy_reference(logits, target, axis, reduction)
+    assert_close(losses, _as_representable(np.asarray(expected), dtype_name), like=losses)
+    assert_close(losses, np.asarray(generic, dtype=np.float64), like=losses)
+
+
+def test_numpy_cross_entropy_leaves_non_finite_logits_to_the_formula(rng):
+    logits = rng.normal(size=(4, 3))
+    logits[1, 0], logits[2, 1], logits[3, 2] = np.inf, np.nan, -np.inf
+    labels = np.array([0, 0, 1, 2])
+    xp = _case("numpy", "float64").xp
+    with _recorded_answers("numpy", "cross_entropy") as answers, np.errstate(invalid="ignore"):
+        losses = mp.cross_entropy(logits, labels, reduction="none")
+        generic = mp.cross_entropy.generic(logits, labels, reduction="none", xp=xp)
+    assert answers == [NotImplemented]
+    np.testing.assert_array_equal(losses, generic)
+    assert np.isinf(losses[3]) and np.isnan(losses[2])
 
 
 def test_torch_cross_entropy_where_labels_cannot_be_read(rng, monkeypatch):

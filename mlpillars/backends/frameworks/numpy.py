@@ -72,6 +72,7 @@ class NumPyFramework(Framework):
         "softmax": "fused_softmax",
         "log_softmax": "fused_log_softmax",
         "logsumexp": "fused_logsumexp",
+        "cross_entropy": "fused_cross_entropy",
         "linear": "fused_linear",
         "mlp": "fused_linear",
         "sigmoid": "fused_sigmoid",
@@ -101,6 +102,24 @@ class NumPyFramework(Framework):
     ) -> np.ndarray:
         """``logsumexp`` (its ``log1p`` form) block by block; takes every argument offered."""
         return _numpy_fused.logsumexp(x, axis, keepdims)
+
+    def fused_cross_entropy(
+        self,
+        logits: np.ndarray,
+        target: np.ndarray,
+        /,
+        *,
+        axis: int,
+        reduction: str,
+        labels_checked: bool,
+        xp: ModuleType,
+    ) -> Any:
+        """``cross_entropy`` of checked integer labels from the shifted logits at the labels
+        and the log of the sums, no log-probabilities array (see ``_numpy_fused``);
+        NotImplemented for probability targets (the kernel then takes ``log_softmax``)."""
+        if not labels_checked:
+            return NotImplemented
+        return _numpy_fused.cross_entropy(logits, target, axis, reduction)
 
     def fused_linear(
         self,
