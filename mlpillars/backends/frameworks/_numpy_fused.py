@@ -125,7 +125,7 @@ def _small_logsumexp(x: np.ndarray, axis: int) -> np.ndarray | None:
     the ``log1p`` form: a non-finite maximum, or a sum below 1.5 (its rest ``r < 0.5``)
     whose result is below 1 in magnitude. Elsewhere ``log`` of the rounded sum errs by
     about eps, at most 2 eps of the result, as the ``log1p`` form. 16 x 16 float64,
-    thread time: 24 -> 12 us (NumPy's plain formula alone 9 us)."""
+    thread time: 24 -> 14-16 us (NumPy's plain formula alone 8-9 us)."""
     row_max = np.maximum.reduce(x, axis=axis, keepdims=True)
     if not np.isfinite(row_max).all():  # an inf or NaN (x - m would warn)
         return None
@@ -133,10 +133,9 @@ def _small_logsumexp(x: np.ndarray, axis: int) -> np.ndarray | None:
     total = np.add.reduce(np.exp(shifted, out=shifted), axis=axis, keepdims=True)
     result = np.log(total)
     result += row_max
-    if float(np.minimum.reduce(total, axis=None)) < 1.5 and not (
-        float(np.minimum.reduce(np.abs(result), axis=None)) >= 1.0
-    ):
-        return None  # some slice may be close to 1, or its result small: redone
+    close_to_one = float(np.minimum.reduce(total, axis=None)) < 1.5
+    if close_to_one and float(np.minimum.reduce(np.abs(result), axis=None)) < 1.0:
+        return None  # a slice's sum may be close to 1 and its result small: all redone
     return result
 
 
