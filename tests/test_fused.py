@@ -473,18 +473,25 @@ CROSS_ENTROPY_LAYOUTS = {  # logits shape, class axis, target: "labels" or "prob
 }
 
 
+def _cross_entropy_problem(rng, layout: str, dtype_name: str) -> tuple[Any, Any, int, str]:
+    """Host logits and target of one ``CROSS_ENTROPY_LAYOUTS`` entry: (logits, target,
+    class axis, kind); labels int32, probabilities a softmax in the logits' dtype."""
+    shape, axis, kind = CROSS_ENTROPY_LAYOUTS[layout]
+    logits = rng.normal(scale=3.0, size=shape).astype(dtype_name)
+    if kind == "labels":
+        sample_shape = tuple(size for i, size in enumerate(shape) if i != axis % len(shape))
+        target = rng.integers(0, shape[axis], size=sample_shape).astype(np.int32)
+    else:
+        target = scipy.special.softmax(rng.normal(size=shape), axis=axis).astype(dtype_name)
+    return logits, target, axis, kind
+
+
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
 @pytest.mark.parametrize("dtype_name", ["float64", "float32", "float16"])
 @pytest.mark.parametrize("layout", list(CROSS_ENTROPY_LAYOUTS))
 def test_torch_cross_entropy_is_torchs_own(rng, layout, dtype_name, reduction):
     torch = pytest.importorskip("torch")
-    shape, axis, kind = CROSS_ENTROPY_LAYOUTS[layout]
-    host_logits = rng.normal(scale=3.0, size=shape).astype(dtype_name)
-    if kind == "labels":
-        sample_shape = tuple(size for i, size in enumerate(shape) if i != axis % len(shape))
-        host_target = rng.integers(0, shape[axis], size=sample_shape).astype(np.int32)
-    else:
-        host_target = scipy.special.softmax(rng.normal(size=shape), axis=axis).astype(dtype_name)
+    host_logits, host_target, axis, _ = _cross_entropy_problem(rng, layout, dtype_name)
     logits, target = torch.asarray(host_logits), torch.asarray(host_target)
     with _recorded_answers("torch", "cross_entropy") as answers:
         losses = mp.cross_entropy(logits, target, axis=axis, reduction=reduction)
@@ -503,13 +510,7 @@ def test_torch_cross_entropy_is_torchs_own(rng, layout, dtype_name, reduction):
 def test_numpy_cross_entropy_of_labels(rng, layout, dtype_name, reduction):
     # NumPy's own answers for class labels (float16 logits widened to float32 by the
     # kernel), and leaves probability targets to the kernel's log_softmax
-    shape, axis, kind = CROSS_ENTROPY_LAYOUTS[layout]
-    logits = rng.normal(scale=3.0, size=shape).astype(dtype_name)
-    if kind == "labels":
-        sample_shape = tuple(size for i, size in enumerate(shape) if i != axis % len(shape))
-        target = rng.integers(0, shape[axis], size=sample_shape).astype(np.int32)
-    else:
-        target = scipy.special.softmax(rng.normal(size=shape), axis=axis).astype(dtype_name)
+    logits, target, axis, kind = _cross_entropy_problem(rng, layout, dtype_name)
     with _recorded_answers("numpy", "cross_entropy") as answers:
         losses = mp.cross_entropy(logits, target, axis=axis, reduction=reduction)
     assert len(answers) == 1 and (answers[0] is NotImplemented) == (kind == "probabilities")
