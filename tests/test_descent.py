@@ -27,6 +27,14 @@ MSE_CONFIGURATIONS = {
 }
 
 
+OPTIONS = {
+    "loss": "mse", "steps": 50, "optimizer": "sgd", "momentum": 0.0, "betas": (0.9, 0.999),
+    "eps": 1e-8, "fit_intercept": True, "l2": 0.0, "warmup_steps": 0, "clip_norm": None,
+    "tol": None, "halt_on_divergence": True, "mse_method": "auto",
+}  # fmt: skip
+"""Every option of a fit, as ``Options`` takes them (the defaults of gradient_descent)."""
+
+
 def direct_loss(X, y, w, b, *, l2=0.0):
     """The direct formula, float64, one problem (X (n, d), y (n,), w (d,), b)."""
     return np.mean((X @ w + b - y) ** 2) + l2 * (w @ w)
@@ -295,21 +303,7 @@ def test_history_of_a_frozen_problem_repeats_its_last_loss_on_statistics(xp: Bac
     ],
 )
 def test_when_the_statistics_are_used(n, d, steps, method, in_blocks, expected):
-    options = Options(
-        loss="mse",
-        steps=steps,
-        optimizer="sgd",
-        momentum=0.0,
-        betas=(0.9, 0.999),
-        eps=1e-8,
-        fit_intercept=True,
-        l2=0.0,
-        warmup_steps=0,
-        clip_norm=None,
-        tol=None,
-        halt_on_divergence=True,
-        mse_method=method,
-    )
+    options = Options(**{**OPTIONS, "steps": steps, "mse_method": method})
     problems = Setup(np.zeros((1, n, d)), np.zeros((1, n)), np.zeros((1, 1)), 1, False, options)
     assert uses_statistics(problems, in_blocks=in_blocks) is expected
     logistic = dataclasses.replace(options, loss="logistic")

@@ -27,7 +27,7 @@ from mlpillars.kernels._descent_setup import Options
 from mlpillars.kernels.descent import gradient_descent
 from mlpillars.testing import BackendCase
 from tests.test_calculus import assert_loop_close
-from tests.test_descent import offset_problem, smoothness
+from tests.test_descent import OPTIONS, offset_problem, smoothness
 
 FIELDS = ("weights", "bias", "loss_history")
 EXACT_FIELDS = ("diverged", "converged", "steps_run")
@@ -43,13 +43,6 @@ def limits(X: np.ndarray) -> np.ndarray:
     """Each problem's stability limit of lr, 2 / L."""
     return np.array([2 / smoothness(features) for features in X])
 
-
-OPTIONS = {
-    "loss": "mse", "steps": 50, "optimizer": "sgd", "momentum": 0.0, "betas": (0.9, 0.999),
-    "eps": 1e-8, "fit_intercept": True, "l2": 0.0, "warmup_steps": 0, "clip_norm": None,
-    "tol": None, "halt_on_divergence": True, "mse_method": "auto",
-}  # fmt: skip
-"""Every option of a fit, as ``Options`` takes them (the defaults of gradient_descent)."""
 
 TOL = {"float32": 1e-4, "float64": 1e-7}
 """A loss change that means convergence: well above the dtype's rounding of the loss."""
