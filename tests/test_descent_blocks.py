@@ -126,8 +126,7 @@ def test_blocks_equal_the_step_loop(xp: BackendCase, monkeypatch, case):
     options = {"mse_method": "statistics", **options}
     if "tol" in options:
         options["tol"] = TOL[xp.dtype_name]
-    with np.errstate(over="ignore", invalid="ignore"):
-        blocks, steps = fit_both(monkeypatch, X, y, lr, options)
+    blocks, steps = fit_both(monkeypatch, X, y, lr, options)
     assert_same_fit(blocks, steps, like=X, xp=xp)
     diverged = xp.to_numpy(steps.diverged)
     if case.startswith("divergence halts"):
@@ -154,8 +153,7 @@ def test_long_blocks_equal_the_step_loop(xp: BackendCase, monkeypatch, case):
     every_option = Options(**{**OPTIONS, **options})
     n_params = X_host.shape[-1] + int(every_option.fit_intercept)
     assert block_length(len(fractions), n_params, every_option) == options["steps"]
-    with np.errstate(over="ignore", invalid="ignore"):
-        blocks, steps = fit_both(monkeypatch, X, y, lr, options)
+    blocks, steps = fit_both(monkeypatch, X, y, lr, options)
     assert_same_fit(blocks, steps, like=X, xp=xp)
 
 
@@ -223,8 +221,7 @@ def test_shared_data_learning_rate_sweep(xp: BackendCase, monkeypatch):
     lr_host = np.array([0.25, 0.5, 0.99, 1.5]) * 2 / smoothness(X_host)
     X, y, lr = xp.asarray(X_host), xp.asarray(y_host), xp.asarray(lr_host)
     options = {"steps": BLOCK_STEPS + 9, "tol": TOL[xp.dtype_name], "mse_method": "statistics"}
-    with np.errstate(over="ignore", invalid="ignore"):
-        blocks, steps = fit_both(monkeypatch, X, y, lr, options)
+    blocks, steps = fit_both(monkeypatch, X, y, lr, options)
     assert_same_fit(blocks, steps, like=X, xp=xp)
 
 
@@ -286,11 +283,10 @@ def test_numpy_buffers_give_the_fit_of_new_arrays(monkeypatch, grouped):
         return made[-1]
 
     monkeypatch.setattr(NumPyFramework, "block_buffers", recorded)
-    with np.errstate(over="ignore", invalid="ignore"):
-        reused = gradient_descent(X, y, lr=lr, **options)
-        every_step = gradient_descent(X[:3], y[:3], lr=lr[:3], steps=2 * BLOCK_STEPS)
-        monkeypatch.setattr(NumPyFramework, "block_buffers", lambda self: None)
-        fresh = gradient_descent(X, y, lr=lr, **options)
+    reused = gradient_descent(X, y, lr=lr, **options)
+    every_step = gradient_descent(X[:3], y[:3], lr=lr[:3], steps=2 * BLOCK_STEPS)
+    monkeypatch.setattr(NumPyFramework, "block_buffers", lambda self: None)
+    fresh = gradient_descent(X, y, lr=lr, **options)
     assert len(made) == 2 and all({"rows", "product"} <= set(m._arrays) for m in made)
     # the params after a block where every problem stepped: a view of the rows, but copied
     assert not np.shares_memory(every_step.weights, made[1]._arrays["rows"])

@@ -168,6 +168,8 @@ def gradient_descent(
     halt_on_divergence : bool
         True: a diverging problem stops updating and keeps its last weights with a finite
         loss. False: it keeps updating (weights may become inf or NaN), still flagged.
+        Either way the flag is the report: the loop's overflow raises no NumPy
+        ``RuntimeWarning`` (torch and JAX raise none either).
     mse_method : {"auto", "statistics", "data"}
         How the MSE's loss and gradient are computed; the results agree within the
         tolerance table. ``"statistics"``: from each problem's sufficient statistics

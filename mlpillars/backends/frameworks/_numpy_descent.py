@@ -17,7 +17,20 @@ parameters it keeps (:func:`mlpillars.kernels._descent_blocks._kept`).
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 import numpy as np
+
+
+@contextlib.contextmanager
+def quiet_loop() -> Iterator[None]:
+    """NumPy's overflow and invalid-value warnings off, for a step loop: a problem's
+    overflow is the divergence the loop detects and reports (``diverged``), as it does on
+    torch and JAX, which never warn. Blocks of steps also run past a problem's stop and
+    drop those steps, whose overflow would warn of nothing the result holds."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        yield
 
 
 class BlockBuffers:

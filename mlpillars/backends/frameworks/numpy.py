@@ -62,10 +62,12 @@ class NumPyFramework(Framework):
         return _numpy_descent.BlockBuffers()
 
     def run_loop(self, loop: StepLoop, state: Any, constants: Any) -> tuple[Any, Any, Any]:
-        """The eager loop; a loop of independent problems runs in groups of them, each
-        group's data in cache (see ``_grouped_loops``)."""
-        grouped = _grouped_loops.run_in_groups(super().run_loop, loop, state, constants)
-        return super().run_loop(loop, state, constants) if grouped is None else grouped
+        """The eager loop, without NumPy's overflow warnings (``_numpy_descent.quiet_loop``);
+        a loop of independent problems runs in groups of them, each group's data in cache
+        (see ``_grouped_loops``)."""
+        with _numpy_descent.quiet_loop():
+            grouped = _grouped_loops.run_in_groups(super().run_loop, loop, state, constants)
+            return super().run_loop(loop, state, constants) if grouped is None else grouped
 
     # -- fused kernels: in place, called by the kernels with checked, prepared arguments ---
     fused_kernels: ClassVar[dict[str, str]] = {
