@@ -8,6 +8,7 @@ import pytest
 
 import mlpillars as mp
 from mlpillars.backends import FRAMEWORKS, values_known
+from mlpillars.kernels._attention_range import may_overflow
 from mlpillars.kernels.attention import scaled_dot_product_attention
 from mlpillars.testing import BackendCase, assert_close
 
@@ -98,3 +99,21 @@ def test_eager_calls_decline_the_frameworks_own_attention(backend):
     assert_close(
         mp.scaled_dot_product_attention(*arrays), extended_attention(*hosts), like=arrays[0]
     )
+
+
+ENTRIES = {"ordinary": 1.0, "huge negative": None, "inf": np.inf, "-inf": -np.inf, "nan": np.nan}
+"""One entry of q or k; "huge negative" is the dtype's lowest value."""
+
+
+@pytest.mark.parametrize("entry", list(ENTRIES))
+@pytest.mark.parametrize("in_key", [False, True])
+def test_the_bound_reads_the_largest_magnitude_of_q_and_k(xp: BackendCase, entry, in_key):
+    """Only "ordinary" lets the framework's own attention run; a NaN counts as an
+    overflow (the formula carries it through). Where values cannot be read: None."""
+    hosts = [np.full((1, 2, 3, 4), 0.5), np.full((1, 2, 5, 4), -0.25)]
+    value = ENTRIES[entry]
+    lowest = np.finfo(xp.dtype_name).min
+    hosts[int(in_key)][0, 1, 2, 3] = lowest if value is None else value
+    q, k = (xp.asarray(host.astype(xp.dtype_name)) for host in hosts)
+    expected = (entry != "ordinary") if values_known(q) else None  # None: not read (a GPU)
+    assert may_overflow(q, k, 0.5, xp=xp.xp) is expected

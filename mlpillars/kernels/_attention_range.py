@@ -43,11 +43,16 @@ def may_overflow(q: Any, k: Any, scale: float, *, xp: Any) -> bool | None:
         return False
     if not values_known(q, k):
         return None
-    # the infinity norm: max |x| in one reduction, with no |x| array (NaN stays NaN)
-    largest_query = float(xp.linalg.vector_norm(q, ord=math.inf))
-    largest_key = float(xp.linalg.vector_norm(k, ord=math.inf))
+    largest_query, largest_key = _largest_magnitude(q, xp=xp), _largest_magnitude(k, xp=xp)
     bound = abs(scale) * largest_query * largest_key * q.shape[-1]  # Python float64
     return not bound < _limit(q.dtype, xp=xp)
+
+
+def _largest_magnitude(x: Any, *, xp: Any) -> float:
+    """``max |x|`` (NaN where x holds one). Not ``vector_norm(ord=inf)``, which spares the
+    ``|x|`` array: torch's is 8x slower on the CPU (16k float32: 56 against 7 us, torch
+    2.13), NumPy's makes that array itself."""
+    return float(xp.max(xp.abs(x)))
 
 
 def scores_within_range(
