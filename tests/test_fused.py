@@ -410,23 +410,38 @@ SIGMOID_EDGES += [1e30, -1e30, np.inf, -np.inf]
 
 
 @pytest.mark.parametrize("dtype_name", ["float32", "float64"])
-def test_numpy_sigmoid_is_expit_and_matches_the_formula(rng, dtype_name):
+@pytest.mark.parametrize("backend", ["numpy", "torch"])
+def test_sigmoid_is_the_frameworks_and_matches_the_formula(rng, backend, dtype_name):
+    """NumPy: SciPy's expit; torch: torch.sigmoid (both 0 where exp(-x) overflows, x <
+    -88.7 in float32, as the formula's own float32 result; the edges hold -88: 6e-39)."""
+    case = _case(backend, dtype_name)
     host = np.concatenate([SIGMOID_EDGES, rng.normal(scale=5.0, size=40)]).astype(dtype_name)
-    x = host.reshape(8, 7)[:, ::2]  # strided and read-only: only read
-    x.flags.writeable = False
-    wide = x.astype(np.longdouble)
+    strided = host.reshape(8, 7)[:, ::2]  # strided and read-only: only read
+    strided.flags.writeable = False
+    x = strided if backend == "numpy" else case.asarray(strided)
+    wide = strided.astype(np.longdouble)
     with np.errstate(over="ignore", invalid="ignore"):  # the branch where does not pick
         expected = np.where(wide >= 0, 1 / (1 + np.exp(-wide)), np.exp(wide) / (1 + np.exp(wide)))
-    xp = _case("numpy", dtype_name).xp
-    with _recorded_answers("numpy", "sigmoid") as answers:
+    with _recorded_answers(backend, "sigmoid") as answers:
         result = mp.sigmoid(x)
     assert len(answers) == 1 and answers[0] is not NotImplemented
-    assert_close(result, mp.sigmoid.generic(x, xp=xp), like=x)
+    assert_close(result, mp.sigmoid.generic(x, xp=case.xp), like=x)
     assert_close(result, expected.astype(np.float64), like=x)
-    tiny = x < -30  # relative accuracy where the sigmoid is tiny, not 0 against 1e-13
-    np.testing.assert_allclose(result[tiny], expected[tiny].astype(dtype_name), rtol=1e-6)
-    scalar = mp.sigmoid(np.asarray(-2.0, dtype=dtype_name))  # 0-d in, 0-d array out
-    assert isinstance(scalar, np.ndarray) and scalar.shape == () and scalar.dtype == dtype_name
+    tiny = strided < -30  # relative accuracy where the sigmoid is tiny, not 0 against 1e-13
+    expected_tiny = expected[tiny].astype(dtype_name)
+    np.testing.assert_allclose(case.to_numpy(result)[tiny], expected_tiny, rtol=1e-6)
+    scalar = mp.sigmoid(case.asarray(np.asarray(-2.0, dtype=dtype_name)))  # 0-d in, 0-d out
+    assert tuple(scalar.shape) == () and scalar.dtype == case.dtype
+
+
+@pytest.mark.parametrize("dtype_name", ["float16", "bfloat16"])
+def test_torch_sigmoid_takes_half_precision(rng, dtype_name):
+    case = _case("torch", dtype_name)
+    x = case.asarray(rng.normal(scale=5.0, size=(4, 3)))
+    with _recorded_answers("torch", "sigmoid") as answers:
+        result = mp.sigmoid(x)
+    assert len(answers) == 1 and answers[0] is not NotImplemented
+    assert_close(result, 1 / (1 + np.exp(-case.to_numpy(x).astype(np.float64))), like=x)
 
 
 def test_numpy_sigmoid_leaves_half_precision_to_the_formula(rng):

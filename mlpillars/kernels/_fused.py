@@ -154,8 +154,9 @@ class FusedSigmoid(Protocol):
 
     def __call__(self, x: Any, /, *, xp: Any) -> Any:
         """``1 / (1 + exp(-x))`` elementwise, as accurate as the kernel's formula for any
-        x (no overflow; tiny values keep their digits), in a new array of x's shape and
-        dtype; or ``NotImplemented``."""
+        x (no overflow; tiny values keep their digits, down to the subnormal results of
+        x near -88 in float32; 0 may come where ``exp(-x)`` overflows, as SciPy's expit
+        gives), in a new array of x's shape and dtype; or ``NotImplemented``."""
         ...
 
 
