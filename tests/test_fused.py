@@ -147,6 +147,24 @@ def test_logsumexp_keeps_the_digits_of_sums_close_to_one(backend, keepdims):
     assert along_rows.ravel()[3] == pytest.approx(close_to_one, rel=1e-12)
 
 
+@pytest.mark.parametrize("dtype_name", ["float32", "float64"])
+@pytest.mark.parametrize("backend", FUSED_BACKENDS)
+def test_logsumexp_of_sums_close_to_one_errs_by_eps_of_its_terms(rng, backend, dtype_name):
+    """Every slice's sum is below 1.5 (its rest r < 0.5), its maximum m from -3 to 2.5:
+    the result errs by a few eps of |m| + log1p(r), whichever form a framework picks
+    (the plain one where |result| >= 1, the log1p one where a small result needs it)."""
+    case = _case(backend, dtype_name)
+    maxima = np.array([-3.0, -1.2, -0.3, -1e-3, 0.0, 1e-6, 0.7, 1.0, 2.5])
+    gaps = rng.uniform(1.5, 40.0, size=(maxima.size, 7))
+    host = np.concatenate([maxima[:, None], maxima[:, None] - gaps], axis=1).astype(dtype_name)
+    wide = host.astype(np.longdouble)
+    row_max = wide.max(axis=1)
+    rest = np.log1p(np.exp(wide[:, 1:] - row_max[:, None]).sum(axis=1))
+    result = case.to_numpy(mp.logsumexp(case.asarray(host))).astype(np.longdouble)
+    bound = 4 * np.finfo(dtype_name).eps * (np.abs(row_max) + rest)
+    assert np.all(np.abs(result - (row_max + rest)) <= bound)
+
+
 @pytest.mark.parametrize("kernel_name", SOFTMAX_FAMILY)
 @pytest.mark.parametrize("backend", FUSED_BACKENDS)
 def test_softmax_family_on_non_finite_slices_agrees_with_generic(backend, kernel_name):
