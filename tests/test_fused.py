@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import math
 from collections.abc import Iterator
 from typing import Any
 
@@ -412,6 +413,52 @@ def test_numpy_normalize_and_cosine_match_generic_on_hostile_rows(rng, dtype_nam
     unit = _unit_rows(host, 1)
     assert_close(similarity, np.clip(unit @ unit[::-1].T, -1, 1), like=x)
     np.testing.assert_array_equal(x, host)  # the input is only read
+
+
+@pytest.mark.parametrize("dtype_name", ["float32", "float64"])
+def test_torch_normalize_and_cosine_take_trusted_norms_only(rng, dtype_name):
+    """torch's own calls where every norm is trusted (strided input, either axis); a
+    huge, tiny or zero vector among the rows: declined, and the formula's answer."""
+    case = _case("torch", dtype_name)
+    plain = case.asarray(rng.normal(size=(6, 5))).mT  # (5, 6), strided
+    for axis in (0, 1):
+        with _recorded_answers("torch", "normalize") as answers:
+            result = mp.normalize(plain, axis=axis)
+        assert len(answers) == 1 and answers[0] is not NotImplemented
+        assert_close(result, mp.normalize.generic(plain, axis=axis, xp=case.xp), like=plain)
+        assert_close(result, _unit_rows(case.to_numpy(plain), axis), like=plain)
+    with _recorded_answers("torch", "cosine_similarity") as answers:
+        similarity = mp.cosine_similarity(plain, plain[:3])
+    assert len(answers) == 1 and answers[0] is not NotImplemented
+    unit = _unit_rows(case.to_numpy(plain), 1)
+    assert_close(similarity, np.clip(unit @ unit[:3].T, -1, 1), like=plain)
+    for row in HOSTILE_ROWS[dtype_name]:
+        host = np.concatenate([[row], rng.normal(size=(2, 4))]).astype(dtype_name)
+        hostile = case.asarray(host)
+        with _recorded_answers("torch", "normalize") as answers:
+            result = mp.normalize(hostile)
+        assert answers == [NotImplemented]
+        assert_close(result, _unit_rows(host, 1), like=hostile)
+        with _recorded_answers("torch", "cosine_similarity") as answers:
+            similarity = mp.cosine_similarity(plain[:, :4], hostile)
+        assert answers == [NotImplemented]
+        expected = np.clip(
+            _unit_rows(case.to_numpy(plain[:, :4]), 1) @ _unit_rows(host, 1).T, -1, 1
+        )
+        assert_close(similarity, expected, like=hostile)
+
+
+def test_torch_normalize_declines_what_it_cannot_read_or_hold(rng):
+    torch = pytest.importorskip("torch")
+    x = torch.asarray(rng.normal(size=(3, 4)))
+    for array in (x.half(), x.bfloat16(), torch.full((2, 3), math.nan)):
+        with _recorded_answers("torch", "normalize") as answers:
+            mp.normalize(array)
+        assert answers == [NotImplemented]
+    compiled = torch.compile(mp.normalize, fullgraph=True)
+    with _recorded_answers("torch", "normalize") as answers:
+        assert_close(compiled(x), _unit_rows(x.numpy(), 1), like=x)
+    assert answers == [NotImplemented]  # under torch.compile no norm is read
 
 
 def test_numpy_normalize_leaves_half_precision_to_the_formula(rng):

@@ -12,7 +12,7 @@ import numpy as np
 
 from .._capabilities import Capabilities
 from .._errors import NoGPUError
-from . import _grouped_loops, _torch_fused, _torch_loops
+from . import _grouped_loops, _torch_fused, _torch_loops, _torch_squares
 from ._step_loop import StepLoop
 from ._trees import leaves
 from .base import Framework, device_index, unknown_device
@@ -246,6 +246,8 @@ class TorchFramework(Framework):
         "linear": "fused_linear",
         "mlp": "fused_linear",
         "sigmoid": "fused_sigmoid",
+        "normalize": "fused_normalize",
+        "cosine_similarity": "fused_cosine_similarity",
     }
 
     def fused_attention(
@@ -324,6 +326,18 @@ class TorchFramework(Framework):
         import torch  # not self.load(): torch.compile cannot trace importlib
 
         return torch.sigmoid(x)
+
+    def fused_normalize(self, x: Any, /, *, axis: int, xp: ModuleType) -> Any:
+        """``x / torch.linalg.vector_norm(x)`` where every norm is trusted
+        (``_torch_squares``, ``FusedNormalize``); declined where values cannot be read."""
+        return _torch_squares.normalize(x, axis) if self.values_known(x) else NotImplemented
+
+    def fused_cosine_similarity(self, a: Any, b: Any, /, *, xp: ModuleType) -> Any:
+        """The rows normalised as ``fused_normalize``, one product, clamped in place
+        (``_torch_squares``, ``FusedCosineSimilarity``)."""
+        if not self.values_known(a):
+            return NotImplemented
+        return _torch_squares.cosine_similarity(a, b)
 
     def fused_linear(
         self, x: Any, weight: Any, bias: Any, /, *, activation: str | None, xp: ModuleType

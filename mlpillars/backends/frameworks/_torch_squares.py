@@ -1,0 +1,42 @@
+"""torch's sums of squares: ``normalize`` and ``cosine_similarity`` from ``vector_norm``.
+
+The kernels' formula scales every vector by its largest magnitude before squaring, so
+that no square overflows or falls among the subnormals: some fourteen torch calls. Here
+each vector is divided by ``torch.linalg.vector_norm`` of it as it is, where every norm
+can be trusted: finite (no square overflowed) and at least ``sqrt(length * tiny / eps)``
+(the subnormals' rounding, at most ``tiny * eps / 2`` a square, is below ``eps**2`` of
+the sum), the rule of NumPy's ``_numpy_squares``. Where one cannot (huge or tiny values,
+a zero vector, inf or NaN) the call is declined and the kernel's formula runs.
+torch's own ``F.normalize`` is not used: its norm overflows (float32 vectors of 1e20
+come back as zeros). float32 and float64, with readable values (not on a GPU, not under
+``torch.compile``: the check reads the smallest and largest norm).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+
+def normalize(x: Any, axis: int) -> Any:
+    """``x / ||x||`` along ``axis``, or NotImplemented where a norm is not trusted."""
+    import torch
+
+    if x.dtype not in (torch.float32, torch.float64):
+        return NotImplemented
+    norms = torch.linalg.vector_norm(x, dim=axis, keepdim=True)
+    smallest, largest = torch.aminmax(norms)
+    floor = math.sqrt(x.shape[axis] * torch.finfo(x.dtype).tiny / torch.finfo(x.dtype).eps)
+    if not (float(smallest) >= floor and float(largest) < math.inf):  # NaN: declined
+        return NotImplemented
+    return x / norms
+
+
+def cosine_similarity(a: Any, b: Any) -> Any:
+    """The rows' cosine similarities (n, m), clipped to [-1, 1] in place, or
+    NotImplemented where a row's norm is not trusted."""
+    a_unit = normalize(a, 1)
+    b_unit = NotImplemented if a_unit is NotImplemented else normalize(b, 1)
+    if b_unit is NotImplemented:
+        return NotImplemented
+    return (a_unit @ b_unit.mT).clamp_(-1.0, 1.0)
