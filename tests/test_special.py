@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import scipy.special
 
-from mlpillars.backends import erf
+from mlpillars.backends import erf, extremes
 from mlpillars.backends.frameworks import _numpy_special
 from mlpillars.testing import BackendCase, assert_close
 
@@ -78,3 +78,14 @@ def test_numpy_float32_erf_of_few_elements_is_scipys(rng):
     buffer = values.copy()
     assert _numpy_special.erf_in_place(buffer) is buffer
     np.testing.assert_array_equal(buffer, scipy.special.erf(values))
+
+
+@pytest.mark.parametrize("kind", ["labels", "floats"])
+def test_extremes_are_the_least_and_greatest_element(xp: BackendCase, rng, kind):
+    """``extremes`` (torch: one ``aminmax``) of integer labels and of floats with -0.0."""
+    host = rng.integers(-3, 50, size=(7, 9)) if kind == "labels" else rng.normal(size=(7, 9))
+    x = xp.asarray(host)  # integers stay integers
+    lowest, highest = extremes(x, xp=xp.xp)
+    assert tuple(lowest.shape) == () and tuple(highest.shape) == ()
+    assert float(xp.to_numpy(lowest)) == float(xp.to_numpy(x).min())
+    assert float(xp.to_numpy(highest)) == float(xp.to_numpy(x).max())

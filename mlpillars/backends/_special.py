@@ -47,6 +47,25 @@ def vecdot(a: Any, b: Any, *, xp: Any) -> Any:
     return xp.vecdot(a, b) if framework is None else framework.vecdot(a, b, xp=xp)
 
 
+def extremes(x: Any, *, xp: Any) -> tuple[Any, Any]:
+    """``(xp.min(x), xp.max(x))`` of a non-empty array, in one pass where the framework
+    has one (torch's ``aminmax``): for value checks, such as labels in range.
+
+    Parameters
+    ----------
+    x : array
+        Real, of any shape, not empty (or a tracer).
+    xp : namespace
+        Its array-API namespace.
+
+    Returns
+    -------
+    lowest, highest : 0-d arrays
+    """
+    framework = framework_of(x)
+    return (xp.min(x), xp.max(x)) if framework is None else framework.extremes(x, xp=xp)
+
+
 def row_major(x: Any) -> Any:
     """``x`` laid out row-major (C order, the last axis contiguous), copied if it is not,
     where its framework's products gain from it (NumPy, torch on the CPU); unchanged

@@ -13,7 +13,7 @@ from typing import Any
 import array_api_compat as aac
 import array_api_extra as xpx
 
-from ..backends import values_known
+from ..backends import extremes, values_known
 from ._checks import as_floating_array, check_axis, is_empty, shape_text
 
 
@@ -71,7 +71,7 @@ def _labels_checked(labels: Any, n_classes: int, *, xp: Any) -> bool:
     minimum is traced); whether they were checked."""
     if not aac.size(labels):
         return values_known(labels)
-    lowest, highest = xp.min(labels), xp.max(labels)
+    lowest, highest = extremes(labels, xp=xp)
     if not values_known(lowest, highest):
         return False
     if int(lowest) < 0 or int(highest) >= n_classes:

@@ -213,6 +213,11 @@ class Framework:
         framework's fastest equivalent (see :func:`mlpillars.backends.vecdot`)."""
         return xp.vecdot(a, b)
 
+    def extremes(self, array: Any, *, xp: ModuleType) -> tuple[Any, Any]:
+        """The least and the greatest element of a non-empty array, as two 0-d arrays (see
+        :func:`mlpillars.backends.extremes`)."""
+        return xp.min(array), xp.max(array)
+
     def row_major(self, array: Any) -> Any:
         """``array`` laid out row-major (C order), copied if it is not, where the framework's
         products gain from it; unchanged elsewhere (see :func:`mlpillars.backends.row_major`)."""

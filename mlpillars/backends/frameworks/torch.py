@@ -155,6 +155,13 @@ class TorchFramework(Framework):
 
         return torch.linalg.vecdot(a, b)
 
+    def extremes(self, array: Any, *, xp: ModuleType) -> tuple[Any, Any]:
+        # one pass: torch's min and max of int64 labels took 85 us each for 65536, aminmax
+        # 18 for both
+        import torch  # not self.load(): torch.compile cannot trace importlib
+
+        return tuple(torch.aminmax(array))  # type: ignore[return-value]
+
     def solve_triangular(self, upper: Any, rhs: Any) -> Any:
         # torch's own triangular solve: it reads only the triangle, and does not check the
         # diagonal (the general solve raises on a singular matrix, a sync on CUDA and a
