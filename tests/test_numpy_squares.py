@@ -1,6 +1,7 @@
 """NumPy's sums of squares (normalize, cosine_similarity, r_squared): the plain sums where
 they are trusted, the kernel's scaled formula for the slices that are not; each against
-the formula and an extended-precision reference, on rows of both kinds in one call."""
+the formula and an extended-precision reference, on rows of both kinds in one call. And
+torch's r_squared, which declines a call with a row it does not trust."""
 
 from __future__ import annotations
 
@@ -94,6 +95,26 @@ def test_r_squared_mixes_trusted_and_rescaled_rows(rng, dtype_name, length):
     assert_close(result, mp.r_squared.generic(y_true, y_pred, xp=xp), like=y_true)
     assert_close(result, _r_squared_reference(y_true, y_pred), like=y_true)
     np.testing.assert_array_equal(result[-2:], [1.0, 0.0])
+
+
+@pytest.mark.parametrize("length", LENGTHS)
+@pytest.mark.parametrize("dtype_name", ["float32", "float64"])
+def test_torch_r_squared_takes_trusted_rows_and_declines_the_rest(rng, dtype_name, length):
+    """torch's own sums where every row's are trusted (data far from zero among them);
+    a huge, tiny or constant y_true: declined, and the formula's answer."""
+    case = BackendCase("torch", "cpu", dtype_name)
+    pytest.importorskip("torch")
+    mixed = _mixed_rows(rng, dtype_name, length)
+    noise = rng.normal(scale=0.3, size=mixed.shape) * np.abs(mixed).max(axis=1, keepdims=True)
+    predicted = (mixed + 0.1 * noise).astype(dtype_name)
+    predicted[5] = mixed[5] + rng.normal(scale=0.3, size=length).astype(dtype_name)
+    for rows, taken in (([0, 5, 6], True), ([0, 1], False), ([2, 6], False), ([4, 0], False)):
+        y_true, y_pred = case.asarray(mixed[rows]), case.asarray(predicted[rows])
+        with _recorded_answers("torch", "r_squared") as answers:
+            result = mp.r_squared(y_true, y_pred)
+        assert len(answers) == 1 and (answers[0] is not NotImplemented) == taken
+        assert_close(result, _r_squared_reference(mixed[rows], predicted[rows]), like=y_true)
+        assert_close(result, mp.r_squared.generic(y_true, y_pred, xp=case.xp), like=y_true)
 
 
 def test_r_squared_of_one_row_is_a_0d_array(rng):

@@ -1,4 +1,4 @@
-"""torch's sums of squares: ``normalize`` and ``cosine_similarity`` from ``vector_norm``.
+"""torch's sums of squares: ``normalize``, ``cosine_similarity`` and ``r_squared``.
 
 The kernels' formula scales every vector by its largest magnitude before squaring, so
 that no square overflows or falls among the subnormals: some fourteen torch calls. Here
@@ -8,8 +8,10 @@ can be trusted: finite (no square overflowed) and at least ``sqrt(length * tiny 
 the sum), the rule of NumPy's ``_numpy_squares``. Where one cannot (huge or tiny values,
 a zero vector, inf or NaN) the call is declined and the kernel's formula runs.
 torch's own ``F.normalize`` is not used: its norm overflows (float32 vectors of 1e20
-come back as zeros). float32 and float64, with readable values (not on a GPU, not under
-``torch.compile``: the check reads the smallest and largest norm).
+come back as zeros). ``r_squared`` sums the squares of ``y - y[0]`` less its mean and of
+``y_pred - y_true`` the same way (NumPy's ``_numpy_squares.r_squared``), trusting them as
+the norms. float32 and float64, with readable values (not on a GPU, not under
+``torch.compile``: the check reads the smallest and largest sum).
 """
 
 from __future__ import annotations
@@ -40,3 +42,24 @@ def cosine_similarity(a: Any, b: Any) -> Any:
     if b_unit is NotImplemented:
         return NotImplemented
     return (a_unit @ b_unit.mT).clamp_(-1.0, 1.0)
+
+
+def r_squared(y_true: Any, y_pred: Any) -> Any:
+    """``1 - SS_res / SS_tot`` along the last axis (..., n), or NotImplemented where a
+    row's sums are not trusted (a constant ``y_true`` among them: the kernel's rule)."""
+    import torch
+
+    if y_true.dtype not in (torch.float32, torch.float64) or y_pred.dtype != y_true.dtype:
+        return NotImplemented
+    shifted = y_true - y_true[..., :1]  # the mean then keeps the digits of data far from 0
+    shifted = shifted - shifted.mean(dim=-1, keepdim=True)
+    total_sum = torch.linalg.vecdot(shifted, shifted)
+    error = y_pred - y_true
+    residual_sum = torch.linalg.vecdot(error, error)
+    smallest, largest = torch.aminmax(total_sum)
+    finfo = torch.finfo(y_true.dtype)
+    floor = y_true.shape[-1] * finfo.tiny / finfo.eps
+    trusted = float(smallest) >= floor and float(largest) < math.inf  # NaN: declined
+    if not (trusted and float(torch.amax(residual_sum)) < math.inf):
+        return NotImplemented
+    return 1 - residual_sum / total_sum

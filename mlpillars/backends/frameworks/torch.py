@@ -255,6 +255,7 @@ class TorchFramework(Framework):
         "sigmoid": "fused_sigmoid",
         "normalize": "fused_normalize",
         "cosine_similarity": "fused_cosine_similarity",
+        "r_squared": "fused_r_squared",
     }
 
     def fused_attention(
@@ -345,6 +346,13 @@ class TorchFramework(Framework):
         if not self.values_known(a):
             return NotImplemented
         return _torch_squares.cosine_similarity(a, b)
+
+    def fused_r_squared(self, y_true: Any, y_pred: Any, /, *, xp: ModuleType) -> Any:
+        """``r_squared`` from the plain sums of squares where they are trusted
+        (``_torch_squares``, ``FusedRSquared``); declined where values cannot be read."""
+        if not self.values_known(y_true):
+            return NotImplemented
+        return _torch_squares.r_squared(y_true, y_pred)
 
     def fused_linear(
         self, x: Any, weight: Any, bias: Any, /, *, activation: str | None, xp: ModuleType
