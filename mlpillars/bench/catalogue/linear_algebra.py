@@ -78,7 +78,11 @@ ENTRIES: tuple[KernelEntry, ...] = (
         example=examples.normalize,
         sizes=ELEMENTWISE_SIZES,
         work=work.elementwise(5.0, 1.0),
-        peers=(plain.plain_peer(plain.normalize, "numpy.linalg.norm"),),
+        peers=(
+            plain.plain_peer(plain.normalize, "numpy.linalg.norm"),
+            # no guard against overflow (rows of 1e20 in float32 give zeros), as torch has it
+            Peer("torch.nn.functional.normalize", layer_peers.as_the_kernel, backend="torch:cpu"),
+        ),
     ),
     KernelEntry(
         kernel="pca",

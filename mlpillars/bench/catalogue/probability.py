@@ -58,7 +58,11 @@ ENTRIES: tuple[KernelEntry, ...] = (
         example=examples.sigmoid,
         sizes=ELEMENTWISE_SIZES,
         work=work.elementwise(4.0, 1.0),
-        peers=(Peer("scipy.special.expit", layer_peers.as_the_kernel),),
+        peers=(
+            Peer("scipy.special.expit", layer_peers.as_the_kernel),
+            Peer("torch.sigmoid", layer_peers.as_the_kernel, backend="torch:cpu"),
+            Peer("jax.nn.sigmoid", layer_peers.as_the_kernel, backend="jax:cpu", compiled=True),
+        ),
     ),
     KernelEntry(
         kernel="cross_entropy",
