@@ -13,6 +13,8 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
+from ._logsumexp_rule import CLOSE_TO_ONE
+
 
 @functools.cache
 def compiled() -> dict[str, Callable[..., Any]]:
@@ -48,8 +50,9 @@ def _log_softmax(x: Any, temperature: Any, *, axis: int, scaled: bool) -> Any:
 def _logsumexp(x: Any, *, axis: int, keepdims: bool) -> Any:
     """``m + log(sum exp(x - m))`` (``m = max x``; ``m`` itself where not finite), with the
     kernels' ``log1p`` form, the maxima apart, where the sum is below ``CLOSE_TO_ONE``
-    (``jax.nn.logsumexp`` rounds ``log(1 + 4e-18)`` to 0). That form costs XLA about three
-    times the plain one on CPU, so it runs only when some slice needs it."""
+    (``_logsumexp_rule``; ``jax.nn.logsumexp`` rounds ``log(1 + 4e-18)`` to 0). That
+    form costs XLA about three times the plain one on CPU, so it runs only when some
+    slice needs it."""
     import jax
     import jax.numpy as jnp
 
@@ -66,11 +69,6 @@ def _logsumexp(x: Any, *, axis: int, keepdims: bool) -> Any:
     )
     result = jnp.where(finite_max, log_total + safe_max, row_max).astype(x.dtype)
     return result if keepdims else jnp.squeeze(result, axis=axis)
-
-
-CLOSE_TO_ONE = 1.5
-"""A slice whose ``sum exp(x - max)`` is below this takes the ``log1p`` form: ``log`` of a
-rounded sum close to 1 loses the digits of the rest."""
 
 
 def _log1p_rest(values: Any, maxima: Any, axis: int) -> Any:

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from . import _numpy_special
+from ._logsumexp_rule import CLOSE_TO_ONE, SMALL_RESULT
 
 BLOCK_ELEMENTS = 2**16
 """Elements per block: 256 KiB of float32, within a core's L2 cache. For softmax 4096 x 4096
@@ -122,10 +123,8 @@ def cross_entropy(logits: np.ndarray, labels: np.ndarray, axis: int, reduction: 
 
 def _small_logsumexp(x: np.ndarray, axis: int) -> np.ndarray | None:
     """``m + log(sum exp(x - m))`` with the reduced axis kept, or None where a slice needs
-    the ``log1p`` form: a non-finite maximum, or a sum below 1.5 (its rest ``r < 0.5``)
-    whose result is below 1 in magnitude. Elsewhere ``log`` of the rounded sum errs by
-    about eps, at most 2 eps of the result, as the ``log1p`` form. 16 x 16 float64,
-    thread time: 24 -> 14-16 us (NumPy's plain formula alone 8-9 us)."""
+    the ``log1p`` form (``_logsumexp_rule``) or its maximum is not finite. 16 x 16
+    float64, thread time: 24 -> 14-16 us (NumPy's plain formula alone 8-9 us)."""
     row_max = np.maximum.reduce(x, axis=axis, keepdims=True)
     if not np.isfinite(row_max).all():  # an inf or NaN (x - m would warn)
         return None
@@ -133,8 +132,8 @@ def _small_logsumexp(x: np.ndarray, axis: int) -> np.ndarray | None:
     total = np.add.reduce(np.exp(shifted, out=shifted), axis=axis, keepdims=True)
     result = np.log(total)
     result += row_max
-    close_to_one = float(np.minimum.reduce(total, axis=None)) < 1.5
-    if close_to_one and float(np.minimum.reduce(np.abs(result), axis=None)) < 1.0:
+    close_to_one = float(np.minimum.reduce(total, axis=None)) < CLOSE_TO_ONE
+    if close_to_one and float(np.minimum.reduce(np.abs(result), axis=None)) < SMALL_RESULT:
         return None  # a slice's sum may be close to 1 and its result small: all redone
     return result
 

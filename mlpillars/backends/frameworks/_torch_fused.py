@@ -10,9 +10,7 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-CLOSE_TO_ONE = 1.5
-"""A slice whose ``sum exp(x - max)`` is below this is recomputed with ``log1p`` (its one
-maximum apart): ``log`` of a rounded sum close to 1 loses the digits of the rest."""
+from ._logsumexp_rule import CLOSE_TO_ONE, SMALL_RESULT
 
 
 def normalised(name: str, x: Any, axis: int, temperature: float) -> Any:
@@ -60,9 +58,8 @@ def cross_entropy(logits: Any, target: Any, axis: int, reduction: str, labels_ch
 
 def logsumexp(x: Any, axis: int, keepdims: bool, *, every_slice_exact: bool) -> Any:
     """``m + log(sum exp(x - m))`` along ``axis`` (``m = max x``; ``m`` itself where not
-    finite), with ``log1p`` of the sum's digits beyond 1 where the sum is below
-    ``CLOSE_TO_ONE`` and the result below 1 in magnitude (every slice when
-    ``every_slice_exact``: no values are read then)."""
+    finite), with ``log1p`` of the sum's digits beyond 1 where ``_logsumexp_rule`` asks
+    for it (every slice when ``every_slice_exact``: no values are read then)."""
     import torch
 
     values = x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
@@ -79,19 +76,18 @@ def logsumexp(x: Any, axis: int, keepdims: bool, *, every_slice_exact: bool) -> 
 
 
 def _with_close_slices_exact(values: Any, axis: int, keepdims: bool) -> Any:
-    """``torch.logsumexp``, its slices whose sum is close to 1 and whose result is below
-    1 in magnitude redone in the ``log1p`` form: a few calls and one read beside torch's
-    own (16 x 16 float64: 88 -> 45 us in all, where the form in every slice took a dozen
-    calls). Elsewhere ``log`` of the rounded sum errs by about eps, at most 2 eps of the
-    result (as NumPy's ``_small_logsumexp``): 64 x 64 logits of spread 3 had 14 slices
-    close to 1, none with a small result, and the redoing cost 3-4 torch.logsumexp. A
-    slice whose maximum is not finite gives NaN in ``lse - max`` and keeps torch's answer
-    (that maximum, or NaN)."""
+    """``torch.logsumexp``, the slices that need it (``_logsumexp_rule``: a sum close to 1
+    and a small result) redone in the ``log1p`` form: a few calls and one read beside
+    torch's own (16 x 16 float64: 88 -> 45 us in all, where the form in every slice took a
+    dozen calls). 64 x 64 logits of spread 3 had 14 slices close to 1, none with a small
+    result: redoing them, as the sum's test alone did, cost 3-4 torch.logsumexp. A slice
+    whose maximum is not finite gives NaN in ``lse - max`` and keeps torch's answer (that
+    maximum, or NaN)."""
     import torch
 
     row_max = torch.amax(values, dim=axis, keepdim=keepdims)
     result = torch.logsumexp(values, dim=axis, keepdim=keepdims)
-    close = (torch.sub(result, row_max) < _LOG_CLOSE_TO_ONE) & (torch.abs(result) < 1.0)
+    close = (torch.sub(result, row_max) < _LOG_CLOSE_TO_ONE) & (torch.abs(result) < SMALL_RESULT)
     if not bool(close.any()):
         return result
 
