@@ -328,6 +328,35 @@ def test_python_floats_take_the_dtype_of_the_array_inputs():
     assert_close(result, np.array([[3.1, 3.2], [3.1, 3.2]]), tolerance=mp.TOLERANCES["float64"])
 
 
+def test_numpy_scalars_are_numbers_beside_any_frameworks_arrays(xp: BackendCase):
+    """As torch's and JAX's own operators take them: ``np.float64(0.1)`` as a torch fit's
+    lr was refused as a NumPy array, and NumPy's strongly typed scalars as options made
+    a JAX float32 fit's parameters float64 (its loop's carry changed type)."""
+    X = xp.asarray([[[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]]])
+    y = xp.asarray([[1.0, 2.0, 3.0]])
+    sgd = {"momentum": np.float64(0.5), "l2": np.float64(0.1), "clip_norm": np.float32(10.0)}
+    adam = {"optimizer": "adam", "betas": (np.float64(0.8), np.float32(0.99))}
+    for options in (sgd, adam):
+        options = {**options, "eps": np.float64(1e-7), "tol": np.float64(1e-12)}
+        options["warmup_steps"] = np.int64(1)
+        as_numbers = {k: v.item() if isinstance(v, np.generic) else v for k, v in options.items()}
+        as_numbers["betas"] = tuple(float(beta) for beta in options.get("betas", (0.9, 0.999)))
+        expected = mp.gradient_descent(X, y, lr=0.1, steps=np.int64(6), **as_numbers)
+        fitted = mp.gradient_descent(X, y, lr=np.float64(0.1), steps=np.int64(6), **options)
+        for field, expected_field in zip(fitted, expected, strict=True):
+            assert framework_of(field) is xp.framework and field.dtype == expected_field.dtype
+            np.testing.assert_array_equal(xp.to_numpy(field), xp.to_numpy(expected_field))
+    x, weight = xp.asarray([[1.0, 2.0]]), xp.asarray([[1.0], [3.0]])
+    shifted = mp.linear(x, weight, np.float32(0.5))  # NumPy: float32 stays
+    assert framework_of(shifted) is xp.framework and shifted.dtype == xp.dtype
+    assert_close(shifted, np.array([[7.5]]), tolerance=xp.tolerance)
+    x_host, weight_host = (xp.to_numpy(a).astype(xp.dtype_name) for a in (x, weight))
+    on_selected = mp.linear(x_host, weight_host, np.float32(0.5), backend=xp.spec)
+    assert framework_of(on_selected) is xp.framework and on_selected.dtype == xp.dtype
+    loss = mp.cross_entropy(xp.asarray([0.0, 0.0, 0.0, 0.0]), np.int64(2))
+    assert_close(loss, np.asarray(np.log(4.0)), tolerance=xp.tolerance)
+
+
 def test_materialize_evaluates_several_lazy_arrays_together():
     da = pytest.importorskip("dask.array")
     lazy = da.ones(4, chunks=2) * 2

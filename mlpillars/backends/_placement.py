@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
+import numpy as np
+
 from ._dtypes import is_dtype
 from ._movement import move_to
 from ._selection import Target
@@ -90,6 +92,10 @@ def place_on_inputs(
     """No backend selected: the inputs' one framework and device (Python lists and scalars
     alone: NumPy); Python lists and scalars are put there. Returns the framework.
 
+    NumPy scalars (``np.float64(0.01)``, ``np.int64(2)``) beside another framework's
+    arrays are Python numbers, as torch's own operators take them (a float takes the
+    arrays' dtype); beside NumPy's they are NumPy's, as NumPy takes them.
+
     The common call (arrays of one framework, no lists) costs a loop over the inputs: the
     devices are read only when there are several arrays to compare or numbers to place.
     """
@@ -103,7 +109,9 @@ def place_on_inputs(
         if framework is None:
             framework = owner
         elif owner is not framework:
-            raise _mixed_namespaces(kernel_name, given)
+            if not any(_is_numpy_scalar(value) for _, _, value, _ in given):
+                raise _mixed_namespaces(kernel_name, given)
+            return place_on_inputs(kernel_name, _numpy_scalars_as_numbers(given), args, kwargs)
     if framework is None:
         framework = FRAMEWORKS["numpy"]
     if arrays > 1 or (numbers and arrays):
@@ -124,7 +132,10 @@ def move_onto(
     kwargs: dict[str, Any],
 ) -> None:
     """A backend is selected: every input goes onto it (arrays first: the first floating
-    one's dtype is the dtype Python floats take)."""
+    one's dtype is the dtype Python floats take; NumPy scalars are Python numbers, unless
+    the backend is NumPy)."""
+    if target.framework is not FRAMEWORKS["numpy"]:
+        given = _numpy_scalars_as_numbers(given)
     float_dtype = None
     xp = namespace(target.framework)
     for slot, index, value, owner in given:
@@ -139,6 +150,20 @@ def move_onto(
             if float_dtype is None and is_dtype(moved.dtype, "real floating", xp=xp):
                 float_dtype = moved.dtype
     _move_numbers(kernel_name, target, given, args, kwargs, float_dtype)
+
+
+def _is_numpy_scalar(value: Any) -> bool:
+    return isinstance(value, np.generic)
+
+
+def _numpy_scalars_as_numbers(given: list[_Given]) -> list[_Given]:
+    """``given`` with each NumPy scalar as the Python number it holds, owned by none."""
+    as_numbers: list[_Given] = []
+    for slot, index, value, owner in given:
+        if _is_numpy_scalar(value):
+            value, owner = value.item(), None
+        as_numbers.append((slot, index, value, owner))
+    return as_numbers
 
 
 _MOVE_ERRORS = (TypeError, ValueError, RuntimeError, BufferError)

@@ -10,7 +10,7 @@ problems; its tasks check them where they compute.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ..backends import values_at_hand, values_known
@@ -76,7 +76,7 @@ class Setup:
 
 def setup(X: Any, y: Any, lr: Any, options: Options, *, xp: Any) -> Setup:
     """Check the options and the problems; give them a batch axis and one float dtype."""
-    check_options(options)
+    options = checked_options(options)
     X, y = as_floating(X, y, xp=xp, kernel=GD, names=("X", "y"))
     features, targets, batch_size, batched = regression_problems(GD, X, y, lr, xp=xp)
     features = xp.astype(features, targets.dtype, copy=False)
@@ -110,26 +110,40 @@ def _check_values(lr: Any, targets: Any, y: Any, options: Options, *, xp: Any) -
         )
 
 
-def check_options(options: Options) -> None:
-    """Raise for an option out of range, naming it and what would be valid."""
+def checked_options(options: Options) -> Options:
+    """The options with their numbers as Python floats and ints (a NumPy scalar such as
+    ``np.float64(0.9)`` is strongly typed: on JAX with x64 it made a float32 fit's
+    parameters float64, and its loop's carry changed type); raise for one out of range,
+    naming it and what would be valid."""
     check_choice(GD, "loss", options.loss, LOSSES)
     check_choice(GD, "optimizer", options.optimizer, OPTIMIZERS)
     check_choice(GD, "mse_method", options.mse_method, MSE_METHODS)
-    check_int(GD, "steps", options.steps, minimum=1)
-    check_int(GD, "warmup_steps", options.warmup_steps, minimum=0)
-    check_number(GD, "momentum", options.momentum, low=0.0, high=1.0)
-    check_number(GD, "l2", options.l2, low=0.0)
-    check_number(GD, "eps", options.eps, low=0.0, allow_low=False)
-    if options.optimizer == "adam" and options.momentum != 0:
+    checked = replace(
+        options,
+        steps=check_int(GD, "steps", options.steps, minimum=1),
+        warmup_steps=check_int(GD, "warmup_steps", options.warmup_steps, minimum=0),
+        momentum=check_number(GD, "momentum", options.momentum, low=0.0, high=1.0),
+        l2=check_number(GD, "l2", options.l2, low=0.0),
+        eps=check_number(GD, "eps", options.eps, low=0.0, allow_low=False),
+        betas=tuple(  # type: ignore[arg-type]
+            check_number(GD, f"betas[{index}]", beta, low=0.0, high=1.0)
+            for index, beta in enumerate(options.betas)
+        ),
+        clip_norm=_positive_or_none("clip_norm", options.clip_norm),
+        tol=_positive_or_none("tol", options.tol),
+        fit_intercept=bool(options.fit_intercept),
+        halt_on_divergence=bool(options.halt_on_divergence),
+    )
+    if checked.optimizer == "adam" and checked.momentum != 0:
         raise ValueError(
             f"{GD}: momentum={options.momentum!r} applies to optimizer='sgd' "
             "only; adam's momentum is betas=(b1, b2)"
         )
-    for index, beta in enumerate(options.betas):
-        check_number(GD, f"betas[{index}]", beta, low=0.0, high=1.0)
-    for name in ("clip_norm", "tol"):
-        if getattr(options, name) is not None:
-            check_number(GD, name, getattr(options, name), low=0.0, allow_low=False)
+    return checked
+
+
+def _positive_or_none(name: str, value: object) -> float | None:
+    return None if value is None else check_number(GD, name, value, low=0.0, allow_low=False)
 
 
 def betas_pair(betas: Any) -> tuple[float, float]:

@@ -213,6 +213,7 @@ def gradient_descent(
         mse_method=mse_method,
     )
     problems = setup(X, y, lr, options, xp=xp)
+    options = problems.options  # checked: its numbers Python floats and ints
     if (fields := offer(fused, problems, xp=xp)) is not NotImplemented:
         return GradientDescentResult(*fields)  # the framework's own (:mod:`._descent_fused`)
     check_lazy_values(problems, y, xp=xp)
