@@ -118,3 +118,16 @@ def test_half_precision_is_solved_in_float32(half: BackendCase, rng):
     result = least_squares(X, y)
     assert_close(result.weights, weights, like=X)
     assert_close(result.bias, bias, like=X)
+
+
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_problems_without_features_are_their_intercept(xp: BackendCase, fit_intercept):
+    """d = 0: no weights, and the bias NumPy's lstsq of a column of ones gives (the mean of
+    y), or 0 without an intercept; as gradient_descent answers. It was a raw reshape error."""
+    targets = np.array([[1.0, 2.0, 4.0], [-3.0, 0.0, 0.5]])
+    ones = np.ones((3, 1))
+    expected = [np.linalg.lstsq(ones, row, rcond=None)[0][0] for row in targets]
+    for X in (np.ones((2, 3, 0)), np.ones((3, 0))):
+        fitted = least_squares(xp.asarray(X), xp.asarray(targets), fit_intercept=fit_intercept)
+        assert tuple(fitted.weights.shape) == (2, 0)
+        assert_close(fitted.bias, np.array(expected) * fit_intercept, like=xp.asarray(targets))

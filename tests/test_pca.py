@@ -323,6 +323,14 @@ def test_fewer_than_two_samples(rng):
         pca(scaled_data(rng, 1), 1)
 
 
+def test_zero_features_are_refused_by_name(xp: BackendCase):
+    """As scikit-learn's PCA; they were a raw error from a framework's argmax."""
+    empty = xp.asarray(np.ones((4, 0)))
+    for fit in (pca, pca_fit, lambda X: PCA().fit(X)):
+        with pytest.raises(ValueError, match=r"X has 0 features \(X: \(4, 0\)\).*at least 1"):
+            fit(empty)
+
+
 @pytest.mark.parametrize("bad_value", [np.nan, np.inf, -np.inf])
 def test_non_finite_input(xp: BackendCase, rng, bad_value):
     values = scaled_data(rng, 20)

@@ -34,6 +34,56 @@ def test_logsumexp_matches_scipy(xp: BackendCase, rng: np.random.Generator, keep
     assert_close(mp.logsumexp(x, axis, keepdims=keepdims), expected, like=x)
 
 
+SEVERAL_AXES = [None, (0, 2), (2, 0), (-1, 1), (0, 1, 2), (1,), ()]
+
+
+@pytest.mark.parametrize("axis", SEVERAL_AXES, ids=str)
+def test_the_softmax_family_over_several_axes_matches_scipy(
+    xp: BackendCase, rng: np.random.Generator, axis
+):
+    """axis=None (every axis) and tuples of axes, as SciPy and JAX take them."""
+    x = xp.asarray(rng.normal(scale=3.0, size=(3, 4, 5)))
+    host = xp.to_numpy(x)
+    if axis == ():  # SciPy's softmax refuses an empty tuple; each entry is its own slice
+        expected_softmax, expected_log = np.ones_like(host), np.zeros_like(host)
+    else:
+        expected_softmax = scipy.special.softmax(host / 0.5, axis=axis)
+        expected_log = scipy.special.log_softmax(host, axis=axis)
+    assert_close(mp.softmax(x, axis, temperature=0.5), expected_softmax, like=x)
+    assert_close(mp.log_softmax(x, axis), expected_log, like=x)
+    for keepdims in (False, True):
+        expected = scipy.special.logsumexp(host, axis=axis, keepdims=keepdims)
+        assert_close(mp.logsumexp(x, axis, keepdims=keepdims), expected, like=x)
+
+
+def test_the_softmax_family_over_every_axis_of_0d_and_empty_arrays(xp: BackendCase):
+    scalar, empty = xp.asarray(3.0), xp.asarray(np.ones((2, 0)))
+    assert_close(mp.softmax(scalar, axis=None), np.asarray(1.0), like=scalar)
+    assert_close(mp.logsumexp(scalar, axis=None), np.asarray(3.0), like=scalar)
+    assert_close(mp.log_softmax(empty, axis=None), np.ones((2, 0)), like=empty)
+    assert_close(mp.logsumexp(empty, axis=None), np.asarray(-np.inf), like=empty)
+
+
+@pytest.mark.parametrize(
+    ("axis", "error", "message"),
+    [
+        ((0, 0), ValueError, r"axis \(0, 0\) names an axis twice"),
+        ((0, -3), ValueError, r"axis \(0, -3\) names an axis twice"),
+        ((0, 3), ValueError, "axis 3 is out of range"),
+        ((0.5,), TypeError, "axis must be an integer, a tuple of integers or None"),
+        ("rows", TypeError, "axis must be an integer, got str"),
+        (1.0, TypeError, "axis must be an integer, got float"),
+    ],
+)
+def test_a_bad_axis_names_the_kernel(axis, error, message):
+    x = np.ones((2, 3, 4))
+    for kernel in (mp.softmax, mp.log_softmax, mp.logsumexp):
+        with pytest.raises(error, match=f"^{kernel.__name__}: {message}"):
+            kernel(x, axis)
+    with pytest.raises(TypeError, match=r"^cross_entropy: axis must be an integer, got NoneType"):
+        mp.cross_entropy(np.ones((2, 3)), np.zeros(2, dtype=np.int64), axis=None)
+
+
 def test_logsumexp_keeps_the_digits_of_a_sum_close_to_one(xp: BackendCase):
     x = xp.asarray([[0.0, -40.0], [3.0, 3.0], [-1e-3, -50.0]])
     expected = [np.log1p(np.exp(-40.0)), 3.0 + np.log(2.0), -1e-3 + np.log1p(np.exp(-49.999))]

@@ -76,9 +76,16 @@ def _regression(rng: np.random.Generator) -> tuple[np.ndarray, ...]:
 
 
 CASES: dict[str, TransformCase] = {
-    "softmax": TransformCase(lambda x: (mp.softmax(x, temperature=0.5),), _normal((4, 5))),
-    "log_softmax": TransformCase(lambda x: (mp.log_softmax(x),), _normal((4, 5))),
-    "logsumexp": TransformCase(lambda x: (mp.logsumexp(x, axis=-1),), _normal((4, 5))),
+    "softmax": TransformCase(
+        lambda x: (mp.softmax(x, temperature=0.5), mp.softmax(x, axis=None)), _normal((4, 5))
+    ),
+    "log_softmax": TransformCase(
+        lambda x: (mp.log_softmax(x), mp.log_softmax(x, axis=(1, 0))), _normal((4, 5))
+    ),
+    "logsumexp": TransformCase(
+        lambda x: (mp.logsumexp(x, axis=-1), mp.logsumexp(x, axis=(0, 1), keepdims=True)),
+        _normal((4, 5)),
+    ),
     "sigmoid": TransformCase(lambda x: (mp.sigmoid(x),), _normal((4, 5))),
     "cross_entropy": TransformCase(
         lambda logits, labels: (mp.cross_entropy(logits, labels, reduction="none"),),

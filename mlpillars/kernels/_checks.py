@@ -30,6 +30,8 @@ def check_ndim(kernel: str, name: str, array: Any, allowed: tuple[int, ...]) -> 
 def check_axis(kernel: str, name: str, array: Any, axis: int) -> int:
     """Return ``axis`` as a non-negative index, or raise naming the valid range."""
     ndim = array.ndim
+    if type(axis) is not int and not is_integer(axis):
+        raise TypeError(f"{kernel}: axis must be an integer, got {type(axis).__name__} {axis!r}")
     if -ndim <= axis < ndim:
         return axis % ndim
     if ndim == 0 and axis in (0, -1):  # a 0-d array as one entry (SciPy, torch)

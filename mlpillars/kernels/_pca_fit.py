@@ -64,6 +64,11 @@ def fit_pca(
             f"{kernel_name}: X has {n_samples} sample(s) (X: {shape_text(X)}); PCA needs at "
             "least 2 samples, as the variance divides by n_samples - 1"
         )
+    if n_features == 0:
+        raise ValueError(
+            f"{kernel_name}: X has 0 features (X: {shape_text(X)}); PCA needs at least 1 "
+            "feature, as scikit-learn's PCA does"
+        )
     requested = checked_n_components(kernel_name, n_components, n_samples, n_features)
     chosen_solver = resolve_solver(solver, n_samples, n_features)
     like, X = X, widened(X, xp=xp)

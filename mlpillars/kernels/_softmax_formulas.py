@@ -25,7 +25,12 @@ def stable_sigmoid(x: Any, *, xp: Any) -> Any:
 def softmax_options(kernel_name: str, x: Any, axis: int, temperature: float) -> tuple[int, float]:
     """The axis as an index in ``[0, x.ndim)`` and T as a float, checked."""
     ndim = x.ndim  # the common call first, in one test (an 8 x 16 softmax is mostly calls)
-    if type(temperature) is float and 0 < temperature < math.inf and -ndim <= axis < ndim:
+    if (
+        type(temperature) is float
+        and 0 < temperature < math.inf
+        and type(axis) is int
+        and -ndim <= axis < ndim
+    ):
         return axis % ndim, temperature
     temperature = check_positive_number(kernel_name, "temperature", temperature, TEMPERATURE_HINT)
     return check_axis(kernel_name, "x", x, axis), temperature

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..backends import kernel
+from ._axes import merged_axes, several_axes
 from ._checks import as_floating_array, check_axis, check_choice, narrowed, widened
 from ._fused import FusedCrossEntropy, FusedLogSumExp, FusedSigmoid, FusedSoftmax, is_offered
 from ._softmax_formulas import (
@@ -36,7 +37,7 @@ REDUCTIONS = ("mean", "sum", "none")
 def softmax(
     x: Any,
     /,
-    axis: int = -1,
+    axis: int | tuple[int, ...] | None = -1,
     *,
     temperature: float = 1.0,
     xp: Any,
@@ -51,8 +52,8 @@ def softmax(
     ----------
     x : array, shape (..., n, ...)
         Logits. Integer input is cast to the namespace's default float.
-    axis : int
-        The axis that sums to one.
+    axis : int, tuple of int or None
+        The axis that sums to one; several axes (None: all) sum to one together.
     temperature : float
         T > 0. Below 1 sharpens the distribution, above 1 flattens it.
 
@@ -67,6 +68,10 @@ def softmax(
     checked arguments (:class:`._fused.FusedSoftmax`); ``softmax.generic(x, xp=xp)`` is
     the formula alone.
     """
+    if type(axis) is not int and several_axes(axis):  # as one axis (SciPy, JAX)
+        merged = merged_axes("softmax", x, axis, xp=xp)
+        spread = softmax.generic(merged.array, -1, temperature=temperature, xp=xp, fused=fused)
+        return merged.spread(spread, xp=xp)
     x = as_floating_array(x, xp=xp, kernel="softmax", name="x")
     axis, temperature = softmax_options("softmax", x, axis, temperature)
     if fused is not None and is_offered(x):
@@ -80,7 +85,7 @@ def softmax(
 def log_softmax(
     x: Any,
     /,
-    axis: int = -1,
+    axis: int | tuple[int, ...] | None = -1,
     *,
     temperature: float = 1.0,
     xp: Any,
@@ -95,8 +100,8 @@ def log_softmax(
     ----------
     x : array, shape (..., n, ...)
         Logits.
-    axis : int
-        The axis to normalise over.
+    axis : int, tuple of int or None
+        The axis to normalise over; several axes (None: all) are normalised over together.
     temperature : float
         T > 0.
 
@@ -110,6 +115,10 @@ def log_softmax(
     Where the framework has its own log-softmax, it computes the checked arguments
     (:class:`._fused.FusedSoftmax`); ``log_softmax.generic(x, xp=xp)`` is the formula alone.
     """
+    if type(axis) is not int and several_axes(axis):  # as one axis (SciPy, JAX)
+        merged = merged_axes("log_softmax", x, axis, xp=xp)
+        spread = log_softmax.generic(merged.array, -1, temperature=temperature, xp=xp, fused=fused)
+        return merged.spread(spread, xp=xp)
     x = as_floating_array(x, xp=xp, kernel="log_softmax", name="x")
     axis, temperature = softmax_options("log_softmax", x, axis, temperature)
     if fused is not None and is_offered(x):
@@ -123,7 +132,7 @@ def log_softmax(
 def logsumexp(
     x: Any,
     /,
-    axis: int = -1,
+    axis: int | tuple[int, ...] | None = -1,
     *,
     keepdims: bool = False,
     xp: Any,
@@ -142,9 +151,10 @@ def logsumexp(
     Parameters
     ----------
     x : array, shape (..., n, ...)
-    axis : int
+    axis : int, tuple of int or None
+        The axis to reduce; several axes (None: all) are reduced together.
     keepdims : bool
-        Keep the reduced axis with length 1.
+        Keep the reduced axes with length 1.
 
     Returns
     -------
@@ -156,6 +166,10 @@ def logsumexp(
     the checked arguments (:class:`._fused.FusedLogSumExp`); ``logsumexp.generic(x, xp=xp)``
     is the formula alone.
     """
+    if type(axis) is not int and several_axes(axis):  # as one axis (SciPy, JAX)
+        merged = merged_axes("logsumexp", x, axis, xp=xp)
+        reduced = logsumexp.generic(merged.array, -1, xp=xp, fused=fused)
+        return merged.reduced(reduced, keepdims, xp=xp)
     x = as_floating_array(x, xp=xp, kernel="logsumexp", name="x")
     axis = check_axis("logsumexp", "x", x, axis)
     if fused is not None and is_offered(x):

@@ -51,7 +51,8 @@ def least_squares(
         rank is judged on the scaled problem, as LAPACK's rank-revealing solvers do: column
         j is dependent when the part of it independent of the columns before it (R's
         diagonal entry) is at most ``max(n, d) * eps`` of its norm, whatever the columns'
-        units. X and y must be finite.
+        units. X and y must be finite. With d = 0 the weights are empty and the bias is
+        the mean of y (0 without an intercept).
     y : array, shape (B, n) or (n,)
         A (B, n) y with a 2-D X solves B right-hand sides with one factorisation; a 3-D X
         is factorised once per problem (one batched call).
@@ -92,6 +93,9 @@ def least_squares(
         xp.mean(features, axis=-2), xp.mean(targets, axis=-1)
     )  # (1 or B, d), (1 or B,); a NaN or infinity in a column makes its mean one
     not_finite = non_finite_problems(features, targets, feature_means, target_means, xp=xp)
+    if features.shape[-1] == 0:
+        bias = _intercept_only(target_means, not_finite, fit_intercept, xp=xp)
+        return _as_result(features[:, 0, :], bias, batch_size, batched, like, xp=xp)
     column_norms = _column_norms(features, xp=xp)
     if fit_intercept:
         features = features - feature_means[:, None, :]
@@ -104,6 +108,16 @@ def least_squares(
     else:
         bias = xp.where(invalid[:, 0], weights[:, 0], xp.zeros_like(weights[:, 0]))
     return _as_result(weights, bias, batch_size, batched, like, xp=xp)
+
+
+def _intercept_only(target_means: Any, not_finite: Any, fit_intercept: bool, *, xp: Any) -> Any:
+    """The bias (1 or B,) of problems without features: the mean of y with an intercept,
+    else 0 (as ``numpy.linalg.lstsq`` and :func:`.descent.gradient_descent` answer); NaN
+    for a problem with a non-finite y where that could not raise (traced)."""
+    bias = target_means if fit_intercept else xp.zeros_like(target_means)
+    if not_finite is None:
+        return bias
+    return xp.where(not_finite[:, 0], xp.full_like(bias, math.nan), bias)
 
 
 def _as_result(

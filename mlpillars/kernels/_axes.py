@@ -1,0 +1,83 @@
+"""Several axes as one: ``axis=None`` (every axis) or a tuple of axes, as SciPy's and JAX's
+softmax and logsumexp take them.
+
+The reduced axes are moved last and merged into one (a transpose and a reshape, both known
+while tracing), the one-axis kernel computes along it, and its result is given back the
+input's layout: :meth:`MergedAxes.spread` for softmax's shape, :meth:`MergedAxes.reduced`
+for a reduction's.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from ._checks import check_axis, is_integer, shape_text
+
+
+def several_axes(axis: object) -> bool:
+    """Whether ``axis`` names several axes (None or a tuple) rather than one integer."""
+    return axis is None or isinstance(axis, tuple)
+
+
+@dataclass(frozen=True)
+class MergedAxes:
+    """An array whose ``axes`` were moved last and merged into one: ``array``."""
+
+    array: Any
+    shape: tuple[int, ...]  # the input's
+    axes: tuple[int, ...]  # the merged ones, in increasing order
+
+    def spread(self, result: Any, *, xp: Any) -> Any:
+        """A result of ``array``'s shape in the input's shape and axis order."""
+        order = (*_kept_axes(len(self.shape), self.axes), *self.axes)
+        unmerged = xp.reshape(result, tuple(self.shape[i] for i in order))
+        if order == tuple(range(len(order))):
+            return unmerged
+        return xp.permute_dims(unmerged, tuple(order.index(i) for i in range(len(order))))
+
+    def reduced(self, result: Any, keepdims: bool, *, xp: Any) -> Any:
+        """A reduction of ``array`` along its last axis in the input's shape without the
+        merged axes, or with length 1 there when ``keepdims``."""
+        if not keepdims:
+            return result
+        kept_shape = tuple(1 if i in self.axes else size for i, size in enumerate(self.shape))
+        return xp.reshape(result, kept_shape)
+
+
+def merged_axes(kernel_name: str, x: Any, axis: tuple[Any, ...] | None, *, xp: Any) -> MergedAxes:
+    """x with the axes ``axis`` names (None: all) moved last and merged into one axis.
+
+    Raises
+    ------
+    TypeError
+        For an entry of the tuple that is not an integer.
+    ValueError
+        For an axis out of range or named twice.
+    """
+    shape = tuple(x.shape)
+    axes = _checked_axes(kernel_name, x, axis)
+    kept = _kept_axes(len(shape), axes)
+    order = (*kept, *axes)
+    moved = x if order == tuple(range(len(order))) else xp.permute_dims(x, order)
+    merged_shape = (*[shape[i] for i in kept], math.prod([shape[i] for i in axes]))  # lists: dynamo
+    return MergedAxes(xp.reshape(moved, merged_shape), shape, axes)
+
+
+def _kept_axes(ndim: int, axes: tuple[int, ...]) -> tuple[int, ...]:
+    return tuple(i for i in range(ndim) if i not in axes)
+
+
+def _checked_axes(kernel_name: str, x: Any, axis: tuple[Any, ...] | None) -> tuple[int, ...]:
+    if axis is None:
+        return tuple(range(x.ndim))
+    for entry in axis:
+        if not is_integer(entry):
+            raise TypeError(
+                f"{kernel_name}: axis must be an integer, a tuple of integers or None; got {axis!r}"
+            )
+    axes = tuple(check_axis(kernel_name, "x", x, entry) for entry in axis)
+    if len(set(axes)) != len(axes):
+        raise ValueError(f"{kernel_name}: axis {axis!r} names an axis twice (x: {shape_text(x)})")
+    return tuple(sorted(axes)) if x.ndim else ()
