@@ -117,3 +117,5 @@ def test_the_bound_reads_the_largest_magnitude_of_q_and_k(xp: BackendCase, entry
     q, k = (xp.asarray(host.astype(xp.dtype_name)) for host in hosts)
     expected = (entry != "ordinary") if values_known(q) else None  # None: not read (a GPU)
     assert may_overflow(q, k, 0.5, xp=xp.xp) is expected
+    self_attention = k if in_key else q  # the same array as q and k: read once
+    assert may_overflow(self_attention, self_attention, 0.5, xp=xp.xp) is expected

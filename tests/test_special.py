@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import scipy.special
 
-from mlpillars.backends import erf, extremes
+from mlpillars.backends import erf, extremes, largest_magnitude, values_known
 from mlpillars.backends.frameworks import _numpy_special
 from mlpillars.testing import BackendCase, assert_close
 
@@ -89,3 +89,19 @@ def test_extremes_are_the_least_and_greatest_element(xp: BackendCase, rng, kind)
     assert tuple(lowest.shape) == () and tuple(highest.shape) == ()
     assert float(xp.to_numpy(lowest)) == float(xp.to_numpy(x).min())
     assert float(xp.to_numpy(highest)) == float(xp.to_numpy(x).max())
+
+
+@pytest.mark.parametrize("extra", [None, -7.5, np.inf, -np.inf, np.nan])
+def test_largest_magnitude_is_the_largest_absolute_value(xp: BackendCase, rng, extra):
+    """``largest_magnitude`` (torch: one ``aminmax``): the most negative entry counts; a
+    NaN anywhere gives NaN."""
+    host = rng.uniform(-2.0, 3.0, size=(4, 6))
+    if extra is not None:
+        host[2, 3] = extra
+    x = xp.asarray(host)
+    if not values_known(x):
+        pytest.skip(f"{xp.spec}: values are read only where that costs no device sync")
+    expected = float(np.max(np.abs(xp.to_numpy(x))))
+    found = largest_magnitude(x, xp=xp.xp)
+    assert type(found) is float
+    assert (np.isnan(found) and np.isnan(expected)) or found == expected

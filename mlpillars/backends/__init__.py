@@ -23,7 +23,15 @@ from ._movement import (
 )
 from ._registry import static_fields
 from ._selection import ENV_VARIABLE, Target, parse_backend, selected_target, use_backend
-from ._special import block_buffers, erf, extremes, reduce_max, row_major, vecdot
+from ._special import (
+    block_buffers,
+    erf,
+    extremes,
+    largest_magnitude,
+    reduce_max,
+    row_major,
+    vecdot,
+)
 from .frameworks import FRAMEWORKS, Framework, framework_of, full_float32_products
 from .frameworks.base import StepLoop
 from .frameworks.dask import from_npy as dask_from_npy
@@ -59,6 +67,7 @@ __all__ = [
     "host_arrays",
     "is_dtype",
     "kernel",
+    "largest_magnitude",
     "loops_compiled",
     "materialize",
     "move_to",

@@ -66,6 +66,17 @@ def extremes(x: Any, *, xp: Any) -> tuple[Any, Any]:
     return (xp.min(x), xp.max(x)) if framework is None else framework.extremes(x, xp=xp)
 
 
+def largest_magnitude(x: Any, *, xp: Any) -> float:
+    """``max |x|`` of a non-empty real array whose values are known (see
+    :func:`mlpillars.backends.values_known`), as a Python float; NaN where x holds one. In
+    one pass where the framework has one (torch's ``aminmax``): for bounds on a result's
+    range, such as attention's scores."""
+    framework = framework_of(x)
+    if framework is None:
+        return float(xp.max(xp.abs(x)))
+    return framework.largest_magnitude(x, xp=xp)
+
+
 def row_major(x: Any) -> Any:
     """``x`` laid out row-major (C order, the last axis contiguous), copied if it is not,
     where its framework's products gain from it (NumPy, torch on the CPU); unchanged

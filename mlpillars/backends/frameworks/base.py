@@ -218,6 +218,11 @@ class Framework:
         :func:`mlpillars.backends.extremes`)."""
         return xp.min(array), xp.max(array)
 
+    def largest_magnitude(self, array: Any, *, xp: ModuleType) -> float:
+        """``max |x|`` of a non-empty array whose values are known, as a Python float (NaN
+        where it holds one; see :func:`mlpillars.backends.largest_magnitude`)."""
+        return float(xp.max(xp.abs(array)))
+
     def row_major(self, array: Any) -> Any:
         """``array`` laid out row-major (C order), copied if it is not, where the framework's
         products gain from it; unchanged elsewhere (see :func:`mlpillars.backends.row_major`)."""
