@@ -7,6 +7,8 @@ Written from the formulas, independently of mlpillars.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import scipy.special
 
@@ -20,9 +22,12 @@ ACTIVATIONS = {
 }
 
 
-def softmax_family(kind: str, x: np.ndarray, axis: int, temperature: float, keepdims: bool):
+def softmax_family(kind: str, x: np.ndarray, axis: Any, temperature: float, keepdims: bool):
     """SciPy's softmax, log_softmax and logsumexp; torch's empty-in, empty-out where SciPy
-    raises; a 0-d x as one entry."""
+    raises; a 0-d x as one entry; axis None or a tuple as SciPy takes it (an empty tuple:
+    each entry alone)."""
+    if axis is None or isinstance(axis, tuple):
+        return _over_axes(kind, x, axis, temperature, keepdims)
     if x.ndim == 0:
         one = softmax_family(kind, x.reshape(1), 0, temperature, False)
         return np.asarray(one).reshape(())
@@ -33,6 +38,28 @@ def softmax_family(kind: str, x: np.ndarray, axis: int, temperature: float, keep
     function = scipy.special.softmax if kind == "softmax" else scipy.special.log_softmax
     # Shifted before dividing: x / T itself would round away digits of x - max (x = 1e8).
     return function((x - np.max(x, axis=axis, keepdims=True)) / temperature, axis=axis)
+
+
+def _over_axes(kind: str, x: np.ndarray, axes: Any, temperature: float, keepdims: bool):
+    axes = tuple(range(x.ndim)) if axes is None else tuple(a % x.ndim for a in axes)
+    if not axes:  # each entry its own slice
+        return {"softmax": np.ones_like, "log_softmax": np.zeros_like, "logsumexp": np.copy}[kind](
+            x
+        )
+    if kind == "logsumexp":
+        if x.size == 0:  # SciPy fails on some empty shapes: -inf where a sum is empty
+            kept = [1 if i in axes else side for i, side in enumerate(x.shape)]
+            full = np.full(kept, -np.inf)
+            return (
+                full
+                if keepdims
+                else full.reshape([kept[i] for i in range(x.ndim) if i not in axes])
+            )
+        return scipy.special.logsumexp(x, axis=axes, keepdims=keepdims)
+    if x.size == 0:
+        return np.zeros(x.shape)
+    function = scipy.special.softmax if kind == "softmax" else scipy.special.log_softmax
+    return function((x - np.max(x, axis=axes, keepdims=True)) / temperature, axis=axes)
 
 
 def cross_entropy(logits: np.ndarray, target: np.ndarray, reduction: str) -> np.ndarray:

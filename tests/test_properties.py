@@ -43,10 +43,16 @@ def check_softmax_family(backend: str, data: st.DataObject) -> None:
     kind = data.draw(st.sampled_from(["softmax", "log_softmax", "logsumexp"]))
     dtype = data.draw(st.sampled_from([*float_dtypes(backend), "int64"]))
     host = data.draw(host_values(data.draw(shapes()), dtype))
-    axis = data.draw(st.integers(-max(host.ndim, 1), max(host.ndim, 1) - 1))
+    axes = data.draw(st.sampled_from(["one", "one", "all", "several"]))
+    if axes == "one":
+        axis = data.draw(st.integers(-max(host.ndim, 1), max(host.ndim, 1) - 1))
+    else:  # None, or distinct axes in any order (() included)
+        order = data.draw(st.permutations(range(host.ndim)))
+        axis = None if axes == "all" else tuple(order[: data.draw(st.integers(0, host.ndim))])
     temperature = data.draw(st.sampled_from([1.0, 0.5, 3.0, 1e-3, 1e-6]))
     keepdims = data.draw(st.booleans())
     event(f"{kind}, {dtype}, {'empty' if host.size == 0 else f'{host.ndim}-d'}")
+    event(f"axis: {axes}")
     x = on_backend(data, host, backend)
     options = {"keepdims": keepdims} if kind == "logsumexp" else {"temperature": temperature}
     result = outcome(kind, ("x", "axis"), lambda: getattr(mp, kind)(x, axis, **options))

@@ -13,6 +13,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+import array_api_compat as aac
+
 from ._checks import check_axis, is_integer, shape_text
 
 
@@ -32,7 +34,7 @@ class MergedAxes:
     def spread(self, result: Any, *, xp: Any) -> Any:
         """A result of ``array``'s shape in the input's shape and axis order."""
         order = (*_kept_axes(len(self.shape), self.axes), *self.axes)
-        unmerged = xp.reshape(result, tuple(self.shape[i] for i in order))
+        unmerged = _reshaped(result, tuple(self.shape[i] for i in order), xp=xp)
         if order == tuple(range(len(order))):
             return unmerged
         return xp.permute_dims(unmerged, tuple(order.index(i) for i in range(len(order))))
@@ -43,7 +45,7 @@ class MergedAxes:
         if not keepdims:
             return result
         kept_shape = tuple(1 if i in self.axes else size for i, size in enumerate(self.shape))
-        return xp.reshape(result, kept_shape)
+        return _reshaped(result, kept_shape, xp=xp)
 
 
 def merged_axes(kernel_name: str, x: Any, axis: tuple[Any, ...] | None, *, xp: Any) -> MergedAxes:
@@ -62,7 +64,15 @@ def merged_axes(kernel_name: str, x: Any, axis: tuple[Any, ...] | None, *, xp: A
     order = (*kept, *axes)
     moved = x if order == tuple(range(len(order))) else xp.permute_dims(x, order)
     merged_shape = (*[shape[i] for i in kept], math.prod([shape[i] for i in axes]))  # lists: dynamo
-    return MergedAxes(xp.reshape(moved, merged_shape), shape, axes)
+    return MergedAxes(_reshaped(moved, merged_shape, xp=xp), shape, axes)
+
+
+def _reshaped(array: Any, shape: tuple[int, ...], *, xp: Any) -> Any:
+    """``array`` in ``shape``; an empty one made anew (it holds no values), as Dask's
+    reshape refuses some empty shapes ((0, 2) to (0,))."""
+    if math.prod(shape) == 0:
+        return xp.zeros(shape, dtype=array.dtype, device=aac.device(array))
+    return xp.reshape(array, shape)
 
 
 def _kept_axes(ndim: int, axes: tuple[int, ...]) -> tuple[int, ...]:
