@@ -29,7 +29,7 @@ def normalize(x: Any, axis: int) -> Any:
     norms = torch.linalg.vector_norm(x, dim=axis, keepdim=True)
     smallest, largest = torch.aminmax(norms)
     smallest_norm = float(smallest)  # squared by *: a Python float's ** raises on overflow
-    if not _trusted(smallest_norm * smallest_norm, float(largest), x.shape[axis], x.dtype):
+    if not trusted(smallest_norm * smallest_norm, float(largest), x.shape[axis], x.dtype):
         return NotImplemented
     return x / norms
 
@@ -57,13 +57,13 @@ def r_squared(y_true: Any, y_pred: Any) -> Any:
     error = y_pred - y_true
     residual_sum = torch.linalg.vecdot(error, error)
     smallest, largest = torch.aminmax(total_sum)
-    trusted = _trusted(float(smallest), float(largest), y_true.shape[-1], y_true.dtype)
-    if not (trusted and float(torch.amax(residual_sum)) < math.inf):
+    rows_trusted = trusted(float(smallest), float(largest), y_true.shape[-1], y_true.dtype)
+    if not (rows_trusted and float(torch.amax(residual_sum)) < math.inf):
         return NotImplemented
     return 1 - residual_sum / total_sum
 
 
-def _trusted(smallest_sum: float, largest: float, length: int, dtype: Any) -> bool:
+def trusted(smallest_sum: float, largest: float, length: int, dtype: Any) -> bool:
     """Whether sums of ``length`` squares can be trusted: the smallest at least ``length *
     tiny / eps`` of the dtype, the largest (a sum, or its square root) finite; NaN in
     either: False."""

@@ -13,7 +13,13 @@ import numpy as np
 
 from .._capabilities import Capabilities
 from .._errors import NoGPUError
-from . import _grouped_loops, _torch_fused, _torch_loops, _torch_squares
+from . import (
+    _grouped_loops,
+    _torch_fused,
+    _torch_loops,
+    _torch_regression,
+    _torch_squares,
+)
 from ._step_loop import StepLoop
 from ._trees import leaves
 from .base import Framework, device_index, unknown_device
@@ -266,6 +272,7 @@ class TorchFramework(Framework):
         "normalize": "fused_normalize",
         "cosine_similarity": "fused_cosine_similarity",
         "r_squared": "fused_r_squared",
+        "least_squares": "fused_least_squares",
     }
 
     def fused_attention(
@@ -363,6 +370,15 @@ class TorchFramework(Framework):
         if not self.values_known(y_true):
             return NotImplemented
         return _torch_squares.r_squared(y_true, y_pred)
+
+    def fused_least_squares(
+        self, features: Any, targets: Any, /, *, fit_intercept: bool, xp: ModuleType
+    ) -> Any:
+        """``least_squares``'s QR fit in torch's batched calls where every check passes
+        (``_torch_regression``, ``FusedLeastSquares``); declined where values cannot be read."""
+        if not self.values_known(features):
+            return NotImplemented
+        return _torch_regression.least_squares(features, targets, fit_intercept)
 
     def fused_linear(
         self, x: Any, weight: Any, bias: Any, /, *, activation: str | None, xp: ModuleType

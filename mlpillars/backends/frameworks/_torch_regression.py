@@ -1,0 +1,81 @@
+"""torch's own least squares: the kernel's QR fit in torch's batched calls, where every
+check passes.
+
+As NumPy's (``_numpy_regression``): the column norms are plain sums of squares, trusted
+where finite and not near the subnormals (``_torch_squares``' rule), a NaN or infinity
+in X shows in them and one in y in its sum, and the rank test is the kernel's (``|R_jj|``
+at most ``max(n, d) * eps`` of column j's norm). Q is never formed: the R of
+``[X_c | y_c]`` holds R and ``Q^T y`` side by side (``torch.linalg.qr(mode="r")``), then
+one triangular solve. Where a check fails this answers ``NotImplemented`` and the
+kernel's formula runs: it raises the error that names the bad value or the dependent
+column, or scales the columns that need it. float32 and float64, on a device whose
+values can be read (the caller checks).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from ._torch_squares import trusted
+
+
+def least_squares(features: Any, targets: Any, fit_intercept: bool) -> Any:
+    """Weights (B, d) and bias (B,) of B problems, or NotImplemented.
+
+    Parameters
+    ----------
+    features : torch.Tensor, shape (1 or B, n, d)
+        One leading entry (with B targets) is one design for every target.
+    targets : torch.Tensor, shape (1 or B, n)
+        float32 or float64, as ``features``.
+    fit_intercept : bool
+    """
+    import torch
+
+    if features.dtype not in (torch.float32, torch.float64) or targets.dtype != features.dtype:
+        return NotImplemented
+    n_samples, n_features = features.shape[-2:]
+    squared_norms = torch.linalg.vecdot(features.mT, features.mT)  # (1 or B, d)
+    smallest, largest, target_sum = torch.stack(
+        (*torch.aminmax(squared_norms), targets.sum())
+    ).tolist()
+    if not (trusted(smallest, largest, n_samples, features.dtype) and math.isfinite(target_sum)):
+        return NotImplemented  # NaN, infinity, a zero column, or a column to be scaled
+    augmented, feature_means, target_means = _augmented(features, targets, fit_intercept)
+    upper = torch.linalg.qr(augmented, mode=_qr_mode(augmented)).R  # [[R, Q^T y], [0, .]]
+    factor, projected = upper[..., :n_features, :n_features], upper[..., :n_features, n_features:]
+    tolerance = max(n_samples, n_features) * torch.finfo(features.dtype).eps
+    relative = factor.diagonal(dim1=-2, dim2=-1).abs() / squared_norms.sqrt()
+    if not float(relative.min()) > tolerance:
+        return NotImplemented  # a dependent column (or NaN): the kernel names it
+    solution = torch.linalg.solve_triangular(factor, projected, upper=True)  # (., d, columns)
+    weights = solution.mT.reshape(-1, n_features)
+    if feature_means is None:
+        return weights, weights.new_zeros(weights.shape[:1])
+    return weights, target_means - torch.linalg.vecdot(weights, feature_means)
+
+
+def _qr_mode(augmented: Any) -> str:
+    """R alone, unless autograd will differentiate through it (R's derivative needs Q)."""
+    import torch
+
+    return "reduced" if augmented.requires_grad and torch.is_grad_enabled() else "r"
+
+
+def _augmented(features: Any, targets: Any, fit_intercept: bool) -> tuple[Any, Any, Any]:
+    """``[X | y]`` (1 or B, n, d + columns), less each column's mean with an intercept,
+    and the means: X's (1 or B, d) and y's (B,) (None without). One design shared by B
+    targets takes them as B columns; else each problem has its own one."""
+    import torch
+
+    n_samples, n_features = features.shape[-2:]
+    columns = targets.shape[0] if features.shape[0] == 1 else 1
+    right = targets.reshape(-1, columns, n_samples).mT  # (1 or B, n, columns)
+    right = right.expand(features.shape[0], -1, -1)  # a shared y beside B designs
+    augmented = torch.cat([features, right], dim=-1)
+    if not fit_intercept:
+        return augmented, None, None
+    means = augmented.mean(dim=-2, keepdim=True)  # one call for X's and y's
+    feature_means, target_means = means[:, 0, :n_features], means[:, 0, n_features:]
+    return augmented - means, feature_means, target_means.reshape(-1)
