@@ -353,6 +353,8 @@ def test_numpy_scalars_are_numbers_beside_any_frameworks_arrays(xp: BackendCase)
     x_host, weight_host = (xp.to_numpy(a).astype(xp.dtype_name) for a in (x, weight))
     on_selected = mp.linear(x_host, weight_host, np.float32(0.5), backend=xp.spec)
     assert framework_of(on_selected) is xp.framework and on_selected.dtype == xp.dtype
+    alone = mp.sigmoid(np.dtype(xp.dtype_name).type(0.5), backend=xp.spec)  # no array beside
+    assert framework_of(alone) is xp.framework and alone.dtype == xp.dtype
     loss = mp.cross_entropy(xp.asarray([0.0, 0.0, 0.0, 0.0]), np.int64(2))
     assert_close(loss, np.asarray(np.log(4.0)), tolerance=xp.tolerance)
 

@@ -132,9 +132,9 @@ def move_onto(
     kwargs: dict[str, Any],
 ) -> None:
     """A backend is selected: every input goes onto it (arrays first: the first floating
-    one's dtype is the dtype Python floats take; NumPy scalars are Python numbers, unless
-    the backend is NumPy)."""
-    if target.framework is not FRAMEWORKS["numpy"]:
+    one's dtype is the dtype Python floats take; NumPy scalars beside arrays are Python
+    numbers, unless the backend is NumPy; alone, they keep their dtype)."""
+    if target.framework is not FRAMEWORKS["numpy"] and _holds_arrays(given):
         given = _numpy_scalars_as_numbers(given)
     float_dtype = None
     xp = namespace(target.framework)
@@ -154,6 +154,11 @@ def move_onto(
 
 def _is_numpy_scalar(value: Any) -> bool:
     return isinstance(value, np.generic)
+
+
+def _holds_arrays(given: list[_Given]) -> bool:
+    """Whether any input is an array (of any framework), not a number or a NumPy scalar."""
+    return any(owner is not None and not _is_numpy_scalar(value) for _, _, value, owner in given)
 
 
 def _numpy_scalars_as_numbers(given: list[_Given]) -> list[_Given]:
