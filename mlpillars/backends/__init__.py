@@ -33,6 +33,7 @@ from ._special import (
     vecdot,
 )
 from .frameworks import FRAMEWORKS, Framework, framework_of, full_float32_products
+from .frameworks._rank_rule import rank_tolerance
 from .frameworks.base import StepLoop
 from .frameworks.dask import from_npy as dask_from_npy
 from .frameworks.dask import from_zarr as dask_from_zarr
@@ -73,6 +74,7 @@ __all__ = [
     "move_to",
     "parse_backend",
     "qr",
+    "rank_tolerance",
     "ready",
     "reduce_max",
     "row_major",

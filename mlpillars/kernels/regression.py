@@ -11,7 +11,15 @@ from __future__ import annotations
 import math
 from typing import Any, NamedTuple
 
-from ..backends import kernel, materialize, qr, reduce_max, solve_triangular, values_readable
+from ..backends import (
+    kernel,
+    materialize,
+    qr,
+    rank_tolerance,
+    reduce_max,
+    solve_triangular,
+    values_readable,
+)
 from ._checks import as_floating, is_empty, narrowed, regression_problems, shape_text, widened
 from ._fused import FusedLeastSquares, FusedRSquared
 from ._regression_checks import check_determined, first_true, non_finite_problems, rank_message
@@ -255,7 +263,7 @@ def _rank_deficient(
     relative = xp.abs(xp.linalg.diagonal(r)) / xp.where(
         column_norms > 0, column_norms, xp.ones_like(column_norms)
     )  # (1 or B, d); a zero column has R_jj = 0
-    tolerance = max(n_samples, n_features) * float(xp.finfo(r.dtype).eps)
+    tolerance = rank_tolerance(n_samples, n_features, xp.finfo(r.dtype).eps)
     dependent = relative <= tolerance
     deficient = xp.any(dependent, axis=-1, keepdims=True)
     if not values_readable(deficient):

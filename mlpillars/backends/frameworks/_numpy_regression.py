@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from ._numpy_squares import sums_of_squares, untrusted
+from ._rank_rule import rank_tolerance
 
 
 def least_squares(features: np.ndarray, targets: np.ndarray, fit_intercept: bool) -> Any:
@@ -49,7 +50,7 @@ def least_squares(features: np.ndarray, targets: np.ndarray, fit_intercept: bool
         return NotImplemented
     factor, projected = upper[..., :n_features, :n_features], upper[..., :n_features, n_features:]
     relative = np.abs(np.diagonal(factor, axis1=-2, axis2=-1)) / np.sqrt(squared_norms)
-    tolerance = max(n_samples, n_features) * float(np.finfo(factor.dtype).eps)
+    tolerance = rank_tolerance(n_samples, n_features, np.finfo(factor.dtype).eps)
     if not float(np.minimum.reduce(relative, axis=None)) > tolerance:
         return NotImplemented  # a dependent column (or NaN): the kernel names it
     weights = _solved(factor, projected)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from ._rank_rule import rank_tolerance
 from ._torch_squares import trusted
 
 
@@ -45,7 +46,7 @@ def least_squares(features: Any, targets: Any, fit_intercept: bool) -> Any:
     augmented, feature_means, target_means = _augmented(features, targets, fit_intercept)
     upper = torch.linalg.qr(augmented, mode=_qr_mode(augmented)).R  # [[R, Q^T y], [0, .]]
     factor, projected = upper[..., :n_features, :n_features], upper[..., :n_features, n_features:]
-    tolerance = max(n_samples, n_features) * torch.finfo(features.dtype).eps
+    tolerance = rank_tolerance(n_samples, n_features, torch.finfo(features.dtype).eps)
     relative = factor.diagonal(dim1=-2, dim2=-1).abs() / squared_norms.sqrt()
     if not float(relative.min()) > tolerance:
         return NotImplemented  # a dependent column (or NaN): the kernel names it
