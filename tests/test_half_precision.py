@@ -88,3 +88,16 @@ def test_r_squared_of_a_constant_target_sees_a_one_ulp_miss(half: BackendCase):
     assert half.to_numpy(missed)[1] - half.to_numpy(target)[1] == ulp  # held exactly
     assert_close(mp.r_squared(target, missed), 0.0, like=target)
     assert_close(mp.r_squared(target, target), 1.0, like=target)
+
+
+def test_r_squared_of_errors_whose_squares_overflow(half: BackendCase):
+    # Errors of about 300 against a spread of about 1: each squared error is beyond
+    # float16's 65504, while SS_res / SS_tot (about 5.1e4 here) is not. bfloat16 holds the
+    # squares; its row checks the same rule at its own precision.
+    target = half.asarray([0.125, -0.125, 0.625, 0.125, -0.5])
+    prediction = half.asarray([34.5, 82.0, 33.0, -130.0, 90.5])
+    y_true, y_pred = half.to_numpy(target), half.to_numpy(prediction)
+    expected = 1 - np.sum((y_true - y_pred) ** 2) / np.sum((y_true - y_true.mean()) ** 2)
+    assert -65504 < expected < -1e4
+    assert_close(mp.r_squared(target, prediction), expected, like=target)
+    assert_close(mp.r_squared(target[None, :], prediction[None, :]), [expected], like=target)

@@ -147,10 +147,11 @@ def r_squared(y_true: Any, y_pred: Any, /, *, xp: Any, fused: FusedRSquared | No
     .. math:: R^2 = 1 - \frac{\sum_i (y_i - \hat y_i)^2}{\sum_i (y_i - \bar y)^2}
 
     A constant ``y_true`` gives 1 for a perfect prediction and 0 otherwise (as
-    scikit-learn's ``r2_score``). Both are first shifted by the first sample and scaled by
-    the largest deviation from it, which R^2 does not see: the sums of squares then
-    neither lose the digits of data far from zero (float32 values of 1e8 + N(0, 1)) nor
-    overflow (float32 values of 1e30), and a constant y_true is exactly constant.
+    scikit-learn's ``r2_score``). ``y_true`` less its first sample, and the errors
+    ``y_pred - y_true``, are each scaled by their largest magnitude, which R^2 does not
+    see: the sums of squares then neither lose the digits of data far from zero (float32
+    values of 1e8 + N(0, 1)) nor overflow (float32 values of 1e30, float16 errors of 300
+    against a spread of 1), and a constant y_true is exactly constant.
 
     Parameters
     ----------
@@ -179,31 +180,33 @@ def r_squared(y_true: Any, y_pred: Any, /, *, xp: Any, fused: FusedRSquared | No
         score = fused(y_true, y_pred, xp=xp)
         if score is not NotImplemented:
             return score
-    true_scaled, pred_scaled = _shifted_and_scaled(y_true, y_pred, xp=xp)
-    residual_sum = xp.sum((true_scaled - pred_scaled) ** 2, axis=-1)
+    true_scaled, spread = _scaled(y_true - y_true[..., :1], xp=xp)
+    error_scaled, miss = _scaled(y_pred - y_true, xp=xp)
+    residual_sum = xp.sum(error_scaled**2, axis=-1)
     centred = true_scaled - xp.mean(true_scaled, axis=-1, keepdims=True)
     total_sum = xp.sum(centred**2, axis=-1)
-    constant = total_sum == 0
+    constant, exact = total_sum == 0, residual_sum == 0
     ratio = residual_sum / xp.where(constant, xp.ones_like(total_sum), total_sum)
-    return xp.where(constant, xp.astype(residual_sum == 0, ratio.dtype), 1 - ratio)
+    # SS_res / SS_tot = scale**2 * ratio, multiplied so that it overflows only where the
+    # quotient does; scale is 1 where the score does not depend on it (no inf * 0).
+    scale = (miss / xp.where((constant | exact)[..., None], miss, spread))[..., 0]
+    ratio = (scale * ratio) * scale
+    return xp.where(constant, xp.astype(exact, ratio.dtype), 1 - ratio)
 
 
-def _shifted_and_scaled(y_true: Any, y_pred: Any, *, xp: Any) -> tuple[Any, Any]:
-    """``(y - y_true[0]) / s`` for both, s = the largest ``|y_true - y_true[0]|``.
+def _scaled(deviations: Any, *, xp: Any) -> tuple[Any, Any]:
+    """``deviations / s`` and ``s`` (..., 1), s their largest magnitude along the last
+    axis (1 where that is 0, infinite or NaN).
 
-    Where y_true is constant, s is the largest finite ``|y_pred - y_true[0]|`` instead
-    (1 if none): R^2 is then 1 only for an exact prediction, and a prediction off by one
-    float16 ulp must not square to 0 (6e-5 squared underflows in float16).
+    y_true less its first sample and the errors ``y_pred - y_true`` are scaled each by
+    its own s: their squares neither overflow (float16 errors of 300) nor vanish among
+    the subnormals (a float16 error of one ulp of 1), and a constant y_true is exactly 0.
     """
-    if is_empty(y_true):  # zero problems (n >= 1 is checked): nothing to reduce
-        return y_true, y_pred
-    origin = y_true[..., :1]
-    true_shifted, pred_shifted = y_true - origin, y_pred - origin
-    spread = reduce_max(xp.abs(true_shifted), axis=-1, keepdims=True, xp=xp)
-    miss = reduce_max(xp.abs(pred_shifted), axis=-1, keepdims=True, xp=xp)
-    miss = xp.where(xp.isfinite(miss) & (miss > 0), miss, xp.ones_like(miss))
-    spread = xp.where(spread == 0, miss, spread)
-    return true_shifted / spread, pred_shifted / spread
+    if is_empty(deviations):  # zero problems (n >= 1 is checked): nothing to reduce
+        return deviations, xp.ones_like(deviations[..., :1])
+    largest = reduce_max(xp.abs(deviations), axis=-1, keepdims=True, xp=xp)
+    largest = xp.where(xp.isfinite(largest) & (largest > 0), largest, xp.ones_like(largest))
+    return deviations / largest, largest
 
 
 def _solve_by_qr(

@@ -134,19 +134,24 @@ def _scaled_unit(rows: np.ndarray) -> np.ndarray:
 
 
 def _scaled_r_squared(y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
-    """The kernel's formula for rows (k, n): both shifted by y_true's first sample and
-    divided by its largest deviation from it (by the prediction's largest finite one, or
-    1, where y_true is constant); 1 for a constant y_true predicted exactly, else 0."""
-    origin = y_true[..., :1]
-    true_shifted, pred_shifted = y_true - origin, y_pred - origin
-    spread = np.maximum.reduce(np.abs(true_shifted), axis=-1, keepdims=True)
-    miss = np.maximum.reduce(np.abs(pred_shifted), axis=-1, keepdims=True)
-    miss = np.where(np.isfinite(miss) & (miss > 0), miss, 1)
-    spread = np.where(spread == 0, miss, spread)
-    true_scaled, pred_scaled = true_shifted / spread, pred_shifted / spread
-    residual_sum = np.add.reduce((true_scaled - pred_scaled) ** 2, axis=-1)
+    """The kernel's formula for rows (k, n): y_true less its first sample, and the errors
+    ``y_pred - y_true``, each divided by its largest magnitude (1 where that is 0 or not
+    finite) before squaring; 1 for an exact prediction, else 0 for a constant y_true."""
+    true_scaled, spread = _scaled_rows(y_true - y_true[..., :1])
+    error_scaled, miss = _scaled_rows(y_pred - y_true)
+    residual_sum = np.add.reduce(error_scaled**2, axis=-1)
     centred = true_scaled - np.mean(true_scaled, axis=-1, keepdims=True)
     total_sum = np.add.reduce(centred**2, axis=-1)
-    constant = total_sum == 0
+    constant, exact = total_sum == 0, residual_sum == 0
     ratio = residual_sum / np.where(constant, 1, total_sum)
-    return np.where(constant, (residual_sum == 0).astype(ratio.dtype), 1 - ratio)
+    scale = (miss / np.where((constant | exact)[..., None], miss, spread))[..., 0]
+    ratio = (scale * ratio) * scale  # overflows only where SS_res / SS_tot does
+    return np.where(constant, exact.astype(ratio.dtype), 1 - ratio)
+
+
+def _scaled_rows(deviations: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``deviations / s`` and s (k, 1), s the rows' largest magnitudes (1 where 0 or not
+    finite)."""
+    largest = np.maximum.reduce(np.abs(deviations), axis=-1, keepdims=True)
+    largest[~(np.isfinite(largest) & (largest > 0))] = 1
+    return deviations / largest, largest
