@@ -200,7 +200,7 @@ def _report(console: Console, run_dir: Path, **options: Any) -> int:
 
 
 def _add_report_parser(commands: argparse._SubParsersAction) -> None:
-    from .bench.report import parse_threshold
+    from .bench.text import parse_threshold
 
     report = commands.add_parser("report", help="Markdown and HTML report of a bench run")
     report.add_argument("run_dir", type=Path, help="a folder written by mlpillars bench")

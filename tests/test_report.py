@@ -47,8 +47,8 @@ from mlpillars.bench.report.stats import (
     median_estimate,
     ratio_estimate,
 )
-from mlpillars.bench.report.text import format_seconds, seconds_interval
 from mlpillars.bench.run_folder import PEAKS_FORMAT, validate_peaks
+from mlpillars.bench.text import format_seconds, seconds_interval
 from mlpillars.tolerances import TOLERANCES, error_fields
 
 KERNELS = ("softmax", "linear")

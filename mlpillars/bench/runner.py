@@ -31,7 +31,6 @@ from .environment import write_environment
 from .peaks import write_peaks
 from .processes import RERUN_DISTURBED, RESUME, run_in_processes
 from .progress import ProgressPlugin, progress_bar
-from .report.text import format_seconds
 from .results import read_rows
 from .run_folder import (
     BENCHMARK_FILES,
@@ -49,6 +48,7 @@ from .run_folder import (
     latest_rows,
     needs_rerun,
 )
+from .text import format_seconds
 
 DEFAULT_REPORTS = Path("reports")
 STATUS_MARKS = {WRONG: "✗", SKIPPED: "-", ERROR: "!", UNTRACEABLE: "untraceable"}
@@ -258,10 +258,15 @@ def _pytest_arguments(plan: RunPlan, out: Path, session: int, again: str | None)
         "no:terminal",
         "-p",
         "no:cacheprovider",
-        # the plugin by its module, not by the entry point an install registers: a
-        # checkout on PYTHONPATH (as on a lent GPU machine) has no entry point
+        # Only the two plugins the run needs: the others an environment installs are no
+        # part of a measurement, and loading them took 4-5 s here (zarr's, hypothesis').
+        # Ours by its module, not by the entry point an install registers: a checkout on
+        # PYTHONPATH (as on a lent GPU machine) has no entry point.
+        "--disable-plugin-autoload",
         "-p",
-        "no:mlpillars_bench",
+        "pytest_benchmark.plugin",
+        "-p",
+        "no:unraisableexception",  # its gc.collect() at the end: 1.8 s with torch and JAX
         "-p",
         "mlpillars.bench.plugin",
         "-o",

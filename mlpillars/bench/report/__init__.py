@@ -27,6 +27,7 @@ from pathlib import Path
 from rich.console import Console
 
 from ..run_folder import REPORT_FILES
+from ..text import parse_threshold
 from .agreement import agreement_section
 from .analysis import RunAnalysis
 from .answer import answer_section
@@ -132,26 +133,6 @@ def build_report(
         *roofline_section(analysis, run.path, colours),
     ]
     return blocks
-
-
-def parse_threshold(text: str) -> float:
-    """``"10%"`` or ``"10"`` -> 0.10: a regression threshold given in percent.
-
-    Raises
-    ------
-    argparse.ArgumentTypeError
-        Not a number, or negative (so that argparse prints the message).
-    """
-    number = text.strip().removesuffix("%").strip()
-    try:
-        percent = float(number)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"not a percentage: {text!r} (write e.g. 10% or 10)"
-        ) from None
-    if not 0 <= percent < float("inf"):
-        raise argparse.ArgumentTypeError(f"a regression threshold must be >= 0%, got {text!r}")
-    return percent / 100
 
 
 def _threshold(value: float | str | None, compare: str | Path | None) -> float | None:

@@ -17,9 +17,9 @@ from typing import Any
 
 from ...tolerances import TOLERANCES
 from ..run_folder import WRONG
+from ..text import NONE, percent
 from .document import Block, Details, Heading, Paragraph, Table
 from .families import framework_of
-from .text import NONE, percent
 
 HALF = 0.5
 """A result that used more than this share of its tolerance is flagged."""

@@ -14,12 +14,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..run_folder import BACKEND, PEER
+from ..text import NONE, format_seconds, number, seconds_interval
 from .analysis import NUMPY, RunAnalysis
 from .conditions import BUSY, busy_mark
 from .document import Block, Heading, Paragraph, Table
 from .ranking import best, case_label, compare, median, timed_cases, verdict_word
 from .stats import ALPHA, FACTOR, Verdict, median_estimate
-from .text import NONE, format_seconds, number, seconds_interval
 
 
 @dataclass(frozen=True)

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..run_folder import OK
+from ..text import NONE, format_seconds, ratio_interval, rounds
 from .document import Block, Bullets, Heading, Paragraph, Table
 from .load import RunData
 from .stats import FASTER, SAME, SLOWER, Verdict, compare_rounds
-from .text import NONE, format_seconds, ratio_interval, rounds
 
 NOT_COMPARED = "not compared"
 _IGNORED_ENVIRONMENT = ("timestamp", "memory.available_bytes")

@@ -15,9 +15,9 @@ from typing import Any
 
 from ..disturbance import BUSY_CORES, BUSY_SHARE, WINDOW_SECONDS
 from ..run_folder import OK, is_disturbed
+from ..text import NONE, format_seconds, number
 from .analysis import case_key, size_label
 from .document import Alert, Block, Details, Heading, Paragraph, Table
-from .text import NONE, format_seconds, number
 
 BUSY = "⚠"
 """The mark of a time measured on a busy machine."""

@@ -18,12 +18,12 @@ from itertools import pairwise
 from typing import Any
 
 from ..run_folder import BACKEND, NUMBA, OK, PYTHON
+from ..text import NONE
 from .analysis import NUMPY, RunAnalysis
 from .document import Block, Heading, Paragraph, Table
 from .families import framework_of, kind_of, on_gpu
 from .ranking import compare, median
 from .stats import FASTER, SLOWER
-from .text import NONE
 
 AHEAD, BEHIND, EVEN = "ahead", "behind", "even"
 """The challenger at one size: significantly faster, significantly slower, or neither."""

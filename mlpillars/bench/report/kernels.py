@@ -7,14 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from ..run_folder import OK, PLOTS_FOLDER, PYTHON
-from .analysis import GFLOPS, NUMPY, CaseFigures, RunAnalysis, size_label
-from .captions import ROOFLINE_CAPTION, SPEEDUP_CAPTION, TIME_CAPTION
-from .conditions import BUSY, busy_mark
-from .document import Block, Heading, Image, Paragraph, Table
-from .natives import native_table
-from .plots import RooflinePoint, roofline_plot, speedup_plot, time_plot
-from .stats import NOISE_LIMIT, relative_iqr
-from .text import (
+from ..text import (
     NONE,
     mebibytes,
     number,
@@ -23,6 +16,13 @@ from .text import (
     rounds,
     seconds_interval,
 )
+from .analysis import GFLOPS, NUMPY, CaseFigures, RunAnalysis, size_label
+from .captions import ROOFLINE_CAPTION, SPEEDUP_CAPTION, TIME_CAPTION
+from .conditions import BUSY, busy_mark
+from .document import Block, Heading, Image, Paragraph, Table
+from .natives import native_table
+from .plots import RooflinePoint, roofline_plot, speedup_plot, time_plot
+from .stats import NOISE_LIMIT, relative_iqr
 
 
 def kernel_sections(analysis: RunAnalysis, folder: Path, colours: dict) -> list[Block]:

@@ -10,10 +10,10 @@ is what each call of ours costs over it, which on tiny inputs is dispatch and ch
 
 from __future__ import annotations
 
+from ..text import NONE, format_seconds, ratio_interval
 from .analysis import NativePair, RunAnalysis, case_key, size_label
 from .conditions import busy_mark
 from .document import Block, Paragraph, Table
-from .text import NONE, format_seconds, ratio_interval
 
 
 def native_table(analysis: RunAnalysis, kernel: str) -> list[Block]:

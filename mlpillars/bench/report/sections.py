@@ -7,11 +7,11 @@ from collections import Counter
 from typing import Any
 
 from ..run_folder import CASES_FILE, ENVIRONMENT_FILE, PEAKS_FILE, PYTHON
+from ..text import NONE, number, ratio_interval, rounds, seconds_interval
 from .analysis import NUMPY, Roof, RunAnalysis, size_label
 from .document import Block, Bullets, Heading, Paragraph, Table
 from .load import RunData
 from .stats import Estimate, compare_rounds, policy_lines
-from .text import NONE, number, ratio_interval, rounds, seconds_interval
 
 CLAIM_LOW, CLAIM_HIGH = 50.0, 100.0
 """The tutorial: vectorised NumPy is 50 to 100 times faster than Python loops."""
