@@ -8,6 +8,10 @@ with the reason.
 from __future__ import annotations
 
 import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -20,6 +24,38 @@ from mlpillars.testing import BackendCase, backend_cases
 # torch's and CuPy's default is full float32. The tests ask JAX for the same, as the
 # benchmark does; a user's choice stays theirs (README, "Precision on GPUs").
 full_float32_products()
+
+
+def _share_jax_compilations() -> Path | None:
+    """A folder for JAX's persistent compilation cache, made for this run; None where the
+    caller chose a cache (or this is a pytest-xdist worker, which inherits the run's).
+
+    XLA compiles every JAX primitive anew for each shape, about 50 ms each on a 2-core CPU:
+    70% of the JAX tests' time. Through the cache the run's processes share what they
+    compiled: 20% less JAX test time, measured with two workers.
+    """
+    if "JAX_COMPILATION_CACHE_DIR" in os.environ:
+        return None
+    folder = Path(tempfile.mkdtemp(prefix="mlpillars-tests-jax-cache-"))
+    settings = {
+        "jax_compilation_cache_dir": str(folder),
+        "jax_persistent_cache_min_compile_time_secs": 0.0,
+    }
+    os.environ.update({name.upper(): str(value) for name, value in settings.items()})
+    if "jax" in sys.modules:  # imported before this file: it has read the environment
+        import jax
+
+        for name, value in settings.items():
+            jax.config.update(name, value)
+    return folder
+
+
+_JAX_CACHE = _share_jax_compilations()
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    if _JAX_CACHE is not None:
+        shutil.rmtree(_JAX_CACHE, ignore_errors=True)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
