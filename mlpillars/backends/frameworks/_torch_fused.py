@@ -80,13 +80,18 @@ def _with_close_slices_exact(values: Any, axis: int, keepdims: bool) -> Any:
     and a small result) redone in the ``log1p`` form: a few calls and one read beside
     torch's own (16 x 16 float64: 88 -> 45 us in all, where the form in every slice took a
     dozen calls). 64 x 64 logits of spread 3 had 14 slices close to 1, none with a small
-    result: redoing them, as the sum's test alone did, cost 3-4 torch.logsumexp. A slice
-    whose maximum is not finite gives NaN in ``lse - max`` and keeps torch's answer (that
+    result: redoing them, as the sum's test alone did, cost 3-4 torch.logsumexp. As
+    NumPy's, the smallest result is read first: none below SMALL_RESULT, no slice needs
+    the form (logits of spread 3, float32, against torch.logsumexp, two alternated runs:
+    16 x 16 4.6-5.0x -> 2.6-3.0x, 256 x 256 1.55-1.68x -> 1.30-1.32x). A slice whose
+    maximum is not finite gives NaN in ``lse - max`` and keeps torch's answer (that
     maximum, or NaN)."""
     import torch
 
-    row_max = torch.amax(values, dim=axis, keepdim=keepdims)
     result = torch.logsumexp(values, dim=axis, keepdim=keepdims)
+    if float(torch.amin(torch.abs(result))) >= SMALL_RESULT:  # NaN compares False
+        return result
+    row_max = torch.amax(values, dim=axis, keepdim=keepdims)
     close = (torch.sub(result, row_max) < _LOG_CLOSE_TO_ONE) & (torch.abs(result) < SMALL_RESULT)
     if not bool(close.any()):
         return result
