@@ -97,13 +97,13 @@ def parse_threshold(text: str) -> float:
     argparse.ArgumentTypeError
         Not a number, or negative (so that argparse prints the message).
     """
-    number = text.strip().removesuffix("%").strip()
+    digits = text.strip().removesuffix("%").strip()
     try:
-        percent = float(number)
+        percentage = float(digits)
     except ValueError:
         raise argparse.ArgumentTypeError(
             f"not a percentage: {text!r} (write e.g. 10% or 10)"
         ) from None
-    if not 0 <= percent < float("inf"):
+    if not 0 <= percentage < float("inf"):
         raise argparse.ArgumentTypeError(f"a regression threshold must be >= 0%, got {text!r}")
-    return percent / 100
+    return percentage / 100
