@@ -9,6 +9,7 @@ never writes into the caller's arrays: an in-place one works in buffers it alloc
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Protocol
 
 
@@ -238,7 +239,7 @@ class FusedRSquared(Protocol):
     """The call a framework's ``fused_kernels["r_squared"]`` answers (offered arrays of
     one shape (..., n), n >= 1, and at least one problem)."""
 
-    def __call__(self, y_true: Any, y_pred: Any, /, *, xp: Any) -> Any:
+    def __call__(self, y_true: Any, y_pred: Any, /, *, xp: Any, scaled: Callable[..., Any]) -> Any:
         """``1 - SS_res / SS_tot`` along the last axis, or ``NotImplemented``; as the
         kernel's formula: data far from zero keep their digits, no square overflows, and
         a constant ``y_true`` gives 1 for an exact prediction, else 0.
@@ -248,6 +249,9 @@ class FusedRSquared(Protocol):
         y_true, y_pred : array, shape (..., n)
             In one real floating dtype.
         xp : namespace
+        scaled : callable
+            The kernel's formula, ``scaled(y_true, y_pred, xp=xp)``, for slices whose
+            plain sums of squares the framework does not trust.
 
         Returns
         -------

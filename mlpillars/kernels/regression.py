@@ -165,7 +165,8 @@ def r_squared(y_true: Any, y_pred: Any, /, *, xp: Any, fused: FusedRSquared | No
     Notes
     -----
     Where the framework has its own (``FusedRSquared``: NumPy's sums the squares unscaled
-    where that is safe), it is offered the checked arrays.
+    where that is safe), it is offered the checked arrays, and this formula for the
+    slices it does not trust.
     """
     y_true, y_pred = as_floating(
         y_true, y_pred, xp=xp, kernel="r_squared", names=("y_true", "y_pred")
@@ -177,9 +178,16 @@ def r_squared(y_true: Any, y_pred: Any, /, *, xp: Any, fused: FusedRSquared | No
             f"{shape_text(y_pred)}"
         )
     if fused is not None and not is_empty(y_true):
-        score = fused(y_true, y_pred, xp=xp)
+        score = fused(y_true, y_pred, xp=xp, scaled=_scaled_score)
         if score is not NotImplemented:
             return score
+    return _scaled_score(y_true, y_pred, xp=xp)
+
+
+def _scaled_score(y_true: Any, y_pred: Any, *, xp: Any) -> Any:
+    """R^2 (...) of y_true and y_pred (..., n), n >= 1, by the scaled sums of squares
+    (see :func:`r_squared`); offered to a framework's own for the slices it does not
+    trust."""
     true_scaled, spread = _scaled(y_true - y_true[..., :1], xp=xp)
     error_scaled, miss = _scaled(y_pred - y_true, xp=xp)
     residual_sum = xp.sum(error_scaled**2, axis=-1)

@@ -7,7 +7,8 @@ are summed as they are, in the passes a hand-written NumPy formula makes, and a 
 sum is trusted where it is finite and at least ``length * tiny / eps``: there no square
 overflowed, and the subnormals' rounding (at most ``tiny * eps / 2`` a square) is below
 ``eps**2`` of the sum. The slices not trusted (huge or tiny values, zero vectors, inf or
-NaN) are computed again by the kernel's scaled formula, written here with NumPy's calls.
+NaN) are computed again by the kernel's scaled formula (normalize's written here with
+NumPy's calls; r_squared's is the kernel's own, offered with the call).
 float32 and float64 only (float16's squares overflow above 256: the kernel's formula).
 
 Thread time against the plain NumPy formula of each (``x / np.linalg.norm(x, axis=-1,
@@ -19,6 +20,7 @@ two rounds each on the project's 2-core EPYC: normalize (64, 64) 2.6-2.7x -> 1.8
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -55,13 +57,16 @@ def cosine_similarity(a: np.ndarray, b: np.ndarray) -> Any:
     return np.clip(similarity, -1.0, 1.0, out=similarity)
 
 
-def r_squared(y_true: np.ndarray, y_pred: np.ndarray) -> Any:
+def r_squared(
+    y_true: np.ndarray, y_pred: np.ndarray, scaled: Callable[[np.ndarray, np.ndarray], Any]
+) -> Any:
     """``1 - SS_res / SS_tot`` along the last axis (..., n), n >= 1; float32 and
     float64, else NotImplemented.
 
     ``SS_tot`` of y_true less its first sample (its mean then keeps the digits of data far
     from zero), ``SS_res`` of ``y_pred - y_true``; a row whose two sums are not both
-    trusted (a constant y_true among them) is computed again by the kernel's formula.
+    trusted (a constant y_true among them) is computed again by the kernel's formula,
+    ``scaled(y_true_rows, y_pred_rows)``.
     """
     if y_true.dtype.char not in "fd" or y_pred.dtype != y_true.dtype or y_true.size == 0:
         return NotImplemented
@@ -77,7 +82,7 @@ def r_squared(y_true: np.ndarray, y_pred: np.ndarray) -> Any:
     result = np.divide(residual_sum, total_sum, out=residual_sum)
     np.subtract(1, result, out=result)
     if again is not None:
-        result[again] = _scaled_r_squared(y_true[again], y_pred[again])
+        result[again] = scaled(y_true[again], y_pred[again])
     return result
 
 
@@ -131,27 +136,3 @@ def _scaled_unit(rows: np.ndarray) -> np.ndarray:
     norm[norm == 0] = 1  # a zero vector stays zero
     unit /= norm
     return unit
-
-
-def _scaled_r_squared(y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
-    """The kernel's formula for rows (k, n): y_true less its first sample, and the errors
-    ``y_pred - y_true``, each divided by its largest magnitude (1 where that is 0 or not
-    finite) before squaring; 1 for an exact prediction, else 0 for a constant y_true."""
-    true_scaled, spread = _scaled_rows(y_true - y_true[..., :1])
-    error_scaled, miss = _scaled_rows(y_pred - y_true)
-    residual_sum = np.add.reduce(error_scaled**2, axis=-1)
-    centred = true_scaled - np.mean(true_scaled, axis=-1, keepdims=True)
-    total_sum = np.add.reduce(centred**2, axis=-1)
-    constant, exact = total_sum == 0, residual_sum == 0
-    ratio = residual_sum / np.where(constant, 1, total_sum)
-    scale = (miss / np.where((constant | exact)[..., None], miss, spread))[..., 0]
-    ratio = (scale * ratio) * scale  # overflows only where SS_res / SS_tot does
-    return np.where(constant, exact.astype(ratio.dtype), 1 - ratio)
-
-
-def _scaled_rows(deviations: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``deviations / s`` and s (k, 1), s the rows' largest magnitudes (1 where 0 or not
-    finite)."""
-    largest = np.maximum.reduce(np.abs(deviations), axis=-1, keepdims=True)
-    largest[~(np.isfinite(largest) & (largest > 0))] = 1
-    return deviations / largest, largest

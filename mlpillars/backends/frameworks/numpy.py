@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from types import ModuleType
 from typing import Any, ClassVar
 
@@ -150,10 +151,18 @@ class NumPyFramework(Framework):
         """``sigmoid`` by SciPy's ``expit`` (``FusedSigmoid``); float32 and float64."""
         return _numpy_fused.sigmoid(x)
 
-    def fused_r_squared(self, y_true: np.ndarray, y_pred: np.ndarray, /, *, xp: ModuleType) -> Any:
+    def fused_r_squared(
+        self,
+        y_true: np.ndarray,
+        y_pred: np.ndarray,
+        /,
+        *,
+        xp: ModuleType,
+        scaled: Callable[..., Any],
+    ) -> Any:
         """``r_squared`` from the plain sums of squares where they are trusted, by the
         kernel's scaled formula where not (``_numpy_squares``, ``FusedRSquared``)."""
-        return _numpy_squares.r_squared(y_true, y_pred)
+        return _numpy_squares.r_squared(y_true, y_pred, lambda t, p: scaled(t, p, xp=xp))
 
     def fused_least_squares(
         self, features: np.ndarray, targets: np.ndarray, /, *, fit_intercept: bool, xp: ModuleType

@@ -363,7 +363,9 @@ class TorchFramework(Framework):
             return NotImplemented
         return _torch_squares.cosine_similarity(a, b)
 
-    def fused_r_squared(self, y_true: Any, y_pred: Any, /, *, xp: ModuleType) -> Any:
+    def fused_r_squared(
+        self, y_true: Any, y_pred: Any, /, *, xp: ModuleType, scaled: Callable[..., Any]
+    ) -> Any:
         """``r_squared`` from the plain sums of squares where they are trusted
         (``_torch_squares``, ``FusedRSquared``); declined where values cannot be read."""
         if not self.values_known(y_true):
