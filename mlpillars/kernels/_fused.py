@@ -165,7 +165,7 @@ class FusedNormalize(Protocol):
     """The call a framework's ``fused_kernels["normalize"]`` answers (offered arrays with
     at least one axis and none of length 0)."""
 
-    def __call__(self, x: Any, /, *, axis: int, xp: Any) -> Any:
+    def __call__(self, x: Any, /, *, axis: int, xp: Any, scaled: Callable[..., Any]) -> Any:
         """``x / ||x||_2`` along ``axis`` (zero vectors zero), or ``NotImplemented``.
 
         As the kernel's formula: each vector divided by its largest magnitude first, so
@@ -178,6 +178,9 @@ class FusedNormalize(Protocol):
         axis : int
             In ``[0, x.ndim)``.
         xp : namespace
+        scaled : callable
+            The kernel's formula, ``scaled(vectors, axis, xp=xp)``, for vectors whose
+            plain sums of squares the framework does not trust.
 
         Returns
         -------
@@ -190,7 +193,7 @@ class FusedCosineSimilarity(Protocol):
     """The call a framework's ``fused_kernels["cosine_similarity"]`` answers (offered
     matrices with no axis of length 0)."""
 
-    def __call__(self, a: Any, b: Any, /, *, xp: Any) -> Any:
+    def __call__(self, a: Any, b: Any, /, *, xp: Any, scaled: Callable[..., Any]) -> Any:
         """``a_i . b_j / (||a_i|| ||b_j||)`` clipped to [-1, 1] (0 for a zero vector),
         or ``NotImplemented``; the vectors normalised as :class:`FusedNormalize` does.
 
@@ -200,6 +203,8 @@ class FusedCosineSimilarity(Protocol):
         b : array, shape (m, d)
             In one real floating dtype.
         xp : namespace
+        scaled : callable
+            The kernel's normalisation, as :class:`FusedNormalize`'s.
 
         Returns
         -------

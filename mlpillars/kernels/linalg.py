@@ -153,7 +153,7 @@ def normalize(x: Any, /, *, axis: int = -1, xp: Any, fused: FusedNormalize | Non
     check_ndim("normalize", "x", x, _ONE_AXIS_OR_MORE)
     axis = check_axis("normalize", "x", x, axis)
     if fused is not None and not is_empty(x):
-        unit = fused(x, axis=axis, xp=xp)
+        unit = fused(x, axis=axis, xp=xp, scaled=_unit_vectors)
         if unit is not NotImplemented:
             return unit
     return _unit_vectors(x, axis, xp=xp)
@@ -191,7 +191,7 @@ def cosine_similarity(
     b_rows = b if b.ndim == 2 else xp.expand_dims(b, axis=0)
     similarity = NotImplemented
     if fused is not None and not (is_empty(a_rows) or is_empty(b_rows)):
-        similarity = fused(a_rows, b_rows, xp=xp)
+        similarity = fused(a_rows, b_rows, xp=xp, scaled=_unit_vectors)
     if similarity is NotImplemented:
         a_unit, b_unit = _unit_vectors(a_rows, -1, xp=xp), _unit_vectors(b_rows, -1, xp=xp)
         similarity = xp.clip(a_unit @ xp.matrix_transpose(b_unit), -1.0, 1.0)

@@ -7,8 +7,7 @@ are summed as they are, in the passes a hand-written NumPy formula makes, and a 
 sum is trusted where it is finite and at least ``length * tiny / eps``: there no square
 overflowed, and the subnormals' rounding (at most ``tiny * eps / 2`` a square) is below
 ``eps**2`` of the sum. The slices not trusted (huge or tiny values, zero vectors, inf or
-NaN) are computed again by the kernel's scaled formula (normalize's written here with
-NumPy's calls; r_squared's is the kernel's own, offered with the call).
+NaN) are computed again by the kernel's scaled formula, offered with the call.
 float32 and float64 only (float16's squares overflow above 256: the kernel's formula).
 
 Thread time against the plain NumPy formula of each (``x / np.linalg.norm(x, axis=-1,
@@ -32,9 +31,10 @@ _LIMITS = {
 """``tiny / eps`` and the largest finite value, by dtype (``np.finfo`` costs ~1 us a call)."""
 
 
-def normalize(x: np.ndarray, axis: int) -> Any:
+def normalize(x: np.ndarray, axis: int, scaled: Callable[[np.ndarray], np.ndarray]) -> Any:
     """``x / ||x||`` along ``axis`` (zero vectors zero); float32 and float64, else
-    NotImplemented. The sums of squares directly, the untrusted vectors scaled first."""
+    NotImplemented. The sums of squares directly; the untrusted vectors, rows (k, n) of
+    the last axis, by the kernel's formula, ``scaled(rows)``."""
     if x.dtype.char not in "fd":
         return NotImplemented
     rows = _rows(x, axis)  # a view, axis last
@@ -44,13 +44,16 @@ def normalize(x: np.ndarray, axis: int) -> Any:
         norms[again] = 1  # no warning for 0 / 0; these vectors are recomputed below
     unit = np.divide(rows, np.sqrt(norms, out=norms)[..., None])  # in x's memory order
     if again is not None:
-        unit[again] = _scaled_unit(rows[again])
+        unit[again] = scaled(rows[again])
     return _rows(unit, axis, back=True)
 
 
-def cosine_similarity(a: np.ndarray, b: np.ndarray) -> Any:
-    """The rows' cosine similarities (n, m), clipped to [-1, 1] in place."""
-    a_unit, b_unit = normalize(a, 1), normalize(b, 1)
+def cosine_similarity(
+    a: np.ndarray, b: np.ndarray, scaled: Callable[[np.ndarray], np.ndarray]
+) -> Any:
+    """The rows' cosine similarities (n, m), clipped to [-1, 1] in place; the rows
+    normalised as :func:`normalize`."""
+    a_unit, b_unit = normalize(a, 1, scaled), normalize(b, 1, scaled)
     if a_unit is NotImplemented or b_unit is NotImplemented:
         return NotImplemented
     similarity = np.matmul(a_unit, b_unit.T)
@@ -124,15 +127,3 @@ def _rows(array: np.ndarray, axis: int, back: bool = False) -> np.ndarray:
     if axis in (-1, array.ndim - 1):
         return array
     return np.moveaxis(array, -1, axis) if back else np.moveaxis(array, axis, -1)
-
-
-def _scaled_unit(rows: np.ndarray) -> np.ndarray:
-    """The kernel's formula along the last axis of rows (k, n): each vector divided by its
-    largest magnitude first."""
-    largest = np.maximum.reduce(np.abs(rows), axis=-1, keepdims=True)
-    largest[largest == 0] = 1
-    unit = np.divide(rows, largest)
-    norm = np.sqrt(np.add.reduce(np.square(unit), axis=-1, keepdims=True))
-    norm[norm == 0] = 1  # a zero vector stays zero
-    unit /= norm
-    return unit

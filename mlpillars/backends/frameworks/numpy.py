@@ -138,14 +138,19 @@ class NumPyFramework(Framework):
         the product's own buffer; takes every named activation (``FusedLinear``)."""
         return _numpy_fused.linear(x, weight, bias, activation)
 
-    def fused_normalize(self, x: np.ndarray, /, *, axis: int, xp: ModuleType) -> Any:
-        """``normalize`` from the plain sums of squares where they are trusted, scaled
-        where not (``_numpy_squares``, ``FusedNormalize``); float32 and float64."""
-        return _numpy_squares.normalize(x, axis)
+    def fused_normalize(
+        self, x: np.ndarray, /, *, axis: int, xp: ModuleType, scaled: Callable[..., Any]
+    ) -> Any:
+        """``normalize`` from the plain sums of squares where they are trusted, by the
+        kernel's scaled formula where not (``_numpy_squares``, ``FusedNormalize``); float32
+        and float64."""
+        return _numpy_squares.normalize(x, axis, lambda rows: scaled(rows, -1, xp=xp))
 
-    def fused_cosine_similarity(self, a: np.ndarray, b: np.ndarray, /, *, xp: ModuleType) -> Any:
+    def fused_cosine_similarity(
+        self, a: np.ndarray, b: np.ndarray, /, *, xp: ModuleType, scaled: Callable[..., Any]
+    ) -> Any:
         """``cosine_similarity`` of matrices in NumPy's own calls (``FusedCosineSimilarity``)."""
-        return _numpy_squares.cosine_similarity(a, b)
+        return _numpy_squares.cosine_similarity(a, b, lambda rows: scaled(rows, -1, xp=xp))
 
     def fused_sigmoid(self, x: np.ndarray, /, *, xp: ModuleType) -> Any:
         """``sigmoid`` by SciPy's ``expit`` (``FusedSigmoid``); float32 and float64."""

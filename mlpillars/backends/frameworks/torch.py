@@ -351,12 +351,16 @@ class TorchFramework(Framework):
 
         return torch.sigmoid(x)
 
-    def fused_normalize(self, x: Any, /, *, axis: int, xp: ModuleType) -> Any:
+    def fused_normalize(
+        self, x: Any, /, *, axis: int, xp: ModuleType, scaled: Callable[..., Any]
+    ) -> Any:
         """``x / torch.linalg.vector_norm(x)`` where every norm is trusted
         (``_torch_squares``, ``FusedNormalize``); declined where values cannot be read."""
         return _torch_squares.normalize(x, axis) if self.values_known(x) else NotImplemented
 
-    def fused_cosine_similarity(self, a: Any, b: Any, /, *, xp: ModuleType) -> Any:
+    def fused_cosine_similarity(
+        self, a: Any, b: Any, /, *, xp: ModuleType, scaled: Callable[..., Any]
+    ) -> Any:
         """The rows normalised as ``fused_normalize``, one product, clamped in place
         (``_torch_squares``, ``FusedCosineSimilarity``)."""
         if not self.values_known(a):
