@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import inspect
 import re
+import warnings
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -17,7 +19,7 @@ import scipy.special
 import mlpillars as mp
 from mlpillars.backends import FRAMEWORKS, KERNELS
 from mlpillars.bench.catalogue import entry_for
-from mlpillars.examples import SMALLEST_SIZE
+from mlpillars.examples import SMALLEST_SIZE, call_on_backend
 from mlpillars.testing import BackendCase, assert_close
 
 CPU_BACKENDS = ("numpy", "torch", "jax", "dask", "array_api_strict")
@@ -176,6 +178,95 @@ def test_a_pandas_dataframe_is_read_as_numpy_reads_it(backend):
     assert_close(result, scipy.special.softmax(frame.to_numpy(dtype=float), axis=-1))
     with pytest.raises(TypeError, match=r"^softmax: x must hold numbers; NumPy reads this"):
         mp.softmax(pd.DataFrame({"a": ["x", "y"]}), backend=backend)
+
+
+# -- NumPy's other arrays: byte order, longdouble, np.matrix, masked arrays ------------------
+
+
+def _swapped(value: Any) -> Any:
+    """``value``'s floating arrays in the other byte order (big-endian data read from a
+    file on a little-endian machine), lists of them too."""
+    if isinstance(value, list):
+        return [_swapped(item) for item in value]
+    if np.asarray(value).dtype.kind != "f":
+        return value
+    return value.astype(value.dtype.newbyteorder("S"))
+
+
+def _host_arrays(result: Any) -> list[np.ndarray]:
+    parts = result if isinstance(result, tuple) else (result,)
+    return [np.asarray(part.compute() if hasattr(part, "compute") else part) for part in parts]
+
+
+@pytest.mark.parametrize("on_dask", [False, True], ids=["numpy", "dask"])
+@pytest.mark.parametrize("kernel_name", list(KERNELS))
+def test_arrays_in_the_other_byte_order_give_the_native_result(kernel_name, on_dask):
+    """scipy.special takes them; here two kernels raised from deep inside (the NumPy
+    log_softmax's ufunc ``dtype=``, gradient_descent's tolerance lookup of ``'>f8'``)."""
+    if on_dask and not FRAMEWORKS["dask"].is_installed():
+        pytest.skip("dask is not installed")
+    entry = entry_for(kernel_name)
+    call = entry.example_call(SMALLEST_SIZE, "float32")
+    swapped = [_swapped(value) for value in call.arrays]
+    assert not swapped[0].dtype.isnative  # the first argument holds floats in every call
+    if on_dask:
+        call = call_on_backend(call, "dask")
+        swapped = list(call_on_backend(replace(call, arrays=tuple(swapped)), "dask").arrays)
+    expected = _host_arrays(entry.main_output(KERNELS[kernel_name](*call.arrays, **call.options)))
+    result = _host_arrays(entry.main_output(KERNELS[kernel_name](*swapped, **call.options)))
+    for got, wanted in zip(result, expected, strict=True):
+        assert got.dtype == wanted.dtype and got.dtype.isnative
+        np.testing.assert_array_equal(got, wanted)  # the same computation, on the same values
+
+
+LONG_DOUBLE = np.dtype(np.longdouble)
+
+
+@pytest.mark.skipif(LONG_DOUBLE.itemsize == 8, reason="np.longdouble is float64 on this machine")
+@pytest.mark.parametrize("kernel_name", list(KERNELS))
+def test_longdouble_is_refused_by_every_kernel_naming_the_dtypes_it_computes_in(kernel_name):
+    """Some kernels computed it, others failed inside NumPy's linalg or SciPy's erf, and
+    gradient_descent crashed with a KeyError: refused alike, as torch, JAX and
+    array-api-strict refuse it."""
+    call = entry_for(kernel_name).example_call(SMALLEST_SIZE, "float64")
+    argument, position, index = _array_arguments(kernel_name)[0]
+    arrays = list(call.arrays)
+    wide = arrays[position] if index is None else arrays[position][index]
+    arrays[position] = wide.astype(np.longdouble)
+    pattern = rf"^{kernel_name}: {argument} has dtype {LONG_DOUBLE.name}, which mlpillars"
+    with pytest.raises(TypeError, match=pattern) as error:
+        KERNELS[kernel_name](*arrays, **call.options)
+    assert "float64, float32, float16, bfloat16" in str(error.value)
+
+
+@pytest.mark.parametrize("backend", _backend_params(with_none=True))
+def test_a_masked_array_is_refused_since_its_mask_would_be_lost(backend):
+    values = np.ma.masked_array([[1.0, 2.0], [3.0, 4.0]], mask=[[False, True], [False, False]])
+    with pytest.raises(TypeError, match=r"^softmax: x is a masked array \(numpy.ma\)"):
+        mp.softmax(values, backend=backend)
+    with pytest.raises(TypeError, match=r"^linear: weight is a masked array"):
+        mp.linear(np.ones((3, 2)), values, backend=backend)
+
+
+@pytest.mark.parametrize("backend", _backend_params(with_none=True))
+def test_a_numpy_matrix_is_read_as_numpy_reads_it(backend):
+    """np.matrix's ``*`` multiplies matrices and its reductions stay 2-D: cross_entropy
+    and pca_fit gave wrong values and logsumexp raised. It is now read as ``np.asarray``;
+    beside integer labels on a selected backend it raised an AttributeError."""
+    rng = np.random.default_rng(7)
+    logits, labels = rng.normal(size=(6, 4)), rng.integers(0, 4, size=6)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PendingDeprecationWarning)  # "not the recommended way"
+        matrix = np.asmatrix(logits)
+    for name in ("logsumexp", "softmax"):
+        result = KERNELS[name](matrix, backend=backend)
+        assert mp.backends.framework_of(result).name == (backend or "numpy")
+        assert backend is not None or type(result) is np.ndarray
+        assert_close(result, getattr(scipy.special, name)(logits, axis=-1))
+    expected = -scipy.special.log_softmax(logits, axis=-1)[np.arange(6), labels].mean()
+    assert_close(mp.cross_entropy(matrix, labels, backend=backend), expected)
+    as_list = mp.cross_entropy(logits.tolist(), labels, backend=backend)
+    assert_close(as_list, expected)  # float32 on torch: its default float
 
 
 # -- empty axes and 0-d inputs ---------------------------------------------------------------

@@ -6,7 +6,7 @@ Importing this package imports no framework; each is imported the first time it 
 from ._availability import BackendStatus, available_backends
 from ._capabilities import Capabilities
 from ._dispatch import KERNELS, kernel
-from ._dtypes import is_dtype
+from ._dtypes import COMPUTED_FLOATING, is_dtype
 from ._errors import BackendNotInstalledError, NoGPUError, UnknownBackendError
 from ._linalg import EighResult, QRResult, SVDResult, eigh, qr, solve_triangular, svd
 from ._loops import branch, loops_compiled, run_loop
@@ -40,6 +40,7 @@ from .frameworks.dask import from_zarr as dask_from_zarr
 from .frameworks.dask import write_normal_zarr as dask_write_normal_zarr
 
 __all__ = [
+    "COMPUTED_FLOATING",
     "ENV_VARIABLE",
     "FRAMEWORKS",
     "KERNELS",

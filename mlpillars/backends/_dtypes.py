@@ -12,10 +12,13 @@ from __future__ import annotations
 from types import ModuleType
 from typing import Any
 
-from ..tolerances import dtype_name
+from ..tolerances import TOLERANCES, dtype_name
 
 HALF_PRECISION = ("float16", "bfloat16")
 """Dtypes whose reductions and exponentials the kernels compute in float32."""
+
+COMPUTED_FLOATING = tuple(TOLERANCES)
+"""The floating dtypes the kernels compute in: those of the tolerance table."""
 
 KINDS = (
     "bool",
@@ -26,7 +29,10 @@ KINDS = (
     "complex floating",
     "numeric",
 )
-"""The array API's dtype kinds (``xp.isdtype``)."""
+"""The array API's dtype kinds (``xp.isdtype``). "real floating" here means one of
+:data:`COMPUTED_FLOATING`; a namespace's other floating dtypes are of the kind
+"byte-swapped" (one of those in the other byte order, as NumPy reads big-endian files)
+or "uncomputed floating" (NumPy's longdouble, JAX's float8 types)."""
 
 _kinds_of: dict[str, dict[Any, frozenset[str]]] = {}
 """namespace name -> dtype -> every kind the dtype is of (``"half"`` for float16 and
@@ -45,7 +51,8 @@ def is_dtype(dtype: Any, kind: str, *, xp: ModuleType) -> bool:
     dtype : dtype
         A dtype of the namespace ``xp``.
     kind : str
-        One of :data:`KINDS`, or ``"half"`` for float16 and bfloat16.
+        One of :data:`KINDS`; ``"half"`` for float16 and bfloat16; ``"byte-swapped"`` or
+        ``"uncomputed floating"`` (see :data:`KINDS`).
     xp : module
         The array-API namespace the dtype belongs to.
     """
@@ -60,6 +67,12 @@ def is_dtype(dtype: Any, kind: str, *, xp: ModuleType) -> bool:
 
 def _kinds(dtype: Any, xp: ModuleType) -> frozenset[str]:
     kinds = {kind for kind in KINDS if xp.isdtype(dtype, kind)}
-    if dtype_name(dtype) in HALF_PRECISION:
+    name = dtype_name(dtype)
+    if "real floating" in kinds and name not in COMPUTED_FLOATING:
+        kinds.remove("real floating")
+        swapped = getattr(dtype, "isnative", True) is False
+        computed = swapped and dtype_name(xp.result_type(dtype)) in COMPUTED_FLOATING
+        kinds.add("byte-swapped" if computed else "uncomputed floating")
+    if name in HALF_PRECISION:
         kinds.add("half")
     return frozenset(kinds)

@@ -120,7 +120,8 @@ def place_on_inputs(
         device = "cpu" if not arrays else None
     if numbers:
         target = Target(framework=framework, device=device, spec=framework.name)
-        _move_numbers(kernel_name, target, given, args, kwargs)
+        float_dtype = _first_float_dtype(given, namespace(framework))
+        _move_numbers(kernel_name, target, given, args, kwargs, float_dtype)
     return framework
 
 
@@ -175,28 +176,30 @@ _MOVE_ERRORS = (TypeError, ValueError, RuntimeError, BufferError)
 """What a framework raises for an array it cannot take (NumPy object arrays on torch)."""
 
 
+def _first_float_dtype(given: list[_Given], xp: ModuleType) -> Any:
+    """The dtype of the first floating array among ``given``, arrays of ``xp``'s
+    framework already (None where there is none)."""
+    return next(
+        (
+            value.dtype
+            for _, _, value, owner in given
+            if owner is not None and is_dtype(value.dtype, "real floating", xp=xp)
+        ),
+        None,
+    )
+
+
 def _move_numbers(
     kernel_name: str,
     target: Target,
     given: list[_Given],
     args: list[Any],
     kwargs: dict[str, Any],
-    float_dtype: Any = None,
+    float_dtype: Any,
 ) -> None:
     """Python lists and scalars (and objects NumPy reads, such as pandas DataFrames) onto
-    the target; floats take ``float_dtype`` (default: the first floating array input's
-    dtype, else the namespace's default float). What cannot be read as numbers raises a
-    ``TypeError`` naming the kernel and the argument."""
-    if float_dtype is None:
-        xp = namespace(target.framework)
-        float_dtype = next(
-            (
-                value.dtype
-                for _, _, value, owner in given
-                if owner is not None and is_dtype(value.dtype, "real floating", xp=xp)
-            ),
-            None,
-        )
+    the target; floats take ``float_dtype`` (None: the namespace's default float). What
+    cannot be read as numbers raises a ``TypeError`` naming the kernel and the argument."""
     for slot, index, value, owner in given:
         if owner is None:
             label = _label(slot.name, index)

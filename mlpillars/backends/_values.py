@@ -37,17 +37,23 @@ def read_value(
 
     Python numbers and lists go to the target namespace's ``asarray`` (floats in
     ``float_dtype`` when given); anything else NumPy reads as numbers (a pandas
-    DataFrame or Series, a ``memoryview``) is read with ``np.asarray`` first, as a NumPy
-    call would, then moved.
+    DataFrame or Series, a ``memoryview``, an ``np.matrix``) is read with ``np.asarray``
+    first, as a NumPy call would, then moved.
 
     Raises
     ------
     TypeError
-        For None, text, dicts and sets, ragged lists, and objects that are not numbers,
-        naming the kernel and ``label``.
+        For None, text, dicts and sets, ragged lists, objects that are not numbers, and
+        NumPy's masked arrays (whose mask would be lost), naming the kernel and ``label``.
     """
     if value is None or isinstance(value, _NEVER_ARRAYS):
         raise unreadable(kernel_name, label, value)
+    if isinstance(value, np.ma.MaskedArray):
+        raise TypeError(
+            f"{kernel_name}: {label} is a masked array (numpy.ma), whose mask the kernels "
+            f"would drop; pass {label}.filled(value) to compute with the masked entries "
+            f"replaced, or np.asarray({label}) to compute with them as they are"
+        )
     if not isinstance(value, _PYTHON_VALUES):
         value = _host_numbers(kernel_name, label, value)
     try:

@@ -10,7 +10,8 @@ from typing import Any
 import array_api_compat as aac
 import array_api_extra as xpx
 
-from ..backends import is_dtype
+from ..backends import COMPUTED_FLOATING, is_dtype
+from ..tolerances import dtype_name
 
 
 def shape_text(array: Any) -> str:
@@ -169,7 +170,10 @@ def as_floating(
     """Cast the arrays to one real floating dtype (``None`` entries pass through).
 
     The dtype is the promotion of the floating inputs; integer and boolean inputs alone
-    become the namespace's default float (float64 for NumPy, float32 for torch).
+    become the namespace's default float (float64 for NumPy, float32 for torch). A
+    floating array in the other byte order (big-endian data read on a little-endian
+    machine) counts as its dtype and is copied into the machine's order, as NumPy's own
+    calls return it.
 
     Parameters
     ----------
@@ -183,8 +187,9 @@ def as_floating(
     Raises
     ------
     TypeError
-        For an array of any other dtype (complex, object, text), naming the kernel and
-        the argument: a complex array is never silently cast to real.
+        For an array of any other dtype (complex, object, text, a floating dtype outside
+        the tolerance table such as longdouble), naming the kernel and the argument: a
+        complex array is never silently cast to real.
     """
     if _one_floating_dtype(arrays, xp=xp):
         return arrays  # the common call, without the loop
@@ -192,13 +197,16 @@ def as_floating(
     for index, array in enumerate(arrays):
         if array is None:
             continue
-        if not is_dtype(array.dtype, "real floating", xp=xp):
+        array_dtype = array.dtype
+        if not is_dtype(array_dtype, "real floating", xp=xp):
             check_real_dtype(kernel, _name_at(names, index), array, xp=xp)
-            continue
+            if not is_dtype(array_dtype, "byte-swapped", xp=xp):
+                continue
+            array_dtype = xp.result_type(array_dtype)  # the same, in the machine's byte order
         if dtype is None:
-            dtype = array.dtype
-        elif array.dtype != dtype:
-            dtype = xp.result_type(dtype, array.dtype)
+            dtype = array_dtype
+        elif array_dtype != dtype:
+            dtype = xp.result_type(dtype, array_dtype)
     if dtype is None:
         present = next(array for array in arrays if array is not None)
         dtype = xpx.default_dtype(xp, device=aac.device(present))
@@ -234,10 +242,19 @@ def check_real_dtype(kernel: str, name: str, array: Any, *, xp: Any) -> None:
     Complex input is refused rather than cast (a cast drops the imaginary part without a
     word); object and text arrays are what NumPy makes of ragged lists, strings or None.
     """
-    if is_dtype(array.dtype, "real floating", xp=xp):
+    if is_dtype(array.dtype, "real floating", xp=xp) or is_dtype(
+        array.dtype, "byte-swapped", xp=xp
+    ):
         return
     if is_dtype(array.dtype, "bool", xp=xp) or is_dtype(array.dtype, "integral", xp=xp):
         return
+    if is_dtype(array.dtype, "uncomputed floating", xp=xp):
+        raise TypeError(
+            f"{kernel}: {name} has dtype {dtype_name(array.dtype)}, which mlpillars does not "
+            f"compute in (it has no tolerance for it, and most frameworks no such dtype); "
+            f"the floating dtypes it computes in are {', '.join(COMPUTED_FLOATING)} (half "
+            f"precision where the framework has it): cast {name} to float64 first"
+        )
     if is_dtype(array.dtype, "complex floating", xp=xp):
         raise TypeError(
             f"{kernel}: {name} is complex ({array.dtype}); mlpillars computes real values "

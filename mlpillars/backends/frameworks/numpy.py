@@ -21,6 +21,9 @@ from . import (
 )
 from .base import Framework, StepLoop
 
+_OTHER_MEANINGS = (np.matrix, np.ma.MaskedArray)
+"""ndarray subclasses whose operators the kernels' formulas would misread."""
+
 
 class NumPyFramework(Framework):
     name = "numpy"
@@ -28,7 +31,11 @@ class NumPyFramework(Framework):
     extra = "all"
 
     def owns(self, array: object) -> bool:
-        return aac.is_numpy_array(array)
+        """NumPy's arrays and scalars, but not ``np.matrix`` and ``np.ma.MaskedArray``: their
+        operators mean other things (``*`` multiplies matrices; reductions skip masked
+        entries). The dispatch reads a matrix as ``np.asarray`` does, and refuses a masked
+        array (``_values``)."""
+        return aac.is_numpy_array(array) and not isinstance(array, _OTHER_MEANINGS)
 
     def namespace(self) -> ModuleType:
         import array_api_compat.numpy as xp
