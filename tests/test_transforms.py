@@ -304,14 +304,43 @@ def torch():
 
 
 @pytest.mark.parametrize("name", _kernel_params("autograd"))
-def test_torch_autograd_matches_finite_differences(torch, name: str):
+def test_torch_autograd_matches_finite_differences(torch, name: str, monkeypatch):
+    """...and the kernel's value checks read no tensor that requires grad (torch warns,
+    once a process, "Converting a tensor with requires_grad=True to a scalar")."""
     case = CASES[name]
     hosts = _inputs(name)
     first, *rest = _on("torch", hosts)
     first = first.clone().requires_grad_(True)
-    sum(result.sum() for result in case.call(first, *rest)).backward()
+    _refuse_reads_of_tensors_that_require_grad(torch, monkeypatch)
+    results = case.call(first, *rest)
+    monkeypatch.undo()
+    sum(result.sum() for result in results).backward()
     expected = _finite_difference(case, hosts)
     assert_close(first.grad, expected, like=first, tolerance=FINITE_DIFFERENCE_TOLERANCE)
+
+
+def _refuse_reads_of_tensors_that_require_grad(torch: Any, monkeypatch: Any) -> None:
+    """Make reading a value of a tensor that requires grad (``float``, ``int``, ``bool``,
+    ``.item()``, ``.tolist()``) and ``torch.asarray`` of one without ``requires_grad=``
+    fail: torch warns of each once a process, so a warning filter would miss them."""
+    for method in ("__float__", "__int__", "__bool__", "item", "tolist"):
+        original = getattr(torch.Tensor, method)
+
+        def guarded(tensor: Any, *args: Any, _original: Any = original, _name: str = method) -> Any:
+            assert not tensor.requires_grad, f"{_name} of a tensor that requires grad"
+            return _original(tensor, *args)
+
+        monkeypatch.setattr(torch.Tensor, method, guarded)
+    original_asarray = torch.asarray
+
+    def asarray(obj: Any, *args: Any, **kwargs: Any) -> Any:
+        unspecified = "requires_grad" not in kwargs
+        assert not (unspecified and getattr(obj, "requires_grad", False)), (
+            "asarray of a grad tensor"
+        )
+        return original_asarray(obj, *args, **kwargs)
+
+    monkeypatch.setattr(torch, "asarray", asarray)
 
 
 @pytest.mark.parametrize("name", _kernel_params("compile"))

@@ -288,7 +288,8 @@ def _kept(
     of the block), and the block's history rows: the loss while steps are taken, then it.
     The params are a new array, never a view of the trajectory (a framework's buffer)."""
     if known_all(taken, xp=xp):  # eager, every step taken
-        return xp.asarray(trajectory[:, -1, :], copy=True), losses[:, -1], losses
+        last = trajectory[:, -1, :]  # copied by reshape: torch's asarray warns on grad tensors
+        return xp.reshape(last, last.shape, copy=True), losses[:, -1], losses
     block_steps = losses.shape[1]
     positions = xp.arange(1, block_steps + 1, dtype=steps_taken.dtype, device=aac.device(losses))
     last = positions == steps_taken[:, None]  # (B, K): no column where no step was taken

@@ -89,7 +89,7 @@ def _with_close_slices_exact(values: Any, axis: int, keepdims: bool) -> Any:
     import torch
 
     result = torch.logsumexp(values, dim=axis, keepdim=keepdims)
-    if float(torch.amin(torch.abs(result))) >= SMALL_RESULT:  # NaN compares False
+    if float(torch.amin(torch.abs(result.detach()))) >= SMALL_RESULT:  # NaN compares False
         return result
     row_max = torch.amax(values, dim=axis, keepdim=keepdims)
     close = (torch.sub(result, row_max) < _LOG_CLOSE_TO_ONE) & (torch.abs(result) < SMALL_RESULT)

@@ -37,17 +37,17 @@ def least_squares(features: Any, targets: Any, fit_intercept: bool) -> Any:
     if features.dtype not in (torch.float32, torch.float64) or targets.dtype != features.dtype:
         return NotImplemented
     n_samples, n_features = features.shape[-2:]
-    squared_norms = torch.linalg.vecdot(features.mT, features.mT)  # (1 or B, d)
+    squared_norms = torch.linalg.vecdot(features.mT, features.mT).detach()  # (1 or B, d)
     smallest, largest, target_sum = torch.stack(
-        (*torch.aminmax(squared_norms), targets.sum())
-    ).tolist()
+        (*torch.aminmax(squared_norms), targets.detach().sum())
+    ).tolist()  # read from detached tensors: no autograd graph, no warning
     if not (trusted(smallest, largest, n_samples, features.dtype) and math.isfinite(target_sum)):
         return NotImplemented  # NaN, infinity, a zero column, or a column to be scaled
     augmented, feature_means, target_means = _augmented(features, targets, fit_intercept)
     upper = torch.linalg.qr(augmented, mode=_qr_mode(augmented)).R  # [[R, Q^T y], [0, .]]
     factor, projected = upper[..., :n_features, :n_features], upper[..., :n_features, n_features:]
     tolerance = rank_tolerance(n_samples, n_features, torch.finfo(features.dtype).eps)
-    relative = factor.diagonal(dim1=-2, dim2=-1).abs() / squared_norms.sqrt()
+    relative = factor.detach().diagonal(dim1=-2, dim2=-1).abs() / squared_norms.sqrt()
     if not float(relative.min()) > tolerance:
         return NotImplemented  # a dependent column (or NaN): the kernel names it
     solution = torch.linalg.solve_triangular(factor, projected, upper=True)  # (., d, columns)

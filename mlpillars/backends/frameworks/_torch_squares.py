@@ -27,7 +27,7 @@ def normalize(x: Any, axis: int) -> Any:
     if x.dtype not in (torch.float32, torch.float64):
         return NotImplemented
     norms = torch.linalg.vector_norm(x, dim=axis, keepdim=True)
-    smallest, largest = torch.aminmax(norms)
+    smallest, largest = torch.aminmax(norms.detach())  # read: no autograd graph, no warning
     smallest_norm = float(smallest)  # squared by *: a Python float's ** raises on overflow
     if not trusted(smallest_norm * smallest_norm, float(largest), x.shape[axis], x.dtype):
         return NotImplemented
@@ -56,9 +56,9 @@ def r_squared(y_true: Any, y_pred: Any) -> Any:
     total_sum = torch.linalg.vecdot(shifted, shifted)
     error = y_pred - y_true
     residual_sum = torch.linalg.vecdot(error, error)
-    smallest, largest = torch.aminmax(total_sum)
+    smallest, largest = torch.aminmax(total_sum.detach())
     rows_trusted = trusted(float(smallest), float(largest), y_true.shape[-1], y_true.dtype)
-    if not (rows_trusted and float(torch.amax(residual_sum)) < math.inf):
+    if not (rows_trusted and float(torch.amax(residual_sum.detach())) < math.inf):
         return NotImplemented
     return 1 - residual_sum / total_sum
 
