@@ -338,6 +338,56 @@ def test_dask_reductions_over_empty_chunks():
     assert_close(mp.cosine_similarity(x, x), np.clip(unit @ unit.T, -1, 1), like=x)
 
 
+def _rows_of_unknown_sizes(da: Any, host: np.ndarray) -> Any:
+    """``host`` as a Dask array filtered by a boolean mask: its row sizes are NaN."""
+    lazy = da.from_array(host, chunks=(max(1, host.shape[0] // 2), *host.shape[1:]))
+    return lazy[da.from_array(np.ones(host.shape[0], dtype=bool), chunks=lazy.chunks[0])]
+
+
+def test_dask_rows_of_unknown_sizes_are_taken_slice_by_slice():
+    """After boolean indexing the row sizes are NaN; the kernels that work slice by slice
+    take such arrays (normalize failed in array-api-compat's vector_norm)."""
+    da = pytest.importorskip("dask.array")
+    rng = np.random.default_rng(4)
+    host, weight, bias = rng.normal(size=(9, 4)), rng.normal(size=(4, 3)), rng.normal(size=3)
+    x = _rows_of_unknown_sizes(da, host)
+    assert np.isnan(x.shape[0])
+    for axis in (0, 1):
+        assert_close(mp.softmax(x, axis=axis), scipy.special.softmax(host, axis=axis))
+        assert_close(mp.log_softmax(x, axis=axis), scipy.special.log_softmax(host, axis=axis))
+        assert_close(mp.logsumexp(x, axis=axis), scipy.special.logsumexp(host, axis=axis))
+        unit = host / np.linalg.norm(host, axis=axis, keepdims=True)
+        assert_close(mp.normalize(x, axis=axis), unit)
+    assert_close(mp.sigmoid(x), scipy.special.expit(host))
+    layer = mp.linear(x, da.from_array(weight), da.from_array(bias), activation="relu")
+    assert_close(layer, np.maximum(host @ weight + bias, 0))
+
+
+def test_dask_arrays_of_unknown_sizes_are_refused_by_kernels_that_need_them():
+    """The others failed inside Dask or array-api-compat ("cannot convert float NaN to
+    integer"), or compared NaN sizes into a misleading message ("the batch sizes B
+    disagree (X: nan, y: nan)")."""
+    da = pytest.importorskip("dask.array")
+    rng = np.random.default_rng(5)
+    X, y = _rows_of_unknown_sizes(da, rng.normal(size=(20, 3))), rng.normal(size=20)
+    labels = _rows_of_unknown_sizes(da, rng.integers(0, 3, size=20))
+    calls = {  # kernel: (its call, the argument named)
+        "pca": (lambda: mp.pca(X, 2), "X"),
+        "pca_fit": (lambda: mp.pca_fit(X, 2), "X"),
+        "least_squares": (lambda: mp.least_squares(X, _rows_of_unknown_sizes(da, y)), "X"),
+        "gradient_descent": (lambda: mp.gradient_descent(X, _rows_of_unknown_sizes(da, y)), "X"),
+        "r_squared": (lambda: mp.r_squared(X, X), "y_true"),
+        "cross_entropy": (lambda: mp.cross_entropy(X, labels), "logits"),
+        "cosine_similarity": (lambda: mp.cosine_similarity(X, X), "a"),
+        "scaled_dot_product_attention": (lambda: mp.scaled_dot_product_attention(X, X, X), "q"),
+    }
+    for name, (call, argument) in calls.items():
+        pattern = rf"^{name}: {argument} has sizes not known yet \(shape \(nan, 3\)"
+        with pytest.raises(ValueError, match=pattern) as error:
+            call()
+        assert f"{argument}.compute_chunk_sizes()" in str(error.value)
+
+
 def test_r_squared_of_data_far_from_zero_of_huge_values_and_of_zero_samples(xp: BackendCase):
     rng = np.random.default_rng(7)
     for offset, scale in ((1e4, 1.0), (0.0, 1e30), (-1e30, 1e25)):

@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 
 from ._placement import (
     ArraySlot,
+    check_known_sizes,
     gather_arrays,
     move_onto,
     namespace,
@@ -55,6 +56,7 @@ def kernel(
     array_lists: tuple[str, ...] = (),
     register: bool = True,
     name: str | None = None,
+    known_sizes: bool = False,
 ) -> Callable[[KernelFunction], KernelFunction]:
     """Make a generic array-API implementation into a public, dispatching kernel.
 
@@ -70,6 +72,12 @@ def kernel(
     name : str, optional
         The name errors give; default the function's own (a private helper's is not the
         one its user called).
+    known_sizes : bool
+        The kernel needs every array's sizes (it counts samples, compares two arguments'
+        shapes, or calls a function that needs them): a lazy array whose sizes are not
+        known yet (Dask after boolean indexing) is refused with a ``ValueError`` naming
+        it, instead of failing inside the formula. Kernels that work slice by slice leave
+        it False and take such arrays.
 
     Returns
     -------
@@ -98,6 +106,8 @@ def kernel(
         _INJECTED_BY_KERNEL.append(injected)
 
         def run(framework: Framework, args: Any, kwargs: dict[str, Any]) -> Any:
+            if known_sizes and framework.lazy:
+                check_known_sizes(kernel_name, slots, framework, args, kwargs)
             # a caller's own fused= or xp= is refused, as a TypeError (repeated keyword)
             found = injected.get(framework)
             if found is None:

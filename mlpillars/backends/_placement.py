@@ -72,6 +72,32 @@ def gather_arrays(
     return given
 
 
+def check_known_sizes(
+    kernel_name: str,
+    slots: tuple[ArraySlot, ...],
+    framework: Framework,
+    args: list[Any],
+    kwargs: dict[str, Any],
+) -> None:
+    """Raise a ``ValueError`` naming the first of the call's arrays (of ``framework``)
+    whose shape holds a size not known yet (NaN on Dask, None in the array API)."""
+    for slot in slots:
+        in_args = slot.position is not None and slot.position < len(args)
+        value = args[slot.position] if in_args else kwargs.get(slot.name)
+        items = enumerate(value) if slot.holds_list and value is not None else [(None, value)]
+        for index, array in items:
+            shape = tuple(getattr(array, "shape", ()))
+            if framework_of(array) is framework and any(
+                size is None or size != size for size in shape
+            ):
+                label = _label(slot.name, index)
+                raise ValueError(
+                    f"{kernel_name}: {label} has sizes not known yet (shape {shape}, as after "
+                    f"boolean indexing), which {kernel_name} needs: "
+                    f"{framework.unknown_sizes_remedy(label)}"
+                )
+
+
 def _put_back(
     slot: ArraySlot, index: int | None, value: Any, args: list[Any], kwargs: dict[str, Any]
 ) -> None:

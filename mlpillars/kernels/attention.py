@@ -40,7 +40,7 @@ MIN_BLOCK_SIZE = 16
 MAX_BLOCK_SIZE = 512
 
 
-@kernel(arrays=("q", "k", "v", "mask"))
+@kernel(arrays=("q", "k", "v", "mask"), known_sizes=True)
 def scaled_dot_product_attention(
     q: Any,
     k: Any,

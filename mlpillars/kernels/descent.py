@@ -90,7 +90,7 @@ class GradientDescentResult(NamedTuple):
     steps_run: Any
 
 
-@kernel(arrays=("X", "y", "lr"))
+@kernel(arrays=("X", "y", "lr"), known_sizes=True)
 def gradient_descent(
     X: Any,
     y: Any,

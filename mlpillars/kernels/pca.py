@@ -40,7 +40,7 @@ from ._pca_fit import SOLVERS, PCAFit, fit_pca, project, reconstruct, resolve_so
 __all__ = ["PCA", "SOLVERS", "NotFittedError", "PCAFit", "pca", "pca_fit", "resolve_solver"]
 
 
-@kernel(arrays=("X",))
+@kernel(arrays=("X",), known_sizes=True)
 def pca(
     X: Any,
     /,
@@ -81,7 +81,7 @@ def pca(
     return project(X, fitted.components, fitted.mean, variance, xp=xp)
 
 
-@kernel(arrays=("X",))
+@kernel(arrays=("X",), known_sizes=True)
 def pca_fit(
     X: Any, /, n_components: int | float | None = None, *, solver: str = "auto", xp: Any
 ) -> PCAFit:

@@ -206,7 +206,7 @@ def sigmoid(x: Any, /, *, xp: Any, fused: FusedSigmoid | None = None) -> Any:
     return stable_sigmoid(x, xp=xp)
 
 
-@kernel(arrays=("logits", "target"))
+@kernel(arrays=("logits", "target"), known_sizes=True)
 def cross_entropy(
     logits: Any,
     target: Any,

@@ -32,7 +32,7 @@ class LeastSquaresResult(NamedTuple):
     bias: Any
 
 
-@kernel(arrays=("X", "y"))
+@kernel(arrays=("X", "y"), known_sizes=True)
 def least_squares(
     X: Any,
     y: Any,
@@ -140,7 +140,7 @@ def _as_result(
     return LeastSquaresResult(weights[0, ...], bias[0, ...])
 
 
-@kernel(arrays=("y_true", "y_pred"))
+@kernel(arrays=("y_true", "y_pred"), known_sizes=True)
 def r_squared(y_true: Any, y_pred: Any, /, *, xp: Any, fused: FusedRSquared | None = None) -> Any:
     r"""Coefficient of determination along the last axis.
 

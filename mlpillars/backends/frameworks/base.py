@@ -78,6 +78,11 @@ class Framework:
     def __init__(self) -> None:
         self._fused_found: dict[str, Callable[..., Any] | None] = {}
 
+    def unknown_sizes_remedy(self, label: str) -> str:
+        """How a user gives ``label`` with its sizes known, for the error of a kernel
+        that needs them (only lazy frameworks have arrays of unknown sizes)."""
+        return f"give {label} with its sizes known"
+
     # -- importing ---------------------------------------------------------------------
     def is_installed(self) -> bool:
         """Whether the framework can be imported, without importing it."""

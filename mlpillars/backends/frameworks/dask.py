@@ -39,6 +39,12 @@ class DaskFramework(Framework):
     def owns(self, array: object) -> bool:
         return aac.is_dask_array(array)
 
+    def unknown_sizes_remedy(self, label: str) -> str:
+        return (
+            f"call {label}.compute_chunk_sizes() first (it computes {label}'s graph), or "
+            f"index with sizes Dask knows"
+        )
+
     def namespace(self) -> ModuleType:
         self.load()
         import array_api_compat.dask.array as xp
