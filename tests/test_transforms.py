@@ -19,6 +19,9 @@ eagerly.
 
 from __future__ import annotations
 
+import pathlib
+import subprocess
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -227,6 +230,17 @@ def test_jax_grad_matches_finite_differences(jax, name: str):
     gradient = jax.jit(jax.grad(summed))(first)
     expected = _finite_difference(CASES[name], hosts)
     assert_close(gradient, expected, like=first, tolerance=FINITE_DIFFERENCE_TOLERANCE)
+
+
+def test_jax_jit_of_arrays_on_a_second_device_stays_there(jax):
+    """Every kernel inside ``jax.jit`` with its arrays on a second device (two CPU devices
+    by ``XLA_FLAGS``, in a fresh process: as a second GPU would be): the NumPy values, on
+    that device. ``gradient_descent`` failed ("incompatible devices"): its default lr, a
+    Python number, was committed to the first device inside the trace."""
+    child = pathlib.Path(__file__).with_name("jax_second_device_child.py")
+    output = subprocess.run([sys.executable, str(child)], capture_output=True, text=True)
+    assert output.returncode == 0, output.stdout + output.stderr
+    assert output.stdout.count("on cpu:1") == len(KERNELS)
 
 
 def test_jax_eager_vmap_and_grad_of_a_kernel_with_several_arrays(jax):

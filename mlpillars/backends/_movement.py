@@ -28,10 +28,13 @@ def move_to(array: Any, target: Target, *, float_dtype: Any = None) -> Any:
         if target.device is None or framework.device_of(array) == target.device:
             return array
         return framework.to_device(array, target.device)
-    device = target.device if target.device is not None else framework.resolve_device(None)
     if source is None:  # a Python list or scalar
         dtype = float_dtype if float_dtype is not None and _holds_floats(array) else None
-        return framework.namespace().asarray(array, dtype=dtype, device=device)
+        # no device known (none named, or the inputs are traced): the namespace's default,
+        # which on JAX is uncommitted: inside jax.jit of arrays on another device, a
+        # number committed to the first device made the trace fail ("incompatible devices")
+        return framework.namespace().asarray(array, dtype=dtype, device=target.device)
+    device = target.device if target.device is not None else framework.resolve_device(None)
     return framework.from_foreign(array, source, device)
 
 
