@@ -106,6 +106,40 @@ def test_every_peer_passes_the_correctness_gate(kernel: str, peer_name: str):
     assert passed, f"{peer_name} differs from the reference by {max_error:.3g}"
 
 
+def test_plan_puts_each_sizes_cases_on_one_thread_pool_next_to_each_other():
+    """A run switches thread pools (NumPy's BLAS, torch's OpenMP, XLA's) once per pool a
+    size, NumPy's first, so that few cases wait for another pool's workers to idle."""
+    cases = plan_cases(SUITES["quick"], kernels=["softmax", "linear"])
+
+    def point(case: Case) -> tuple:
+        return case.kernel, case.size, case.dtype, case.variant
+
+    for key in {point(case) for case in cases}:
+        pools = [case.implementation.thread_pool for case in cases if point(case) == key]
+        groups = [pool for i, pool in enumerate(pools) if i == 0 or pools[i - 1] != pool]
+        assert len(groups) == len(set(groups)), f"{key}: pools {pools}"
+        assert groups[0] == "blas"
+
+
+def test_a_case_after_another_thread_pool_warms_until_that_pools_workers_idle(monkeypatch):
+    calls: list[float] = []
+
+    def run() -> None:
+        calls.append(time.perf_counter())
+        time.sleep(0.01)
+
+    prepared = measure.Prepared(run=run, outputs=list)
+    monkeypatch.setattr(measure, "_LAST_WORK", {"pool": "openmp", "ended": time.perf_counter()})
+    started = time.perf_counter()
+    measure._settle(prepared, "blas")
+    assert time.perf_counter() - started >= measure.SETTLE_SECONDS
+    assert len(calls) >= 2  # warm calls, not a sleep
+    calls.clear()
+    monkeypatch.setattr(measure, "_LAST_WORK", {"pool": "blas", "ended": time.perf_counter()})
+    measure._settle(prepared, "blas")  # the same pool: timed at once
+    assert calls == []
+
+
 def test_plan_covers_backends_baselines_and_peers_smaller_sizes_first():
     cases = plan_cases(SUITES["quick"], backends=["numpy"], kernels=["softmax"])
     kinds = {case.implementation.name: case.kind for case in cases}

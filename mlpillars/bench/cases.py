@@ -197,7 +197,9 @@ class Case:
 def plan_cases(
     suite: Suite, backends: Sequence[str] | None = None, kernels: Sequence[str] | None = None
 ) -> list[Case]:
-    """Every case of ``suite`` this machine can run, smaller sizes first.
+    """Every case of ``suite`` this machine can run, smaller sizes first; at each size the
+    implementations on one thread pool next to each other (NumPy's BLAS first), so that a
+    run switches pools rarely (see ``measure.SETTLE_SECONDS``).
 
     Parameters
     ----------
@@ -213,7 +215,7 @@ def plan_cases(
         Case(entry.kernel, implementation, point.size, point.dtype, point.variant)
         for entry in entries
         for point in suite.points(entry)
-        for implementation in implementations_of(entry, specs, suite, point.variant)
+        for implementation in by_thread_pool(implementations_of(entry, specs, suite, point.variant))
     ]
     return cases + out_of_core_cases(suite, specs, [entry.kernel for entry in entries])
 
@@ -280,6 +282,14 @@ def implementations_of(
         flavours = [f for f in suite.loops if f != NUMBA or numba_installed()]
         chosen += [LoopBaseline(flavour) for flavour in flavours]
     return chosen + [PeerImplementation(peer) for peer in entry.installed_peers()]
+
+
+def by_thread_pool(implementations: list[Implementation]) -> list[Implementation]:
+    """``implementations`` grouped by thread pool, NumPy's BLAS first, each group in its
+    given order."""
+    return sorted(
+        implementations, key=lambda chosen: (chosen.thread_pool != "blas", chosen.thread_pool)
+    )
 
 
 def _chosen_entries(suite: Suite, kernels: Sequence[str] | None) -> list[KernelEntry]:

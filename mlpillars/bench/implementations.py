@@ -83,6 +83,12 @@ class Implementation(ABC):
         loops of the same one (the native calls)."""
         return HOST
 
+    @property
+    def thread_pool(self) -> str:
+        """The worker threads its CPU work runs on: its backend framework's
+        (``Framework.thread_pool``)."""
+        return FRAMEWORKS[self.backend.partition(":")[0]].thread_pool
+
     def skip(
         self, case: Case, *, call: KernelCall, work: Work, suite: Suite, log: ResultsLog
     ) -> Skip | None:

@@ -4,7 +4,8 @@ Per case: the catalogue entry's example (or variant's) inputs -> the implementat
 skip check and preparation (inputs built on the device, compilation timed apart; a
 compiler that cannot trace the kernel ends the case as ``untraceable``) -> one checked call,
 under the memory meter, against the float64 NumPy reference -> a wrong result is recorded
-as wrong and not timed -> warm-up and timed rounds through pytest-benchmark, each ending
+as wrong and not timed -> warm-up (longer after a case on another thread pool: see
+:data:`SETTLE_SECONDS`) and timed rounds through pytest-benchmark, each ending
 with the backend's wait -> the machine's load over the case and the verdict whether it was
 measured on a busy machine (:mod:`.disturbance`) -> one row appended to the results log.
 """
@@ -72,6 +73,7 @@ def run_case(case: Case, suite: Suite, log: ResultsLog, benchmark: Any) -> dict[
             notes=prepared.notes,
         )
         first_call_seconds = _check_and_measure_memory(case, prepared, row)
+        _settle(prepared, case.implementation.thread_pool)
         rounds, iterations = _timed_rounds(prepared, first_call_seconds, suite, benchmark)
     except CaseOutcome as outcome:
         _finish(log, row, status=outcome.status, reason=outcome.reason)
@@ -80,6 +82,8 @@ def run_case(case: Case, suite: Suite, log: ResultsLog, benchmark: Any) -> dict[
         reason = f"{type(exc).__name__}: {exc}"
         _finish(log, row, status=ERROR, reason=reason, traceback=traceback.format_exc())
         raise CaseOutcome(ERROR, reason) from exc
+    finally:
+        _LAST_WORK.update(pool=case.implementation.thread_pool, ended=time.perf_counter())
     row.update(rounds=rounds, iterations=iterations, median=float(np.median(rounds)))
     row.update(meter.finish(load_start))
     benchmark.extra_info.update({k: v for k, v in row.items() if k != "rounds"})
@@ -166,6 +170,31 @@ def _timed_rounds(
     rounds = min(max(rounds, suite.min_rounds), suite.max_rounds)
     benchmark.pedantic(prepared.run, rounds=rounds, iterations=iterations)
     return [float(seconds) for seconds in benchmark.stats.stats.data], iterations
+
+
+SETTLE_SECONDS = 0.25
+"""After a case on another thread pool, a case's rounds start at least this long after
+that case's last call, the time filled with warm calls of its own: idle workers spin
+before they sleep, taking the cores another pool's workers need. On the 2-core machine a
+torch GEMM (256 x 1024 x 1024 float32) right after a NumPy one took 10-18 ms for its
+first nine calls (about 0.13 s, OpenBLAS's workers spinning) against 4.5 ms after 0.3 s;
+a NumPy one right after torch's 6-10 ms against 4. In a ``targets`` run NumPy's linear
++ ReLU, timed first after torch's cases, measured 1.62x plain NumPy, timed after NumPy's;
+with this wait (and the cases on one pool next to each other) 0.96x, 0.99x, 1.01x."""
+
+_LAST_WORK: dict[str, Any] = {"pool": None, "ended": 0.0}
+"""The thread pool of the last case that ran anything, and when it ended (no pool: no
+case yet, and the run's own work before, such as the machine's peaks, on every pool)."""
+
+
+def _settle(prepared: Prepared, pool: str) -> None:
+    """Warm calls until :data:`SETTLE_SECONDS` have passed since the last case, when that
+    case ran on another thread pool than ``pool`` (for a run's first case: from now)."""
+    if _LAST_WORK["pool"] == pool:
+        return
+    since = _LAST_WORK["ended"] if _LAST_WORK["pool"] is not None else time.perf_counter()
+    while time.perf_counter() - since < SETTLE_SECONDS:
+        prepared.run()
 
 
 def _warm_call_seconds(prepared: Prepared, calls: int = 5) -> float:

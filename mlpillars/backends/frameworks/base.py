@@ -54,6 +54,12 @@ class Framework:
     lazy : bool
         Whether its arrays are computed only when asked (Dask): a read is then a compute,
         worth it for a value check but not at every step of a loop.
+    thread_pool : str
+        The pool of worker threads its CPU work runs on: NumPy's BLAS (``"blas"``) for
+        NumPy and the frameworks that compute with it (Dask's chunks, array-api-strict),
+        torch's OpenMP workers, XLA's. Idle workers spin a while after their work, taking
+        cores from another pool's: the benchmark lets them stop before timing a case on
+        another pool (:mod:`mlpillars.bench.measure`).
     compiles_loops : bool
         Whether :meth:`run_loop` always compiles the whole loop into one program (JAX): a
         step's array calls then cost nothing apart, and a kernel gains nothing from
@@ -72,6 +78,7 @@ class Framework:
     requires_gpu: ClassVar[bool] = False
     compiler: ClassVar[str | None] = None
     lazy: ClassVar[bool] = False
+    thread_pool: ClassVar[str] = "blas"
     compiles_loops: ClassVar[bool] = False
     fused_kernels: ClassVar[dict[str, str]] = {}
 

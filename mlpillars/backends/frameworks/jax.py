@@ -24,6 +24,7 @@ MATMUL_PRECISION_VARIABLE = "JAX_DEFAULT_MATMUL_PRECISION"
 class JaxFramework(Framework):
     name = "jax"
     module_name = "jax"
+    thread_pool = "xla"
     extra = "jax"
     device_kinds = ("cpu", "gpu")
     gpu_capable = True

@@ -41,6 +41,7 @@ def _safe_to_share(host: np.ndarray) -> bool:
 
 class TorchFramework(Framework):
     name = "torch"
+    thread_pool = "openmp"
     module_name = "torch"
     extra = "torch"
     device_kinds = ("cpu", "cuda")
