@@ -40,6 +40,31 @@ def test_results_follow_inputs(xp: BackendCase):
     assert str(xp.framework.device_of(result)) == str(xp.framework.device_of(x))
 
 
+def test_every_kernel_keeps_its_inputs_on_array_api_strict_device1():
+    """array-api-strict's "device1" plays a GPU (no value is read there, as on CUDA) and
+    refuses any operation mixing devices: every kernel's example call with its arrays
+    there gives NumPy's values, on that device."""
+    strict = pytest.importorskip("array_api_strict")
+    from mlpillars.bench.catalogue import CATALOGUE
+    from mlpillars.examples import SMALLEST_SIZE
+
+    device = strict.Device("device1")
+
+    def there(value):
+        if isinstance(value, list):
+            return [there(item) for item in value]
+        return strict.asarray(value, device=device) if isinstance(value, np.ndarray) else value
+
+    for name, entry in CATALOGUE.items():
+        call = entry.example(np.random.default_rng(0), SMALLEST_SIZE)
+        expected = entry.main_output(mp.KERNELS[name](*call.arrays, **call.options))
+        result = entry.main_output(mp.KERNELS[name](*there(list(call.arrays)), **call.options))
+        as_tuples = (part if isinstance(part, tuple) else (part,) for part in (result, expected))
+        for actual, wanted in zip(*as_tuples, strict=True):
+            assert actual.device == device, f"{name}: on {actual.device}"
+            assert_close(actual, wanted, err_msg=name)
+
+
 def test_python_lists_count_as_numpy():
     result = mp.softmax([2.0, 1.0, 0.1])
     assert isinstance(result, np.ndarray) and result.dtype == np.float64
