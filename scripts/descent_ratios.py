@@ -2,7 +2,9 @@
 
 B=256 problems, n=512, d=32, 200 steps, float64, MSE and logistic. Each implementation
 runs ``--rounds`` times, interleaved, and the minimum is kept (the host is shared: the
-minimum is the least disturbed round). JAX is timed jitted after a warm-up; its compile
+minimum is the least disturbed round); each timed call follows warm calls filling
+``SETTLE_SECONDS`` after the previous one, as the harness's cases do (another library's
+idle threads spin meanwhile). JAX is timed jitted after a warm-up; its compile
 time (first call) is printed apart. Run from the repository root:
 
     python scripts/descent_ratios.py [--rounds 5]
@@ -21,6 +23,7 @@ import numpy as np
 
 import mlpillars as mp
 from mlpillars.bench.baselines import numba_models
+from mlpillars.bench.measure import SETTLE_SECONDS
 
 B, N, D, STEPS = 256, 512, 32, 200
 LR = {"mse": 0.05, "logistic": 0.5}
@@ -93,11 +96,15 @@ def measure(loss: str, rounds: int) -> None:
     print(f"{loss}: B={B} n={N} d={D} steps={STEPS} float64, min of {rounds} rounds")
     candidates = implementations(loss, X, y)
     best = dict.fromkeys(candidates, float("inf"))
+    previous_ended = time.perf_counter()
     for _ in range(rounds):
         for name, run in candidates.items():
+            while time.perf_counter() - previous_ended < SETTLE_SECONDS:
+                run()  # the previous implementation's idle workers stop spinning meanwhile
             started = time.perf_counter()
             run()
-            best[name] = min(best[name], time.perf_counter() - started)
+            previous_ended = time.perf_counter()
+            best[name] = min(best[name], previous_ended - started)
     loop, ours = best["numpy loop"], best["ours numpy"]
     for name, seconds in best.items():
         print(
