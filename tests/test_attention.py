@@ -442,7 +442,11 @@ def test_errors_come_before_the_framework_attention(backend):
     assert answers == []
 
 
-@pytest.mark.parametrize("shape", [(0, 4, 8), (0, 2, 4, 8), (2, 0, 4, 8), (3, 0, 8)])
+@pytest.mark.parametrize(
+    "shape",
+    # (0, 8, 17, 64): Dask's zeros of it divide by zero choosing chunks (raised on Dask)
+    [(0, 4, 8), (0, 2, 4, 8), (2, 0, 4, 8), (3, 0, 8), (0, 8, 17, 64)],
+)
 def test_zero_batch_or_heads_give_empty_results_like_torch(xp: BackendCase, shape):
     q = xp.asarray(np.ones(shape))
     output, weights = scaled_dot_product_attention(q, q, q, return_weights=True)

@@ -70,6 +70,17 @@ def test_both_mse_paths_match_the_reference_loop(xp: BackendCase, name, method):
     assert int(result.steps_run) == steps and not bool(result.diverged)
 
 
+@pytest.mark.parametrize("options", [{}, {"loss": "logistic"}, {"optimizer": "adam", "tol": 1e-6}])
+def test_zero_problems_give_empty_results(xp: BackendCase, options):
+    """B = 0 (an empty batch from a filter): empty fields of the right shapes (on
+    array-api-strict the statistics sliced row 0 of zero rows, an IndexError)."""
+    X, y = xp.asarray(np.zeros((0, 5, 2))), xp.asarray(np.zeros((0, 5)))
+    fitted = gradient_descent(X, y, steps=4, **options)
+    assert tuple(fitted.weights.shape) == (0, 2) and tuple(fitted.bias.shape) == (0,)
+    assert tuple(fitted.loss_history.shape)[1:] == (0,)
+    assert tuple(fitted.diverged.shape) == tuple(fitted.steps_run.shape) == (0,)
+
+
 def test_shared_features_with_batched_targets_on_statistics(xp: BackendCase):
     rng = np.random.default_rng(3)
     X_host, targets = rng.normal(size=(30, 2)), rng.normal(size=(3, 30))

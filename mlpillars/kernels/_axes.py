@@ -71,8 +71,17 @@ def _reshaped(array: Any, shape: tuple[int, ...], *, xp: Any) -> Any:
     """``array`` in ``shape``; an empty one made anew (it holds no values), as Dask's
     reshape refuses some empty shapes ((0, 2) to (0,))."""
     if math.prod(shape) == 0:
-        return xp.zeros(shape, dtype=array.dtype, device=aac.device(array))
+        return zeros_like_of_shape(array, shape, xp=xp)
     return xp.reshape(array, shape)
+
+
+def zeros_like_of_shape(like: Any, shape: tuple[int, ...], *, xp: Any) -> Any:
+    """``xp.zeros(shape)`` in ``like``'s dtype and device. An empty shape is made flat and
+    reshaped: Dask's zeros of some empty shapes ((0, 8, 17, 64)) divide by zero choosing
+    their chunks."""
+    if math.prod(shape) != 0:
+        return xp.zeros(shape, dtype=like.dtype, device=aac.device(like))
+    return xp.reshape(xp.zeros((0,), dtype=like.dtype, device=aac.device(like)), shape)
 
 
 def _kept_axes(ndim: int, axes: tuple[int, ...]) -> tuple[int, ...]:

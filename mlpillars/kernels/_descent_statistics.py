@@ -97,7 +97,8 @@ def _centred_products(features: Any, centred_targets: Any, *, xp: Any) -> tuple[
     inside the program (:func:`mlpillars.backends.branch`).
     """
     n = features.shape[-2]
-    ones = xp.broadcast_to(xp.ones_like(centred_targets[:1, ...]), centred_targets.shape)
+    one_row = xp.ones((1, n), dtype=centred_targets.dtype, device=aac.device(centred_targets))
+    ones = xp.broadcast_to(one_row, centred_targets.shape)  # no slice: B may be 0
     columns = xp.stack([centred_targets, ones], axis=-2)  # (B, 2, n)
     # rows times X: (B, 2, d) in one pass over X (the column form was 2.6x slower on NumPy)
     products = columns @ features / n

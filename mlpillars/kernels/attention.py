@@ -14,8 +14,6 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import array_api_compat as aac
-
 from ..backends import kernel
 from ._attention_fused import FusedAttention, fused_output, is_offered
 from ._attention_layout import (
@@ -26,6 +24,7 @@ from ._attention_layout import (
 )
 from ._attention_paths import blocked_attention, plain_attention
 from ._attention_range import may_overflow, scores_within_range
+from ._axes import zeros_like_of_shape
 from ._checks import narrowed, widened
 
 BLOCKED_ABOVE_ELEMENTS = 2**25
@@ -225,11 +224,10 @@ def _ungrouped(layout: AttentionLayout, grouped: Any, *, xp: Any) -> Any:
 
 def _empty_attention(layout: AttentionLayout, q: Any, return_weights: bool, *, xp: Any) -> Any:
     """No queries or no keys: zeros (a query without keys attends to nothing)."""
-    device = aac.device(q)
-    output = xp.zeros(layout.output_shape, dtype=q.dtype, device=device)
+    output = zeros_like_of_shape(q, layout.output_shape, xp=xp)
     if not return_weights:
         return output
-    return output, xp.zeros(layout.weights_shape, dtype=q.dtype, device=device)
+    return output, zeros_like_of_shape(q, layout.weights_shape, xp=xp)
 
 
 def _auto_block_size(layout: AttentionLayout) -> int:
