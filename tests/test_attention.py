@@ -455,6 +455,22 @@ def test_zero_batch_or_heads_give_empty_results_like_torch(xp: BackendCase, shap
     assert tuple(scaled_dot_product_attention(q, q, q, is_causal=True).shape) == shape
 
 
+def test_features_of_length_zero_give_uniform_weights_or_empty_values(xp: BackendCase, rng):
+    """E = 0: every score is 0, so each query averages the values; Ev = 0: an empty
+    output. NumPy's own attention (and Dask's, on NumPy chunks) raised "cannot reshape
+    array of size 0 into shape (4,0)": a reshape by -1."""
+    values = rng.normal(size=(2, 4, 5))
+    no_features = xp.asarray(np.zeros((2, 3, 0)))
+    output = scaled_dot_product_attention(
+        no_features, xp.asarray(np.zeros((2, 4, 0))), xp.asarray(values)
+    )
+    expected = np.broadcast_to(values.mean(axis=-2, keepdims=True), (2, 3, 5))
+    assert_close(output, expected, like=no_features)
+    q = xp.asarray(rng.normal(size=(2, 3, 4)))
+    empty = scaled_dot_product_attention(q, q, xp.asarray(np.zeros((2, 3, 0))))
+    assert tuple(empty.shape) == (2, 3, 0)
+
+
 def test_public_signature_hides_the_injected_parameters():
     parameters = inspect.signature(scaled_dot_product_attention).parameters
     assert "xp" not in parameters and "fused" not in parameters

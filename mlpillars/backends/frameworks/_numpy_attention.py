@@ -48,7 +48,8 @@ def attention(
         return NotImplemented
     heads, query_length, key_length = q.shape[-3], q.shape[-2], k.shape[-2]
     slices = math.prod(q.shape[:-2])
-    queries = np.reshape(q * np.asarray(scale, dtype=q.dtype), (slices, query_length, -1))
+    # sizes named, not -1: an axis of length 0 (E = 0 or Ev = 0) leaves -1 undetermined
+    queries = np.reshape(q * np.asarray(scale, dtype=q.dtype), (slices, query_length, q.shape[-1]))
     keys, values = _per_query_head(k, heads, enable_gqa), _per_query_head(v, heads, enable_gqa)
     masks = None if mask is None else _per_slice(mask, q.shape[:-2], query_length, key_length)
     causal = _causal(query_length, key_length) if is_causal else None
@@ -82,13 +83,13 @@ def _per_query_head(array: np.ndarray, heads: int, enable_gqa: bool) -> np.ndarr
     head repeated for its group of Hq / Hk query heads (a view where no group is)."""
     if enable_gqa:
         array = np.repeat(array, heads // array.shape[-3], axis=-3)
-    return np.reshape(array, (-1, *array.shape[-2:]))
+    return np.reshape(array, (math.prod(array.shape[:-2]), *array.shape[-2:]))
 
 
 def _per_slice(mask: np.ndarray, batch_shape: tuple[int, ...], rows: int, columns: int) -> Any:
     """The mask (..., Hq or 1, Lq or 1, Lk or 1) broadcast to (slices, Lq, Lk) (a view)."""
     full = np.broadcast_to(mask, (*batch_shape, rows, columns))
-    return np.reshape(full, (-1, rows, columns)) if full.ndim > 3 else full
+    return np.reshape(full, (math.prod(batch_shape), rows, columns)) if full.ndim > 3 else full
 
 
 def _causal(query_length: int, key_length: int) -> np.ndarray:
