@@ -54,6 +54,20 @@ def test_linear_with_exact_gelu_in_half_precision(half: BackendCase, rng: np.ran
     assert_close(mp.linear(x, weight, activation="gelu"), expected, like=x)
 
 
+@pytest.mark.parametrize("mse_method", ["statistics", "data"])
+def test_gradient_descent_in_half_precision(half: BackendCase, rng, mse_method):
+    """NumPy's (and Dask's) float16 fit raised TypeError from numpy.linalg ("float16 is
+    unsupported in linalg"): the minimiser solved before the loop is solved in float32."""
+    X = half.asarray(rng.normal(size=(16, 2)))
+    y = half.asarray(rng.normal(size=16))
+    fitted = mp.gradient_descent(X, y, lr=0.1, steps=20, mse_method=mse_method)
+    on_float64 = mp.gradient_descent(
+        half.to_numpy(X).astype(np.float64), half.to_numpy(y).astype(np.float64), lr=0.1, steps=20
+    )
+    assert_close(fitted.weights, on_float64.weights, like=X)
+    assert_close(fitted.loss_history, on_float64.loss_history, like=X)
+
+
 def test_cross_entropy_in_half_precision(half: BackendCase, rng: np.random.Generator):
     logits = half.asarray(rng.normal(size=(6, 4)))
     labels = half.asarray(np.array([0, 3, 1, 2, 2, 0]), dtype=None)

@@ -42,6 +42,7 @@ import array_api_compat as aac
 
 from ..backends import branch, values_at_hand, vecdot
 from ..tolerances import tolerance_for
+from ._checks import narrowed, widened
 from ._descent_objectives import MseStatistics
 
 
@@ -163,10 +164,11 @@ def around_the_minimum(
     if batch_size * n_features**3 > SOLVE_FIRST_BUDGET or not values_at_hand(linear):
         return statistics
     curvature = xp.broadcast_to(curvature, (batch_size, n_features, n_features))
-    try:
-        minimiser = xp.linalg.solve(curvature, -linear[..., None])[..., 0]
+    try:  # half precision solved in float32: NumPy's and torch's solve take neither
+        solved = xp.linalg.solve(widened(curvature, xp=xp), widened(-linear[..., None], xp=xp))
     except (ValueError, RuntimeError):  # a singular Q (NumPy's LinAlgError, torch's)
         return statistics
+    minimiser = narrowed(solved[..., 0], linear, xp=xp)
     optimum = statistics.offset + vecdot(linear, minimiser, xp=xp)
     # needed where the optimum's loss is below the rounding there; kept where the start
     # (w = 0, loss c) keeps its digits around the minimiser, which a far-off one (a
