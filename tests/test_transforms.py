@@ -232,15 +232,19 @@ def test_jax_grad_matches_finite_differences(jax, name: str):
     assert_close(gradient, expected, like=first, tolerance=FINITE_DIFFERENCE_TOLERANCE)
 
 
-def test_jax_jit_of_arrays_on_a_second_device_stays_there(jax):
-    """Every kernel inside ``jax.jit`` with its arrays on a second device (two CPU devices
-    by ``XLA_FLAGS``, in a fresh process: as a second GPU would be): the NumPy values, on
-    that device. ``gradient_descent`` failed ("incompatible devices"): its default lr, a
-    Python number, was committed to the first device inside the trace."""
+def test_jax_arrays_on_a_second_device_or_sharded_over_two_stay_there(jax):
+    """Every kernel with its arrays on a second device (inside ``jax.jit``), or sharded
+    over two (eagerly and inside ``jax.jit``): the NumPy values, where the inputs were.
+    Two CPU devices by ``XLA_FLAGS``, in a fresh process, as two GPUs would be.
+
+    ``gradient_descent`` under jit failed ("incompatible devices": its default lr, a Python
+    number, was committed to the first device); sharded, attention and gradient descent
+    made arrays on the inputs' sharding, which other shapes cannot take."""
     child = pathlib.Path(__file__).with_name("jax_second_device_child.py")
     output = subprocess.run([sys.executable, str(child)], capture_output=True, text=True)
     assert output.returncode == 0, output.stdout + output.stderr
-    assert output.stdout.count("on cpu:1") == len(KERNELS)
+    assert output.stdout.count("on ['cpu:1']") == len(KERNELS)
+    assert output.stdout.count("sharded: on ['cpu:0', 'cpu:1']") == 2 * len(KERNELS) + 4
 
 
 def test_jax_eager_vmap_and_grad_of_a_kernel_with_several_arrays(jax):

@@ -11,6 +11,7 @@ from ._errors import BackendNotInstalledError, NoGPUError, UnknownBackendError
 from ._linalg import EighResult, QRResult, SVDResult, eigh, qr, solve_triangular, svd
 from ._loops import branch, loops_compiled, run_loop
 from ._movement import (
+    device_of,
     host_arrays,
     materialize,
     move_to,
@@ -61,6 +62,7 @@ __all__ = [
     "dask_from_npy",
     "dask_from_zarr",
     "dask_write_normal_zarr",
+    "device_of",
     "eigh",
     "erf",
     "extremes",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING, Any
 
+import array_api_compat as aac
 import numpy as np
 
 from ._selection import Target, parse_backend
@@ -36,6 +37,16 @@ def move_to(array: Any, target: Target, *, float_dtype: Any = None) -> Any:
         return framework.namespace().asarray(array, dtype=dtype, device=target.device)
     device = target.device if target.device is not None else framework.resolve_device(None)
     return framework.from_foreign(array, source, device)
+
+
+def device_of(array: Any) -> Any:
+    """The device to make new arrays on beside ``array`` (``device=`` of ``xp.zeros`` and
+    the like): its device, or None where no one device fits arrays of every shape (a JAX
+    array sharded or replicated over several devices: JAX then places the new arrays; a
+    tracer). Kernels call this, not ``array_api_compat.device``, whose answer for such a
+    JAX array is its sharding, which a new array of another shape cannot take."""
+    framework = framework_of(array)
+    return aac.device(array) if framework is None else framework.device_of(array)
 
 
 def _holds_floats(value: Any) -> bool:

@@ -13,8 +13,7 @@ from __future__ import annotations
 import math
 from typing import Any, Protocol
 
-import array_api_compat as aac
-
+from ..backends import device_of
 from ._attention_layout import AttentionLayout, mask_of_rank
 from ._attention_paths import causal_tile
 
@@ -141,7 +140,7 @@ def _mask_with_causal(mask: Any, is_causal: bool, layout: AttentionLayout, *, xp
     the (Lq, Lk) causal triangle, a float one ``-inf`` above it."""
     if not is_causal:
         return mask
-    device = aac.device(mask)
+    device = device_of(mask)
     causal = causal_tile(0, layout.query_length, 0, layout.key_length, device, xp)
     if xp.isdtype(mask.dtype, "bool"):
         return mask & causal

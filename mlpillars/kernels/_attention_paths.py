@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import array_api_compat as aac
+from ..backends import device_of
 
 EXP_UNDERFLOW = 1e4
 """``exp(-EXP_UNDERFLOW)`` is 0 in every floating dtype."""
@@ -118,11 +118,11 @@ def tile_scores(
     # A tile wholly on or below the diagonal (its last key <= its first query) needs no
     # causal mask.
     if is_causal and key_range[1] - 1 > query_range[0]:
-        causal = causal_tile(*query_range, *key_range, aac.device(scores), xp)
+        causal = causal_tile(*query_range, *key_range, device_of(scores), xp)
         allowed = causal if allowed is None else allowed & causal
     if allowed is None:
         return scores
-    minus_infinity = xp.asarray(-math.inf, dtype=scores.dtype, device=aac.device(scores))
+    minus_infinity = xp.asarray(-math.inf, dtype=scores.dtype, device=device_of(scores))
     return xp.where(allowed, scores, minus_infinity)
 
 

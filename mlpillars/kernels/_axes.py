@@ -13,8 +13,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-import array_api_compat as aac
-
+from ..backends import device_of
 from ._checks import check_axis, is_integer, shape_text
 
 
@@ -80,8 +79,8 @@ def zeros_like_of_shape(like: Any, shape: tuple[int, ...], *, xp: Any) -> Any:
     reshaped: Dask's zeros of some empty shapes ((0, 8, 17, 64)) divide by zero choosing
     their chunks."""
     if math.prod(shape) != 0:
-        return xp.zeros(shape, dtype=like.dtype, device=aac.device(like))
-    return xp.reshape(xp.zeros((0,), dtype=like.dtype, device=aac.device(like)), shape)
+        return xp.zeros(shape, dtype=like.dtype, device=device_of(like))
+    return xp.reshape(xp.zeros((0,), dtype=like.dtype, device=device_of(like)), shape)
 
 
 def _kept_axes(ndim: int, axes: tuple[int, ...]) -> tuple[int, ...]:

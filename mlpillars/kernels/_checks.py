@@ -7,10 +7,9 @@ import math
 import numbers
 from typing import Any
 
-import array_api_compat as aac
 import array_api_extra as xpx
 
-from ..backends import COMPUTED_FLOATING, is_dtype
+from ..backends import COMPUTED_FLOATING, device_of, is_dtype
 from ..tolerances import dtype_name
 
 
@@ -209,7 +208,7 @@ def as_floating(
             dtype = xp.result_type(dtype, array_dtype)
     if dtype is None:
         present = next(array for array in arrays if array is not None)
-        dtype = xpx.default_dtype(xp, device=aac.device(present))
+        dtype = xpx.default_dtype(xp, device=device_of(present))
     return tuple(
         array if array is None or array.dtype == dtype else xp.astype(array, dtype)
         for array in arrays

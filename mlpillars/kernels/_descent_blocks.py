@@ -28,10 +28,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-import array_api_compat as aac
 import array_api_extra as xpx
 
-from ..backends import block_buffers, run_loop, values_in_reach
+from ..backends import block_buffers, device_of, run_loop, values_in_reach
 from ._descent_objectives import MseStatistics
 from ._descent_setup import Options, Setup
 from ._descent_steps import RISING_STEPS, ROUNDOFF_EPS, Progress, known_all
@@ -164,7 +163,7 @@ def _start(
 ) -> tuple[BlockProgress, BlockConstants]:
     """The state at w = 0, b = 0 and the blocks' constants."""
     lr, options = problems.lr, problems.options
-    batch_size, device = lr.shape[0], aac.device(lr)
+    batch_size, device = lr.shape[0], device_of(lr)
     params = xp.zeros((batch_size, problems.n_params), dtype=lr.dtype, device=device)
     loss = statistics.losses(params[:, None, :], xp=xp)[:, 0]
     integers = xpx.default_dtype(xp, "integral", device=device)
@@ -243,7 +242,7 @@ def _ruled(
     block_steps = losses.shape[1]
     integers = progress.updates.dtype
     halt = options.halt_on_divergence
-    indices = xp.arange(block_steps, dtype=integers, device=aac.device(losses))
+    indices = xp.arange(block_steps, dtype=integers, device=device_of(losses))
     within = (indices + count * block_steps) < options.steps  # (K,)
     previous = xp.concat([progress.loss[:, None], losses[:, :-1]], axis=1)
     roundoff = ROUNDOFF_EPS * xp.finfo(losses.dtype).eps * xp.abs(previous)
@@ -291,9 +290,9 @@ def _kept(
         last = trajectory[:, -1, :]  # copied by reshape: torch's asarray warns on grad tensors
         return xp.reshape(last, last.shape, copy=True), losses[:, -1], losses
     block_steps = losses.shape[1]
-    positions = xp.arange(1, block_steps + 1, dtype=steps_taken.dtype, device=aac.device(losses))
+    positions = xp.arange(1, block_steps + 1, dtype=steps_taken.dtype, device=device_of(losses))
     last = positions == steps_taken[:, None]  # (B, K): no column where no step was taken
-    zero = xp.zeros((), dtype=losses.dtype, device=aac.device(losses))
+    zero = xp.zeros((), dtype=losses.dtype, device=device_of(losses))
     moved = steps_taken > 0
     params = xp.sum(xp.where(last[..., None], trajectory, zero), axis=1)
     params = xp.where(moved[:, None], params, progress.params)
@@ -316,7 +315,7 @@ def _history(
     rows = rows[block_steps - 1 : last, ...]  # the start, then each step
     if options.tol is None:
         return rows
-    after = xp.arange(rows.shape[0], dtype=progress.finished_after.dtype, device=aac.device(rows))
+    after = xp.arange(rows.shape[0], dtype=progress.finished_after.dtype, device=device_of(rows))
     rows = xp.where(after[:, None] > progress.finished_after, progress.loss, rows)
     if not values_in_reach(progress.finished_after):  # a GPU's: one sync, as the loop's
         return rows

@@ -15,9 +15,7 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-import array_api_compat as aac
-
-from ..backends import loops_compiled, row_major, vecdot
+from ..backends import device_of, loops_compiled, row_major, vecdot
 
 
 class DataObjective(NamedTuple):
@@ -85,8 +83,8 @@ def _logistic_loss_and_error(logits: Any, targets: Any, *, xp: Any) -> tuple[Any
     """
     # 0-d arrays, not Python scalars: array-api-compat's torch functions of a Python
     # scalar and an array do not trace under torch.compile
-    zero = xp.zeros((), dtype=logits.dtype, device=aac.device(logits))
-    one = xp.ones((), dtype=logits.dtype, device=aac.device(logits))
+    zero = xp.zeros((), dtype=logits.dtype, device=device_of(logits))
+    one = xp.ones((), dtype=logits.dtype, device=device_of(logits))
     tail = xp.exp(-xp.abs(logits))
     margins = xp.sum(xp.maximum(logits, zero) - targets * logits, axis=-1)
     loss = (margins + _log1p_sum(tail, xp=xp)) / logits.shape[-1]

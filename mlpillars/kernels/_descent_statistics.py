@@ -40,7 +40,7 @@ from typing import Any
 
 import array_api_compat as aac
 
-from ..backends import branch, values_at_hand, vecdot
+from ..backends import branch, device_of, values_at_hand, vecdot
 from ..tolerances import tolerance_for
 from ._checks import narrowed, widened
 from ._descent_objectives import MseStatistics
@@ -98,7 +98,7 @@ def _centred_products(features: Any, centred_targets: Any, *, xp: Any) -> tuple[
     inside the program (:func:`mlpillars.backends.branch`).
     """
     n = features.shape[-2]
-    one_row = xp.ones((1, n), dtype=centred_targets.dtype, device=aac.device(centred_targets))
+    one_row = xp.ones((1, n), dtype=centred_targets.dtype, device=device_of(centred_targets))
     ones = xp.broadcast_to(one_row, centred_targets.shape)  # no slice: B may be 0
     columns = xp.stack([centred_targets, ones], axis=-2)  # (B, 2, n)
     # rows times X: (B, 2, d) in one pass over X (the column form was 2.6x slower on NumPy)
@@ -138,7 +138,7 @@ def _from_centred_copy(
 def _penalised(gram: Any, l2: float, *, xp: Any) -> Any:
     if not l2:
         return gram
-    identity = xp.eye(gram.shape[-1], dtype=gram.dtype, device=aac.device(gram))
+    identity = xp.eye(gram.shape[-1], dtype=gram.dtype, device=device_of(gram))
     return gram + l2 * identity
 
 

@@ -12,10 +12,9 @@ import math
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-import array_api_compat as aac
 import array_api_extra as xpx
 
-from ..backends import values_at_hand
+from ..backends import device_of, values_at_hand
 from ._descent_setup import Options
 
 RISING_STEPS = 3
@@ -79,7 +78,7 @@ def start(
     constants : Constants
     """
     batch_size = lr.shape[0]
-    device = aac.device(lr)
+    device = device_of(lr)
     params = xp.zeros((batch_size, n_params), dtype=lr.dtype, device=device)
     loss, gradient = objective.loss_and_gradient(params, options, xp=xp)
     uses_first_moment = options.optimizer == "adam" or options.momentum > 0
@@ -185,9 +184,9 @@ def _schedule(count: Any, options: Options, dtype: Any, *, xp: Any) -> tuple[Any
         rate = min(1.0, (count + 1) / warmup) if warmup else 1.0
         return rate, 1 - beta1 ** (count + 1), 1 - beta2 ** (count + 1)
     taken = xp.astype(count + 1, dtype)
-    one = xp.ones((), dtype=dtype, device=aac.device(count))
+    one = xp.ones((), dtype=dtype, device=device_of(count))
     rate = xp.minimum(one, taken / warmup) if warmup else one
-    power = xp.asarray([beta1, beta2], dtype=dtype, device=aac.device(count)) ** taken
+    power = xp.asarray([beta1, beta2], dtype=dtype, device=device_of(count)) ** taken
     return rate, 1 - power[0], 1 - power[1]
 
 

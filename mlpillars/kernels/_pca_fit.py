@@ -5,9 +5,7 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-import array_api_compat as aac
-
-from ..backends import eigh, materialize, static_fields
+from ..backends import device_of, eigh, materialize, static_fields
 from ..backends import svd as thin_svd
 from ._checks import check_choice, narrowed, shape_text, widened
 from ._pca_checks import check_finite, check_matrix, checked_n_components, components_for_variance
@@ -178,7 +176,7 @@ def _centred_svd(X: Any, mean: Any, *, xp: Any) -> tuple[Any, Any]:
 def _flip_signs(axes: Any, *, xp: Any) -> Any:
     """Make each row's entry of largest absolute value positive (scikit-learn's svd_flip)."""
     largest_column = xp.argmax(xp.abs(axes), axis=1, keepdims=True)
-    columns = xp.arange(axes.shape[1], dtype=largest_column.dtype, device=aac.device(axes))
+    columns = xp.arange(axes.shape[1], dtype=largest_column.dtype, device=device_of(axes))
     at_largest = columns == largest_column
     pivots = xp.sum(xp.where(at_largest, axes, xp.zeros_like(axes)), axis=1, keepdims=True)
     return xp.where(pivots < 0, -axes, axes)

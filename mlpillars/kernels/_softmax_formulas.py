@@ -8,9 +8,7 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-import array_api_compat as aac
-
-from ..backends import reduce_max
+from ..backends import device_of, reduce_max
 from ._checks import check_axis, check_positive_number, is_empty, narrowed, widened
 
 TEMPERATURE_HINT = " (temperature -> 0 approaches argmax; use e.g. 1e-6 for near-greedy)"
@@ -58,7 +56,7 @@ def logsumexp_formula(x: Any, axis: int, *, xp: Any) -> Any:
     if is_empty(x):
         kept = tuple(1 if i == axis else size for i, size in enumerate(x.shape))
         fill = -math.inf if x.shape[axis] == 0 else 0.0
-        return xp.full(kept, fill, dtype=x.dtype, device=aac.device(x))
+        return xp.full(kept, fill, dtype=x.dtype, device=device_of(x))
     values = widened(x, xp=xp)
     row_max = reduce_max(values, axis=axis, keepdims=True, xp=xp)
     safe_max = xp.where(xp.isfinite(row_max), row_max, xp.zeros_like(row_max))

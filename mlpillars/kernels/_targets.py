@@ -13,7 +13,7 @@ from typing import Any
 import array_api_compat as aac
 import array_api_extra as xpx
 
-from ..backends import extremes, values_known
+from ..backends import device_of, extremes, values_known
 from ._checks import as_floating_array, check_axis, is_empty, shape_text
 
 
@@ -89,11 +89,11 @@ def _at_labels(class_last: Any, labels: Any, in_range: Any, *, xp: Any) -> Any:
     samples of 10 classes on NumPy: 0.5 ms against 10 ms."""
     if hasattr(xp, "take_along_axis"):
         index = labels if in_range is None else xp.where(in_range, labels, xp.zeros_like(labels))
-        indexing = xpx.default_dtype(xp, "indexing", device=aac.device(labels))
+        indexing = xpx.default_dtype(xp, "indexing", device=device_of(labels))
         index = index if index.dtype == indexing else xp.astype(index, indexing)
         return xp.take_along_axis(class_last, xp.expand_dims(index, axis=-1), axis=-1)[..., 0]
     n_classes = class_last.shape[-1]
-    classes = xp.arange(n_classes, dtype=labels.dtype, device=aac.device(class_last))
+    classes = xp.arange(n_classes, dtype=labels.dtype, device=device_of(class_last))
     is_label = xp.expand_dims(labels, axis=-1) == classes
     return xp.sum(xp.where(is_label, class_last, xp.zeros_like(class_last)), axis=-1)
 

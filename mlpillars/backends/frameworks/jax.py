@@ -83,6 +83,18 @@ class JaxFramework(Framework):
             raise unknown_device(self, spec)
         return devices[index]
 
+    def device_of(self, array: Any) -> Any:
+        """The device the array is committed to; None where it is committed to none (JAX
+        moves it where a computation needs it: ``jnp.ones(3)``), to several (sharded or
+        replicated) or is a tracer. New arrays beside it are then left uncommitted too, and
+        JAX places them: committed to the array's sharding they failed ("incompatible
+        devices", or an axis not divisible by the mesh), and committed to the default
+        device beside a sharded array as well."""
+        if self.is_traced(array) or not array.committed:
+            return None
+        devices = array.devices()
+        return next(iter(devices)) if len(devices) == 1 else None
+
     def is_gpu(self, device: Any) -> bool:
         return getattr(device, "platform", "cpu") in ("gpu", "cuda", "rocm")
 
