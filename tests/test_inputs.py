@@ -268,6 +268,107 @@ def test_a_numpy_matrix_is_read_as_numpy_reads_it(backend):
     assert_close(as_list, expected)  # float32 on torch: its default float
 
 
+# -- sparse, nested and meta arrays ----------------------------------------------------------
+
+
+def _torch_call(kernel_name: str) -> tuple[Any, list[Any], dict[str, Any], str]:
+    """torch, the kernel's example arrays as CPU tensors, its options, and the name of its
+    first argument (an array in every kernel's example)."""
+    torch = pytest.importorskip("torch")
+    call = call_on_backend(entry_for(kernel_name).example_call(SMALLEST_SIZE, "float64"), "torch")
+    return torch, list(call.arrays), call.options, _array_arguments(kernel_name)[0][0]
+
+
+@pytest.mark.parametrize("kernel_name", list(KERNELS))
+def test_a_sparse_torch_tensor_is_refused_by_every_kernel_with_how_to_densify(kernel_name):
+    """torch raised NotImplementedError from inside the formula ("Could not run
+    'aten::amax' with arguments from the 'SparseCPU' backend"), naming no kernel."""
+    _, arrays, options, argument = _torch_call(kernel_name)
+    arrays[0] = arrays[0].to_sparse()
+    pattern = rf"^{kernel_name}: {argument} is a sparse tensor \(layout torch.sparse_coo\)"
+    with pytest.raises(TypeError, match=pattern) as error:
+        KERNELS[kernel_name](*arrays, **options)
+    assert f"pass {argument}.to_dense()" in str(error.value)
+
+
+@pytest.mark.filterwarnings("ignore:Sparse CSR tensor support is in beta")
+@pytest.mark.parametrize("backend", [None, "numpy"], ids=["follow-inputs", "numpy"])
+def test_csr_and_nested_torch_tensors_are_refused_wherever_they_are_given(backend):
+    torch = pytest.importorskip("torch")
+    dense = torch.tensor([[1.0, 0.0, 2.0], [0.0, 3.0, 0.0]])
+    nested = torch.nested.nested_tensor([torch.ones(3), torch.ones(2)], layout=torch.jagged)
+    with pytest.raises(
+        TypeError, match=r"^softmax: x is a sparse tensor \(layout torch.sparse_csr\)"
+    ):
+        mp.softmax(dense.to_sparse_csr(), backend=backend)
+    with pytest.raises(TypeError, match=r"^linear: weight is a sparse tensor"):
+        mp.linear(torch.ones(4, 2), dense.to_sparse_csr(), backend=backend)
+    with pytest.raises(TypeError, match=r"^mlp: weights\[1\] is a sparse tensor"):
+        mp.mlp(torch.ones(4, 2), [dense[:, :2].T, dense.T.to_sparse()], backend=backend)
+    with pytest.raises(TypeError, match=r"^softmax: x is a nested tensor .*to_padded_tensor"):
+        mp.softmax(nested, backend=backend)
+
+
+def _sparse_arrays() -> list[Any]:
+    import scipy.sparse as scipy_sparse
+
+    params = []
+    values = np.array([[1.0, 0.0, 2.0], [0.0, 3.0, 0.0]])
+    params += [
+        pytest.param(scipy_sparse.csr_array(values), "csr_array", "toarray", id="scipy-csr"),
+        pytest.param(scipy_sparse.coo_matrix(values), "coo_matrix", "toarray", id="scipy-coo"),
+    ]
+    if FRAMEWORKS["jax"].is_installed():
+        import jax.experimental.sparse as jax_sparse
+
+        params.append(
+            pytest.param(jax_sparse.BCOO.fromdense(values), "BCOO", "todense", id="jax-bcoo")
+        )
+    return params
+
+
+@pytest.mark.parametrize("backend", _backend_params(with_none=True))
+@pytest.mark.parametrize(("sparse", "type_name", "densify"), _sparse_arrays())
+def test_sparse_arrays_of_other_libraries_are_refused_with_how_to_densify(
+    sparse, type_name, densify, backend
+):
+    """NumPy reads them as object arrays: the error said to convert "columns" to numbers."""
+    pattern = rf"^softmax: x is a sparse {type_name}, .* pass x\.{densify}\(\)$"
+    with pytest.raises(TypeError, match=pattern):
+        mp.softmax(sparse, backend=backend)
+    with pytest.raises(TypeError, match=rf"^linear: weight is a sparse {type_name}"):
+        mp.linear(np.ones((4, 2)), sparse, backend=backend)
+
+
+def _leaves(result: Any) -> list[Any]:
+    if isinstance(result, (tuple, list)):
+        return [leaf for part in result for leaf in _leaves(part)]
+    return [result]
+
+
+@pytest.mark.parametrize("kernel_name", list(KERNELS))
+def test_every_kernel_on_meta_tensors_gives_the_shapes_and_dtypes_of_a_cpu_call(kernel_name):
+    """A meta tensor has a shape and a dtype, no values (torch's shape inference): eight
+    kernels read values for their checks (Tensor.item() cannot be called on meta
+    tensors); a meta tensor is now read as a tracer is, its value checks skipped."""
+    torch, arrays, options, _ = _torch_call(kernel_name)
+    on_cpu = _leaves(KERNELS[kernel_name](*arrays, **options))
+    on_meta = _leaves(KERNELS[kernel_name](*_on_meta(arrays, torch), **options))
+    assert len(on_meta) == len(on_cpu)
+    for meta, cpu in zip(on_meta, on_cpu, strict=True):
+        if not isinstance(cpu, torch.Tensor):
+            assert meta == cpu  # a Python number (steps run, ...): the same
+            continue
+        assert meta.device.type == "meta"
+        assert (meta.shape, meta.dtype) == (cpu.shape, cpu.dtype)
+
+
+def _on_meta(value: Any, torch: Any) -> Any:
+    if isinstance(value, list):
+        return [_on_meta(item, torch) for item in value]
+    return value.to("meta") if isinstance(value, torch.Tensor) else value
+
+
 # -- empty axes and 0-d inputs ---------------------------------------------------------------
 
 EMPTY_SHAPES = [((5, 0), -1), ((0,), -1), ((0, 4), -1), ((0, 4), 0), ((3, 0, 2), 1)]

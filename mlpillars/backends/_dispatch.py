@@ -28,6 +28,7 @@ from ._placement import (
     move_onto,
     namespace,
     place_on_inputs,
+    screen,
 )
 from ._registry import KERNELS
 from ._selection import backend_spec_error, selected_target
@@ -122,6 +123,8 @@ def kernel(
             if selected is None and lone_position is not None and len(args) > lone_position:
                 framework = framework_of(args[lone_position])
                 if framework is not None:  # one array, nothing selected: nothing to move
+                    if framework.screens_arrays:
+                        screen(kernel_name, slots[0].name, framework, args[lone_position])
                     return run(framework, args, kwargs)
             args_list = list(args)
             given = gather_arrays(kernel_name, slots, args_list, kwargs)

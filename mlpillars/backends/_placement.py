@@ -66,10 +66,27 @@ def gather_arrays(
                 if item is None:
                     _check_optional(kernel_name, slot, i)
                 else:
-                    given.append((slot, i, item, framework_of(item)))
+                    given.append((slot, i, item, _owner(kernel_name, slot, i, item)))
         else:
-            given.append((slot, None, value, framework_of(value)))
+            given.append((slot, None, value, _owner(kernel_name, slot, None, value)))
     return given
+
+
+def _owner(kernel_name: str, slot: ArraySlot, index: int | None, value: Any) -> Any:
+    """The framework that owns ``value`` (None for a number or list), after
+    :func:`screen`."""
+    framework = framework_of(value)
+    if framework is not None and framework.screens_arrays:
+        screen(kernel_name, _label(slot.name, index), framework, value)
+    return framework
+
+
+def screen(kernel_name: str, label: str, framework: Framework, array: Any) -> None:
+    """Raise a ``TypeError`` naming the kernel and ``label`` where ``framework`` says
+    the kernels cannot compute on ``array`` (a sparse torch tensor), and what to pass."""
+    reason = framework.unsupported(array, label)
+    if reason is not None:
+        raise TypeError(f"{kernel_name}: {label} is {reason}")
 
 
 def check_known_sizes(

@@ -69,12 +69,27 @@ def _host_numbers(kernel_name: str, label: str, value: Any) -> np.ndarray:
     except (TypeError, ValueError, RuntimeError, OverflowError) as error:
         raise unreadable(kernel_name, label, value, error) from error
     if host.dtype.kind not in _NUMBER_KINDS:
+        densify = _densify_call(value)
+        if densify is not None:
+            raise TypeError(
+                f"{kernel_name}: {label} is a sparse {type(value).__name__}, and the kernels "
+                f"compute on dense arrays: pass {label}.{densify}()"
+            )
         raise TypeError(
             f"{kernel_name}: {label} must hold numbers; NumPy reads this "
             f"{type(value).__name__} as dtype {host.dtype} (convert its columns to numbers "
             f"first, e.g. np.asarray({label}, dtype=float)); valid: {VALID}"
         )
     return host
+
+
+def _densify_call(value: Any) -> str | None:
+    """The method that makes a sparse array (SciPy's, JAX's BCOO, pydata's) dense, where
+    ``value`` has one: SciPy's ``todense`` of a matrix is an ``np.matrix``."""
+    for method in ("toarray", "todense"):
+        if callable(getattr(value, method, None)):
+            return method
+    return None
 
 
 def unreadable(

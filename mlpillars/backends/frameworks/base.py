@@ -67,6 +67,9 @@ class Framework:
     fused_kernels : dict of str to str
         Kernel name -> name of the method that is the framework's own implementation of
         it (see :meth:`fused`).
+    screens_arrays : bool
+        Whether some arrays it owns are of a kind the kernels cannot compute on (torch's
+        sparse and nested tensors): the dispatch then asks :meth:`unsupported` of each.
     """
 
     name: ClassVar[str]
@@ -81,6 +84,7 @@ class Framework:
     thread_pool: ClassVar[str] = "blas"
     compiles_loops: ClassVar[bool] = False
     fused_kernels: ClassVar[dict[str, str]] = {}
+    screens_arrays: ClassVar[bool] = False
 
     def __init__(self) -> None:
         self._fused_found: dict[str, Callable[..., Any] | None] = {}
@@ -89,6 +93,11 @@ class Framework:
         """How a user gives ``label`` with its sizes known, for the error of a kernel
         that needs them (only lazy frameworks have arrays of unknown sizes)."""
         return f"give {label} with its sizes known"
+
+    def unsupported(self, array: Any, label: str) -> str | None:
+        """Why the kernels cannot compute on ``array`` (given as ``label``) and what to
+        pass instead, or None where they can (every array, unless :attr:`screens_arrays`)."""
+        return None
 
     # -- importing ---------------------------------------------------------------------
     def is_installed(self) -> bool:
@@ -195,7 +204,8 @@ class Framework:
 
     def is_traced(self, array: Any) -> bool:
         """Whether ``array`` has no values to read at all: a tracer under ``jax.jit`` or
-        ``torch.compile``. A GPU array's values can be read (at the cost of a sync)."""
+        ``torch.compile``, a torch tensor on the meta device. A GPU array's values can be
+        read (at the cost of a sync)."""
         return False
 
     def values_known(self, array: Any) -> bool:

@@ -39,6 +39,10 @@ def _safe_to_share(host: np.ndarray) -> bool:
     return host.flags.writeable and all(stride >= 0 for stride in host.strides)
 
 
+_STRIDED: list[Any] = []
+"""``torch.strided``, the dense tensors' layout, once a tensor has been screened."""
+
+
 class TorchFramework(Framework):
     name = "torch"
     thread_pool = "openmp"
@@ -46,9 +50,30 @@ class TorchFramework(Framework):
     extra = "torch"
     device_kinds = ("cpu", "cuda")
     gpu_capable = True
+    screens_arrays = True
 
     def owns(self, array: object) -> bool:
         return aac.is_torch_array(array)
+
+    def unsupported(self, array: Any, label: str) -> str | None:
+        if _STRIDED and array.layout is _STRIDED[0] and not array.is_nested:
+            return None  # a dense tensor: 0.15 us, where importing torch here cost 0.1 more
+        import torch  # not self.load(): torch.compile cannot trace importlib
+
+        if not _STRIDED:
+            _STRIDED.append(torch.strided)
+        if array.is_nested:
+            return (
+                f"a nested tensor (tensors whose shapes may differ); pass "
+                f"{label}.to_padded_tensor(0.0) (with a mask where the kernel takes one), or "
+                f"call the kernel on each component"
+            )
+        if array.layout is not torch.strided:
+            return (
+                f"a sparse tensor (layout {array.layout}), and the kernels compute on dense "
+                f"(strided) tensors: pass {label}.to_dense()"
+            )
+        return None
 
     def namespace(self) -> ModuleType:
         self.load()
@@ -124,13 +149,12 @@ class TorchFramework(Framework):
     def is_traced(self, array: Any) -> bool:
         import torch  # not self.load(): torch.compile cannot trace importlib
 
-        return torch.compiler.is_compiling()
+        # a meta tensor has a shape and a dtype but no values, as a tracer
+        return torch.compiler.is_compiling() or array.device.type == "meta"
 
     def values_known(self, array: Any) -> bool:
         # Under torch.compile the values are fake; on CUDA reading them syncs the stream.
-        import torch  # not self.load(): torch.compile cannot trace importlib
-
-        return not torch.compiler.is_compiling() and not self.is_gpu(array.device)
+        return not self.is_traced(array) and not self.is_gpu(array.device)
 
     def synchronize(self, array: Any) -> None:
         if self.is_gpu(array.device):
