@@ -3,7 +3,8 @@
 One representative call per kernel of ``mlpillars.backends.KERNELS`` (a kernel without a
 case fails :func:`test_every_kernel_has_a_transform_case`) runs under ``jax.jit``,
 ``jax.vmap`` (over its first argument and, where that means something, another),
-``jax.grad``, torch autograd and ``torch.compile(fullgraph=True)``. Results are compared
+``jax.grad``, torch autograd, ``torch.func.vmap`` and ``torch.func.grad`` and
+``torch.compile(fullgraph=True)``. Results are compared
 with the same call made eagerly on the same backend, through the tolerance table;
 gradients with a float64 central difference of the NumPy kernel. A framework that is not
 installed is skipped.
@@ -359,6 +360,49 @@ def _refuse_reads_of_tensors_that_require_grad(torch: Any, monkeypatch: Any) -> 
         return original_asarray(obj, *args, **kwargs)
 
     monkeypatch.setattr(torch, "asarray", asarray)
+
+
+@pytest.mark.parametrize(("name", "argnum"), _kernel_params("torch.func.vmap", with_other=True))
+def test_torch_func_vmap_matches_a_loop_of_eager_calls(torch, name: str, argnum: int):
+    """Nine kernels failed: their value checks read a batched tensor ("vmap: It looks like
+    you're calling .item() on a Tensor"), and array-api-compat's vecdot calls
+    ``moveaxis``, which has no batching rule; values are now not read under a vmap."""
+    batches = [_inputs(name, seed) for seed in range(BATCH)]
+    arrays = _on("torch", batches[0])
+    mapped = _on("torch", (np.stack([hosts[argnum] for hosts in batches]),))[0]
+    vmapped = torch.func.vmap(_one_argument(name, argnum, arrays))(mapped)
+    per_item = []
+    for hosts in batches:
+        item = list(arrays)
+        item[argnum] = _on("torch", (hosts[argnum],))[0]
+        per_item.append(_host(CASES[name].call(*item)))
+    expected = [np.stack(results) for results in zip(*per_item, strict=True)]
+    _assert_all_close(vmapped, expected, arrays[0], f"{name} vmap over argument {argnum}")
+
+
+@pytest.mark.parametrize("name", _kernel_params("torch.func.grad"))
+def test_torch_func_grad_matches_finite_differences(torch, name: str):
+    """``torch.func.grad`` leaves values readable: the value checks still run."""
+    hosts = _inputs(name)
+    first, *rest = _on("torch", hosts)
+    summed = _summed(_one_argument(name, 0, (first, *rest)), torch.sum)
+    gradient = torch.func.grad(summed)(first)
+    expected = _finite_difference(CASES[name], hosts)
+    assert_close(gradient, expected, like=first, tolerance=FINITE_DIFFERENCE_TOLERANCE)
+
+
+def test_torch_func_vmap_reads_no_value_but_grad_does(torch):
+    x = torch.zeros(2, 3)
+    seen = []
+
+    def record(row: Any) -> Any:
+        seen.append((values_known(row), FRAMEWORKS["torch"].is_traced(row)))
+        return row
+
+    torch.func.vmap(record)(x)
+    torch.func.grad(lambda row: record(row).sum())(x[0])
+    torch.func.grad(lambda rows: torch.func.vmap(record)(rows).sum())(x)
+    assert seen == [(False, True), (True, False), (False, True)]
 
 
 @pytest.mark.parametrize("name", _kernel_params("compile"))

@@ -30,7 +30,7 @@ from typing import Any, NamedTuple
 
 import array_api_extra as xpx
 
-from ..backends import block_buffers, device_of, run_loop, values_in_reach
+from ..backends import block_buffers, device_of, run_loop, values_in_reach, vecdot
 from ._descent_objectives import MseStatistics
 from ._descent_setup import Options, Setup
 from ._descent_steps import RISING_STEPS, ROUNDOFF_EPS, Progress, known_all
@@ -143,7 +143,7 @@ def step_map(statistics: MseStatistics, lr: Any, *, xp: Any) -> tuple[Any, Any]:
     mean = xp.broadcast_to(statistics.feature_mean, (batch_size, n_features))
     shift = xp.broadcast_to(statistics.target_mean, (batch_size,))
     if statistics.reference is not None:
-        shift = shift + xp.vecdot(mean, statistics.reference)
+        shift = shift + vecdot(mean, statistics.reference, xp=xp)
     shift = shift[:, None]
     # [[Q + x̄ x̄^T, x̄], [x̄^T, 1]]: [Q, 0] plus x̄ [x̄, 1], then the row [x̄, 1], scaled in
     # place where the framework allows it (each new (B, p, p) array costs page faults on

@@ -239,7 +239,7 @@ def around_reference(
     linear = (statistics.curvature @ reference[..., None])[..., 0] + statistics.linear
     target_mean = statistics.target_mean
     if target_mean is not None:
-        target_mean = target_mean - xp.vecdot(statistics.feature_mean, reference)
+        target_mean = target_mean - vecdot(statistics.feature_mean, reference, xp=xp)
     return statistics._replace(
         linear=linear, offset=offset, target_mean=target_mean, reference=reference
     )

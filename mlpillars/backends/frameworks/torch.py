@@ -43,6 +43,13 @@ _STRIDED: list[Any] = []
 """``torch.strided``, the dense tensors' layout, once a tensor has been screened."""
 
 
+def _under_vmap(torch: ModuleType) -> bool:
+    """Whether a ``torch.func.vmap`` is among the active function transforms (``grad``
+    alone leaves values readable)."""
+    vmap = torch._C._functorch.TransformType.Vmap
+    return any(layer.key() == vmap for layer in torch._C._functorch.get_interpreter_stack())
+
+
 class TorchFramework(Framework):
     name = "torch"
     thread_pool = "openmp"
@@ -149,8 +156,13 @@ class TorchFramework(Framework):
     def is_traced(self, array: Any) -> bool:
         import torch  # not self.load(): torch.compile cannot trace importlib
 
-        # a meta tensor has a shape and a dtype but no values, as a tracer
-        return torch.compiler.is_compiling() or array.device.type == "meta"
+        # a meta tensor has a shape and a dtype but no values, as a tracer; so has a tensor
+        # under torch.func.vmap (jacrev, jacfwd), whose value is one per batch entry
+        return (
+            torch.compiler.is_compiling()
+            or array.device.type == "meta"
+            or (torch._C._are_functorch_transforms_active() and _under_vmap(torch))
+        )
 
     def values_known(self, array: Any) -> bool:
         # Under torch.compile the values are fake; on CUDA reading them syncs the stream.
