@@ -391,6 +391,38 @@ def test_torch_func_grad_matches_finite_differences(torch, name: str):
     assert_close(gradient, expected, like=first, tolerance=FINITE_DIFFERENCE_TOLERANCE)
 
 
+@pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated")  # functorch's own jvp rules
+@pytest.mark.parametrize("name", _kernel_params("torch.func.jvp"))
+def test_torch_func_jvp_matches_finite_differences(torch, name: str):
+    """Forward mode: least_squares failed ("The derivative of linalg.qr depends on Q,
+    which is not computed when mode='r'"), its tensors not requiring grad."""
+    hosts = _inputs(name)
+    first, *rest = _on("torch", hosts)
+    direction = np.random.default_rng(1).standard_normal(first.shape)
+    _, tangents = torch.func.jvp(
+        _one_argument(name, 0, (first, *rest)), (first,), (torch.from_numpy(direction),)
+    )
+    derivative = sum(tangent.sum() for tangent in tangents)
+    expected = np.sum(_finite_difference(CASES[name], hosts) * direction)
+    assert_close(derivative, expected, like=first, tolerance=FINITE_DIFFERENCE_TOLERANCE)
+
+
+def test_torch_forward_ad_dual_tensors_through_least_squares(torch):
+    forward_ad = torch.autograd.forward_ad
+    hosts = _inputs("least_squares")
+    X, y = _on("torch", hosts)
+    with forward_ad.dual_level():
+        weights, bias = mp.least_squares(forward_ad.make_dual(X, torch.ones_like(X)), y)
+        tangents = [forward_ad.unpack_dual(result).tangent for result in (weights, bias)]
+    expected = _finite_difference(CASES["least_squares"], hosts)
+    assert_close(
+        sum(tangent.sum() for tangent in tangents),
+        np.sum(expected),
+        like=X,
+        tolerance=FINITE_DIFFERENCE_TOLERANCE,
+    )
+
+
 def test_torch_func_vmap_reads_no_value_but_grad_does(torch):
     x = torch.zeros(2, 3)
     seen = []

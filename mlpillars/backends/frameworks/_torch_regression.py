@@ -58,10 +58,15 @@ def least_squares(features: Any, targets: Any, fit_intercept: bool) -> Any:
 
 
 def _qr_mode(augmented: Any) -> str:
-    """R alone, unless autograd will differentiate through it (R's derivative needs Q)."""
+    """R alone, unless a derivative will be taken through it (R's derivative needs Q):
+    autograd's, or forward mode's (``torch.func.jvp``, a dual tensor of
+    ``torch.autograd.forward_ad``), whose tensors do not require grad."""
     import torch
 
-    return "reduced" if augmented.requires_grad and torch.is_grad_enabled() else "r"
+    if augmented.requires_grad and torch.is_grad_enabled():
+        return "reduced"
+    forward_mode = torch.autograd.forward_ad._current_level >= 0  # inside a dual_level
+    return "reduced" if forward_mode or torch._C._are_functorch_transforms_active() else "r"
 
 
 def _augmented(features: Any, targets: Any, fit_intercept: bool) -> tuple[Any, Any, Any]:
