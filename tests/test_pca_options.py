@@ -64,9 +64,52 @@ def test_full_is_the_svd_solver_by_either_keyword(rng):
     assert PCA(2, solver="full").fit(X).solver_ == "svd"
     assert pca_fit(X, 2, solver="full").solver == "svd"
     with pytest.raises(ValueError, match=r"PCA: solver='svd' and svd_solver='full' name the same"):
-        PCA(2, solver="svd", svd_solver="full")
+        PCA(2, solver="svd", svd_solver="full").fit(X)  # checked at fit, as scikit-learn's
     with pytest.raises(ValueError, match=r"unknown solver 'randomized'; valid values are .*'full'"):
         PCA(2, svd_solver="randomized").fit(X)
+
+
+# -- a scikit-learn estimator: clone, parameters, pipelines, searches ------------------------
+
+
+def test_parameters_are_scikit_learns_so_clone_copies_an_unfitted_pca(rng):
+    """sklearn.base.clone raised TypeError (no get_params): a PCA could not go into a
+    parameter search, and its repr was the default object one."""
+    from sklearn.base import clone
+
+    model = PCA(2, whiten=True, svd_solver="full").fit(spread_data(rng))
+    params = {"n_components": 2, "whiten": True, "solver": "auto", "svd_solver": "full"}
+    assert model.get_params() == model.get_params(deep=False) == params
+    copy = clone(model)
+    assert type(copy) is PCA and copy.get_params() == params
+    assert not hasattr(copy, "components_")
+    assert repr(model) == "PCA(n_components=2, whiten=True, svd_solver='full')"
+    assert repr(PCA()) == "PCA()"
+    assert model.set_params(n_components=3, whiten=False) is model
+    assert repr(model) == "PCA(n_components=3, svd_solver='full')"
+    with pytest.raises(
+        ValueError, match=r"^PCA.set_params: invalid parameter 'n_component'; valid"
+    ):
+        model.set_params(n_component=2)
+
+
+def test_a_grid_search_over_a_pipeline_chooses_as_with_sklearns_pca(rng):
+    from sklearn.linear_model import Ridge
+    from sklearn.model_selection import GridSearchCV
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X = spread_data(rng)
+    y = X @ rng.normal(size=5) + rng.normal(size=len(X))
+    # a penalised regression, so that whitening changes the scores (no ties to break)
+    grid = {"pca__n_components": [1, 2, 4], "pca__whiten": [False, True]}
+    searches = [
+        GridSearchCV(make_pipeline(StandardScaler(), pca, Ridge(alpha=30.0)), grid, cv=3)
+        for pca in (PCA(), SklearnPCA())
+    ]
+    ours, theirs = (search.fit(X, y) for search in searches)
+    assert ours.best_params_ == theirs.best_params_
+    assert_close(ours.cv_results_["mean_test_score"], theirs.cv_results_["mean_test_score"])
 
 
 def test_fraction_under_jit_needs_values():

@@ -153,6 +153,12 @@ class PCA:
     n_features_in_ : int
     solver_ : str
         The solver that ran ("auto" resolved).
+
+    Notes
+    -----
+    As a scikit-learn estimator, the constructor stores its parameters as given and
+    ``fit`` checks them; ``get_params``, ``set_params`` and the ``repr`` are scikit-learn's,
+    so ``sklearn.base.clone``, pipelines and parameter searches take a ``PCA``.
     """
 
     def __init__(
@@ -163,19 +169,41 @@ class PCA:
         solver: str = "auto",
         svd_solver: str | None = None,
     ):
-        if svd_solver is not None and solver != "auto":
-            raise ValueError(
-                f"PCA: solver={solver!r} and svd_solver={svd_solver!r} name the same option "
-                "(svd_solver is scikit-learn's name); give one of them"
-            )
         self.n_components = n_components
         self.whiten = whiten
-        self.solver = solver if svd_solver is None else svd_solver
+        self.solver = solver
+        self.svd_solver = svd_solver
         self._fitted: PCAFit | None = None
+
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        """The constructor's parameters by name (``deep`` is scikit-learn's: a PCA holds no
+        estimator)."""
+        return {name: getattr(self, name) for name in _PARAMETERS}
+
+    def set_params(self, **params: Any) -> PCA:
+        """Set constructor parameters by name (checked at the next ``fit``); returns
+        ``self``. An unknown name raises ``ValueError`` listing the valid ones."""
+        for name, value in params.items():
+            if name not in _PARAMETERS:
+                raise ValueError(
+                    f"PCA.set_params: invalid parameter {name!r}; valid: {', '.join(_PARAMETERS)}"
+                )
+            setattr(self, name, value)
+        return self
+
+    def __repr__(self) -> str:
+        """``PCA(n_components=2, whiten=True)``: the parameters that differ from their
+        defaults, as scikit-learn shows an estimator."""
+        changed = [
+            f"{name}={value!r}"
+            for name, value in self.get_params().items()
+            if value is not _PARAMETERS[name] and value != _PARAMETERS[name]
+        ]
+        return f"PCA({', '.join(changed)})"
 
     def fit(self, X: Any, y: Any = None, *, backend: str | None = None) -> PCA:
         """Fit the principal axes of X (n, d); ``y`` is ignored. Returns ``self``."""
-        fitted = pca_fit(X, self.n_components, solver=self.solver, backend=backend)
+        fitted = pca_fit(X, self.n_components, solver=self._solver(), backend=backend)
         # Dask: compute the small fitted arrays once, not again at every transform.
         self._fitted = PCAFit._make(materialize(value) for value in fitted)
         self.components_ = self._fitted.components
@@ -213,6 +241,17 @@ class PCA:
             X_projected, fitted.components, fitted.mean, variance, backend=backend
         )
 
+    def _solver(self) -> str:
+        """``solver``, or scikit-learn's ``svd_solver`` where that is given instead."""
+        if self.svd_solver is None:
+            return self.solver
+        if self.solver != "auto":
+            raise ValueError(
+                f"PCA: solver={self.solver!r} and svd_solver={self.svd_solver!r} name the same "
+                "option (svd_solver is scikit-learn's name); give one of them"
+            )
+        return self.svd_solver
+
     def _checked_fit(self, method: str) -> PCAFit:
         """The fit, or NotFittedError naming the method that needed it."""
         if self._fitted is None:
@@ -220,6 +259,15 @@ class PCA:
                 f"PCA.{method}: this PCA is not fitted yet; call fit(X) or fit_transform(X) first"
             )
         return self._fitted
+
+
+_PARAMETERS: dict[str, Any] = {
+    "n_components": None,
+    "whiten": False,
+    "solver": "auto",
+    "svd_solver": None,
+}
+"""``PCA``'s constructor parameters and their defaults, in order."""
 
 
 @kernel(
