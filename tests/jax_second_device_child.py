@@ -6,7 +6,10 @@ values:
 - its arrays sharded over both devices along their first axis where it divides evenly,
   else replicated, eagerly and inside ``jax.jit``: the results on both devices; and
   calls that make arrays of other shapes beside sharded ones (a causal triangle of odd
-  length, a learning rate and a fit's state).
+  length, a learning rate and a fit's state);
+- a sharded array beside one committed to a single device: a ValueError naming the
+  kernel and where each input is (JAX's own "incompatible devices" error named neither),
+  and beside an uncommitted or a replicated one: computed.
 
 Prints one line per kernel and way; exits 1 at the first failure."""
 
@@ -108,3 +111,27 @@ for label, (function, arrays) in EXTRA.items():
         print(f"{label} eager: {type(error).__name__}: {error}")
         sys.exit(1)
     print(f"{label} eager sharded: on {sorted(str(device) for device in DEVICES)}")
+
+
+x, weight = rng.normal(size=(4, 3)), rng.normal(size=(3, 2))
+expected = mp.linear(x, weight)
+x_sharded = sharded(x)
+for label, placed_weight in {
+    "uncommitted": jax.numpy.asarray(weight),
+    "replicated": jax.device_put(weight, NamedSharding(MESH, PartitionSpec())),
+}.items():
+    assert_close(mp.linear(x_sharded, placed_weight), expected)
+    print(f"linear beside the {label} weight: computed")
+for name, call in {
+    "linear": lambda: mp.linear(x_sharded, jax.device_put(weight, SECOND)),
+    "cosine_similarity": lambda: mp.cosine_similarity(x_sharded, jax.device_put(x, DEVICES[0])),
+}.items():
+    try:
+        call()
+    except ValueError as error:
+        assert str(error).startswith(f"{name}: jax inputs are on different devices"), error
+        assert "on cpu:0 and cpu:1" in str(error), error
+        print(f"{name} beside one device: {error}")
+    else:
+        print(f"{name}: a sharded array beside one on a single device was not refused")
+        sys.exit(1)

@@ -253,20 +253,22 @@ def _move_numbers(
 def _one_device(kernel_name: str, framework: Framework, given: list[_Given]) -> Any:
     """The device the framework's inputs share, or raise naming each input's.
 
-    A device that cannot be told (``None``: a JAX tracer under ``jit``, ``vmap`` or
-    ``grad``) agrees with any other; it is the transform's business where the traced
-    value lives. ``None`` when no input's device can be told.
+    Inputs are compared by :meth:`Framework.placement` (a JAX array sharded over two
+    devices is on both). A placement that cannot be told (``None``: a JAX tracer under
+    ``jit``, ``vmap`` or ``grad``, an uncommitted JAX array) agrees with any other; it
+    is the transform's (or JAX's) business where that value lives. ``None`` when no
+    input's device can be told.
     """
-    device = None
+    device = placement = None
     for _, _, value, owner in given:
         if owner is not framework:
             continue
-        array_device = framework.device_of(value)
-        if array_device is None:
+        array_placement = framework.placement(value)
+        if array_placement is None:
             continue
-        if device is None:
-            device = array_device
-        elif array_device != device and str(array_device) != str(device):
+        if placement is None:
+            placement, device = array_placement, framework.device_of(value)
+        elif array_placement != placement and str(array_placement) != str(placement):
             raise _mixed_devices(kernel_name, framework, given)
     return device
 
@@ -301,15 +303,25 @@ def _mixed_namespaces(kernel_name: str, given: list[_Given]) -> TypeError:
 
 def _mixed_devices(kernel_name: str, framework: Framework, given: list[_Given]) -> ValueError:
     found = ", ".join(
-        f"{_label(slot.name, index)} on {framework.device_of(value)}"
+        f"{_label(slot.name, index)} on {_where(framework.placement(value))}"
         for slot, index, value, owner in given
         if owner is framework
     )
     return ValueError(
         f"{kernel_name}: {framework.name} inputs are on different devices ({found}); "
-        "move them to one device, or select a backend such as "
-        f"backend='{framework.name}:cpu'"
+        "move them to one device (beside an array on several, onto those), or select a "
+        f"backend such as backend='{framework.name}:cpu'"
     )
+
+
+def _where(placement: Any) -> str:
+    """A placement as an error shows it: ``cpu:0``, ``cpu:0 and cpu:1`` (a JAX array on
+    both), ``any device`` (None: JAX places it)."""
+    if placement is None:
+        return "any device"
+    if isinstance(placement, tuple):
+        return " and ".join(str(device) for device in placement)
+    return str(placement)
 
 
 NAMESPACES: dict[str, ModuleType] = {}

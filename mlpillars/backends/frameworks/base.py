@@ -152,6 +152,12 @@ class Framework:
         """The device an array lives on."""
         return aac.device(array)
 
+    def placement(self, array: Any) -> Any:
+        """Where ``array`` is, as the dispatch compares a call's inputs: inputs whose
+        placements differ (neither None) are refused. Its device by default; None where
+        it agrees with any (a tracer); see JAX's for arrays on several devices."""
+        return self.device_of(array)
+
     def is_gpu(self, device: Any) -> bool:
         """Whether ``device`` is a GPU."""
         return False

@@ -95,6 +95,15 @@ class JaxFramework(Framework):
         devices = array.devices()
         return next(iter(devices)) if len(devices) == 1 else None
 
+    def placement(self, array: Any) -> Any:
+        """The devices a committed array is on, one or several (sharded or replicated),
+        as a tuple; None for an uncommitted array or a tracer, which JAX places beside
+        any. jit takes committed arguments only on one set of devices ("Received
+        incompatible devices for jitted computation")."""
+        if self.is_traced(array) or not array.committed:
+            return None
+        return tuple(sorted(array.devices(), key=lambda device: device.id))
+
     def is_gpu(self, device: Any) -> bool:
         return getattr(device, "platform", "cpu") in ("gpu", "cuda", "rocm")
 
