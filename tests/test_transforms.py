@@ -210,11 +210,18 @@ def test_jax_jit_matches_eager(jax, name: str):
 
 @pytest.mark.parametrize(("name", "argnum"), _kernel_params("vmap", with_other=True))
 def test_jax_vmap_matches_a_loop_of_eager_calls(jax, name: str, argnum: int):
+    _check_vmap("jax", lambda call: jax.jit(jax.vmap(call)), name, argnum)
+
+
+def _check_vmap(backend: str, vmap: Callable[[Any], Any], name: str, argnum: int) -> None:
+    """``vmap`` of the case's call over argument ``argnum`` (the others closed over) on
+    ``backend``, against a loop of eager calls on NumPy (a loop of JAX's op-by-op calls
+    costs seconds)."""
     batches = [_inputs(name, seed) for seed in range(BATCH)]
-    arrays = _on("jax", batches[0])
-    mapped = _on("jax", (np.stack([hosts[argnum] for hosts in batches]),))[0]
-    vmapped = jax.jit(jax.vmap(_one_argument(name, argnum, arrays)))(mapped)
-    per_item = []  # eager calls on NumPy: a loop of JAX's op-by-op calls costs seconds
+    arrays = _on(backend, batches[0])
+    mapped = _on(backend, (np.stack([hosts[argnum] for hosts in batches]),))[0]
+    vmapped = vmap(_one_argument(name, argnum, arrays))(mapped)
+    per_item = []
     for hosts in batches:
         item = list(batches[0])
         item[argnum] = hosts[argnum]
@@ -367,17 +374,7 @@ def test_torch_func_vmap_matches_a_loop_of_eager_calls(torch, name: str, argnum:
     """Nine kernels failed: their value checks read a batched tensor ("vmap: It looks like
     you're calling .item() on a Tensor"), and array-api-compat's vecdot calls
     ``moveaxis``, which has no batching rule; values are now not read under a vmap."""
-    batches = [_inputs(name, seed) for seed in range(BATCH)]
-    arrays = _on("torch", batches[0])
-    mapped = _on("torch", (np.stack([hosts[argnum] for hosts in batches]),))[0]
-    vmapped = torch.func.vmap(_one_argument(name, argnum, arrays))(mapped)
-    per_item = []
-    for hosts in batches:
-        item = list(arrays)
-        item[argnum] = _on("torch", (hosts[argnum],))[0]
-        per_item.append(_host(CASES[name].call(*item)))
-    expected = [np.stack(results) for results in zip(*per_item, strict=True)]
-    _assert_all_close(vmapped, expected, arrays[0], f"{name} vmap over argument {argnum}")
+    _check_vmap("torch", torch.func.vmap, name, argnum)
 
 
 @pytest.mark.parametrize("name", _kernel_params("torch.func.grad"))
