@@ -6,6 +6,10 @@ from __future__ import annotations
 import contextlib
 import functools
 import math
+import multiprocessing
+import os
+import threading
+import warnings
 from collections.abc import Iterator
 from typing import Any
 
@@ -15,7 +19,7 @@ import scipy.special
 
 import mlpillars as mp
 from mlpillars.backends import FRAMEWORKS
-from mlpillars.backends.frameworks import _numpy_fused
+from mlpillars.backends.frameworks import _numpy_fused, _numpy_threads
 from mlpillars.testing import BackendCase, assert_close, recorded_fused_calls
 from tests.test_linalg import NUMPY_ACTIVATIONS
 
@@ -237,6 +241,86 @@ def test_numpy_blocks_cover_every_slice(monkeypatch, rng, kernel_name, axis):
     host[2, :, 1] = [0.0, -40.0, -45.0, -50.0]  # a sum close to one inside a later block
     for dtype_name in ("float64", "float16"):
         assert _check_softmax_family(_case("numpy", dtype_name), kernel_name, host, axis) == 1
+
+
+@pytest.mark.parametrize("kernel_name", SOFTMAX_FAMILY)
+@pytest.mark.parametrize(("shape", "axis"), [((9, 4, 5), 0), ((9, 4, 5), 2), ((5, 9), -1)])
+def test_numpy_parts_on_threads_give_one_threads_result_bit_for_bit(
+    monkeypatch, rng, kernel_name, shape, axis
+):
+    """Large arrays are cut into parts computed on several threads (_numpy_threads): every
+    slice is computed as on one thread, and every part is written."""
+    monkeypatch.setattr(_numpy_fused, "BLOCK_ELEMENTS", 16)  # several blocks per part
+    host = rng.normal(scale=3.0, size=shape)
+    for dtype_name in ("float64", "float32", "float16"):
+        x = host.astype(dtype_name)
+        monkeypatch.setattr(_numpy_threads, "thread_count", lambda size: 1)
+        one_thread = getattr(mp, kernel_name)(x, axis)
+        for threads in (2, 3, 9, 20):  # 20: more threads than rows to cut
+            monkeypatch.setattr(_numpy_threads, "thread_count", lambda size, n=threads: n)
+            np.testing.assert_array_equal(getattr(mp, kernel_name)(x, axis), one_thread)
+        assert_close(one_thread, _reference(kernel_name, host, axis, 1.0), like=x)
+
+
+def test_numpy_thread_count_follows_size_cpus_omp_num_threads_and_the_calling_thread(
+    monkeypatch,
+):
+    large = 64 * _numpy_threads.PARALLEL_ELEMENTS
+    monkeypatch.setattr(_numpy_threads, "_usable_cpus", lambda: range(4))
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    assert _numpy_threads.thread_count(large) == 4
+    assert _numpy_threads.thread_count(3 * _numpy_threads.PARALLEL_ELEMENTS) == 3
+    assert _numpy_threads.thread_count(_numpy_threads.PARALLEL_ELEMENTS) == 1
+    for requested, expected in (("2", 2), ("1", 1), ("", 4), ("auto", 4), ("0", 4)):
+        monkeypatch.setenv("OMP_NUM_THREADS", requested)
+        assert _numpy_threads.thread_count(large) == expected
+    monkeypatch.delenv("OMP_NUM_THREADS")
+    from_another_thread = []
+    worker = threading.Thread(
+        target=lambda: from_another_thread.append(_numpy_threads.thread_count(large))
+    )
+    worker.start()
+    worker.join()
+    assert from_another_thread == [1]  # a Dask task's, or the caller's own pool's
+
+
+def test_numpy_parts_raise_the_error_of_any_part_after_all_have_finished():
+    finished = []
+
+    def work(part: np.ndarray) -> None:
+        if part[0] == 4:
+            raise FloatingPointError("part 2")
+        finished.append(int(part[0]))
+
+    with pytest.raises(FloatingPointError, match="part 2"):
+        _numpy_threads.in_parts(work, (np.arange(8.0),), cut_axis=0, parts=4)
+    assert sorted(finished) == [0, 2, 6]
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no os.fork on this platform")
+def test_numpy_parts_run_in_a_child_forked_after_they_ran(monkeypatch):
+    """The executor's threads do not exist in a forked child: it makes a new one."""
+    monkeypatch.setattr(_numpy_threads, "thread_count", lambda size: 2)
+    x = np.random.default_rng(3).normal(size=(512, 512))
+    expected = mp.softmax(x)  # the executor now has a thread
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # fork() of a threaded process
+        child = context.Process(target=_softmax_into, args=(x, queue))
+        child.start()
+    try:  # read before joining: the child exits once its result has left through the pipe
+        result = queue.get(timeout=60)
+    except Exception:
+        child.kill()
+        pytest.fail("a forked child's parallel softmax did not finish in 60 s")
+    child.join(timeout=60)
+    assert child.exitcode == 0
+    np.testing.assert_array_equal(result, expected)
+
+
+def _softmax_into(x: np.ndarray, queue: Any) -> None:
+    queue.put(mp.softmax(x))
 
 
 def test_torch_logsumexp_where_values_cannot_be_read(monkeypatch):

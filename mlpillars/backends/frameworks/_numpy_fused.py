@@ -6,7 +6,9 @@ the one result array. A block stays in cache from its maximum to its division, s
 array crosses memory about twice (read x, write the result), where
 ``scipy.special.softmax`` makes about six passes and three new arrays. The caller's
 arrays are only read: read-only and strided inputs work. float16 blocks are computed in a
-float32 buffer and cast back, as the kernels' formula does.
+float32 buffer and cast back, as the kernels' formula does. An array of millions of
+elements is first cut into parts computed on several threads (``_numpy_threads``); each
+slice's result is the same, bit for bit, however many threads run.
 """
 
 from __future__ import annotations
@@ -17,14 +19,14 @@ from typing import Any
 
 import numpy as np
 
-from . import _numpy_special
+from . import _numpy_special, _numpy_threads
 from ._logsumexp_rule import CLOSE_TO_ONE, SMALL_RESULT
 
 BLOCK_ELEMENTS = 2**16
 """Elements per block: 256 KiB of float32, within a core's L2 cache. For softmax 4096 x 4096
 float32 on the project's shared 2-core machine, blocks of 2**14 to 2**18 elements all
-measured about 0.5x ``scipy.special.softmax``, and rows split over two threads were no
-faster than one (the machine's other load held the second core), so there is one thread."""
+measured about the same. Large arrays are cut into parts first, one per thread
+(``_numpy_threads``), each computed block by block."""
 
 _SQRT_2 = math.sqrt(2.0)
 _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
@@ -42,20 +44,40 @@ def softmax(x: np.ndarray, axis: int, temperature: float) -> np.ndarray:
         if temperature != 1.0:
             shifted /= temperature
         return _softmax_in_place(shifted, axis)
-    result = np.empty(x.shape, dtype=x.dtype)
-    for block, out in _blocks(x, result, axis=axis):
-        _narrow_into(out, _softmax_in_place(_shifted(block, out, axis, temperature), axis))
-    return result
+
+    def blockwise(part: np.ndarray, result_part: np.ndarray) -> None:
+        for block, out in _blocks(part, result_part, axis=axis):
+            _narrow_into(out, _softmax_in_place(_shifted(block, out, axis, temperature), axis))
+
+    return _computed_in_parts(blockwise, x, axis)
 
 
 def log_softmax(x: np.ndarray, axis: int, temperature: float) -> np.ndarray:
     """``s - log(sum(exp(s)))``, ``s = (x - max x) / T``, along ``axis``; x (..., n, ...)."""
     if x.size <= BLOCK_ELEMENTS and x.dtype != np.float16:  # one block, in its own dtype
         return _log_softmax_in_place(_shifted(x, None, axis, temperature), axis)
+
+    def blockwise(part: np.ndarray, result_part: np.ndarray) -> None:
+        for block, out in _blocks(part, result_part, axis=axis):
+            work = _shifted(block, out, axis, temperature)
+            _narrow_into(out, _log_softmax_in_place(work, axis))
+
+    return _computed_in_parts(blockwise, x, axis)
+
+
+def _computed_in_parts(
+    blockwise: Callable[[np.ndarray, np.ndarray], None], x: np.ndarray, axis: int
+) -> np.ndarray:
+    """A new array of x's shape and dtype, filled by ``blockwise(part, result_part)`` for
+    parts of x cut along an axis other than ``axis`` (as ``_blocks`` cuts), on several
+    threads where x is large (``_numpy_threads``)."""
     result = np.empty(x.shape, dtype=x.dtype)
-    for block, out in _blocks(x, result, axis=axis):
-        work = _shifted(block, out, axis, temperature)
-        _narrow_into(out, _log_softmax_in_place(work, axis))
+    threads = _numpy_threads.thread_count(x.size) if x.ndim > 1 else 1
+    if threads == 1:
+        blockwise(x, result)
+    else:
+        cut_axis = 1 if axis == 0 else 0
+        _numpy_threads.in_parts(blockwise, (x, result), cut_axis=cut_axis, parts=threads)
     return result
 
 
@@ -87,8 +109,16 @@ def logsumexp(x: np.ndarray, axis: int, keepdims: bool) -> np.ndarray:
             return plain if keepdims else np.squeeze(plain, axis=axis)
     rows = x if axis == x.ndim - 1 else np.moveaxis(x, axis, -1)
     result = np.empty((*rows.shape[:-1], 1), dtype=x.dtype)
-    for block, out in _blocks(rows, result, axis=-1):
-        out[...] = _logsumexp_rows(block.astype(_computed_dtype(block.dtype), copy=False))
+
+    def blockwise(part: np.ndarray, result_part: np.ndarray) -> None:
+        for block, out in _blocks(part, result_part, axis=-1):
+            out[...] = _logsumexp_rows(block.astype(_computed_dtype(block.dtype), copy=False))
+
+    threads = _numpy_threads.thread_count(rows.size) if rows.ndim > 1 else 1
+    if threads == 1:
+        blockwise(rows, result)
+    else:
+        _numpy_threads.in_parts(blockwise, (rows, result), cut_axis=0, parts=threads)
     result = result[..., 0]
     return np.expand_dims(result, axis) if keepdims else result
 
