@@ -77,12 +77,12 @@ def _bench(console: Console, arguments: argparse.Namespace) -> int:
     the last lines printed). The worse of the two exit statuses is returned."""
     from .bench.runner import choose_run_folder, run_bench
 
-    problem = _kernels_problem(_names(arguments.kernels))
+    again = arguments.resume or arguments.rerun_disturbed
+    problem = _kernels_problem(_names(arguments.kernels), None if again else arguments.suite)
     if problem:
         console.print(Text(f"mlpillars bench: {problem}", style="red"))
         return 2
     requested = _names(arguments.backends)
-    again = arguments.resume or arguments.rerun_disturbed
     if requested and not again:
         try:
             unusable = _unusable_backends(console, arguments.suite, requested)
@@ -127,14 +127,27 @@ def _dask_scheduler(spec: str | None) -> contextlib.AbstractContextManager[Any]:
     return FRAMEWORKS["dask"].scheduler(spec)
 
 
-def _kernels_problem(kernels: list[str] | None) -> str | None:
-    """What is wrong with ``--kernels``, or None."""
+def _kernels_problem(kernels: list[str] | None, suite_name: str | None) -> str | None:
+    """What is wrong with ``--kernels`` (for the suite ``suite_name``, where given), or
+    None."""
+    from .bench.cases import SUITES
     from .bench.catalogue import CATALOGUE
 
     unknown = [name for name in kernels or () if name not in CATALOGUE]
-    if not unknown:
+    if unknown:
+        valid = ", ".join(CATALOGUE)
+        return f"unknown kernel(s) in --kernels: {', '.join(unknown)}; valid: {valid}"
+    if suite_name is None:
         return None
-    return f"unknown kernel(s) in --kernels: {', '.join(unknown)}; valid: {', '.join(CATALOGUE)}"
+    suite = SUITES[suite_name]
+    unmeasured = [name for name in kernels or () if not suite.points(CATALOGUE[name])]
+    if not unmeasured:
+        return None
+    measured = [name for name, entry in CATALOGUE.items() if suite.points(entry)]
+    return (
+        f"the {suite_name} suite has no sizes for {', '.join(unmeasured)} (in --kernels); "
+        f"it measures {', '.join(measured)}"
+    )
 
 
 def _out_problem(out: Path | None) -> str | None:

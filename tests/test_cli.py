@@ -27,6 +27,19 @@ def test_unknown_kernel_is_named(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert not (tmp_path / "cases.jsonl").exists()
 
 
+def test_a_kernel_the_suite_does_not_measure_is_named(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """It was a traceback (ValueError: suite 'targets' has no sizes for logsumexp)."""
+    argv = ["bench", "--suite", "targets", "--kernels", "softmax,logsumexp", "--out", str(tmp_path)]
+    status, output = _run(argv, capsys)
+    assert status == 2
+    assert "the targets suite has no sizes for logsumexp (in --kernels); it measures " in output
+    assert "softmax" in output.split("it measures")[1]
+    assert "Traceback" not in output
+    assert not (tmp_path / "cases.jsonl").exists()
+
+
 def test_out_that_is_a_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     a_file = tmp_path / "results.txt"
     a_file.write_text("not a folder")
