@@ -261,6 +261,37 @@ def test_a_wrong_result_is_recorded_and_not_timed(monkeypatch: pytest.MonkeyPatc
     assert row["max_abs_error"] == pytest.approx(0.1, rel=1e-3)
 
 
+@pytest.mark.parametrize("wrong_kind", ["peer", "backend"])
+def test_a_run_fails_on_our_wrong_results_and_reports_a_peers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], wrong_kind
+):
+    """JAX's dot_product_attention computes float64 inputs through a float32 softmax: every
+    run of a float64 suite (tiny, full) exited 1 for it, though nothing of ours was wrong."""
+    from rich.console import Console
+
+    implementation = PeerImplementation if wrong_kind == "peer" else BackendImplementation
+    prepare = implementation.prepare
+
+    def prepare_off_by_a_tenth(self, entry, call):
+        prepared = prepare(self, entry, call)
+        return dataclasses.replace(prepared, run=lambda: prepared.run() + 0.1)
+
+    monkeypatch.setattr(implementation, "prepare", prepare_off_by_a_tenth)
+    choice = {"suite": "tiny", "backends": ["numpy"], "kernels": ["softmax"]}
+    status = run_bench(Console(width=400), out=tmp_path / "run", **choice)
+    rows = read_rows(tmp_path / "run" / CASES_FILE)
+    wrong = {row["id"] for row in rows if row["status"] == "wrong"}
+    assert wrong == {row["id"] for row in rows if row["kind"] == wrong_kind} != set()
+    output = " ".join(capsys.readouterr().out.split())
+    if wrong_kind == "peer":
+        assert status == 0
+        assert f"{len(wrong)} peer case(s) beyond the tolerance" in output
+        assert all(case_id in output for case_id in wrong)
+    else:
+        assert status == 1
+        assert "peer case(s)" not in output
+
+
 def test_results_log_skips_a_line_cut_short_by_a_kill(tmp_path: Path):
     path = tmp_path / CASES_FILE
     path.write_text(json.dumps({"id": "a", "status": "ok"}) + "\n" + '{"id": "b", "sta')
