@@ -34,8 +34,8 @@ from typing import Any
 
 from ..backends import kernel, materialize
 from ._checks import as_floating_array
-from ._pca_checks import like_fitted
-from ._pca_fit import SOLVERS, PCAFit, fit_pca, project, reconstruct, resolve_solver
+from ._pca_fit import SOLVERS, PCAFit, fit_pca, project, resolve_solver
+from ._pca_transforms import pca_inverse_transform, pca_transform
 
 __all__ = ["PCA", "SOLVERS", "NotFittedError", "PCAFit", "pca", "pca_fit", "resolve_solver"]
 
@@ -224,7 +224,7 @@ class PCA:
         """
         fitted = self._checked_fit("transform")
         variance = fitted.explained_variance if self.whiten else None
-        return _pca_transform(X, fitted.components, fitted.mean, variance, backend=backend)
+        return pca_transform(X, fitted.components, fitted.mean, variance, backend=backend)
 
     def fit_transform(self, X: Any, y: Any = None, *, backend: str | None = None) -> Any:
         """``fit(X)`` then ``transform(X)``: (n, k)."""
@@ -237,7 +237,7 @@ class PCA:
         """
         fitted = self._checked_fit("inverse_transform")
         variance = fitted.explained_variance if self.whiten else None
-        return _pca_inverse_transform(
+        return pca_inverse_transform(
             X_projected, fitted.components, fitted.mean, variance, backend=backend
         )
 
@@ -268,56 +268,3 @@ _PARAMETERS: dict[str, Any] = {
     "svd_solver": None,
 }
 """``PCA``'s constructor parameters and their defaults, in order."""
-
-
-@kernel(
-    arrays=("X", "components", "mean", "whitening_variance"), register=False, name="PCA.transform"
-)
-def _pca_transform(
-    X: Any, components: Any, mean: Any, whitening_variance: Any = None, /, *, xp: Any
-) -> Any:
-    """``PCA.transform``'s kernel: the fitted arrays are inputs, so the dispatch places them.
-
-    Parameters
-    ----------
-    X : array, shape (n, d)
-    components, mean : array, shape (k, d) and (d,)
-        The fit's axes and column means.
-    whitening_variance : array, shape (k,), optional
-        The fit's explained variance when whitening, else None.
-
-    Returns
-    -------
-    array, shape (n, k)
-        See :func:`project`.
-    """
-    width = ("n_features_in_", components.shape[1])
-    X = like_fitted("PCA.transform", X, components, width, xp=xp)
-    return project(X, components, mean, whitening_variance, xp=xp)
-
-
-@kernel(
-    arrays=("X_projected", "components", "mean", "whitening_variance"),
-    register=False,
-    name="PCA.inverse_transform",
-)
-def _pca_inverse_transform(
-    X_projected: Any, components: Any, mean: Any, whitening_variance: Any = None, /, *, xp: Any
-) -> Any:
-    """``PCA.inverse_transform``'s kernel: the fitted arrays are inputs, as for transform.
-
-    Parameters
-    ----------
-    X_projected : array, shape (n, k)
-    components, mean : array, shape (k, d) and (d,)
-    whitening_variance : array, shape (k,), optional
-        The fit's explained variance when the projections were whitened, else None.
-
-    Returns
-    -------
-    array, shape (n, d)
-        See :func:`reconstruct`.
-    """
-    width = ("n_components_", components.shape[0])
-    X_projected = like_fitted("PCA.inverse_transform", X_projected, components, width, xp=xp)
-    return reconstruct(X_projected, components, mean, whitening_variance, xp=xp)

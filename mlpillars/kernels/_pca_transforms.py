@@ -1,0 +1,68 @@
+"""The kernels behind ``PCA.transform`` and ``PCA.inverse_transform``.
+
+The fitted arrays are inputs of these kernels, beside X, so that the one dispatch of
+``mlpillars.backends`` places them as it places any call's arrays: X must share their
+namespace and device, unless a backend is selected, which they are then moved onto. They
+are not public kernels (``register=False``); errors name the method.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..backends import kernel
+from ._pca_checks import like_fitted
+from ._pca_fit import project, reconstruct
+
+
+@kernel(
+    arrays=("X", "components", "mean", "whitening_variance"), register=False, name="PCA.transform"
+)
+def pca_transform(
+    X: Any, components: Any, mean: Any, whitening_variance: Any = None, /, *, xp: Any
+) -> Any:
+    """``PCA.transform``'s kernel: the fitted arrays are inputs, so the dispatch places them.
+
+    Parameters
+    ----------
+    X : array, shape (n, d)
+    components, mean : array, shape (k, d) and (d,)
+        The fit's axes and column means.
+    whitening_variance : array, shape (k,), optional
+        The fit's explained variance when whitening, else None.
+
+    Returns
+    -------
+    array, shape (n, k)
+        See :func:`project`.
+    """
+    width = ("n_features_in_", components.shape[1])
+    X = like_fitted("PCA.transform", X, components, width, xp=xp)
+    return project(X, components, mean, whitening_variance, xp=xp)
+
+
+@kernel(
+    arrays=("X_projected", "components", "mean", "whitening_variance"),
+    register=False,
+    name="PCA.inverse_transform",
+)
+def pca_inverse_transform(
+    X_projected: Any, components: Any, mean: Any, whitening_variance: Any = None, /, *, xp: Any
+) -> Any:
+    """``PCA.inverse_transform``'s kernel: the fitted arrays are inputs, as for transform.
+
+    Parameters
+    ----------
+    X_projected : array, shape (n, k)
+    components, mean : array, shape (k, d) and (d,)
+    whitening_variance : array, shape (k,), optional
+        The fit's explained variance when the projections were whitened, else None.
+
+    Returns
+    -------
+    array, shape (n, d)
+        See :func:`reconstruct`.
+    """
+    width = ("n_components_", components.shape[0])
+    X_projected = like_fitted("PCA.inverse_transform", X_projected, components, width, xp=xp)
+    return reconstruct(X_projected, components, mean, whitening_variance, xp=xp)
