@@ -284,7 +284,7 @@ def test_numpy_thread_count_follows_size_cpus_omp_num_threads_and_the_calling_th
     assert from_another_thread == [1]  # a Dask task's, or the caller's own pool's
 
 
-def test_numpy_parts_raise_the_error_of_any_part_after_all_have_finished():
+def test_numpy_parts_raise_the_first_parts_error_after_all_have_finished():
     finished = []
 
     def work(part: np.ndarray) -> None:
@@ -295,6 +295,13 @@ def test_numpy_parts_raise_the_error_of_any_part_after_all_have_finished():
     with pytest.raises(FloatingPointError, match="part 2"):
         _numpy_threads.in_parts(work, (np.arange(8.0),), cut_axis=0, parts=4)
     assert sorted(finished) == [0, 2, 6]
+
+    def two_fail(part: np.ndarray) -> None:
+        if part[0] in (0, 4):
+            raise FloatingPointError(f"part {int(part[0]) // 2}")
+
+    with pytest.raises(FloatingPointError, match="part 0"):  # the first part's, not a later one's
+        _numpy_threads.in_parts(two_fail, (np.arange(8.0),), cut_axis=0, parts=4)
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="no os.fork on this platform")
