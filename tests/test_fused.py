@@ -262,6 +262,16 @@ def test_numpy_parts_on_threads_give_one_threads_result_bit_for_bit(
         assert_close(one_thread, _reference(kernel_name, host, axis, 1.0), like=x)
 
 
+@pytest.mark.parametrize("shape", [(9, 4, 5), (37,)])
+def test_numpy_sigmoid_in_parts_on_threads_is_scipys_expit(monkeypatch, rng, shape):
+    host = rng.normal(scale=10.0, size=shape)
+    for dtype_name in ("float64", "float32"):
+        x = host.astype(dtype_name)
+        for threads in (1, 2, 3, 20):
+            monkeypatch.setattr(_numpy_threads, "thread_count", lambda size, n=threads: n)
+            np.testing.assert_array_equal(mp.sigmoid(x), scipy.special.expit(x))
+
+
 def test_numpy_thread_count_follows_size_cpus_omp_num_threads_and_the_calling_thread(
     monkeypatch,
 ):

@@ -201,10 +201,21 @@ def linear(
 
 def sigmoid(x: np.ndarray) -> Any:
     """SciPy's ``expit`` (as stable as the kernel's formula) into a new array: one call, not
-    the formula's six; float32 and float64 (others: NotImplemented)."""
+    the formula's six, on several threads for a large array (``_numpy_threads``); float32
+    and float64 (others: NotImplemented)."""
     if x.dtype.char not in "fd":
         return NotImplemented
-    return _sigmoid(np.empty_like(x), source=x)
+    result = np.empty_like(x)
+    threads = _numpy_threads.thread_count(x.size) if x.ndim > 0 else 1
+    if threads == 1:
+        return _sigmoid(result, source=x)
+    parts = (x, result)
+    _numpy_threads.in_parts(_sigmoid_into, parts, cut_axis=0, parts=threads)
+    return result
+
+
+def _sigmoid_into(source: np.ndarray, output: np.ndarray) -> None:
+    _sigmoid(output, source=source)
 
 
 def _relu(output: np.ndarray) -> np.ndarray:
