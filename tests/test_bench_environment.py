@@ -65,6 +65,14 @@ def test_record_describes_this_process(record):
     assert record["thread_env"].keys() == set(environment.THREAD_VARIABLES)
 
 
+def test_numpy_records_the_threads_its_kernels_may_use():
+    from mlpillars.backends.frameworks import _numpy_threads
+
+    settings = environment.environment_record(["numpy"])["frameworks"]["numpy"]
+    assert settings["kernel_threads"] == _numpy_threads.thread_limit() >= 1
+    assert settings["kernel_thread_min_elements"] == 2 * _numpy_threads.PARALLEL_ELEMENTS
+
+
 def test_blas_lists_a_library_with_threads(record):
     blas = [pool for pool in record["blas"] if pool["user_api"] == "blas"]
     assert blas, record["blas"]

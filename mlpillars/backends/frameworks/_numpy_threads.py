@@ -41,7 +41,7 @@ def thread_count(size: int) -> int:
     """How many threads compute an array of ``size`` elements (see the module's rules)."""
     if size < 2 * PARALLEL_ELEMENTS or threading.current_thread() is not threading.main_thread():
         return 1
-    return max(1, min(size // PARALLEL_ELEMENTS, _cpu_limit()))
+    return max(1, min(size // PARALLEL_ELEMENTS, thread_limit()))
 
 
 def in_parts(
@@ -71,7 +71,9 @@ def in_parts(
         raise error
 
 
-def _cpu_limit() -> int:
+def thread_limit() -> int:
+    """The most threads a call from the main thread may use here (the usable CPUs,
+    ``OMP_NUM_THREADS`` and ``MAX_THREADS``)."""
     limit = min(len(_usable_cpus()), MAX_THREADS)
     requested = os.environ.get("OMP_NUM_THREADS", "")
     if requested.strip().isdigit() and int(requested) > 0:

@@ -18,6 +18,7 @@ from . import (
     _numpy_regression,
     _numpy_special,
     _numpy_squares,
+    _numpy_threads,
 )
 from .base import Framework, StepLoop
 
@@ -46,6 +47,15 @@ class NumPyFramework(Framework):
         """NumPy's one device, "cpu", as ``array_api_compat.device`` says, without its
         checks (this is read for every array of every call with several)."""
         return "cpu"
+
+    def settings(self) -> dict[str, Any]:
+        """The version, and the threads the softmax family and sigmoid compute a large
+        array on (``_numpy_threads``: NumPy's own calls use one, BLAS its own pool)."""
+        return {
+            "version": self.version(),
+            "kernel_threads": _numpy_threads.thread_limit(),
+            "kernel_thread_min_elements": 2 * _numpy_threads.PARALLEL_ELEMENTS,
+        }
 
     def from_host(self, host: np.ndarray, device: Any) -> Any:
         return host
