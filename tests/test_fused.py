@@ -323,7 +323,9 @@ def test_numpy_parts_run_in_a_child_forked_after_they_ran(monkeypatch):
     context = multiprocessing.get_context("fork")
     queue = context.Queue()
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)  # fork() of a threaded process
+        # fork() of a threaded process: Python's DeprecationWarning, JAX's RuntimeWarning
+        warnings.filterwarnings("ignore", message=".*fork", category=DeprecationWarning)
+        warnings.filterwarnings("ignore", message="os.fork", category=RuntimeWarning)
         child = context.Process(target=_softmax_into, args=(x, queue))
         child.start()
     try:  # read before joining: the child exits once its result has left through the pipe

@@ -388,7 +388,7 @@ def test_torch_func_grad_matches_finite_differences(torch, name: str):
     assert_close(gradient, expected, like=first, tolerance=FINITE_DIFFERENCE_TOLERANCE)
 
 
-@pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated")  # functorch's own jvp rules
+@pytest.mark.filterwarnings("ignore:`torch.jit.script")  # functorch's own jvp rules
 @pytest.mark.parametrize("name", _kernel_params("torch.func.jvp"))
 def test_torch_func_jvp_matches_finite_differences(torch, name: str):
     """Forward mode: least_squares failed ("The derivative of linalg.qr depends on Q,
