@@ -439,6 +439,22 @@ def test_torch_compile_fullgraph_matches_eager(torch, name: str):
     _check_compiled(torch, name, backend="aot_eager")
 
 
+@pytest.mark.parametrize("name", _kernel_params("compile, dynamic shapes"))
+def test_torch_compile_with_dynamic_shapes_matches_eager(torch, name: str):
+    """Every axis of length > 1 symbolic (``maybe_mark_dynamic``: a kernel may specialize
+    on a size, as gradient descent's choice of path does): cross_entropy failed in
+    array-api-compat's ``size`` (``math.isnan`` of a symbolic size) and attention passed
+    a SymBool ``enable_gqa`` to torch's SDPA."""
+    arrays = _on("torch", _inputs(name))
+    eager = _host(CASES[name].call(*arrays))
+    for array in arrays:
+        for axis, length in enumerate(array.shape):
+            if length > 1:
+                torch._dynamo.maybe_mark_dynamic(array, axis)
+    compiled = torch.compile(CASES[name].call, fullgraph=True, backend="aot_eager")
+    _assert_all_close(compiled(*arrays), eager, arrays[0], f"{name} dynamic shapes")
+
+
 @pytest.mark.parametrize("name", ["softmax"])
 def test_torch_compile_inductor_matches_eager(torch, name: str):
     _check_compiled(torch, name, backend="inductor")

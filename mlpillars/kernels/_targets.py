@@ -10,7 +10,6 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import array_api_compat as aac
 import array_api_extra as xpx
 
 from ..backends import device_of, extremes, values_known
@@ -69,7 +68,7 @@ def _labels_checked(labels: Any, n_classes: int, *, xp: Any) -> bool:
     """Raise unless every label lies in ``[0, n_classes)``, where their least and greatest
     can be read (eager, on a CPU; not inside ``jax.jit``, where even a closed-over array's
     minimum is traced); whether they were checked."""
-    if not aac.size(labels):
+    if is_empty(labels):  # not aac.size: math.isnan of a dynamic size fails under torch.compile
         return values_known(labels)
     lowest, highest = extremes(labels, xp=xp)
     if not values_known(lowest, highest):

@@ -342,8 +342,11 @@ class TorchFramework(Framework):
             return NotImplemented
         if is_causal and scale <= 0:
             return NotImplemented
+        # with head counts dynamic under torch.compile, Hq > Hk is a SymBool, which the op
+        # refuses: a Python branch on it guards the trace on the grouping instead
+        grouped = True if enable_gqa else False
         return torch.nn.functional.scaled_dot_product_attention(
-            q, k, v, attn_mask=mask, is_causal=is_causal, scale=scale, enable_gqa=enable_gqa
+            q, k, v, attn_mask=mask, is_causal=is_causal, scale=scale, enable_gqa=grouped
         )
 
     # -- softmax family and dense layer (FusedSoftmax, FusedLinear: kernels._fused) ------
