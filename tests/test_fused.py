@@ -294,6 +294,20 @@ def test_numpy_thread_count_follows_size_cpus_omp_num_threads_and_the_calling_th
     assert from_another_thread == [1]  # a Dask task's, or the caller's own pool's
 
 
+def test_numpy_parts_on_threads_keep_the_callers_errstate(monkeypatch, rng):
+    """NumPy's errstate is a context variable: worker threads warned where the caller had
+    asked for an error (or for silence) about a bad value in their part."""
+    monkeypatch.setattr(_numpy_fused, "BLOCK_ELEMENTS", 16)  # not the one-block path
+    monkeypatch.setattr(_numpy_threads, "thread_count", lambda size: 2)
+    x = rng.normal(size=(64, 8))
+    x[-3, 3] = np.inf  # in the second part only: inf - inf when shifted by the row's maximum
+    with np.errstate(invalid="raise"), pytest.raises(FloatingPointError, match="invalid value"):
+        mp.softmax(x)
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert np.isnan(mp.softmax(x)[-3]).all()
+
+
 def test_numpy_parts_raise_the_first_parts_error_after_all_have_finished():
     finished = []
 

@@ -9,11 +9,14 @@ How many threads: one per ``PARALLEL_ELEMENTS`` elements, at most the CPUs this 
 may run on, ``OMP_NUM_THREADS`` where it is set (what Dask's workers, joblib's and
 scikit-learn's set to keep nested parallelism from oversubscribing the cores) and
 ``MAX_THREADS``; one where the call comes from another thread than the main one (a Dask
-worker's task, the caller's own pool), whose parallelism is the caller's.
+worker's task, the caller's own pool), whose parallelism is the caller's. Each part runs
+in a copy of the caller's context, so NumPy's ``errstate`` (a context variable) holds in
+every thread as in the caller's.
 """
 
 from __future__ import annotations
 
+import contextvars
 import itertools
 import os
 import threading
@@ -58,7 +61,9 @@ def in_parts(
         tuple(array[(*leading, slice(start, stop))] for array in arrays)
         for start, stop in itertools.pairwise(bounds)
     ]
-    futures: list[Future[None]] = [_executor().submit(work, *piece) for piece in pieces[1:]]
+    futures: list[Future[None]] = [  # each in a copy of the caller's context: np.errstate
+        _executor().submit(contextvars.copy_context().run, work, *piece) for piece in pieces[1:]
+    ]
     error: BaseException | None = None
     try:
         work(*pieces[0])
