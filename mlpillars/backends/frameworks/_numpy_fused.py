@@ -72,12 +72,8 @@ def _computed_in_parts(
     parts of x cut along an axis other than ``axis`` (as ``_blocks`` cuts), on several
     threads where x is large (``_numpy_threads``)."""
     result = np.empty(x.shape, dtype=x.dtype)
-    threads = _numpy_threads.thread_count(x.size) if x.ndim > 1 else 1
-    if threads == 1:
-        blockwise(x, result)
-    else:
-        cut_axis = 1 if axis == 0 else 0
-        _numpy_threads.in_parts(blockwise, (x, result), cut_axis=cut_axis, parts=threads)
+    cut_axis = (1 if axis == 0 else 0) if x.ndim > 1 else None
+    _numpy_threads.in_parts_where_large(blockwise, (x, result), cut_axis=cut_axis)
     return result
 
 
@@ -114,11 +110,8 @@ def logsumexp(x: np.ndarray, axis: int, keepdims: bool) -> np.ndarray:
         for block, out in _blocks(part, result_part, axis=-1):
             out[...] = _logsumexp_rows(block.astype(_computed_dtype(block.dtype), copy=False))
 
-    threads = _numpy_threads.thread_count(rows.size) if rows.ndim > 1 else 1
-    if threads == 1:
-        blockwise(rows, result)
-    else:
-        _numpy_threads.in_parts(blockwise, (rows, result), cut_axis=0, parts=threads)
+    cut_axis = 0 if rows.ndim > 1 else None
+    _numpy_threads.in_parts_where_large(blockwise, (rows, result), cut_axis=cut_axis)
     result = result[..., 0]
     return np.expand_dims(result, axis) if keepdims else result
 
@@ -206,11 +199,8 @@ def sigmoid(x: np.ndarray) -> Any:
     if x.dtype.char not in "fd":
         return NotImplemented
     result = np.empty_like(x)
-    threads = _numpy_threads.thread_count(x.size) if x.ndim > 0 else 1
-    if threads == 1:
-        return _sigmoid(result, source=x)
-    parts = (x, result)
-    _numpy_threads.in_parts(_sigmoid_into, parts, cut_axis=0, parts=threads)
+    cut_axis = 0 if x.ndim > 0 else None
+    _numpy_threads.in_parts_where_large(_sigmoid_into, (x, result), cut_axis=cut_axis)
     return result
 
 

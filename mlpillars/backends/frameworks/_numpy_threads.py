@@ -47,6 +47,19 @@ def thread_count(size: int) -> int:
     return max(1, min(size // PARALLEL_ELEMENTS, thread_limit()))
 
 
+def in_parts_where_large(
+    work: Callable[..., None], arrays: tuple[np.ndarray, ...], *, cut_axis: int | None
+) -> None:
+    """``work(*arrays)``, or where they are large (:func:`thread_count` of the first's
+    size), :func:`in_parts` on that many threads; ``cut_axis`` None: no axis may be cut
+    (a 1-D array reduced along its one axis), one thread."""
+    parts = 1 if cut_axis is None else thread_count(arrays[0].size)
+    if parts == 1:
+        work(*arrays)
+    else:
+        in_parts(work, arrays, cut_axis=cut_axis, parts=parts)
+
+
 def in_parts(
     work: Callable[..., None], arrays: tuple[np.ndarray, ...], *, cut_axis: int, parts: int
 ) -> None:

@@ -90,10 +90,8 @@ class JaxFramework(Framework):
         JAX places them: committed to the array's sharding they failed ("incompatible
         devices", or an axis not divisible by the mesh), and committed to the default
         device beside a sharded array as well."""
-        if self.is_traced(array) or not array.committed:
-            return None
-        devices = array.devices()
-        return next(iter(devices)) if len(devices) == 1 else None
+        devices = self.placement(array)
+        return devices[0] if devices is not None and len(devices) == 1 else None
 
     def placement(self, array: Any) -> Any:
         """The devices a committed array is on, one or several (sharded or replicated),
