@@ -187,6 +187,19 @@ class FusedCall:
     answer: Any
 
 
+def assert_same_values(actual: np.ndarray, expected: np.ndarray, *, name: str) -> None:
+    """Two NumPy results of the same algorithm, equal: dtype and shape, floating values to
+    a few ulps (of each value, and of the largest finite one near zero), the rest exactly."""
+    assert actual.dtype == expected.dtype, f"{name}: {actual.dtype} != {expected.dtype}"
+    assert actual.shape == expected.shape, f"{name}: {actual.shape} != {expected.shape}"
+    if actual.dtype.kind == "f":
+        ulps = 64 * np.finfo(actual.dtype).eps
+        scale = np.max(np.abs(expected[np.isfinite(expected)]), initial=1.0)
+        np.testing.assert_allclose(actual, expected, rtol=ulps, atol=ulps * scale, err_msg=name)
+    else:
+        np.testing.assert_array_equal(actual, expected, err_msg=name)
+
+
 @contextlib.contextmanager
 def recorded_fused_calls(backend: str, kernel_name: str) -> Iterator[list[FusedCall]]:
     """The calls that kernels make of ``backend``'s own ``kernel_name`` implementation

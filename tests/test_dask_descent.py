@@ -16,7 +16,7 @@ import pytest
 
 from mlpillars.backends import FRAMEWORKS
 from mlpillars.kernels.descent import GradientDescentResult, gradient_descent
-from mlpillars.testing import FusedCall, recorded_fused_calls
+from mlpillars.testing import FusedCall, assert_same_values, recorded_fused_calls
 
 da = pytest.importorskip("dask.array")
 dask = pytest.importorskip("dask")
@@ -56,13 +56,7 @@ def assert_same_fit(lazy: GradientDescentResult, eager: GradientDescentResult) -
             rows = expected.shape[0]
             assert np.all(actual[rows:] == actual[rows - 1]), "extra rows repeat the last"
             actual = actual[:rows]
-        assert actual.shape == expected.shape, name
-        if actual.dtype.kind == "f":
-            ulps = 64 * np.finfo(actual.dtype).eps
-            scale = np.max(np.abs(expected[np.isfinite(expected)]), initial=1.0)
-            np.testing.assert_allclose(actual, expected, rtol=ulps, atol=ulps * scale, err_msg=name)
-        else:
-            np.testing.assert_array_equal(actual, expected, err_msg=name)
+        assert_same_values(actual, expected, name=name)
 
 
 def in_memory_tasks(result: GradientDescentResult) -> int:

@@ -59,8 +59,10 @@ class FusedGradientDescent(Protocol):
             as whether the MSE's statistics need a centred copy of X), weights, bias and
             history in features' dtype, the flags boolean, the counts the namespace's
             default integer dtype.
-            The history always has ``steps + 1`` rows: with ``tol``, rows after the loop
-            would have stopped repeat its last row, as under ``jax.jit``.
+            The history has the rows the kernel's own loop gives in that namespace: with
+            ``tol``, eagerly (NumPy) up to the step after which every problem had stopped;
+            where shapes must be known before the values (Dask, as under ``jax.jit``)
+            ``steps + 1``, the rows after the loop would have stopped repeating its last.
         """
         ...
 

@@ -24,12 +24,8 @@ from typing import Any
 import numpy as np
 
 from ._dask_fused import aligned
+from ._descent_fields import FIELD_DTYPES, FIELDS, fitted_fields, joined
 from ._worker_heap import heap_kept
-
-FIELDS = ("weights", "bias", "loss_history", "diverged", "converged", "steps_run")
-FIELD_DTYPES = ("float", "float", "float", "bool", "bool", "int64")
-"""The fields' dtypes: "float" is the data's; the counts are NumPy's default integer, as
-its kernel gives."""
 
 HOST_RATE_TASKS = 64
 """A learning rate whose graph has at most this many tasks and no data on a cluster is
@@ -185,21 +181,12 @@ def _joined(fits: tuple[str, Any], count: int) -> tuple[str, Any]:
 
     fits_name, fits_graph = fits
     name = "joined-" + fits_name.removeprefix("descend_in_memory-")
-    tasks = {(name, 0): (_join, [(fits_name, index) for index in range(count)])}
+    tasks = {(name, 0): (joined, [(fits_name, index) for index in range(count)])}
     graph = HighLevelGraph(
         {**fits_graph.layers, name: MaterializedLayer(tasks)},
         {**fits_graph.dependencies, name: {fits_name}},
     )
     return name, graph
-
-
-def _join(fits: list[tuple[np.ndarray, ...]]) -> tuple[np.ndarray, ...]:
-    """The chunks' fields (``FIELDS`` order) joined along B (the history's axis 1)."""
-    history = FIELDS.index("loss_history")
-    return tuple(
-        np.concatenate([fit[index] for fit in fits], axis=1 if index == history else 0)
-        for index in range(len(FIELDS))
-    )
 
 
 def _field(
@@ -252,14 +239,6 @@ def _descend_in_memory(
     """One chunk's fits: the public kernel on NumPy (which checks lr and the labels),
     features (b, n, d) or shared (n, d), targets (b, n) or (n,), lr (b,). Returns the
     fields in ``FIELDS`` order, the history (rows, b) padded with its last row."""
-    from .._registry import KERNELS  # filled by the dispatch; no kernel module imported
-
     features, targets, lr = aligned(features, targets, lr)
     with heap_kept():  # a worker's heap, trimmed at every free by Dask's default
-        result = KERNELS["gradient_descent"](features, targets, lr=lr, backend="numpy", **options)
-    history = result.loss_history
-    missing = rows - history.shape[0]
-    if missing:
-        history = np.concatenate([history, np.repeat(history[-1:], missing, axis=0)])
-    counts = result.steps_run.astype(FIELD_DTYPES[-1], copy=False)
-    return result.weights, result.bias, history, result.diverged, result.converged, counts
+        return fitted_fields(features, targets, lr, options, rows=rows)

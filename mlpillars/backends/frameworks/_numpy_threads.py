@@ -9,18 +9,25 @@ How many threads: one per ``PARALLEL_ELEMENTS`` elements, at most the CPUs this 
 may run on, ``OMP_NUM_THREADS`` where it is set (what Dask's workers, joblib's and
 scikit-learn's set to keep nested parallelism from oversubscribing the cores) and
 ``MAX_THREADS``; one where the call comes from another thread than the main one (a Dask
-worker's task, the caller's own pool), whose parallelism is the caller's. Each part runs
-in a copy of the caller's context, so NumPy's ``errstate`` (a context variable) holds in
-every thread as in the caller's.
+worker's task, the caller's own pool), whose parallelism is the caller's, or from within
+a part (a kernel called on a part of a larger call: gradient descent's problems). Each
+part runs in a copy of the caller's context, so NumPy's ``errstate`` (a context variable)
+holds in every thread as in the caller's.
+
+Gradient descent's parts (``_numpy_descent``) run their matrix products with BLAS held to
+one thread (:func:`one_blas_thread`): OpenBLAS's own threads, called from two threads at
+once, made two parts slower than one call.
 """
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
+import functools
 import itertools
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
@@ -39,12 +46,27 @@ _pool: list[ThreadPoolExecutor] = []
 """The executor, made at the first parallel call (and forgotten in a forked child, where
 its threads do not exist)."""
 
+_within_a_part: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "mlpillars_within_a_part", default=False
+)
+"""True while a part of :func:`in_parts` runs (on any thread, the caller's included)."""
+
+_blas_controller: list[Any] = []
+"""threadpoolctl's controller of the BLAS libraries loaded, made at the first use."""
+
 
 def thread_count(size: int) -> int:
     """How many threads compute an array of ``size`` elements (see the module's rules)."""
-    if size < 2 * PARALLEL_ELEMENTS or threading.current_thread() is not threading.main_thread():
+    if size < 2 * PARALLEL_ELEMENTS:
         return 1
-    return max(1, min(size // PARALLEL_ELEMENTS, thread_limit()))
+    return max(1, min(size // PARALLEL_ELEMENTS, threads_at_hand()))
+
+
+def threads_at_hand() -> int:
+    """:func:`thread_limit` for a call from the main thread outside any part, else 1."""
+    if _within_a_part.get() or threading.current_thread() is not threading.main_thread():
+        return 1
+    return thread_limit()
 
 
 def in_parts_where_large(
@@ -64,29 +86,64 @@ def in_parts(
     work: Callable[..., None], arrays: tuple[np.ndarray, ...], *, cut_axis: int, parts: int
 ) -> None:
     """``work(*slices)`` for ``parts`` matching slices of ``arrays`` cut along
-    ``cut_axis``, on as many threads (the calling one included); returns when all are
-    done, then raises the error of the first part that raised, if any. ``work`` must write
-    only into its slices."""
+    ``cut_axis``, on as many threads (:func:`side_by_side`). ``work`` must write only into
+    its slices."""
     length = arrays[0].shape[cut_axis]
-    bounds = np.linspace(0, length, min(parts, length) + 1).astype(int)
     leading = (slice(None),) * cut_axis
     pieces = [
         tuple(array[(*leading, slice(start, stop))] for array in arrays)
-        for start, stop in itertools.pairwise(bounds)
+        for start, stop in part_bounds(length, parts)
     ]
-    futures: list[Future[None]] = [  # each in a copy of the caller's context: np.errstate
-        _executor().submit(contextvars.copy_context().run, work, *piece) for piece in pieces[1:]
+    side_by_side([functools.partial(work, *piece) for piece in pieces])
+
+
+def part_bounds(length: int, parts: int) -> list[tuple[int, int]]:
+    """(start, stop) of ``parts`` parts of ``length`` (fewer where it is shorter), their
+    lengths within one of each other."""
+    bounds = np.linspace(0, length, min(parts, length) + 1).astype(int)
+    return [(int(start), int(stop)) for start, stop in itertools.pairwise(bounds)]
+
+
+def side_by_side(calls: list[Callable[[], Any]]) -> list[Any]:
+    """Each call's result, the first computed on the calling thread, the others on as many
+    threads of the pool; each runs as a part (:func:`threads_at_hand` is 1 within it) in a
+    copy of the caller's context. Returns when all are done, then raises the error of the
+    first call that raised, if any."""
+    futures: list[Future[Any]] = [  # each in a copy of the caller's context: np.errstate
+        _executor().submit(contextvars.copy_context().run, _as_part, call) for call in calls[1:]
     ]
+    results: list[Any] = [None] * len(calls)
     error: BaseException | None = None
     try:
-        work(*pieces[0])
+        results[0] = contextvars.copy_context().run(_as_part, calls[0])
     except BaseException as raised:  # re-raised below, once every part has finished
         error = raised
-    for future in futures:
+    for index, future in enumerate(futures, start=1):
         raised_there = future.exception()  # waits for it
         error = error or raised_there
+        if raised_there is None:
+            results[index] = future.result()
     if error is not None:
         raise error
+    return results
+
+
+def _as_part(call: Callable[[], Any]) -> Any:
+    _within_a_part.set(True)  # in this part's own copy of the caller's context
+    return call()
+
+
+@contextlib.contextmanager
+def one_blas_thread() -> Iterator[None]:
+    """The BLAS libraries loaded in this process (NumPy's OpenBLAS, SciPy's, MKL) held to
+    one thread each, their settings restored after (threadpoolctl). The setting is the
+    process's: another thread's BLAS call meanwhile runs on one thread too."""
+    if not _blas_controller:
+        from threadpoolctl import ThreadpoolController
+
+        _blas_controller.append(ThreadpoolController())
+    with _blas_controller[0].limit(limits=1, user_api="blas"):
+        yield
 
 
 def thread_limit() -> int:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from types import ModuleType
 from typing import Any, ClassVar
 
@@ -50,7 +50,8 @@ class NumPyFramework(Framework):
 
     def settings(self) -> dict[str, Any]:
         """The version, and the threads the softmax family and sigmoid compute a large
-        array on (``_numpy_threads``: NumPy's own calls use one, BLAS its own pool)."""
+        array on, and a large MSE gradient descent its parts (``_numpy_threads``,
+        ``_numpy_descent``: NumPy's own calls use one, BLAS its own pool)."""
         return {
             "version": self.version(),
             "kernel_threads": _numpy_threads.thread_limit(),
@@ -101,6 +102,7 @@ class NumPyFramework(Framework):
         "r_squared": "fused_r_squared",
         "least_squares": "fused_least_squares",
         "scaled_dot_product_attention": "fused_attention",
+        "gradient_descent": "fused_gradient_descent",
     }
 
     def fused_softmax(
@@ -192,6 +194,14 @@ class NumPyFramework(Framework):
         """``least_squares``'s QR fit in NumPy's own calls where every check passes
         (``_numpy_regression``, ``FusedLeastSquares``)."""
         return _numpy_regression.least_squares(features, targets, fit_intercept)
+
+    def fused_gradient_descent(
+        self, features: Any, targets: Any, lr: Any, /, *, options: Mapping[str, Any], xp: ModuleType
+    ) -> Any:
+        """Large MSE fits in parts of the problems, each on its own thread, or
+        ``NotImplemented`` (``FusedGradientDescent`` in ``mlpillars.kernels._descent_fused``).
+        See :func:`._numpy_descent.gradient_descent`."""
+        return _numpy_descent.gradient_descent(features, targets, lr, options)
 
     def fused_attention(
         self,
