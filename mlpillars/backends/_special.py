@@ -122,9 +122,9 @@ def block_buffers(x: Any) -> Any:
     statistics (``mlpillars.kernels._descent_blocks``), from ``x``'s framework, or None
     (every block then makes new arrays: every framework but NumPy).
 
-    The holder has ``trajectory(params, linear_part, constant_part, count)``: ``count``
-    steps ``theta <- theta - (theta A + a)`` of params (B, p), the rows after each step
-    (B, K, p); and ``product(delta, curvature)``: ``delta @ Q`` (B, K, d). Each returns
+    The holder has ``trajectory(params, step_matrix, step_offset, count)``: ``count``
+    steps ``theta <- theta P + c`` of params (B, p), the rows after each step (B, K, p);
+    and ``product(delta, projection)``: ``delta @ [Q, h, x̄]`` (B, K, d + 2). Each returns
     its buffer, written again at the next call: the caller copies what it keeps.
     """
     framework = framework_of(x)

@@ -1,13 +1,13 @@
 """Plain gradient descent on the MSE's statistics, a block of steps at a time.
 
 On a quadratic loss a plain step (sgd without momentum, warm-up or clipping) is affine in
-the parameters: ``theta <- theta - lr * grad(theta)``, with ``lr * grad(theta) = theta A
-+ a`` (:func:`step_map`). A block of K steps is then K products by A (three calls a step);
-the K losses come from the statistics' formula at once, and the loop's rules (divergence,
+the parameters: ``theta <- theta - lr * grad(theta) = theta P + c`` (:func:`step_map`). A
+block of K steps is then K products by P (two calls a step); the K losses come from the
+statistics' formula at once (one product), and the loop's rules (divergence,
 convergence, freezing: :class:`._descent_steps.DescentLoop`) are applied to the whole
 block in array operations, with the same outcome step for step: the same history, flags
 and counts, up to rounding. A step of :class:`DescentLoop` is some 40 array calls, each
-paying a framework's per-call cost; here a step is three and a block some 40 more.
+paying a framework's per-call cost; here a step is two and a block some 40 more.
 
 The rules need the loss before each step, which for an active problem is the loss after
 the previous step (an untaken step, one whose loss was not finite, ends a problem's
@@ -70,12 +70,13 @@ class BlockProgress(NamedTuple):
 
 
 class BlockConstants(NamedTuple):
-    """What every block reads: the step's map (:func:`step_map`), the objective for the
-    losses and the loss at the start (B,)."""
+    """What every block reads: the step's map (:func:`step_map`), the objective and its
+    projection for the losses, and the loss at the start (B,)."""
 
-    linear_part: Any  # A, (B, p, p)
-    constant_part: Any  # a, (B, 1, p)
+    step_matrix: Any  # P, (B, p, p)
+    step_offset: Any  # c, (B, 1, p)
     objective: MseStatistics
+    projection: Any  # (B, d, d + 2): MseStatistics.projection
     initial_loss: Any
 
 
@@ -125,8 +126,9 @@ def block_length(batch_size: int, n_params: int, options: Options) -> int:
 
 
 def step_map(statistics: MseStatistics, lr: Any, *, xp: Any) -> tuple[Any, Any]:
-    """``A`` (B, p, p) and ``a`` (B, 1, p) with ``lr * gradient = theta @ A + a`` at the
-    parameter rows theta = [w, b] (B, 1, p).
+    """``P`` (B, p, p) and ``c`` (B, 1, p) with ``theta - lr * gradient = theta @ P + c``
+    at the parameter rows theta = [w, b] (B, 1, p): ``P = I - A`` and ``c = -a`` for
+    ``lr * gradient = theta @ A + a``.
 
     The gradient is the statistics' formula expanded: half of it is ``Q delta + h + x̄ e``
     for w and ``e = b + x̄^T w - (ȳ' + x̄^T reference)`` for b, ``delta = w - reference``.
@@ -137,25 +139,32 @@ def step_map(statistics: MseStatistics, lr: Any, *, xp: Any) -> tuple[Any, Any]:
     constant = xp.broadcast_to(statistics.linear, (batch_size, n_features))
     if statistics.reference is not None:
         constant = constant - (statistics.reference[:, None, :] @ curvature)[:, 0, :]
-    scale = 2 * lr[:, :, None]  # (B, 1, 1)
+    scale = -2 * lr[:, :, None]  # (B, 1, 1): minus the step's
     if statistics.feature_mean is None:
-        return scale * curvature, scale * constant[:, None, :]
+        return _less_from_identity(scale * curvature, xp=xp), scale * constant[:, None, :]
     mean = xp.broadcast_to(statistics.feature_mean, (batch_size, n_features))
     shift = xp.broadcast_to(statistics.target_mean, (batch_size,))
     if statistics.reference is not None:
         shift = shift + vecdot(mean, statistics.reference, xp=xp)
     shift = shift[:, None]
-    # [[Q + x̄ x̄^T, x̄], [x̄^T, 1]]: [Q, 0] plus x̄ [x̄, 1], then the row [x̄, 1], scaled in
-    # place where the framework allows it (each new (B, p, p) array costs page faults on
-    # NumPy: 256 of 33 x 33 float64 are 2.2 MB). (array-api-extra's ``at`` would add Q
-    # into one array, but does not trace under torch.compile.)
+    # A / (2 lr) = [[Q + x̄ x̄^T, x̄], [x̄^T, 1]]: [Q, 0] plus x̄ [x̄, 1], then the row [x̄, 1],
+    # scaled in place where the framework allows it (each new (B, p, p) array costs page
+    # faults on NumPy: 256 of 33 x 33 float64 are 2.2 MB). (array-api-extra's ``at`` would
+    # add Q into one array, but does not trace under torch.compile.)
     row = xp.concat([mean, xp.ones_like(shift)], axis=-1)  # (B, p)
     weight_rows = xp.concat([curvature, xp.zeros_like(mean[:, :, None])], axis=-1)
     weight_rows += mean[:, :, None] * row[:, None, :]
-    linear_part = xp.concat([weight_rows, row[:, None, :]], axis=1)
-    linear_part *= scale
+    step_matrix = xp.concat([weight_rows, row[:, None, :]], axis=1)
+    step_matrix *= scale
     constant_row = xp.concat([constant - mean * shift, -shift], axis=-1)[:, None, :]
-    return linear_part, scale * constant_row
+    return _less_from_identity(step_matrix, xp=xp), scale * constant_row
+
+
+def _less_from_identity(scaled: Any, *, xp: Any) -> Any:
+    """``I + scaled`` (B, p, p), in place where the framework allows it."""
+    size = scaled.shape[-1]
+    scaled += xp.eye(size, dtype=scaled.dtype, device=device_of(scaled))
+    return scaled
 
 
 def _start(
@@ -165,7 +174,8 @@ def _start(
     lr, options = problems.lr, problems.options
     batch_size, device = lr.shape[0], device_of(lr)
     params = xp.zeros((batch_size, problems.n_params), dtype=lr.dtype, device=device)
-    loss = statistics.losses(params[:, None, :], xp=xp)[:, 0]
+    projection = statistics.projection(batch_size, xp=xp)
+    loss = statistics.losses(params[:, None, :], projection, xp=xp)[:, 0]
     integers = xpx.default_dtype(xp, "integral", device=device)
     no_problem = xp.zeros((batch_size,), dtype=xp.bool, device=device)
     progress = BlockProgress(
@@ -178,8 +188,8 @@ def _start(
         updates=xp.zeros((batch_size,), dtype=integers, device=device),
         finished_after=xp.full((batch_size,), options.steps, dtype=integers, device=device),
     )
-    linear_part, constant_part = step_map(statistics, lr, xp=xp)
-    return progress, BlockConstants(linear_part, constant_part, statistics, loss)
+    step_matrix, step_offset = step_map(statistics, lr, xp=xp)
+    return progress, BlockConstants(step_matrix, step_offset, statistics, projection, loss)
 
 
 @dataclass(frozen=True)
@@ -214,17 +224,18 @@ class BlockLoop:
     def step(self, count: Any, progress: BlockProgress, constants: BlockConstants) -> Any:
         """K more steps of every active problem, then the loop's rules over them."""
         xp, buffers = self.xp, self.buffers
+        objective, projection = constants.objective, constants.projection
         if buffers is None:
             params, rows = progress.params[:, None, :], []
             for _ in range(self.block_steps):
-                params = params - (params @ constants.linear_part + constants.constant_part)
+                params = params @ constants.step_matrix + constants.step_offset
                 rows.append(params)
             trajectory = xp.concat(rows, axis=1)  # (B, K, p)
-            losses = constants.objective.losses(trajectory, xp=xp)
+            losses = objective.losses(trajectory, projection, xp=xp)
         else:
-            parts = (constants.linear_part, constants.constant_part)
+            parts = (constants.step_matrix, constants.step_offset)
             trajectory = buffers.trajectory(progress.params, *parts, self.block_steps)
-            losses = constants.objective.losses(trajectory, xp=xp, product=buffers.product)
+            losses = objective.losses(trajectory, projection, xp=xp, product=buffers.product)
         return _ruled(count, trajectory, losses, progress, constants, self.options, xp=xp)
 
 

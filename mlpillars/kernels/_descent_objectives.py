@@ -164,21 +164,31 @@ class MseStatistics(NamedTuple):
         gradient = xp.concat([half_gradient, mean_residual[:, None]], axis=-1)
         return loss + mean_residual * mean_residual, 2 * gradient
 
-    def losses(self, params: Any, *, xp: Any, product: Any = None) -> Any:
+    def projection(self, batch_size: int, *, xp: Any) -> Any:
+        """``[Q, h, x̄]`` (B, d, d + 2; d + 1 without an intercept): :meth:`losses`'
+        three products of delta in one."""
+        curvature = self.curvature
+        n_features = curvature.shape[-1]
+        vectors = [self.linear] + ([] if self.feature_mean is None else [self.feature_mean])
+        columns = [xp.broadcast_to(curvature, (batch_size, n_features, n_features))]
+        columns += [xp.broadcast_to(v, (batch_size, n_features))[:, :, None] for v in vectors]
+        return xp.concat(columns, axis=-1)
+
+    def losses(self, params: Any, projection: Any, *, xp: Any, product: Any = None) -> Any:
         """Losses (B, K) at K parameter rows of each problem, params (B, K, p): the loss of
         :meth:`loss_and_gradient` without the gradient, ``delta^T Q delta + 2 h^T delta``
-        in two products (one (B, K, d) temporary, not three). ``product(delta, Q)``, if
-        given, is ``delta @ Q`` by the framework's own means (a reused buffer)."""
+        (and the mean residual's square) from one product ``delta @`` :meth:`projection`
+        (one (B, K, d + 2) temporary). ``product(delta, projection)``, if given, is that
+        product by the framework's own means (a reused buffer)."""
         n_features = self.curvature.shape[-1]
         delta = params[..., :n_features]
         if self.reference is not None:
             delta = delta - self.reference[:, None, :]
-        curved = delta @ self.curvature if product is None else product(delta, self.curvature)
-        quadratic = vecdot(delta, curved, xp=xp)
-        linear = (delta @ self.linear[:, :, None])[..., 0]
-        loss = quadratic + 2 * linear + self.offset[:, None]
+        projected = delta @ projection if product is None else product(delta, projection)
+        quadratic = vecdot(delta, projected[..., :n_features], xp=xp)
+        loss = quadratic + 2 * projected[..., n_features] + self.offset[:, None]
         if self.feature_mean is None:
             return loss
-        mean_residual = params[..., n_features] + (delta @ self.feature_mean[:, :, None])[..., 0]
+        mean_residual = params[..., n_features] + projected[..., n_features + 1]
         mean_residual = mean_residual - self.target_mean[:, None]
         return loss + mean_residual * mean_residual
