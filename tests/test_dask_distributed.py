@@ -8,6 +8,7 @@ cluster. The inputs are split into several chunks so the tasks are spread over b
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -22,6 +23,8 @@ from mlpillars.tolerances import compare_outputs, tolerance_for
 
 distributed = pytest.importorskip("distributed")
 da = pytest.importorskip("dask.array")
+
+WORKER_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 
 SIZE = 2 * SMALLEST_SIZE
 """Large enough for every example (the regressions need 17 samples) and for two chunks."""
@@ -123,12 +126,17 @@ def test_gradient_descent_reads_learning_rates_held_by_the_cluster(client: Any) 
     np.testing.assert_allclose(history, expected.loss_history, rtol=1e-13, atol=1e-15)
 
 
-def test_scheduler_local_n_starts_a_cluster_the_record_describes() -> None:
+def test_scheduler_local_n_starts_a_cluster_the_record_describes(monkeypatch) -> None:
     from mlpillars.backends import FRAMEWORKS
 
     dask_framework = FRAMEWORKS["dask"]
     scheduler_before = dask_framework.settings()["scheduler"]
+    for name in WORKER_VARIABLES:  # unset: the nanny sets them here, to 1, for its worker
+        monkeypatch.delenv(name, raising=False)
     with dask_framework.scheduler("local:1") as cluster_client:
+        assert [os.environ.get(name) for name in WORKER_VARIABLES] == [None] * 3  # set back
+        worker_values = cluster_client.run(lambda: os.environ.get("OMP_NUM_THREADS"))
+        assert list(worker_values.values()) == ["1"]
         settings = dask_framework.settings()
         assert settings["scheduler"] == f"distributed at {cluster_client.scheduler.address}"
         assert (settings["workers"], settings["threads"]) == (1, 1)

@@ -8,6 +8,8 @@ import functools
 import math
 import multiprocessing
 import os
+import subprocess
+import sys
 import threading
 import warnings
 from collections.abc import Iterator
@@ -277,14 +279,15 @@ def test_numpy_thread_count_follows_size_cpus_omp_num_threads_and_the_calling_th
 ):
     large = 64 * _numpy_threads.PARALLEL_ELEMENTS
     monkeypatch.setattr(_numpy_threads, "_usable_cpus", lambda: range(4))
-    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setattr(_numpy_threads, "REQUESTED_THREADS", None)
     assert _numpy_threads.thread_count(large) == 4
     assert _numpy_threads.thread_count(3 * _numpy_threads.PARALLEL_ELEMENTS) == 3
     assert _numpy_threads.thread_count(_numpy_threads.PARALLEL_ELEMENTS) == 1
     for requested, expected in (("2", 2), ("1", 1), ("", 4), ("auto", 4), ("0", 4)):
-        monkeypatch.setenv("OMP_NUM_THREADS", requested)
+        threads = _numpy_threads.requested_threads(requested)
+        monkeypatch.setattr(_numpy_threads, "REQUESTED_THREADS", threads)
         assert _numpy_threads.thread_count(large) == expected
-    monkeypatch.delenv("OMP_NUM_THREADS")
+    monkeypatch.setattr(_numpy_threads, "REQUESTED_THREADS", None)
     from_another_thread = []
     worker = threading.Thread(
         target=lambda: from_another_thread.append(_numpy_threads.thread_count(large))
@@ -292,6 +295,30 @@ def test_numpy_thread_count_follows_size_cpus_omp_num_threads_and_the_calling_th
     worker.start()
     worker.join()
     assert from_another_thread == [1]  # a Dask task's, or the caller's own pool's
+
+
+def test_omp_num_threads_is_read_at_import_not_after(monkeypatch):
+    """A value set after import (as dask.distributed's LocalCluster sets 1 in its own
+    process when it spawns workers) changes nothing; one set before import holds."""
+    monkeypatch.setattr(_numpy_threads, "_usable_cpus", lambda: range(4))
+    before = _numpy_threads.thread_limit()
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    assert _numpy_threads.thread_limit() == before
+    child = subprocess.run(
+        [sys.executable, "-c", CHILD_THREAD_LIMIT],
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert child.stdout.split() == ["1", "1"]
+
+
+CHILD_THREAD_LIMIT = """
+import os
+from mlpillars.backends.frameworks import _numpy_threads
+print(_numpy_threads.REQUESTED_THREADS, _numpy_threads.thread_limit())
+"""
 
 
 def test_numpy_parts_on_threads_keep_the_callers_errstate(monkeypatch, rng):

@@ -114,7 +114,10 @@ def scheduler(spec: str) -> Iterator[Any]:
     Yields
     ------
     distributed.Client
-        The client, Dask's default scheduler until the block ends.
+        The client, Dask's default scheduler until the block ends. A local cluster's
+        workers get Dask's worker environment; this process keeps its own (the
+        variables the nannies set in it to spawn them are set back once they have: a
+        worker restarted later sets them again until the block ends).
 
     Raises
     ------
@@ -136,13 +139,36 @@ def scheduler(spec: str) -> Iterator[Any]:
         return
     if not count.isdigit() or int(count) < 1:
         raise ValueError(f"scheduler {spec!r}: expected local:N with N >= 1, e.g. local:4")
-    with (
-        distributed.LocalCluster(
+    own_values = _worker_variables()
+    try:
+        with distributed.LocalCluster(
             n_workers=int(count), threads_per_worker=1, dashboard_address=None
-        ) as cluster,
-        distributed.Client(cluster) as client,
-    ):
-        yield client
+        ) as cluster:
+            _restore(own_values)
+            with distributed.Client(cluster) as client:
+                yield client
+    finally:
+        _restore(own_values)
+
+
+def _worker_variables() -> dict[str, str | None]:
+    """This process's values of the variables that ``dask.distributed``'s nannies set in
+    it before they spawn workers (``distributed.nanny.pre-spawn-environ``:
+    ``OMP_NUM_THREADS=1``, ``MKL_NUM_THREADS=1``, ``MALLOC_TRIM_THRESHOLD_``...), which
+    they leave set: a framework that starts its thread pool afterwards (torch's at its
+    first call, NumPy's parts) would run this process on one thread."""
+    import dask
+
+    names = dask.config.get("distributed.nanny.pre-spawn-environ", default={}) or {}
+    return {name: os.environ.get(name) for name in names}
+
+
+def _restore(values: dict[str, str | None]) -> None:
+    for name, value in values.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
 
 
 def active_client() -> Any:
