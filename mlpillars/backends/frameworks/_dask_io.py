@@ -155,8 +155,8 @@ def _worker_variables() -> dict[str, str | None]:
     """This process's values of the variables that ``dask.distributed``'s nannies set in
     it before they spawn workers (``distributed.nanny.pre-spawn-environ``:
     ``OMP_NUM_THREADS=1``, ``MKL_NUM_THREADS=1``, ``MALLOC_TRIM_THRESHOLD_``...), which
-    they leave set: a framework that starts its thread pool afterwards (torch's at its
-    first call, NumPy's parts) would run this process on one thread."""
+    they leave set: a framework imported afterwards would run this process on one thread
+    (torch: ``torch.get_num_threads()`` 1 of 2 on the project's machine)."""
     import dask
 
     names = dask.config.get("distributed.nanny.pre-spawn-environ", default={}) or {}
