@@ -261,6 +261,24 @@ def test_compiled_loops_run_step_by_step(monkeypatch):
     assert calls == ["numpy"]
 
 
+def fits_with_buffers(monkeypatch, framework_class, X, y, lr) -> tuple:
+    """The buffers the framework made, its fit with them, a fit in which every problem
+    steps in every block, and the fit of new arrays (no buffers): problems that stop
+    in different blocks, two of them diverging."""
+    made, original = [], framework_class.block_buffers
+
+    def recorded(self):
+        made.append(original(self))
+        return made[-1]
+
+    options = {"steps": 3 * BLOCK_STEPS + 5, "tol": TOL["float64"], "mse_method": "statistics"}
+    monkeypatch.setattr(framework_class, "block_buffers", recorded)
+    reused = gradient_descent(X, y, lr=lr, **options)
+    every_step = gradient_descent(X[:3], y[:3], lr=lr[:3], steps=2 * BLOCK_STEPS)
+    monkeypatch.setattr(framework_class, "block_buffers", lambda self: None)
+    return made, reused, every_step, gradient_descent(X, y, lr=lr, **options)
+
+
 @pytest.mark.parametrize("grouped", [False, True], ids=["one loop", "groups of problems"])
 def test_numpy_buffers_give_the_fit_of_new_arrays(monkeypatch, grouped):
     # NumPy writes each block's rows and products into buffers made once a fit; what the
@@ -275,21 +293,56 @@ def test_numpy_buffers_give_the_fit_of_new_arrays(monkeypatch, grouped):
         monkeypatch.setattr(_problem_groups, "MIN_GROUP", 3)
     X, y = problems(6, b=7)
     lr = np.array([0.05, 0.2, 0.5, 0.9, 0.99, 1.02, HUGE["float64"]]) * limits(X)
-    options = {"steps": 3 * BLOCK_STEPS + 5, "tol": TOL["float64"], "mse_method": "statistics"}
-    made, original = [], NumPyFramework.block_buffers
-
-    def recorded(self):
-        made.append(original(self))
-        return made[-1]
-
-    monkeypatch.setattr(NumPyFramework, "block_buffers", recorded)
-    reused = gradient_descent(X, y, lr=lr, **options)
-    every_step = gradient_descent(X[:3], y[:3], lr=lr[:3], steps=2 * BLOCK_STEPS)
-    monkeypatch.setattr(NumPyFramework, "block_buffers", lambda self: None)
-    fresh = gradient_descent(X, y, lr=lr, **options)
+    made, reused, every_step, fresh = fits_with_buffers(monkeypatch, NumPyFramework, X, y, lr)
     assert len(made) == 2 and all({"rows", "product"} <= set(m._arrays) for m in made)
     # the params after a block where every problem stepped: a view of the rows, but copied
     assert not np.shares_memory(every_step.weights, made[1]._arrays["rows"])
     for field in (*FIELDS, *EXACT_FIELDS):  # the same operations: the same bits
         np.testing.assert_array_equal(getattr(reused, field), getattr(fresh, field), field)
     assert len(set(fresh.steps_run.tolist())) > 2 and bool(np.any(fresh.diverged))
+
+
+def test_torch_buffer_gives_the_fit_of_new_tensors(monkeypatch):
+    # torch writes each step into a buffer made once a fit (one baddbmm a step); the
+    # params kept from a block are a copy, never a view of the buffer the next block writes
+    torch = pytest.importorskip("torch")
+    from mlpillars.backends.frameworks.torch import TorchFramework
+
+    X, y = (torch.asarray(a) for a in problems(6, b=7))
+    lr = torch.asarray(np.array([0.05, 0.2, 0.5, 0.9, 0.99, 1.02, 1e100]) * limits(X.numpy()))
+    made, reused, every_step, fresh = fits_with_buffers(monkeypatch, TorchFramework, X, y, lr)
+    assert len(made) == 2 and made[1]._rows is not None
+    buffer = made[1]._rows.untyped_storage().data_ptr()
+    assert every_step.weights.untyped_storage().data_ptr() != buffer
+    for field in EXACT_FIELDS:
+        np.testing.assert_array_equal(getattr(reused, field), getattr(fresh, field), field)
+    for field in FIELDS:  # baddbmm rounds c + theta P once: a few ulps from the two calls
+        np.testing.assert_allclose(getattr(reused, field), getattr(fresh, field), rtol=1e-13)
+    assert len(set(fresh.steps_run.tolist())) > 2 and bool(torch.any(fresh.diverged))
+
+
+@pytest.mark.parametrize("mode", ["autograd", "forward"])
+def test_torch_blocks_differentiate_through_their_steps(mode):
+    # out= products are not recorded for differentiation: there the steps make new tensors
+    torch = pytest.importorskip("torch")
+    X_host, y_host = problems(8, b=3)
+    X, y = torch.asarray(X_host), torch.asarray(y_host)
+    direction = torch.asarray(np.random.default_rng(1).normal(size=X_host.shape))
+    options = {"lr": 0.1, "steps": 2 * BLOCK_STEPS + 3, "mse_method": "statistics"}
+
+    def final_loss(features):
+        return gradient_descent(features, y, **options).loss_history[-1].sum()
+
+    if mode == "autograd":
+        features = X.clone().requires_grad_()
+        final_loss(features).backward()
+        derivative = torch.sum(features.grad * direction)
+    else:
+        import torch.autograd.forward_ad as forward_ad
+
+        with forward_ad.dual_level():
+            dual = forward_ad.make_dual(X, direction)
+            derivative = forward_ad.unpack_dual(final_loss(dual)).tangent
+    step = 1e-6
+    expected = (final_loss(X + step * direction) - final_loss(X - step * direction)) / (2 * step)
+    np.testing.assert_allclose(float(derivative), float(expected), rtol=1e-5)

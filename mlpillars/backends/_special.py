@@ -120,7 +120,7 @@ def reduce_max(x: Any, *, axis: int, keepdims: bool, xp: Any) -> Any:
 def block_buffers(x: Any) -> Any:
     """A new holder of reused buffers for one fit's blocks of gradient descent on the MSE's
     statistics (``mlpillars.kernels._descent_blocks``), from ``x``'s framework, or None
-    (every block then makes new arrays: every framework but NumPy).
+    (every block then makes new arrays: every framework but NumPy and torch).
 
     The holder has ``trajectory(params, step_matrix, step_offset, count)``: ``count``
     steps ``theta <- theta P + c`` of params (B, p), the rows after each step (B, K, p);

@@ -15,6 +15,7 @@ from .._capabilities import Capabilities
 from .._errors import NoGPUError
 from . import (
     _grouped_loops,
+    _torch_descent,
     _torch_fused,
     _torch_loops,
     _torch_regression,
@@ -225,6 +226,13 @@ class TorchFramework(Framework):
 
     def compile(self, function: Callable[..., Any]) -> Callable[..., Any]:
         return self.load().compile(function)
+
+    def block_buffers(self) -> Any:
+        """A buffer for one fit's blocks: each step one ``baddbmm`` into it
+        (``_torch_descent``)."""
+        import torch  # not self.load(): torch.compile cannot trace importlib
+
+        return _torch_descent.BlockBuffers(torch)
 
     # -- step loops ------------------------------------------------------------------------
     def run_loop(self, loop: StepLoop, state: Any, constants: Any) -> tuple[Any, Any, Any]:
