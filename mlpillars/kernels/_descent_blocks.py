@@ -141,7 +141,7 @@ def step_map(statistics: MseStatistics, lr: Any, *, xp: Any) -> tuple[Any, Any]:
         constant = constant - (statistics.reference[:, None, :] @ curvature)[:, 0, :]
     scale = -2 * lr[:, :, None]  # (B, 1, 1): minus the step's
     if statistics.feature_mean is None:
-        return _less_from_identity(scale * curvature, xp=xp), scale * constant[:, None, :]
+        return _plus_identity(scale * curvature, xp=xp), scale * constant[:, None, :]
     mean = xp.broadcast_to(statistics.feature_mean, (batch_size, n_features))
     shift = xp.broadcast_to(statistics.target_mean, (batch_size,))
     if statistics.reference is not None:
@@ -157,10 +157,10 @@ def step_map(statistics: MseStatistics, lr: Any, *, xp: Any) -> tuple[Any, Any]:
     step_matrix = xp.concat([weight_rows, row[:, None, :]], axis=1)
     step_matrix *= scale
     constant_row = xp.concat([constant - mean * shift, -shift], axis=-1)[:, None, :]
-    return _less_from_identity(step_matrix, xp=xp), scale * constant_row
+    return _plus_identity(step_matrix, xp=xp), scale * constant_row
 
 
-def _less_from_identity(scaled: Any, *, xp: Any) -> Any:
+def _plus_identity(scaled: Any, *, xp: Any) -> Any:
     """``I + scaled`` (B, p, p), in place where the framework allows it."""
     size = scaled.shape[-1]
     scaled += xp.eye(size, dtype=scaled.dtype, device=device_of(scaled))

@@ -49,7 +49,7 @@ its threads do not exist)."""
 _within_a_part: contextvars.ContextVar[bool] = contextvars.ContextVar(
     "mlpillars_within_a_part", default=False
 )
-"""True while a part of :func:`in_parts` runs (on any thread, the caller's included)."""
+"""True while a call of :func:`side_by_side` runs (on any thread, the caller's included)."""
 
 _blas_controller: list[Any] = []
 """threadpoolctl's controller of the BLAS libraries loaded, made at the first use."""
