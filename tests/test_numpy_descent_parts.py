@@ -9,15 +9,20 @@ problems (``PART_SECONDS`` tiny, three threads allowed whatever the machine has)
 
 from __future__ import annotations
 
+import os
 import threading
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from threadpoolctl import threadpool_info
 
 from mlpillars.backends.frameworks import _descent_fields, _numpy_descent, _numpy_threads
 from mlpillars.kernels.descent import GradientDescentResult, gradient_descent
 from mlpillars.testing import assert_same_values, recorded_fused_calls
+from mlpillars.tolerances import tolerance_for
+from tests.property_support import SCALE_VARIABLE
 
 B, N, D, STEPS = 7, 40, 3, 40
 
@@ -215,3 +220,65 @@ def test_an_error_in_a_part_is_raised_once_every_part_has_finished(in_parts, mon
     with pytest.raises(MemoryError, match="part two"):
         gradient_descent(*problems(), steps=STEPS, lr=0.05)
     assert len(finished) == 3
+
+
+PROPERTY_CASES = 25
+"""Generated fits a run checks (times ``MLPILLARS_PROPERTY_SCALE``)."""
+
+
+@settings(
+    deadline=None,
+    max_examples=max(2, round(PROPERTY_CASES * float(os.environ.get(SCALE_VARIABLE, "1")))),
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(data=st.data())
+def test_parts_give_one_calls_fit_on_generated_problems(in_parts, data):
+    """Any batch (1 to 9 problems), sizes, offset, shared data or targets, per-problem
+    rates around the stability limit, early stops and divergence: the parts' fields
+    equal one call's."""
+    b = data.draw(st.integers(1, 9), label="problems")
+    n = data.draw(st.integers(2, 24), label="samples")
+    d = data.draw(st.integers(1, 5), label="features")
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**16), label="seed"))
+    offset = data.draw(st.sampled_from([0.0, 3.0, 1e4]), label="offset")
+    X = rng.normal(size=(b, n, d)) + offset
+    y = rng.normal(size=(b, n)) * data.draw(st.sampled_from([0.0, 1.0, 1e3]), label="y scale")
+    rates = rng.uniform(0.0, 2.5, size=b) / np.array([_limit(features) for features in X])
+    if data.draw(st.booleans(), label="shared X"):  # unbatched, as a user gives it
+        X, rates = X[0], rates[0] * rng.uniform(0.0, 1.0, size=b)
+    elif data.draw(st.booleans(), label="shared y"):
+        y = y[0]
+    options = {
+        "steps": data.draw(st.integers(1, 40), label="steps"),
+        "fit_intercept": data.draw(st.booleans(), label="intercept"),
+        "l2": data.draw(st.sampled_from([0.0, 0.1]), label="l2"),
+        "tol": data.draw(st.sampled_from([None, 1e-6]), label="tol"),
+        "mse_method": "statistics",
+    }
+    if options["tol"] is None:
+        options["halt_on_divergence"] = data.draw(st.booleans(), label="halt")
+    whole = in_one_call(X, y, lr=rates, **options)
+    with recorded_fused_calls("numpy", "gradient_descent") as offers:
+        parts = gradient_descent(X, y, lr=rates, **options)
+    answered = [offer for offer in offers if offer.answer is not NotImplemented]
+    assert len(answered) == (b > 1)  # one problem: one part, the kernel's own loop
+    # a part decides per call over its own problems whether X needs centring (data far
+    # from zero): there the two differ in rounding, within the tolerance table
+    tolerance = tolerance_for("float64")
+    for name, actual, expected in zip(whole._fields, parts, whole, strict=True):
+        assert actual.shape == expected.shape and actual.dtype == expected.dtype, name
+        if actual.dtype.kind != "f":
+            np.testing.assert_array_equal(actual, expected, err_msg=name)
+            continue
+        np.testing.assert_array_equal(np.isfinite(actual), np.isfinite(expected), err_msg=name)
+        finite = np.isfinite(expected)
+        np.testing.assert_allclose(
+            actual[finite], expected[finite], rtol=tolerance.rtol, atol=tolerance.atol, err_msg=name
+        )
+
+
+def _limit(features: np.ndarray) -> float:
+    """A problem's largest stable-ish rate scale: the Gram's largest eigenvalue, with the
+    intercept's column (lr of 1/L is half the stability limit)."""
+    design = np.concatenate([features, np.ones((features.shape[0], 1))], axis=1)
+    return float(np.linalg.eigvalsh(2 * design.T @ design / features.shape[0])[-1])
