@@ -66,11 +66,12 @@ def test_record_describes_this_process(record):
 
 
 def test_numpy_records_the_threads_its_kernels_may_use():
-    from mlpillars.backends.frameworks import _numpy_threads
+    from mlpillars.backends.frameworks import _numpy_descent, _numpy_threads
 
     settings = environment.environment_record(["numpy"])["frameworks"]["numpy"]
     assert settings["kernel_threads"] == _numpy_threads.thread_limit() >= 1
     assert settings["kernel_thread_min_elements"] == 2 * _numpy_threads.PARALLEL_ELEMENTS
+    assert settings["descent_part_seconds"] == _numpy_descent.PART_SECONDS > 0
 
 
 def test_blas_lists_a_library_with_threads(record):

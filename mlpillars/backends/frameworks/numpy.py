@@ -56,6 +56,7 @@ class NumPyFramework(Framework):
             "version": self.version(),
             "kernel_threads": _numpy_threads.thread_limit(),
             "kernel_thread_min_elements": 2 * _numpy_threads.PARALLEL_ELEMENTS,
+            "descent_part_seconds": _numpy_descent.PART_SECONDS,
         }
 
     def from_host(self, host: np.ndarray, device: Any) -> Any:
