@@ -17,6 +17,8 @@ from __future__ import annotations
 from types import ModuleType
 from typing import Any
 
+from ._torch_derivatives import recorded
+
 
 class BlockBuffers:
     """The buffer of one fit's blocks, made at the first block and again whenever the
@@ -31,7 +33,7 @@ class BlockBuffers:
         c (B, 1, p): the rows after each step, (B, K, p), a view of a reused buffer."""
         torch = self._torch
         previous = params[:, None, :]
-        if _recorded(torch, params, step_matrix, step_offset):
+        if recorded(torch, params, step_matrix, step_offset):
             rows = []
             for _ in range(count):
                 previous = torch.baddbmm(step_offset, previous, step_matrix)
@@ -52,14 +54,3 @@ class BlockBuffers:
         if rows is None or rows.shape != shape or rows.dtype != like.dtype:
             rows = self._rows = self._torch.empty(shape, dtype=like.dtype, device=like.device)
         return rows
-
-
-def _recorded(torch: ModuleType, *tensors: Any) -> bool:
-    """Whether an operation on ``tensors`` is recorded for differentiation: by autograd
-    (one requires grad, under grad mode), a ``torch.func`` transform or a forward-mode
-    dual level (``torch.autograd.forward_ad``)."""
-    if torch._C._are_functorch_transforms_active():
-        return True
-    if torch.is_grad_enabled() and any(tensor.requires_grad for tensor in tensors):
-        return True
-    return torch.autograd.forward_ad._current_level >= 0

@@ -18,6 +18,7 @@ import math
 from typing import Any
 
 from ._rank_rule import rank_tolerance
+from ._torch_derivatives import recorded
 from ._torch_squares import trusted
 
 
@@ -63,10 +64,7 @@ def _qr_mode(augmented: Any) -> str:
     ``torch.autograd.forward_ad``), whose tensors do not require grad."""
     import torch
 
-    if augmented.requires_grad and torch.is_grad_enabled():
-        return "reduced"
-    forward_mode = torch.autograd.forward_ad._current_level >= 0  # inside a dual_level
-    return "reduced" if forward_mode or torch._C._are_functorch_transforms_active() else "r"
+    return "reduced" if recorded(torch, augmented) else "r"
 
 
 def _augmented(features: Any, targets: Any, fit_intercept: bool) -> tuple[Any, Any, Any]:
