@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 from mlpillars.backends import ENV_VARIABLE, full_float32_products
+from mlpillars.backends.frameworks import _jax_devices
 from mlpillars.testing import BackendCase, backend_cases
 
 # JAX multiplies float32 matrices on a GPU at its default precision (TF32-like on Ampere and
@@ -24,6 +25,11 @@ from mlpillars.testing import BackendCase, backend_cases
 # torch's and CuPy's default is full float32. The tests ask JAX for the same, as the
 # benchmark does; a user's choice stays theirs (README, "Precision on GPUs").
 full_float32_products()
+
+# The benchmark gives JAX one CPU device per CPU and spreads independent problems over
+# them; the tests ask for two whatever the machine's CPUs, so that sharded inputs are
+# tested on every machine, unless the caller chose a count.
+_jax_devices.one_device_per_cpu(2)
 
 
 def _share_jax_compilations() -> Path | None:

@@ -33,7 +33,13 @@ from ._special import (
     row_major,
     vecdot,
 )
-from .frameworks import FRAMEWORKS, Framework, framework_of, full_float32_products
+from .frameworks import (
+    FRAMEWORKS,
+    Framework,
+    framework_of,
+    full_float32_products,
+    one_device_per_cpu,
+)
 from .frameworks._rank_rule import rank_tolerance
 from .frameworks.base import StepLoop
 from .frameworks.dask import from_npy as dask_from_npy
@@ -75,6 +81,7 @@ __all__ = [
     "loops_compiled",
     "materialize",
     "move_to",
+    "one_device_per_cpu",
     "parse_backend",
     "qr",
     "rank_tolerance",

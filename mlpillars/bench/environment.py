@@ -30,7 +30,8 @@ Top-level keys:
 ``frameworks``
     Backend name -> that framework's ``settings()`` (``mlpillars/backends/frameworks/``):
     its version and what changes its results or speed, e.g. torch's threads, TF32 and float32
-    matmul precision, JAX's x64 mode, matmul precision and devices, CuPy's CUDA versions.
+    matmul precision, JAX's x64 mode, matmul precision, devices and CPU devices (one per
+    usable CPU in a benchmark run: ``mlpillars.backends.one_device_per_cpu``), CuPy's CUDA versions.
     A framework that is not installed is ``null``, with the reason.
 ``gpu``
     ``devices``: name, total memory and compute capability from the first framework that

@@ -124,7 +124,9 @@ class BackendImplementation(Implementation):
 
     def prepare(self, entry: KernelEntry, call: KernelCall) -> Prepared:
         framework = FRAMEWORKS[self.spec.partition(":")[0]]
-        arrays = framework.held_inputs(call_on_backend(call, self.spec).arrays)
+        arrays = framework.held_inputs(
+            call_on_backend(call, self.spec).arrays, problems=entry.holds_problems(call)
+        )
         main_result = _kernel_call(entry, call)
         if framework.compiler is None:
             return Prepared(run=lambda: ready(main_result(*arrays)), outputs=host_arrays)

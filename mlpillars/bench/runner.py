@@ -25,7 +25,7 @@ import pytest
 from rich.console import Console
 from rich.table import Table
 
-from ..backends import ENV_VARIABLE, full_float32_products
+from ..backends import ENV_VARIABLE, full_float32_products, one_device_per_cpu
 from .cases import SUITES, backend_specs, plan_cases
 from .environment import write_environment
 from .peaks import write_peaks
@@ -112,6 +112,7 @@ def run_bench(
         peer's result beyond the tolerance, where it is the only thing wrong), else 1.
     """
     full_float32_products()  # one precision for every backend (JAX's GPU default is TF32)
+    one_device_per_cpu()  # JAX's jitted programs run on one core of a CPU device
     again = RESUME if resume else RERUN_DISTURBED if rerun_disturbed else None
     out = choose_run_folder(out, resume=again is not None, suite=suite)
     requested = RunPlan(suite, _list(backends), _list(kernels), processes)

@@ -37,6 +37,15 @@ def full_float32_products() -> None:
         framework.full_float32_products()
 
 
+def one_device_per_cpu() -> None:
+    """Every framework's CPU devices one per usable CPU from now on where it runs a program
+    on one core of a device, unless the user chose a count
+    (:meth:`Framework.one_device_per_cpu`): the benchmark's backends then use the cores
+    NumPy's do."""
+    for framework in FRAMEWORKS.values():
+        framework.one_device_per_cpu()
+
+
 _OWNER_BY_TYPE: dict[type, Framework | None] = {
     python_type: None for python_type in (bool, int, float, complex, list, tuple, type(None))
 }
@@ -62,4 +71,10 @@ def framework_of(array: object) -> Framework | None:
 _NOT_SEEN = object()
 
 
-__all__ = ["FRAMEWORKS", "Framework", "framework_of", "full_float32_products"]
+__all__ = [
+    "FRAMEWORKS",
+    "Framework",
+    "framework_of",
+    "full_float32_products",
+    "one_device_per_cpu",
+]

@@ -41,6 +41,21 @@ def group_count(batch_size: int, bytes_per_problem: int, group_bytes: int | None
     return max(1, min(by_size, batch_size // MIN_GROUP))
 
 
+def even_group_count(batch_size: int, count: int) -> int:
+    """The fewest groups, at least ``count``, that split ``batch_size`` problems into equal
+    groups of at least :data:`MIN_GROUP` each; ``count`` itself where no such count exists.
+
+    JAX's groups (:mod:`._jax_loops`): a group count that leaves a remainder pads the
+    problems, and on problems sharded over several devices XLA then gathers every
+    problem's data onto every device (B = 256 logistic problems over 2 CPU devices: 330 ms
+    in 9 padded groups, 157 ms in 16 equal ones; one device: 282 and 281 ms).
+    """
+    for candidate in range(count, batch_size // MIN_GROUP + 1):
+        if batch_size % candidate == 0:
+            return candidate
+    return count
+
+
 def problems_and_bytes(state: Any, constants: Any) -> tuple[int, int]:
     """(B, bytes per problem) of a step loop of independent problems: B from the state's
     leading axis, the bytes of the arrays one problem owns (shared ones, of leading axis

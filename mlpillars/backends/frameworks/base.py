@@ -202,10 +202,11 @@ class Framework:
         """Evaluate lazy arrays now, so that a loop builds on computed values."""
         return arrays
 
-    def held_inputs(self, arrays: tuple[Any, ...]) -> tuple[Any, ...]:
+    def held_inputs(self, arrays: tuple[Any, ...], *, problems: bool = False) -> tuple[Any, ...]:
         """A call's inputs (arrays of this framework, lists of them, other values) as a
         user would hold them before calling a kernel: the benchmark harness times the call
-        on these. Eager frameworks: as they are; Dask: see its own."""
+        on these. ``problems``: the first array's leading axis holds independent problems
+        (gradient descent's B). Eager frameworks: as they are; JAX and Dask: see theirs."""
         return arrays
 
     def is_traced(self, array: Any) -> bool:
@@ -365,6 +366,11 @@ class Framework:
         return map_leaves(lambda a, b: xp.where(predicate, a, b), chosen, other)
 
     # -- the benchmark record ------------------------------------------------------------------
+    def one_device_per_cpu(self) -> None:
+        """Have one CPU device per usable CPU from now on where the framework runs a
+        program on one core of a device, unless the user chose a count (JAX: see its
+        own); others do nothing."""
+
     def full_float32_products(self) -> None:
         """Have float32 matrix products computed at full float32 precision from now on,
         unless the user chose otherwise (the harness's comparisons are then of one

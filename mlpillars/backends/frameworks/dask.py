@@ -78,13 +78,14 @@ class DaskFramework(Framework):
 
         return dask.persist(*arrays)
 
-    def held_inputs(self, arrays: tuple[Any, ...]) -> tuple[Any, ...]:
+    def held_inputs(self, arrays: tuple[Any, ...], *, problems: bool = False) -> tuple[Any, ...]:
         """Computed where Dask computes (``persist``: on a cluster's workers), with the
         first array's leading axis, and every array's of that length, in at least one
         chunk per thread (workers' threads on a cluster, else the local pool's) where
         each chunk keeps ``SPREAD_BYTES``: a user's data are spread over the workers
         before a call, not shipped in its graph, and one chunk would run on one thread
-        (``from_host``'s "auto" chunks are 128 MiB); small data stay one chunk."""
+        (``from_host``'s "auto" chunks are 128 MiB); small data stay one chunk. The leading
+        axis is spread whether or not it holds ``problems``: rows are Dask's unit of work."""
         import dask
 
         client = _dask_io.active_client()

@@ -14,7 +14,7 @@ import numpy as np
 
 from .._capabilities import Capabilities
 from .._errors import NoGPUError
-from . import _jax_fused, _jax_loops, _jax_pytrees
+from . import _jax_devices, _jax_fused, _jax_loops, _jax_pytrees, _numpy_threads
 from .base import Framework, StepLoop, device_index, unknown_device
 
 MATMUL_PRECISION_VARIABLE = "JAX_DEFAULT_MATMUL_PRECISION"
@@ -58,10 +58,12 @@ class JaxFramework(Framework):
             return []
 
     def device_names(self) -> list[str]:
-        return [
-            f"{platform}:{device.id}"
-            for platform in ("cpu", "gpu")
-            for device in self._platform_devices(platform)
+        """Each GPU, and the first CPU device only: JAX's CPU devices (``JAX_NUM_CPU_DEVICES``,
+        :mod:`._jax_devices`) share the host's cores, so the others are no other hardware
+        to benchmark (``jax:cpu:1`` still resolves)."""
+        cpus = self._platform_devices("cpu")[:1]
+        return [f"cpu:{device.id}" for device in cpus] + [
+            f"gpu:{device.id}" for device in self._platform_devices("gpu")
         ]
 
     def resolve_device(self, spec: str | None) -> Any:
@@ -116,6 +118,12 @@ class JaxFramework(Framework):
         if host.dtype.itemsize == 8 and host.dtype.kind in "fiuc":
             self.enable_x64()
         return self.load().device_put(host, device)
+
+    def held_inputs(self, arrays: tuple[Any, ...], *, problems: bool = False) -> tuple[Any, ...]:
+        """Independent problems (``problems``) on one CPU device sharded over the CPU
+        devices (:func:`._jax_devices.spread_problems`), as a user who wants every core
+        holds them; anything else as it is."""
+        return _jax_devices.spread_problems(self.load(), arrays) if problems else arrays
 
     def is_traced(self, array: Any) -> bool:
         import jax
@@ -185,6 +193,12 @@ class JaxFramework(Framework):
         return state, history[: count + 1], count
 
     # -- the benchmark record ------------------------------------------------------------------
+    def one_device_per_cpu(self) -> None:
+        """As many CPU devices as NumPy's parts may use threads (the usable CPUs,
+        ``OMP_NUM_THREADS``, at most 8), unless the user chose a count: see
+        :mod:`._jax_devices`."""
+        _jax_devices.one_device_per_cpu(_numpy_threads.thread_limit())
+
     def full_float32_products(self) -> None:
         """``"highest"`` matmul precision unless set: on a GPU JAX's default is TF32-like
         (about 1e-3 relative on an H200, outside the float32 tolerance; torch's and CuPy's
@@ -206,6 +220,7 @@ class JaxFramework(Framework):
             "default_matmul_precision": jax.config.jax_default_matmul_precision,
             "default_backend": jax.default_backend(),
             "devices": [str(device) for device in jax.devices()],
+            "cpu_devices": len(self._platform_devices("cpu")),
         }
 
     def start_device_peak(self) -> Callable[[], int] | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ... import examples
+from ...examples import KernelCall
 from .. import work
 from ..baselines import Baseline, python_fits, python_models
 from ..peers import Peer, plain
@@ -27,6 +28,11 @@ def weights_and_bias(fitted: Any) -> tuple[Any, Any]:
     return fitted.weights, fitted.bias
 
 
+def batched_problems(call: KernelCall) -> bool:
+    """Whether the call's features are (B, n, d): B independent regressions."""
+    return call.arrays[0].ndim == 3
+
+
 ENTRIES: tuple[KernelEntry, ...] = (
     KernelEntry(
         kernel="gradient_descent",
@@ -46,6 +52,7 @@ ENTRIES: tuple[KernelEntry, ...] = (
         ),
         main_output=weights_and_bias,
         variants=variants.GRADIENT_DESCENT,
+        holds_problems=batched_problems,
     ),
     KernelEntry(
         kernel="least_squares",

@@ -91,6 +91,11 @@ def whole_result(result: Any) -> Any:
     return result
 
 
+def no_problems(call: KernelCall) -> bool:
+    """The call's inputs hold no axis of independent problems."""
+    return False
+
+
 @dataclass(frozen=True)
 class KernelEntry:
     """Everything the benchmark knows about one public kernel.
@@ -116,6 +121,10 @@ class KernelEntry:
         of arrays); baselines and peers return exactly that part.
     variants : tuple of Variant
         Other examples (the targets' shapes, options and dtypes), each with its own sizes.
+    holds_problems : callable
+        ``holds_problems(call) -> bool``: whether the call's first input's leading axis
+        holds independent problems (gradient descent's B), which a backend's held inputs
+        may spread over its devices (``Framework.held_inputs``).
     """
 
     kernel: str
@@ -126,6 +135,7 @@ class KernelEntry:
     peers: tuple[Peer, ...] = ()
     main_output: Callable[[Any], Any] = whole_result
     variants: tuple[Variant, ...] = ()
+    holds_problems: Callable[[KernelCall], bool] = no_problems
 
     @property
     def function(self) -> Callable[..., Any]:

@@ -1,0 +1,264 @@
+"""JAX on every core: one CPU device per CPU for the benchmark, independent problems sharded
+over them (``mlpillars.backends.frameworks._jax_devices``), and JAX's groups of problems in
+counts that keep each device's problems on it (``_problem_groups.even_group_count``).
+
+The test session has two CPU devices (``tests/conftest.py`` asks for them unless the
+caller chose a count), whatever the machine's cores.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import types
+
+import numpy as np
+import pytest
+
+import mlpillars as mp
+from mlpillars.backends import FRAMEWORKS
+from mlpillars.backends.frameworks import _jax_devices
+from mlpillars.backends.frameworks._descent_fields import FIELDS
+from mlpillars.backends.frameworks._problem_groups import MIN_GROUP, even_group_count, group_count
+from mlpillars.testing import assert_same_values
+
+jax = pytest.importorskip("jax")
+
+
+@pytest.mark.parametrize(
+    ("batch_size", "count", "expected"),
+    [
+        (256, 1, 1),  # one group: nothing to split
+        (256, 9, 16),  # 9 groups would pad 256 to 261
+        (256, 16, 16),
+        (250, 9, 10),
+        (251, 9, 9),  # 251 is prime: no even count, padded as before
+        (64, 3, 4),  # 4 groups of 16 (MIN_GROUP)
+        (48, 2, 2),
+        (40, 3, 3),  # 4 or 5 groups would hold fewer than MIN_GROUP problems
+    ],
+)
+def test_even_group_count(batch_size: int, count: int, expected: int) -> None:
+    found = even_group_count(batch_size, count)
+    assert found == expected
+    if found != count:
+        assert batch_size % found == 0 and batch_size // found >= MIN_GROUP
+
+
+# -- asking for the devices ------------------------------------------------------------------
+class _Config:
+    def __init__(self, error: Exception | None = None) -> None:
+        self.updates: list[tuple[str, object]] = []
+        self.error = error
+
+    def update(self, name: str, value: object) -> None:
+        if self.error is not None:
+            raise self.error
+        self.updates.append((name, value))
+
+
+@pytest.fixture
+def imported_jax(monkeypatch: pytest.MonkeyPatch) -> _Config:
+    """A stand-in for an imported JAX whose config records updates (the session's own JAX
+    must keep its devices); no device count chosen in the environment."""
+    config = _Config()
+    monkeypatch.setitem(sys.modules, "jax", types.SimpleNamespace(config=config))
+    monkeypatch.delenv(_jax_devices.DEVICE_COUNT_VARIABLE, raising=False)
+    monkeypatch.delenv("XLA_FLAGS", raising=False)
+    return config
+
+
+def test_one_device_per_cpu_asks_by_variable_and_config(imported_jax: _Config) -> None:
+    _jax_devices.one_device_per_cpu(4)
+    assert os.environ[_jax_devices.DEVICE_COUNT_VARIABLE] == "4"
+    assert imported_jax.updates == [("jax_num_cpu_devices", 4)]
+
+
+def test_one_device_per_cpu_leaves_a_computing_jax_its_devices(
+    imported_jax: _Config,
+) -> None:
+    imported_jax.error = RuntimeError("should be updated before backends are initialized")
+    _jax_devices.one_device_per_cpu(2)  # no error: this process keeps its devices
+    assert os.environ[_jax_devices.DEVICE_COUNT_VARIABLE] == "2"
+
+
+@pytest.mark.parametrize(
+    "chosen",
+    [
+        {_jax_devices.DEVICE_COUNT_VARIABLE: "1"},
+        {"XLA_FLAGS": "--xla_cpu_enable_fast_math=false --xla_force_host_platform_device_count=3"},
+    ],
+)
+def test_one_device_per_cpu_keeps_the_users_count(
+    imported_jax: _Config, monkeypatch: pytest.MonkeyPatch, chosen: dict[str, str]
+) -> None:
+    for name, value in chosen.items():
+        monkeypatch.setenv(name, value)
+    _jax_devices.one_device_per_cpu(8)
+    assert imported_jax.updates == []
+    assert os.environ.get(_jax_devices.DEVICE_COUNT_VARIABLE) == chosen.get(
+        _jax_devices.DEVICE_COUNT_VARIABLE
+    )
+
+
+def test_one_cpu_asks_for_nothing(imported_jax: _Config) -> None:
+    _jax_devices.one_device_per_cpu(1)
+    assert imported_jax.updates == []
+    assert _jax_devices.DEVICE_COUNT_VARIABLE not in os.environ
+
+
+# -- spreading problems ----------------------------------------------------------------------
+@pytest.fixture
+def cpu_devices() -> list[object]:
+    FRAMEWORKS["jax"].enable_x64()
+    devices = jax.devices("cpu")
+    if len(devices) < 2:
+        pytest.fail(
+            "the test session has one JAX CPU device: tests/conftest.py asks for two "
+            f"({_jax_devices.DEVICE_COUNT_VARIABLE}) unless a count was chosen before"
+        )
+    return devices
+
+
+def _spread(*arrays: object) -> tuple[object, ...]:
+    return FRAMEWORKS["jax"].held_inputs(arrays, problems=True)
+
+
+def test_problems_spread_over_the_cpu_devices(cpu_devices: list[object]) -> None:
+    features = jax.device_put(np.ones((6, 5, 3)), cpu_devices[0])
+    targets = jax.device_put(np.ones((6, 5)), cpu_devices[0])
+    shared = jax.device_put(np.ones((1, 5)), cpu_devices[0])
+    rate = jax.device_put(np.asarray(0.1), cpu_devices[0])
+    held = _spread(features, targets, shared, rate, 0.5, None)
+    assert held[4:] == (0.5, None)
+    spread = held[0].sharding
+    most = max(count for count in range(1, len(cpu_devices) + 1) if 6 % count == 0)
+    assert spread.device_set == set(cpu_devices[:most])
+    assert spread.spec == jax.sharding.PartitionSpec(_jax_devices.PROBLEMS_AXIS)
+    assert held[1].sharding == spread
+    for replicated in held[2:4]:
+        assert replicated.sharding.is_fully_replicated
+        assert replicated.sharding.device_set == spread.device_set
+    for before, after in zip((features, targets, shared, rate), held[:4], strict=True):
+        np.testing.assert_array_equal(np.asarray(after), np.asarray(before))
+
+
+@pytest.mark.parametrize(
+    "shape",
+    [(), (1, 4), (0, 4)],
+    ids=["0-d", "one problem", "no problems"],
+)
+def test_what_cannot_spread_stays(cpu_devices: list[object], shape: tuple[int, ...]) -> None:
+    array = jax.device_put(np.ones(shape), cpu_devices[0])
+    (held,) = _spread(array)
+    assert held is array
+
+
+def test_without_problems_nothing_moves(cpu_devices: list[object]) -> None:
+    array = jax.device_put(np.ones((8, 4)), cpu_devices[0])
+    assert FRAMEWORKS["jax"].held_inputs((array,))[0] is array
+
+
+def test_spread_arrays_stay_as_they_are(cpu_devices: list[object]) -> None:
+    (spread,) = _spread(jax.device_put(np.ones((8, 4)), cpu_devices[0]))
+    (again,) = _spread(spread)
+    assert again is spread
+
+
+def test_problems_that_no_device_count_divides_stay(cpu_devices: list[object]) -> None:
+    odd = len(cpu_devices) * 2 + 1
+    if any(odd % count == 0 for count in range(2, len(cpu_devices) + 1)):
+        pytest.skip(f"{odd} problems divide over some of {len(cpu_devices)} devices")
+    array = jax.device_put(np.ones((odd, 4)), cpu_devices[0])
+    assert _spread(array)[0] is array
+
+
+# -- gradient descent on spread problems ------------------------------------------------------
+def _regressions(loss: str, problems: int, samples: int, features: int) -> tuple[np.ndarray, ...]:
+    rng = np.random.default_rng(17)
+    X = rng.normal(size=(problems, samples, features)) + 3.0
+    scores = np.einsum("bnd,bd->bn", X - 3.0, rng.normal(size=(problems, features)))
+    y = scores + rng.normal(scale=0.5, size=scores.shape)
+    return X, (y > 0).astype(np.float64) if loss == "logistic" else y
+
+
+@pytest.mark.parametrize(
+    ("loss", "problems", "samples", "options"),
+    [
+        ("mse", 8, 40, {"lr": 0.02, "steps": 30}),
+        ("mse", 6, 50, {"lr": 0.02, "steps": 30, "tol": 1e-6, "l2": 0.1}),
+        # 64 problems of 512 x 32 samples: 8.5 MiB, JAX's loop in groups (even ones)
+        ("logistic", 64, 512, {"lr": 0.5, "steps": 12}),
+        ("logistic", 64, 512, {"lr": 0.5, "steps": 12, "tol": 1e-3}),
+    ],
+)
+def test_gradient_descent_on_spread_problems(
+    cpu_devices: list[object], loss: str, problems: int, samples: int, options: dict
+) -> None:
+    """Jitted on problems spread over the devices: the one-device fit's values, the
+    inputs' sharding kept, and no problem's data moved between devices (a padded group
+    count gathered every problem onto every device)."""
+    X, y = _regressions(loss, problems, samples, 32 if loss == "logistic" else 3)
+    if loss == "logistic":  # JAX's loop in groups, as many as divide the problems
+        count = group_count(problems, (X[0].nbytes + y[0].nbytes) * 2)  # X and X^T
+        assert count > 1 and problems % even_group_count(problems, count) == 0
+
+    def fit(features: object, targets: object) -> object:
+        return mp.gradient_descent(features, targets, loss=loss, **options)
+
+    fitted = jax.jit(fit)
+    on_one = fitted(*(jax.device_put(a, cpu_devices[0]) for a in (X, y)))
+    features, targets = _spread(*(jax.device_put(a, cpu_devices[0]) for a in (X, y)))
+    spread = fitted(features, targets)
+    assert spread.weights.sharding.is_equivalent_to(features.sharding, 2)
+    for name in FIELDS:
+        assert_same_values(
+            np.asarray(getattr(spread, name)), np.asarray(getattr(on_one, name)), name=name
+        )
+    reference = mp.gradient_descent(X, y, loss=loss, **options)
+    np.testing.assert_allclose(np.asarray(spread.weights), reference.weights, rtol=1e-9, atol=1e-12)
+    program = fitted.lower(features, targets).compile().as_text()
+    assert "all-gather" not in program and "all-to-all" not in program
+
+
+def test_the_cpu_devices_are_one_backend(cpu_devices: list[object]) -> None:
+    """The harness benchmarks each device name: the CPU devices share the host's cores, so
+    only the first is named (a run measured ``jax:cpu:0`` and ``jax:cpu:1`` side by side)."""
+    framework = FRAMEWORKS["jax"]
+    assert [name for name in framework.device_names() if name.startswith("cpu")] == ["cpu:0"]
+    assert framework.resolve_device("cpu:1") == cpu_devices[1]
+    (status,) = mp.backends.available_backends(["jax"])
+    assert status.devices.keys() == {"cpu:0"}
+
+
+DEVICES_SCRIPT = """
+import mlpillars.backends as backends
+from mlpillars.backends.frameworks._numpy_threads import thread_limit
+from mlpillars.bench.environment import environment_record
+backends.one_device_per_cpu()
+import jax
+record = environment_record(["jax"])["frameworks"]["jax"]
+print(thread_limit(), len(jax.devices("cpu")), record["cpu_devices"])
+"""
+
+
+@pytest.mark.parametrize("threads", [None, "1"])
+def test_the_benchmark_gives_jax_one_device_per_cpu(threads: str | None) -> None:
+    """What ``mlpillars bench`` does first, in a fresh process: as many CPU devices as
+    NumPy's parts may use threads (``OMP_NUM_THREADS`` counts), in the environment record."""
+    environment = {
+        name: value
+        for name, value in os.environ.items()
+        if name not in (_jax_devices.DEVICE_COUNT_VARIABLE, "XLA_FLAGS", "OMP_NUM_THREADS")
+    }
+    if threads is not None:
+        environment["OMP_NUM_THREADS"] = threads
+    done = subprocess.run(
+        [sys.executable, "-c", DEVICES_SCRIPT], env=environment, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    limit, devices, recorded = map(int, done.stdout.split())
+    assert devices == recorded == limit
+    if threads == "1":
+        assert devices == 1
