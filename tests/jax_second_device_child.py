@@ -19,6 +19,7 @@ import os
 import sys
 
 os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=2"
+os.environ["JAX_NUM_CPU_DEVICES"] = "2"  # JAX takes this one where both are set
 
 import jax
 import numpy as np

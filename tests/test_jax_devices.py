@@ -125,15 +125,21 @@ def _spread(*arrays: object) -> tuple[object, ...]:
     return FRAMEWORKS["jax"].held_inputs(arrays, problems=True)
 
 
+def _rows(problems: int, mebibytes: float) -> np.ndarray:
+    """(problems, m) float64 ones of about ``mebibytes`` MiB in all."""
+    return np.ones((problems, max(1, int(mebibytes * 2**17 / max(problems, 1)))))
+
+
 def test_problems_spread_over_the_cpu_devices(cpu_devices: list[object]) -> None:
-    features = jax.device_put(np.ones((6, 5, 3)), cpu_devices[0])
-    targets = jax.device_put(np.ones((6, 5)), cpu_devices[0])
+    features = jax.device_put(np.ones((6, 512, 128)), cpu_devices[0])  # 3 MiB
+    targets = jax.device_put(np.ones((6, 512)), cpu_devices[0])
     shared = jax.device_put(np.ones((1, 5)), cpu_devices[0])
     rate = jax.device_put(np.asarray(0.1), cpu_devices[0])
     held = _spread(features, targets, shared, rate, 0.5, None)
     assert held[4:] == (0.5, None)
     spread = held[0].sharding
-    most = max(count for count in range(1, len(cpu_devices) + 1) if 6 % count == 0)
+    shares = min(len(cpu_devices), 3)  # at least SPREAD_BYTES (1 MiB) a device
+    most = max(count for count in range(1, shares + 1) if 6 % count == 0)
     assert spread.device_set == set(cpu_devices[:most])
     assert spread.spec == jax.sharding.PartitionSpec(_jax_devices.PROBLEMS_AXIS)
     assert held[1].sharding == spread
@@ -145,23 +151,29 @@ def test_problems_spread_over_the_cpu_devices(cpu_devices: list[object]) -> None
 
 
 @pytest.mark.parametrize(
-    "shape",
-    [(), (1, 4), (0, 4)],
-    ids=["0-d", "one problem", "no problems"],
+    "host",
+    [np.ones(()), _rows(1, 4), _rows(0, 4), _rows(8, 1.5)],
+    ids=["0-d", "one problem", "no problems", "under 1 MiB a device"],
 )
-def test_what_cannot_spread_stays(cpu_devices: list[object], shape: tuple[int, ...]) -> None:
-    array = jax.device_put(np.ones(shape), cpu_devices[0])
+def test_what_cannot_spread_stays(cpu_devices: list[object], host: np.ndarray) -> None:
+    array = jax.device_put(host, cpu_devices[0])
     (held,) = _spread(array)
     assert held is array
 
 
+def test_two_mebibytes_spread(cpu_devices: list[object]) -> None:
+    (held,) = _spread(jax.device_put(_rows(8, 2), cpu_devices[0]))
+    assert len(held.sharding.device_set) == 2
+
+
 def test_without_problems_nothing_moves(cpu_devices: list[object]) -> None:
-    array = jax.device_put(np.ones((8, 4)), cpu_devices[0])
+    array = jax.device_put(_rows(8, 4), cpu_devices[0])
     assert FRAMEWORKS["jax"].held_inputs((array,))[0] is array
 
 
 def test_spread_arrays_stay_as_they_are(cpu_devices: list[object]) -> None:
-    (spread,) = _spread(jax.device_put(np.ones((8, 4)), cpu_devices[0]))
+    (spread,) = _spread(jax.device_put(_rows(8, 4), cpu_devices[0]))
+    assert len(spread.sharding.device_set) > 1
     (again,) = _spread(spread)
     assert again is spread
 
@@ -170,7 +182,7 @@ def test_problems_that_no_device_count_divides_stay(cpu_devices: list[object]) -
     odd = len(cpu_devices) * 2 + 1
     if any(odd % count == 0 for count in range(2, len(cpu_devices) + 1)):
         pytest.skip(f"{odd} problems divide over some of {len(cpu_devices)} devices")
-    array = jax.device_put(np.ones((odd, 4)), cpu_devices[0])
+    array = jax.device_put(_rows(odd, 2 * odd), cpu_devices[0])
     assert _spread(array)[0] is array
 
 
@@ -186,8 +198,9 @@ def _regressions(loss: str, problems: int, samples: int, features: int) -> tuple
 @pytest.mark.parametrize(
     ("loss", "problems", "samples", "options"),
     [
-        ("mse", 8, 40, {"lr": 0.02, "steps": 30}),
-        ("mse", 6, 50, {"lr": 0.02, "steps": 30, "tol": 1e-6, "l2": 0.1}),
+        # at least 1 MiB of features a device (SPREAD_BYTES)
+        ("mse", 8, 4096, {"lr": 0.02, "steps": 30}),
+        ("mse", 6, 4096, {"lr": 0.02, "steps": 30, "tol": 1e-6, "l2": 0.1}),
         # 64 problems of 512 x 32 samples: 8.5 MiB, JAX's loop in groups (even ones)
         ("logistic", 64, 512, {"lr": 0.5, "steps": 12}),
         ("logistic", 64, 512, {"lr": 0.5, "steps": 12, "tol": 1e-3}),
@@ -199,7 +212,7 @@ def test_gradient_descent_on_spread_problems(
     """Jitted on problems spread over the devices: the one-device fit's values, the
     inputs' sharding kept, and no problem's data moved between devices (a padded group
     count gathered every problem onto every device)."""
-    X, y = _regressions(loss, problems, samples, 32 if loss == "logistic" else 3)
+    X, y = _regressions(loss, problems, samples, 32 if loss == "logistic" else 11)
     if loss == "logistic":  # JAX's loop in groups, as many as divide the problems
         count = group_count(problems, (X[0].nbytes + y[0].nbytes) * 2)  # X and X^T
         assert count > 1 and problems % even_group_count(problems, count) == 0
@@ -210,6 +223,7 @@ def test_gradient_descent_on_spread_problems(
     fitted = jax.jit(fit)
     on_one = fitted(*(jax.device_put(a, cpu_devices[0]) for a in (X, y)))
     features, targets = _spread(*(jax.device_put(a, cpu_devices[0]) for a in (X, y)))
+    assert len(features.sharding.device_set) == 2
     spread = fitted(features, targets)
     assert spread.weights.sharding.is_equivalent_to(features.sharding, 2)
     for name in FIELDS:
