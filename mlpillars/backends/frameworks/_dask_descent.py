@@ -131,9 +131,20 @@ def _rates(lr: Any, batch_chunks: tuple[int, ...]) -> Any:
     """The learning rates as the fits take them: a NumPy array (B,) where its graph is
     small and holds no data on a cluster (computed here, no round trip), else ``lr``
     chunked as ``batch_chunks``."""
-    if len(lr.__dask_graph__()) <= HOST_RATE_TASKS and not _futures_in(lr):
-        return np.asarray(lr.compute(scheduler="sync"))
+    graph = lr.__dask_graph__()
+    if len(graph) <= HOST_RATE_TASKS and not _futures_in(lr):
+        return _computed_here(lr, graph)
     return lr.rechunk((batch_chunks,))
+
+
+def _computed_here(array: Any, graph: Any) -> np.ndarray:
+    """``array``'s values from its graph, run in this thread as it is: ``compute`` first
+    optimizes the graph, which took most of the 3 ms a call spent on a learning rate's
+    few tasks (0.7 against 0.1 ms for a rate broadcast to (256,))."""
+    from dask.array.core import concatenate3
+    from dask.local import get_sync
+
+    return np.asarray(concatenate3(get_sync(dict(graph), array.__dask_keys__())))
 
 
 def _futures_in(array: Any) -> bool:
