@@ -42,9 +42,23 @@ TOLERANCES: dict[str, Tolerance] = {
 
 def dtype_name(dtype: Any) -> str:
     """``"float32"`` for NumPy, torch, JAX, CuPy or array-api-strict float32 dtypes."""
+    key = (type(dtype), dtype)  # numpy.dtype("float64") == float: types apart
+    try:
+        return _known_names[key]
+    except (KeyError, TypeError):  # not seen yet, or unhashable
+        pass
     if isinstance(dtype, type):  # a scalar type such as numpy.float32
-        return dtype.__name__
-    return str(dtype).rpartition(".")[2].removeprefix("dtype('").removesuffix("')")
+        name = dtype.__name__
+    else:
+        name = str(dtype).rpartition(".")[2].removeprefix("dtype('").removesuffix("')")
+    if len(_known_names) < 256:
+        _known_names[key] = name
+    return name
+
+
+_known_names: dict[tuple[type, Any], str] = {}
+"""(type, dtype) -> its name, as found: ``str`` of a NumPy dtype runs Python code (about 2 us),
+and kernels ask for every call's tolerance."""
 
 
 def tolerance_for(dtype: Any) -> Tolerance:

@@ -14,6 +14,7 @@ import mlpillars as mp
 from mlpillars import backends
 from mlpillars.backends import FRAMEWORKS, framework_of
 from mlpillars.testing import BackendCase, assert_close
+from mlpillars.tolerances import dtype_name
 
 INSTALLED_CPU_SPECS = [
     f"{name}:cpu"
@@ -154,6 +155,20 @@ def test_remembered_dtype_answers_are_the_namespaces_own(spec: str):
             assert backends.is_dtype(dtype, kind, xp=xp) == xp.isdtype(dtype, kind), (dtype, kind)
         expected_half = str(dtype).endswith(("float16", "bfloat16"))
         assert backends.is_dtype(dtype, "half", xp=xp) == expected_half, dtype
+
+
+@pytest.mark.parametrize("spec", INSTALLED_CPU_SPECS)
+def test_remembered_dtype_names_are_the_dtypes_own(spec: str):
+    xp = FRAMEWORKS[spec.partition(":")[0]].namespace()
+    names = ("bool", "int8", "int64", "uint8", "float16", "float32", "float64", "complex64")
+    for name in [name for name in names if hasattr(xp, name)]:
+        dtype = xp.empty(1, dtype=getattr(xp, name)).dtype
+        if dtype != getattr(xp, name):  # JAX without x64: int64 arrays are int32
+            continue
+        assert dtype_name(dtype) == dtype_name(dtype) == name  # the second one remembered
+    # equal dtypes of other types keep their own names (numpy.dtype("float64") == float)
+    assert (dtype_name(np.dtype("float64")), dtype_name(float)) == ("float64", "float")
+    assert dtype_name(np.float32) == "float32"
 
 
 def test_mixed_namespaces_are_refused_without_a_backend_and_moved_with_one():

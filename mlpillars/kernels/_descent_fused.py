@@ -73,7 +73,10 @@ def offer(fused: FusedGradientDescent | None, problems: Setup, *, xp: Any) -> An
     """
     if fused is None:
         return NotImplemented
-    options = dataclasses.asdict(problems.options)
+    options = {
+        field.name: getattr(problems.options, field.name)
+        for field in dataclasses.fields(problems.options)
+    }
     lr = xp.reshape(problems.lr, (problems.batch_size,))
     fields = fused(problems.features, problems.targets, lr, options=options, xp=xp)
     if fields is NotImplemented:
