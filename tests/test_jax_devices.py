@@ -135,15 +135,17 @@ def test_problems_spread_over_the_cpu_devices(cpu_devices: list[object]) -> None
     targets = jax.device_put(np.ones((6, 512)), cpu_devices[0])
     shared = jax.device_put(np.ones((1, 5)), cpu_devices[0])
     rate = jax.device_put(np.asarray(0.1), cpu_devices[0])
-    held = _spread(features, targets, shared, rate, 0.5, None)
-    assert held[4:] == (0.5, None)
+    listed = jax.device_put(np.ones(3), cpu_devices[0])
+    held = _spread(features, targets, shared, rate, 0.5, None, [listed, 2])
+    assert held[4:6] == (0.5, None)
+    assert held[6][1] == 2 and held[6][0].sharding.is_fully_replicated
     spread = held[0].sharding
     shares = min(len(cpu_devices), 3)  # at least SPREAD_BYTES (1 MiB) a device
     most = max(count for count in range(1, shares + 1) if 6 % count == 0)
     assert spread.device_set == set(cpu_devices[:most])
     assert spread.spec == jax.sharding.PartitionSpec(_jax_devices.PROBLEMS_AXIS)
     assert held[1].sharding == spread
-    for replicated in held[2:4]:
+    for replicated in (*held[2:4], held[6][0]):
         assert replicated.sharding.is_fully_replicated
         assert replicated.sharding.device_set == spread.device_set
     for before, after in zip((features, targets, shared, rate), held[:4], strict=True):

@@ -65,8 +65,9 @@ def one_device_per_cpu(count: int) -> None:
 
 def spread_problems(jax: ModuleType, arrays: Sequence[Any]) -> tuple[Any, ...]:
     """``arrays`` with the first array's leading axis (the problems), and every array's of
-    that length, sharded over the CPU devices; JAX's other arrays replicated on them (jit
-    takes committed arguments on one set of devices only); other values as they are.
+    that length, sharded over the CPU devices; JAX's other arrays (in lists too) replicated
+    on them (jit takes committed arguments on one set of devices only); other values as
+    they are.
 
     As they are where the first JAX array is not on one CPU device (a GPU: each is a
     device the user names; arrays sharded already), is 0-d, or where fewer than two CPU
@@ -88,6 +89,8 @@ def spread_problems(jax: ModuleType, arrays: Sequence[Any]) -> tuple[Any, ...]:
     replicated = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec())
 
     def held(array: Any) -> Any:
+        if isinstance(array, list):  # a kernel's list argument (mlp's layers)
+            return [held(item) for item in array]
         if not isinstance(array, jax.Array):
             return array
         spread_here = array.ndim > 0 and array.shape[0] == problems
