@@ -32,10 +32,11 @@ DEVICE_COUNT_FLAG = "--xla_force_host_platform_device_count"
 """The older way to ask for a count, in ``XLA_FLAGS``: a user's choice either way."""
 
 SPREAD_BYTES = 2**20
-"""The least of the first array's data a device's share holds (as Dask's chunks,
-``dask.SPREAD_BYTES``): a program over two CPU devices costs about 0.2 ms more a call,
-which smaller shares did not win back (B = 8 MSE fits of 1024 x 16 float32 samples, 0.5
-MiB: 0.33 ms on one device, 0.54 over two; 16 of 512 x 32 float64, 2 MiB: 1.23 -> 1.01)."""
+"""The least of the first array's data a device's share holds (as each of Dask's chunks
+in the bench, :data:`.dask.SPREAD_BYTES`): a program over two CPU devices costs about
+0.2 ms more a call, which smaller shares did not win back (B = 8 MSE fits of 1024 x 16
+float32 samples, 0.5 MiB: 0.33 ms on one device, 0.54 over two; 16 of 512 x 32 float64,
+2 MiB: 1.23 -> 1.01)."""
 
 PROBLEMS_AXIS = "problems"
 """The name of the mesh axis the problems are spread along."""
