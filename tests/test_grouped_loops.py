@@ -16,9 +16,11 @@ PROBLEMS = 40
 """Enough problems for two groups of MIN_GROUP (set to 8 below), not a multiple of it."""
 
 
-def regressions(rng: np.random.Generator, *, labels: bool) -> tuple[np.ndarray, np.ndarray]:
-    X = rng.normal(size=(PROBLEMS, 30, 3)) + rng.normal(size=(PROBLEMS, 1, 3))
-    y = (X @ rng.normal(size=(PROBLEMS, 3, 1)))[..., 0] + 0.5 * rng.normal(size=(PROBLEMS, 30))
+def regressions(
+    rng: np.random.Generator, *, labels: bool, problems: int = PROBLEMS
+) -> tuple[np.ndarray, np.ndarray]:
+    X = rng.normal(size=(problems, 30, 3)) + rng.normal(size=(problems, 1, 3))
+    y = (X @ rng.normal(size=(problems, 3, 1)))[..., 0] + 0.5 * rng.normal(size=(problems, 30))
     return X, (y > 0).astype(np.float64) if labels else y
 
 
@@ -135,16 +137,22 @@ def jax_loops():
     _jax_loops.compiled_loop.cache_clear()
 
 
-@pytest.mark.parametrize("shared_data", [False, True])
-def test_jax_groups_equal_one_loop(jax_loops, small_groups, monkeypatch, shared_data: bool):
+@pytest.mark.parametrize(
+    ("shared_data", "problems"), [(False, PROBLEMS), (True, PROBLEMS), (False, PROBLEMS + 3)]
+)
+def test_jax_groups_equal_one_loop(
+    jax_loops, small_groups, monkeypatch, shared_data: bool, problems: int
+):
     # Logistic problems stopping early, each group at its own step; or a learning-rate
-    # sweep on shared data (features and targets of one problem, axis 0 of length 1).
+    # sweep on shared data (features and targets of one problem, axis 0 of length 1); 43
+    # problems: no count of 5 or more divides them, so the last group is padded (group g
+    # holds problems g, g + 5, ...: the padding is the last problem repeated, cut after).
     from mlpillars.backends.frameworks import _jax_loops
 
-    X, y = regressions(np.random.default_rng(5), labels=True)
+    X, y = regressions(np.random.default_rng(5), labels=True, problems=problems)
     options = {"loss": "logistic", "lr": 0.5, "steps": 60, "tol": 1e-3}
     if shared_data:
-        X, y, options["lr"] = X[0], y[0], np.geomspace(0.05, 5.0, PROBLEMS)
+        X, y, options["lr"] = X[0], y[0], np.geomspace(0.05, 5.0, problems)
     jnp = jax_loops.numpy
     arguments = (jnp.asarray(X), jnp.asarray(y))
     options = {**options, "lr": jnp.asarray(options["lr"])}
@@ -153,7 +161,7 @@ def test_jax_groups_equal_one_loop(jax_loops, small_groups, monkeypatch, shared_
     grouped_loop = _jax_loops._grouped
     monkeypatch.setattr(_jax_loops, "_grouped", spy)
     grouped = mp.gradient_descent(*arguments, **options)
-    assert calls == [PROBLEMS // 8]  # five groups of eight problems
+    assert calls == [PROBLEMS // 8]  # five groups of eight (or nine) problems
     _jax_loops.compiled_loop.cache_clear()
     whole = in_one_group(monkeypatch, lambda: mp.gradient_descent(*arguments, **options))
     assert len(calls) == 1
