@@ -5,7 +5,9 @@ runs ``--rounds`` times, interleaved, and the minimum is kept (the host is share
 minimum is the least disturbed round); each timed call follows warm calls filling
 ``SETTLE_SECONDS`` after the previous one, as the harness's cases do (another library's
 idle threads spin meanwhile). JAX is timed jitted after a warm-up; its compile
-time (first call) is printed apart. Run from the repository root:
+time (first call) is printed apart; its problems are held sharded over one CPU device per
+CPU, as the bench holds them (``JAX_NUM_CPU_DEVICES=1`` for one device). Run from the
+repository root:
 
     python scripts/descent_ratios.py [--rounds 5]
 
@@ -22,6 +24,7 @@ from typing import Any
 import numpy as np
 
 import mlpillars as mp
+from mlpillars.backends import FRAMEWORKS, one_device_per_cpu
 from mlpillars.bench.baselines import numba_models
 from mlpillars.bench.measure import SETTLE_SECONDS
 
@@ -74,7 +77,9 @@ def _jax(loss: str, X: np.ndarray, y: np.ndarray) -> dict[str, Callable[[], Any]
     import jax
 
     jax.config.update("jax_enable_x64", True)
-    Xj, yj = jax.device_put(X), jax.device_put(y)
+    # held as the bench holds them: the problems sharded over the CPU devices (one per CPU,
+    # asked for in main before JAX first computes)
+    Xj, yj = FRAMEWORKS["jax"].held_inputs((jax.device_put(X), jax.device_put(y)), problems=True)
 
     def fit(features: Any, targets: Any) -> Any:
         result = mp.gradient_descent(features, targets, loss=loss, lr=LR[loss], steps=STEPS)
@@ -118,6 +123,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--loss", choices=["mse", "logistic", "both"], default="both")
     arguments = parser.parse_args()
+    one_device_per_cpu()  # as `mlpillars bench` does, unless JAX_NUM_CPU_DEVICES is set
     print(f"mlpillars from {mp.__file__}")
     for loss in ("mse", "logistic") if arguments.loss == "both" else (arguments.loss,):
         measure(loss, arguments.rounds)
