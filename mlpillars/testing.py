@@ -200,6 +200,25 @@ def assert_same_values(actual: np.ndarray, expected: np.ndarray, *, name: str) -
         np.testing.assert_array_equal(actual, expected, err_msg=name)
 
 
+def assert_same_fields(actual: Any, expected: Any, *, names: Sequence[str]) -> None:
+    """Two results of the same computation made differently (in parts, over several
+    devices), field by field as NumPy arrays: shapes, dtypes, flags and counts equal, the
+    same entries finite, floats within the tolerance table (float64's: rounding may differ
+    where a part decides for itself, or where XLA compiles a device's share for its shapes)."""
+    tolerance = tolerance_for("float64")
+    for name in names:
+        got, wanted = np.asarray(getattr(actual, name)), np.asarray(getattr(expected, name))
+        assert got.shape == wanted.shape and got.dtype == wanted.dtype, name
+        if got.dtype.kind != "f":
+            np.testing.assert_array_equal(got, wanted, err_msg=name)
+            continue
+        finite = np.isfinite(wanted)
+        np.testing.assert_array_equal(np.isfinite(got), finite, err_msg=name)
+        np.testing.assert_allclose(
+            got[finite], wanted[finite], rtol=tolerance.rtol, atol=tolerance.atol, err_msg=name
+        )
+
+
 @contextlib.contextmanager
 def recorded_fused_calls(backend: str, kernel_name: str) -> Iterator[list[FusedCall]]:
     """The calls that kernels make of ``backend``'s own ``kernel_name`` implementation

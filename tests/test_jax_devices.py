@@ -23,7 +23,7 @@ from mlpillars.backends import FRAMEWORKS
 from mlpillars.backends.frameworks import _jax_devices
 from mlpillars.backends.frameworks._descent_fields import FIELDS
 from mlpillars.backends.frameworks._problem_groups import MIN_GROUP, even_group_count, group_count
-from mlpillars.tolerances import tolerance_for
+from mlpillars.testing import assert_same_fields
 from tests.property_support import SCALE_VARIABLE
 
 jax = pytest.importorskip("jax")
@@ -192,24 +192,6 @@ def test_problems_that_no_device_count_divides_stay(cpu_devices: list[object]) -
 
 
 # -- gradient descent on spread problems ------------------------------------------------------
-def assert_same_fit(spread: object, on_one: object) -> None:
-    """Field by field: shapes, dtypes, flags and counts equal, floats within the tolerance
-    table. XLA compiles each device's share for its own shapes, so rounding may differ
-    (2e-13 relative seen: logistic problems at offset 3)."""
-    tolerance = tolerance_for("float64")
-    for name in FIELDS:
-        actual, expected = np.asarray(getattr(spread, name)), np.asarray(getattr(on_one, name))
-        assert actual.shape == expected.shape and actual.dtype == expected.dtype, name
-        if actual.dtype.kind != "f":
-            np.testing.assert_array_equal(actual, expected, err_msg=name)
-            continue
-        finite = np.isfinite(expected)
-        np.testing.assert_array_equal(np.isfinite(actual), finite, err_msg=name)
-        np.testing.assert_allclose(
-            actual[finite], expected[finite], rtol=tolerance.rtol, atol=tolerance.atol, err_msg=name
-        )
-
-
 def _regressions(loss: str, problems: int, samples: int, features: int) -> tuple[np.ndarray, ...]:
     rng = np.random.default_rng(17)
     X = rng.normal(size=(problems, samples, features)) + 3.0
@@ -249,7 +231,7 @@ def test_gradient_descent_on_spread_problems(
     assert len(features.sharding.device_set) == 2
     spread = fitted(features, targets)
     assert spread.weights.sharding.is_equivalent_to(features.sharding, 2)
-    assert_same_fit(spread, on_one)
+    assert_same_fields(spread, on_one, names=FIELDS)
     reference = mp.gradient_descent(X, y, loss=loss, **options)
     np.testing.assert_allclose(np.asarray(spread.weights), reference.weights, rtol=1e-9, atol=1e-12)
     program = fitted.lower(features, targets).compile().as_text()
@@ -354,5 +336,5 @@ def test_spread_problems_give_one_devices_fit_on_generated_problems(cpu_devices,
         finally:
             _jax_loops.compiled_loop.cache_clear()
     assert both.weights.sharding.is_equivalent_to(spread, 2)
-    assert_same_fit(both, one)
+    assert_same_fields(both, one, names=FIELDS)
     assert "all-gather" not in program and "all-to-all" not in program

@@ -20,8 +20,7 @@ from threadpoolctl import threadpool_info
 
 from mlpillars.backends.frameworks import _descent_fields, _numpy_descent, _numpy_threads
 from mlpillars.kernels.descent import GradientDescentResult, gradient_descent
-from mlpillars.testing import assert_same_values, recorded_fused_calls
-from mlpillars.tolerances import tolerance_for
+from mlpillars.testing import assert_same_fields, assert_same_values, recorded_fused_calls
 from tests.property_support import SCALE_VARIABLE
 
 B, N, D, STEPS = 7, 40, 3, 40
@@ -264,17 +263,7 @@ def test_parts_give_one_calls_fit_on_generated_problems(in_parts, data):
     assert len(answered) == (b > 1)  # one problem: one part, the kernel's own loop
     # a part decides per call over its own problems whether X needs centring (data far
     # from zero): there the two differ in rounding, within the tolerance table
-    tolerance = tolerance_for("float64")
-    for name, actual, expected in zip(whole._fields, parts, whole, strict=True):
-        assert actual.shape == expected.shape and actual.dtype == expected.dtype, name
-        if actual.dtype.kind != "f":
-            np.testing.assert_array_equal(actual, expected, err_msg=name)
-            continue
-        np.testing.assert_array_equal(np.isfinite(actual), np.isfinite(expected), err_msg=name)
-        finite = np.isfinite(expected)
-        np.testing.assert_allclose(
-            actual[finite], expected[finite], rtol=tolerance.rtol, atol=tolerance.atol, err_msg=name
-        )
+    assert_same_fields(parts, whole, names=whole._fields)
 
 
 def _limit(features: np.ndarray) -> float:
