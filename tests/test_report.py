@@ -500,6 +500,12 @@ def test_kernel_section_sets_ours_against_the_native_calls_and_untraceable_rows(
         row["id"] += "-t1"
         return row
 
+    native_rounds = 0.02 * np.linspace(1, 2, 9)
+    alternated = {
+        "ours": "softmax-jax:cpu:0-4096-float32-t1",
+        "ours_rounds": list(1.2 * native_rounds),
+        "native_rounds": list(native_rounds),
+    }
     rows = [
         timed("numpy:cpu", 0.2, "backend", "numpy:cpu"),
         timed("scipy.special.softmax", 0.1, "peer", "numpy:cpu"),
@@ -508,7 +514,9 @@ def test_kernel_section_sets_ours_against_the_native_calls_and_untraceable_rows(
         timed(
             "jax:cpu:0", 0.1, "backend", "jax:cpu:0", compile_seconds=0.5, first_call_seconds=0.6
         ),
-        timed("jax.nn.softmax", 0.1, "peer", "jax:cpu"),
+        # timed apart, jax.nn.softmax's 0.1 s ties ours; in alternating rounds (drift: both
+        # slower in later rounds) ours is 1.2x in every round, 6 ms more at the median
+        timed("jax.nn.softmax", 0.1, "peer", "jax:cpu", alternated=[alternated]),
         _row(
             "softmax",
             "torch.compile:cpu",
@@ -537,7 +545,10 @@ def test_kernel_section_sets_ours_against_the_native_calls_and_untraceable_rows(
     ratio = {pair: float(line.split("|")[6].split("×")[0]) for pair, line in native.items()}
     assert ratio["numpy:cpu", "scipy.special.softmax"] == pytest.approx(2, rel=0.05)
     assert ratio["torch:cpu", "torch.softmax"] == pytest.approx(3, rel=0.05)
-    assert native["torch:cpu", "torch.softmax"].endswith("| +100 ms |")  # overhead per call
+    assert native["torch:cpu", "torch.softmax"].endswith("| +100 ms | 12/12 |")  # per call
+    assert ratio["jax:cpu:0", "jax.nn.softmax"] == pytest.approx(1.2)
+    assert native["jax:cpu:0", "jax.nn.softmax"].endswith("| +6 ms | 9 alternating |")
+    assert "*alternating*" in section
 
 
 # -- the answer first ---------------------------------------------------------------------------

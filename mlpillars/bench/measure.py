@@ -6,8 +6,10 @@ compiler that cannot trace the kernel ends the case as ``untraceable``) -> one c
 under the memory meter, against the float64 NumPy reference -> a wrong result is recorded
 as wrong and not timed -> warm-up (longer after a case on another thread pool: see
 :data:`SETTLE_SECONDS`) and timed rounds through pytest-benchmark, each ending
-with the backend's wait -> the machine's load over the case and the verdict whether it was
-measured on a busy machine (:mod:`.disturbance`) -> one row appended to the results log.
+with the backend's wait -> a native call's case timed again in rounds alternating with our
+kernel's cases before it (:mod:`.interleaved`) -> the machine's load over the case and the
+verdict whether it was measured on a busy machine (:mod:`.disturbance`) -> one row appended
+to the results log.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from .cases import Case, Suite
 from .catalogue import CATALOGUE
 from .disturbance import process_meter
 from .implementations import Prepared, TraceFailure
+from .interleaved import Timed, alternate, remember
 from .memory import measure_peak_memory
 from .results import ResultsLog
 from .run_folder import ERROR, OK, UNTRACEABLE
@@ -75,6 +78,9 @@ def run_case(case: Case, suite: Suite, log: ResultsLog, benchmark: Any) -> dict[
         first_call_seconds = _check_and_measure_memory(case, prepared, row)
         _settle(prepared, case.implementation.thread_pool)
         rounds, iterations = _timed_rounds(prepared, first_call_seconds, suite, benchmark)
+        timed = Timed(case, prepared, iterations, float(np.median(rounds)))
+        alternated = alternate(timed, suite)
+        remember(timed)
     except CaseOutcome as outcome:
         _finish(log, row, status=outcome.status, reason=outcome.reason)
         raise
@@ -84,7 +90,9 @@ def run_case(case: Case, suite: Suite, log: ResultsLog, benchmark: Any) -> dict[
         raise CaseOutcome(ERROR, reason) from exc
     finally:
         _LAST_WORK.update(pool=case.implementation.thread_pool, ended=time.perf_counter())
-    row.update(rounds=rounds, iterations=iterations, median=float(np.median(rounds)))
+    row.update(rounds=rounds, iterations=iterations, median=timed.median)
+    if alternated:
+        row.update(alternated=alternated)
     row.update(meter.finish(load_start))
     benchmark.extra_info.update({k: v for k, v in row.items() if k != "rounds"})
     _finish(log, row, status=OK)

@@ -116,8 +116,9 @@ def pool_rows(runs: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
     case wrong (that row is kept, never hidden by the others); otherwise the timed rows are
     pooled: their ``rounds`` joined in process order, the ``median`` of all of them,
     ``processes`` (how many were pooled) and ``process_medians``, ``disturbed`` when any one
-    was, and the ``load`` of the process whose other processes' load was highest. A case no
-    process timed keeps the first process's row.
+    was, the ``load`` of the process whose other processes' load was highest, and a native
+    call's ``alternated`` rounds joined per case of ours. A case no process timed keeps the
+    first process's row.
 
     Parameters
     ----------
@@ -148,7 +149,24 @@ def _pool(rows: list[dict[str, Any]]) -> dict[str, Any]:
     }
     if loads:
         pooled["load"] = max(loads, key=lambda row: row["load"].get("other_cores") or 0.0)["load"]
+    alternated = _pooled_alternated(timed)
+    if alternated:
+        pooled["alternated"] = alternated
     return pooled
+
+
+def _pooled_alternated(timed: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The alternating rounds of a native call's rows (:mod:`.interleaved`), per case of
+    ours: each process's pairs of rounds joined in process order."""
+    pooled: dict[str, dict[str, Any]] = {}
+    for row in timed:
+        for pair in row.get("alternated", ()):
+            joined = pooled.setdefault(
+                pair["ours"], {"ours": pair["ours"], "ours_rounds": [], "native_rounds": []}
+            )
+            joined["ours_rounds"] += pair["ours_rounds"]
+            joined["native_rounds"] += pair["native_rounds"]
+    return list(pooled.values())
 
 
 def _command(folder: Path, plan: Any, again: str | None, scheduler: str | None) -> list[str]:

@@ -23,8 +23,10 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
+import numpy as np
+
 from ..run_folder import BACKEND, OK, PYTHON
-from .stats import Estimate, is_noisy, median_estimate, ratio_estimate
+from .stats import Estimate, is_noisy, median_estimate, paired_ratio_estimate, ratio_estimate
 
 NUMPY = "numpy:cpu"
 """The implementation every speed-up is also measured against."""
@@ -188,21 +190,47 @@ class NativePair:
 
     Attributes
     ----------
+    ours_median, native_median : float
+        Median seconds per call of each: of their alternating rounds where the two were
+        timed so (:mod:`mlpillars.bench.interleaved`), else of each case's own rounds.
     ratio : Estimate
-        median(ours) / median(native): above 1, ours is slower (the targets' ratio).
+        median(ours) / median(native): above 1, ours is slower (the targets' ratio); where
+        alternated, the median of the per-round ratios.
     overhead_seconds : float
-        median(ours) - median(native): what our call costs over the native one, per call.
+        median(ours) - median(native): what our call costs over the native one, per call
+        (the median of the per-round differences where alternated).
+    alternated : bool
+        Whether the figures come from alternating rounds, not from each case's own rounds.
     """
 
     ours: dict[str, Any]
     native: dict[str, Any]
+    ours_median: float
+    native_median: float
     ratio: Estimate
     overhead_seconds: float
+    alternated: bool = False
 
 
 def _native_pair(ours: dict[str, Any], native: dict[str, Any]) -> NativePair:
-    overhead = float(ours["median"]) - float(native["median"])
-    return NativePair(ours, native, ratio_estimate(ours["rounds"], native["rounds"]), overhead)
+    """The pair's figures: from their alternating rounds where the native case has them
+    for ``ours``, else from each case's own rounds."""
+    for pair in native.get("alternated", ()):
+        if pair["ours"] == ours["id"]:
+            ours_rounds = np.asarray(pair["ours_rounds"], dtype=float)
+            native_rounds = np.asarray(pair["native_rounds"], dtype=float)
+            return NativePair(
+                ours,
+                native,
+                float(np.median(ours_rounds)),
+                float(np.median(native_rounds)),
+                paired_ratio_estimate(ours_rounds, native_rounds),
+                float(np.median(ours_rounds - native_rounds)),
+                alternated=True,
+            )
+    ours_median, native_median = float(ours["median"]), float(native["median"])
+    ratio = ratio_estimate(ours["rounds"], native["rounds"])
+    return NativePair(ours, native, ours_median, native_median, ratio, ours_median - native_median)
 
 
 def case_key(row: dict[str, Any]) -> Key:

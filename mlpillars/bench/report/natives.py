@@ -5,7 +5,9 @@ A native call is what a user would write instead, on the same backend: a framewo
 function (``torch.softmax``, jitted ``jax.nn.softmax``), a SciPy or scikit-learn function,
 plain NumPy, or the Numba and pure-Python loops (on NumPy arrays). The ratio is the one
 issue 9's targets are stated in: 1.05x means 5 % slower than the native call; the overhead
-is what each call of ours costs over it, which on tiny inputs is dispatch and checks.
+is what each call of ours costs over it, which on tiny inputs is dispatch and checks. Where
+a native call's case was timed again in rounds alternating with ours
+(:mod:`mlpillars.bench.interleaved`), both figures come from those rounds.
 """
 
 from __future__ import annotations
@@ -29,14 +31,21 @@ def native_table(analysis: RunAnalysis, kernel: str) -> list[Block]:
         "native",
         "ours / native [95% CI]",
         "overhead per call",
+        "rounds",
     )
     return [
         Paragraph(
             f"**{kernel} against the native calls** on the same backend: ours / native is "
             "median(ours) / median(native), above 1 when ours is slower (the ratio issue 9's "
-            "targets are stated in); overhead is median(ours) - median(native) per call."
+            "targets are stated in); overhead is median(ours) - median(native) per call. "
+            "Where rounds says *alternating*, the two were timed again in rounds side by "
+            "side (a block of each, the order swapped every round): the times are medians "
+            "of those rounds, the ratio the median of the per-round ratios, the overhead "
+            "the median of the per-round differences, so the host's drift over the run "
+            "cancels in each round. Otherwise each case's own rounds, timed apart (n/m "
+            "rounds)."
         ),
-        Table(header, tuple(_row(pair) for pair in sorted(pairs, key=_order)), "lllrrrr"),
+        Table(header, tuple(_row(pair) for pair in sorted(pairs, key=_order)), "lllrrrrl"),
     ]
 
 
@@ -45,11 +54,19 @@ def _row(pair: NativePair) -> tuple[str, ...]:
         size_label(case_key(pair.ours)),
         pair.ours["implementation"],
         pair.native["implementation"],
-        format_seconds(pair.ours["median"]) + busy_mark(pair.ours),
-        format_seconds(pair.native["median"]) + busy_mark(pair.native),
+        format_seconds(pair.ours_median) + busy_mark(pair.ours),
+        format_seconds(pair.native_median) + busy_mark(pair.native),
         ratio_interval(pair.ratio),
         _signed_seconds(pair.overhead_seconds),
+        _rounds(pair),
     )
+
+
+def _rounds(pair: NativePair) -> str:
+    """``12 alternating``, or ``7/9`` for each case's own rounds."""
+    if pair.alternated:
+        return f"{pair.ratio.rounds[0]} alternating"
+    return "/".join(str(count) for count in pair.ratio.rounds)
 
 
 def _signed_seconds(seconds: float | None) -> str:

@@ -9,6 +9,11 @@ Every figure rests on the raw timed rounds of a case (``rounds`` in ``cases.json
   The percentile method is used rather than BCa because BCa needs a jackknife that breaks down
   (NaN, warnings) on the few, often tied rounds a short suite records. 2000 resamples with a
   fixed seed make every report reproducible and keep a report of a few hundred cases fast.
+- Our kernel against a native call timed in alternating rounds (``alternated`` in a native
+  call's row, :mod:`mlpillars.bench.interleaved`): round ``i`` of each was timed side by
+  side, so the ratio is the median of the per-round ratios, its interval a bootstrap of that
+  median (:func:`paired_ratio_estimate`): the host's drift over the run cancels in each
+  round's ratio.
 - Fewer than :data:`MIN_ROUNDS` rounds on either side: no interval and no test, and the report
   says so instead of printing a number it cannot back.
 - A difference is called significant only when ``scipy.stats.mannwhitneyu`` (two-sided) gives
@@ -128,6 +133,21 @@ def ratio_estimate(numerator: Sequence[float], denominator: Sequence[float]) -> 
     return Estimate(value, low, high, sizes)
 
 
+def paired_ratio_estimate(numerator: Sequence[float], denominator: Sequence[float]) -> Estimate:
+    """The median of ``numerator[i] / denominator[i]`` over rounds timed side by side, with
+    a bootstrap confidence interval of that median."""
+    top, bottom = np.asarray(numerator, dtype=float), np.asarray(denominator, dtype=float)
+    if top.shape != bottom.shape:
+        raise ValueError(
+            f"paired rounds differ in number: {top.size} against {bottom.size}; pairs need "
+            "one round of each"
+        )
+    by_round = median_estimate(top / bottom)
+    return Estimate(
+        by_round.value, by_round.low, by_round.high, (top.size, bottom.size), by_round.note
+    )
+
+
 def compare_rounds(candidate: Sequence[float], reference: Sequence[float]) -> Verdict:
     """Whether ``candidate`` is significantly faster or slower than ``reference``.
 
@@ -176,7 +196,9 @@ def policy_lines() -> list[str]:
         f"Times are medians of the timed rounds; intervals are {CONFIDENCE:.0%} percentile "
         f"bootstrap intervals (scipy.stats.bootstrap, {N_RESAMPLES} resamples, seed {SEED}).",
         "A ratio (speed-up, or one run against another) is the ratio of two medians; its "
-        "interval resamples the two sets of rounds independently (paired=False).",
+        "interval resamples the two sets of rounds independently (paired=False); our kernel "
+        "against a native call timed in alternating rounds is the median of the per-round "
+        "ratios, its interval a bootstrap of that median.",
         f"A case with fewer than {MIN_ROUNDS} rounds gets no interval and no test.",
         f"A difference is significant only when the two-sided Mann-Whitney U test gives "
         f"p < {ALPHA} and the ratio of medians is at least {FACTOR}x either way (asv's "

@@ -1,0 +1,156 @@
+"""A native call's case timed again in rounds alternating with our kernel's cases
+(:mod:`mlpillars.bench.interleaved`): which cases pair, how the rounds alternate, that the
+host's drift cancels in the per-round ratios where it biases the cases' own, and that rows
+carry and pool the rounds."""
+
+from __future__ import annotations
+
+import time
+import types
+
+import numpy as np
+import pytest
+
+from mlpillars.bench import interleaved, measure
+from mlpillars.bench.cases import SUITES, Case
+from mlpillars.bench.catalogue import CATALOGUE
+from mlpillars.bench.compiled import Prepared
+from mlpillars.bench.implementations import BackendImplementation, PeerImplementation
+from mlpillars.bench.interleaved import Timed
+from mlpillars.bench.processes import pool_rows
+from mlpillars.bench.report.stats import paired_ratio_estimate, ratio_estimate
+from mlpillars.bench.results import ResultsLog
+
+TINY = SUITES["tiny"]
+
+
+class _Benchmark:
+    """Stands in for pytest-benchmark's fixture: runs the rounds, per-call times as it."""
+
+    def pedantic(self, target, *, rounds, iterations):
+        data = []
+        for _ in range(rounds):
+            started = time.perf_counter()
+            for _ in range(iterations):
+                target()
+            data.append((time.perf_counter() - started) / iterations)
+        self.stats = types.SimpleNamespace(stats=types.SimpleNamespace(data=data))
+        self.extra_info = {}
+
+
+@pytest.fixture(autouse=True)
+def _no_group_left():
+    """Each test starts without an earlier test's cases of ours."""
+    interleaved._OURS.update(group=None, timed=[])
+    yield
+    interleaved._OURS.update(group=None, timed=[])
+
+
+def _softmax_peer(name: str) -> PeerImplementation:
+    (peer,) = [p for p in CATALOGUE["softmax"].installed_peers() if p.name == name]
+    return PeerImplementation(peer)
+
+
+def _timed(implementation, run=lambda: None, *, median=1e-3, iterations=1, size=16) -> Timed:
+    case = Case("softmax", implementation, size, "float64", "8 rows")
+    return Timed(case, Prepared(run=run, outputs=list), iterations, median)
+
+
+def test_a_native_call_pairs_with_our_cases_of_its_group_backend_and_thread_pool():
+    numpy_ours = _timed(BackendImplementation("numpy:cpu"))
+    other_size = _timed(BackendImplementation("numpy:cpu"), size=32)
+    scipy = _softmax_peer("scipy.special.softmax")
+    interleaved.remember(numpy_ours)
+    assert interleaved.partners(_timed(scipy).case) == [numpy_ours]
+    if any(p.name == "torch.softmax" for p in CATALOGUE["softmax"].installed_peers()):
+        torch_peer = _timed(_softmax_peer("torch.softmax")).case
+        assert interleaved.partners(torch_peer) == []  # another backend and thread pool
+    assert interleaved.partners(numpy_ours.case) == []  # ours is not alternated with ours
+    interleaved.remember(other_size)  # another group: the first one's cases are let go
+    assert interleaved.partners(_timed(scipy, size=32).case) == [other_size]
+    assert interleaved.partners(_timed(scipy).case) == []
+
+
+def test_rounds_alternate_in_blocks_of_each_ones_calls_and_swap_order_every_round():
+    calls: list[str] = []
+    ours = _timed(BackendImplementation("numpy:cpu"), lambda: calls.append("o"), iterations=3)
+    native = _timed(_softmax_peer("scipy.special.softmax"), lambda: calls.append("n"))
+    ours_rounds, native_rounds = interleaved.alternating_rounds(ours, native, TINY)
+    rounds = len(ours_rounds)
+    assert rounds == len(native_rounds) and TINY.min_rounds <= rounds <= TINY.max_rounds
+    # at 4 ms a pair of blocks, the suite's 20 ms allow 5 rounds: its 10 are the fewest
+    assert rounds == TINY.min_rounds
+    assert "".join(calls) == ("ooon" + "nooo") * (rounds // 2)
+
+
+def test_drift_over_a_run_biases_the_cases_own_rounds_and_cancels_when_alternated():
+    # one call costs 1 ms more for every 50 calls the "host" made before it: the same call
+    # timed second in a run looks slower, timed alternately it does not
+    clock = {"calls": 0}
+
+    def drifting_call():
+        clock["calls"] += 1
+        time.sleep(1e-3 * (1 + clock["calls"] / 50))
+
+    suite = SUITES["tiny"]
+    ours = _timed(BackendImplementation("numpy:cpu"), drifting_call, median=1.5e-3)
+    native = _timed(_softmax_peer("scipy.special.softmax"), drifting_call, median=1.5e-3)
+    apart = [interleaved.alternating_rounds(one, one, suite)[0] for one in (ours, native)]
+    assert ratio_estimate(*apart).value < 0.85  # ours timed first: "faster" by the drift
+    alternated = interleaved.alternating_rounds(ours, native, suite)
+    assert paired_ratio_estimate(*alternated).value == pytest.approx(1, abs=0.05)
+
+
+def test_a_peers_row_carries_its_rounds_alternated_with_ours(monkeypatch):
+    log, benchmark = ResultsLog(None), _Benchmark()
+    ours = Case("softmax", BackendImplementation("numpy:cpu"), 16, "float64", "8 rows")
+    peer = Case("softmax", _softmax_peer("scipy.special.softmax"), 16, "float64", "8 rows")
+    monkeypatch.setattr(interleaved, "WITHIN_FACTOR", 1e3)  # whatever the speeds here
+    ours_row = measure.run_case(ours, TINY, log, benchmark)
+    peer_row = measure.run_case(peer, TINY, log, benchmark)
+    assert "alternated" not in ours_row
+    (pair,) = peer_row["alternated"]
+    assert pair["ours"] == ours.id
+    assert len(pair["ours_rounds"]) == len(pair["native_rounds"]) >= TINY.min_rounds
+    assert all(seconds > 0 for seconds in pair["ours_rounds"] + pair["native_rounds"])
+    assert log.rows[-1] is peer_row  # recorded as returned
+
+
+def test_a_pair_far_apart_in_speed_is_not_alternated(monkeypatch):
+    ours = _timed(BackendImplementation("numpy:cpu"), median=1e-3)
+    interleaved.remember(ours)
+    native = _timed(_softmax_peer("scipy.special.softmax"), median=2.1e-3)
+    assert interleaved.alternate(native, TINY) == []
+    monkeypatch.setattr(interleaved, "WITHIN_FACTOR", 2.2)
+    assert [pair["ours"] for pair in interleaved.alternate(native, TINY)] == [ours.case.id]
+
+
+def test_processes_join_the_alternated_rounds_of_each_case_of_ours():
+    def row(ours_rounds, native_rounds):
+        return {
+            "id": "peer",
+            "kernel": "softmax",
+            "implementation": "scipy.special.softmax",
+            "size": 16,
+            "status": "ok",
+            "rounds": [1.0],
+            "median": 1.0,
+            "alternated": [
+                {"ours": "ours", "ours_rounds": ours_rounds, "native_rounds": native_rounds}
+            ],
+        }
+
+    (pooled,) = pool_rows([[row([1.0, 2.0], [3.0, 4.0])], [row([5.0], [6.0])]])
+    assert pooled["alternated"] == [
+        {"ours": "ours", "ours_rounds": [1.0, 2.0, 5.0], "native_rounds": [3.0, 4.0, 6.0]}
+    ]
+
+
+def test_the_paired_ratio_is_the_median_of_the_per_round_ratios():
+    native = np.array([1.0, 2.0, 4.0, 8.0, 16.0])
+    ratio = paired_ratio_estimate(1.5 * native, native)
+    assert ratio.value == pytest.approx(1.5) and ratio.low == ratio.high == pytest.approx(1.5)
+    assert ratio.rounds == (5, 5)
+    assert ratio_estimate(1.5 * native, native[::-1] * 2).value == pytest.approx(0.75)
+    with pytest.raises(ValueError, match="paired rounds differ in number: 5 against 4"):
+        paired_ratio_estimate(native, native[:4])
