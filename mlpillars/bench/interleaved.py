@@ -99,7 +99,7 @@ def alternate(native: Timed, suite: Suite) -> list[dict[str, Any]]:
     """
     alternated = []
     for ours in partners(native.case):
-        if 1 / WITHIN_FACTOR <= ours.median / native.median <= WITHIN_FACTOR:
+        if _near(ours.median, native.median):
             ours_rounds, native_rounds = alternating_rounds(ours, native, suite)
             alternated.append(
                 {"ours": ours.case.id, "ours_rounds": ours_rounds, "native_rounds": native_rounds}
@@ -123,6 +123,12 @@ def alternating_rounds(
         for which in order:
             times[which].append(_block_seconds(both[which]))
     return times
+
+
+def _near(first: float, second: float) -> bool:
+    """Whether two medians lie within :data:`WITHIN_FACTOR` of each other (no division:
+    a call too short for the clock has a median of 0)."""
+    return first <= WITHIN_FACTOR * second and second <= WITHIN_FACTOR * first
 
 
 def _block_seconds(timed: Timed) -> float:
