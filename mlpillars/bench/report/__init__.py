@@ -7,7 +7,8 @@
 
 The report, top to bottom: the run, a warning when cases were measured on a busy machine
 (:mod:`.conditions`), and a table of contents; the answer (:mod:`.answer`: the fastest
-implementation per kernel and size, a speed-up heatmap, :mod:`.crossover` sizes); the
+implementation per kernel and size; in a ``targets`` run, :mod:`.targets`: each goal of the
+targets table, measured and met or not; a speed-up heatmap, :mod:`.crossover` sizes); the
 agreement with the float64 reference (:mod:`.agreement`); the machine's load while the cases
 were measured (:mod:`.conditions`); the environment record, the
 comparison with another run (when asked), the statistics policy (:mod:`.stats`), the
@@ -49,6 +50,7 @@ from .sections import (
     policy_section,
 )
 from .stats import FASTER, SAME, SLOWER
+from .targets import targets_section
 
 __all__ = ["FORMATS", "ReportError", "build_report", "make_report", "parse_threshold"]
 
@@ -116,6 +118,7 @@ def build_report(
         *disturbance_alert(analysis.rows, run.path),
         Contents(),
         *answer_section(analysis),
+        *targets_section(analysis),
         *heatmap_section(analysis, run.path),
         *crossover_section(analysis),
         *agreement_section(analysis.rows, run.environment),

@@ -58,11 +58,11 @@ def _row(pair: NativePair) -> tuple[str, ...]:
         format_seconds(pair.native_median) + busy_mark(pair.native),
         ratio_interval(pair.ratio),
         _signed_seconds(pair.overhead_seconds),
-        _rounds(pair),
+        pair_rounds(pair),
     )
 
 
-def _rounds(pair: NativePair) -> str:
+def pair_rounds(pair: NativePair) -> str:
     """``12 alternating``, or ``7/9`` for each case's own rounds."""
     if pair.alternated:
         return f"{pair.ratio.rounds[0]} alternating"

@@ -1,0 +1,142 @@
+"""The targets table: each goal of :data:`~mlpillars.bench.catalogue.targets.TARGETS` with
+what the run measured and whether it is met.
+
+A target against a native call reads the pair as the native table does (from their
+alternating rounds where they were timed so); a target against our kernel on NumPy (JAX's
+and torch's gradient descent) is the ratio of the two cases' medians. Met means the
+measured ratio (or overhead) is within the bound; where the ratio's 95 % interval reaches
+past the bound, the verdict says so. The section appears where the run has a case of
+some target (a ``targets`` run), with a row for each target, run or not.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..catalogue.targets import TARGETS, Target
+from ..run_folder import BACKEND, OK
+from ..text import NONE, format_seconds, ratio_interval
+from .analysis import RunAnalysis, case_key, size_label
+from .document import Block, Heading, Paragraph, Table
+from .natives import pair_rounds
+from .stats import Estimate, ratio_estimate
+
+
+def targets_section(analysis: RunAnalysis) -> list[Block]:
+    """The targets table, or nothing where the run has no case of any target."""
+    if not any(_variant_rows(analysis, target) for target in TARGETS):
+        return []
+    header = ("case", "ours", "against", "target", "measured [95% CI]", "rounds", "verdict")
+    rows = tuple(_row(analysis, target) for target in TARGETS)
+    met = sum(row[-1].startswith("met") for row in rows)
+    return [
+        Heading("Targets: our kernels against the native calls and NumPy", 2),
+        Paragraph(
+            "Each goal of the `targets` suite (issue 9's table): our kernel on a backend "
+            "against a native call, median(ours) / median(native) as in the kernel's table "
+            "of native calls (alternating rounds where it says so), or against our NumPy "
+            "kernel, the ratio of the two medians; for the small softmax, the overhead per "
+            "call. Met: the measured figure is within the target; where its 95% interval "
+            "reaches past the target, the verdict says so."
+        ),
+        Table(header, rows, "llllrll"),
+        Paragraph(f"{met} of {len(rows)} targets met in this run."),
+    ]
+
+
+def _row(analysis: RunAnalysis, target: Target) -> tuple[str, ...]:
+    case = f"{target.kernel} {_case_label(analysis, target)}"
+    ours, against = _rows(analysis, target)
+    if ours is None or against is None:
+        missing = target.ours if ours is None else target.against
+        return (
+            case,
+            target.ours,
+            target.against,
+            _bound(target),
+            NONE,
+            NONE,
+            f"not run: {missing}",
+        )
+    ratio, overhead, rounds = _figures(analysis, ours, against)
+    if target.overhead_at_most is not None:
+        measured = (
+            "+" + format_seconds(overhead) if overhead >= 0 else "-" + format_seconds(-overhead)
+        )
+        verdict = "met" if target.met_by(overhead) else "not met"
+    else:
+        measured = ratio_interval(ratio)
+        verdict = _verdict(target, ratio)
+    return (
+        case,
+        ours["implementation"],
+        against["implementation"],
+        _bound(target),
+        measured,
+        rounds,
+        verdict,
+    )
+
+
+def _verdict(target: Target, ratio: Estimate) -> str:
+    if not target.met_by(ratio.value):
+        return "not met"
+    if ratio.has_interval and not target.met_by(ratio.high):
+        return "met (its interval reaches past the target)"
+    return "met"
+
+
+def _figures(
+    analysis: RunAnalysis, ours: dict[str, Any], against: dict[str, Any]
+) -> tuple[Estimate, float, str]:
+    """ours / against with its interval, the overhead per call, and the rounds it rests on."""
+    if against.get("kind") != BACKEND:
+        for pair in analysis.native_pairs(ours["kernel"]):
+            if pair.ours["id"] == ours["id"] and pair.native["id"] == against["id"]:
+                return pair.ratio, pair.overhead_seconds, pair_rounds(pair)
+    ratio = ratio_estimate(ours["rounds"], against["rounds"])
+    overhead = float(ours["median"]) - float(against["median"])
+    return ratio, overhead, "/".join(map(str, ratio.rounds))
+
+
+def _rows(
+    analysis: RunAnalysis, target: Target
+) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """The timed rows of our kernel on the target's backend and of what it is held to."""
+    ours = against = None
+    for row in _variant_rows(analysis, target):
+        if row["status"] != OK:
+            continue
+        if row.get("kind") == BACKEND and _on_backend(row["implementation"], target.ours):
+            ours = row
+        elif row["implementation"] == target.against:
+            against = row
+    return ours, against
+
+
+def _on_backend(implementation: str, backend: str) -> bool:
+    """``jax:cpu:0`` runs on ``jax:cpu``; ``torch.compile:cpu`` is not ``torch:cpu``."""
+    return implementation == backend or implementation.startswith(backend + ":")
+
+
+def _variant_rows(analysis: RunAnalysis, target: Target) -> list[dict[str, Any]]:
+    rows = analysis.kernels.get(target.kernel, [])
+    return [row for row in rows if (row.get("variant") or "") == target.variant]
+
+
+def _case_label(analysis: RunAnalysis, target: Target) -> str:
+    """``4096 float32 (temperature 1)`` from a row of the case, else the variant's name."""
+    rows = _variant_rows(analysis, target)
+    return size_label(case_key(rows[0])) if rows else f"({target.variant})"
+
+
+def _bound(target: Target) -> str:
+    """``≤ 1.05×``, ``≤ 0.05× (20× faster)``, ``< 1× (faster)`` or ``≤ +3 µs``."""
+    if target.overhead_at_most is not None:
+        return f"≤ +{format_seconds(target.overhead_at_most)}"
+    at_most = target.at_most
+    if at_most == 1:
+        return "< 1× (faster)"
+    if at_most is not None and at_most < 0.2:
+        return f"≤ {at_most:g}× ({1 / at_most:g}× faster)"
+    return f"≤ {at_most:g}×"
