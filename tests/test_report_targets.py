@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 from mlpillars.bench.cases import SUITES, plan_cases
-from mlpillars.bench.catalogue.targets import NUMPY, TARGETS, Target
 from mlpillars.bench.report import make_report
 from mlpillars.bench.report.targets import _bound, _on_backend
+from mlpillars.bench.targets import NUMPY, TARGETS, Target
 from tests.test_report import _row, _section, make_run
 
 HEADING = "## Targets: our kernels against the native calls and NumPy"

@@ -12,14 +12,19 @@ from collections.abc import Callable
 import numpy as np
 
 from ...examples import KernelCall
+from ..targets import (
+    DESCENT_VARIANTS,
+    EIGHT_ROWS,
+    LINEAR_VARIANTS,
+    TARGET_FEATURES,
+    TARGET_PROBLEMS,
+    TARGET_ROWS,
+    TARGET_STEPS,
+    UNIT_TEMPERATURE,
+)
 from .entry import SuiteSizes, Variant
 
 Builder = Callable[[np.random.Generator, int], KernelCall]
-
-TARGET_ROWS = 256
-"""Rows of the linear target: x (256, n) @ weight (n, n)."""
-TARGET_PROBLEMS, TARGET_FEATURES, TARGET_STEPS = 256, 32, 200
-"""Batched gradient descent target: B problems of n samples and d features, 200 steps."""
 
 
 def logits_at_unit_temperature(rng: np.random.Generator, n: int) -> KernelCall:
@@ -66,7 +71,7 @@ def batched_regressions(loss: str) -> Builder:
 
 SOFTMAX_FAMILY = (
     Variant(
-        "temperature 1",
+        UNIT_TEMPERATURE,
         logits_at_unit_temperature,
         SuiteSizes(quick=(), full=(), gpu=(4096,), targets=(4096,)),
         dtypes=("float32",),
@@ -76,7 +81,7 @@ SOFTMAX_FAMILY = (
 """softmax and log_softmax 4096x4096 float32, against the frameworks' own calls."""
 
 SOFTMAX_OVERHEAD = Variant(
-    "8 rows",
+    EIGHT_ROWS,
     eight_rows_of_logits,
     SuiteSizes(quick=(), full=(), gpu=(), tiny=(16,), targets=(16,)),
     dtypes=("float64",),
@@ -85,24 +90,24 @@ SOFTMAX_OVERHEAD = Variant(
 
 LINEAR = tuple(
     Variant(
-        f"{activation}, {TARGET_ROWS} rows",
+        name,
         linear_rows(activation),
         SuiteSizes(quick=(), full=(), gpu=(1024,), targets=(1024,)),
         dtypes=("float32",),
         loops=False,
     )
-    for activation in ("relu", "gelu")
+    for activation, name in LINEAR_VARIANTS.items()
 )
 """linear 256x1024 @ 1024x1024 + ReLU or GELU, float32."""
 
 GRADIENT_DESCENT = tuple(
     Variant(
-        f"{loss}, B={TARGET_PROBLEMS} d={TARGET_FEATURES} {TARGET_STEPS} steps",
+        name,
         batched_regressions(loss),
         SuiteSizes(quick=(), full=(), gpu=(), targets=(512,)),
         dtypes=("float64",),
         loops=loss == "mse",  # the Numba and Python loops fit the MSE only
     )
-    for loss in ("mse", "logistic")
+    for loss, name in DESCENT_VARIANTS.items()
 )
 """Batched gradient descent, B=256 n=512 d=32, 200 steps, float64, MSE and logistic."""

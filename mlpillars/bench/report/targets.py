@@ -1,4 +1,4 @@
-"""The targets table: each goal of :data:`~mlpillars.bench.catalogue.targets.TARGETS` with
+"""The targets table: each goal of :data:`~mlpillars.bench.targets.TARGETS` with
 what the run measured and whether it is met.
 
 A target against a native call reads the pair as the native table does (from their
@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..catalogue.targets import TARGETS, Target
 from ..run_folder import BACKEND, OK
+from ..targets import TARGETS, Target
 from ..text import NONE, format_seconds, ratio_interval
 from .analysis import RunAnalysis, case_key, size_label
 from .document import Block, Heading, Paragraph, Table

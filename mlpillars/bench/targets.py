@@ -1,16 +1,36 @@
-"""The goals the ``targets`` suite's cases are held to: issue 9's table, row by row.
+"""The goals the ``targets`` suite's cases are held to: issue 9's table, row by row, and
+the names and shapes of those cases.
 
-Each :class:`Target` names a variant's case (:mod:`.variants`), our kernel on one backend,
-what it is measured against (a native call, or our kernel on NumPy) and the bound. The
-report reads them (``mlpillars.bench.report.targets``) and says, per target, the measured
-ratio or overhead and whether it is met.
+Each :class:`Target` names a case by its kernel and variant (the variants themselves, with
+their inputs, are the catalogue's: :mod:`.catalogue.variants`, which takes the names and
+sizes from here), our kernel on one backend, what it is measured against (a native call, or
+our kernel on NumPy) and the bound. The report reads them (:mod:`.report.targets`; it
+imports no kernel, so this module imports none) and says, per target, the measured ratio or
+overhead and whether it is met.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .variants import GRADIENT_DESCENT, LINEAR, SOFTMAX_FAMILY, SOFTMAX_OVERHEAD
+TARGET_ROWS = 256
+"""Rows of the linear target: x (256, n) @ weight (n, n)."""
+TARGET_PROBLEMS, TARGET_FEATURES, TARGET_STEPS = 256, 32, 200
+"""Batched gradient descent target: B problems of n samples and d features, 200 steps."""
+
+UNIT_TEMPERATURE = "temperature 1"
+"""softmax and log_softmax 4096x4096 float32 at the default temperature."""
+EIGHT_ROWS = "8 rows"
+"""softmax on 8x16 float64: the overhead of a call."""
+LINEAR_VARIANTS = {
+    activation: f"{activation}, {TARGET_ROWS} rows" for activation in ("relu", "gelu")
+}
+"""linear 256x1024 @ 1024x1024 float32 + ReLU or GELU, by activation."""
+DESCENT_VARIANTS = {
+    loss: f"{loss}, B={TARGET_PROBLEMS} d={TARGET_FEATURES} {TARGET_STEPS} steps"
+    for loss in ("mse", "logistic")
+}
+"""Batched gradient descent B=256 n=512 d=32 200 steps float64, by loss."""
 
 NUMPY, TORCH, JAX = "numpy:cpu", "torch:cpu", "jax:cpu"
 """Our kernel's backends in the table (a JAX row names its device, ``jax:cpu:0``)."""
@@ -47,9 +67,9 @@ class Target:
         return value < 1 if self.at_most == 1 else value <= self.at_most
 
 
-_UNIT, _OVERHEAD = SOFTMAX_FAMILY[0].name, SOFTMAX_OVERHEAD.name
-_RELU, _GELU = (variant.name for variant in LINEAR)
-_MSE, _LOGISTIC = (variant.name for variant in GRADIENT_DESCENT)
+_UNIT, _OVERHEAD = UNIT_TEMPERATURE, EIGHT_ROWS
+_RELU, _GELU = LINEAR_VARIANTS["relu"], LINEAR_VARIANTS["gelu"]
+_MSE, _LOGISTIC = DESCENT_VARIANTS["mse"], DESCENT_VARIANTS["logistic"]
 
 TARGETS: tuple[Target, ...] = (
     Target("softmax", _UNIT, NUMPY, "scipy.special.softmax", at_most=0.67),
