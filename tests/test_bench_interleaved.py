@@ -14,12 +14,17 @@ import pytest
 from mlpillars.bench import interleaved, measure
 from mlpillars.bench.cases import SUITES, Case
 from mlpillars.bench.catalogue import CATALOGUE
-from mlpillars.bench.compiled import Prepared
-from mlpillars.bench.implementations import BackendImplementation, PeerImplementation
+from mlpillars.bench.compiled import TORCH_COMPILE, Prepared
+from mlpillars.bench.implementations import (
+    BackendImplementation,
+    CompiledImplementation,
+    PeerImplementation,
+)
 from mlpillars.bench.interleaved import Timed
 from mlpillars.bench.processes import pool_rows
 from mlpillars.bench.report.stats import paired_ratio_estimate, ratio_estimate
 from mlpillars.bench.results import ResultsLog
+from mlpillars.bench.targets import DESCENT_VARIANTS
 
 TINY = SUITES["tiny"]
 
@@ -71,6 +76,40 @@ def test_a_native_call_pairs_with_our_cases_of_its_group_backend_and_thread_pool
     assert interleaved.partners(_timed(scipy).case) == []
 
 
+def test_our_kernel_on_torch_or_jax_pairs_with_numpy_where_a_target_holds_it_to_numpy():
+    mse = DESCENT_VARIANTS["mse"]
+
+    def descent(implementation, variant=mse):
+        case = Case("gradient_descent", implementation, 512, "float64", variant)
+        return Timed(case, Prepared(run=lambda: None, outputs=list), 1, 1e-3)
+
+    numpy_fit = descent(BackendImplementation("numpy:cpu"))
+    interleaved.remember(numpy_fit)
+    assert interleaved.partners(descent(BackendImplementation("torch:cpu")).case) == [numpy_fit]
+    assert interleaved.partners(descent(BackendImplementation("jax:cpu")).case) == [numpy_fit]
+    compiled = CompiledImplementation("torch:cpu", TORCH_COMPILE)
+    assert interleaved.partners(descent(compiled).case) == []  # no target for torch.compile
+    main_example = descent(BackendImplementation("numpy:cpu"), variant="")
+    interleaved.remember(main_example)  # another group: no target there
+    assert interleaved.partners(descent(BackendImplementation("torch:cpu"), "").case) == []
+
+
+def test_blocks_on_two_thread_pools_start_a_settling_time_after_the_others():
+    calls: list[str] = []
+    ours = _timed(BackendImplementation("numpy:cpu"), lambda: calls.append("o"))
+    native = _timed(_softmax_peer("scipy.special.softmax"), lambda: calls.append("n"))
+    started = time.perf_counter()
+    ours_rounds, _ = interleaved.alternating_rounds(ours, native, TINY, settle_seconds=0.02)
+    elapsed = time.perf_counter() - started
+    # "n o | o n | n o ...": a wait before the first block and at the switch inside each
+    # round, none between rounds (the same one goes on)
+    assert 0.02 * (len(ours_rounds) + 1) <= elapsed < 0.02 * 1.5 * len(ours_rounds)
+    assert len(calls) > 2 * len(ours_rounds)  # the waits were filled with warm calls
+    calls.clear()
+    interleaved.alternating_rounds(ours, native, TINY)  # one pool: no wait, no warm call
+    assert len(calls) == 2 * TINY.min_rounds
+
+
 def test_rounds_alternate_in_blocks_of_each_ones_calls_and_swap_order_every_round():
     calls: list[str] = []
     ours = _timed(BackendImplementation("numpy:cpu"), lambda: calls.append("o"), iterations=3)
@@ -80,7 +119,7 @@ def test_rounds_alternate_in_blocks_of_each_ones_calls_and_swap_order_every_roun
     assert rounds == len(native_rounds) and TINY.min_rounds <= rounds <= TINY.max_rounds
     # at 4 ms a pair of blocks, the suite's 20 ms allow 5 rounds: its 10 are the fewest
     assert rounds == TINY.min_rounds
-    assert "".join(calls) == ("ooon" + "nooo") * (rounds // 2)
+    assert "".join(calls) == ("nooo" + "ooon") * (rounds // 2)  # the last round ends with n
 
 
 def test_drift_over_a_run_biases_the_cases_own_rounds_and_cancels_when_alternated():
@@ -110,9 +149,9 @@ def test_a_peers_row_carries_its_rounds_alternated_with_ours(monkeypatch):
     peer_row = measure.run_case(peer, TINY, log, benchmark)
     assert "alternated" not in ours_row
     (pair,) = peer_row["alternated"]
-    assert pair["ours"] == ours.id
-    assert len(pair["ours_rounds"]) == len(pair["native_rounds"]) >= TINY.min_rounds
-    assert all(seconds > 0 for seconds in pair["ours_rounds"] + pair["native_rounds"])
+    assert pair["with"] == ours.id
+    assert len(pair["with_rounds"]) == len(pair["rounds"]) >= TINY.min_rounds
+    assert all(seconds > 0 for seconds in pair["with_rounds"] + pair["rounds"])
     assert log.rows[-1] is peer_row  # recorded as returned
 
 
@@ -120,13 +159,13 @@ def test_a_pair_far_apart_in_speed_is_not_alternated(monkeypatch):
     ours = _timed(BackendImplementation("numpy:cpu"), median=1e-3)
     interleaved.remember(ours)
     native = _timed(_softmax_peer("scipy.special.softmax"), median=2.1e-3)
-    assert interleaved.alternate(native, TINY) == []
+    assert interleaved.alternate(native, TINY, 0.0) == []
     monkeypatch.setattr(interleaved, "WITHIN_FACTOR", 2.2)
-    assert [pair["ours"] for pair in interleaved.alternate(native, TINY)] == [ours.case.id]
+    assert [pair["with"] for pair in interleaved.alternate(native, TINY, 0.0)] == [ours.case.id]
 
 
-def test_processes_join_the_alternated_rounds_of_each_case_of_ours():
-    def row(ours_rounds, native_rounds):
+def test_processes_join_the_alternated_rounds_of_each_earlier_case():
+    def row(with_rounds, rounds):
         return {
             "id": "peer",
             "kernel": "softmax",
@@ -135,14 +174,12 @@ def test_processes_join_the_alternated_rounds_of_each_case_of_ours():
             "status": "ok",
             "rounds": [1.0],
             "median": 1.0,
-            "alternated": [
-                {"ours": "ours", "ours_rounds": ours_rounds, "native_rounds": native_rounds}
-            ],
+            "alternated": [{"with": "ours", "with_rounds": with_rounds, "rounds": rounds}],
         }
 
     (pooled,) = pool_rows([[row([1.0, 2.0], [3.0, 4.0])], [row([5.0], [6.0])]])
     assert pooled["alternated"] == [
-        {"ours": "ours", "ours_rounds": [1.0, 2.0, 5.0], "native_rounds": [3.0, 4.0, 6.0]}
+        {"with": "ours", "with_rounds": [1.0, 2.0, 5.0], "rounds": [3.0, 4.0, 6.0]}
     ]
 
 

@@ -502,9 +502,9 @@ def test_kernel_section_sets_ours_against_the_native_calls_and_untraceable_rows(
 
     native_rounds = 0.02 * np.linspace(1, 2, 9)
     alternated = {
-        "ours": "softmax-jax:cpu:0-4096-float32-t1",
-        "ours_rounds": list(1.2 * native_rounds),
-        "native_rounds": list(native_rounds),
+        "with": "softmax-jax:cpu:0-4096-float32-t1",
+        "with_rounds": list(1.2 * native_rounds),
+        "rounds": list(native_rounds),
     }
     rows = [
         timed("numpy:cpu", 0.2, "backend", "numpy:cpu"),

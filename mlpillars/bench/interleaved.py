@@ -1,5 +1,4 @@
-"""Our kernel and a native call timed in alternating rounds: ratios the host's drift cannot
-bias.
+"""Two cases timed in alternating rounds: ratios the host's drift cannot bias.
 
 Each case's rounds are timed in one block, so a machine that speeds up or slows down
 during a run enters every ratio between two cases: in a ``targets`` run the rounds of
@@ -8,15 +7,22 @@ from 2.8 to 3.5 ms over its own, and the report said ours / native 1.12x where t
 calls timed alternately said 0.98x (which of the torch rows paid 5-15 % moved with the
 order of the run). Where a ratio is near 1, that drift decides a target's verdict.
 
-So a native call's case (a peer or a loop, :func:`~.report.analysis.native_pairs`) is timed
-a second time in rounds that alternate with each of our kernel's cases of the same group,
-backend and thread pool, timed just before it (:func:`remember`): round ``i`` times a
-block of our calls and a block of the native's, one after the other (which goes first
-alternates), and ``ours_i / native_i`` is a ratio taken seconds apart. The report's
-ratio for the pair is then the median of those per-round ratios
-(``report.stats.paired_ratio_estimate``). Only pairs whose ratio from their own rounds
-lies within :data:`WITHIN_FACTOR` either way are alternated: far from 1 the drift cannot
-change a verdict, and a slow loop would double its case's time.
+So a case is timed a second time in rounds that alternate with an earlier case of its
+group (:func:`remember`), its *partners* (:func:`partners`):
+
+- a native call (a peer or a loop, ``report.analysis.native_pairs``): each of our kernel's
+  cases on its backend and thread pool;
+- our kernel on another backend than NumPy: our NumPy case, where a goal of the targets
+  table holds it to that (:data:`..targets.TARGETS`: JAX's and torch's gradient descent).
+
+Round ``i`` times a block of each one's calls, one after the other (which goes first
+alternates; the last round ends with the later case), and the ratio of the two is taken
+seconds apart. The report's ratio for the pair is the median of those per-round ratios
+(``report.stats.paired_ratio_estimate``). Where the two run on different thread pools, each
+block starts ``measure.SETTLE_SECONDS`` after the other's (that constant says why), the
+wait filled with warm calls of its own. Only pairs whose ratio from their own rounds lies
+within :data:`WITHIN_FACTOR` either way are alternated: far from 1 the drift cannot change
+a verdict, and a slow loop would double its case's time.
 
 Our cases are remembered for the current group only (their prepared inputs stay alive
 until a case of another group starts).
@@ -29,14 +35,15 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .run_folder import BACKEND
+from .targets import NUMPY, TARGETS
 
 if TYPE_CHECKING:
     from .cases import Case, Suite
     from .compiled import Prepared
 
 WITHIN_FACTOR = 2.0
-"""A native pair is alternated when median(ours) / median(native) from their own rounds lies
-within this factor either way."""
+"""A pair is alternated when the ratio of their medians from their own rounds lies within
+this factor either way."""
 
 
 @dataclass(frozen=True)
@@ -66,62 +73,84 @@ _OURS: dict[str, Any] = {"group": None, "timed": []}
 
 
 def remember(timed: Timed) -> None:
-    """Keep our kernel's timed case for the native calls of its group that follow it (a
-    case of another kind is not kept, but still ends the previous group)."""
+    """Keep our kernel's timed case for the later cases of its group (a case of another
+    kind is not kept, but still ends the previous group)."""
     _start_group(timed.case.group)
     if timed.case.kind == BACKEND:
         _OURS["timed"].append(timed)
 
 
 def partners(case: Case) -> list[Timed]:
-    """Our cases that a native call's ``case`` is alternated with: same group, backend
-    and thread pool (none when ``case`` is one of ours)."""
+    """The earlier cases of its group that ``case`` is alternated with (see the module's
+    docstring)."""
     _start_group(case.group)
-    if case.kind == BACKEND:
+    implementation = case.implementation
+    backend = _device_backend(implementation.backend)
+    if case.kind != BACKEND:
+        return [
+            ours
+            for ours in _OURS["timed"]
+            if _device_backend(ours.case.implementation.backend) == backend
+            and ours.case.implementation.thread_pool == implementation.thread_pool
+        ]
+    held_to_numpy = any(
+        (target.kernel, target.variant, target.against) == (case.kernel, case.variant, NUMPY)
+        and implementation.name.startswith(target.ours)
+        for target in TARGETS
+    )
+    if not held_to_numpy:
         return []
-    native = case.implementation
-    return [
-        ours
-        for ours in _OURS["timed"]
-        if _device_backend(ours.case.implementation.backend) == _device_backend(native.backend)
-        and ours.case.implementation.thread_pool == native.thread_pool
-    ]
+    return [ours for ours in _OURS["timed"] if ours.case.implementation.name == NUMPY]
 
 
-def alternate(native: Timed, suite: Suite) -> list[dict[str, Any]]:
-    """The alternating rounds of ``native`` with each of its partners near its speed.
+def alternate(later: Timed, suite: Suite, settle_seconds: float) -> list[dict[str, Any]]:
+    """The alternating rounds of ``later`` with each of its partners near its speed.
+
+    Parameters
+    ----------
+    settle_seconds : float
+        How long after a block on another thread pool a block starts.
 
     Returns
     -------
     list of dict
-        Per partner: ``{"ours": case id, "ours_rounds": [...], "native_rounds": [...]}``,
-        seconds per call, round ``i`` of each list timed side by side.
+        Per partner: ``{"with": its case id, "with_rounds": [...], "rounds": [...]}``
+        (``rounds``: ``later``'s), seconds per call, round ``i`` of each timed side by side.
     """
     alternated = []
-    for ours in partners(native.case):
-        if _near(ours.median, native.median):
-            ours_rounds, native_rounds = alternating_rounds(ours, native, suite)
+    for earlier in partners(later.case):
+        if _near(earlier.median, later.median):
+            pools = {timed.case.implementation.thread_pool for timed in (earlier, later)}
+            settle = settle_seconds if len(pools) > 1 else 0.0
+            with_rounds, rounds = alternating_rounds(earlier, later, suite, settle)
             alternated.append(
-                {"ours": ours.case.id, "ours_rounds": ours_rounds, "native_rounds": native_rounds}
+                {"with": earlier.case.id, "with_rounds": with_rounds, "rounds": rounds}
             )
     return alternated
 
 
 def alternating_rounds(
-    first: Timed, second: Timed, suite: Suite
+    first: Timed, second: Timed, suite: Suite, settle_seconds: float = 0.0
 ) -> tuple[list[float], list[float]]:
     """Seconds per call of ``first`` and ``second`` in rounds side by side: as many as
     ``suite.round_seconds`` allows for the pair (within the suite's bounds), each a block of
-    each one's own ``iterations``, the order swapped every round."""
+    each one's own ``iterations``, the order swapped every round, the last one ending with
+    ``second``; each block preceded by warm calls until ``settle_seconds`` have passed
+    since the other's."""
     pair_seconds = first.median * first.iterations + second.median * second.iterations
-    rounds = int(suite.round_seconds / max(pair_seconds, 1e-7))
+    rounds = int(suite.round_seconds / max(pair_seconds + 2 * settle_seconds, 1e-7))
     rounds = min(max(rounds, suite.min_rounds), suite.max_rounds)
     times: tuple[list[float], list[float]] = ([], [])
     both = (first, second)
+    previous, ended = None, time.perf_counter()
     for index in range(rounds):
-        order = (0, 1) if index % 2 == 0 else (1, 0)
+        order = (0, 1) if (rounds - 1 - index) % 2 == 0 else (1, 0)
         for which in order:
-            times[which].append(_block_seconds(both[which]))
+            if previous != which:
+                _settle(both[which], since=ended, seconds=settle_seconds)
+            seconds, ended = _block_seconds(both[which])
+            times[which].append(seconds)
+            previous = which
     return times
 
 
@@ -131,13 +160,20 @@ def _near(first: float, second: float) -> bool:
     return first <= WITHIN_FACTOR * second and second <= WITHIN_FACTOR * first
 
 
-def _block_seconds(timed: Timed) -> float:
-    """Seconds per call of one block of ``timed.iterations`` calls."""
+def _settle(timed: Timed, *, since: float, seconds: float) -> None:
+    """Warm calls of ``timed`` until ``seconds`` have passed since ``since``."""
+    while time.perf_counter() - since < seconds:
+        timed.prepared.run()
+
+
+def _block_seconds(timed: Timed) -> tuple[float, float]:
+    """Seconds per call of one block of ``timed.iterations`` calls, and when it ended."""
     run = timed.prepared.run
     started = time.perf_counter()
     for _ in range(timed.iterations):
         run()
-    return (time.perf_counter() - started) / timed.iterations
+    ended = time.perf_counter()
+    return (ended - started) / timed.iterations, ended
 
 
 def _start_group(group: str) -> None:

@@ -6,10 +6,10 @@ compiler that cannot trace the kernel ends the case as ``untraceable``) -> one c
 under the memory meter, against the float64 NumPy reference -> a wrong result is recorded
 as wrong and not timed -> warm-up (longer after a case on another thread pool: see
 :data:`SETTLE_SECONDS`) and timed rounds through pytest-benchmark, each ending
-with the backend's wait -> a native call's case timed again in rounds alternating with our
-kernel's cases before it (:mod:`.interleaved`) -> the machine's load over the case and the
-verdict whether it was measured on a busy machine (:mod:`.disturbance`) -> one row appended
-to the results log.
+with the backend's wait -> the case timed again in rounds alternating with each earlier
+case of its group that it is compared with (:mod:`.interleaved`) -> the machine's load
+over the case and the verdict whether it was measured on a busy machine
+(:mod:`.disturbance`) -> one row appended to the results log.
 """
 
 from __future__ import annotations
@@ -79,7 +79,7 @@ def run_case(case: Case, suite: Suite, log: ResultsLog, benchmark: Any) -> dict[
         _settle(prepared, case.implementation.thread_pool)
         rounds, iterations = _timed_rounds(prepared, first_call_seconds, suite, benchmark)
         timed = Timed(case, prepared, iterations, float(np.median(rounds)))
-        alternated = alternate(timed, suite)
+        alternated = alternate(timed, suite, SETTLE_SECONDS)
         remember(timed)
     except CaseOutcome as outcome:
         _finish(log, row, status=outcome.status, reason=outcome.reason)

@@ -116,8 +116,8 @@ def pool_rows(runs: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
     case wrong (that row is kept, never hidden by the others); otherwise the timed rows are
     pooled: their ``rounds`` joined in process order, the ``median`` of all of them,
     ``processes`` (how many were pooled) and ``process_medians``, ``disturbed`` when any one
-    was, the ``load`` of the process whose other processes' load was highest, and a native
-    call's ``alternated`` rounds joined per case of ours. A case no process timed keeps the
+    was, the ``load`` of the process whose other processes' load was highest, and the
+    ``alternated`` rounds joined per earlier case. A case no process timed keeps the
     first process's row.
 
     Parameters
@@ -156,16 +156,16 @@ def _pool(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def _pooled_alternated(timed: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The alternating rounds of a native call's rows (:mod:`.interleaved`), per case of
-    ours: each process's pairs of rounds joined in process order."""
+    """The rounds a case was timed in alternately with an earlier one (:mod:`.interleaved`),
+    per earlier case: each process's rounds joined in process order."""
     pooled: dict[str, dict[str, Any]] = {}
     for row in timed:
         for pair in row.get("alternated", ()):
             joined = pooled.setdefault(
-                pair["ours"], {"ours": pair["ours"], "ours_rounds": [], "native_rounds": []}
+                pair["with"], {"with": pair["with"], "with_rounds": [], "rounds": []}
             )
-            joined["ours_rounds"] += pair["ours_rounds"]
-            joined["native_rounds"] += pair["native_rounds"]
+            joined["with_rounds"] += pair["with_rounds"]
+            joined["rounds"] += pair["rounds"]
     return list(pooled.values())
 
 

@@ -43,10 +43,12 @@ A case row (one line of :data:`CASES_FILE`) is a JSON object with
   cores, the window averaged over, the CPU count, the limit, the 1-minute load average; see
   :func:`mlpillars.bench.disturbance.case_load`) and whether it was measured on a busy machine
   (:func:`mlpillars.bench.disturbance.is_busy`; absent in older runs);
-- ``alternated``: a native call's case timed again in rounds alternating with our kernel's
-  cases of its group (:mod:`mlpillars.bench.interleaved`): a list of ``{"ours": case id,
-  "ours_rounds": [...], "native_rounds": [...]}``, seconds per call, round ``i`` of the two
-  timed side by side; absent where no case of ours ran near its speed (and in older runs);
+- ``alternated``: the case timed again in rounds alternating with earlier cases of its group
+  (:mod:`mlpillars.bench.interleaved`: a native call with our kernel's cases, our kernel on
+  torch or JAX with our NumPy case where a target holds it to that): a list of ``{"with":
+  the earlier case's id, "with_rounds": [...], "rounds": [...]}`` (``rounds``: this case's),
+  seconds per call, round ``i`` of the two timed side by side; absent where none ran near
+  its speed (and in older runs);
 - ``processes`` and ``process_medians``: in a run of ``--processes N``, how many fresh
   processes' rounds were pooled into ``rounds``, and each one's median.
 

@@ -160,10 +160,14 @@ class RunAnalysis:
         return row is not None and row["status"] == OK
 
     def _speedup(self, row: dict[str, Any], reference: str) -> Estimate | None:
-        """``median(reference) / median(row)``: above 1, ``row`` is faster."""
+        """``median(reference) / median(row)``: above 1, ``row`` is faster (the median of
+        the per-round ratios where the two were timed in alternating rounds)."""
         other = self.row_for(case_key(row), reference)
         if other is None or other["status"] != OK or other is row:
             return None
+        alternated = alternated_rounds(other, row)
+        if alternated is not None:
+            return paired_ratio_estimate(*alternated)
         return ratio_estimate(other["rounds"], row["rounds"])
 
     def _compute(self, row: dict[str, Any]) -> CaseFigures:
@@ -213,24 +217,37 @@ class NativePair:
 
 
 def _native_pair(ours: dict[str, Any], native: dict[str, Any]) -> NativePair:
-    """The pair's figures: from their alternating rounds where the native case has them
-    for ``ours``, else from each case's own rounds."""
-    for pair in native.get("alternated", ()):
-        if pair["ours"] == ours["id"]:
-            ours_rounds = np.asarray(pair["ours_rounds"], dtype=float)
-            native_rounds = np.asarray(pair["native_rounds"], dtype=float)
-            return NativePair(
-                ours,
-                native,
-                float(np.median(ours_rounds)),
-                float(np.median(native_rounds)),
-                paired_ratio_estimate(ours_rounds, native_rounds),
-                float(np.median(ours_rounds - native_rounds)),
-                alternated=True,
-            )
+    """The pair's figures: from their alternating rounds where they were timed so, else
+    from each case's own rounds."""
+    alternated = alternated_rounds(ours, native)
+    if alternated is not None:
+        ours_rounds, native_rounds = alternated
+        return NativePair(
+            ours,
+            native,
+            float(np.median(ours_rounds)),
+            float(np.median(native_rounds)),
+            paired_ratio_estimate(ours_rounds, native_rounds),
+            float(np.median(ours_rounds - native_rounds)),
+            alternated=True,
+        )
     ours_median, native_median = float(ours["median"]), float(native["median"])
     ratio = ratio_estimate(ours["rounds"], native["rounds"])
     return NativePair(ours, native, ours_median, native_median, ratio, ours_median - native_median)
+
+
+def alternated_rounds(
+    row: dict[str, Any], other: dict[str, Any]
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """``row``'s and ``other``'s rounds timed side by side (``alternated``, held by the
+    later of the two: :mod:`mlpillars.bench.interleaved`), or None where they were not."""
+    for holder, partner in ((row, other), (other, row)):
+        for pair in holder.get("alternated", ()):
+            if pair.get("with") == partner["id"]:
+                own = np.asarray(pair["rounds"], dtype=float)
+                theirs = np.asarray(pair["with_rounds"], dtype=float)
+                return (own, theirs) if holder is row else (theirs, own)
+    return None
 
 
 def case_key(row: dict[str, Any]) -> Key:
