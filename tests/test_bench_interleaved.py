@@ -22,7 +22,15 @@ from mlpillars.bench.implementations import (
 )
 from mlpillars.bench.interleaved import Timed
 from mlpillars.bench.processes import pool_rows
-from mlpillars.bench.report.stats import paired_ratio_estimate, ratio_estimate
+from mlpillars.bench.report.stats import (
+    ALPHA,
+    SAME,
+    SLOWER,
+    compare_paired,
+    compare_rounds,
+    paired_ratio_estimate,
+    ratio_estimate,
+)
 from mlpillars.bench.results import ResultsLog
 from mlpillars.bench.targets import DESCENT_VARIANTS
 
@@ -191,3 +199,16 @@ def test_the_paired_ratio_is_the_median_of_the_per_round_ratios():
     assert ratio_estimate(1.5 * native, native[::-1] * 2).value == pytest.approx(0.75)
     with pytest.raises(ValueError, match="paired rounds differ in number: 5 against 4"):
         paired_ratio_estimate(native, native[:4])
+
+
+def test_paired_rounds_are_tested_by_the_signs_of_their_log_ratios():
+    reference = np.linspace(1.0, 3.0, 12)  # drifting: apart, the two samples overlap
+    slower = compare_paired(1.5 * reference, reference)
+    assert slower.label == SLOWER and slower.p_value < ALPHA
+    assert slower.ratio.value == pytest.approx(1.5)
+    assert compare_rounds(1.5 * reference, reference).label == SAME  # the drift hides it
+    few = compare_paired(1.5 * reference[:5], reference[:5])
+    assert few.label == SAME and few.note == "5 paired rounds: p cannot go below 0.062"
+    within_gate = compare_paired(1.05 * reference, reference)
+    assert within_gate.label == SAME and "within the 1.1x gate" in within_gate.note
+    assert compare_paired(reference, reference).note == "every round's ratio is 1"

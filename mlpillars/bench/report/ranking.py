@@ -8,9 +8,9 @@ from functools import lru_cache
 from typing import Any
 
 from ..run_folder import OK
-from .analysis import RunAnalysis, case_key
+from .analysis import RunAnalysis, alternated_rounds, case_key
 from .families import kind_of
-from .stats import Verdict, compare_rounds, median_estimate
+from .stats import Verdict, compare_paired, compare_rounds, median_estimate
 
 
 def timed_cases(analysis: RunAnalysis, kernel: str) -> list[list[dict[str, Any]]]:
@@ -35,8 +35,17 @@ def _compare(candidate: tuple[float, ...], reference: tuple[float, ...]) -> Verd
     return compare_rounds(candidate, reference)
 
 
+@lru_cache(maxsize=4096)
+def _compare_paired(candidate: tuple[float, ...], reference: tuple[float, ...]) -> Verdict:
+    return compare_paired(candidate, reference)
+
+
 def compare(candidate: dict[str, Any], reference: dict[str, Any]) -> Verdict:
-    """:func:`.stats.compare_rounds` of two rows (cached: the tables ask twice)."""
+    """:func:`.stats.compare_rounds` of two rows, or :func:`.stats.compare_paired` of the
+    rounds they were timed in alternately (cached: the tables ask twice)."""
+    alternated = alternated_rounds(candidate, reference)
+    if alternated is not None:
+        return _compare_paired(*(tuple(rounds.tolist()) for rounds in alternated))
     return _compare(tuple(candidate["rounds"]), tuple(reference["rounds"]))
 
 

@@ -12,8 +12,9 @@ Every figure rests on the raw timed rounds of a case (``rounds`` in ``cases.json
 - Our kernel against a native call timed in alternating rounds (``alternated`` in a native
   call's row, :mod:`mlpillars.bench.interleaved`): round ``i`` of each was timed side by
   side, so the ratio is the median of the per-round ratios, its interval a bootstrap of that
-  median (:func:`paired_ratio_estimate`): the host's drift over the run cancels in each
-  round's ratio.
+  median (:func:`paired_ratio_estimate`), its test the two-sided Wilcoxon signed-rank test of
+  the per-round log ratios (:func:`compare_paired`): the host's drift over the run cancels in
+  each round's ratio.
 - Fewer than :data:`MIN_ROUNDS` rounds on either side: no interval and no test, and the report
   says so instead of printing a number it cannot back.
 - A difference is called significant only when ``scipy.stats.mannwhitneyu`` (two-sided) gives
@@ -170,6 +171,31 @@ def compare_rounds(candidate: Sequence[float], reference: Sequence[float]) -> Ve
     return Verdict(ratio, p_value, SAME, note)
 
 
+def compare_paired(candidate: Sequence[float], reference: Sequence[float]) -> Verdict:
+    """:func:`compare_rounds` for rounds timed side by side (round ``i`` of each): the
+    ratio is the median of the per-round ratios (:func:`paired_ratio_estimate`), the test
+    the two-sided Wilcoxon signed-rank test of their logarithms against 0, with the same
+    ``ALPHA`` and ``FACTOR`` gates."""
+    ratio = paired_ratio_estimate(candidate, reference)
+    if not ratio.has_interval:
+        return Verdict(ratio, None, SAME, ratio.note)
+    log_ratios = np.log(np.asarray(candidate, dtype=float) / np.asarray(reference, dtype=float))
+    if not np.any(log_ratios):
+        return Verdict(ratio, 1.0, SAME, "every round's ratio is 1")
+    p_value = float(stats.wilcoxon(log_ratios, alternative="two-sided").pvalue)
+    beyond_gate = ratio.value >= FACTOR or ratio.value <= 1 / FACTOR
+    if p_value < ALPHA and beyond_gate:
+        return Verdict(ratio, p_value, SLOWER if ratio.value > 1 else FASTER)
+    smallest = 2.0 / 2**log_ratios.size  # every sign the same
+    if smallest >= ALPHA:
+        note = f"{log_ratios.size} paired rounds: p cannot go below {smallest:.2g}"
+    elif p_value < ALPHA:
+        note = f"p = {p_value:.2g}, but the ratio is within the {FACTOR}x gate"
+    else:
+        note = f"p = {p_value:.2g}"
+    return Verdict(ratio, p_value, SAME, note)
+
+
 @lru_cache(maxsize=256)
 def smallest_p_value(rounds_a: int, rounds_b: int) -> float:
     """The smallest p the two-sided test can give with these sample sizes (fully separated)."""
@@ -198,7 +224,8 @@ def policy_lines() -> list[str]:
         "A ratio (speed-up, or one run against another) is the ratio of two medians; its "
         "interval resamples the two sets of rounds independently (paired=False); our kernel "
         "against a native call timed in alternating rounds is the median of the per-round "
-        "ratios, its interval a bootstrap of that median.",
+        "ratios, its interval a bootstrap of that median, its test the Wilcoxon signed-rank "
+        "test of the per-round log ratios (same p and factor gates).",
         f"A case with fewer than {MIN_ROUNDS} rounds gets no interval and no test.",
         f"A difference is significant only when the two-sided Mann-Whitney U test gives "
         f"p < {ALPHA} and the ratio of medians is at least {FACTOR}x either way (asv's "
