@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from mlpillars.bench.cases import SUITES, plan_cases
-from mlpillars.bench.report import make_report
+from mlpillars.bench.report import heatmap, make_report
 from mlpillars.bench.report.targets import _bound, _on_backend
 from mlpillars.bench.targets import NUMPY, TARGETS, Target
 from tests.test_report import _row, _section, make_run
@@ -133,6 +133,12 @@ def test_the_report_says_which_targets_a_run_met(tmp_path):
         line for line in kernel_table.splitlines() if "| torch:cpu |" in line and "logistic" in line
     ]
     assert "| 0.769× [" in torch_row
+    torch_logistic = next(
+        row for row in rows if row["id"].endswith(logistic) and "torch" in row["id"]
+    )
+    assert heatmap._speedup(numpy_logistic, torch_logistic) == pytest.approx(
+        1 / 1.3
+    )  # and its cell
 
 
 def test_a_run_without_a_target_case_has_no_targets_table(tmp_path):

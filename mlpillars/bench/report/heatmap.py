@@ -8,11 +8,12 @@ from pathlib import Path
 from typing import Any
 
 from ..run_folder import BACKEND, OK, PEER, PLOTS_FOLDER
-from .analysis import NUMPY, RunAnalysis
+from .analysis import NUMPY, RunAnalysis, alternated_rounds
 from .document import Block, Heading, Image, Paragraph
 from .families import LOOPS, kind_of
 from .plots import heatmap_plot
 from .ranking import best, case_label, median, timed_cases
+from .stats import paired_ratio_estimate
 
 BEST_PEER = "best peer"
 """The column of the fastest peer library of each kernel."""
@@ -53,7 +54,8 @@ def speedup_grid(analysis: RunAnalysis) -> tuple[list[str], list[str], list[list
 _CAPTION = (
     "Speed-up over NumPy of each implementation (columns) for each kernel (rows), at the "
     "case named in the row label: the largest that every implementation of the kernel ran. "
-    "The number in a cell is median(NumPy) / median(implementation); blue is faster than "
+    "The number in a cell is median(NumPy) / median(implementation) (the median of the "
+    "per-round ratios where the two were timed in alternating rounds); blue is faster than "
     "NumPy, red slower, on a log scale; grey: not timed at that case. Look along a row for "
     "the bluest cell (the backend to use for that kernel at that size), down a column for a "
     "backend that is consistently fast or slow, and at the last column for kernels where "
@@ -81,12 +83,22 @@ def _has_numpy(rows: list[dict[str, Any]]) -> bool:
 
 
 def _speedups(numpy_row: dict[str, Any], case: list[dict[str, Any]]) -> dict[str, float]:
-    reference = median(numpy_row)
-    cells = {row["implementation"]: reference / median(row) for row in case if kind_of(row) != PEER}
+    cells = {
+        row["implementation"]: _speedup(numpy_row, row) for row in case if kind_of(row) != PEER
+    }
     peer = best(case, PEER)
     if peer is not None:
-        cells[BEST_PEER] = reference / median(peer)
+        cells[BEST_PEER] = _speedup(numpy_row, peer)
     return cells
+
+
+def _speedup(numpy_row: dict[str, Any], row: dict[str, Any]) -> float:
+    """median(NumPy) / median(row), or the median of the per-round ratios where the two
+    were timed in alternating rounds (as the kernel's table reads them)."""
+    alternated = alternated_rounds(numpy_row, row)
+    if alternated is not None:
+        return paired_ratio_estimate(*alternated).value
+    return median(numpy_row) / median(row)
 
 
 def _columns(analysis: RunAnalysis) -> list[str]:
