@@ -145,6 +145,15 @@ def test_a_run_without_a_target_case_has_no_targets_table(tmp_path):
     run = make_run(tmp_path / "run")
     assert make_report(run, formats="md") == 0
     assert HEADING not in (run / "report.md").read_text()
+    # a GPU run has the targets' shapes, on devices no target names
+    unit = "temperature 1"
+    rows = [
+        _timed("softmax", "torch:cuda", unit, 1e-3, kind="backend", backend="torch:cuda"),
+        _timed("softmax", "torch.softmax", unit, 1e-3, kind="peer", backend="torch:cuda"),
+    ]
+    gpu_run = make_run(tmp_path / "gpu", rows=rows)
+    assert make_report(gpu_run, formats="md") == 0
+    assert HEADING not in (gpu_run / "report.md").read_text()
 
 
 @pytest.mark.parametrize(

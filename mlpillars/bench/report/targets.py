@@ -6,8 +6,8 @@ our kernel on NumPy (JAX's and torch's gradient descent) is the ratio of the two
 medians; both from their alternating rounds where they were timed so
 (:mod:`mlpillars.bench.interleaved`). Met means the
 measured ratio (or overhead) is within the bound; where the ratio's 95 % interval reaches
-past the bound, the verdict says so. The section appears where the run has a case of
-some target (a ``targets`` run), with a row for each target, run or not.
+past the bound, the verdict says so. The section appears where the run measured some
+target (a ``targets`` run), with a row for each target, run or not.
 """
 
 from __future__ import annotations
@@ -26,8 +26,9 @@ from .stats import Estimate, paired_ratio_estimate, ratio_estimate
 
 
 def targets_section(analysis: RunAnalysis) -> list[Block]:
-    """The targets table, or nothing where the run has no case of any target."""
-    if not any(_variant_rows(analysis, target) for target in TARGETS):
+    """The targets table, or nothing where the run measured no target (a GPU run has the
+    targets' shapes on other devices)."""
+    if not any(None not in _rows(analysis, target) for target in TARGETS):
         return []
     header = ("case", "ours", "against", "target", "measured [95% CI]", "rounds", "verdict")
     rows = tuple(_row(analysis, target) for target in TARGETS)
