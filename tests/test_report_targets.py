@@ -46,6 +46,11 @@ def _timed(kernel, implementation, variant, seconds, *, kind, backend, rounds=12
     return row
 
 
+def _alternated(earlier, with_rounds, rounds):
+    """A later row's ``alternated`` field: its rounds timed side by side with ``earlier``'s."""
+    return [{"with": earlier["id"], "with_rounds": list(with_rounds), "rounds": list(rounds)}]
+
+
 def test_the_report_says_which_targets_a_run_met(tmp_path):
     unit, small = "temperature 1", "8 rows"
     mse, logistic = "mse, B=256 d=32 200 steps", "logistic, B=256 d=32 200 steps"
@@ -71,13 +76,7 @@ def test_the_report_says_which_targets_a_run_met(tmp_path):
             0.02,
             kind="peer",
             backend="torch:cpu",
-            alternated=[
-                {
-                    "with": torch_ours["id"],
-                    "with_rounds": list(1.02 * native_rounds),
-                    "rounds": list(native_rounds),
-                }
-            ],
+            alternated=_alternated(torch_ours, 1.02 * native_rounds, native_rounds),
         ),
         # 8 us over plain NumPy: not met (target +3 us)
         _timed("softmax", "numpy:cpu", small, 12e-6, kind="backend", backend="numpy:cpu"),
@@ -95,13 +94,7 @@ def test_the_report_says_which_targets_a_run_met(tmp_path):
             0.8,
             kind="backend",
             backend="torch:cpu",
-            alternated=[
-                {
-                    "with": numpy_logistic["id"],
-                    "with_rounds": list(0.5 * fit_rounds),
-                    "rounds": list(0.65 * fit_rounds),
-                }
-            ],
+            alternated=_alternated(numpy_logistic, 0.5 * fit_rounds, 0.65 * fit_rounds),
         ),
     ]
     run = make_run(tmp_path / "run", rows=rows)

@@ -158,17 +158,8 @@ def compare_rounds(candidate: Sequence[float], reference: Sequence[float]) -> Ve
     if not ratio.has_interval:
         return Verdict(ratio, None, SAME, ratio.note)
     p_value = float(stats.mannwhitneyu(candidate, reference, alternative="two-sided").pvalue)
-    beyond_gate = ratio.value >= FACTOR or ratio.value <= 1 / FACTOR
-    if p_value < ALPHA and beyond_gate:
-        return Verdict(ratio, p_value, SLOWER if ratio.value > 1 else FASTER)
-    smallest = smallest_p_value(*ratio.rounds)
-    if smallest >= ALPHA:
-        note = f"{ratio.rounds[0]}/{ratio.rounds[1]} rounds: p cannot go below {smallest:.2g}"
-    elif p_value < ALPHA:
-        note = f"p = {p_value:.2g}, but the ratio is within the {FACTOR}x gate"
-    else:
-        note = f"p = {p_value:.2g}"
-    return Verdict(ratio, p_value, SAME, note)
+    rounds = f"{ratio.rounds[0]}/{ratio.rounds[1]} rounds"
+    return _gated(ratio, p_value, smallest_p_value(*ratio.rounds), rounds)
 
 
 def compare_paired(candidate: Sequence[float], reference: Sequence[float]) -> Verdict:
@@ -183,12 +174,18 @@ def compare_paired(candidate: Sequence[float], reference: Sequence[float]) -> Ve
     if not np.any(log_ratios):
         return Verdict(ratio, 1.0, SAME, "every round's ratio is 1")
     p_value = float(stats.wilcoxon(log_ratios, alternative="two-sided").pvalue)
+    smallest = 2.0 / 2**log_ratios.size  # every sign the same
+    return _gated(ratio, p_value, smallest, f"{log_ratios.size} paired rounds")
+
+
+def _gated(ratio: Estimate, p_value: float, smallest: float, rounds: str) -> Verdict:
+    """The verdict of a test's ``p_value`` on ``ratio``: significant below ``ALPHA`` with the
+    ratio beyond ``FACTOR``; else why not (``smallest``: the least p the test can give)."""
     beyond_gate = ratio.value >= FACTOR or ratio.value <= 1 / FACTOR
     if p_value < ALPHA and beyond_gate:
         return Verdict(ratio, p_value, SLOWER if ratio.value > 1 else FASTER)
-    smallest = 2.0 / 2**log_ratios.size  # every sign the same
     if smallest >= ALPHA:
-        note = f"{log_ratios.size} paired rounds: p cannot go below {smallest:.2g}"
+        note = f"{rounds}: p cannot go below {smallest:.2g}"
     elif p_value < ALPHA:
         note = f"p = {p_value:.2g}, but the ratio is within the {FACTOR}x gate"
     else:
