@@ -163,6 +163,21 @@ def test_a_peers_row_carries_its_rounds_alternated_with_ours(monkeypatch):
     assert log.rows[-1] is peer_row  # recorded as returned
 
 
+def test_our_torch_fit_is_alternated_with_our_numpy_fit_in_a_run(monkeypatch):
+    pytest.importorskip("torch")
+    log, benchmark = ResultsLog(None), _Benchmark()
+    mse = DESCENT_VARIANTS["mse"]  # 256 problems, here of 16 samples: milliseconds a fit
+    numpy_fit = Case("gradient_descent", BackendImplementation("numpy:cpu"), 16, "float64", mse)
+    torch_fit = Case("gradient_descent", BackendImplementation("torch:cpu"), 16, "float64", mse)
+    monkeypatch.setattr(interleaved, "WITHIN_FACTOR", 1e3)  # whatever the speeds here
+    monkeypatch.setattr(measure, "SETTLE_SECONDS", 0.01)  # the pools' wait, shortened
+    measure.run_case(numpy_fit, TINY, log, benchmark)
+    torch_row = measure.run_case(torch_fit, TINY, log, benchmark)
+    (pair,) = torch_row["alternated"]
+    assert pair["with"] == numpy_fit.id
+    assert len(pair["with_rounds"]) == len(pair["rounds"]) >= TINY.min_rounds
+
+
 def test_a_pair_far_apart_in_speed_is_not_alternated(monkeypatch):
     ours = _timed(BackendImplementation("numpy:cpu"), median=1e-3)
     interleaved.remember(ours)
