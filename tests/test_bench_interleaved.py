@@ -115,7 +115,7 @@ def test_blocks_on_two_thread_pools_start_a_settling_time_after_the_others():
     assert len(calls) > 2 * len(ours_rounds)  # the waits were filled with warm calls
     calls.clear()
     interleaved.alternating_rounds(ours, native, TINY)  # one pool: no wait, no warm call
-    assert len(calls) == 2 * TINY.min_rounds
+    assert len(calls) == 2 * interleaved.PAIRED_MIN_ROUNDS
 
 
 def test_rounds_alternate_in_blocks_of_each_ones_calls_and_swap_order_every_round():
@@ -125,9 +125,9 @@ def test_rounds_alternate_in_blocks_of_each_ones_calls_and_swap_order_every_roun
     ours_rounds, native_rounds = interleaved.alternating_rounds(ours, native, TINY)
     rounds = len(ours_rounds)
     assert rounds == len(native_rounds) and TINY.min_rounds <= rounds <= TINY.max_rounds
-    # at 4 ms a pair of blocks, the suite's 20 ms allow 5 rounds: its 10 are the fewest
-    assert rounds == TINY.min_rounds
-    assert "".join(calls) == ("nooo" + "ooon") * (rounds // 2)  # the last round ends with n
+    # at 4 ms a pair of blocks, the suite's 20 ms allow 5 rounds: the fewest are 11
+    assert rounds == interleaved.PAIRED_MIN_ROUNDS == 11 > TINY.min_rounds
+    assert "".join(calls) == "ooon" + ("nooo" + "ooon") * 5  # the last round ends with n
 
 
 def test_drift_over_a_run_biases_the_cases_own_rounds_and_cancels_when_alternated():

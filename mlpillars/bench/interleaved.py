@@ -45,6 +45,11 @@ WITHIN_FACTOR = 2.0
 """A pair is alternated when the ratio of their medians from their own rounds lies within
 this factor either way."""
 
+PAIRED_MIN_ROUNDS = 11
+"""Alternating rounds a pair gets at least: the fewest with which the report's test of
+paired rounds (Wilcoxon signed-rank, two-sided) can reach p < 0.002 (every round on one
+side: p = 2 / 2**11 = 0.001; with 10, 0.002), whatever the suite's ``min_rounds``."""
+
 
 @dataclass(frozen=True)
 class Timed:
@@ -133,13 +138,14 @@ def alternating_rounds(
     first: Timed, second: Timed, suite: Suite, settle_seconds: float = 0.0
 ) -> tuple[list[float], list[float]]:
     """Seconds per call of ``first`` and ``second`` in rounds side by side: as many as
-    ``suite.round_seconds`` allows for the pair (within the suite's bounds), each a block of
+    ``suite.round_seconds`` allows for the pair (within the suite's bounds, and at least
+    :data:`PAIRED_MIN_ROUNDS`), each a block of
     each one's own ``iterations``, the order swapped every round, the last one ending with
     ``second``; each block preceded by warm calls until ``settle_seconds`` have passed
     since the other's."""
     pair_seconds = first.median * first.iterations + second.median * second.iterations
     rounds = int(suite.round_seconds / max(pair_seconds + 2 * settle_seconds, 1e-7))
-    rounds = min(max(rounds, suite.min_rounds), suite.max_rounds)
+    rounds = min(max(rounds, suite.min_rounds, PAIRED_MIN_ROUNDS), suite.max_rounds)
     times: tuple[list[float], list[float]] = ([], [])
     both = (first, second)
     previous, ended = None, time.perf_counter()
