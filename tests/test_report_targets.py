@@ -8,7 +8,7 @@ import pytest
 
 from mlpillars.bench.cases import SUITES, plan_cases
 from mlpillars.bench.report import heatmap, make_report
-from mlpillars.bench.report.targets import _bound, _on_backend
+from mlpillars.bench.report.targets import _bound
 from mlpillars.bench.targets import NUMPY, TARGETS, Target
 from tests.test_report import _row, _section, make_run
 
@@ -26,7 +26,7 @@ def test_every_target_is_a_case_of_the_targets_suite():
         }
         assert names, f"no case of {target}"
         if target.ours.split(":")[0] in installed:  # torch and JAX may not be installed
-            assert any(_on_backend(name, target.ours) for name in names), target
+            assert any(target.is_ours(name) for name in names), target
             assert target.against in names, target
 
 

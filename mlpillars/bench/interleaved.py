@@ -100,7 +100,7 @@ def partners(case: Case) -> list[Timed]:
         ]
     held_to_numpy = any(
         (target.kernel, target.variant, target.against) == (case.kernel, case.variant, NUMPY)
-        and implementation.name.startswith(target.ours)
+        and target.is_ours(implementation.name)
         for target in TARGETS
     )
     if not held_to_numpy:

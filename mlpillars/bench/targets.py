@@ -59,6 +59,11 @@ class Target:
     at_most: float | None = None
     overhead_at_most: float | None = None
 
+    def is_ours(self, implementation: str) -> bool:
+        """Whether an implementation's name is our kernel on :attr:`ours`: ``jax:cpu:0``
+        runs on ``jax:cpu``; ``torch.compile:cpu`` is not ``torch:cpu``."""
+        return implementation == self.ours or implementation.startswith(self.ours + ":")
+
     def met_by(self, value: float) -> bool:
         """Whether a measured ratio (or overhead in seconds) meets the bound."""
         if self.overhead_at_most is not None:

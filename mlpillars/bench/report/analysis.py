@@ -152,7 +152,7 @@ class RunAnalysis:
             for other in self._by_key[case_key(row)].values():
                 if other.get("kind") != BACKEND and other["status"] == OK:
                     if backend_of(other) == backend_of(row):
-                        pairs.append(_native_pair(row, other))
+                        pairs.append(NativePair(row, other, pair_figures(row, other)))
         return pairs
 
     def _ok(self, key: Key, implementation: str) -> bool:
@@ -165,10 +165,7 @@ class RunAnalysis:
         other = self.row_for(case_key(row), reference)
         if other is None or other["status"] != OK or other is row:
             return None
-        alternated = alternated_rounds(other, row)
-        if alternated is not None:
-            return paired_ratio_estimate(*alternated)
-        return ratio_estimate(other["rounds"], row["rounds"])
+        return pair_figures(other, row).ratio
 
     def _compute(self, row: dict[str, Any]) -> CaseFigures:
         roof = self.roof_for(row["implementation"])
@@ -189,51 +186,58 @@ class RunAnalysis:
 
 
 @dataclass(frozen=True)
-class NativePair:
-    """Our kernel's row and a native call's row of one case, and how they compare.
+class PairFigures:
+    """How one row compares with another of the same case: ``first`` against ``second``.
 
     Attributes
     ----------
-    ours_median, native_median : float
+    first_median, second_median : float
         Median seconds per call of each: of their alternating rounds where the two were
         timed so (:mod:`mlpillars.bench.interleaved`), else of each case's own rounds.
     ratio : Estimate
-        median(ours) / median(native): above 1, ours is slower (the targets' ratio); where
-        alternated, the median of the per-round ratios.
+        median(first) / median(second); where alternated, the median of the per-round
+        ratios.
     overhead_seconds : float
-        median(ours) - median(native): what our call costs over the native one, per call
-        (the median of the per-round differences where alternated).
+        median(first) - median(second) per call (the median of the per-round differences
+        where alternated).
     alternated : bool
         Whether the figures come from alternating rounds, not from each case's own rounds.
     """
 
-    ours: dict[str, Any]
-    native: dict[str, Any]
-    ours_median: float
-    native_median: float
+    first_median: float
+    second_median: float
     ratio: Estimate
     overhead_seconds: float
-    alternated: bool = False
+    alternated: bool
 
 
-def _native_pair(ours: dict[str, Any], native: dict[str, Any]) -> NativePair:
-    """The pair's figures: from their alternating rounds where they were timed so, else
-    from each case's own rounds."""
-    alternated = alternated_rounds(ours, native)
+def pair_figures(first: dict[str, Any], second: dict[str, Any]) -> PairFigures:
+    """``first`` against ``second``: from their alternating rounds where they were timed
+    so, else from each case's own rounds."""
+    alternated = alternated_rounds(first, second)
     if alternated is not None:
-        ours_rounds, native_rounds = alternated
-        return NativePair(
-            ours,
-            native,
-            float(np.median(ours_rounds)),
-            float(np.median(native_rounds)),
-            paired_ratio_estimate(ours_rounds, native_rounds),
-            float(np.median(ours_rounds - native_rounds)),
+        first_rounds, second_rounds = alternated
+        return PairFigures(
+            float(np.median(first_rounds)),
+            float(np.median(second_rounds)),
+            paired_ratio_estimate(first_rounds, second_rounds),
+            float(np.median(first_rounds - second_rounds)),
             alternated=True,
         )
-    ours_median, native_median = float(ours["median"]), float(native["median"])
-    ratio = ratio_estimate(ours["rounds"], native["rounds"])
-    return NativePair(ours, native, ours_median, native_median, ratio, ours_median - native_median)
+    first_median, second_median = float(first["median"]), float(second["median"])
+    ratio = ratio_estimate(first["rounds"], second["rounds"])
+    return PairFigures(first_median, second_median, ratio, first_median - second_median, False)
+
+
+@dataclass(frozen=True)
+class NativePair:
+    """Our kernel's row and a native call's row of one case, and how they compare
+    (``figures``: ours first; its ratio is the one the targets are stated in, above 1 when
+    ours is slower)."""
+
+    ours: dict[str, Any]
+    native: dict[str, Any]
+    figures: PairFigures
 
 
 def alternated_rounds(

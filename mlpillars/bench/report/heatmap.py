@@ -8,12 +8,11 @@ from pathlib import Path
 from typing import Any
 
 from ..run_folder import BACKEND, OK, PEER, PLOTS_FOLDER
-from .analysis import NUMPY, RunAnalysis, alternated_rounds
+from .analysis import NUMPY, RunAnalysis, pair_figures
 from .document import Block, Heading, Image, Paragraph
 from .families import LOOPS, kind_of
 from .plots import heatmap_plot
-from .ranking import best, case_label, median, timed_cases
-from .stats import paired_ratio_estimate
+from .ranking import best, case_label, timed_cases
 
 BEST_PEER = "best peer"
 """The column of the fastest peer library of each kernel."""
@@ -95,10 +94,7 @@ def _speedups(numpy_row: dict[str, Any], case: list[dict[str, Any]]) -> dict[str
 def _speedup(numpy_row: dict[str, Any], row: dict[str, Any]) -> float:
     """median(NumPy) / median(row), or the median of the per-round ratios where the two
     were timed in alternating rounds (as the kernel's table reads them)."""
-    alternated = alternated_rounds(numpy_row, row)
-    if alternated is not None:
-        return paired_ratio_estimate(*alternated).value
-    return median(numpy_row) / median(row)
+    return pair_figures(numpy_row, row).ratio.value
 
 
 def _columns(analysis: RunAnalysis) -> list[str]:

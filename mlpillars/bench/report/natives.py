@@ -13,7 +13,7 @@ a native call's case was timed again in rounds alternating with ours
 from __future__ import annotations
 
 from ..text import NONE, format_seconds, ratio_interval
-from .analysis import NativePair, RunAnalysis, case_key, size_label
+from .analysis import NativePair, PairFigures, RunAnalysis, case_key, size_label
 from .conditions import busy_mark
 from .document import Block, Paragraph, Table
 
@@ -54,19 +54,19 @@ def _row(pair: NativePair) -> tuple[str, ...]:
         size_label(case_key(pair.ours)),
         pair.ours["implementation"],
         pair.native["implementation"],
-        format_seconds(pair.ours_median) + busy_mark(pair.ours),
-        format_seconds(pair.native_median) + busy_mark(pair.native),
-        ratio_interval(pair.ratio),
-        _signed_seconds(pair.overhead_seconds),
-        pair_rounds(pair),
+        format_seconds(pair.figures.first_median) + busy_mark(pair.ours),
+        format_seconds(pair.figures.second_median) + busy_mark(pair.native),
+        ratio_interval(pair.figures.ratio),
+        _signed_seconds(pair.figures.overhead_seconds),
+        pair_rounds(pair.figures),
     )
 
 
-def pair_rounds(pair: NativePair) -> str:
+def pair_rounds(figures: PairFigures) -> str:
     """``12 alternating``, or ``7/9`` for each case's own rounds."""
-    if pair.alternated:
-        return f"{pair.ratio.rounds[0]} alternating"
-    return "/".join(str(count) for count in pair.ratio.rounds)
+    if figures.alternated:
+        return f"{figures.ratio.rounds[0]} alternating"
+    return "/".join(str(count) for count in figures.ratio.rounds)
 
 
 def _signed_seconds(seconds: float | None) -> str:

@@ -14,15 +14,13 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
 from ..run_folder import BACKEND, OK
 from ..targets import TARGETS, Target
 from ..text import NONE, format_seconds, ratio_interval
-from .analysis import RunAnalysis, alternated_rounds, case_key, size_label
+from .analysis import RunAnalysis, case_key, pair_figures, size_label
 from .document import Block, Heading, Paragraph, Table
 from .natives import pair_rounds
-from .stats import Estimate, paired_ratio_estimate, ratio_estimate
+from .stats import Estimate
 
 
 def targets_section(analysis: RunAnalysis) -> list[Block]:
@@ -62,7 +60,8 @@ def _row(analysis: RunAnalysis, target: Target) -> tuple[str, ...]:
             NONE,
             f"not run: {missing}",
         )
-    ratio, overhead, rounds = _figures(analysis, ours, against)
+    figures = pair_figures(ours, against)
+    ratio, overhead, rounds = figures.ratio, figures.overhead_seconds, pair_rounds(figures)
     if target.overhead_at_most is not None:
         measured = (
             "+" + format_seconds(overhead) if overhead >= 0 else "-" + format_seconds(-overhead)
@@ -90,25 +89,6 @@ def _verdict(target: Target, ratio: Estimate) -> str:
     return "met"
 
 
-def _figures(
-    analysis: RunAnalysis, ours: dict[str, Any], against: dict[str, Any]
-) -> tuple[Estimate, float, str]:
-    """ours / against with its interval, the overhead per call, and the rounds it rests on."""
-    if against.get("kind") != BACKEND:
-        for pair in analysis.native_pairs(ours["kernel"]):
-            if pair.ours["id"] == ours["id"] and pair.native["id"] == against["id"]:
-                return pair.ratio, pair.overhead_seconds, pair_rounds(pair)
-    alternated = alternated_rounds(ours, against)
-    if alternated is not None:
-        ours_rounds, against_rounds = alternated
-        overhead = float(np.median(ours_rounds - against_rounds))
-        ratio = paired_ratio_estimate(ours_rounds, against_rounds)
-        return ratio, overhead, f"{ratio.rounds[0]} alternating"
-    ratio = ratio_estimate(ours["rounds"], against["rounds"])
-    overhead = float(ours["median"]) - float(against["median"])
-    return ratio, overhead, "/".join(map(str, ratio.rounds))
-
-
 def _rows(
     analysis: RunAnalysis, target: Target
 ) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
@@ -117,16 +97,11 @@ def _rows(
     for row in _variant_rows(analysis, target):
         if row["status"] != OK:
             continue
-        if row.get("kind") == BACKEND and _on_backend(row["implementation"], target.ours):
+        if row.get("kind") == BACKEND and target.is_ours(row["implementation"]):
             ours = row
         elif row["implementation"] == target.against:
             against = row
     return ours, against
-
-
-def _on_backend(implementation: str, backend: str) -> bool:
-    """``jax:cpu:0`` runs on ``jax:cpu``; ``torch.compile:cpu`` is not ``torch:cpu``."""
-    return implementation == backend or implementation.startswith(backend + ":")
 
 
 def _variant_rows(analysis: RunAnalysis, target: Target) -> list[dict[str, Any]]:
