@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from mlpillars.backends import values_at_hand
+from mlpillars.kernels import _descent_block_rules as rules_module
 from mlpillars.kernels import _descent_blocks as blocks_module
 from mlpillars.kernels import _descent_statistics as statistics_module
 from mlpillars.kernels import descent as descent_module
@@ -60,6 +61,8 @@ CASES = {
     "divergence halts, tol": ({"steps": 3 * BLOCK_STEPS, "tol": "tol"}, [0.5, 0.9, 1.02, "huge"]),
     "divergence goes on": ({"steps": BLOCK_STEPS + 3, "halt_on_divergence": False}, [0.5, 1.1]),
     "no intercept, l2": ({"steps": 20, "fit_intercept": False, "l2": 0.25}, [0.3, 0.6]),
+    # every block's steps all taken (the rules skipped) but the last, past ``steps``
+    "every step taken": ({"steps": 2 * BLOCK_STEPS + 5}, [0.3, 0.6, 0.9]),
     "fewer steps than a block": ({"steps": 5}, [0.3, 0.6]),
     "one step": ({"steps": 1}, [0.3, 0.6]),
 }
@@ -136,6 +139,34 @@ def test_blocks_equal_the_step_loop(xp: BackendCase, monkeypatch, case):
         assert stopped[1] == 1  # not finite at step 2 (too soon for the rising rule)
     if case == "tol across blocks":
         assert len(set(xp.to_numpy(steps.steps_run).tolist())) > 2
+
+
+@pytest.mark.parametrize(
+    ("fractions", "options", "expected"),
+    [
+        ([0.3, 0.6, 0.9], {}, [True, True, False]),  # the last block runs past steps
+        ([0.3, 0.6, 0.9], {"steps": 3 * BLOCK_STEPS}, [True, True, True]),
+        ([0.3, 0.6, 0.9], {"tol": 1e-12}, [False, False, False]),
+        ([0.3, 1.2], {}, [False, False, False]),  # past its start at step 3, diverged
+        ([0.3, 1.2], {"halt_on_divergence": False}, [False, False, False]),
+    ],
+)
+def test_rules_skipped_only_where_every_step_is_taken(monkeypatch, fractions, options, expected):
+    # An eager block whose losses are all finite and at most their start, with no tol and
+    # no problem diverged before, takes every step: the rules are skipped there only.
+    answers = []
+    every_step_taken = rules_module._every_step_taken
+
+    def recorded(*args, **kwargs):
+        answers.append(every_step_taken(*args, **kwargs))
+        return answers[-1]
+
+    monkeypatch.setattr(rules_module, "_every_step_taken", recorded)
+    X, y = problems(3, b=len(fractions))
+    lr = np.asarray(fractions) * limits(X)
+    options = {"mse_method": "statistics", "steps": 2 * BLOCK_STEPS + 5, **options}
+    gradient_descent(X, y, lr=lr, **options)
+    assert answers == expected
 
 
 @pytest.mark.parametrize("case", LONG_BLOCK_CASES)

@@ -36,7 +36,7 @@ environment: 5,306 -> 2,387 page faults, 44.5-63.8 -> 35.2-43.6 ms (the rest are
 statistics' arrays, made once); without it (glibc reuses freed blocks) 27 ms either way.
 
 Nothing returned is a view of a buffer that a later block writes: the kernel copies the
-parameters it keeps (:func:`mlpillars.kernels._descent_blocks._kept`).
+parameters it keeps (:func:`mlpillars.kernels._descent_block_rules._kept`).
 """
 
 from __future__ import annotations
