@@ -18,7 +18,7 @@ from tests.test_fused import _recorded_answers, _unit_rows
 SCALES = {"float32": (1e30, 1e-30, 1e6), "float64": (1e300, 1e-300, 1e12)}
 """Per dtype: huge (squares overflow), tiny (squares underflow), an offset far from zero."""
 
-LENGTHS = (5, _numpy_squares.SHORT_ROWS + 3)  # np.einsum's rows, then squares and a sum
+LENGTHS = (5, _numpy_squares.SHORT_ROWS + 3)  # short rows (vecdot, einsum), then long ones
 
 
 def _xp(dtype_name: str):
@@ -53,6 +53,28 @@ def test_normalize_mixes_trusted_and_rescaled_vectors(rng, dtype_name, length):
     vector = mp.normalize(host[1])  # 1-D, rescaled
     assert vector.shape == (length,)
     assert_close(vector, _unit_rows(host[1], 0), like=vector)
+
+
+@pytest.mark.parametrize("dtype_name", ["float32", "float64"])
+def test_short_rows_summed_alike_by_vecdot_and_einsum(rng, monkeypatch, dtype_name):
+    # NumPy 2's vecdot sums short contiguous rows, einsum strided ones (and all on NumPy 1):
+    # the same sums within length * eps, an overflow inf with no warning from either
+    rows = _mixed_rows(rng, dtype_name, 5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        found = {
+            "vecdot": _numpy_squares.sums_of_squares(rows),
+            "einsum, strided": _numpy_squares.sums_of_squares(np.asfortranarray(rows)),
+        }
+        monkeypatch.setattr(_numpy_squares, "_VECDOT", None)
+        found["einsum"] = _numpy_squares.sums_of_squares(rows)
+    reference = np.sum(rows.astype(np.longdouble) ** 2, axis=-1)
+    plain = [0, 5, 6]  # plain and offset rows; row 1's squares overflow
+    for name, sums in found.items():
+        assert sums.shape == (7,) and sums.dtype == rows.dtype, name
+        relative = np.abs(sums[plain] - reference[plain]) / reference[plain]
+        assert np.all(relative <= 5 * np.finfo(dtype_name).eps), (name, relative)
+        assert np.isposinf(sums[1]), name
 
 
 @pytest.mark.parametrize("dtype_name", ["float32", "float64"])
