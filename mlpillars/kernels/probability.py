@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..backends import kernel
+from ..backends import is_dtype, kernel
 from ._axes import merged_axes, several_axes
 from ._checks import as_floating_array, check_axis, check_choice, narrowed, widened
 from ._fused import FusedCrossEntropy, FusedLogSumExp, FusedSigmoid, FusedSoftmax, is_offered
@@ -258,7 +258,7 @@ def cross_entropy(
     logits = as_floating_array(logits, xp=xp, kernel="cross_entropy", name="logits")
     class_axis = class_axis_of(logits, axis, reduction)
     wide_logits = widened(logits, xp=xp)
-    labels_given = xp.isdtype(target.dtype, "integral")
+    labels_given = is_dtype(target.dtype, "integral", xp=xp)
     if labels_given:
         labels_checked = checked_labels(target, logits, class_axis, xp=xp)
     else:

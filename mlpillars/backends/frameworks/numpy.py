@@ -77,6 +77,12 @@ class NumPyFramework(Framework):
     def row_major(self, array: Any) -> Any:
         return np.ascontiguousarray(array)
 
+    def extremes(self, array: Any, *, xp: ModuleType) -> tuple[Any, Any]:
+        # the ufuncs' reductions: xp.min and xp.max pass through NumPy's Python wrappers
+        # (8 labels: 2.0 against 5.1 us for both)
+        least = np.asarray(np.minimum.reduce(array, axis=None))
+        return least, np.asarray(np.maximum.reduce(array, axis=None))
+
     def block_buffers(self) -> Any:
         """Buffers made once a fit (``_numpy_descent``)."""
         return _numpy_descent.BlockBuffers()
