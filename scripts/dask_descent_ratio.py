@@ -24,6 +24,11 @@ first on the path (an installed mlpillars elsewhere would be timed instead):
 The issue's second target, Dask faster than NumPy for B=4096 where there are more cores
 than NumPy uses (its loop runs on one): ``--batch 4096 --rounds 2 --losses mse,logistic
 --environments dask`` (a logistic NumPy round takes about 20 s).
+
+``--floor`` adds what no graph can go below on the cluster: "direct fits", one task a
+worker fitting its chunk (scattered to it first) with NumPy, submitted and gathered as
+futures (no graph, no fields to cut); the same fits timed inside their tasks (the slower
+worker's); and a trivial task's round trip.
 """
 
 from __future__ import annotations
@@ -78,6 +83,38 @@ def implementations(
     }
 
 
+def floor_implementations(
+    loss: str, client: Any, batch: int, inside: list[float]
+) -> dict[str, Callable[[], Any]]:
+    """The floor's rows (see ``--floor``); the fits' own times are appended to ``inside``."""
+    X, y = problems(loss, batch)
+    workers = list(client.scheduler_info()["workers"])
+    bounds = np.linspace(0, batch, len(workers) + 1).astype(int)
+    chunks = [
+        (client.scatter(X[start:stop], workers=[w]), client.scatter(y[start:stop], workers=[w]), w)
+        for start, stop, w in zip(bounds[:-1], bounds[1:], workers, strict=True)
+    ]
+
+    def direct_fits() -> None:
+        futures = [
+            client.submit(timed_fit, features, targets, loss, workers=[w], pure=False)
+            for features, targets, w in chunks
+        ]
+        inside.append(max(client.gather(futures)))
+
+    return {"direct fits": direct_fits, "round trip": lambda: client.submit(abs, -1).result()}
+
+
+def timed_fit(features: np.ndarray, targets: np.ndarray, loss: str) -> float:
+    """Seconds of one NumPy fit on a worker, its heap kept as the kernel's tasks keep it."""
+    from mlpillars.backends.frameworks._worker_heap import heap_kept
+
+    with heap_kept():
+        start = time.perf_counter()
+        mp.gradient_descent(features, targets, loss=loss, lr=LR[loss], steps=STEPS)
+        return time.perf_counter() - start
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
@@ -85,6 +122,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=B, help="problems")
     parser.add_argument("--losses", default="mse,logistic")
     parser.add_argument("--environments", default="dask,no-trim", help="dask and/or no-trim")
+    parser.add_argument("--floor", action="store_true", help="add the cluster's floor")
     arguments = parser.parse_args()
     import distributed  # noqa: F401  (sets its loggers' levels on import: quieten them after)
 
@@ -122,6 +160,11 @@ def measure(label: str, arguments: argparse.Namespace, losses: list[str]) -> Non
             for name in ("dask persisted", "dask from host"):  # a warm-up, and the check
                 weights = found[name]()[0]
                 np.testing.assert_allclose(weights, expected.weights, rtol=1e-12, atol=1e-14)
+            inside: list[float] = []
+            if arguments.floor:
+                found.update(floor_implementations(loss, client, batch, inside))
+                found["direct fits"](), found["round trip"]()  # warm-ups
+                inside.clear()
             times: dict[str, list[float]] = {name: [] for name in found}
             for _ in range(rounds):
                 for name, run in found.items():
@@ -134,6 +177,12 @@ def measure(label: str, arguments: argparse.Namespace, losses: list[str]) -> Non
                     f"{label:10s} {loss:9s} {name:15s} min {best[name]:7.3f} s  median "
                     f"{statistics.median(values):7.3f} s  ratio to numpy "
                     f"{best[name] / best['numpy']:5.2f}x"
+                )
+            if inside:
+                print(
+                    f"{label:10s} {loss:9s} {'fits inside':15s} min {min(inside):7.3f} s  median "
+                    f"{statistics.median(inside):7.3f} s  ratio to numpy "
+                    f"{min(inside) / best['numpy']:5.2f}x"
                 )
 
 
