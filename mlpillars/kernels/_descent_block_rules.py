@@ -115,7 +115,7 @@ def _every_step_taken(
     xp: Any,
 ) -> bool:
     """Whether the rules are known, now and for free, to take every step of the block and
-    stop no problem, so that :func:`_ruled` can skip them (some 30 array calls of its
+    stop no problem, so that :func:`ruled` can skip them (some 30 array calls of its
     40): an eager block on the host (a Python ``count``, readable losses), wholly within
     ``steps``, without ``tol`` (nothing converges), no problem diverged before, and every
     loss at most the problem's loss at the start (finite, so none is non-finite or runs
