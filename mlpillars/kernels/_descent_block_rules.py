@@ -61,9 +61,8 @@ def ruled(
     grew = losses > previous + roundoff
     recent = xp.concat([progress.growth, grew], axis=1)  # (B, WINDOW - 1 + K)
     if _every_step_taken(count, losses, progress, constants, options, xp=xp):
-        last = trajectory[:, -1, :]  # copied by reshape: never a view of a buffer
         return progress._replace(
-            params=xp.reshape(last, last.shape, copy=True),
+            params=_last_params(trajectory, xp=xp),
             loss=losses[:, -1],
             block_losses=losses,
             growth=recent[:, block_steps:],
@@ -135,8 +134,7 @@ def _kept(
     of the block), and the block's history rows: the loss while steps are taken, then it.
     The params are a new array, never a view of the trajectory (a framework's buffer)."""
     if known_all(taken, xp=xp):  # eager, every step taken
-        last = trajectory[:, -1, :]  # copied by reshape: torch's asarray warns on grad tensors
-        return xp.reshape(last, last.shape, copy=True), losses[:, -1], losses
+        return _last_params(trajectory, xp=xp), losses[:, -1], losses
     block_steps = losses.shape[1]
     positions = xp.arange(1, block_steps + 1, dtype=steps_taken.dtype, device=device_of(losses))
     last = positions == steps_taken[:, None]  # (B, K): no column where no step was taken
@@ -146,3 +144,10 @@ def _kept(
     params = xp.where(moved[:, None], params, progress.params)
     loss = xp.where(moved, xp.sum(xp.where(last, losses, zero), axis=1), progress.loss)
     return params, loss, xp.where(taken, losses, loss[:, None])
+
+
+def _last_params(trajectory: Any, *, xp: Any) -> Any:
+    """The block's last parameter rows (B, p), a new array: never a view of the trajectory
+    (a framework's buffer). Copied by reshape: torch's asarray warns on grad tensors."""
+    last = trajectory[:, -1, :]
+    return xp.reshape(last, last.shape, copy=True)
