@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mlpillars.backends import values_at_hand
+from mlpillars.backends import device_of, values_at_hand
 from mlpillars.kernels import _descent_block_rules as rules_module
 from mlpillars.kernels import _descent_blocks as blocks_module
 from mlpillars.kernels import _descent_statistics as statistics_module
@@ -25,10 +25,11 @@ from mlpillars.kernels._descent_blocks import (
     runs_in_blocks,
 )
 from mlpillars.kernels._descent_setup import Options
+from mlpillars.kernels._descent_statistics import around_reference, mse_statistics
 from mlpillars.kernels.descent import gradient_descent
 from mlpillars.testing import BackendCase
 from tests.test_calculus import assert_loop_close
-from tests.test_descent import OPTIONS, offset_problem, smoothness
+from tests.test_descent import OPTIONS, direct_loss, offset_problem, smoothness
 
 FIELDS = ("weights", "bias", "loss_history")
 EXACT_FIELDS = ("diverged", "converged", "steps_run")
@@ -334,20 +335,21 @@ def test_numpy_buffers_give_the_fit_of_new_arrays(monkeypatch, grouped):
 
 
 def test_torch_buffer_gives_the_fit_of_new_tensors(monkeypatch):
-    # torch writes each step into a buffer made once a fit (one baddbmm a step); the
-    # params kept from a block are a copy, never a view of the buffer the next block writes
+    # torch takes each step by its gradient (an addcmul and a baddbmm a step) into buffers
+    # made once a fit; the params kept from a block are a copy, never a view of the buffer
+    # the next block writes. New tensors (no buffers) take the steps as one affine map.
     torch = pytest.importorskip("torch")
     from mlpillars.backends.frameworks.torch import TorchFramework
 
     X, y = (torch.asarray(a) for a in problems(6, b=7))
     lr = torch.asarray(np.array([0.05, 0.2, 0.5, 0.9, 0.99, 1.02, 1e100]) * limits(X.numpy()))
     made, reused, every_step, fresh = fits_with_buffers(monkeypatch, TorchFramework, X, y, lr)
-    assert len(made) == 2 and made[1]._rows is not None
-    buffer = made[1]._rows.untyped_storage().data_ptr()
-    assert every_step.weights.untyped_storage().data_ptr() != buffer
+    assert len(made) == 2 and set(made[1]._buffers) == {"rows", "gradients"}
+    kept = every_step.weights.untyped_storage().data_ptr()
+    assert all(kept != b.untyped_storage().data_ptr() for b in made[1]._buffers.values())
     for field in EXACT_FIELDS:
         np.testing.assert_array_equal(getattr(reused, field), getattr(fresh, field), field)
-    for field in FIELDS:  # baddbmm rounds c + theta P once: a few ulps from the two calls
+    for field in FIELDS:  # the same steps, rounded in another order
         np.testing.assert_allclose(getattr(reused, field), getattr(fresh, field), rtol=1e-13)
     assert len(set(fresh.steps_run.tolist())) > 2 and bool(torch.any(fresh.diverged))
 
@@ -377,3 +379,51 @@ def test_torch_blocks_differentiate_through_their_steps(mode):
     step = 1e-6
     expected = (final_loss(X + step * direction) - final_loss(X - step * direction)) / (2 * step)
     np.testing.assert_allclose(float(derivative), float(expected), rtol=1e-5)
+
+
+@pytest.mark.parametrize("offset", [0.0, 1e4], ids=["centred data", "features near 1e4"])
+@pytest.mark.parametrize("fit_intercept", [True, False], ids=["intercept", "no intercept"])
+@pytest.mark.parametrize("expanded", [False, True], ids=["around 0", "around a reference"])
+def test_a_block_step_is_a_gradient_step(xp: BackendCase, fit_intercept, offset, expanded):
+    # At parameter rows u = [w - reference, b], g = u @ A + a gives the loss at [w, b]
+    # (against the direct formula in float64), and a step, by the gradient (torch's way)
+    # or as one affine map (NumPy's), is u - lr * gradient. Near 1e4 a g that held the
+    # gradient's x̄ e term (1e4 e) would leave that term's rounding in the loss.
+    skip_most_on_jax(xp)
+    if xp.backend == "dask":
+        pytest.skip("Dask fits each chunk with the NumPy kernel")
+    X_host, y_host = problems(7, b=3, offset=offset)
+    rng = np.random.default_rng(1)
+    n_features = X_host.shape[-1]
+    params_host = rng.normal(size=(3, n_features + int(fit_intercept)))
+    lr_host = 0.3 * limits(X_host)[:, None]
+    X, y, params, lr = (xp.asarray(a) for a in (X_host, y_host, params_host, lr_host))
+    statistics = mse_statistics(X, y, 0.1, fit_intercept, xp=xp.xp)
+    rows = params
+    if expanded:  # around weights near the params
+        near = xp.asarray(params_host[:, :n_features] + 0.01)
+        everywhere = xp.xp.ones((3,), dtype=xp.xp.bool, device=device_of(X))
+        statistics = around_reference(statistics, X, y, near, everywhere, 0.1, xp=xp.xp)
+        rows = blocks_module._shifted(params, -statistics.reference, xp=xp.xp)
+    step = blocks_module.step_map(statistics, lr, xp=xp.xp)
+    gradient_rows = rows[:, None, :] @ step.matrix + step.offset
+
+    bias = params_host[:, -1] if fit_intercept else np.zeros(3)
+    direct = [
+        direct_loss(*problem, w[:n_features], b, l2=0.1)
+        for *problem, w, b in zip(X_host, y_host, params_host, bias, strict=True)
+    ]
+    losses = statistics.losses(rows[:, None, :], gradient_rows, xp=xp.xp)[:, 0]
+    assert_loop_close(losses, np.array(direct), like=X, xp=xp)
+
+    options = Options(**{**OPTIONS, "fit_intercept": fit_intercept, "l2": 0.1})
+    _, gradient = statistics.loss_and_gradient(params, options, xp=xp.xp)
+    stepped = rows - lr * gradient
+    direction = gradient_rows
+    if step.mean_row is not None:
+        direction = direction + gradient_rows[..., -1:] * step.mean_row
+    by_gradient = (rows[:, None, :] + step.scale * direction)[:, 0, :]
+    step_matrix, step_offset = blocks_module.affine_map(step, xp=xp.xp)
+    affine = (rows[:, None, :] @ step_matrix + step_offset)[:, 0, :]
+    assert_loop_close(by_gradient, xp.to_numpy(stepped), like=X, xp=xp)
+    assert_loop_close(affine, xp.to_numpy(stepped), like=X, xp=xp)

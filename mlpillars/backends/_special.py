@@ -122,10 +122,13 @@ def block_buffers(x: Any) -> Any:
     statistics (``mlpillars.kernels._descent_blocks``), from ``x``'s framework, or None
     (every block then makes new arrays: every framework but NumPy and torch).
 
-    The holder has ``trajectory(params, step_matrix, step_offset, count)``: ``count``
-    steps ``theta <- theta P + c`` of params (B, p), the rows after each step (B, K, p);
-    and ``product(delta, projection)``: ``delta @ [Q, h, x̄]`` (B, K, d + 2). Each returns
-    its buffer, written again at the next call: the caller copies what it keeps.
+    The holder's ``steps_by_gradient`` says how it takes a block's K steps. True:
+    ``gradient_rows(params, gradient, matrix, offset, scale, mean_row, count)``, steps
+    ``u <- u + scale (g + e mean_row)`` with ``g = u @ A + a`` from params and their g
+    (B, p), returns the rows after each step and their g, each (B, K, p). False:
+    ``affine_rows(params, P, c, count)``, steps ``u <- u @ P + c``, returns the rows
+    (B, K, p), and ``product(rows, matrix)`` returns ``rows @ matrix``. Each returns its
+    buffers, written again at the next call: the caller copies what it keeps.
     """
     framework = framework_of(x)
     return None if framework is None else framework.block_buffers()

@@ -23,7 +23,8 @@ WINDOW = RISING_STEPS  # plain steps: no momentum lengthens the window
 class BlockProgress(NamedTuple):
     """Loop state, one row per problem."""
 
-    params: Any  # [w, b] (B, p) after the last step taken
+    params: Any  # [w - reference, b] (B, p) after the last step taken
+    gradient: Any  # (B, p): g at params (StepMap), where the steps read it; else None
     loss: Any  # (B,) at params
     block_losses: Any  # (B, K): each step's loss in the last block (the history's rows)
     growth: Any  # (B, WINDOW - 1) bool: did the loss grow, at the last steps
@@ -33,20 +34,32 @@ class BlockProgress(NamedTuple):
     finished_after: Any  # (B,) the steps after which it converged or diverged (else steps)
 
 
-class BlockConstants(NamedTuple):
-    """What every block reads: the step's map (:func:`._descent_blocks.step_map`), the
-    objective and its projection for the losses, and the loss at the start (B,)."""
+class StepMap(NamedTuple):
+    """A plain step of the blocks (:func:`._descent_blocks.step_map`): at parameter rows u
+    (B, 1, p), ``g = u @ matrix + offset`` and ``u <- u + scale (g + e mean_row)``, e the
+    last column of g (no such term where mean_row is None)."""
 
-    step_matrix: Any  # P, (B, p, p)
-    step_offset: Any  # c, (B, 1, p)
+    matrix: Any  # A, (B, p, p)
+    offset: Any  # a, (B, 1, p)
+    scale: Any  # -2 lr, (B, 1, 1)
+    mean_row: Any  # [x̄, 0], (B, 1, p), or None without an intercept
+
+
+class BlockConstants(NamedTuple):
+    """What every block reads: the step, and as an affine map (P, c) where the blocks take
+    it so (:func:`._descent_blocks.affine_map`), the objective for the losses, and the
+    loss at the start (B,)."""
+
+    step: StepMap
+    affine: Any  # (P (B, p, p), c (B, 1, p)), or None
     objective: MseStatistics
-    projection: Any  # (B, d, d + 2): MseStatistics.projection
     initial_loss: Any
 
 
 def ruled(
     count: Any,
     trajectory: Any,
+    gradients: Any,
     losses: Any,
     progress: BlockProgress,
     constants: BlockConstants,
@@ -54,7 +67,9 @@ def ruled(
     *,
     xp: Any,
 ) -> BlockProgress:
-    """The state after the block: each problem's steps up to its first stop taken."""
+    """The state after the block: each problem's steps up to its first stop taken.
+    trajectory and gradients (B, K, p): the rows after each step and their g
+    (:class:`StepMap`; None where the steps do not read it); losses (B, K) there."""
     block_steps = losses.shape[1]
     previous = xp.concat([progress.loss[:, None], losses[:, :-1]], axis=1)
     roundoff = ROUNDOFF_EPS * xp.finfo(losses.dtype).eps * xp.abs(previous)
@@ -62,7 +77,8 @@ def ruled(
     recent = xp.concat([progress.growth, grew], axis=1)  # (B, WINDOW - 1 + K)
     if _every_step_taken(count, losses, progress, constants, options, xp=xp):
         return progress._replace(
-            params=_last_params(trajectory, xp=xp),
+            params=_last_row(trajectory, xp=xp),
+            gradient=_last_row(gradients, xp=xp),
             loss=losses[:, -1],
             block_losses=losses,
             growth=recent[:, block_steps:],
@@ -87,11 +103,13 @@ def ruled(
     active = started[:, None] & within & (xp.cumulative_sum(stops, axis=1) - stops == 0)
     taken = active & ~non_finite if halt else active
     steps_taken = xp.sum(xp.astype(taken, integers), axis=1)
-    params, loss, block_losses = _kept(trajectory, losses, taken, steps_taken, progress, xp=xp)
+    rows = (trajectory, gradients)
+    params, gradient, loss, block_losses = _kept(rows, losses, taken, steps_taken, progress, xp=xp)
     stopped = xp.any(stopping & active, axis=1)
     steps_active = xp.sum(xp.astype(active, integers), axis=1)
     return BlockProgress(
         params=params,
+        gradient=gradient,
         loss=loss,
         block_losses=block_losses,
         growth=recent[:, block_steps:],
@@ -128,26 +146,44 @@ def _every_step_taken(
 
 
 def _kept(
-    trajectory: Any, losses: Any, taken: Any, steps_taken: Any, progress: BlockProgress, *, xp: Any
-) -> tuple[Any, Any, Any]:
-    """Each problem's params and loss after its last step taken (taken steps are a prefix
-    of the block), and the block's history rows: the loss while steps are taken, then it.
-    The params are a new array, never a view of the trajectory (a framework's buffer)."""
+    rows: tuple[Any, Any],
+    losses: Any,
+    taken: Any,
+    steps_taken: Any,
+    progress: BlockProgress,
+    *,
+    xp: Any,
+) -> tuple[Any, Any, Any, Any]:
+    """Each problem's params, gradient and loss after its last step taken (taken steps are
+    a prefix of the block), and the block's history rows: the loss while steps are taken,
+    then it. ``rows``: the block's trajectory and gradients (B, K, p; or None). The params
+    and gradient are new arrays, never views of the rows (a framework's buffers)."""
+    trajectory, gradients = rows
     if known_all(taken, xp=xp):  # eager, every step taken
-        return _last_params(trajectory, xp=xp), losses[:, -1], losses
+        last_rows = _last_row(trajectory, xp=xp), _last_row(gradients, xp=xp)
+        return *last_rows, losses[:, -1], losses
     block_steps = losses.shape[1]
     positions = xp.arange(1, block_steps + 1, dtype=steps_taken.dtype, device=device_of(losses))
     last = positions == steps_taken[:, None]  # (B, K): no column where no step was taken
     zero = xp.zeros((), dtype=losses.dtype, device=device_of(losses))
     moved = steps_taken > 0
-    params = xp.sum(xp.where(last[..., None], trajectory, zero), axis=1)
-    params = xp.where(moved[:, None], params, progress.params)
+
+    def kept(block_rows: Any, before: Any) -> Any:
+        if block_rows is None:
+            return None
+        chosen = xp.sum(xp.where(last[..., None], block_rows, zero), axis=1)
+        return xp.where(moved[:, None], chosen, before)
+
+    params, gradient = kept(trajectory, progress.params), kept(gradients, progress.gradient)
     loss = xp.where(moved, xp.sum(xp.where(last, losses, zero), axis=1), progress.loss)
-    return params, loss, xp.where(taken, losses, loss[:, None])
+    return params, gradient, loss, xp.where(taken, losses, loss[:, None])
 
 
-def _last_params(trajectory: Any, *, xp: Any) -> Any:
-    """The block's last parameter rows (B, p), a new array: never a view of the trajectory
-    (a framework's buffer). Copied by reshape: torch's asarray warns on grad tensors."""
-    last = trajectory[:, -1, :]
+def _last_row(rows: Any, *, xp: Any) -> Any:
+    """The block's last row (B, p) of rows (B, K, p), a new array: never a view of the
+    block's (a framework's buffer). Copied by reshape: torch's asarray warns on grad
+    tensors. None where rows are None."""
+    if rows is None:
+        return None
+    last = rows[:, -1, :]
     return xp.reshape(last, last.shape, copy=True)

@@ -1,16 +1,32 @@
 """Plain gradient descent on the MSE's statistics, a block of steps at a time.
 
 On a quadratic loss a plain step (sgd without momentum, warm-up or clipping) is affine in
-the parameters: ``theta <- theta - lr * grad(theta) = theta P + c`` (:func:`step_map`). A
-block of K steps is then K products by P (two calls a step); the K losses come from the
-statistics' formula at once (one product), and the loop's rules (divergence,
-convergence, freezing: :class:`._descent_steps.DescentLoop`) are applied to the whole
-block in array operations, with the same outcome step for step: the same history, flags
-and counts, up to rounding. A step of :class:`DescentLoop` is some 40 array calls, each
-paying a framework's per-call cost; here a step is two and a block some 40 more, or about
-a dozen where the rules are known to take every step (:mod:`._descent_block_rules`:
-most blocks of a fit without ``tol``; B=256 n=512 d=32 200 steps float64, side by side:
-NumPy 0.87x, torch 0.93x of the time with the rules in every block).
+the parameters (:func:`step_map`). A block of K steps is then K products and additions;
+the K losses come from the rows and ``g = u @ A + a`` there (:meth:`MseStatistics.losses`),
+and the loop's rules (divergence, convergence, freezing:
+:class:`._descent_steps.DescentLoop`) are applied to the whole block in array operations,
+with the same outcome step for step: the same history, flags and counts, up to rounding.
+A step of :class:`DescentLoop` is some 40 array calls, each paying a framework's per-call
+cost; here a step is two or three and a block some 40 more, or about a dozen where the
+rules are known to take every step (:mod:`._descent_block_rules`: most blocks of a fit
+without ``tol``; B=256 n=512 d=32 200 steps float64, side by side: NumPy 0.87x, torch
+0.93x of the time with the rules in every block).
+
+Two ways to take the steps, by the framework's buffers (:func:`mlpillars.backends.block_buffers`):
+
+- As one affine map ``u <- u @ P + c`` (:func:`affine_map`), a product and an addition a
+  step, then ``g`` of the block's K rows in one product (NumPy, and every framework
+  without buffers).
+- By the gradient, ``u <- u + scale (g + e mean_row)`` with ``g = u @ A + a`` the step's
+  product (torch): each step's ``g`` is the one its loss reads, so a block needs no
+  product for its losses. torch's small batched products are slow for their
+  multiplications (a block's losses took as long as 9 of its 16 steps); its elementwise
+  calls are cheap (3.5 us). NumPy takes the affine way: its calls cost more than its
+  products there, and the threads of a fit in parts contend for the GIL at each call.
+
+The blocks step ``u = [w - reference, b]``, not ``[w, b]``: ``g`` then comes from the
+quadratic's terms at ``w - reference``, small near the optimum, and so does the loss
+taken from it (it keeps the digits :mod:`._descent_statistics` sized).
 
 The rules need the loss before each step, which for an active problem is the loss after
 the previous step (an untaken step, one whose loss was not finite, ends a problem's
@@ -23,7 +39,7 @@ problems keep updating (``halt_on_divergence=False``): there the loop's early st
 every problem is flagged, falls inside a block while unfrozen problems still move. Nor
 where the loop is compiled whole (JAX, ``torch.compile``: see ``descent._descend``). The
 gain is the per-call cost saved: torch MSE (B=256, n=512, d=32, 200 steps) 136-155 ->
-70-105 ms; on NumPy the batched (p x p) product is most of a step, and both take the same.
+70-105 ms when the blocks came; on NumPy the batched (p x p) product is most of a step.
 """
 
 from __future__ import annotations
@@ -33,8 +49,8 @@ from typing import Any
 
 import array_api_extra as xpx
 
-from ..backends import block_buffers, device_of, run_loop, values_in_reach, vecdot
-from ._descent_block_rules import WINDOW, BlockConstants, BlockProgress, ruled
+from ..backends import block_buffers, device_of, run_loop, values_in_reach
+from ._descent_block_rules import WINDOW, BlockConstants, BlockProgress, StepMap, ruled
 from ._descent_objectives import MseStatistics
 from ._descent_setup import Options, Setup
 from ._descent_steps import Progress
@@ -74,12 +90,16 @@ def descend_in_blocks(
     """
     options = problems.options
     block_steps = block_length(problems.lr.shape[0], problems.n_params, options)
-    state, constants = _start(statistics, problems, block_steps, xp=xp)
-    loop = BlockLoop(options, xp, block_steps, block_buffers(problems.lr))
+    buffers = block_buffers(problems.lr)
+    state, constants = _start(statistics, problems, block_steps, buffers, xp=xp)
+    loop = BlockLoop(options, xp, block_steps, buffers)
     state, history, blocks_run = run_loop(loop, state, constants)
     history = _history(history, state, options, block_steps, xp=xp)
+    params = state.params
+    if statistics.reference is not None:
+        params = _shifted(params, statistics.reference, xp=xp)
     progress = Progress(
-        params=state.params,
+        params=params,
         first_moment=None,
         second_moment=None,
         loss=state.loss,
@@ -103,61 +123,80 @@ def block_length(batch_size: int, n_params: int, options: Options) -> int:
     return -(-options.steps // blocks)
 
 
-def step_map(statistics: MseStatistics, lr: Any, *, xp: Any) -> tuple[Any, Any]:
-    """``P`` (B, p, p) and ``c`` (B, 1, p) with ``theta - lr * gradient = theta @ P + c``
-    at the parameter rows theta = [w, b] (B, 1, p): ``P = I - A`` and ``c = -a`` for
-    ``lr * gradient = theta @ A + a``.
-
-    The gradient is the statistics' formula expanded: half of it is ``Q delta + h + x̄ e``
-    for w and ``e = b + x̄^T w - (ȳ' + x̄^T reference)`` for b, ``delta = w - reference``.
-    """
-    curvature = statistics.curvature
-    batch_size, n_features = lr.shape[0], curvature.shape[-1]
-    curvature = xp.broadcast_to(curvature, (batch_size, n_features, n_features))
-    constant = xp.broadcast_to(statistics.linear, (batch_size, n_features))
-    if statistics.reference is not None:
-        constant = constant - (statistics.reference[:, None, :] @ curvature)[:, 0, :]
-    scale = -2 * lr[:, :, None]  # (B, 1, 1): minus the step's
+def step_map(statistics: MseStatistics, lr: Any, *, xp: Any) -> StepMap:
+    """The blocks' step at parameter rows ``u = [w - reference, b]`` (B, 1, p):
+    ``u <- u + scale (g + e mean_row)`` for ``g = u @ A + a``
+    (:meth:`MseStatistics.gradient_map`), ``e`` its last column and ``mean_row = [x̄, 0]``
+    where there is an intercept: ``u - lr * gradient``, the gradient
+    ``2 (g + e [x̄, 0])``."""
+    batch_size = lr.shape[0]
+    matrix, offset = statistics.gradient_map(batch_size, xp=xp)
+    scale = -2 * lr[:, :, None]  # (B, 1, 1)
     if statistics.feature_mean is None:
-        return _plus_identity(scale * curvature, xp=xp), scale * constant[:, None, :]
-    mean = xp.broadcast_to(statistics.feature_mean, (batch_size, n_features))
-    shift = xp.broadcast_to(statistics.target_mean, (batch_size,))
-    if statistics.reference is not None:
-        shift = shift + vecdot(mean, statistics.reference, xp=xp)
-    shift = shift[:, None]
-    # A / (2 lr) = [[Q + x̄ x̄^T, x̄], [x̄^T, 1]]: [Q, 0] plus x̄ [x̄, 1], then the row [x̄, 1],
-    # scaled in place where the framework allows it (each new (B, p, p) array costs page
-    # faults on NumPy: 256 of 33 x 33 float64 are 2.2 MB). (array-api-extra's ``at`` would
-    # add Q into one array, but does not trace under torch.compile.)
-    row = xp.concat([mean, xp.ones_like(shift)], axis=-1)  # (B, p)
-    weight_rows = xp.concat([curvature, xp.zeros_like(mean[:, :, None])], axis=-1)
-    weight_rows += mean[:, :, None] * row[:, None, :]
-    step_matrix = xp.concat([weight_rows, row[:, None, :]], axis=1)
-    step_matrix *= scale
-    constant_row = xp.concat([constant - mean * shift, -shift], axis=-1)[:, None, :]
-    return _plus_identity(step_matrix, xp=xp), scale * constant_row
+        return StepMap(matrix, offset, scale, None)
+    mean = xp.broadcast_to(statistics.feature_mean, (batch_size, matrix.shape[-1] - 1))
+    mean_row = xp.concat([mean, xp.zeros_like(mean[:, :1])], axis=-1)[:, None, :]
+    return StepMap(matrix, offset, scale, mean_row)
 
 
-def _plus_identity(scaled: Any, *, xp: Any) -> Any:
-    """``I + scaled`` (B, p, p), in place where the framework allows it."""
-    size = scaled.shape[-1]
-    scaled += xp.eye(size, dtype=scaled.dtype, device=device_of(scaled))
-    return scaled
+def affine_map(step: StepMap, *, xp: Any) -> tuple[Any, Any]:
+    """The step as one affine map ``u <- u @ P + c``: ``P = I + scale (A + A_e mean_row)``
+    (B, p, p), A_e the column of A that gives e, and ``c = scale (a + a_e mean_row)``
+    (B, 1, p). One new (B, p, p) array, the rest in place where the framework allows it
+    (each new array of this size costs page faults on NumPy: 256 of 33 x 33 float64 are
+    2.2 MB)."""
+    matrix, offset = step.matrix, step.offset
+    if step.mean_row is None:
+        step_matrix, step_offset = step.scale * matrix, step.scale * offset
+    else:
+        step_matrix = matrix[:, :, -1:] * step.mean_row
+        step_matrix += matrix
+        step_matrix *= step.scale
+        step_offset = offset[:, :, -1:] * step.mean_row
+        step_offset += offset
+        step_offset *= step.scale
+    step_matrix += xp.eye(matrix.shape[-1], dtype=matrix.dtype, device=device_of(matrix))
+    return step_matrix, step_offset
+
+
+def _start_params(statistics: MseStatistics, problems: Setup, *, xp: Any) -> Any:
+    """The blocks' parameter rows ``u = [w - reference, b]`` (B, p) at w = 0, b = 0.
+
+    The blocks step ``u``, not ``[w, b]``: the gradient then comes from the quadratic's
+    terms at ``w - reference``, small near the optimum, and so does the loss taken from
+    it (it keeps the digits :mod:`._descent_statistics` sized); :func:`descend_in_blocks`
+    adds the reference back."""
+    lr = problems.lr
+    shape = (lr.shape[0], problems.n_params)
+    params = xp.zeros(shape, dtype=lr.dtype, device=device_of(lr))
+    if statistics.reference is None:
+        return params
+    return _shifted(params, -statistics.reference, xp=xp)
+
+
+def _shifted(params: Any, shift: Any, *, xp: Any) -> Any:
+    """params (B, p) with ``shift`` (B, d) added to the weights (the first d columns)."""
+    n_features = shift.shape[-1]
+    weights = params[:, :n_features] + shift
+    return xp.concat([weights, params[:, n_features:]], axis=-1)
 
 
 def _start(
-    statistics: MseStatistics, problems: Setup, block_steps: int, *, xp: Any
+    statistics: MseStatistics, problems: Setup, block_steps: int, buffers: Any, *, xp: Any
 ) -> tuple[BlockProgress, BlockConstants]:
-    """The state at w = 0, b = 0 and the blocks' constants."""
-    lr, options = problems.lr, problems.options
-    batch_size, device = lr.shape[0], device_of(lr)
-    params = xp.zeros((batch_size, problems.n_params), dtype=lr.dtype, device=device)
-    projection = statistics.projection(batch_size, xp=xp)
-    loss = statistics.losses(params[:, None, :], projection, xp=xp)[:, 0]
+    """The state at w = 0, b = 0 and the blocks' constants (the step as an affine map
+    unless the framework's ``buffers`` step by the gradient)."""
+    options, by_gradient = problems.options, _by_gradient(buffers)
+    params = _start_params(statistics, problems, xp=xp)
+    step = step_map(statistics, problems.lr, xp=xp)
+    gradient = params[:, None, :] @ step.matrix + step.offset  # (B, 1, p)
+    loss = statistics.losses(params[:, None, :], gradient, xp=xp)[:, 0]
+    batch_size, device = params.shape[0], device_of(params)
     integers = xpx.default_dtype(xp, "integral", device=device)
     no_problem = xp.zeros((batch_size,), dtype=xp.bool, device=device)
     progress = BlockProgress(
         params=params,
+        gradient=gradient[:, 0, :] if by_gradient else None,
         loss=loss,
         block_losses=xp.broadcast_to(loss[:, None], (batch_size, block_steps)),
         growth=xp.zeros((batch_size, WINDOW - 1), dtype=xp.bool, device=device),
@@ -166,8 +205,13 @@ def _start(
         updates=xp.zeros((batch_size,), dtype=integers, device=device),
         finished_after=xp.full((batch_size,), options.steps, dtype=integers, device=device),
     )
-    step_matrix, step_offset = step_map(statistics, lr, xp=xp)
-    return progress, BlockConstants(step_matrix, step_offset, statistics, projection, loss)
+    affine = None if by_gradient else affine_map(step, xp=xp)
+    return progress, BlockConstants(step, affine, statistics, loss)
+
+
+def _by_gradient(buffers: Any) -> bool:
+    """Whether the framework's buffers take each step by its gradient (torch)."""
+    return buffers is not None and buffers.steps_by_gradient
 
 
 @dataclass(frozen=True)
@@ -201,20 +245,31 @@ class BlockLoop:
 
     def step(self, count: Any, progress: BlockProgress, constants: BlockConstants) -> Any:
         """K more steps of every active problem, then the loop's rules over them."""
-        xp, buffers = self.xp, self.buffers
-        objective, projection = constants.objective, constants.projection
-        if buffers is None:
-            params, rows = progress.params[:, None, :], []
-            for _ in range(self.block_steps):
-                params = params @ constants.step_matrix + constants.step_offset
-                rows.append(params)
-            trajectory = xp.concat(rows, axis=1)  # (B, K, p)
-            losses = objective.losses(trajectory, projection, xp=xp)
+        xp, buffers, step = self.xp, self.buffers, constants.step
+        if _by_gradient(buffers):
+            start = (progress.params, progress.gradient)
+            trajectory, gradients = buffers.gradient_rows(*start, *step, self.block_steps)
+            carried = gradients
         else:
-            parts = (constants.step_matrix, constants.step_offset)
-            trajectory = buffers.trajectory(progress.params, *parts, self.block_steps)
-            losses = objective.losses(trajectory, projection, xp=xp, product=buffers.product)
-        return ruled(count, trajectory, losses, progress, constants, self.options, xp=xp)
+            trajectory = self._affine_rows(progress.params, *constants.affine)
+            gradients = self._product(trajectory, step.matrix)
+            gradients += step.offset  # a new array, or the framework's buffer
+            carried = None  # the affine steps do not read it
+        losses = constants.objective.losses(trajectory, gradients, xp=xp)
+        return ruled(count, trajectory, carried, losses, progress, constants, self.options, xp=xp)
+
+    def _affine_rows(self, params: Any, step_matrix: Any, step_offset: Any) -> Any:
+        """The rows (B, K, p) after each of the block's steps ``u <- u @ P + c``."""
+        if self.buffers is not None:
+            return self.buffers.affine_rows(params, step_matrix, step_offset, self.block_steps)
+        row, rows = params[:, None, :], []
+        for _ in range(self.block_steps):
+            row = row @ step_matrix + step_offset
+            rows.append(row)
+        return self.xp.concat(rows, axis=1)
+
+    def _product(self, rows: Any, matrix: Any) -> Any:
+        return rows @ matrix if self.buffers is None else self.buffers.product(rows, matrix)
 
 
 def _history(

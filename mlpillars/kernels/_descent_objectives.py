@@ -164,31 +164,39 @@ class MseStatistics(NamedTuple):
         gradient = xp.concat([half_gradient, mean_residual[:, None]], axis=-1)
         return loss + mean_residual * mean_residual, 2 * gradient
 
-    def projection(self, batch_size: int, *, xp: Any) -> Any:
-        """``[Q, h, x̄]`` (B, d, d + 2; d + 1 without an intercept): :meth:`losses`'
-        three products of delta in one."""
+    def gradient_map(self, batch_size: int, *, xp: Any) -> tuple[Any, Any]:
+        """``A`` (B, p, p) and ``a`` (B, 1, p) with ``g = u @ A + a`` at parameter rows
+        ``u = [delta, b]`` (B, K, p): ``Q delta + h`` and, with an intercept, the mean
+        residual ``e``: ``A = [[Q, x̄], [0, 1]]``, ``a = [h, -ȳ']``.
+
+        Half the gradient is ``g + e [x̄, 0]`` (:meth:`loss_and_gradient`). ``g`` itself
+        is what :meth:`losses` reads: the gradient's ``x̄ e`` term is as large as x̄ is
+        far from 0 (features near 1e4: 1e4 times e), and taking it back out of the
+        gradient would leave its rounding in the loss.
+        """
         curvature = self.curvature
         n_features = curvature.shape[-1]
-        vectors = [self.linear] + ([] if self.feature_mean is None else [self.feature_mean])
-        columns = [xp.broadcast_to(curvature, (batch_size, n_features, n_features))]
-        columns += [xp.broadcast_to(v, (batch_size, n_features))[:, :, None] for v in vectors]
-        return xp.concat(columns, axis=-1)
+        curvature = xp.broadcast_to(curvature, (batch_size, n_features, n_features))
+        linear = xp.broadcast_to(self.linear, (batch_size, n_features))[:, None, :]
+        if self.feature_mean is None:
+            return curvature, linear
+        mean = xp.broadcast_to(self.feature_mean, (batch_size, n_features))[:, :, None]
+        shift = xp.broadcast_to(self.target_mean, (batch_size,))[:, None, None]
+        weight_rows = xp.concat([curvature, mean], axis=-1)  # (B, d, p)
+        bias_row = xp.concat([xp.zeros_like(linear), xp.ones_like(shift)], axis=-1)
+        matrix = xp.concat([weight_rows, bias_row], axis=1)
+        return matrix, xp.concat([linear, -shift], axis=-1)
 
-    def losses(self, params: Any, projection: Any, *, xp: Any, product: Any = None) -> Any:
-        """Losses (B, K) at K parameter rows of each problem, params (B, K, p): the loss of
-        :meth:`loss_and_gradient` without the gradient, ``delta^T Q delta + 2 h^T delta``
-        (and the mean residual's square) from one product ``delta @`` :meth:`projection`
-        (one (B, K, d + 2) temporary). ``product(delta, projection)``, if given, is that
-        product by the framework's own means (a reused buffer)."""
+    def losses(self, rows: Any, gradients: Any, *, xp: Any) -> Any:
+        """Losses (B, K) at K parameter rows ``u = [delta, b]`` of each problem (B, K, p),
+        from ``g = [Q delta + h, e]`` there (B, K, p; :meth:`gradient_map`):
+        ``delta^T (Q delta + h + h) + c + e^2``, :meth:`loss_and_gradient`'s loss with no
+        product of its own."""
         n_features = self.curvature.shape[-1]
-        delta = params[..., :n_features]
-        if self.reference is not None:
-            delta = delta - self.reference[:, None, :]
-        projected = delta @ projection if product is None else product(delta, projection)
-        quadratic = vecdot(delta, projected[..., :n_features], xp=xp)
-        loss = quadratic + 2 * projected[..., n_features] + self.offset[:, None]
+        delta = rows[..., :n_features]
+        linear = vecdot(delta, self.linear[:, None, :], xp=xp)  # no (B, K, d) temporary
+        loss = vecdot(delta, gradients[..., :n_features], xp=xp) + linear + self.offset[:, None]
         if self.feature_mean is None:
             return loss
-        mean_residual = params[..., n_features] + projected[..., n_features + 1]
-        mean_residual = mean_residual - self.target_mean[:, None]
+        mean_residual = gradients[..., n_features]
         return loss + mean_residual * mean_residual
