@@ -269,6 +269,7 @@ class BlockLoop:
         return self.xp.concat(rows, axis=1)
 
     def _product(self, rows: Any, matrix: Any) -> Any:
+        """``rows @ matrix`` (B, K, p), into the framework's buffer where it has one."""
         return rows @ matrix if self.buffers is None else self.buffers.product(rows, matrix)
 
 
