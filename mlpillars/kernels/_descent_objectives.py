@@ -189,9 +189,9 @@ class MseStatistics(NamedTuple):
 
     def losses(self, rows: Any, gradients: Any, *, xp: Any) -> Any:
         """Losses (B, K) at K parameter rows ``u = [delta, b]`` of each problem (B, K, p),
-        from ``g = [Q delta + h, e]`` there (B, K, p; :meth:`gradient_map`):
-        ``delta^T (Q delta + h + h) + c + e^2``, :meth:`loss_and_gradient`'s loss with no
-        product of its own."""
+        from ``g = [g_w, e]`` there (B, K, p; :meth:`gradient_map`), ``g_w = Q delta + h``:
+        ``delta^T g_w + h^T delta + c + e^2``, which is :meth:`loss_and_gradient`'s
+        ``delta^T Q delta + 2 h^T delta + c + e^2`` with no product of its own."""
         n_features = self.curvature.shape[-1]
         delta = rows[..., :n_features]
         linear = vecdot(delta, self.linear[:, None, :], xp=xp)  # no (B, K, d) temporary
