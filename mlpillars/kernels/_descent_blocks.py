@@ -245,18 +245,16 @@ class BlockLoop:
 
     def step(self, count: Any, progress: BlockProgress, constants: BlockConstants) -> Any:
         """K more steps of every active problem, then the loop's rules over them."""
-        xp, buffers, step = self.xp, self.buffers, constants.step
+        xp, buffers, step, objective = self.xp, self.buffers, constants.step, constants.objective
         if _by_gradient(buffers):
             start = (progress.params, progress.gradient)
             trajectory, gradients = buffers.gradient_rows(*start, *step, self.block_steps)
-            carried = gradients
-        else:
-            trajectory = self._affine_rows(progress.params, *constants.affine)
-            gradients = self._product(trajectory, step.matrix)
-            gradients += step.offset  # a new array, or the framework's buffer
-            carried = None  # the affine steps do not read it
-        losses = constants.objective.losses(trajectory, gradients, xp=xp)
-        return ruled(count, trajectory, carried, losses, progress, constants, self.options, xp=xp)
+            losses = objective.losses(trajectory, gradients, xp=xp)
+        else:  # the affine steps do not read g: the losses take it less its offset
+            trajectory, gradients = self._affine_rows(progress.params, *constants.affine), None
+            products = self._product(trajectory, step.matrix)
+            losses = objective.losses(trajectory, products, xp=xp, offset=step.offset)
+        return ruled(count, trajectory, gradients, losses, progress, constants, self.options, xp=xp)
 
     def _affine_rows(self, params: Any, step_matrix: Any, step_offset: Any) -> Any:
         """The rows (B, K, p) after each of the block's steps ``u <- u @ P + c``."""
