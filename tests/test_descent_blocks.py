@@ -10,8 +10,12 @@ reference loop in ``test_calculus`` and ``test_descent``.
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from mlpillars.backends import device_of, values_at_hand
 from mlpillars.kernels import _descent_block_rules as rules_module
@@ -28,6 +32,7 @@ from mlpillars.kernels._descent_setup import Options
 from mlpillars.kernels._descent_statistics import around_reference, mse_statistics
 from mlpillars.kernels.descent import gradient_descent
 from mlpillars.testing import BackendCase
+from tests.property_support import SCALE_VARIABLE
 from tests.test_calculus import assert_loop_close
 from tests.test_descent import OPTIONS, direct_loss, offset_problem, smoothness
 
@@ -393,37 +398,84 @@ def test_a_block_step_is_a_gradient_step(xp: BackendCase, fit_intercept, offset,
     if xp.backend == "dask":
         pytest.skip("Dask fits each chunk with the NumPy kernel")
     X_host, y_host = problems(7, b=3, offset=offset)
-    rng = np.random.default_rng(1)
-    n_features = X_host.shape[-1]
-    params_host = rng.normal(size=(3, n_features + int(fit_intercept)))
-    lr_host = 0.3 * limits(X_host)[:, None]
-    X, y, params, lr = (xp.asarray(a) for a in (X_host, y_host, params_host, lr_host))
-    statistics = mse_statistics(X, y, 0.1, fit_intercept, xp=xp.xp)
+    params = np.random.default_rng(1).normal(size=(3, X_host.shape[-1] + int(fit_intercept)))
+    options = {"fit_intercept": fit_intercept, "l2": 0.1}
+    check_block_step(xp, X_host, y_host, params, 0.3 * limits(X_host), options, expanded)
+
+
+STEP_CASES = 25
+"""Generated problems a run checks per backend (times ``MLPILLARS_PROPERTY_SCALE``)."""
+
+
+@pytest.mark.parametrize("backend", ["numpy", "torch", "array_api_strict"])
+@settings(
+    deadline=None,
+    max_examples=max(2, round(STEP_CASES * float(os.environ.get(SCALE_VARIABLE, "1")))),
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(data=st.data())
+def test_a_block_step_is_a_gradient_step_on_generated_problems(backend, data):
+    """Any batch, sizes, offset, target scale, rates, params, intercept, penalty and
+    expansion: the block step's loss and both ways of its step agree with the direct
+    formula and the statistics' gradient (float64; NumPy's and the generic affine way,
+    torch's by the gradient)."""
+    pytest.importorskip(backend)
+    b = data.draw(st.integers(1, 6), label="problems")
+    n = data.draw(st.integers(2, 30), label="samples")
+    d = data.draw(st.integers(1, 6), label="features")
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**16), label="seed"))
+    offset = data.draw(st.sampled_from([0.0, -5.0, 1e4]), label="offset")
+    X = rng.normal(size=(b, n, d)) * data.draw(st.sampled_from([1e-3, 1.0, 30.0]), label="scale")
+    X = X + offset
+    y = rng.normal(size=(b, n)) * data.draw(st.sampled_from([0.0, 1.0, 1e3]), label="y scale")
+    options = {
+        "fit_intercept": data.draw(st.booleans(), label="intercept"),
+        "l2": data.draw(st.sampled_from([0.0, 0.1]), label="l2"),
+    }
+    params = rng.normal(size=(b, d + int(options["fit_intercept"])))
+    params *= data.draw(st.sampled_from([1e-3, 1.0, 1e2]), label="params scale")
+    fractions = rng.uniform(0.0, 1.5, size=b)
+    expanded = data.draw(st.booleans(), label="around a reference")
+    xp = BackendCase(backend, "cpu", "float64")
+    check_block_step(xp, X, y, params, fractions * limits(X), options, expanded)
+
+
+def check_block_step(xp, X_host, y_host, params_host, lr_host, options, expanded) -> None:
+    """The loss from g at ``params_host`` (B, p) against the direct formula, and one step
+    (by the gradient, as one affine map) against ``params - lr * gradient``."""
+    batch, n_features = X_host.shape[0], X_host.shape[-1]
+    fit_intercept, l2 = options["fit_intercept"], options["l2"]
+    X, y, params = (xp.asarray(a) for a in (X_host, y_host, params_host))
+    lr = xp.asarray(np.asarray(lr_host)[:, None])
+    statistics = mse_statistics(X, y, l2, fit_intercept, xp=xp.xp)
     rows = params
     if expanded:  # around weights near the params
         near = xp.asarray(params_host[:, :n_features] + 0.01)
-        everywhere = xp.xp.ones((3,), dtype=xp.xp.bool, device=device_of(X))
-        statistics = around_reference(statistics, X, y, near, everywhere, 0.1, xp=xp.xp)
+        everywhere = xp.xp.ones((batch,), dtype=xp.xp.bool, device=device_of(X))
+        statistics = around_reference(statistics, X, y, near, everywhere, l2, xp=xp.xp)
         rows = blocks_module._shifted(params, -statistics.reference, xp=xp.xp)
     step = blocks_module.step_map(statistics, lr, xp=xp.xp)
     gradient_rows = rows[:, None, :] @ step.matrix + step.offset
 
-    bias = params_host[:, -1] if fit_intercept else np.zeros(3)
+    bias = params_host[:, -1] if fit_intercept else np.zeros(batch)
     direct = [
-        direct_loss(*problem, w[:n_features], b, l2=0.1)
+        direct_loss(*problem, w[:n_features], b, l2=l2)
         for *problem, w, b in zip(X_host, y_host, params_host, bias, strict=True)
     ]
     losses = statistics.losses(rows[:, None, :], gradient_rows, xp=xp.xp)[:, 0]
     assert_loop_close(losses, np.array(direct), like=X, xp=xp)
+    products = rows[:, None, :] @ step.matrix  # g less its offset: NumPy's blocks
+    losses = statistics.losses(rows[:, None, :], products, xp=xp.xp, offset=step.offset)
+    assert_loop_close(losses[:, 0], np.array(direct), like=X, xp=xp)
 
-    options = Options(**{**OPTIONS, "fit_intercept": fit_intercept, "l2": 0.1})
-    _, gradient = statistics.loss_and_gradient(params, options, xp=xp.xp)
-    stepped = rows - lr * gradient
+    every_option = Options(**{**OPTIONS, **options})
+    _, gradient = statistics.loss_and_gradient(params, every_option, xp=xp.xp)
+    stepped = xp.to_numpy(rows - lr * gradient)
     direction = gradient_rows
     if step.mean_row is not None:
         direction = direction + gradient_rows[..., -1:] * step.mean_row
     by_gradient = (rows[:, None, :] + step.scale * direction)[:, 0, :]
     step_matrix, step_offset = blocks_module.affine_map(step, xp=xp.xp)
     affine = (rows[:, None, :] @ step_matrix + step_offset)[:, 0, :]
-    assert_loop_close(by_gradient, xp.to_numpy(stepped), like=X, xp=xp)
-    assert_loop_close(affine, xp.to_numpy(stepped), like=X, xp=xp)
+    assert_loop_close(by_gradient, stepped, like=X, xp=xp)
+    assert_loop_close(affine, stepped, like=X, xp=xp)
