@@ -18,6 +18,7 @@ from mlpillars.bench.compiled import TORCH_COMPILE, Prepared
 from mlpillars.bench.implementations import (
     BackendImplementation,
     CompiledImplementation,
+    LoopBaseline,
     PeerImplementation,
 )
 from mlpillars.bench.interleaved import Timed
@@ -227,3 +228,28 @@ def test_paired_rounds_are_tested_by_the_signs_of_their_log_ratios():
     within_gate = compare_paired(1.05 * reference, reference)
     assert within_gate.label == SAME and "within the 1.1x gate" in within_gate.note
     assert compare_paired(reference, reference).note == "every round's ratio is 1"
+
+
+def test_a_pair_a_target_compares_is_alternated_whatever_their_speeds():
+    # NumPy's MSE fit against the per-problem loop and Numba's: 20x apart, as the target
+    mse = DESCENT_VARIANTS["mse"]
+    peers = CATALOGUE["gradient_descent"].installed_peers()
+    (loop,) = [PeerImplementation(p) for p in peers if p.name == "numpy loop over problems"]
+    numpy_fit = Case("gradient_descent", BackendImplementation("numpy:cpu"), 16, "float64", mse)
+    ours = Timed(numpy_fit, Prepared(run=lambda: None, outputs=list), 1, 1e-3)
+    interleaved.remember(ours)
+    for native in (loop, LoopBaseline("numba")):
+        far_off = _timed_case(Case("gradient_descent", native, 16, "float64", mse), 2e-2)
+        assert [pair["with"] for pair in interleaved.alternate(far_off, TINY, 0.0)] == [
+            numpy_fit.id
+        ]
+    # no target compares the pure-Python loop with our fit: far apart, it is not alternated
+    python_loop = _timed_case(
+        Case("gradient_descent", LoopBaseline("python"), 16, "float64", mse), 2e-2
+    )
+    assert interleaved.partners(python_loop.case) == [ours]
+    assert interleaved.alternate(python_loop, TINY, 0.0) == []
+
+
+def _timed_case(case: Case, median: float) -> Timed:
+    return Timed(case, Prepared(run=lambda: None, outputs=list), 1, median)
