@@ -31,6 +31,12 @@ SCALE_VARIABLE = "MLPILLARS_PROPERTY_SCALE"
 """Multiply every backend's number of cases, e.g. ``MLPILLARS_PROPERTY_SCALE=10`` to
 search longer than CI does."""
 
+
+def scaled_examples(cases: float) -> int:
+    """``cases`` times ``MLPILLARS_PROPERTY_SCALE`` (:data:`SCALE_VARIABLE`), at least 2."""
+    return max(2, round(cases * float(os.environ.get(SCALE_VARIABLE, "1"))))
+
+
 BASE_SETTINGS = settings(
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
@@ -49,8 +55,7 @@ def per_backend(
     for backend in CPU_BACKENDS:
         run = _bound(check_kernel, backend)
         run.__name__ = run.__qualname__ = f"test_{base_name}_{backend}"
-        scale = share * float(os.environ.get(SCALE_VARIABLE, "1"))
-        cases = max(2, round(EXAMPLES[backend] * scale))
+        cases = scaled_examples(share * EXAMPLES[backend])
         test = settings(BASE_SETTINGS, max_examples=cases)(given(data=st.data())(run))
         if not FRAMEWORKS[backend].is_installed():
             test = pytest.mark.skip(reason=f"{backend} is not installed")(test)

@@ -10,8 +10,6 @@ reference loop in ``test_calculus`` and ``test_descent``.
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -32,7 +30,7 @@ from mlpillars.kernels._descent_setup import Options
 from mlpillars.kernels._descent_statistics import around_reference, mse_statistics
 from mlpillars.kernels.descent import gradient_descent
 from mlpillars.testing import BackendCase
-from tests.property_support import SCALE_VARIABLE
+from tests.property_support import scaled_examples
 from tests.test_calculus import assert_loop_close
 from tests.test_descent import OPTIONS, direct_loss, offset_problem, smoothness
 
@@ -410,7 +408,7 @@ STEP_CASES = 25
 @pytest.mark.parametrize("backend", ["numpy", "torch", "array_api_strict"])
 @settings(
     deadline=None,
-    max_examples=max(2, round(STEP_CASES * float(os.environ.get(SCALE_VARIABLE, "1")))),
+    max_examples=scaled_examples(STEP_CASES),
     suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 @given(data=st.data())

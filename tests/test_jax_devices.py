@@ -24,7 +24,7 @@ from mlpillars.backends.frameworks import _jax_devices
 from mlpillars.backends.frameworks._descent_fields import FIELDS
 from mlpillars.backends.frameworks._problem_groups import MIN_GROUP, even_group_count, group_count
 from mlpillars.testing import assert_same_fields
-from tests.property_support import SCALE_VARIABLE
+from tests.property_support import scaled_examples
 
 jax = pytest.importorskip("jax")
 
@@ -287,7 +287,7 @@ about 2 s a case on a 2-core machine."""
 
 @settings(
     deadline=None,
-    max_examples=max(2, round(PROPERTY_CASES * float(os.environ.get(SCALE_VARIABLE, "1")))),
+    max_examples=scaled_examples(PROPERTY_CASES),
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(data=st.data())

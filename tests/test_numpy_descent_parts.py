@@ -9,7 +9,6 @@ problems (``PART_SECONDS`` tiny, three threads allowed whatever the machine has)
 
 from __future__ import annotations
 
-import os
 import threading
 
 import numpy as np
@@ -21,7 +20,7 @@ from threadpoolctl import threadpool_info
 from mlpillars.backends.frameworks import _descent_fields, _numpy_descent, _numpy_threads
 from mlpillars.kernels.descent import GradientDescentResult, gradient_descent
 from mlpillars.testing import assert_same_fields, assert_same_values, recorded_fused_calls
-from tests.property_support import SCALE_VARIABLE
+from tests.property_support import scaled_examples
 
 B, N, D, STEPS = 7, 40, 3, 40
 
@@ -227,7 +226,7 @@ PROPERTY_CASES = 25
 
 @settings(
     deadline=None,
-    max_examples=max(2, round(PROPERTY_CASES * float(os.environ.get(SCALE_VARIABLE, "1")))),
+    max_examples=scaled_examples(PROPERTY_CASES),
     suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 @given(data=st.data())
