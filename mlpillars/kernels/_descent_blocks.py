@@ -16,7 +16,8 @@ Two ways to take the steps, by the framework's buffers (:func:`mlpillars.backend
 
 - As one affine map ``u <- u @ P + c`` (:func:`affine_map`), a product and an addition a
   step, then ``g`` of the block's K rows in one product (NumPy, and every framework
-  without buffers).
+  without buffers). NumPy's buffers advance the rows eight at a time, by powers of P
+  made once a fit (``_numpy_blocks``).
 - By the gradient, ``u <- u + scale (g + e mean_row)`` with ``g = u @ A + a`` the step's
   product (torch): each step's ``g`` is the one its loss reads, so a block needs no
   product for its losses. torch's small batched products are slow for their

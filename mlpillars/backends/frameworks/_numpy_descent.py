@@ -1,5 +1,4 @@
-"""NumPy's gradient descent: large MSE fits in parts on threads, and the buffers of the
-blocks of steps on the MSE's statistics.
+"""NumPy's gradient descent: large MSE fits in parts on threads.
 
 Parts on threads
 ----------------
@@ -22,21 +21,7 @@ where the kernel decides once per call, over all its problems or by their number
 whether the statistics need a centred copy of X, whether the loop is expanded around
 each problem's minimiser first (``SOLVE_FIRST_BUDGET``) or runs again around a reference.
 
-Buffers
--------
-A block of K steps (``mlpillars.kernels._descent_blocks``) writes K parameter rows (B,
-K, p) and multiplies them by ``[Q, h, x̄]`` for the losses (B, K, d + 2): two arrays of 0.5-1 MiB a
-block, for B = 128-256 problems of 32 features. Where glibc's mmap threshold is fixed (a
-process started with ``MALLOC_TRIM_THRESHOLD_`` set, as Dask's workers are; their tasks
-keep the heap themselves: ``_worker_heap``), every such array is a fresh mapping and its
-pages fault in one by one when first written (about 5 us a fault on the project's VM).
-Here both are written into buffers made once a fit. A fit
-of 128 problems (n=512, d=32, 200 steps, float64, one BLAS thread) under that
-environment: 5,306 -> 2,387 page faults, 44.5-63.8 -> 35.2-43.6 ms (the rest are the
-statistics' arrays, made once); without it (glibc reuses freed blocks) 27 ms either way.
-
-Nothing returned is a view of a buffer that a later block writes: the kernel copies the
-parameters it keeps (:func:`mlpillars.kernels._descent_block_rules._kept`).
+The buffers of its blocks of steps: ``_numpy_blocks``.
 """
 
 from __future__ import annotations
@@ -132,41 +117,3 @@ def quiet_loop() -> Iterator[None]:
     drop those steps, whose overflow would warn of nothing the result holds."""
     with np.errstate(over="ignore", invalid="ignore"):
         yield
-
-
-class BlockBuffers:
-    """The buffers of one fit's blocks, made at the first block and again whenever the
-    shapes change (the last group of problems of a grouped loop may be smaller). A step is
-    one affine map, two calls; by its gradient (torch's way) it would be four to six:
-    B=256 n=512 d=32 200 steps float64 took 1.2-1.3x the time so, the two threads of a fit
-    in parts contending for the GIL at each call."""
-
-    steps_by_gradient = False
-
-    def __init__(self) -> None:
-        self._arrays: dict[str, np.ndarray] = {}
-
-    def affine_rows(
-        self, params: np.ndarray, step_matrix: np.ndarray, step_offset: np.ndarray, count: int
-    ) -> np.ndarray:
-        """``count`` affine steps ``u <- u P + c`` of params (B, p), P (B, p, p), c (B, 1, p):
-        the rows after each step, (B, K, p), in a reused buffer."""
-        rows = self._buffer("rows", (params.shape[0], count, params.shape[-1]), params.dtype)
-        previous = params[:, None, :]
-        for index in range(count):
-            row = rows[:, index : index + 1, :]
-            np.matmul(previous, step_matrix, out=row)
-            row += step_offset
-            previous = row
-        return rows
-
-    def product(self, rows: np.ndarray, matrix: np.ndarray) -> np.ndarray:
-        """``rows @ matrix`` of rows (B, K, p), matrix (B, p, m), in a reused buffer."""
-        shape = (*rows.shape[:-1], matrix.shape[-1])
-        return np.matmul(rows, matrix, out=self._buffer("product", shape, rows.dtype))
-
-    def _buffer(self, name: str, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
-        found = self._arrays.get(name)
-        if found is None or found.shape != shape or found.dtype != dtype:
-            found = self._arrays[name] = np.empty(shape, dtype=dtype)
-        return found

@@ -13,6 +13,7 @@ from .._capabilities import Capabilities
 from . import (
     _grouped_loops,
     _numpy_attention,
+    _numpy_blocks,
     _numpy_descent,
     _numpy_fused,
     _numpy_regression,
@@ -84,8 +85,8 @@ class NumPyFramework(Framework):
         return least, np.asarray(np.maximum.reduce(array, axis=None))
 
     def block_buffers(self) -> Any:
-        """Buffers made once a fit (``_numpy_descent``)."""
-        return _numpy_descent.BlockBuffers()
+        """Buffers of a fit's blocks, kept by the thread from fit to fit (``_numpy_blocks``)."""
+        return _numpy_blocks.BlockBuffers()
 
     def run_loop(self, loop: StepLoop, state: Any, constants: Any) -> tuple[Any, Any, Any]:
         """The eager loop, without NumPy's overflow warnings (``_numpy_descent.quiet_loop``);
