@@ -19,7 +19,9 @@ below the threshold B=256, d=8 (9.6 against 11.5 ms) and B=512, n=128, d=16 (24 
 The parts give each problem the values one call gives (the same steps), but for rounding
 where the kernel decides once per call, over all its problems or by their number:
 whether the statistics need a centred copy of X, whether the loop is expanded around
-each problem's minimiser first (``SOLVE_FIRST_BUDGET``) or runs again around a reference.
+each problem's minimiser first (``SOLVE_FIRST_BUDGET``) or runs again around a reference,
+how far the blocks' rows advance by powers of the step map (``_numpy_blocks``: as far as
+every problem's powers are finite).
 
 The buffers of its blocks of steps: ``_numpy_blocks``.
 """
