@@ -1,5 +1,6 @@
 """NumPy's buffers for the blocks of gradient descent on the MSE's statistics
-(``_numpy_blocks``): rows advanced by powers of the step map, buffers kept by the thread.
+(``_numpy_blocks``): rows advanced by powers of the step map, buffers kept by the thread
+(``_numpy_kept``).
 
 Reference: the rows stepped one at a time, ``u <- u @ P + c``, in float64 (what the
 generic blocks do without buffers); the fits' fields against those of new arrays.
@@ -12,8 +13,9 @@ import threading
 import numpy as np
 import pytest
 
-from mlpillars.backends.frameworks import _numpy_blocks
-from mlpillars.backends.frameworks._numpy_blocks import KEPT_BYTES, POWER_LEVELS, BlockBuffers
+from mlpillars.backends.frameworks import _numpy_kept
+from mlpillars.backends.frameworks._numpy_blocks import POWER_LEVELS, BlockBuffers
+from mlpillars.backends.frameworks._numpy_kept import KEPT_BYTES
 from mlpillars.kernels.descent import gradient_descent
 
 P_SIZE = 5
@@ -99,8 +101,8 @@ def test_a_thread_keeps_its_buffers_for_the_next_fit():
 
 
 def test_a_buffer_larger_than_the_limit_is_not_kept(monkeypatch):
-    monkeypatch.setattr(_numpy_blocks, "_kept", threading.local())  # none kept yet
-    monkeypatch.setattr(_numpy_blocks, "KEPT_BYTES", 100)
+    monkeypatch.setattr(_numpy_kept, "_kept", threading.local())  # none kept yet
+    monkeypatch.setattr(_numpy_kept, "KEPT_BYTES", 100)
     params, step_matrix, step_offset = step_maps(np.array([0.5, 0.9, 0.99]), seed=2)
     first = BlockBuffers().affine_rows(params, step_matrix, step_offset, 10)
     second = BlockBuffers().affine_rows(params, step_matrix, step_offset, 10)
@@ -123,7 +125,7 @@ def test_kept_buffers_change_no_fit_and_hold_nothing_it_returns():
         )
         thread.start()
         thread.join()
-    kept = _numpy_blocks._kept_arrays()
+    kept = _numpy_kept.kept_arrays()
     for fit, reference in zip(fits, fresh, strict=True):
         for field in ("weights", "bias", "loss_history", "steps_run", "diverged", "converged"):
             value = np.asarray(getattr(fit, field))

@@ -15,14 +15,11 @@ Buffers kept from fit to fit
 ----------------------------
 A block writes K parameter rows (B, K, p) and their product by ``[Q, h, x̄]`` for the losses
 (B, K, p), and the powers are three (B, p, p) arrays: 0.5-1 MiB each for B = 128-256
-problems of 32 features. Each new array of that size is a fresh mapping whose pages fault
-in one by one when first written (about 2 us a fault on this project's VM: 0.58 ms to
-fill a fresh 1.1 MiB array, 0.02 ms to fill it again), whether glibc unmaps it when freed
-or trims it from the top of the heap. So each thread keeps these buffers from one fit to
-the next (:data:`KEPT_BYTES` at most each; a larger one is made for its fit only): a
-second fit of the same size faults none of them in. 128 problems (n=512, d=32, 200 steps,
-float64): 2,015 -> 1,050 page faults a fit. (Where glibc's mmap threshold is fixed, as in
-Dask's workers, which set ``MALLOC_TRIM_THRESHOLD_``: ``_worker_heap``.)
+problems of 32 features, whose pages would fault in afresh at every fit. Each thread keeps
+them for its next fit (``_numpy_kept``). 128 problems (n=512, d=32, 200 steps, float64),
+page faults a fit after the first: 1,049 with plain steps, 2,015 with the powers made
+afresh, under 30 with the buffers kept. (Where glibc's mmap threshold is fixed, as in Dask's
+workers, which set ``MALLOC_TRIM_THRESHOLD_``: ``_worker_heap``.)
 
 Nothing returned is a view of a buffer: the kernel copies the parameters it keeps
 (:func:`mlpillars.kernels._descent_block_rules._kept`), and its losses are new arrays.
@@ -32,20 +29,14 @@ A thread runs one fit at a time, so no two fits share a buffer.
 from __future__ import annotations
 
 import math
-import threading
 
 import numpy as np
+
+from . import _numpy_kept
 
 POWER_LEVELS = 3
 """Powers ``P^(2^j)`` of a fit's step map, j = 1 to this, by which a block's rows
 advance: ``2^POWER_LEVELS`` rows a product at most."""
-
-KEPT_BYTES = 2**23
-"""The largest buffer a thread keeps from one fit to the next (8 MiB): the blocks of 256
-problems of 32 features hold 1 MiB of rows and 6.7 MiB of powers."""
-
-_kept = threading.local()
-"""This thread's buffers, by name: flat bytes, viewed at the shape a fit asks."""
 
 
 class BlockBuffers:
@@ -117,28 +108,12 @@ class BlockBuffers:
         return powers
 
     def _buffer(self, name: str, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
-        """The fit's array ``name`` of this shape and dtype: the thread's kept one where it
-        is large enough, else a new one (kept in its place up to :data:`KEPT_BYTES`)."""
+        """The fit's array ``name`` of this shape and dtype: the thread's kept one
+        (``_numpy_kept``), taken again at the fit's next block."""
         found = self._arrays.get(name)
-        if found is not None and found.shape == shape and found.dtype == dtype:
-            return found
-        nbytes = math.prod(shape) * np.dtype(dtype).itemsize
-        kept = _kept_arrays()
-        flat = kept.get(name)
-        if flat is None or flat.nbytes < nbytes:
-            flat = np.empty(nbytes, dtype=np.uint8)
-            if nbytes <= KEPT_BYTES:
-                kept[name] = flat
-        found = self._arrays[name] = flat[:nbytes].view(dtype).reshape(shape)
+        if found is None or found.shape != shape or found.dtype != dtype:
+            found = self._arrays[name] = _numpy_kept.buffer(f"blocks.{name}", shape, dtype)
         return found
-
-
-def _kept_arrays() -> dict[str, np.ndarray]:
-    """This thread's kept buffers, by name (made at its first fit)."""
-    arrays = getattr(_kept, "arrays", None)
-    if arrays is None:
-        arrays = _kept.arrays = {}
-    return arrays
 
 
 def _all_finite(array: np.ndarray) -> bool:
