@@ -107,7 +107,7 @@ def test_a_buffer_larger_than_the_limit_is_not_kept(monkeypatch):
     first = BlockBuffers().affine_rows(params, step_matrix, step_offset, 10)
     second = BlockBuffers().affine_rows(params, step_matrix, step_offset, 10)
     assert not np.shares_memory(first, second)
-    assert KEPT_BYTES >= 2**20  # the blocks of the fit (1 MiB of rows) are kept
+    assert KEPT_BYTES >= 10 * 2**20  # the blocks of the fit (B=256: 8.7 MiB) are kept
 
 
 def test_kept_buffers_change_no_fit_and_hold_nothing_it_returns():
@@ -131,3 +131,17 @@ def test_kept_buffers_change_no_fit_and_hold_nothing_it_returns():
             value = np.asarray(getattr(fit, field))
             np.testing.assert_array_equal(value, getattr(reference, field), field)
             assert not any(np.shares_memory(value, buffer) for buffer in kept.values()), field
+
+
+def test_a_thread_keeps_at_most_kept_bytes_in_all(monkeypatch):
+    # two buffers of 1,200 bytes fit in 3,000; a third is made for its call only, and a
+    # kept one that grows past what the others leave is not kept either
+    monkeypatch.setattr(_numpy_kept, "_kept", threading.local())
+    monkeypatch.setattr(_numpy_kept, "KEPT_BYTES", 3000)
+    first, second, third = (_numpy_kept.buffer(name, (150,), np.float64) for name in "abc")
+    assert set(_numpy_kept.kept_arrays()) == {"a", "b"}
+    assert np.shares_memory(first, _numpy_kept.buffer("a", (10, 15), np.float64))
+    assert not np.shares_memory(third, _numpy_kept.buffer("c", (150,), np.float64))
+    grown = _numpy_kept.buffer("b", (300,), np.float64)
+    assert not np.shares_memory(grown, _numpy_kept.buffer("b", (300,), np.float64))
+    assert np.shares_memory(second, _numpy_kept.buffer("b", (150,), np.float64))
