@@ -12,28 +12,33 @@ import threading
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mlpillars.backends.frameworks import _numpy_kept
 from mlpillars.backends.frameworks._numpy_blocks import POWER_LEVELS, BlockBuffers
 from mlpillars.backends.frameworks._numpy_kept import KEPT_BYTES
 from mlpillars.kernels.descent import gradient_descent
+from tests.property_support import scaled_examples
 
 P_SIZE = 5
 
 
-def step_maps(growth: np.ndarray, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def step_maps(
+    growth: np.ndarray, seed: int = 0, size: int = P_SIZE
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """params (B, p), P (B, p, p) and c (B, 1, p) of B problems, problem b's P a
     rotation-mixed diagonal whose largest |eigenvalue| is ``growth[b]`` (below 1 a
     contraction, as a stable lr gives; above, a diverging one), its others of both signs."""
     rng = np.random.default_rng(seed)
     batch_size = growth.shape[0]
-    bases = np.linalg.qr(rng.normal(size=(batch_size, P_SIZE, P_SIZE)))[0]
-    spectrum = rng.uniform(-1, 1, size=(batch_size, P_SIZE))
+    bases = np.linalg.qr(rng.normal(size=(batch_size, size, size)))[0]
+    spectrum = rng.uniform(-1, 1, size=(batch_size, size))
     spectrum[:, 0] = 1.0
     spectrum *= growth[:, None]
     step_matrix = bases @ (spectrum[:, :, None] * np.swapaxes(bases, 1, 2))
-    params = rng.normal(size=(batch_size, P_SIZE))
-    return params, step_matrix, rng.normal(size=(batch_size, 1, P_SIZE))
+    params = rng.normal(size=(batch_size, size))
+    return params, step_matrix, rng.normal(size=(batch_size, 1, size))
 
 
 def stepped_rows(params, step_matrix, step_offset, count) -> np.ndarray:
@@ -63,6 +68,31 @@ def test_rows_by_powers_are_the_stepped_rows(count):
     again = buffers.affine_rows(params, step_matrix, step_offset, count)
     assert buffers._powers_of(step_matrix, step_offset) is powers
     np.testing.assert_array_equal(again, rows)
+
+
+@settings(max_examples=scaled_examples(40), deadline=None)
+@given(
+    growth=st.lists(st.floats(0.0, 1.6), min_size=0, max_size=5),
+    size=st.integers(1, 12),
+    count=st.integers(1, 70),
+    dtype=st.sampled_from(["float32", "float64"]),
+    seed=st.integers(0, 2**16),
+)
+def test_rows_by_powers_on_generated_maps(growth, size, count, dtype, seed):
+    """Any batch (none too), size, block length, dtype and spectral radius up to 1.6 (a
+    row grows 1.6^70 = 2e14 times): each row within a few ulps of the largest row so
+    far, as the single steps would be rounded."""
+    params, step_matrix, step_offset = (
+        a.astype(dtype) for a in step_maps(np.array(growth), seed=seed, size=size)
+    )
+    rows = BlockBuffers().affine_rows(params, step_matrix, step_offset, count)
+    wide = (a.astype(np.float64) for a in (params, step_matrix, step_offset))
+    expected = stepped_rows(*wide, count)
+    scale = np.maximum.accumulate(np.max(np.abs(expected), axis=-1, keepdims=True), axis=1)
+    scale = np.maximum(scale, np.max(np.abs(params), axis=-1)[:, None, None])
+    allowed = 64 * count * np.finfo(dtype).eps * (scale + np.max(np.abs(step_offset), initial=0))
+    assert rows.dtype == np.dtype(dtype) and rows.shape == expected.shape
+    np.testing.assert_array_less(np.abs(rows - expected), np.broadcast_to(allowed, rows.shape))
 
 
 def test_powers_stop_where_one_is_not_finite():
