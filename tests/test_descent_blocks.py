@@ -212,6 +212,35 @@ def test_block_length(batch_size, n_params, steps, tol, expected, monkeypatch):
     assert length <= max(BLOCK_STEPS, BLOCK_VALUES // (batch_size * n_params))
 
 
+def test_block_length_of_more_values(monkeypatch):
+    # NumPy's blocks hold 4 x BLOCK_VALUES: the issue's fit in 2 blocks a part of 128
+    # problems (not 7), in 4 where one call fits all 256 (not 13)
+    monkeypatch.setattr(blocks_module, "BLOCK_VALUES", BLOCK_VALUES)
+    options = Options(**{**OPTIONS, "steps": 200})
+    assert block_length(128, 33, options, 4 * BLOCK_VALUES) == 100
+    assert block_length(128, 33, options) == 29
+    assert block_length(256, 33, options, 4 * BLOCK_VALUES) == 50
+    assert block_length(256, 33, options) == 16
+
+
+@pytest.mark.parametrize(
+    ("backend", "scale"), [("numpy", 4), ("torch", 1), ("array_api_strict", 1)]
+)
+def test_the_blocks_hold_what_the_buffers_ask(backend, scale, monkeypatch):
+    module = pytest.importorskip(backend)
+    monkeypatch.setattr(blocks_module, "BLOCK_VALUES", BLOCK_VALUES)
+    asked, original = [], blocks_module.block_length
+
+    def recorded(*args):
+        asked.append(args[3])
+        return original(*args)
+
+    monkeypatch.setattr(blocks_module, "block_length", recorded)
+    X, y = (module.asarray(a) for a in problems(4, b=3))
+    gradient_descent(X, y, lr=0.05, steps=30, mse_method="statistics")
+    assert asked == [scale * BLOCK_VALUES]
+
+
 NEAR_OPTIMUM = {"float32": 1e-2, "float64": 1e-5}
 """Noise small enough that the fit's losses call for the second loop (around its weights)."""
 

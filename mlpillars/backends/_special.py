@@ -128,7 +128,8 @@ def block_buffers(x: Any) -> Any:
     (B, p), returns the rows after each step and their g, each (B, K, p). False:
     ``affine_rows(params, P, c, count)``, steps ``u <- u @ P + c``, returns the rows
     (B, K, p), and ``product(rows, matrix)`` returns ``rows @ matrix``. Each returns its
-    buffers, written again at the next call: the caller copies what it keeps.
+    buffers, written again at the next call: the caller copies what it keeps. An optional
+    ``block_values_scale`` lets blocks hold that many times the kernel's parameter values.
     """
     framework = framework_of(x)
     return None if framework is None else framework.block_buffers()

@@ -65,7 +65,9 @@ NumPy the same from 8 to 32."""
 BLOCK_VALUES = 2**17
 """Parameter values (B x K x p) a block may hold where no problem stops early: a small
 batch runs longer blocks, fewer of them (8 problems of 17 parameters, 50 steps: one block
-instead of four, 3.2 -> 2.0 ms on NumPy). 256 problems of 33 keep blocks of 16."""
+instead of four, 3.2 -> 2.0 ms on NumPy). 256 problems of 33 keep blocks of 16. A
+framework's buffers may hold more (``block_values_scale``: NumPy's, whose rows advance by
+powers of the step map, 4)."""
 
 
 def runs_in_blocks(options: Options) -> bool:
@@ -90,8 +92,9 @@ def descend_in_blocks(
         Blocks run.
     """
     options = problems.options
-    block_steps = block_length(problems.lr.shape[0], problems.n_params, options)
     buffers = block_buffers(problems.lr)
+    values = BLOCK_VALUES * getattr(buffers, "block_values_scale", 1)
+    block_steps = block_length(problems.lr.shape[0], problems.n_params, options, values)
     state, constants = _start(statistics, problems, block_steps, buffers, xp=xp)
     loop = BlockLoop(options, xp, block_steps, buffers)
     state, history, blocks_run = run_loop(loop, state, constants)
@@ -113,13 +116,17 @@ def descend_in_blocks(
     return progress, history, blocks_run
 
 
-def block_length(batch_size: int, n_params: int, options: Options) -> int:
+def block_length(
+    batch_size: int, n_params: int, options: Options, values: int | None = None
+) -> int:
     """Steps a block runs: :data:`BLOCK_STEPS`, or, where the loop does not stop early, as
-    many as :data:`BLOCK_VALUES` allow; the blocks then share ``steps`` evenly (the last
-    runs past it by fewer steps than there are blocks)."""
+    many as ``values`` parameter values allow (default :data:`BLOCK_VALUES`); the blocks
+    then share ``steps`` evenly (the last runs past it by fewer steps than there are
+    blocks)."""
+    values = BLOCK_VALUES if values is None else values
     longest = BLOCK_STEPS
     if options.tol is None:
-        longest = max(BLOCK_STEPS, BLOCK_VALUES // (batch_size * n_params or 1))
+        longest = max(BLOCK_STEPS, values // (batch_size * n_params or 1))
     blocks = -(-options.steps // longest)
     return -(-options.steps // blocks)
 
