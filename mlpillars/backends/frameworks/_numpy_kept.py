@@ -21,7 +21,8 @@ import numpy as np
 
 KEPT_BYTES = 2**24
 """The most a thread keeps, all its buffers together (16 MiB): the blocks of 256 problems
-of 32 features hold 1 MiB of rows, 1 MiB of their products and 6.7 MiB of powers."""
+of 32 features hold 4 MiB of rows (2^19 values), 4 MiB of their products and 6.7 MiB of
+powers."""
 
 _kept = threading.local()
 """This thread's buffers, by name: flat bytes."""
