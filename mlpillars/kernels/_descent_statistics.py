@@ -26,7 +26,10 @@ a large ȳ). Two cancellations are guarded against:
    Where the Gram is singular (collinear features) the solve may put that minimiser
    anywhere along the Gram's null directions, as far as ``1e8`` out, where the terms are
    ``1e16`` and cancel: the check after the loop, which sizes the terms at the weights
-   reached, then runs the loop again around them.
+   reached, then runs the loop again around them. It does so too where the weights lost
+   digits to a minimiser far from where the loop went (features of 1e-3: minimisers of
+   1e3, weights of 1e-2 after 40 steps). A minimiser is not taken where the start's
+   intercept term would cancel around it (features far from zero: ``x̄^T w*`` ~ 1e4).
 
 Both choices are made from values: eagerly by a Python ``if``; where values cannot be
 read (``jax.jit``, ``torch.compile``, a GPU) by :func:`mlpillars.backends.branch`, inside
@@ -172,9 +175,11 @@ def around_the_minimum(
     optimum = statistics.offset + vecdot(linear, minimiser, xp=xp)
     # needed where the optimum's loss is below the rounding there; kept where the start
     # (w = 0, loss c) keeps its digits around the minimiser, which a far-off one (a
-    # singular Q's: ``minimiser + t v`` for Q v = 0, any t) would not
+    # singular Q's: ``minimiser + t v`` for Q v = 0, any t) would not, nor one whose
+    # intercept term cancels at the start (features far from zero: x̄^T w* ~ 1e4)
     rounding = _rounding(statistics, minimiser, xp=xp)
-    rows = (rounding > _allowed(optimum)) & (rounding <= _allowed(statistics.offset))
+    start = rounding + _start_intercept_rounding(statistics, minimiser, xp=xp)
+    rows = (rounding > _allowed(optimum)) & (start <= _allowed(statistics.offset))
     rows = rows & xp.isfinite(optimum)
     if not bool(xp.any(rows)):
         return statistics
@@ -186,12 +191,27 @@ def rows_needing_reference(
 ) -> Any:
     """The problems (B,) whose smallest loss is small enough against the rounding of the
     expansion's terms at their final params (B, p) that its error could exceed a tenth of
-    rtol, leaving out diverged ones."""
-    delta = params[:, : statistics.curvature.shape[-1]]
-    if statistics.reference is not None:
-        delta = delta - statistics.reference
+    rtol, or whose weights lost digits to the reference (:func:`_weights_lost_digits`),
+    leaving out diverged ones."""
+    weights = params[:, : statistics.curvature.shape[-1]]
+    delta = weights if statistics.reference is None else weights - statistics.reference
     rounding = _rounding(statistics, delta, xp=xp)
-    return (rounding > _allowed(xp.min(history, axis=0))) & ~diverged
+    rows = rounding > _allowed(xp.min(history, axis=0))
+    if statistics.reference is not None:
+        rows = rows | _weights_lost_digits(weights, statistics.reference, xp=xp)
+    return rows & ~diverged
+
+
+def _weights_lost_digits(weights: Any, reference: Any, *, xp: Any) -> Any:
+    """The problems (B,) whose weights (B, d), ``delta + reference``, may err by more than a
+    tenth of rtol of their largest: about eps times the reference's largest, which a
+    minimiser far from where the loop went makes large (features of 1e-3: a minimiser of
+    3e3, weights of 1e-2 after 45 steps, float32: 2e-4 off, 2% of them)."""
+    if weights.shape[-1] == 0:
+        return xp.zeros(weights.shape[:1], dtype=xp.bool, device=device_of(weights))
+    largest = xp.max(xp.abs(weights), axis=-1)
+    rounding = xp.finfo(weights.dtype).eps * xp.max(xp.abs(reference), axis=-1)
+    return rounding > _allowed(largest)
 
 
 def _rounding(statistics: MseStatistics, delta: Any, *, xp: Any) -> Any:
@@ -203,6 +223,26 @@ def _rounding(statistics: MseStatistics, delta: Any, *, xp: Any) -> Any:
     curved = (size[:, None, :] @ xp.abs(statistics.curvature))[:, 0, :]
     terms = statistics.offset + vecdot(size, curved + 2 * xp.abs(statistics.linear), xp=xp)
     return xp.finfo(terms.dtype).eps * terms
+
+
+def _start_intercept_rounding(statistics: MseStatistics, minimiser: Any, *, xp: Any) -> Any:
+    """The rounding of the start's intercept term (B,) in the expansion around
+    ``minimiser`` (B, d); 0 without an intercept.
+
+    There ``e = b + x̄^T delta - ȳ'`` at ``delta = -w*``, ``b = 0`` and ``ȳ' = ȳ - x̄^T w*``:
+    ``-ȳ``, from two terms of size ``|x̄|^T |w*|`` that cancel where the features are far
+    from zero (a mean of 1e4 and weights of 1: 1e4 each, so that float32's e errs by 1e-3,
+    and e^2 by 1e-3 of ȳ). e errs by about eps S, ``S = |x̄|^T |w*| + |ȳ'|``, and e^2 by
+    ``eps S (2 |e| + eps S)``. The expansion's other terms are :func:`_rounding`'s, sized
+    at the minimiser (they are the same at the start around it).
+    """
+    if statistics.feature_mean is None:
+        return xp.zeros_like(statistics.offset)
+    mean, target_mean = statistics.feature_mean, statistics.target_mean
+    around_minimiser = target_mean - vecdot(mean, minimiser, xp=xp)  # ȳ'
+    sizes = vecdot(xp.abs(mean), xp.abs(minimiser), xp=xp) + xp.abs(around_minimiser)
+    error = xp.finfo(sizes.dtype).eps * sizes
+    return error * (2 * xp.abs(target_mean) + error)
 
 
 def _allowed(loss: Any) -> Any:
