@@ -271,6 +271,28 @@ def test_weights_far_short_of_the_minimiser_keep_their_digits(framework, dtype_n
     check_fit_of_the_data_path(BackendCase(framework, "cpu", dtype_name), X, y, lr=lr, steps=40)
 
 
+@pytest.mark.parametrize("framework", ["numpy", "torch"])
+@pytest.mark.parametrize("dtype_name", ["float32", "float64"])
+def test_a_run_that_grew_far_keeps_its_start(framework, dtype_name):
+    # lr 500 times the stable one, 2 steps (not yet flagged as diverging), features of 1e3
+    # around 1e4: the terms around the weights reached dwarf the start's loss. A second
+    # loop around them lost the start (float32: the first row 2.4x and 10x off); it is
+    # not run where the start would lose digits.
+    pytest.importorskip(framework)
+    xp = BackendCase(framework, "cpu", dtype_name)
+    rngs = [np.random.default_rng(seed) for seed in (1, 2)]
+    X_host = np.stack([1e4 + 1e3 * rng.normal(size=(20, 3)) for rng in rngs])
+    weights = np.stack([rng.normal(size=3) for rng in rngs])
+    y_host = np.einsum("bnd,bd->bn", X_host - 1e4, weights) + 30.0
+    lr = 500 / max(smoothness(problem) for problem in X_host)
+    X, y = xp.asarray(X_host), xp.asarray(y_host)
+    result = gradient_descent(X, y, lr=lr, steps=2, mse_method="statistics")
+    assert not np.any(xp.to_numpy(result.diverged))
+    start = np.mean(xp.to_numpy(y).astype(np.float64) ** 2, axis=-1)  # w = 0, b = 0
+    relative = Tolerance(rtol=xp.tolerance.rtol, atol=0.0)
+    assert_close(result.loss_history[0], start, like=X, tolerance=relative)
+
+
 def test_a_far_off_reference_is_replaced_after_the_loop(monkeypatch):
     # Expanded around a minimiser 1e8 out along the Gram's null direction (2, -1, 0, ...):
     # its terms near the optimum are ~1e16 and cancel; the loop must run again.

@@ -187,19 +187,38 @@ def around_the_minimum(
 
 
 def rows_needing_reference(
-    statistics: MseStatistics, history: Any, params: Any, diverged: Any, *, xp: Any
+    statistics: MseStatistics,
+    around_zero: MseStatistics,
+    history: Any,
+    params: Any,
+    diverged: Any,
+    *,
+    xp: Any,
 ) -> Any:
     """The problems (B,) whose smallest loss is small enough against the rounding of the
     expansion's terms at their final params (B, p) that its error could exceed a tenth of
     rtol, or whose weights lost digits to the reference (:func:`_weights_lost_digits`),
-    leaving out diverged ones."""
+    leaving out diverged ones, and those whose start would lose digits in the second
+    loop (``around_zero`` expanded around their weights).
+
+    The last keeps the history's first rows where the loop went far from the start while
+    its loss grew, not yet flagged as diverging (lr 50 times the stable one, 3 steps,
+    features of 1e3: terms of 4e8 around the weights reached, against a start of 2e6;
+    float32's first row was 4e-5 off): there the second loop would trade the start's
+    digits for the end's, whose loss is larger still.
+    """
     weights = params[:, : statistics.curvature.shape[-1]]
     delta = weights if statistics.reference is None else weights - statistics.reference
     rounding = _rounding(statistics, delta, xp=xp)
     rows = rounding > _allowed(xp.min(history, axis=0))
     if statistics.reference is not None:
         rows = rows | _weights_lost_digits(weights, statistics.reference, xp=xp)
-    return rows & ~diverged
+    # the same sizes at 0 around the weights; a diverged run's inf or NaN weights (left
+    # out below) as 0, so that no inf - inf warns
+    finite = xp.where(xp.isfinite(weights), weights, xp.zeros_like(weights))
+    start = _rounding(around_zero, finite, xp=xp)
+    start = start + _start_intercept_rounding(around_zero, finite, xp=xp)
+    return rows & (start <= _allowed(history[0, ...])) & ~diverged
 
 
 def _weights_lost_digits(weights: Any, reference: Any, *, xp: Any) -> Any:
@@ -226,21 +245,23 @@ def _rounding(statistics: MseStatistics, delta: Any, *, xp: Any) -> Any:
 
 
 def _start_intercept_rounding(statistics: MseStatistics, minimiser: Any, *, xp: Any) -> Any:
-    """The rounding of the start's intercept term (B,) in the expansion around
-    ``minimiser`` (B, d); 0 without an intercept.
+    """The rounding of the start's intercept term (B,) in the expansion of ``statistics``
+    (around 0) around ``minimiser`` (B, d: a minimiser, or weights reached); 0 without an
+    intercept.
 
     There ``e = b + x̄^T delta - ȳ'`` at ``delta = -w*``, ``b = 0`` and ``ȳ' = ȳ - x̄^T w*``:
     ``-ȳ``, from two terms of size ``|x̄|^T |w*|`` that cancel where the features are far
     from zero (a mean of 1e4 and weights of 1: 1e4 each, so that float32's e errs by 1e-3,
-    and e^2 by 1e-3 of ȳ). e errs by about eps S, ``S = |x̄|^T |w*| + |ȳ'|``, and e^2 by
+    and e^2 by 1e-3 of ȳ). e errs by about eps S, ``S = |x̄|^T |w*| + |ȳ'|`` (sized here
+    by its bound ``2 |x̄|^T |w*| + |ȳ|``, of absolute values: no inf - inf), and e^2 by
     ``eps S (2 |e| + eps S)``. The expansion's other terms are :func:`_rounding`'s, sized
     at the minimiser (they are the same at the start around it).
     """
     if statistics.feature_mean is None:
         return xp.zeros_like(statistics.offset)
-    mean, target_mean = statistics.feature_mean, statistics.target_mean
-    around_minimiser = target_mean - vecdot(mean, minimiser, xp=xp)  # ȳ'
-    sizes = vecdot(xp.abs(mean), xp.abs(minimiser), xp=xp) + xp.abs(around_minimiser)
+    target_mean = statistics.target_mean
+    mean_size = vecdot(xp.abs(statistics.feature_mean), xp.abs(minimiser), xp=xp)
+    sizes = 2 * mean_size + xp.abs(target_mean)  # |ȳ'| at most |ȳ| + |x̄|^T |w*|
     error = xp.finfo(sizes.dtype).eps * sizes
     return error * (2 * xp.abs(target_mean) + error)
 

@@ -228,7 +228,7 @@ def gradient_descent(
     )
     fitted = _descend(statistics, problems, xp=xp)
     rows = rows_needing_reference(
-        statistics, fitted[1], fitted[0].params, fitted[0].diverged, xp=xp
+        statistics, around_zero, fitted[1], fitted[0].params, fitted[0].diverged, xp=xp
     )
 
     def descend_again(progress: Progress, history: Any, steps_run: Any) -> tuple[Any, ...]:
