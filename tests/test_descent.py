@@ -176,7 +176,7 @@ def test_features_far_from_zero_keep_the_start_of_a_near_perfect_fit(framework, 
     # solve's budget allows). With features near 1e4 the start's intercept term there,
     # e = b + x̄^T (0 - w*) - (ȳ - x̄^T w*), is the small difference of terms of ~1e4: in
     # float32 an error of ~1e-3 in e, 2e-4 of the start's loss (the table's rtol: 1e-4).
-    # Such a minimiser is not taken; every row agrees with the direct formula.
+    # Such a minimiser is not taken: the first and last rows agree with the direct formula.
     pytest.importorskip(framework)
     xp = BackendCase(framework, "cpu", dtype_name)
     noise = 1e-2 if dtype_name == "float32" else 1e-5
