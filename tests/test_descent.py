@@ -9,10 +9,12 @@ the weights the kernel returned (the history's last row is the loss of those wei
 from __future__ import annotations
 
 import dataclasses
+import warnings
 
 import numpy as np
 import pytest
 
+from mlpillars.backends import values_known
 from mlpillars.kernels import _descent_statistics as statistics_module
 from mlpillars.kernels import descent as descent_module
 from mlpillars.kernels._descent_setup import Options, Setup, uses_statistics
@@ -388,6 +390,36 @@ def test_a_diverging_fit_warns_of_nothing_but_its_flag(xp: BackendCase, options)
     steps = 3000 if adam else 300  # Adam's steps, at most lr each, take longer to diverge
     result = gradient_descent(X, y, lr=lr, steps=steps, **options)
     assert xp.to_numpy(result.diverged).tolist() == [False, True]
+
+
+def test_statistics_past_the_dtype_range_fall_back_to_the_data(xp: BackendCase):
+    # float32 features of 1e20: their Gram (1e40 x n) is past float32's 3.4e38, every
+    # loss was NaN; the steps from the data stay finite. (float64 alike at 1e154.)
+    scale = 1e20 if xp.dtype_name == "float32" else 1e154  # squares of 1e308 and more
+    X_host, y_host = offset_problem(np.random.default_rng(3), n=16, d=2)
+    X, y = xp.asarray(np.stack([X_host, X_host]) * scale), xp.asarray(np.stack([y_host] * 2))
+    lr = 0.5 / scale / scale
+    with warnings.catch_warnings():  # NumPy warns of the Gram's overflow, then falls back
+        warnings.simplefilter("ignore", RuntimeWarning)
+        result = gradient_descent(X, y, lr=lr, steps=5, mse_method="statistics")
+    if not values_known(X):  # a device whose values are not read: flagged, not hidden
+        assert np.all(xp.to_numpy(result.diverged))
+        return
+    from_data = gradient_descent(X, y, lr=lr, steps=5, mse_method="data")
+    assert not np.any(xp.to_numpy(result.diverged))
+    assert_close(result.weights, xp.to_numpy(from_data.weights), like=X)
+    assert_close(result.loss_history, xp.to_numpy(from_data.loss_history), like=X)
+
+
+@pytest.mark.parametrize("method", ["statistics", "auto"])
+def test_no_features_fit_the_intercept_alone(xp: BackendCase, method):
+    # d = 0: the statistics had nothing to hold (NumPy's matmul raised on a (B, 0, 0) Gram);
+    # the data fit b alone: b <- b - 2 lr (b - ȳ), so b_T = ȳ (1 - (1 - 2 lr)^T).
+    y_host = np.random.default_rng(4).normal(loc=3.0, size=(2, 10))
+    X, y = xp.asarray(np.zeros((2, 10, 0))), xp.asarray(y_host)
+    result = gradient_descent(X, y, lr=0.1, steps=7, mse_method=method)
+    assert result.weights.shape == (2, 0)
+    assert_close(result.bias, y_host.mean(axis=-1) * (1 - 0.8**7), like=X)
 
 
 # -- choosing the path --------------------------------------------------------------------

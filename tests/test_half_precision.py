@@ -68,6 +68,23 @@ def test_gradient_descent_in_half_precision(half: BackendCase, rng, mse_method):
     assert_close(fitted.loss_history, on_float64.loss_history, like=X)
 
 
+@pytest.mark.parametrize("mse_method", ["statistics", "data"])
+def test_gradient_descent_on_features_whose_squares_pass_half_range(
+    half: BackendCase, rng, mse_method
+):
+    """float16 features of 30 over 128 samples: their Gram sums squares to 1.2e5, past
+    float16's 65504 (every loss was NaN, every problem flagged diverged). Half precision
+    is fitted in float32, its results cast back."""
+    X = half.asarray(30 * rng.normal(size=(3, 128, 2)))
+    y = half.asarray(rng.normal(size=(3, 128)))
+    fitted = mp.gradient_descent(X, y, lr=1e-4, steps=20, mse_method=mse_method)
+    host = [half.to_numpy(array).astype(np.float64) for array in (X, y)]
+    on_float64 = mp.gradient_descent(*host, lr=1e-4, steps=20, mse_method="data")
+    assert not np.any(half.to_numpy(fitted.diverged))
+    assert_close(fitted.weights, on_float64.weights, like=X)
+    assert_close(fitted.loss_history, on_float64.loss_history, like=X)
+
+
 def test_cross_entropy_in_half_precision(half: BackendCase, rng: np.random.Generator):
     logits = half.asarray(rng.normal(size=(6, 4)))
     labels = half.asarray(np.array([0, 3, 1, 2, 2, 0]), dtype=None)

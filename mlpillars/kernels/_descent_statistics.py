@@ -73,6 +73,17 @@ def mse_statistics(
     )
 
 
+def overflowed(statistics: MseStatistics, *, xp: Any) -> bool:
+    """Whether, where values can be read now, the statistics of finite data are not all
+    finite: sums of squares past the dtype's range (float32 features of 1e20, whose
+    steps from the data stay finite). False where they cannot be read (a tracer, a GPU,
+    Dask): there such a fit's losses are not finite and its problems flagged diverged."""
+    terms = (statistics.curvature, statistics.linear, statistics.offset)
+    if not values_at_hand(*terms):
+        return False
+    return not all(bool(xp.all(xp.isfinite(term))) for term in terms)
+
+
 def _centred_targets(targets: Any, *, xp: Any) -> tuple[Any, Any]:
     """ȳ (B,) and y - ȳ (B, n), centred twice: the second pass removes the rounding of
     a large ȳ, which ``X^T (y - ȳ)`` would otherwise multiply by X's column sums."""

@@ -38,6 +38,7 @@ from ._descent_statistics import (
     around_reference,
     around_the_minimum,
     mse_statistics,
+    overflowed,
     rows_needing_reference,
 )
 from ._descent_steps import RISING_STEPS, DescentLoop, Progress, start
@@ -179,12 +180,17 @@ def gradient_descent(
         y at every step. ``"auto"``: statistics where they cost less: when n > d over
         enough steps, or, for plain steps (run in blocks), small problems whatever n and
         d, whose cost is the framework's calls more than arithmetic. Ignored for the
-        logistic loss (always the data). From the data, an eager loop on NumPy or torch
+        logistic loss (always the data), without features (d = 0), and where the
+        statistics overflow the dtype (eagerly: float32 features of 1e20 square past its
+        range; the data's steps do not). From the data, an eager loop on NumPy or torch
         (CPU) holds one transposed, row-major copy of X for the call (its products read
         it along its rows: torch's ran 1.5-2x faster).
 
     Notes
     -----
+    Half precision (float16, bfloat16) is fitted in float32, its weights, bias and history
+    cast back: float16 features of 11 over 512 samples sum squares past its range.
+
     Traceable: inside ``jax.jit`` (and the other transforms the dispatch follows) the
     value checks (lr >= 0 and finite, labels in {0, 1}) are skipped, since the values
     are not known at trace time; on JAX the whole loop is one ``lax`` loop. On Dask the
@@ -213,16 +219,25 @@ def gradient_descent(
         mse_method=mse_method,
     )
     problems = setup(X, y, lr, options, xp=xp)
-    options = problems.options  # checked: its numbers Python floats and ints
     if (fields := offer(fused, problems, xp=xp)) is not NotImplemented:
-        return GradientDescentResult(*fields)  # the framework's own (:mod:`._descent_fused`)
-    check_lazy_values(problems, y, xp=xp)
+        fitted = GradientDescentResult(*fields)  # the framework's own (:mod:`._descent_fused`)
+    else:
+        check_lazy_values(problems, y, xp=xp)
+        fitted = _fit(problems, xp=xp)
+    return _narrowed(fitted, problems.result_dtype, xp=xp)
+
+
+def _fit(problems: Setup, *, xp: Any) -> GradientDescentResult:
+    """The fit of checked problems: from the data, or from the MSE's statistics where they
+    cost less and are finite (eagerly: float32 features of 1e20 overflow the Gram)."""
+    options = problems.options  # checked: its numbers Python floats and ints
     if not uses_statistics(problems, in_blocks=_in_blocks(problems)):
-        objective = DataObjective.of(problems.features, problems.targets, xp=xp)
-        return _result(*_descend(objective, problems, xp=xp), problems, xp=xp)
+        return _from_data(problems, xp=xp)
     around_zero = mse_statistics(
         problems.features, problems.targets, options.l2, options.fit_intercept, xp=xp
     )
+    if overflowed(around_zero, xp=xp):
+        return _from_data(problems, xp=xp)
     statistics = around_the_minimum(
         around_zero, problems.features, problems.targets, options.l2, xp=xp
     )
@@ -244,6 +259,22 @@ def gradient_descent(
     # Eagerly a Python if; traced, the program runs the second loop only where needed.
     fitted = branch(xp.any(rows), descend_again, lambda *kept: kept, fitted)
     return _result(*fitted, problems, xp=xp)
+
+
+def _from_data(problems: Setup, *, xp: Any) -> GradientDescentResult:
+    objective = DataObjective.of(problems.features, problems.targets, xp=xp)
+    return _result(*_descend(objective, problems, xp=xp), problems, xp=xp)
+
+
+def _narrowed(fitted: GradientDescentResult, dtype: Any, *, xp: Any) -> GradientDescentResult:
+    """The fit's weights, bias and history in ``dtype`` (half precision, fitted in float32;
+    None or the same dtype: as they are)."""
+    if dtype is None or fitted.weights.dtype == dtype:
+        return fitted
+    weights, bias, history = (
+        xp.astype(field, dtype) for field in (fitted.weights, fitted.bias, fitted.loss_history)
+    )
+    return fitted._replace(weights=weights, bias=bias, loss_history=history)
 
 
 def _descend(objective: Any, problems: Setup, *, xp: Any) -> tuple[Progress, Any, Any]:
