@@ -389,6 +389,31 @@ def test_data_far_from_zero_keeps_its_variances(xp: BackendCase, rng, solver):
     assert_close(fitted.explained_variance_ratio, expected_ratio, like=X)
 
 
+@pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")  # NumPy's, as it should
+@pytest.mark.parametrize("framework", ["numpy", "torch", "jax"])
+@pytest.mark.parametrize("dtype_name", ["float32", "float64"])
+@pytest.mark.parametrize("solver", ["covariance_eigh", "svd"])
+def test_data_whose_squares_pass_the_dtype_range(rng, framework, dtype_name, solver):
+    # float32 data of 1e20 (float64: 1e160): variances of 1e40 are past the dtype's range,
+    # the axes, the ratios and the singular values (4e20) are not. The covariance solver
+    # raised LinAlgError (its Gram overflowed), the SVD solver gave NaN ratios and inf
+    # singular values; the variances are inf, the value the dtype holds.
+    pytest.importorskip(framework)
+    case = BackendCase(framework, "cpu", dtype_name)
+    scale = 1e20 if dtype_name == "float32" else 1e160
+    X = case.asarray(scale * scaled_data(rng, 40)[:, :3])
+    unscaled = case.to_numpy(X) / scale
+    centred = unscaled - unscaled.mean(axis=0)
+    _, singular_values, axes = np.linalg.svd(centred, full_matrices=False)
+    fitted = pca_fit(X, 2, solver=solver)
+    signs = np.sign(np.sum(axes[:2] * case.to_numpy(fitted.components), axis=1, keepdims=True))
+    assert_close(fitted.components, signs * axes[:2], like=X)
+    assert_close(fitted.singular_values / scale, singular_values[:2], like=X)
+    ratios = singular_values[:2] ** 2 / np.sum(singular_values**2)
+    assert_close(fitted.explained_variance_ratio, ratios, like=X)
+    assert np.all(np.isinf(case.to_numpy(fitted.explained_variance)))
+
+
 def test_constant_data_has_zero_ratio_not_nan(xp: BackendCase):
     X = xp.asarray(np.full((6, 3), 2.5))
     fitted = PCA(2).fit(X)

@@ -3,9 +3,10 @@ signs, the choice of the number of components, and projecting onto the fitted ax
 
 from __future__ import annotations
 
+import math
 from typing import Any, NamedTuple
 
-from ..backends import device_of, eigh, materialize, static_fields
+from ..backends import device_of, eigh, materialize, static_fields, values_at_hand
 from ..backends import svd as thin_svd
 from ._checks import check_choice, narrowed, shape_text, widened
 from ._pca_checks import check_finite, check_matrix, checked_n_components, components_for_variance
@@ -73,10 +74,8 @@ def fit_pca(
     # Computed once (Dask: kept), reused by the covariance, the finiteness check and transform.
     mean = materialize(xp.mean(X, axis=0))
     check_finite(kernel_name, mean, xp=xp)
-    if chosen_solver == "covariance_eigh":
-        variances, axes = _covariance_eigh(X, mean, xp=xp)
-    else:
-        variances, axes = _centred_svd(X, mean, xp=xp)
+    solve = _covariance_eigh if chosen_solver == "covariance_eigh" else _centred_svd
+    variances, axes, unit = solve(X, mean, xp=xp)  # the variances in units of unit**2
     total_variance = xp.sum(variances)
     # Constant data has no variance to explain: ratio 0 (scikit-learn returns NaN)
     nonzero_total = xp.where(total_variance > 0, total_variance, xp.ones_like(total_variance))
@@ -85,12 +84,11 @@ def fit_pca(
     if isinstance(requested, float):
         limit = min(n_samples, n_features)
         kept = components_for_variance(kernel_name, ratios, requested, limit, xp=xp)
-    explained_variance = variances[:kept]
     fitted = (
         _flip_signs(axes[:kept, :], xp=xp),
-        explained_variance,
+        variances[:kept] * unit * unit,  # past the dtype's range: inf, the value it holds
         ratios[:kept],
-        xp.sqrt(explained_variance * (n_samples - 1)),
+        xp.sqrt(variances[:kept] * (n_samples - 1)) * unit,
         mean,
     )
     return PCAFit(
@@ -154,23 +152,36 @@ def reconstruct(
     return narrowed(X_projected @ components + mean, like, xp=xp)
 
 
-def _covariance_eigh(X: Any, mean: Any, *, xp: Any) -> tuple[Any, Any]:
-    """All d variances (descending, >= 0) and axes (rows) from the covariance's eigh."""
-    n_samples = X.shape[0]
+def _covariance_eigh(X: Any, mean: Any, *, xp: Any) -> tuple[Any, Any, Any]:
+    """All d variances (descending, >= 0) in units of ``unit**2``, and axes (rows), from
+    the covariance's eigh; ``unit`` 1, or, where eagerly the Gram overflowed (float32
+    data of 1e20: squares of 1e40; eigh then raised LinAlgError), a power of two near
+    the centred data's largest magnitude, which they are divided by first."""
     centred = X - mean
+    gram = xp.matrix_transpose(centred) @ centred
+    unit = 1.0
+    if values_at_hand(gram) and not bool(xp.all(xp.isfinite(gram))):
+        largest = float(xp.max(xp.abs(centred)))
+        unit = 2.0 ** math.frexp(largest)[1] if math.isfinite(largest) else 1.0
+        centred = centred / unit
+        gram = xp.matrix_transpose(centred) @ centred
+    n_samples = X.shape[0]
     residual = xp.mean(centred, axis=0)  # the mean's round-off, taken out exactly below
     residual_outer = xp.expand_dims(residual, axis=1) * xp.expand_dims(residual, axis=0)
-    gram = xp.matrix_transpose(centred) @ centred
     covariance = (gram - n_samples * residual_outer) / (n_samples - 1)
     eigenvalues, eigenvectors = eigh(covariance)  # ascending; NumPy's on a backend without
     variances = xp.clip(xp.flip(eigenvalues, axis=0), min=0.0)
-    return variances, xp.flip(xp.matrix_transpose(eigenvectors), axis=0)
+    return variances, xp.flip(xp.matrix_transpose(eigenvectors), axis=0), unit
 
 
-def _centred_svd(X: Any, mean: Any, *, xp: Any) -> tuple[Any, Any]:
-    """All min(n, d) variances s^2 / (n - 1) (descending) and axes (rows of Vh)."""
+def _centred_svd(X: Any, mean: Any, *, xp: Any) -> tuple[Any, Any, Any]:
+    """All min(n, d) variances s^2 / (n - 1) (descending) in units of ``unit**2``, and
+    axes (rows of Vh); ``unit`` the largest singular value (1 where all are 0): their
+    squares may pass the dtype's range (float32 data of 1e20) where the values do not."""
     _, singular_values, axes = thin_svd(X - mean)
-    return singular_values**2 / (X.shape[0] - 1), axes
+    largest = singular_values[:1]  # descending; empty only where there is no axis
+    unit = xp.where(largest > 0, largest, xp.ones_like(largest))
+    return (singular_values / unit) ** 2 / (X.shape[0] - 1), axes, unit
 
 
 def _flip_signs(axes: Any, *, xp: Any) -> Any:
