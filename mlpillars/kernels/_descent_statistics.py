@@ -213,10 +213,10 @@ def rows_needing_reference(
     loop (``around_zero`` expanded around their weights).
 
     The last keeps the history's first rows where the loop went far from the start while
-    its loss grew, not yet flagged as diverging (lr 50 times the stable one, 3 steps,
-    features of 1e3: terms of 4e8 around the weights reached, against a start of 2e6;
-    float32's first row was 4e-5 off): there the second loop would trade the start's
-    digits for the end's, whose loss is larger still.
+    its loss grew, not yet flagged as diverging (lr 500 times the stable one, 2 steps,
+    features of 1e3 around 1e4: the second loop's first row was 2.4x and 10x off in
+    float32): there the second loop would trade the start's digits for the end's, whose
+    loss is larger still.
     """
     weights = params[:, : statistics.curvature.shape[-1]]
     delta = weights if statistics.reference is None else weights - statistics.reference
