@@ -81,8 +81,9 @@ class Setup:
 def setup(X: Any, y: Any, lr: Any, options: Options, *, xp: Any) -> Setup:
     """Check the options and the problems; give them a batch axis and one float dtype.
 
-    Half precision is fitted in float32 (its results cast back): the MSE's statistics of
-    float16 features of 11 summed 512 squares past float16's 65504, every loss NaN.
+    Half precision is fitted in float32 (its results cast back): float16 features of 11
+    over 512 samples sum squares past float16's 65504 in the MSE's statistics (every loss
+    was NaN).
     """
     options = checked_options(options)
     X, y = as_floating(X, y, xp=xp, kernel=GD, names=("X", "y"))
