@@ -414,6 +414,22 @@ def test_data_whose_squares_pass_the_dtype_range(rng, framework, dtype_name, sol
     assert np.all(np.isinf(case.to_numpy(fitted.explained_variance)))
 
 
+@pytest.mark.parametrize("framework", ["numpy", "torch", "jax"])
+def test_svd_of_float32_data_a_million_spreads_from_zero(rng, framework):
+    # float32 data of 1e6 +- 1: the mean's round-off (~0.1) left a rank-one term in the
+    # centred data that moved the SVD solver's singular values by 2-90%; it is taken out
+    # by a second pass (the covariance solver's residual, as there).
+    pytest.importorskip(framework)
+    case = BackendCase(framework, "cpu", "float32")
+    X = case.asarray(1e6 + rng.normal(size=(28, 3)) * [1.0, 0.3, 0.1])
+    host = case.to_numpy(X).astype(np.float64)  # the values as rounded to float32
+    singular_values = np.linalg.svd(host - host.mean(axis=0), compute_uv=False)
+    fitted = pca_fit(X, 3, solver="svd")
+    assert_close(fitted.singular_values, singular_values, like=X)
+    ratios = singular_values**2 / np.sum(singular_values**2)
+    assert_close(fitted.explained_variance_ratio, ratios, like=X)
+
+
 def test_constant_data_has_zero_ratio_not_nan(xp: BackendCase):
     X = xp.asarray(np.full((6, 3), 2.5))
     fitted = PCA(2).fit(X)
