@@ -19,7 +19,14 @@ from ._pca_fit import project, reconstruct
     arrays=("X", "components", "mean", "whitening_variance"), register=False, name="PCA.transform"
 )
 def pca_transform(
-    X: Any, components: Any, mean: Any, whitening_variance: Any = None, /, *, xp: Any
+    X: Any,
+    components: Any,
+    mean: Any,
+    whitening_variance: Any = None,
+    /,
+    *,
+    centred: bool = False,
+    xp: Any,
 ) -> Any:
     """``PCA.transform``'s kernel: the fitted arrays are inputs, so the dispatch places them.
 
@@ -30,6 +37,8 @@ def pca_transform(
         The fit's axes and column means.
     whitening_variance : array, shape (k,), optional
         The fit's explained variance when whitening, else None.
+    centred : bool
+        The fit's ``centred_projection``: centre X before projecting.
 
     Returns
     -------
@@ -38,7 +47,7 @@ def pca_transform(
     """
     width = ("n_features_in_", components.shape[1])
     X = like_fitted("PCA.transform", X, components, width, xp=xp)
-    return project(X, components, mean, whitening_variance, xp=xp)
+    return project(X, components, mean, whitening_variance, centred=centred, xp=xp)
 
 
 @kernel(

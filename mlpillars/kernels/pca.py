@@ -78,7 +78,8 @@ def pca(
     X = as_floating_array(X, xp=xp, kernel="pca", name="X")
     fitted = fit_pca("pca", X, n_components, solver, xp=xp)
     variance = fitted.explained_variance if whiten else None
-    return project(X, fitted.components, fitted.mean, variance, xp=xp)
+    centred = fitted.centred_projection
+    return project(X, fitted.components, fitted.mean, variance, centred=centred, xp=xp)
 
 
 @kernel(arrays=("X",), known_sizes=True)
@@ -224,7 +225,9 @@ class PCA:
         """
         fitted = self._checked_fit("transform")
         variance = fitted.explained_variance if self.whiten else None
-        return pca_transform(X, fitted.components, fitted.mean, variance, backend=backend)
+        arrays = (fitted.components, fitted.mean, variance)
+        centred = fitted.centred_projection
+        return pca_transform(X, *arrays, centred=centred, backend=backend)
 
     def fit_transform(self, X: Any, y: Any = None, *, backend: str | None = None) -> Any:
         """``fit(X)`` then ``transform(X)``: (n, k)."""
