@@ -440,7 +440,8 @@ def test_no_features_fit_the_intercept_alone(xp: BackendCase, method):
 )
 def test_when_the_statistics_are_used(n, d, steps, method, in_blocks, expected):
     options = Options(**{**OPTIONS, "steps": steps, "mse_method": method})
-    problems = Setup(np.zeros((1, n, d)), np.zeros((1, n)), np.zeros((1, 1)), 1, False, options)
+    arrays = (np.zeros((1, n, d)), np.zeros((1, n)), np.zeros((1, 1)))
+    problems = Setup(*arrays, 1, False, options, np.dtype(np.float64))
     assert uses_statistics(problems, in_blocks=in_blocks) is expected
     logistic = dataclasses.replace(options, loss="logistic")
     logistic_problems = dataclasses.replace(problems, options=logistic)

@@ -56,7 +56,7 @@ class Setup:
 
     features (1 or B, n, d) and targets (1 or B, n) in one float dtype, float32 for half
     precision (:func:`setup`); lr (B, 1); ``result_dtype`` the inputs' float dtype, that
-    of the fit's weights, bias and history (None: the features').
+    of the fit's weights, bias and history.
     """
 
     features: Any
@@ -65,7 +65,7 @@ class Setup:
     batch_size: int
     batched: bool
     options: Options
-    result_dtype: Any = None
+    result_dtype: Any
 
     @property
     def n_features(self) -> int:

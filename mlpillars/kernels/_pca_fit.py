@@ -88,18 +88,15 @@ def fit_pca(
     if isinstance(requested, float):
         limit = min(n_samples, n_features)
         kept = components_for_variance(kernel_name, ratios, requested, limit, xp=xp)
-    fitted = (
-        _flip_signs(axes[:kept, :], xp=xp),
-        variances[:kept] * unit * unit,  # past the dtype's range: inf, the value it holds
-        ratios[:kept],
-        xp.sqrt(variances[:kept] * (n_samples - 1)) * unit,
-        mean,
-    )
+    components = _flip_signs(axes[:kept, :], xp=xp)
+    explained = variances[:kept] * unit * unit  # past the dtype's range: inf, as it holds
+    singular_values = xp.sqrt(variances[:kept] * (n_samples - 1)) * unit
+    fitted = (components, explained, ratios[:kept], singular_values, mean)
     return PCAFit(
         *(narrowed(array, like, xp=xp) for array in fitted),
         n_samples=n_samples,
         solver=chosen_solver,
-        centred_projection=projection_cancels(fitted[0], fitted[1], mean, xp=xp),
+        centred_projection=projection_cancels(components, explained, mean, xp=xp),
     )
 
 

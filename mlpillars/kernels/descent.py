@@ -268,8 +268,8 @@ def _from_data(problems: Setup, *, xp: Any) -> GradientDescentResult:
 
 def _narrowed(fitted: GradientDescentResult, dtype: Any, *, xp: Any) -> GradientDescentResult:
     """The fit's weights, bias and history in ``dtype`` (half precision, fitted in float32;
-    None or the same dtype: as they are)."""
-    if dtype is None or fitted.weights.dtype == dtype:
+    the same dtype: as they are)."""
+    if fitted.weights.dtype == dtype:
         return fitted
     weights, bias, history = (
         xp.astype(field, dtype) for field in (fitted.weights, fitted.bias, fitted.loss_history)
