@@ -3,12 +3,15 @@ half precision, on every backend, against NumPy's float64 ``lstsq``."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
 from mlpillars.backends import FRAMEWORKS
 from mlpillars.kernels.regression import least_squares
 from mlpillars.testing import BackendCase, assert_close, backend_cases
+from mlpillars.tolerances import Tolerance, tolerance_for
 
 HALF_CASES = [
     pytest.param(
@@ -17,6 +20,14 @@ HALF_CASES = [
         marks=[pytest.mark.skip(reason=case.skip_reason)] if case.skip_reason else [],
     )
     for case in backend_cases(dtypes=("float16", "bfloat16"))
+]
+FLOAT32_CASES = [
+    pytest.param(
+        case,
+        id=case.id,
+        marks=[pytest.mark.skip(reason=case.skip_reason)] if case.skip_reason else [],
+    )
+    for case in backend_cases(dtypes=("float32",))
 ]
 
 
@@ -61,6 +72,79 @@ def test_a_tiny_independent_column_is_kept_and_a_tiny_dependent_one_refused(
     dependent = xp.asarray(np.column_stack([signal, other, 1e-12 * (signal - other)]))
     with pytest.raises(ValueError, match=r"rank-deficient: column 2 is, to within float"):
         least_squares(dependent, y, fit_intercept=fit_intercept)
+
+
+def bias_tolerance(terms: float, bias: float) -> Tolerance:
+    """float32's table entry for a bias computed from terms of size ``terms``: its
+    rounding is theirs, relative to ``terms``, not to the bias."""
+    table = tolerance_for("float32")
+    return dataclasses.replace(table, atol=table.atol * terms / max(1.0, bias))
+
+
+def centred_reference(X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, float]:
+    """Weights and bias by float64 ``lstsq`` of the values given, centred in float64."""
+    X, y = X.astype(np.float64), y.astype(np.float64)
+    feature_means, target_mean = X.mean(axis=0), y.mean()
+    weights, *_ = np.linalg.lstsq(X - feature_means, y - target_mean, rcond=None)
+    return weights, target_mean - feature_means @ weights
+
+
+@pytest.mark.parametrize("float32", FLOAT32_CASES)
+@pytest.mark.parametrize(("offset", "n"), [(1e4, 2000), (3e3, 5000), (1e6, 60)])
+def test_float32_features_far_from_zero_are_full_rank(float32: BackendCase, offset, n):
+    # float32 1e4 + N(0, 1) at n = 2000 was "rank-deficient": the part of a column
+    # independent of the intercept was judged against max(n, d) * eps of its uncentred
+    # norm; centred, the design's condition number is about 1.05
+    rng = np.random.default_rng(6)
+    X = float32.asarray(offset + rng.normal(size=(n, 2)))
+    X_host = float32.to_numpy(X)
+    y = float32.asarray(X_host.astype(np.float64) @ np.array([1.0, -2.0]) + 3.0)
+    weights, bias = centred_reference(X_host, float32.to_numpy(y))
+    result = least_squares(X, y)
+    assert_close(result.weights, weights, like=X)
+    # b = mean(y) - mean(x) . w: a difference of terms of 1e4, each rounded to float32
+    terms = abs(float(float32.to_numpy(y).mean())) + offset * np.abs(weights).sum()
+    assert_close(result.bias, bias, like=X, tolerance=bias_tolerance(terms, abs(bias)))
+
+
+def test_float32_features_far_from_zero_under_jit():
+    # traced, the rank test's flags made every weight NaN
+    jax = pytest.importorskip("jax")
+    rng = np.random.default_rng(6)
+    X = (1e4 + rng.normal(size=(2000, 2))).astype(np.float32)
+    y = (X.astype(np.float64) @ np.array([1.0, -2.0]) + 3.0).astype(np.float32)
+    framework = FRAMEWORKS["jax"]
+    arrays = [framework.from_host(host, None) for host in (X, y)]
+    weights, _ = jax.jit(lambda a, b: tuple(least_squares(a, b)))(*arrays)
+    assert_close(weights, centred_reference(X, y)[0], like=arrays[0])
+
+
+@pytest.mark.parametrize("float32", FLOAT32_CASES)
+def test_targets_far_from_zero_lose_no_digits_to_their_mean(float32: BackendCase):
+    # y of 1e8 in float32: the rounding of its mean (an ulp, 8) stayed in y - mean as a
+    # constant that the centred design does not hold; a constant y had weights of 0.02-0.08
+    rng = np.random.default_rng(7)
+    X = float32.asarray(1e4 + rng.normal(size=(60, 3)))
+    constant = least_squares(X, float32.asarray(np.full(60, 1e8)))
+    np.testing.assert_array_equal(float32.to_numpy(constant.weights), np.zeros(3))
+    assert float(float32.to_numpy(constant.bias)) == 1e8
+    y = float32.asarray(1e8 + 64 * rng.integers(-50, 50, size=60))
+    weights, bias = centred_reference(float32.to_numpy(X), float32.to_numpy(y))
+    result = least_squares(X, y)
+    assert_close(result.weights, weights, like=X)
+    assert_close(result.bias, bias, like=X)
+
+
+@pytest.mark.parametrize("float32", FLOAT32_CASES)
+def test_a_column_varying_by_an_ulp_is_the_intercepts(float32: BackendCase):
+    # centred twice, a column of 1e4 and its next float32 has a nonzero independent part:
+    # at most eps of its norm, it is still refused as dependent on the intercept
+    rng = np.random.default_rng(8)
+    ulp = float(np.spacing(np.float32(1e4)))
+    column = np.float32(1e4) + np.float32(ulp) * rng.integers(0, 2, size=50)
+    X = float32.asarray(np.column_stack([rng.normal(size=50), column]))
+    with pytest.raises(ValueError, match=r"column 1 is, to within float32 round-off"):
+        least_squares(X, float32.asarray(rng.normal(size=50)))
 
 
 def test_rank_message_names_the_problem_and_the_intercept():

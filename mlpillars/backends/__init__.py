@@ -40,7 +40,7 @@ from .frameworks import (
     full_float32_products,
     one_device_per_cpu,
 )
-from .frameworks._rank_rule import rank_tolerance
+from .frameworks._rank_rule import dependence_bound, rank_tolerance
 from .frameworks.base import StepLoop
 from .frameworks.dask import from_npy as dask_from_npy
 from .frameworks.dask import from_zarr as dask_from_zarr
@@ -68,6 +68,7 @@ __all__ = [
     "dask_from_npy",
     "dask_from_zarr",
     "dask_write_normal_zarr",
+    "dependence_bound",
     "device_of",
     "eigh",
     "erf",

@@ -3,7 +3,7 @@ the messages its rank test raises."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 from ..backends import values_readable
 from ..tolerances import dtype_name
@@ -91,16 +91,37 @@ def first_true(flags: Any, *, xp: Any) -> int:
     return int(xp.argmax(xp.reshape(xp.astype(flags, xp.int32), (-1,))))
 
 
-def rank_message(
-    column: int, where: str, relative_part: float, tolerance: float, fit_intercept: bool, dtype: Any
-) -> str:
+class RankSizes(NamedTuple):
+    """The sizes a rank error reports: the dependent column's independent part
+    (``|R_jj|``), its norm after centring and before (None without an intercept),
+    ``max(n, d) * eps`` and eps."""
+
+    part: float
+    centred_norm: float
+    raw_norm: float | None
+    tolerance: float
+    eps: float
+
+
+def rank_message(column: int, where: str, sizes: RankSizes, dtype: Any) -> str:
     """The error for a rank-deficient X whose first dependent column is ``column``."""
+    intercept = sizes.raw_norm is not None
     before = "the columns before it" + (
-        " and the intercept (a constant column is dependent)" if fit_intercept else ""
+        " and the intercept (a constant column is dependent)" if intercept else ""
     )
+    bound = sizes.tolerance * sizes.centred_norm
+    terms = f"max(n, d) * eps = {sizes.tolerance:.2g} of its norm"
+    if sizes.raw_norm is not None:
+        bound += sizes.eps * sizes.raw_norm
+        terms += (
+            f" after centring, {sizes.centred_norm:.3g}, plus eps of its norm before, "
+            f"{sizes.raw_norm:.3g}"
+        )
+    else:
+        terms += f", {sizes.centred_norm:.3g}"
     return (
         f"least_squares: X is rank-deficient{where}: column {column} is, to within "
         f"{dtype_name(dtype)} round-off, a linear combination of {before}; the part of it "
-        f"independent of them is {relative_part:.2g} of its norm, at most "
-        f"max(n, d) * eps = {tolerance:.2g}. Drop that column, or use gradient_descent with l2 > 0"
+        f"independent of them has norm {sizes.part:.2g}, at most {bound:.2g} ({terms}). "
+        f"Drop that column, or use gradient_descent with l2 > 0"
     )

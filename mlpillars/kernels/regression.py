@@ -12,6 +12,7 @@ import math
 from typing import Any, NamedTuple
 
 from ..backends import (
+    dependence_bound,
     kernel,
     materialize,
     qr,
@@ -22,7 +23,13 @@ from ..backends import (
 )
 from ._checks import as_floating, is_empty, narrowed, regression_problems, shape_text, widened
 from ._fused import FusedLeastSquares, FusedRSquared
-from ._regression_checks import check_determined, first_true, non_finite_problems, rank_message
+from ._regression_checks import (
+    RankSizes,
+    check_determined,
+    first_true,
+    non_finite_problems,
+    rank_message,
+)
 
 
 class LeastSquaresResult(NamedTuple):
@@ -47,10 +54,11 @@ def least_squares(
     .. math:: \min_{w, b} \lVert Xw + b - y\rVert^2: \quad X_c = QR, \quad
               R w = Q^T y_c, \quad b = \bar y - \bar x^T w
 
-    where ``X_c, y_c`` are X and y minus their column means (without an intercept: X, y,
-    and b = 0). QR avoids both the tutorial's explicit inverse and the squared condition
-    number of the normal equations ``(X^T X)^{-1} X^T y``. float16 and bfloat16 inputs are
-    solved in float32 and the results cast back.
+    where ``X_c, y_c`` are X and y minus their column means, centred twice (the second
+    pass takes out the rounding of a large mean: y of 1e8 + N(0, 1) in float32); without
+    an intercept X, y, and b = 0. QR avoids both the tutorial's explicit inverse and the
+    squared condition number of the normal equations ``(X^T X)^{-1} X^T y``. float16 and
+    bfloat16 inputs are solved in float32 and the results cast back.
 
     Parameters
     ----------
@@ -58,9 +66,11 @@ def least_squares(
         Full column rank (after centring), n > d with an intercept, n >= d without. The
         rank is judged on the scaled problem, as LAPACK's rank-revealing solvers do: column
         j is dependent when the part of it independent of the columns before it (R's
-        diagonal entry) is at most ``max(n, d) * eps`` of its norm, whatever the columns'
-        units. X and y must be finite. With d = 0 the weights are empty and the bias is
-        the mean of y (0 without an intercept).
+        diagonal entry) is at most ``max(n, d) * eps`` of its norm after centring,
+        whatever the columns' units, plus ``eps`` of its norm before: a column that
+        varies by no more than its values' round-off is the intercept's (float32 data of
+        1e4 +- 1 are not). X and y must be finite. With d = 0 the weights are empty and
+        the bias is the mean of y (0 without an intercept).
     y : array, shape (B, n) or (n,)
         A (B, n) y with a 2-D X solves B right-hand sides with one factorisation; a 3-D X
         is factorised once per problem (one batched call).
@@ -104,11 +114,15 @@ def least_squares(
     if features.shape[-1] == 0:
         bias = _intercept_only(target_means, not_finite, fit_intercept, xp=xp)
         return _as_result(features[:, 0, :], bias, batch_size, batched, like, xp=xp)
-    column_norms = _column_norms(features, xp=xp)
+    norms = raw_norms = _column_norms(features, xp=xp)
     if fit_intercept:
-        features = features - feature_means[:, None, :]
-        targets = targets - target_means[:, None]
-    weights, rank_deficient = _solve_by_qr(features, targets, column_norms, fit_intercept, xp=xp)
+        features, feature_means = _centred(features, feature_means[:, None, :], xp=xp)
+        targets, target_means = _centred(targets[..., None], target_means[:, None, None], xp=xp)
+        feature_means, target_means = feature_means[:, 0, :], target_means[:, 0, 0]
+        targets, norms = targets[..., 0], _column_norms(features, xp=xp)
+    else:
+        raw_norms = None  # the same columns
+    weights, rank_deficient = _solve_by_qr(features, targets, (norms, raw_norms), xp=xp)
     invalid = rank_deficient if not_finite is None else not_finite | rank_deficient
     weights = xp.where(invalid, xp.full_like(weights, math.nan), weights)
     if fit_intercept:
@@ -116,6 +130,16 @@ def least_squares(
     else:
         bias = xp.where(invalid[:, 0], weights[:, 0], xp.zeros_like(weights[:, 0]))
     return _as_result(weights, bias, batch_size, batched, like, xp=xp)
+
+
+def _centred(values: Any, means: Any, *, xp: Any) -> tuple[Any, Any]:
+    """Columns of ``values`` (1 or B, n, k) less their means (1 or B, 1, k), centred
+    twice, and the means less the second pass's: its rounding (one ulp of a large mean,
+    in every sample) would otherwise stay in the centred columns, as a constant that
+    the intercept no longer takes. A constant column is then exactly zero."""
+    centred = values - means
+    correction = xp.mean(centred, axis=-2, keepdims=True)
+    return centred - correction, means + correction
 
 
 def _intercept_only(target_means: Any, not_finite: Any, fit_intercept: bool, *, xp: Any) -> Any:
@@ -218,18 +242,18 @@ def _scaled(deviations: Any, *, xp: Any) -> tuple[Any, Any]:
 
 
 def _solve_by_qr(
-    features: Any, targets: Any, column_norms: Any, fit_intercept: bool, *, xp: Any
+    features: Any, targets: Any, norms: tuple[Any, Any], *, xp: Any
 ) -> tuple[Any, Any]:
     """Weights (B, d) minimising ``||features w - targets||`` for each problem.
 
     Parameters
     ----------
     features : array, shape (1 or B, n, d)
+        Centred with an intercept.
     targets : array, shape (1 or B, n)
-    column_norms : array, shape (1 or B, d)
-        The norms of the problem's columns, for the rank test (see :func:`_rank_deficient`).
-    fit_intercept : bool
-        Only for the error message.
+    norms : (array, array or None), each shape (1 or B, d)
+        The columns' norms as given and, with an intercept, before centring: for the
+        rank test (see :func:`_rank_deficient`).
 
     Returns
     -------
@@ -240,7 +264,7 @@ def _solve_by_qr(
     """
     n_samples, n_features = features.shape[-2:]
     q, r = qr(features)  # (1 or B, n, d), (1 or B, d, d)
-    rank_deficient = _rank_deficient(r, column_norms, n_samples, fit_intercept, xp=xp)
+    rank_deficient = _rank_deficient(r, norms, n_samples, xp=xp)
     # One design shared by B targets: they are the B columns of one right-hand side, so
     # (1, n, B); else each problem has its own column, (B, n, 1).
     columns = targets.shape[0] if features.shape[0] == 1 else 1
@@ -257,34 +281,43 @@ def _column_norms(features: Any, *, xp: Any) -> Any:
     return largest * xp.sqrt(xp.sum((features / divisor[:, None, :]) ** 2, axis=-2))
 
 
-def _rank_deficient(
-    r: Any, column_norms: Any, n_samples: int, fit_intercept: bool, *, xp: Any
-) -> Any:
+def _rank_deficient(r: Any, norms: tuple[Any, Any], n_samples: int, *, xp: Any) -> Any:
     """Whether each problem's columns are dependent, judged on the scaled problem.
 
     ``|R_jj|`` is the norm of the part of column j independent of the columns before it
     (and of the intercept's column of ones, after centring); a column is dependent when
-    that part is at most ``max(n, d) * eps`` of the column's own norm (the R of X scaled
-    to unit columns, as LAPACK's gelsy tests it), so that a column's units do not matter.
+    that part is within round-off (:func:`mlpillars.backends.dependence_bound`):
+    ``max(n, d) * eps`` of the centred column's norm, so that a column's units do not
+    matter, plus ``eps`` of its norm before centring. ``norms``: the columns' norms as
+    factorised and before centring (None without an intercept), each (1 or B, d).
     Raises where R's values can be read (on a GPU after one sync, as NumPy's and
     scikit-learn's fits would); where they cannot (traced), returns which problems are
     rank-deficient, (1 or B, 1), for their weights to be NaN.
     """
-    n_features = r.shape[-1]
-    relative = xp.abs(xp.linalg.diagonal(r)) / xp.where(
-        column_norms > 0, column_norms, xp.ones_like(column_norms)
-    )  # (1 or B, d); a zero column has R_jj = 0
-    tolerance = rank_tolerance(n_samples, n_features, xp.finfo(r.dtype).eps)
-    dependent = relative <= tolerance
+    n_features, eps = r.shape[-1], xp.finfo(r.dtype).eps
+    independent = xp.abs(xp.linalg.diagonal(r))  # (1 or B, d); a zero column's is 0
+    bound = dependence_bound(*norms, n_samples, n_features, eps)
+    dependent = independent <= bound
     deficient = xp.any(dependent, axis=-1, keepdims=True)
     if not values_readable(deficient):
         return deficient
     if bool(xp.any(deficient)):
         first = first_true(dependent, xp=xp)
-        relative_part = float(xp.reshape(relative, (-1,))[first])
         problem, column = divmod(first, n_features)
         where = f" (problem {problem})" if r.shape[0] > 1 else ""
-        raise ValueError(
-            rank_message(column, where, relative_part, tolerance, fit_intercept, r.dtype)
+        sizes = RankSizes(
+            part=float(xp.reshape(independent, (-1,))[first]),
+            centred_norm=_entry(norms[0], problem, column),
+            raw_norm=_entry(norms[1], problem, column),
+            tolerance=rank_tolerance(n_samples, n_features, eps),
+            eps=float(eps),
         )
+        raise ValueError(rank_message(column, where, sizes, r.dtype))
     return deficient
+
+
+def _entry(norms: Any, problem: int, column: int) -> Any:
+    """One column's norm (a float) from norms (1 or B, d), or None where norms is None."""
+    if norms is None:
+        return None
+    return float(norms[problem if norms.shape[0] > 1 else 0, column])

@@ -6,8 +6,9 @@ column norms computed without overflow, the rank test; and forms Q to multiply y
 Here the same fit runs on the path where every check passes, with the checks made as
 cheaply as that allows: the column norms are plain sums of squares (trusted where finite
 and not near the subnormals, as in :mod:`._numpy_squares`), a NaN or infinity in X or y
-shows in those sums, and the rank test is the kernel's (``|R_jj|`` at most
-``max(n, d) * eps`` of column j's norm). Q is never formed: the QR of ``[X_c | y_c]``
+shows in those sums, X and y are centred twice and the rank test is the kernel's
+(``_rank_rule``: ``|R_jj|`` against ``max(n, d) * eps`` of column j's centred norm,
+plus ``eps`` of its norm). Q is never formed: the QR of ``[X_c | y_c]``
 holds R and ``Q^T y`` side by side (the reflections applied to y as to X), one LAPACK
 ``geqrf`` and one ``trtrs`` for one design. Where any check fails this answers
 ``NotImplemented``, and the kernel's formula runs: it raises the error that names the bad
@@ -24,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from ._numpy_squares import sums_of_squares, untrusted
-from ._rank_rule import rank_tolerance
+from ._rank_rule import dependence_bound
 
 
 def least_squares(features: np.ndarray, targets: np.ndarray, fit_intercept: bool) -> Any:
@@ -45,13 +46,19 @@ def least_squares(features: np.ndarray, targets: np.ndarray, fit_intercept: bool
     if untrusted(squared_norms, n_samples) is not None or not _finite(targets):
         return NotImplemented  # NaN, infinity, a zero column, or a column to be scaled
     augmented, feature_means, target_means = _augmented(features, targets, fit_intercept)
+    norms = np.sqrt(squared_norms), None
+    if feature_means is not None:
+        centred_squares = sums_of_squares(np.swapaxes(augmented[..., :n_features], -1, -2))
+        if untrusted(centred_squares, n_samples) is not None:
+            return NotImplemented  # a constant column, or one to be scaled
+        norms = np.sqrt(centred_squares), norms[0]
     upper = _triangular_factor(augmented)  # [[R, Q^T y], [0, .]] (1 or B, ., d + columns)
     if upper is None:
         return NotImplemented
     factor, projected = upper[..., :n_features, :n_features], upper[..., :n_features, n_features:]
-    relative = np.abs(np.diagonal(factor, axis1=-2, axis2=-1)) / np.sqrt(squared_norms)
-    tolerance = rank_tolerance(n_samples, n_features, np.finfo(factor.dtype).eps)
-    if not float(np.minimum.reduce(relative, axis=None)) > tolerance:
+    independent = np.abs(np.diagonal(factor, axis1=-2, axis2=-1))
+    bound = dependence_bound(*norms, n_samples, n_features, np.finfo(factor.dtype).eps)
+    if not np.all(independent > bound):
         return NotImplemented  # a dependent column (or NaN): the kernel names it
     weights = _solved(factor, projected)
     if feature_means is None:
@@ -83,6 +90,12 @@ def _augmented(
     np.subtract(features, feature_means[:, None, :], out=augmented[..., :n_features])
     means = np.reshape(target_means, (-1, 1, columns))
     np.subtract(right, means, out=augmented[..., n_features:])
+    # centred twice, as the kernel's: the rounding of a large mean leaves the centred
+    # columns, and the means take it
+    corrections = np.add.reduce(augmented, axis=-2, keepdims=True) / n_samples
+    augmented -= corrections
+    feature_means += corrections[:, 0, :n_features]
+    target_means = target_means + np.reshape(corrections[..., n_features:], (-1,))  # (B,)
     return augmented, feature_means, target_means
 
 

@@ -3,8 +3,9 @@ check passes.
 
 As NumPy's (``_numpy_regression``): the column norms are plain sums of squares, trusted
 where finite and not near the subnormals (``_torch_squares``' rule), a NaN or infinity
-in X shows in them and one in y in its sum, and the rank test is the kernel's (``|R_jj|``
-at most ``max(n, d) * eps`` of column j's norm). Q is never formed: the R of
+in X shows in them and one in y in its sum, X and y are centred twice and the rank test
+is the kernel's (``_rank_rule``: ``|R_jj|`` against ``max(n, d) * eps`` of column j's
+centred norm, plus ``eps`` of its norm). Q is never formed: the R of
 ``[X_c | y_c]`` holds R and ``Q^T y`` side by side (``torch.linalg.qr(mode="r")``), then
 one triangular solve. Where a check fails this answers ``NotImplemented`` and the
 kernel's formula runs: it raises the error that names the bad value or the dependent
@@ -17,7 +18,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from ._rank_rule import rank_tolerance
+from ._rank_rule import dependence_bound
 from ._torch_derivatives import recorded
 from ._torch_squares import trusted
 
@@ -45,11 +46,19 @@ def least_squares(features: Any, targets: Any, fit_intercept: bool) -> Any:
     if not (trusted(smallest, largest, n_samples, features.dtype) and math.isfinite(target_sum)):
         return NotImplemented  # NaN, infinity, a zero column, or a column to be scaled
     augmented, feature_means, target_means = _augmented(features, targets, fit_intercept)
+    norms = squared_norms.sqrt(), None
+    if feature_means is not None:
+        centred = augmented[..., :n_features].detach()
+        centred_squares = torch.linalg.vecdot(centred.mT, centred.mT)
+        smallest, largest = torch.aminmax(centred_squares)
+        if not trusted(float(smallest), float(largest), n_samples, features.dtype):
+            return NotImplemented  # a constant column, or one to be scaled
+        norms = centred_squares.sqrt(), norms[0]
     upper = torch.linalg.qr(augmented, mode=_qr_mode(augmented)).R  # [[R, Q^T y], [0, .]]
     factor, projected = upper[..., :n_features, :n_features], upper[..., :n_features, n_features:]
-    tolerance = rank_tolerance(n_samples, n_features, torch.finfo(features.dtype).eps)
-    relative = factor.detach().diagonal(dim1=-2, dim2=-1).abs() / squared_norms.sqrt()
-    if not float(relative.min()) > tolerance:
+    independent = factor.detach().diagonal(dim1=-2, dim2=-1).abs()
+    bound = dependence_bound(*norms, n_samples, n_features, torch.finfo(features.dtype).eps)
+    if not bool((independent > bound).all()):
         return NotImplemented  # a dependent column (or NaN): the kernel names it
     solution = torch.linalg.solve_triangular(factor, projected, upper=True)  # (., d, columns)
     weights = solution.mT.reshape(-1, n_features)
@@ -81,5 +90,8 @@ def _augmented(features: Any, targets: Any, fit_intercept: bool) -> tuple[Any, A
     if not fit_intercept:
         return augmented, None, None
     means = augmented.mean(dim=-2, keepdim=True)  # one call for X's and y's
+    centred = augmented - means
+    corrections = centred.mean(dim=-2, keepdim=True)  # centred twice, as the kernel's
+    means = means + corrections
     feature_means, target_means = means[:, 0, :n_features], means[:, 0, n_features:]
-    return augmented - means, feature_means, target_means.reshape(-1)
+    return centred - corrections, feature_means, target_means.reshape(-1)
