@@ -595,21 +595,25 @@ def test_torch_normalize_and_cosine_take_trusted_norms_only(rng, dtype_name):
 def test_torch_normalize_declines_what_it_cannot_read_or_hold(rng):
     torch = pytest.importorskip("torch")
     x = torch.asarray(rng.normal(size=(3, 4)))
-    for array in (x.half(), x.bfloat16(), torch.full((2, 3), math.nan)):
+    with _recorded_answers("torch", "normalize") as answers:
+        mp.normalize(torch.full((2, 3), math.nan))
+    assert answers == [NotImplemented]
+    for half in (x.half(), x.bfloat16()):  # computed in float32: torch's own takes it
         with _recorded_answers("torch", "normalize") as answers:
-            mp.normalize(array)
-        assert answers == [NotImplemented]
+            result = mp.normalize(half)
+        assert len(answers) == 1 and answers[0] is not NotImplemented
+        assert_close(result, _unit_rows(half.float().numpy(), 1), like=half)
     compiled = torch.compile(mp.normalize, fullgraph=True)
     with _recorded_answers("torch", "normalize") as answers:
         assert_close(compiled(x), _unit_rows(x.numpy(), 1), like=x)
     assert answers == [NotImplemented]  # under torch.compile no norm is read
 
 
-def test_numpy_normalize_leaves_half_precision_to_the_formula(rng):
+def test_numpy_normalize_computes_half_precision_in_float32(rng):
     x = rng.normal(size=(3, 5)).astype(np.float16)
     with _recorded_answers("numpy", "normalize") as answers:
         result = mp.normalize(x)
-    assert answers == [NotImplemented]
+    assert len(answers) == 1 and answers[0].dtype == np.float32
     assert result.dtype == np.float16
     assert_close(result, _unit_rows(x, 1), like=x)
 

@@ -10,6 +10,7 @@ import inspect
 import re
 import warnings
 from dataclasses import replace
+from fractions import Fraction
 from typing import Any
 
 import numpy as np
@@ -499,5 +500,30 @@ def test_r_squared_of_data_far_from_zero_of_huge_values_and_of_zero_samples(xp: 
         assert_close(mp.r_squared(y_true, y_pred), expected, like=y_true)
     with pytest.raises(ValueError, match=r"^r_squared: .* at least one sample"):
         mp.r_squared(xp.asarray(np.zeros((3, 0))), xp.asarray(np.zeros((3, 0))))
+
+
+def exact_r_squared(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    """R^2 of one row in exact rational arithmetic, rounded to float."""
+    truth, prediction = ([Fraction(float(v)) for v in row] for row in (y_true, y_pred))
+    mean = sum(truth) / len(truth)
+    total = sum((t - mean) ** 2 for t in truth)
+    residual = sum((t - p) ** 2 for t, p in zip(truth, prediction, strict=True))
+    return float(1 - residual / total)
+
+
+def test_r_squared_near_the_largest_float(xp: BackendCase):
+    # y_true - y_true[0] of 1e308 and -1e308 overflows (every backend gave NaN); errors
+    # and spreads past 2**126 (float32) had reciprocals that XLA on CPU flushes to zero,
+    # scores of 1 or 0 on JAX (exact: -35, 0.99977)
+    largest = float(np.finfo(xp.dtype_name).max)
+    rows = [
+        ([0.6, -0.6], [0.6, -0.15]),
+        ([0.03, -0.03, 0.0], [-0.15, 0.15, 0.0]),
+        ([0.0, 0.3, 0.15, 0.06], [0.0, 0.303, 0.1515, 0.0606]),
+    ]
+    for truth, prediction in rows:
+        y_true, y_pred = (xp.asarray(np.array(row) * largest) for row in (truth, prediction))
+        expected = exact_r_squared(xp.to_numpy(y_true), xp.to_numpy(y_pred))
+        assert_close(mp.r_squared(y_true, y_pred), expected, like=y_true)
     empty_batch = xp.asarray(np.zeros((0, 4)))
     assert_close(mp.r_squared(empty_batch, empty_batch), np.zeros(0), like=empty_batch)

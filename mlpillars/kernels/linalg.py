@@ -10,8 +10,18 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from ..backends import kernel, reduce_max
-from ._checks import as_floating, as_floating_array, check_axis, check_ndim, is_empty, shape_text
+from ._checks import (
+    as_floating,
+    as_floating_array,
+    check_axis,
+    check_ndim,
+    is_empty,
+    narrowed,
+    shape_text,
+    widened,
+)
 from ._fused import FusedCosineSimilarity, FusedLinear, FusedNormalize
+from ._magnitudes import shrink_factors
 from .activations import activation_function
 
 _ONE_AXIS_OR_MORE = tuple(range(1, 33))
@@ -138,7 +148,9 @@ def normalize(x: Any, /, *, axis: int = -1, xp: Any, fused: FusedNormalize | Non
     .. math:: \hat{x} = x / \lVert x \rVert_2 \quad (\hat{x} = 0 \text{ where } x = 0)
 
     The vector is first divided by its largest absolute value, so the squares cannot
-    overflow (float32 vectors with entries near 1e20 still normalise correctly).
+    overflow (float32 vectors with entries near 1e20 still normalise correctly). float16
+    and bfloat16 are computed in float32 and cast back: float16's sum of the scaled
+    squares passes 65504 past 65504 entries, and some backends flush its subnormals.
 
     Parameters
     ----------
@@ -152,11 +164,12 @@ def normalize(x: Any, /, *, axis: int = -1, xp: Any, fused: FusedNormalize | Non
     x = as_floating_array(x, xp=xp, kernel="normalize", name="x")
     check_ndim("normalize", "x", x, _ONE_AXIS_OR_MORE)
     axis = check_axis("normalize", "x", x, axis)
-    if fused is not None and not is_empty(x):
-        unit = fused(x, axis=axis, xp=xp, scaled=_unit_vectors)
+    wide = widened(x, xp=xp)
+    if fused is not None and not is_empty(wide):
+        unit = fused(wide, axis=axis, xp=xp, scaled=_unit_vectors)
         if unit is not NotImplemented:
-            return unit
-    return _unit_vectors(x, axis, xp=xp)
+            return narrowed(unit, x, xp=xp)
+    return narrowed(_unit_vectors(wide, axis, xp=xp), x, xp=xp)
 
 
 @kernel(arrays=("a", "b"), known_sizes=True)  # array-api-compat's Dask clip
@@ -177,7 +190,8 @@ def cosine_similarity(
     -------
     array, shape (n, m)
         With a 1-D argument its axis is dropped: (d,), (m, d) -> (m,); (d,), (d,) -> ().
-        Values are clipped to [-1, 1] against round-off.
+        Values are clipped to [-1, 1] against round-off. float16 and bfloat16 are
+        computed in float32 and cast back, as :func:`normalize`.
     """
     a, b = as_floating(a, b, xp=xp, kernel="cosine_similarity", names=("a", "b"))
     check_ndim("cosine_similarity", "a", a, (1, 2))
@@ -187,8 +201,8 @@ def cosine_similarity(
             f"cosine_similarity: a has {a.shape[-1]} features but b has {b.shape[-1]} "
             f"(a: {shape_text(a)}, b: {shape_text(b)}); both need the same last dimension"
         )
-    a_rows = a if a.ndim == 2 else xp.expand_dims(a, axis=0)
-    b_rows = b if b.ndim == 2 else xp.expand_dims(b, axis=0)
+    a_rows = widened(a if a.ndim == 2 else xp.expand_dims(a, axis=0), xp=xp)
+    b_rows = widened(b if b.ndim == 2 else xp.expand_dims(b, axis=0), xp=xp)
     similarity = NotImplemented
     if fused is not None and not (is_empty(a_rows) or is_empty(b_rows)):
         similarity = fused(a_rows, b_rows, xp=xp, scaled=_unit_vectors)
@@ -199,7 +213,7 @@ def cosine_similarity(
         similarity = similarity[:, 0]
     if a.ndim == 1:
         similarity = similarity[0, ...]
-    return similarity
+    return narrowed(similarity, a, xp=xp)
 
 
 def _layer(
@@ -227,18 +241,14 @@ def _affine(x: Any, weight: Any, bias: Any, *, xp: Any) -> Any:
     return product if bias is None else product + bias
 
 
-_HUGE = 2.0**100
-"""Vectors whose largest entry exceeds this are first scaled by the exact power of two
-``2**-64``: some compilers (XLA on CPU) divide by multiplying with the reciprocal, and
-1 / 9e37 is subnormal in float32, flushed to zero."""
-
-
 def _unit_vectors(x: Any, axis: int, *, xp: Any) -> Any:
+    """``x / ||x||`` along ``axis`` (zero vectors zero), x divided by its largest
+    magnitude first (brought into range where that passes ``_magnitudes.HUGE``)."""
     if is_empty(x):  # empty in, empty out (Dask cannot reduce an empty chunk)
         return xp.zeros_like(x)
     largest = reduce_max(xp.abs(x), axis=axis, keepdims=True, xp=xp)
-    if float(xp.finfo(x.dtype).max) > _HUGE:  # not float16: it holds neither _HUGE nor 2**-64
-        shrink = xp.where(largest > _HUGE, xp.full_like(largest, 2.0**-64), xp.ones_like(largest))
+    shrink = shrink_factors(largest, xp=xp)
+    if shrink is not None:
         x, largest = x * shrink, largest * shrink
     nonzero_largest = xp.where(largest == 0, xp.ones_like(largest), largest)
     scaled = x / nonzero_largest  # at most 1 in magnitude: the squares cannot overflow

@@ -23,6 +23,7 @@ from ..backends import (
 )
 from ._checks import as_floating, is_empty, narrowed, regression_problems, shape_text, widened
 from ._fused import FusedLeastSquares, FusedRSquared
+from ._magnitudes import shrink_factors
 from ._regression_checks import (
     RankSizes,
     check_determined,
@@ -175,7 +176,10 @@ def r_squared(y_true: Any, y_pred: Any, /, *, xp: Any, fused: FusedRSquared | No
     ``y_pred - y_true``, are each scaled by their largest magnitude, which R^2 does not
     see: the sums of squares then neither lose the digits of data far from zero (float32
     values of 1e8 + N(0, 1)) nor overflow (float32 values of 1e30, float16 errors of 300
-    against a spread of 1), and a constant y_true is exactly constant.
+    against a spread of 1), and a constant y_true is exactly constant. Slices of values
+    near the largest float are first scaled by an exact power of two, so that their
+    differences cannot overflow (1e308 and -1e308). float16 and bfloat16 are computed in
+    float32 and cast back.
 
     Parameters
     ----------
@@ -201,17 +205,20 @@ def r_squared(y_true: Any, y_pred: Any, /, *, xp: Any, fused: FusedRSquared | No
             f"along the last axis; got y_true: {shape_text(y_true)}, y_pred: "
             f"{shape_text(y_pred)}"
         )
+    like = y_true
+    y_true, y_pred = widened(y_true, xp=xp), widened(y_pred, xp=xp)
     if fused is not None and not is_empty(y_true):
         score = fused(y_true, y_pred, xp=xp, scaled=_scaled_score)
         if score is not NotImplemented:
-            return score
-    return _scaled_score(y_true, y_pred, xp=xp)
+            return narrowed(score, like, xp=xp)
+    return narrowed(_scaled_score(y_true, y_pred, xp=xp), like, xp=xp)
 
 
 def _scaled_score(y_true: Any, y_pred: Any, *, xp: Any) -> Any:
     """R^2 (...) of y_true and y_pred (..., n), n >= 1, by the scaled sums of squares
     (see :func:`r_squared`); offered to a framework's own for the slices it does not
     trust."""
+    y_true, y_pred = _in_range(y_true, y_pred, xp=xp)
     true_scaled, spread = _scaled(y_true - y_true[..., :1], xp=xp)
     error_scaled, miss = _scaled(y_pred - y_true, xp=xp)
     residual_sum = xp.sum(error_scaled**2, axis=-1)
@@ -224,6 +231,23 @@ def _scaled_score(y_true: Any, y_pred: Any, *, xp: Any) -> Any:
     scale = (miss / xp.where((constant | exact)[..., None], miss, spread))[..., 0]
     ratio = (scale * ratio) * scale
     return xp.where(constant, xp.astype(exact, ratio.dtype), 1 - ratio)
+
+
+def _in_range(y_true: Any, y_pred: Any, *, xp: Any) -> tuple[Any, Any]:
+    """Both (..., n) multiplied by ``_magnitudes.SHRINK`` in the slices whose largest
+    magnitude passes ``_magnitudes.HUGE`` (R^2 does not see the scale): their differences
+    then stay finite, and dividing by the largest of them never takes a subnormal
+    reciprocal."""
+    if is_empty(y_true):  # zero problems: nothing to reduce
+        return y_true, y_pred
+    largest = xp.maximum(
+        reduce_max(xp.abs(y_true), axis=-1, keepdims=True, xp=xp),
+        reduce_max(xp.abs(y_pred), axis=-1, keepdims=True, xp=xp),
+    )
+    shrink = shrink_factors(largest, xp=xp)
+    if shrink is None:
+        return y_true, y_pred
+    return y_true * shrink, y_pred * shrink
 
 
 def _scaled(deviations: Any, *, xp: Any) -> tuple[Any, Any]:
