@@ -610,6 +610,18 @@ def test_jax_attention_declines_float64_other_value_widths_and_large_scores(monk
     assert _answers_and_check(float32, q, k, v, is_causal=True) == [NotImplemented]
 
 
+@pytest.mark.parametrize("dtype_name", ["float16", "bfloat16"])
+def test_jax_half_precision_attention_under_jit_on_a_cpu(rng, dtype_name):
+    # float16 reached jax.nn.dot_product_attention, whose CPU dot_general refuses
+    # F16_F16_F32 under jax.jit: the call raised ValueError
+    jax = pytest.importorskip("jax")
+    case = _backend_case("jax", dtype_name)
+    q, k, v = (case.asarray(_normal(rng, 2, 4, 5, 8)) for _ in range(3))
+    jitted = jax.jit(lambda *arrays: scaled_dot_product_attention(*arrays))
+    host = [case.to_numpy(array).astype(np.float64) for array in (q, k, v)]
+    assert_close(jitted(q, k, v), scaled_dot_product_attention(*host), like=q)
+
+
 def test_torch_attention_takes_large_scores_on_cpu_even_in_float64(monkeypatch, rng):
     q, k, v = (_normal(rng, 2, 5, 4) for _ in range(3))
     monkeypatch.setattr(attention, "BLOCKED_ABOVE_ELEMENTS", 10)

@@ -130,6 +130,19 @@ def test_cross_entropy_with_labels(xp: BackendCase, rng: np.random.Generator, re
     assert_close(mp.cross_entropy(logits, labels, reduction=reduction), expected, like=logits)
 
 
+@pytest.mark.parametrize("dtype_name", ["uint16", "uint32", "uint64"])
+def test_cross_entropy_with_torchs_wide_unsigned_labels(rng, dtype_name):
+    # torch has no aminmax for these: the labels' range check raised NotImplementedError
+    torch = pytest.importorskip("torch")
+    logits = torch.asarray(rng.normal(size=(5, 4)))
+    labels = torch.tensor([0, 1, 2, 3, 1])
+    expected = -scipy.special.log_softmax(logits.numpy(), axis=-1)[np.arange(5), labels.numpy()]
+    unsigned = labels.to(getattr(torch, dtype_name))
+    assert_close(mp.cross_entropy(logits, unsigned, reduction="none"), expected, like=logits)
+    with pytest.raises(ValueError, match=r"cross_entropy: .*label"):
+        mp.cross_entropy(logits, torch.tensor([0, 4, 1, 1, 1]).to(unsigned.dtype))
+
+
 def test_cross_entropy_with_probabilities_on_first_axis(xp: BackendCase, rng):
     logits = xp.asarray(rng.normal(size=(4, 3)))
     target_host = rng.dirichlet(np.ones(4), size=3).T  # classes on axis 0

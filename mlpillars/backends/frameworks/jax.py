@@ -107,6 +107,14 @@ class JaxFramework(Framework):
     def is_gpu(self, device: Any) -> bool:
         return getattr(device, "platform", "cpu") in ("gpu", "cuda", "rocm")
 
+    def _runs_on_gpu(self, array: Any) -> bool:
+        """Whether a computation on ``array`` runs on a GPU: its device's, or for a
+        tracer or an uncommitted array, JAX's default backend's."""
+        device = self.device_of(array)
+        if device is not None:
+            return self.is_gpu(device)
+        return self.load().default_backend() in ("gpu", "cuda", "rocm")
+
     # -- moving arrays -------------------------------------------------------------------
     def enable_x64(self) -> None:
         """Turn on JAX's 64-bit mode, without which float64 arrays become float32."""
@@ -267,11 +275,14 @@ class JaxFramework(Framework):
         batch axes are flattened and the head and length axes swapped on the way in and
         out; a float mask goes in as ``bias``, a boolean one as ``mask``; grouped heads
         need no flag (Hk dividing Hq is enough). Declines float64 (its softmax always runs
-        in float32, which would cost float64 results their precision), Ev != E (its v
-        must have k's shape) and scores above the kernel's plain-path limit (the XLA
-        version holds every score).
+        in float32, which would cost float64 results their precision), float16 off a GPU
+        (XLA's CPU ``dot_general`` refuses its F16_F16_F32 precision: under ``jax.jit``
+        the call raised), Ev != E (its v must have k's shape) and scores above the
+        kernel's plain-path limit (the XLA version holds every score).
         """
         if q.dtype == xp.float64 or v.shape[-1] != q.shape[-1] or exceeds_plain_limit:
+            return NotImplemented
+        if q.dtype == xp.float16 and not self._runs_on_gpu(q):
             return NotImplemented
         batch_shape = tuple(q.shape[:-3])
         output = self.load().nn.dot_product_attention(

@@ -205,6 +205,8 @@ class TorchFramework(Framework):
         # 18 for both
         import torch  # not self.load(): torch.compile cannot trace importlib
 
+        if array.dtype in (torch.uint16, torch.uint32, torch.uint64):  # no aminmax for them
+            array = array.to(torch.int64)  # uint64 past 2**63 turns negative: out of range
         return tuple(torch.aminmax(array))  # type: ignore[return-value]
 
     def largest_magnitude(self, array: Any, *, xp: ModuleType) -> float:
