@@ -89,6 +89,28 @@ def _left_to_the_formula(backend: str, X: np.ndarray, y: np.ndarray) -> None:
     assert answers == [NotImplemented]
 
 
+def test_float32_far_from_zero_fits_in_the_frameworks_own(rng, backend):
+    # R_jj of 1e4 +- 1 is 1e-4 of the column's norm, below (n + 1) eps at n = 2000: the
+    # bound is taken again from the centred norms (R's columns'), and the fit answered
+    X = (1e4 + rng.normal(size=(2000, 2))).astype(np.float32)
+    y = (X.astype(np.float64) @ np.array([1.0, -2.0]) + 3.0).astype(np.float32)
+    case = _case(backend, "float32")
+    with _recorded_answers(backend, "least_squares") as answers:
+        result = mp.least_squares(case.asarray(X), case.asarray(y))
+    assert len(answers) == 1 and answers[0] is not NotImplemented
+    formula = mp.least_squares.generic(case.asarray(X), case.asarray(y), xp=case.xp)
+    assert_close(result.weights, formula.weights, like=case.asarray(X))
+    assert_close(result.weights, _reference(X, y, True)[0], like=case.asarray(X))
+    # the bias, mean(y) - mean(x) . w, is a difference of terms of 1e4: their rounding
+    assert abs(float(result.bias) - float(formula.bias)) < 1e4 * 3 * 1e-5
+    ulp = float(np.spacing(np.float32(1e4)))  # a column of 1e4 and its next float32
+    X[:, 1] = np.float32(1e4) + np.float32(ulp) * rng.integers(0, 2, size=2000)
+    with _recorded_answers(backend, "least_squares") as answers:
+        with pytest.raises(ValueError, match="column 1 is, to within float32 round-off"):
+            mp.least_squares(case.asarray(X), case.asarray(y))
+    assert answers == [NotImplemented]
+
+
 @pytest.mark.parametrize(
     "spoil",
     ["nan in X", "inf in y", "zero column", "dependent column", "huge column", "tiny column"],

@@ -115,15 +115,14 @@ def least_squares(
     if features.shape[-1] == 0:
         bias = _intercept_only(target_means, not_finite, fit_intercept, xp=xp)
         return _as_result(features[:, 0, :], bias, batch_size, batched, like, xp=xp)
-    norms = raw_norms = _column_norms(features, xp=xp)
+    raw_norms = None  # the columns' norms before centring (without an intercept: R's)
     if fit_intercept:
+        raw_norms = _column_norms(features, xp=xp)
         features, feature_means = _centred(features, feature_means[:, None, :], xp=xp)
         targets, target_means = _centred(targets[..., None], target_means[:, None, None], xp=xp)
         feature_means, target_means = feature_means[:, 0, :], target_means[:, 0, 0]
-        targets, norms = targets[..., 0], _column_norms(features, xp=xp)
-    else:
-        raw_norms = None  # the same columns
-    weights, rank_deficient = _solve_by_qr(features, targets, (norms, raw_norms), xp=xp)
+        targets = targets[..., 0]
+    weights, rank_deficient = _solve_by_qr(features, targets, raw_norms, xp=xp)
     invalid = rank_deficient if not_finite is None else not_finite | rank_deficient
     weights = xp.where(invalid, xp.full_like(weights, math.nan), weights)
     if fit_intercept:
@@ -265,9 +264,7 @@ def _scaled(deviations: Any, *, xp: Any) -> tuple[Any, Any]:
     return deviations / largest, largest
 
 
-def _solve_by_qr(
-    features: Any, targets: Any, norms: tuple[Any, Any], *, xp: Any
-) -> tuple[Any, Any]:
+def _solve_by_qr(features: Any, targets: Any, raw_norms: Any, *, xp: Any) -> tuple[Any, Any]:
     """Weights (B, d) minimising ``||features w - targets||`` for each problem.
 
     Parameters
@@ -275,9 +272,9 @@ def _solve_by_qr(
     features : array, shape (1 or B, n, d)
         Centred with an intercept.
     targets : array, shape (1 or B, n)
-    norms : (array, array or None), each shape (1 or B, d)
-        The columns' norms as given and, with an intercept, before centring: for the
-        rank test (see :func:`_rank_deficient`).
+    raw_norms : array, shape (1 or B, d), or None
+        With an intercept, the columns' norms before centring, for the rank test (see
+        :func:`_rank_deficient`); the norms as factorised are R's columns'.
 
     Returns
     -------
@@ -288,6 +285,7 @@ def _solve_by_qr(
     """
     n_samples, n_features = features.shape[-2:]
     q, r = qr(features)  # (1 or B, n, d), (1 or B, d, d)
+    norms = _column_norms(r, xp=xp), raw_norms  # Q keeps each column's norm in R's
     rank_deficient = _rank_deficient(r, norms, n_samples, xp=xp)
     # One design shared by B targets: they are the B columns of one right-hand side, so
     # (1, n, B); else each problem has its own column, (B, n, 1).
@@ -298,8 +296,8 @@ def _solve_by_qr(
 
 
 def _column_norms(features: Any, *, xp: Any) -> Any:
-    """Each column's 2-norm, (1 or B, d), computed without overflow: ``s * ||x / s||``
-    with ``s`` the column's largest magnitude."""
+    """Each column's 2-norm, (1 or B, d), of features (1 or B, n, d), computed without
+    overflow: ``s * ||x / s||`` with ``s`` the column's largest magnitude."""
     largest = xp.max(xp.abs(features), axis=-2)  # (1 or B, d)
     divisor = xp.where(largest > 0, largest, xp.ones_like(largest))
     return largest * xp.sqrt(xp.sum((features / divisor[:, None, :]) ** 2, axis=-2))

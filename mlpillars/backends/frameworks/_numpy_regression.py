@@ -46,24 +46,38 @@ def least_squares(features: np.ndarray, targets: np.ndarray, fit_intercept: bool
     if untrusted(squared_norms, n_samples) is not None or not _finite(targets):
         return NotImplemented  # NaN, infinity, a zero column, or a column to be scaled
     augmented, feature_means, target_means = _augmented(features, targets, fit_intercept)
-    norms = np.sqrt(squared_norms), None
-    if feature_means is not None:
-        centred_squares = sums_of_squares(np.swapaxes(augmented[..., :n_features], -1, -2))
-        if untrusted(centred_squares, n_samples) is not None:
-            return NotImplemented  # a constant column, or one to be scaled
-        norms = np.sqrt(centred_squares), norms[0]
     upper = _triangular_factor(augmented)  # [[R, Q^T y], [0, .]] (1 or B, ., d + columns)
     if upper is None:
         return NotImplemented
     factor, projected = upper[..., :n_features, :n_features], upper[..., :n_features, n_features:]
-    independent = np.abs(np.diagonal(factor, axis1=-2, axis2=-1))
-    bound = dependence_bound(*norms, n_samples, n_features, np.finfo(factor.dtype).eps)
-    if not np.all(independent > bound):
-        return NotImplemented  # a dependent column (or NaN): the kernel names it
+    if not _full_rank(factor, np.sqrt(squared_norms), feature_means is not None, n_samples):
+        return NotImplemented  # a dependent column (or NaN, or a bound not trusted)
     weights = _solved(factor, projected)
     if feature_means is None:
         return weights, np.zeros(weights.shape[:1], dtype=weights.dtype)
     return weights, target_means - np.add.reduce(weights * feature_means, axis=-1)
+
+
+def _full_rank(factor: np.ndarray, norms: np.ndarray, centred: bool, n_samples: int) -> bool:
+    """The kernel's rank test (``_rank_rule``) on R (1 or B, d, d; below its diagonal
+    unread) and the columns' norms (1 or B, d), as given (``centred``: before centring).
+    The centred columns' norms are R's columns', at most the columns' own: they are
+    computed only where the columns pass at the larger bound (a column far from zero).
+    False where a column is dependent, or its centred sum of squares is not trusted."""
+    n_features, eps = factor.shape[-1], np.finfo(factor.dtype).eps
+    independent = np.abs(np.diagonal(factor, axis1=-2, axis2=-1))
+    if np.all(
+        independent
+        > dependence_bound(norms, norms if centred else None, n_samples, n_features, eps)
+    ):
+        return True
+    if not centred:
+        return False
+    centred_squares = np.add.reduce(np.square(np.triu(factor)), axis=-2)  # (1 or B, d)
+    if untrusted(centred_squares, n_samples) is not None:
+        return False  # a constant column, or one to be scaled: the kernel's formula
+    bound = dependence_bound(np.sqrt(centred_squares), norms, n_samples, n_features, eps)
+    return bool(np.all(independent > bound))
 
 
 def _finite(targets: np.ndarray) -> bool:
@@ -75,9 +89,13 @@ def _finite(targets: np.ndarray) -> bool:
 def _augmented(
     features: np.ndarray, targets: np.ndarray, fit_intercept: bool
 ) -> tuple[np.ndarray, Any, Any]:
-    """``[X | y]`` (1 or B, n, d + columns), less each problem's means with an intercept,
-    and the means (None without). One design shared by B targets takes them as B columns;
-    else each problem has its own one."""
+    """``[X | y]`` (1 or B, n, d + columns), centred with an intercept, and the means
+    (None without). One design shared by B targets takes them as B columns; else each
+    problem has its own one.
+
+    Centred as the kernel's formula is, twice, but in one pass fewer: less the first
+    sample (exact for data far from zero), then less the mean of that, whose rounding is
+    the spread's; the columns' squares are finite here, so their differences are too."""
     n_samples, n_features = features.shape[-2:]
     columns = targets.shape[0] if features.shape[0] == 1 else 1
     right = np.swapaxes(np.reshape(targets, (-1, columns, n_samples)), -1, -2)  # (., n, columns)
@@ -85,17 +103,12 @@ def _augmented(
     if not fit_intercept:
         augmented[..., :n_features], augmented[..., n_features:] = features, right
         return augmented, None, None
-    feature_means = np.add.reduce(features, axis=-2) / n_samples  # (1 or B, d)
-    target_means = np.add.reduce(targets, axis=-1) / n_samples  # (1 or B,)
-    np.subtract(features, feature_means[:, None, :], out=augmented[..., :n_features])
-    means = np.reshape(target_means, (-1, 1, columns))
-    np.subtract(right, means, out=augmented[..., n_features:])
-    # centred twice, as the kernel's: the rounding of a large mean leaves the centred
-    # columns, and the means take it
-    corrections = np.add.reduce(augmented, axis=-2, keepdims=True) / n_samples
-    augmented -= corrections
-    feature_means += corrections[:, 0, :n_features]
-    target_means = target_means + np.reshape(corrections[..., n_features:], (-1,))  # (B,)
+    np.subtract(features, features[:, :1, :], out=augmented[..., :n_features])
+    np.subtract(right, right[:, :1, :], out=augmented[..., n_features:])
+    means = np.add.reduce(augmented, axis=-2, keepdims=True) / n_samples
+    augmented -= means
+    feature_means = features[:, 0, :] + means[:, 0, :n_features]  # (1 or B, d)
+    target_means = np.reshape(right[:, 0, :] + means[:, 0, n_features:], (-1,))  # (B,)
     return augmented, feature_means, target_means
 
 

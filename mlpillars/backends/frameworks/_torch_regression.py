@@ -46,25 +46,37 @@ def least_squares(features: Any, targets: Any, fit_intercept: bool) -> Any:
     if not (trusted(smallest, largest, n_samples, features.dtype) and math.isfinite(target_sum)):
         return NotImplemented  # NaN, infinity, a zero column, or a column to be scaled
     augmented, feature_means, target_means = _augmented(features, targets, fit_intercept)
-    norms = squared_norms.sqrt(), None
-    if feature_means is not None:
-        centred = augmented[..., :n_features].detach()
-        centred_squares = torch.linalg.vecdot(centred.mT, centred.mT)
-        smallest, largest = torch.aminmax(centred_squares)
-        if not trusted(float(smallest), float(largest), n_samples, features.dtype):
-            return NotImplemented  # a constant column, or one to be scaled
-        norms = centred_squares.sqrt(), norms[0]
     upper = torch.linalg.qr(augmented, mode=_qr_mode(augmented)).R  # [[R, Q^T y], [0, .]]
     factor, projected = upper[..., :n_features, :n_features], upper[..., :n_features, n_features:]
-    independent = factor.detach().diagonal(dim1=-2, dim2=-1).abs()
-    bound = dependence_bound(*norms, n_samples, n_features, torch.finfo(features.dtype).eps)
-    if not bool((independent > bound).all()):
-        return NotImplemented  # a dependent column (or NaN): the kernel names it
+    if not _full_rank(factor.detach(), squared_norms.sqrt(), feature_means is not None, n_samples):
+        return NotImplemented  # a dependent column (or NaN, or a bound not trusted)
     solution = torch.linalg.solve_triangular(factor, projected, upper=True)  # (., d, columns)
     weights = solution.mT.reshape(-1, n_features)
     if feature_means is None:
         return weights, weights.new_zeros(weights.shape[:1])
     return weights, target_means - torch.linalg.vecdot(weights, feature_means)
+
+
+def _full_rank(factor: Any, norms: Any, centred: bool, n_samples: int) -> bool:
+    """The kernel's rank test, as NumPy's ``_numpy_regression._full_rank``: R (1 or B,
+    d, d), the columns' norms (1 or B, d) as given (``centred``: before centring); the
+    centred columns' norms (R's columns') only where the columns pass at the larger
+    bound of their own norms."""
+    import torch
+
+    n_features, eps = factor.shape[-1], torch.finfo(factor.dtype).eps
+    independent = factor.diagonal(dim1=-2, dim2=-1).abs()
+    raw = norms if centred else None
+    if bool((independent > dependence_bound(norms, raw, n_samples, n_features, eps)).all()):
+        return True
+    if not centred:
+        return False
+    centred_squares = factor.triu().square().sum(dim=-2)  # (1 or B, d)
+    smallest, largest = torch.stack(torch.aminmax(centred_squares)).tolist()
+    if not trusted(smallest, largest, n_samples, factor.dtype):
+        return False  # a constant column, or one to be scaled: the kernel's formula
+    bound = dependence_bound(centred_squares.sqrt(), norms, n_samples, n_features, eps)
+    return bool((independent > bound).all())
 
 
 def _qr_mode(augmented: Any) -> str:
@@ -89,9 +101,12 @@ def _augmented(features: Any, targets: Any, fit_intercept: bool) -> tuple[Any, A
     augmented = torch.cat([features, right], dim=-1)
     if not fit_intercept:
         return augmented, None, None
-    means = augmented.mean(dim=-2, keepdim=True)  # one call for X's and y's
-    centred = augmented - means
-    corrections = centred.mean(dim=-2, keepdim=True)  # centred twice, as the kernel's
-    means = means + corrections
-    feature_means, target_means = means[:, 0, :n_features], means[:, 0, n_features:]
-    return centred - corrections, feature_means, target_means.reshape(-1)
+    # centred twice as the kernel's formula, in one call fewer: less the first sample
+    # (exact for data far from zero; the squares are finite here, so the differences
+    # are), then less the mean of that, whose rounding is the spread's
+    first = augmented[:, :1, :]
+    shifted = augmented - first
+    means = shifted.mean(dim=-2, keepdim=True)  # one call for X's and y's
+    first_and_mean = (first + means)[:, 0, :]
+    feature_means, target_means = first_and_mean[:, :n_features], first_and_mean[:, n_features:]
+    return shifted - means, feature_means, target_means.reshape(-1)
