@@ -220,10 +220,11 @@ class FusedLeastSquares(Protocol):
     def __call__(self, features: Any, targets: Any, /, *, fit_intercept: bool, xp: Any) -> Any:
         """``(weights, bias)`` of the kernel's fit, or ``NotImplemented``.
 
-        As the kernel: the least-squares solution by QR of the centred design. It answers
-        only where X and y are finite and X has full rank by the kernel's test (``|R_jj|``
-        above ``max(n, d) * eps`` of column j's norm); else ``NotImplemented``, and the
-        kernel's formula raises its error.
+        As the kernel: the least-squares solution by QR of the design centred twice. It
+        answers only where X and y are finite and X has full rank by the kernel's test
+        (``mlpillars.backends.dependence_bound``: ``|R_jj|`` above ``max(n, d) * eps`` of
+        column j's centred norm, plus ``eps`` of its norm with an intercept); else
+        ``NotImplemented``, and the kernel's formula raises its error.
 
         Parameters
         ----------
