@@ -7,6 +7,7 @@ Written from the formulas, independently of mlpillars.
 
 from __future__ import annotations
 
+from fractions import Fraction
 from typing import Any
 
 import numpy as np
@@ -126,9 +127,40 @@ def r_squared(y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
 
 
 def least_squares(X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, float]:
-    design = np.column_stack([X, np.ones(len(X))])
-    solution = np.linalg.lstsq(design, y, rcond=None)[0]
-    return solution[:-1], solution[-1]
+    """Weights and bias with an intercept, in exact rational arithmetic (the normal
+    equations of the values given, centred exactly), rounded to float64: features far
+    from zero (1e5 spreads) make the float64 lstsq of ``[X, 1]`` itself 1e-9 off."""
+    rows = [[Fraction(float(value)) for value in row] for row in X]
+    targets = [Fraction(float(value)) for value in y]
+    n_samples, n_features = len(rows), X.shape[1]
+    means = [sum(row[j] for row in rows) / n_samples for j in range(n_features)]
+    target_mean = sum(targets) / n_samples
+    centred = [[row[j] - means[j] for j in range(n_features)] for row in rows]
+    gram = [
+        [sum(row[i] * row[j] for row in centred) for j in range(n_features)]
+        for i in range(n_features)
+    ]
+    right = [
+        sum(row[i] * (t - target_mean) for row, t in zip(centred, targets, strict=True))
+        for i in range(n_features)
+    ]
+    weights = _solved_exactly(gram, right)
+    bias = target_mean - sum(m * w for m, w in zip(means, weights, strict=True))
+    return np.array([float(w) for w in weights]), float(bias)
+
+
+def _solved_exactly(matrix: list[list[Fraction]], right: list[Fraction]) -> list[Fraction]:
+    """``matrix x = right`` by Gaussian elimination in Fractions (matrix nonsingular)."""
+    size = len(right)
+    rows = [[*matrix[i], right[i]] for i in range(size)]
+    for column in range(size):
+        pivot = next(i for i in range(column, size) if rows[i][column] != 0)
+        rows[column], rows[pivot] = rows[pivot], rows[column]
+        for i in range(size):
+            if i != column and rows[i][column] != 0:
+                factor = rows[i][column] / rows[column][column]
+                rows[i] = [a - factor * b for a, b in zip(rows[i], rows[column], strict=True)]
+    return [rows[i][size] / rows[i][i] for i in range(size)]
 
 
 def gradient_descent(X: np.ndarray, y: np.ndarray, lr: float, steps: int):
