@@ -3,7 +3,8 @@ r"""Linear regression in closed form, and its score: ``least_squares`` and ``r_s
 ``least_squares`` is the exact minimiser that :func:`.gradient_descent.gradient_descent`
 approaches step by step, for B problems at once: the QR factorisation of the (centred)
 design and one triangular solve, both batched (through :func:`mlpillars.backends.qr` and
-:func:`mlpillars.backends.solve_triangular`, which cope with a backend's 2-D-only routines).
+:func:`mlpillars.backends.solve_triangular`, which cope with a backend's 2-D-only routines;
+``_regression_qr``).
 """
 
 from __future__ import annotations
@@ -11,26 +12,12 @@ from __future__ import annotations
 import math
 from typing import Any, NamedTuple
 
-from ..backends import (
-    dependence_bound,
-    kernel,
-    materialize,
-    qr,
-    rank_tolerance,
-    reduce_max,
-    solve_triangular,
-    values_readable,
-)
+from ..backends import kernel, materialize, reduce_max
 from ._checks import as_floating, is_empty, narrowed, regression_problems, shape_text, widened
 from ._fused import FusedLeastSquares, FusedRSquared
 from ._magnitudes import shrink_factors
-from ._regression_checks import (
-    RankSizes,
-    check_determined,
-    first_true,
-    non_finite_problems,
-    rank_message,
-)
+from ._regression_checks import check_determined, non_finite_problems
+from ._regression_qr import centred, column_norms, solve_by_qr
 
 
 class LeastSquaresResult(NamedTuple):
@@ -117,12 +104,12 @@ def least_squares(
         return _as_result(features[:, 0, :], bias, batch_size, batched, like, xp=xp)
     raw_norms = None  # the columns' norms before centring (without an intercept: R's)
     if fit_intercept:
-        raw_norms = _column_norms(features, xp=xp)
-        features, feature_means = _centred(features, feature_means[:, None, :], xp=xp)
-        targets, target_means = _centred(targets[..., None], target_means[:, None, None], xp=xp)
+        raw_norms = column_norms(features, xp=xp)
+        features, feature_means = centred(features, feature_means[:, None, :], xp=xp)
+        targets, target_means = centred(targets[..., None], target_means[:, None, None], xp=xp)
         feature_means, target_means = feature_means[:, 0, :], target_means[:, 0, 0]
         targets = targets[..., 0]
-    weights, rank_deficient = _solve_by_qr(features, targets, raw_norms, xp=xp)
+    weights, rank_deficient = solve_by_qr(features, targets, raw_norms, xp=xp)
     invalid = rank_deficient if not_finite is None else not_finite | rank_deficient
     weights = xp.where(invalid, xp.full_like(weights, math.nan), weights)
     if fit_intercept:
@@ -130,16 +117,6 @@ def least_squares(
     else:
         bias = xp.where(invalid[:, 0], weights[:, 0], xp.zeros_like(weights[:, 0]))
     return _as_result(weights, bias, batch_size, batched, like, xp=xp)
-
-
-def _centred(values: Any, means: Any, *, xp: Any) -> tuple[Any, Any]:
-    """Columns of ``values`` (1 or B, n, k) less their means (1 or B, 1, k), centred
-    twice, and the means less the second pass's: its rounding (one ulp of a large mean,
-    in every sample) would otherwise stay in the centred columns, as a constant that
-    the intercept no longer takes. A constant column is then exactly zero."""
-    centred = values - means
-    correction = xp.mean(centred, axis=-2, keepdims=True)
-    return centred - correction, means + correction
 
 
 def _intercept_only(target_means: Any, not_finite: Any, fit_intercept: bool, *, xp: Any) -> Any:
@@ -262,84 +239,3 @@ def _scaled(deviations: Any, *, xp: Any) -> tuple[Any, Any]:
     largest = reduce_max(xp.abs(deviations), axis=-1, keepdims=True, xp=xp)
     largest = xp.where(xp.isfinite(largest) & (largest > 0), largest, xp.ones_like(largest))
     return deviations / largest, largest
-
-
-def _solve_by_qr(features: Any, targets: Any, raw_norms: Any, *, xp: Any) -> tuple[Any, Any]:
-    """Weights (B, d) minimising ``||features w - targets||`` for each problem.
-
-    Parameters
-    ----------
-    features : array, shape (1 or B, n, d)
-        Centred with an intercept.
-    targets : array, shape (1 or B, n)
-    raw_norms : array, shape (1 or B, d), or None
-        With an intercept, the columns' norms before centring, for the rank test (see
-        :func:`_rank_deficient`); the norms as factorised are R's columns'.
-
-    Returns
-    -------
-    weights : array, shape (B, d)
-        B the larger of the two leading sizes.
-    rank_deficient : array of bool, shape (1 or B, 1)
-        Which problems are rank-deficient (all False where it has raised for none).
-    """
-    n_samples, n_features = features.shape[-2:]
-    q, r = qr(features)  # (1 or B, n, d), (1 or B, d, d)
-    norms = _column_norms(r, xp=xp), raw_norms  # Q keeps each column's norm in R's
-    rank_deficient = _rank_deficient(r, norms, n_samples, xp=xp)
-    # One design shared by B targets: they are the B columns of one right-hand side, so
-    # (1, n, B); else each problem has its own column, (B, n, 1).
-    columns = targets.shape[0] if features.shape[0] == 1 else 1
-    right_hand_sides = xp.matrix_transpose(xp.reshape(targets, (-1, columns, n_samples)))
-    solution = solve_triangular(r, xp.matrix_transpose(q) @ right_hand_sides)
-    return xp.reshape(xp.matrix_transpose(solution), (-1, n_features)), rank_deficient
-
-
-def _column_norms(features: Any, *, xp: Any) -> Any:
-    """Each column's 2-norm, (1 or B, d), of features (1 or B, n, d), computed without
-    overflow: ``s * ||x / s||`` with ``s`` the column's largest magnitude."""
-    largest = xp.max(xp.abs(features), axis=-2)  # (1 or B, d)
-    divisor = xp.where(largest > 0, largest, xp.ones_like(largest))
-    return largest * xp.sqrt(xp.sum((features / divisor[:, None, :]) ** 2, axis=-2))
-
-
-def _rank_deficient(r: Any, norms: tuple[Any, Any], n_samples: int, *, xp: Any) -> Any:
-    """Whether each problem's columns are dependent, judged on the scaled problem.
-
-    ``|R_jj|`` is the norm of the part of column j independent of the columns before it
-    (and of the intercept's column of ones, after centring); a column is dependent when
-    that part is within round-off (:func:`mlpillars.backends.dependence_bound`):
-    ``max(n, d) * eps`` of the centred column's norm, so that a column's units do not
-    matter, plus ``eps`` of its norm before centring. ``norms``: the columns' norms as
-    factorised and before centring (None without an intercept), each (1 or B, d).
-    Raises where R's values can be read (on a GPU after one sync, as NumPy's and
-    scikit-learn's fits would); where they cannot (traced), returns which problems are
-    rank-deficient, (1 or B, 1), for their weights to be NaN.
-    """
-    n_features, eps = r.shape[-1], xp.finfo(r.dtype).eps
-    independent = xp.abs(xp.linalg.diagonal(r))  # (1 or B, d); a zero column's is 0
-    bound = dependence_bound(*norms, n_samples, n_features, eps)
-    dependent = independent <= bound
-    deficient = xp.any(dependent, axis=-1, keepdims=True)
-    if not values_readable(deficient):
-        return deficient
-    if bool(xp.any(deficient)):
-        first = first_true(dependent, xp=xp)
-        problem, column = divmod(first, n_features)
-        where = f" (problem {problem})" if r.shape[0] > 1 else ""
-        sizes = RankSizes(
-            part=float(xp.reshape(independent, (-1,))[first]),
-            centred_norm=_entry(norms[0], problem, column),
-            raw_norm=_entry(norms[1], problem, column),
-            tolerance=rank_tolerance(n_samples, n_features, eps),
-            eps=float(eps),
-        )
-        raise ValueError(rank_message(column, where, sizes, r.dtype))
-    return deficient
-
-
-def _entry(norms: Any, problem: int, column: int) -> Any:
-    """One column's norm (a float) from norms (1 or B, d), or None where norms is None."""
-    if norms is None:
-        return None
-    return float(norms[problem if norms.shape[0] > 1 else 0, column])
