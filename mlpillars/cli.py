@@ -78,7 +78,9 @@ def _bench(console: Console, arguments: argparse.Namespace) -> int:
     from .bench.runner import choose_run_folder, run_bench
 
     again = arguments.resume or arguments.rerun_disturbed
-    problem = _kernels_problem(_names(arguments.kernels), None if again else arguments.suite)
+    problem = _empty_option(arguments) or _kernels_problem(
+        _names(arguments.kernels), None if again else arguments.suite
+    )
     if problem:
         console.print(Text(f"mlpillars bench: {problem}", style="red"))
         return 2
@@ -104,17 +106,21 @@ def _bench(console: Console, arguments: argparse.Namespace) -> int:
         except (OSError, TimeoutError, ValueError) as exc:
             console.print(Text(f"mlpillars bench: --scheduler {arguments.scheduler}: {exc}", "red"))
             return 2
-        status = run_bench(
-            console,
-            suite=arguments.suite,
-            backends=_names(arguments.backends),
-            kernels=_names(arguments.kernels),
-            out=out,
-            resume=arguments.resume,
-            rerun_disturbed=arguments.rerun_disturbed,
-            processes=arguments.processes,
-            scheduler=arguments.scheduler,
-        )
+        try:
+            status = run_bench(
+                console,
+                suite=arguments.suite,
+                backends=_names(arguments.backends),
+                kernels=_names(arguments.kernels),
+                out=out,
+                resume=arguments.resume,
+                rerun_disturbed=arguments.rerun_disturbed,
+                processes=arguments.processes,
+                scheduler=arguments.scheduler,
+            )
+        except KeyboardInterrupt:  # the cases' own Ctrl-C is the runner's; this is the rest
+            console.print(f"[yellow]interrupted: resume with  mlpillars bench --resume --out {out}")
+            return 130
     if not arguments.report:
         return status
     return max(status, _report(console, out))
@@ -260,7 +266,23 @@ def _add_bench_parser(commands: argparse._SubParsersAction) -> None:
 
 
 def _names(text: str | None) -> list[str] | None:
-    return [name.strip() for name in text.split(",") if name.strip()] if text else None
+    """The comma-separated names of ``--kernels`` or ``--backends``, each once, in order;
+    None where the option is not given ([] where it names nothing)."""
+    if text is None:
+        return None
+    return list(dict.fromkeys(name.strip() for name in text.split(",") if name.strip()))
+
+
+def _empty_option(arguments: argparse.Namespace) -> str | None:
+    """The ``--kernels`` or ``--backends`` that is given but names nothing, or None."""
+    for option in ("kernels", "backends"):
+        text = getattr(arguments, option)
+        if text is not None and not _names(text):
+            return (
+                f"--{option} {text!r} names no {option[:-1]}: give comma-separated names, "
+                f"or leave --{option} out for all of them"
+            )
+    return None
 
 
 def capabilities_table() -> Table:

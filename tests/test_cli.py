@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -85,3 +86,52 @@ def test_bad_scheduler_is_one_line(
     status, output = _run([*argv, "--scheduler", spec, "--out", str(tmp_path)], capsys)
     assert status == 2
     assert f"--scheduler {spec}: scheduler '{spec}': expected local:N with N >= 1" in output
+
+
+@pytest.mark.parametrize("option", ["--kernels", "--backends"])
+@pytest.mark.parametrize("text", ["", " , ,"])
+def test_an_option_that_names_nothing_is_named(
+    option: str, text: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """It ran every kernel (or backend) of the suite."""
+    argv = ["bench", "--suite", "tiny", option, text, "--out", str(tmp_path)]
+    status, output = _run(argv, capsys)
+    assert status == 2
+    assert f"{option} {text!r} names no {option[2:-1]}: give comma-separated names" in output
+    assert not (tmp_path / "plan.json").exists()
+
+
+def test_a_name_given_twice_is_taken_once() -> None:
+    """softmax,softmax planned every case twice, and the run never counted as finished."""
+    assert cli._names(" softmax ,softmax, sigmoid") == ["softmax", "sigmoid"]
+
+
+def test_a_results_log_that_cannot_be_read_stops_a_resume_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """It was a traceback (ValueError from read_rows inside the run)."""
+    plan = {"suite": "tiny", "backends": ["numpy"], "kernels": ["softmax"], "processes": 1}
+    (tmp_path / "plan.json").write_text(json.dumps(plan))
+    row = json.dumps({"id": "softmax-numpy:cpu-16-float32", "status": "ok"})
+    (tmp_path / "cases.jsonl").write_text(f"{row}\n{{garbage\n{row}\n")
+    for again in ("--resume", "--rerun-disturbed"):
+        with pytest.raises(SystemExit) as stopped:
+            cli.main(["bench", again, "--out", str(tmp_path)])
+        message = str(stopped.value)
+        assert message.startswith(f"mlpillars bench {again}: {tmp_path / 'cases.jsonl'}: line 2")
+        assert "repair or remove that line" in message
+
+
+def test_a_run_chosen_by_mlpillars_backend_saves_that_backend(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its plan held no backends: a --resume without the variable ran every backend."""
+    from mlpillars.bench import runner
+
+    monkeypatch.setenv("MLPILLARS_BACKEND", "numpy")
+    requested = runner.effective_plan(runner.RunPlan("tiny", None, ["softmax"]))
+    saved = runner._load_or_save_plan(tmp_path, requested, None)
+    monkeypatch.delenv("MLPILLARS_BACKEND")
+    loaded = runner.effective_plan(runner._load_or_save_plan(tmp_path, requested, "resume"))
+    assert saved.backends == loaded.backends == ["numpy"]
+    assert json.loads((tmp_path / "plan.json").read_text())["backends"] == ["numpy"]

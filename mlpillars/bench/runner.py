@@ -115,8 +115,10 @@ def run_bench(
     one_device_per_cpu()  # JAX's jitted programs run on one core of a CPU device
     again = RESUME if resume else RERUN_DISTURBED if rerun_disturbed else None
     out = choose_run_folder(out, resume=again is not None, suite=suite)
-    requested = RunPlan(suite, _list(backends), _list(kernels), processes)
-    plan = effective_plan(_load_or_save_plan(out, requested, again))
+    requested = effective_plan(RunPlan(suite, _list(backends), _list(kernels), processes))
+    plan = effective_plan(_load_or_save_plan(out, requested, again))  # an old plan: no backends
+    if again is not None and (out / CASES_FILE).exists():
+        _check_results_log(out / CASES_FILE, again)
     cases = plan_cases(SUITES[plan.suite], plan.backends, plan.kernels)
     total = len(cases)
     used = {case.implementation.backend.partition(":")[0] for case in cases}
@@ -199,7 +201,8 @@ def _say_disturbed(console: Console, rows: list[dict[str, Any]], out: Path) -> N
 
 def effective_plan(plan: RunPlan) -> RunPlan:
     """With ``MLPILLARS_BACKEND`` set and no ``--backends``: that backend plus the baselines
-    and peers."""
+    and peers. A new run saves the plan so chosen: ``--resume`` finishes it whatever the
+    variable then holds."""
     selected = os.environ.get(ENV_VARIABLE, "").strip()
     if not selected or plan.backends is not None:
         return plan
@@ -259,6 +262,17 @@ def choose_run_folder(out: Path | None, *, resume: bool, suite: str) -> Path:
     return out
 
 
+def _check_results_log(path: Path, again: str) -> None:
+    """Read the results log before a run takes it up: a line that is not a case row (not
+    a torn last line, which is run again) stops the run with its file and line."""
+    try:
+        read_rows(path)
+    except ValueError as exc:
+        raise SystemExit(
+            f"mlpillars bench --{again}: {exc}; repair or remove that line, then run again"
+        ) from exc
+
+
 def _load_or_save_plan(out: Path, requested: RunPlan, again: str | None) -> RunPlan:
     plan_path = out / PLAN_FILE
     if again is not None:
@@ -266,7 +280,9 @@ def _load_or_save_plan(out: Path, requested: RunPlan, again: str | None) -> RunP
             raise SystemExit(f"mlpillars bench --{again}: {plan_path} not found")
         return RunPlan(**json.loads(plan_path.read_text()))
     if (out / CASES_FILE).exists():
-        raise SystemExit(f"{out} already holds results: use --resume, or another --out")
+        raise SystemExit(
+            f"mlpillars bench: {out} already holds results: use --resume, or another --out"
+        )
     plan_path.write_text(json.dumps(asdict(requested), indent=2))
     return requested
 
