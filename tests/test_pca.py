@@ -415,6 +415,28 @@ def test_data_whose_squares_pass_the_dtype_range(rng, framework, dtype_name, sol
 
 
 @pytest.mark.parametrize("framework", ["numpy", "torch", "jax"])
+@pytest.mark.parametrize("dtype_name", ["float32", "float64"])
+@pytest.mark.parametrize("solver", ["covariance_eigh", "svd"])
+def test_data_whose_squares_are_subnormal(rng, framework, dtype_name, solver):
+    # float32 data of 1e-22 (float64: 1e-160): the covariance solver's Gram summed squares
+    # among the subnormals: axes 1.4e-2 off, and at 1e-30 the coordinate axes with ratios
+    # of 0 (JAX, which flushes subnormals, from 1e-20 on). The variances themselves are
+    # subnormal, not asserted: the dtype holds them only roughly.
+    pytest.importorskip(framework)
+    case = BackendCase(framework, "cpu", dtype_name)
+    scale = 1e-22 if dtype_name == "float32" else 1e-160
+    X = case.asarray(scale * scaled_data(rng, 40)[:, :3])
+    unscaled = case.to_numpy(X).astype(np.float64) / scale
+    _, singular_values, axes = np.linalg.svd(unscaled - unscaled.mean(axis=0))
+    fitted = pca_fit(X, 2, solver=solver)
+    signs = np.sign(np.sum(axes[:2] * case.to_numpy(fitted.components), axis=1, keepdims=True))
+    assert_close(fitted.components, signs * axes[:2], like=X)
+    assert_close(fitted.singular_values / scale, singular_values[:2], like=X)
+    ratios = singular_values[:2] ** 2 / np.sum(singular_values**2)
+    assert_close(fitted.explained_variance_ratio, ratios, like=X)
+
+
+@pytest.mark.parametrize("framework", ["numpy", "torch", "jax"])
 def test_svd_of_float32_data_a_million_spreads_from_zero(rng, framework):
     # float32 data of 1e6 +- 1: the mean's round-off (~0.1) left a rank-one term in the
     # centred data that moved the SVD solver's singular values by 2-90%; it is taken out

@@ -6,7 +6,14 @@ from __future__ import annotations
 import math
 from typing import Any, NamedTuple
 
-from ..backends import device_of, eigh, materialize, static_fields, values_at_hand
+from ..backends import (
+    device_of,
+    eigh,
+    largest_magnitude,
+    materialize,
+    static_fields,
+    values_at_hand,
+)
 from ..backends import svd as thin_svd
 from ..tolerances import tolerance_for
 from ._checks import check_choice, narrowed, shape_text, widened
@@ -177,17 +184,21 @@ def reconstruct(
 
 def _covariance_eigh(X: Any, mean: Any, *, xp: Any) -> tuple[Any, Any, Any]:
     """All d variances (descending, >= 0) in units of ``unit**2``, and axes (rows), from
-    the covariance's eigh; ``unit`` 1, or, where eagerly the Gram overflowed (float32
-    data of 1e20: squares of 1e40; eigh then raised LinAlgError), a power of two near
-    the centred data's largest magnitude, which they are divided by first."""
+    the covariance's eigh; ``unit`` 1, or, where eagerly the Gram left the range where
+    its sums are trusted, a power of two near the centred data's largest magnitude,
+    which they are divided by first: it overflowed (float32 data of 1e20: squares of
+    1e40; eigh then raised LinAlgError), or its largest entry is below ``n tiny / eps``
+    (float32 data of 1e-22: squares among the subnormals, axes 1.4e-2 off; of 1e-30 the
+    coordinate axes)."""
     centred = X - mean
     gram = xp.matrix_transpose(centred) @ centred
     unit = 1.0
-    if values_at_hand(gram) and not bool(xp.all(xp.isfinite(gram))):
-        largest = float(xp.max(xp.abs(centred)))
-        unit = 2.0 ** math.frexp(largest)[1] if math.isfinite(largest) else 1.0
-        centred = centred / unit
-        gram = xp.matrix_transpose(centred) @ centred
+    if values_at_hand(gram) and _out_of_range(gram, X.shape[0], xp=xp):
+        largest = largest_magnitude(centred, xp=xp)
+        if 0 < largest < math.inf:  # not constant data, whose Gram is rightly 0
+            unit = 2.0 ** math.frexp(largest)[1]
+            centred = centred / unit
+            gram = xp.matrix_transpose(centred) @ centred
     n_samples = X.shape[0]
     residual = xp.mean(centred, axis=0)  # the mean's round-off, taken out exactly below
     residual_outer = xp.expand_dims(residual, axis=1) * xp.expand_dims(residual, axis=0)
@@ -195,6 +206,17 @@ def _covariance_eigh(X: Any, mean: Any, *, xp: Any) -> tuple[Any, Any, Any]:
     eigenvalues, eigenvectors = eigh(covariance)  # ascending; NumPy's on a backend without
     variances = xp.clip(xp.flip(eigenvalues, axis=0), min=0.0)
     return variances, xp.flip(xp.matrix_transpose(eigenvectors), axis=0), unit
+
+
+def _out_of_range(gram: Any, n_samples: int, *, xp: Any) -> bool:
+    """Whether a Gram (d, d) of n samples holds a non-finite entry, or its largest entry
+    (on the diagonal) is below ``n tiny / eps``, where sums of squares lose digits among
+    the subnormals."""
+    if not bool(xp.all(xp.isfinite(gram))):
+        return True
+    finfo = xp.finfo(gram.dtype)
+    largest = largest_magnitude(xp.linalg.diagonal(gram), xp=xp)  # read without a graph
+    return largest < n_samples * float(finfo.smallest_normal) / float(finfo.eps)
 
 
 def _centred_svd(X: Any, mean: Any, *, xp: Any) -> tuple[Any, Any, Any]:
