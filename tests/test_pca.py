@@ -414,6 +414,26 @@ def test_data_whose_squares_pass_the_dtype_range(rng, framework, dtype_name, sol
     assert np.all(np.isinf(case.to_numpy(fitted.explained_variance)))
 
 
+@pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")  # the variances'
+@pytest.mark.parametrize("framework", ["numpy", "torch", "jax"])
+def test_whitening_where_the_variances_pass_the_dtype_range(rng, framework):
+    # float16 data of a spread of 1000: variances of 1e6 are inf in float16, which
+    # whitened every projection to 0 (and inverse_transform gave NaN); the spreads are not
+    pytest.importorskip(framework)
+    case = BackendCase(framework, "cpu", "float16")
+    X = case.asarray(rng.normal(size=(60, 4)) * [5.0, 3.0, 2.0, 1.0] * 200)
+    host = case.to_numpy(X).astype(np.float64)
+    reference = SklearnPCA(2, whiten=True).fit(host)
+    model = PCA(2, whiten=True).fit(X)
+    assert np.all(np.isinf(case.to_numpy(model.explained_variance_)))  # as float16 holds
+    projected = model.transform(X)
+    signs = np.sign(np.sum(reference.components_ * case.to_numpy(model.components_), axis=1))
+    assert_close(projected, reference.transform(host) * signs, like=X)
+    assert_close(pca(X, 2, whiten=True), reference.transform(host) * signs, like=X)
+    restored = reference.inverse_transform(reference.transform(host))
+    assert_close(model.inverse_transform(projected), restored, like=X)
+
+
 @pytest.mark.parametrize("framework", ["numpy", "torch", "jax"])
 @pytest.mark.parametrize("dtype_name", ["float32", "float64"])
 @pytest.mark.parametrize("solver", ["covariance_eigh", "svd"])

@@ -120,7 +120,7 @@ def project(
     X: Any,
     components: Any,
     mean: Any,
-    whitening_variance: Any,
+    whitening_spread: Any,
     *,
     centred: bool = False,
     xp: Any,
@@ -134,10 +134,11 @@ def project(
     components : array, shape (k, d)
         V, the principal axes as rows.
     mean : array, shape (d,)
-    whitening_variance : array, shape (k,), or None
-        Each projected column is divided by the square root (clipped below at the dtype's
-        eps, as scikit-learn does, so that a rank-deficient component gives large values
-        rather than infinities); None: no whitening.
+    whitening_spread : array, shape (k,), or None
+        Each projected column's standard deviation, ``sqrt(lambda)`` (:func:`whitening_spread`),
+        which it is divided by (clipped below at the dtype's eps, as scikit-learn does, so
+        that a rank-deficient component gives large values rather than infinities); None:
+        no whitening.
 
     Returns
     -------
@@ -148,10 +149,18 @@ def project(
     X, components, mean = (widened(array, xp=xp) for array in (X, components, mean))
     axes = xp.matrix_transpose(components)
     projected = (X - mean) @ axes if centred else X @ axes - mean @ axes
-    if whitening_variance is not None:
-        scale = xp.sqrt(widened(whitening_variance, xp=xp))
-        projected = projected / xp.clip(scale, min=float(xp.finfo(like.dtype).eps))
+    if whitening_spread is not None:
+        spread = widened(whitening_spread, xp=xp)
+        projected = projected / xp.clip(spread, min=float(xp.finfo(like.dtype).eps))
     return narrowed(projected, like, xp=xp)
+
+
+def whitening_spread(fitted: PCAFit) -> Any:
+    """Each component's standard deviation ``sqrt(lambda) = s / sqrt(n - 1)`` (k,), from
+    the singular values: the variances may pass the dtype's range where these do not
+    (float16 data of a spread of 300: variances of 9e4, inf in float16, whitened
+    every projection to 0)."""
+    return fitted.singular_values / math.sqrt(fitted.n_samples - 1)
 
 
 def projection_cancels(components: Any, variances: Any, mean: Any, *, xp: Any) -> bool:
@@ -167,18 +176,18 @@ def projection_cancels(components: Any, variances: Any, mean: Any, *, xp: Any) -
 
 
 def reconstruct(
-    X_projected: Any, components: Any, mean: Any, whitening_variance: Any, *, xp: Any
+    X_projected: Any, components: Any, mean: Any, whitening_spread: Any, *, xp: Any
 ) -> Any:
     """``Z V + mu`` (n, d) for projections Z (n, k), first multiplied back by
-    sqrt(whitening_variance) (k,) when they were whitened (None: they were not); in
-    Z's dtype (computed in float32 for float16 and bfloat16)."""
+    whitening_spread (k,) when they were whitened (None: they were not); in Z's dtype
+    (computed in float32 for float16 and bfloat16)."""
     like = X_projected
     X_projected, components, mean = (
         widened(array, xp=xp) for array in (X_projected, components, mean)
     )
-    if whitening_variance is not None:
-        scale = xp.sqrt(widened(whitening_variance, xp=xp))
-        components = xp.expand_dims(scale, axis=1) * components
+    if whitening_spread is not None:
+        spread = widened(whitening_spread, xp=xp)
+        components = xp.expand_dims(spread, axis=1) * components
     return narrowed(X_projected @ components + mean, like, xp=xp)
 
 

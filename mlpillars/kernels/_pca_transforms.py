@@ -16,13 +16,13 @@ from ._pca_fit import project, reconstruct
 
 
 @kernel(
-    arrays=("X", "components", "mean", "whitening_variance"), register=False, name="PCA.transform"
+    arrays=("X", "components", "mean", "whitening_spread"), register=False, name="PCA.transform"
 )
 def pca_transform(
     X: Any,
     components: Any,
     mean: Any,
-    whitening_variance: Any = None,
+    whitening_spread: Any = None,
     /,
     *,
     centred: bool = False,
@@ -35,8 +35,9 @@ def pca_transform(
     X : array, shape (n, d)
     components, mean : array, shape (k, d) and (d,)
         The fit's axes and column means.
-    whitening_variance : array, shape (k,), optional
-        The fit's explained variance when whitening, else None.
+    whitening_spread : array, shape (k,), optional
+        The fit's standard deviations (``_pca_fit.whitening_spread``) when whitening,
+        else None.
     centred : bool
         The fit's ``centred_projection``: centre X before projecting.
 
@@ -47,16 +48,16 @@ def pca_transform(
     """
     width = ("n_features_in_", components.shape[1])
     X = like_fitted("PCA.transform", X, components, width, xp=xp)
-    return project(X, components, mean, whitening_variance, centred=centred, xp=xp)
+    return project(X, components, mean, whitening_spread, centred=centred, xp=xp)
 
 
 @kernel(
-    arrays=("X_projected", "components", "mean", "whitening_variance"),
+    arrays=("X_projected", "components", "mean", "whitening_spread"),
     register=False,
     name="PCA.inverse_transform",
 )
 def pca_inverse_transform(
-    X_projected: Any, components: Any, mean: Any, whitening_variance: Any = None, /, *, xp: Any
+    X_projected: Any, components: Any, mean: Any, whitening_spread: Any = None, /, *, xp: Any
 ) -> Any:
     """``PCA.inverse_transform``'s kernel: the fitted arrays are inputs, as for transform.
 
@@ -64,8 +65,8 @@ def pca_inverse_transform(
     ----------
     X_projected : array, shape (n, k)
     components, mean : array, shape (k, d) and (d,)
-    whitening_variance : array, shape (k,), optional
-        The fit's explained variance when the projections were whitened, else None.
+    whitening_spread : array, shape (k,), optional
+        The fit's standard deviations when the projections were whitened, else None.
 
     Returns
     -------
@@ -74,4 +75,4 @@ def pca_inverse_transform(
     """
     width = ("n_components_", components.shape[0])
     X_projected = like_fitted("PCA.inverse_transform", X_projected, components, width, xp=xp)
-    return reconstruct(X_projected, components, mean, whitening_variance, xp=xp)
+    return reconstruct(X_projected, components, mean, whitening_spread, xp=xp)

@@ -34,7 +34,7 @@ from typing import Any
 
 from ..backends import kernel, materialize
 from ._checks import as_floating_array
-from ._pca_fit import SOLVERS, PCAFit, fit_pca, project, resolve_solver
+from ._pca_fit import SOLVERS, PCAFit, fit_pca, project, resolve_solver, whitening_spread
 from ._pca_transforms import pca_inverse_transform, pca_transform
 
 __all__ = ["PCA", "SOLVERS", "NotFittedError", "PCAFit", "pca", "pca_fit", "resolve_solver"]
@@ -77,9 +77,9 @@ def pca(
     """
     X = as_floating_array(X, xp=xp, kernel="pca", name="X")
     fitted = fit_pca("pca", X, n_components, solver, xp=xp)
-    variance = fitted.explained_variance if whiten else None
+    spread = whitening_spread(fitted) if whiten else None
     centred = fitted.centred_projection
-    return project(X, fitted.components, fitted.mean, variance, centred=centred, xp=xp)
+    return project(X, fitted.components, fitted.mean, spread, centred=centred, xp=xp)
 
 
 @kernel(arrays=("X",), known_sizes=True)
@@ -224,8 +224,8 @@ class PCA:
         ``backend=`` selects where it runs (X and the fitted arrays are moved there).
         """
         fitted = self._checked_fit("transform")
-        variance = fitted.explained_variance if self.whiten else None
-        arrays = (fitted.components, fitted.mean, variance)
+        spread = whitening_spread(fitted) if self.whiten else None
+        arrays = (fitted.components, fitted.mean, spread)
         centred = fitted.centred_projection
         return pca_transform(X, *arrays, centred=centred, backend=backend)
 
@@ -239,9 +239,9 @@ class PCA:
         ``backend=`` selects where it runs (the projections and the fit are moved there).
         """
         fitted = self._checked_fit("inverse_transform")
-        variance = fitted.explained_variance if self.whiten else None
+        spread = whitening_spread(fitted) if self.whiten else None
         return pca_inverse_transform(
-            X_projected, fitted.components, fitted.mean, variance, backend=backend
+            X_projected, fitted.components, fitted.mean, spread, backend=backend
         )
 
     def _solver(self) -> str:
