@@ -18,6 +18,7 @@ from rich.text import Text
 
 from . import KERNELS, available_backends
 from .backends import (
+    ENV_VARIABLE,
     FRAMEWORKS,
     BackendNotInstalledError,
     NoGPUError,
@@ -84,15 +85,18 @@ def _bench(console: Console, arguments: argparse.Namespace) -> int:
     if problem:
         console.print(Text(f"mlpillars bench: {problem}", style="red"))
         return 2
-    requested = _names(arguments.backends)
+    requested, source = _names(arguments.backends), ""
+    if requested is None and not again:
+        requested, source = _backend_from_variable(console), f" (from {ENV_VARIABLE})"
     if requested and not again:
         try:
             unusable = _unusable_backends(console, arguments.suite, requested)
         except UnknownBackendError as exc:
-            console.print(Text(f"mlpillars bench: {exc}", style="red"))
+            console.print(Text(f"mlpillars bench: {exc}{source}", style="red"))
             return 2
         if unusable == len(requested):
-            console.print(Text("mlpillars bench: none of the requested backends can run", "red"))
+            message = f"mlpillars bench: none of the requested backends can run{source}"
+            console.print(Text(message, "red"))
             return 2
     problem = _out_problem(arguments.out)  # last: it makes the folder
     if problem:
@@ -124,6 +128,24 @@ def _bench(console: Console, arguments: argparse.Namespace) -> int:
     if not arguments.report:
         return status
     return max(status, _report(console, out))
+
+
+def _backend_from_variable(console: Console) -> list[str] | None:
+    """The backend ``MLPILLARS_BACKEND`` names, as a run takes it (the suite's devices:
+    a device in the variable is said to be left unused), or None where it is not set."""
+    selected = os.environ.get(ENV_VARIABLE, "").strip()
+    if not selected:
+        return None
+    name, _, device = selected.partition(":")
+    if device:
+        console.print(
+            Text(
+                f"{ENV_VARIABLE}={selected}: the run measures {name} on the suite's devices, "
+                f"not on {device} alone",
+                style="yellow",
+            )
+        )
+    return [name]
 
 
 def _dask_scheduler(spec: str | None) -> contextlib.AbstractContextManager[Any]:

@@ -135,3 +135,38 @@ def test_a_run_chosen_by_mlpillars_backend_saves_that_backend(
     loaded = runner.effective_plan(runner._load_or_save_plan(tmp_path, requested, "resume"))
     assert saved.backends == loaded.backends == ["numpy"]
     assert json.loads((tmp_path / "plan.json").read_text())["backends"] == ["numpy"]
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("nosuch", "unknown backend(s) nosuch; valid names: "),
+        ("cupy", "none of the requested backends can run (from MLPILLARS_BACKEND)"),
+    ],
+)
+def test_a_backend_variable_the_bench_cannot_run_is_named(
+    value: str,
+    message: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """cupy ran only the baselines and peers with rc 0; nosuch did not name the variable."""
+    monkeypatch.setenv("MLPILLARS_BACKEND", value)
+    out = tmp_path / "run"
+    status, output = _run(
+        ["bench", "--suite", "tiny", "--kernels", "softmax", "--out", str(out)], capsys
+    )
+    assert status == 2
+    assert message in output
+    assert "MLPILLARS_BACKEND" in output
+    assert not (out / "plan.json").exists()
+
+
+def test_a_device_in_the_backend_variable_is_said_to_be_left_unused(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("MLPILLARS_BACKEND", "torch:cuda")
+    assert cli._backend_from_variable(cli.Console(width=200)) == ["torch"]
+    printed = " ".join(capsys.readouterr().out.split())
+    assert "MLPILLARS_BACKEND=torch:cuda: the run measures torch on the suite's devices" in printed
