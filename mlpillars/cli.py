@@ -1,4 +1,5 @@
-"""The ``mlpillars`` command: ``capabilities``, ``demo``, ``bench`` and ``report``."""
+"""The ``mlpillars`` command: ``capabilities``, ``demo``, ``bench`` and ``report`` (the first
+two in ``_cli_demo``)."""
 
 from __future__ import annotations
 
@@ -7,28 +8,21 @@ import contextlib
 import os
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from rich.console import Console
-from rich.table import Table
 from rich.text import Text
 
-from . import KERNELS, available_backends
+from ._cli_demo import capabilities_table, run_demo
 from .backends import (
     ENV_VARIABLE,
     FRAMEWORKS,
     BackendNotInstalledError,
     NoGPUError,
     UnknownBackendError,
-    host_arrays,
 )
-from .examples import SMALLEST_SIZE, KernelCall, call_on_backend, cast_call
-from .tolerances import compare_outputs, tolerance_for
-
-_CAPABILITY_COLUMNS = ("float64", "float16", "bfloat16", "eigh", "inplace", "gpu")
+from .examples import SMALLEST_SIZE
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -305,81 +299,6 @@ def _empty_option(arguments: argparse.Namespace) -> str | None:
                 f"or leave --{option} out for all of them"
             )
     return None
-
-
-def capabilities_table() -> Table:
-    """Every backend and device on this machine, with versions and capability records."""
-    table = Table(title="mlpillars backends on this machine")
-    for column in ("backend", "version", "device", *_CAPABILITY_COLUMNS, "note"):
-        table.add_column(column)
-    for status in available_backends():
-        if not status.devices:
-            table.add_row(
-                status.name, status.version or "-", "-", *["-"] * 6, Text(status.reason or "")
-            )
-        for device_name, capabilities in status.devices.items():
-            flags = capabilities.as_dict()
-            marks = ["yes" if flags[column] else "no" for column in _CAPABILITY_COLUMNS]
-            table.add_row(
-                status.name, status.version, device_name, *marks, Text(status.reason or "")
-            )
-    return table
-
-
-@dataclass(frozen=True)
-class Agreement:
-    """How one backend's result compares with the float64 NumPy reference."""
-
-    max_error: float
-    agrees: bool
-
-
-def run_demo(console: Console, *, size: int) -> int:
-    """Run each kernel on every available backend/device/dtype against float64 NumPy."""
-    from .bench.catalogue import CATALOGUE  # the example builder of every kernel
-
-    specs = _available_specs()
-    missing = sorted(set(KERNELS) - set(CATALOGUE))
-    table = Table(
-        title=f"max |error| against float64 NumPy, size {size} (✓ = within the tolerance table)"
-    )
-    table.add_column("kernel")
-    for spec in specs:
-        table.add_column(f"{spec}\nfloat32   float64", justify="right")
-    all_agree = True
-    for name, entry in CATALOGUE.items():
-        call = entry.example(np.random.default_rng(0), size)
-        reference = host_arrays(KERNELS[name](*call.arrays, **call.options, backend="numpy"))
-        cells = []
-        for spec in specs:
-            agreements = [_compare(name, call, reference, spec, d) for d in ("float32", "float64")]
-            all_agree &= all(agreement.agrees for agreement in agreements)
-            cells.append("  ".join(map(_cell, agreements)))
-        table.add_row(name, *cells)
-    console.print(table)
-    if missing:
-        console.print(f"[yellow]kernels without a demo example: {', '.join(missing)}[/yellow]")
-    console.print("all backends agree" if all_agree else "[red]some results disagree[/red]")
-    return 0 if all_agree else 1
-
-
-def _cell(agreement: Agreement) -> str:
-    mark = "✓" if agreement.agrees else "[red]✗[/red]"
-    return f"{mark} {agreement.max_error:.0e}"
-
-
-def _available_specs() -> list[str]:
-    return [
-        f"{status.name}:{device}" for status in available_backends() for device in status.devices
-    ]
-
-
-def _compare(
-    name: str, call: KernelCall, reference: list[np.ndarray], spec: str, dtype: str
-) -> Agreement:
-    moved = call_on_backend(cast_call(call, dtype), spec)
-    result = KERNELS[name](*moved.arrays, **moved.options)
-    return Agreement(*compare_outputs(host_arrays(result), reference, tolerance_for(dtype)))
 
 
 if __name__ == "__main__":

@@ -346,13 +346,13 @@ def test_capabilities_command_lists_backends(capsys: pytest.CaptureFixture[str])
 def test_capabilities_prints_the_pip_extra_of_a_missing_backend(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ):
-    from mlpillars import cli
+    from mlpillars import _cli_demo, cli
     from mlpillars.backends import BackendStatus
 
     missing = BackendStatus(
         "jax", available=False, reason='not installed: pip install "mlpillars[jax]"'
     )
-    monkeypatch.setattr(cli, "available_backends", lambda: [missing])
+    monkeypatch.setattr(_cli_demo, "available_backends", lambda: [missing])
     monkeypatch.setenv("COLUMNS", "200")
     assert cli.main(["capabilities"]) == 0
     assert 'pip install "mlpillars[jax]"' in capsys.readouterr().out  # not eaten as markup
