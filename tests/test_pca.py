@@ -9,6 +9,8 @@ so the table's tolerances are used as they are.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -389,6 +391,25 @@ def test_data_far_from_zero_keeps_its_variances(xp: BackendCase, rng, solver):
     assert_close(fitted.explained_variance_ratio, expected_ratio, like=X)
 
 
+def _fit_of_scaled_data(
+    rng: np.random.Generator, framework: str, dtype_name: str, solver: str, scale: float
+) -> tuple[BackendCase, Any]:
+    """pca_fit of ``scale`` times well-scaled data (40 x 3), its axes, singular values and
+    ratios checked against the float64 SVD of the unscaled values; the case and the fit."""
+    pytest.importorskip(framework)
+    case = BackendCase(framework, "cpu", dtype_name)
+    X = case.asarray(scale * scaled_data(rng, 40)[:, :3])
+    unscaled = case.to_numpy(X).astype(np.float64) / scale
+    _, singular_values, axes = np.linalg.svd(unscaled - unscaled.mean(axis=0))
+    fitted = pca_fit(X, 2, solver=solver)
+    signs = np.sign(np.sum(axes[:2] * case.to_numpy(fitted.components), axis=1, keepdims=True))
+    assert_close(fitted.components, signs * axes[:2], like=X)
+    assert_close(fitted.singular_values / scale, singular_values[:2], like=X)
+    ratios = singular_values[:2] ** 2 / np.sum(singular_values**2)
+    assert_close(fitted.explained_variance_ratio, ratios, like=X)
+    return case, fitted
+
+
 @pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")  # NumPy's, as it should
 @pytest.mark.parametrize("framework", ["numpy", "torch", "jax"])
 @pytest.mark.parametrize("dtype_name", ["float32", "float64"])
@@ -398,19 +419,8 @@ def test_data_whose_squares_pass_the_dtype_range(rng, framework, dtype_name, sol
     # the axes, the ratios and the singular values (4e20) are not. The covariance solver
     # raised LinAlgError (its Gram overflowed), the SVD solver gave NaN ratios and inf
     # singular values; the variances are inf, the value the dtype holds.
-    pytest.importorskip(framework)
-    case = BackendCase(framework, "cpu", dtype_name)
     scale = 1e20 if dtype_name == "float32" else 1e160
-    X = case.asarray(scale * scaled_data(rng, 40)[:, :3])
-    unscaled = case.to_numpy(X) / scale
-    centred = unscaled - unscaled.mean(axis=0)
-    _, singular_values, axes = np.linalg.svd(centred, full_matrices=False)
-    fitted = pca_fit(X, 2, solver=solver)
-    signs = np.sign(np.sum(axes[:2] * case.to_numpy(fitted.components), axis=1, keepdims=True))
-    assert_close(fitted.components, signs * axes[:2], like=X)
-    assert_close(fitted.singular_values / scale, singular_values[:2], like=X)
-    ratios = singular_values[:2] ** 2 / np.sum(singular_values**2)
-    assert_close(fitted.explained_variance_ratio, ratios, like=X)
+    case, fitted = _fit_of_scaled_data(rng, framework, dtype_name, solver, scale)
     assert np.all(np.isinf(case.to_numpy(fitted.explained_variance)))
 
 
@@ -442,18 +452,8 @@ def test_data_whose_squares_are_subnormal(rng, framework, dtype_name, solver):
     # among the subnormals: axes 1.4e-2 off, and at 1e-30 the coordinate axes with ratios
     # of 0 (JAX, which flushes subnormals, from 1e-20 on). The variances themselves are
     # subnormal, not asserted: the dtype holds them only roughly.
-    pytest.importorskip(framework)
-    case = BackendCase(framework, "cpu", dtype_name)
     scale = 1e-22 if dtype_name == "float32" else 1e-160
-    X = case.asarray(scale * scaled_data(rng, 40)[:, :3])
-    unscaled = case.to_numpy(X).astype(np.float64) / scale
-    _, singular_values, axes = np.linalg.svd(unscaled - unscaled.mean(axis=0))
-    fitted = pca_fit(X, 2, solver=solver)
-    signs = np.sign(np.sum(axes[:2] * case.to_numpy(fitted.components), axis=1, keepdims=True))
-    assert_close(fitted.components, signs * axes[:2], like=X)
-    assert_close(fitted.singular_values / scale, singular_values[:2], like=X)
-    ratios = singular_values[:2] ** 2 / np.sum(singular_values**2)
-    assert_close(fitted.explained_variance_ratio, ratios, like=X)
+    _fit_of_scaled_data(rng, framework, dtype_name, solver, scale)
 
 
 @pytest.mark.parametrize("framework", ["numpy", "torch", "jax"])
