@@ -136,7 +136,7 @@ def test_r_squared_of_errors_whose_squares_overflow(half: BackendCase):
 
 def test_normalize_and_cosine_of_long_or_tiny_half_precision_vectors(half: BackendCase):
     # 70,000 entries: the sum of squares of the scaled vector passed float16's 65504 (zeros
-    # on every backend); entries of 3e-6 are float16 subnormals (NaN on JAX)
+    # on every backend); entries of 3e-5 and 6e-5 are float16 subnormals (NaN on JAX)
     ones = half.asarray(np.ones((1, 70_000)))
     assert_close(mp.normalize(ones), np.full((1, 70_000), 70_000**-0.5), like=ones)
     assert_close(mp.cosine_similarity(ones, ones), [[1.0]], like=ones)
@@ -148,7 +148,7 @@ def test_normalize_and_cosine_of_long_or_tiny_half_precision_vectors(half: Backe
 
 
 def test_r_squared_of_tiny_half_precision_values(half: BackendCase):
-    # values of 1e-6: float16 subnormals, whose scaled sums JAX gave as NaN
+    # values of about 1e-5: float16 subnormals, whose scaled sums JAX gave as NaN
     rng = np.random.default_rng(9)
     y_true = half.asarray(1e-5 * rng.normal(size=8))
     y_pred = half.asarray(half.to_numpy(y_true).astype(np.float64) * 1.1)
