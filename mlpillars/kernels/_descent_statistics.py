@@ -47,6 +47,7 @@ from ..backends import branch, device_of, values_at_hand, vecdot
 from ..tolerances import tolerance_for
 from ._checks import narrowed, widened
 from ._descent_objectives import MseStatistics
+from ._magnitudes import centred_twice
 
 
 def mse_statistics(
@@ -88,10 +89,8 @@ def _centred_targets(targets: Any, *, xp: Any) -> tuple[Any, Any]:
     """ȳ (B,) and y - ȳ (B, n), centred twice: the second pass removes the rounding of
     a large ȳ, which ``X^T (y - ȳ)`` would otherwise multiply by X's column sums."""
     first_mean = xp.mean(targets, axis=-1, keepdims=True)
-    centred = targets - first_mean
-    correction = xp.mean(centred, axis=-1, keepdims=True)
-    centred -= correction  # a new array: in place where the framework allows it
-    return (first_mean + correction)[..., 0], centred
+    centred, mean = centred_twice(targets, first_mean, axis=-1, xp=xp)
+    return mean[..., 0], centred
 
 
 def _gram(features: Any, *, xp: Any) -> Any:

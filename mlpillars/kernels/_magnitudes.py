@@ -1,12 +1,15 @@
-"""Values near the largest float, brought into range by an exact power of two before a
-kernel divides by their largest magnitude or takes their differences.
+"""Values of awkward magnitude: near the largest float, or far from zero against their
+spread.
 
-Two things go wrong there. Some compilers (XLA on CPU) divide by multiplying with the
-reciprocal and flush subnormals to zero: ``1 / 9e37`` is subnormal in float32, so a
-vector scaled by its largest entry became zeros. And differences of values of either
-sign overflow: ``1e308 - (-1e308)``. A slice whose largest magnitude passes
-:data:`HUGE` is first multiplied by :data:`SHRINK`, exactly (only values below
-``2**-900`` or so lose bits, and beside one past ``2**100`` they do not count).
+Near the largest float two things go wrong. Some compilers (XLA on CPU) divide by
+multiplying with the reciprocal and flush subnormals to zero: ``1 / 9e37`` is subnormal in
+float32, so a vector scaled by its largest entry became zeros. And differences of values of
+either sign overflow: ``1e308 - (-1e308)``. A slice whose largest magnitude passes
+:data:`HUGE` is first multiplied by :data:`SHRINK`, exactly (only values below ``2**-900``
+or so lose bits, and beside one past ``2**100`` they do not count): :func:`shrink_factors`.
+
+Far from zero, a mean rounds by an ulp of its own size, which stays in every centred
+value as a constant: :func:`centred_twice` takes it out with a second pass.
 """
 
 from __future__ import annotations
@@ -27,3 +30,16 @@ def shrink_factors(largest: Any, *, xp: Any) -> Any | None:
     if float(xp.finfo(largest.dtype).max) <= HUGE:
         return None
     return xp.where(largest > HUGE, xp.full_like(largest, SHRINK), xp.ones_like(largest))
+
+
+def centred_twice(values: Any, means: Any, *, axis: int, xp: Any) -> tuple[Any, Any]:
+    """``values`` less their ``means`` along ``axis`` (keepdims shape), centred again by the
+    mean of that, and the means with its correction.
+
+    The first mean's rounding (an ulp of a large mean, float32 data of 1e4 +- 1: 1e-3)
+    would otherwise stay in every centred value as a constant: a constant column is then
+    exactly zero, and ``X^T (y - ȳ)`` no longer multiplies that rounding by X's sums."""
+    centred = values - means
+    correction = xp.mean(centred, axis=axis, keepdims=True)
+    centred -= correction  # a new array: in place where the framework allows it
+    return centred, means + correction

@@ -17,6 +17,7 @@ from ..backends import (
 from ..backends import svd as thin_svd
 from ..tolerances import tolerance_for
 from ._checks import check_choice, narrowed, shape_text, widened
+from ._magnitudes import centred_twice
 from ._pca_checks import check_finite, check_matrix, checked_n_components, components_for_variance
 
 SOLVERS = ("auto", "covariance_eigh", "svd", "full")
@@ -235,8 +236,8 @@ def _centred_svd(X: Any, mean: Any, *, xp: Any) -> tuple[Any, Any, Any]:
 
     Centred in two passes: the mean's round-off (float32 data of 1e6 +- 1: ~0.1) left a
     rank-one term that moved the singular values by 2-90%."""
-    centred = X - mean
-    _, singular_values, axes = thin_svd(centred - xp.mean(centred, axis=0))
+    centred, _ = centred_twice(X, mean, axis=0, xp=xp)
+    _, singular_values, axes = thin_svd(centred)
     largest = singular_values[:1]  # descending; empty only where there is no axis
     unit = xp.where(largest > 0, largest, xp.ones_like(largest))
     return (singular_values / unit) ** 2 / (X.shape[0] - 1), axes, unit

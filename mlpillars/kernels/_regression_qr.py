@@ -1,5 +1,5 @@
-"""The QR solve of :func:`.regression.least_squares`: the centring, the factorisation and
-its rank test (``mlpillars.backends.dependence_bound``)."""
+"""The QR solve of :func:`.regression.least_squares`: the factorisation and its rank test
+(``mlpillars.backends.dependence_bound``)."""
 
 from __future__ import annotations
 
@@ -7,17 +7,6 @@ from typing import Any
 
 from ..backends import dependence_bound, qr, rank_tolerance, solve_triangular, values_readable
 from ._regression_checks import RankSizes, first_true, rank_message
-
-
-def centred(values: Any, means: Any, *, xp: Any) -> tuple[Any, Any]:
-    """Columns of ``values`` (1 or B, n, k) less their means (1 or B, 1, k), centred
-    twice, and the means with the second pass's correction: the first mean's rounding
-    (an ulp of a large mean, in every sample) would otherwise stay in the centred columns,
-    as a constant that the intercept no longer takes. A constant column is then exactly
-    zero."""
-    once = values - means
-    correction = xp.mean(once, axis=-2, keepdims=True)
-    return once - correction, means + correction
 
 
 def solve_by_qr(features: Any, targets: Any, raw_norms: Any, *, xp: Any) -> tuple[Any, Any]:

@@ -15,9 +15,9 @@ from typing import Any, NamedTuple
 from ..backends import kernel, materialize, reduce_max
 from ._checks import as_floating, is_empty, narrowed, regression_problems, shape_text, widened
 from ._fused import FusedLeastSquares, FusedRSquared
-from ._magnitudes import shrink_factors
+from ._magnitudes import centred_twice, shrink_factors
 from ._regression_checks import check_determined, non_finite_problems
-from ._regression_qr import centred, column_norms, solve_by_qr
+from ._regression_qr import column_norms, solve_by_qr
 
 
 class LeastSquaresResult(NamedTuple):
@@ -105,10 +105,9 @@ def least_squares(
     raw_norms = None  # the columns' norms before centring (without an intercept: R's)
     if fit_intercept:
         raw_norms = column_norms(features, xp=xp)
-        features, feature_means = centred(features, feature_means[:, None, :], xp=xp)
-        targets, target_means = centred(targets[..., None], target_means[:, None, None], xp=xp)
-        feature_means, target_means = feature_means[:, 0, :], target_means[:, 0, 0]
-        targets = targets[..., 0]
+        features, feature_means = centred_twice(features, feature_means[:, None, :], axis=-2, xp=xp)
+        targets, target_means = centred_twice(targets, target_means[:, None], axis=-1, xp=xp)
+        feature_means, target_means = feature_means[:, 0, :], target_means[:, 0]
     weights, rank_deficient = solve_by_qr(features, targets, raw_norms, xp=xp)
     invalid = rank_deficient if not_finite is None else not_finite | rank_deficient
     weights = xp.where(invalid, xp.full_like(weights, math.nan), weights)
