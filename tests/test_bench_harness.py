@@ -29,8 +29,16 @@ from mlpillars.bench.implementations import (
     LoopBaseline,
     PeerImplementation,
 )
+from mlpillars.bench.report.load import load_run
 from mlpillars.bench.results import ResultsLog, read_rows
-from mlpillars.bench.run_folder import CASES_FILE, ENVIRONMENT_FILE, PEAKS_FILE, PLAN_FILE
+from mlpillars.bench.run_folder import (
+    CASES_FILE,
+    ENVIRONMENT_FILE,
+    PEAKS_FILE,
+    PLAN_FILE,
+    PLANNED_FILE,
+    missing_cases,
+)
 from mlpillars.bench.runner import RunPlan, effective_plan, run_bench
 from mlpillars.tolerances import compare_outputs, tolerance_for
 
@@ -322,6 +330,8 @@ def test_run_bench_writes_a_results_folder(tmp_path: Path, capsys: pytest.Captur
     environment = json.loads((out / ENVIRONMENT_FILE).read_text())
     assert environment["versions"]["numpy"] == np.__version__
     assert json.loads((out / PLAN_FILE).read_text())["suite"] == "tiny"
+    planned = json.loads((out / PLANNED_FILE).read_text())["cases"]
+    assert sorted(planned) == sorted(expected_ids) and missing_cases(planned, rows) == []
     assert "numpy:cpu" in json.loads((out / PEAKS_FILE).read_text())["backends"]
     benchmark_json = json.loads((out / "benchmark-1.json").read_text())
     timed = benchmark_json["benchmarks"]
@@ -357,6 +367,7 @@ def test_an_interrupted_run_resumes(tmp_path: Path):
     if first.returncode == 0:
         pytest.skip("the run finished before it could be killed")
     assert 2 <= len(rows_before_resume) < len(expected)
+    assert len(load_run(out).missing) == len(expected) - len(rows_before_resume)
     resumed = subprocess.run(
         [sys.executable, "-m", "mlpillars.cli", "bench", "--resume", "--out", str(out)],
         env=environment,
@@ -368,6 +379,7 @@ def test_an_interrupted_run_resumes(tmp_path: Path):
     rows = read_rows(cases_file)
     assert sorted(row["id"] for row in rows) == sorted(expected)  # each case exactly once
     assert rows[: len(rows_before_resume)] == rows_before_resume  # nothing finished was lost
+    assert load_run(out).missing == []
     sessions = sorted(out.glob("benchmark-*.json"), key=lambda path: int(path.stem.split("-")[1]))
     benchmark_file = sessions[-1]  # the resumed session's own pytest-benchmark JSON
     resumed_ids = {row["id"] for row in rows[len(rows_before_resume) :]}

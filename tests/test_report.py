@@ -156,12 +156,14 @@ PEAKS = {
 
 
 def make_run(folder: Path, *, scale=1.0, rounds=12, seed=0, peaks=True, rows=None) -> Path:
-    """A results folder with known rounds: times multiplied by ``scale``."""
+    """A finished results folder with known rounds: times multiplied by ``scale``."""
     folder.mkdir(parents=True)
-    lines = [json.dumps(row) for row in (rows or _rows(scale, rounds, seed))]
+    rows = rows or _rows(scale, rounds, seed)
+    lines = [json.dumps(row) for row in rows]
     (folder / "cases.jsonl").write_text("\n".join(lines) + "\n")
     (folder / "environment.json").write_text(json.dumps(ENVIRONMENT))
     (folder / "plan.json").write_text(json.dumps({"suite": "synthetic"}))
+    (folder / "planned.json").write_text(json.dumps({"cases": [row["id"] for row in rows]}))
     if peaks:
         (folder / "peaks.json").write_text(json.dumps(PEAKS))
     return folder
@@ -429,6 +431,45 @@ def test_truncated_last_line_is_skipped_and_noted(tmp_path):
         stream.write('{"id": "softmax-numpy:cpu-999-fl')
     assert make_report(run, formats="md") == 0
     assert "the last line was cut short" in (run / "report.md").read_text()
+
+
+def test_an_unfinished_run_is_said_so_with_how_to_finish_it(tmp_path):
+    import io
+
+    from rich.console import Console
+
+    rows = _rows(1.0, 12, 0)
+    rows[1] = {**rows[1], "status": "error", "error": "RuntimeError: out of memory"}
+    run = make_run(tmp_path / "run", rows=rows)
+    never_measured = ["softmax-numpy:cpu-65536-float32", "linear-torch:cpu-65536-float32"]
+    planned = [row["id"] for row in rows] + never_measured
+    (run / "planned.json").write_text(json.dumps({"cases": planned}))
+    failed = [row["id"] for row in rows if row["status"] == "error"]  # --resume runs them again
+    assert rows[1]["id"] in failed
+    assert load_run(run).missing == [*failed, *never_measured]
+    printed = io.StringIO()
+    assert make_report(run, formats="md", console=Console(file=printed, width=400)) == 0
+    expected = f"unfinished run: {len(failed) + 2} planned case(s) have no result"
+    assert expected in printed.getvalue()
+    markdown = (run / "report.md").read_text()
+    assert expected in markdown and f"mlpillars bench --resume --out {run}" in markdown
+    finished_rows = [row for row in _rows(1.0, 12, 0) if row["status"] != "error"]
+    finished = make_run(tmp_path / "finished", rows=finished_rows)
+    assert load_run(finished).missing == []
+    assert make_report(finished, formats="md") == 0
+    assert "unfinished run" not in (finished / "report.md").read_text()
+
+
+def test_a_run_without_its_planned_cases_is_reported_without_a_verdict(tmp_path):
+    run = make_run(tmp_path / "run")
+    (run / "planned.json").unlink()  # a run folder of an older mlpillars
+    assert load_run(run).missing is None
+    assert make_report(run, formats="md") == 0
+    markdown = (run / "report.md").read_text()
+    assert "planned.json not found" in markdown and "unfinished run" not in markdown
+    (run / "planned.json").write_text('{"cases": "softmax"}')
+    with pytest.raises(ReportError, match=r"planned\.json: not a list of planned cases"):
+        load_run(run)
 
 
 def test_bad_arguments(tmp_path, reported):

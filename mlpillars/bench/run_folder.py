@@ -9,6 +9,8 @@ A run folder (default ``reports/<run-id>/``) holds
 
 - :data:`PLAN_FILE`: the suite, backends, kernels and processes asked for (what ``--resume``
   finishes and ``--rerun-disturbed`` measures again);
+- :data:`PLANNED_FILE`: the ids of the cases that plan makes here, written whenever a run
+  starts or resumes (what the report counts an unfinished run's missing cases against);
 - :data:`ENVIRONMENT_FILE`: the machine and software record;
 - :data:`CASES_FILE`: one case row per line, on disk as soon as the case finishes;
 - :data:`PEAKS_FILE`: the machine's measured peaks (layout in :mod:`mlpillars.bench.peaks`);
@@ -67,6 +69,7 @@ from typing import Any
 
 # -- files ---------------------------------------------------------------------------------------
 PLAN_FILE = "plan.json"
+PLANNED_FILE = "planned.json"
 ENVIRONMENT_FILE = "environment.json"
 CASES_FILE = "cases.jsonl"
 PEAKS_FILE = "peaks.json"
@@ -127,6 +130,14 @@ def needs_rerun(row: dict[str, Any]) -> bool:
     A wrong or skipped case ran to its verdict, which another run would repeat.
     """
     return row.get("status") == ERROR
+
+
+def missing_cases(planned: list[str], rows: list[dict[str, Any]]) -> list[str]:
+    """The planned case ids (``PLANNED_FILE``'s ``"cases"``) that ``rows`` have not finished:
+    never measured (a run interrupted or killed), or ended in an error, which ``--resume``
+    runs again (:func:`needs_rerun`)."""
+    finished = {row["id"] for row in latest_rows(rows) if not needs_rerun(row)}
+    return [case for case in planned if case not in finished]
 
 
 def is_disturbed(row: dict[str, Any]) -> bool:

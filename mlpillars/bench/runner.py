@@ -40,6 +40,7 @@ from .run_folder import (
     OK,
     PEAKS_FILE,
     PLAN_FILE,
+    PLANNED_FILE,
     SKIPPED,
     UNTRACEABLE,
     WRONG,
@@ -121,6 +122,7 @@ def run_bench(
         _check_results_log(out / CASES_FILE, again)
     cases = plan_cases(SUITES[plan.suite], plan.backends, plan.kernels)
     total = len(cases)
+    _save_planned(out, cases)
     used = {case.implementation.backend.partition(":")[0] for case in cases}
     write_environment(out / ENVIRONMENT_FILE, frameworks=used | set(plan.backends or ()))
     what = _what(out, plan, again, total)
@@ -154,6 +156,13 @@ def run_bench(
         )
     console.print(f"results: {out}")
     return 0 if completed or wrong_peers else 1
+
+
+def _save_planned(out: Path, cases: Sequence[Any]) -> None:
+    """The ids of the plan's cases on this machine, for the report to tell an unfinished run
+    (it reads them without the catalogue: see ``run_folder.missing_cases``)."""
+    planned = {"cases": [case.id for case in cases]}
+    (out / PLANNED_FILE).write_text(json.dumps(planned, indent=1))
 
 
 def _wrong_peers_alone(rows: list[dict[str, Any]], finished: set[str], total: int) -> list[str]:

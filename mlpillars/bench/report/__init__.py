@@ -26,6 +26,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from rich.console import Console
+from rich.text import Text
 
 from ..run_folder import REPORT_FILES
 from ..text import parse_threshold
@@ -39,7 +40,7 @@ from .document import Block, Contents, collapse_tables
 from .heatmap import heatmap_section
 from .html import render_html
 from .kernels import kernel_sections, roofline_section
-from .load import ReportError, RunData, load_run
+from .load import ReportError, RunData, load_run, unfinished_warning
 from .markdown import render_markdown
 from .plots import colour_map
 from .sections import (
@@ -100,6 +101,8 @@ def make_report(
     chosen = _formats(formats)
     threshold = _threshold(fail_on_regression, compare)
     run = load_run(run_dir)
+    if run.missing:
+        console.print(Text(unfinished_warning(run), style="yellow"))
     comparison = compare_runs(run, load_run(compare)) if compare is not None else None
     for path in _write(run, build_report(run, comparison, threshold), chosen):
         console.print(f"report: {path}")

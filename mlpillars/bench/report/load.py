@@ -1,11 +1,12 @@
 """Reading a results folder for the report, and refusing what is not one, clearly.
 
 A run folder (layout in :mod:`mlpillars.bench.run_folder`) holds ``cases.jsonl`` (required),
-``environment.json``, ``peaks.json`` and ``plan.json`` (optional: the report says what is
-missing). Anything unreadable raises :class:`ReportError`
-with the file and what is wrong, never a traceback. A last line of ``cases.jsonl`` cut short
-is what a killed run leaves: it is skipped, as ``mlpillars bench --resume`` does, and the
-report says so.
+``environment.json``, ``peaks.json``, ``plan.json`` and ``planned.json`` (optional: the report
+says what is missing). Where ``planned.json`` names cases with no finished row, the run was
+interrupted or killed: the report says how many and how to finish it. Anything unreadable
+raises :class:`ReportError` with the file and what is wrong, never a traceback. A last line
+of ``cases.jsonl`` cut short is what a killed run leaves: it is skipped, as ``mlpillars bench
+--resume`` does, and the report says so.
 """
 
 from __future__ import annotations
@@ -24,9 +25,11 @@ from ..run_folder import (
     OK,
     PEAKS_FILE,
     PLAN_FILE,
+    PLANNED_FILE,
     REQUIRED_FIELDS,
     STATUSES,
     latest_rows,
+    missing_cases,
     validate_peaks,
 )
 
@@ -54,6 +57,10 @@ class RunData:
         ``plan.json``; ``None`` when absent.
     warnings : list of str
         What was missing or skipped, for the report.
+    missing : list of str or None
+        The planned cases with no finished row (``run_folder.missing_cases``): the run is
+        unfinished where this is not empty; ``None`` where the folder has no ``planned.json``
+        (a run of an older mlpillars).
     """
 
     path: Path
@@ -62,6 +69,7 @@ class RunData:
     peaks: dict[str, Any] | None
     plan: dict[str, Any] | None
     warnings: list[str] = field(default_factory=list)
+    missing: list[str] | None = None
 
     @property
     def name(self) -> str:
@@ -98,7 +106,22 @@ def load_run(path: str | Path) -> RunData:
     run.environment = _read_object(folder / ENVIRONMENT_FILE, run.warnings, _check_environment)
     run.peaks = _read_object(folder / PEAKS_FILE, run.warnings, validate_peaks)
     run.plan = _read_object(folder / PLAN_FILE, run.warnings, _check_plan)
+    planned = _read_object(folder / PLANNED_FILE, run.warnings, _check_planned)
+    if planned is not None:
+        run.missing = missing_cases(planned["cases"], every_row)
+    if run.missing:
+        run.warnings.insert(0, unfinished_warning(run))
     return run
+
+
+def unfinished_warning(run: RunData) -> str:
+    """What the report and ``mlpillars report`` say of a run with planned cases missing."""
+    missing = run.missing or []
+    shown = ", ".join(missing[:3]) + (", ..." if len(missing) > 3 else "")
+    return (
+        f"unfinished run: {len(missing)} planned case(s) have no result ({shown}); "
+        f"finish it with: mlpillars bench --resume --out {run.path}"
+    )
 
 
 def _read_cases(path: Path) -> list[dict[str, Any]]:
@@ -183,3 +206,10 @@ def _check_environment(record: dict[str, Any]) -> str | None:
 
 def _check_plan(plan: dict[str, Any]) -> str | None:
     return None if "suite" in plan else "not a run plan of mlpillars bench (no 'suite')"
+
+
+def _check_planned(planned: dict[str, Any]) -> str | None:
+    cases = planned.get("cases")
+    if isinstance(cases, list) and all(isinstance(case, str) for case in cases):
+        return None
+    return "not a list of planned cases of mlpillars bench (no 'cases' list of case ids)"
