@@ -122,6 +122,38 @@ def test_a_results_log_that_cannot_be_read_stops_a_resume_in_one_line(
         assert "repair or remove that line" in message
 
 
+def test_ctrl_c_while_the_peaks_are_measured_says_how_to_resume(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """It was a KeyboardInterrupt traceback: the peaks are measured after the cases."""
+    from mlpillars.bench import runner
+    from mlpillars.bench.cases import SUITES, plan_cases
+
+    plan = {"suite": "tiny", "backends": ["numpy"], "kernels": ["softmax"], "processes": 1}
+    (tmp_path / "plan.json").write_text(json.dumps(plan))
+    cases = plan_cases(SUITES["tiny"], ["numpy"], ["softmax"])
+    rows = [
+        {
+            "id": case.id,
+            "kernel": case.kernel,
+            "implementation": case.implementation.name,
+            "size": case.size,
+            "status": "skipped",
+        }
+        for case in cases
+    ]  # every case finished: the resumed run only measures the peaks
+    (tmp_path / "cases.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
+
+    def interrupted(*args: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(runner, "write_peaks", interrupted)
+    status, output = _run(["bench", "--resume", "--out", str(tmp_path)], capsys)
+    assert status == 130
+    assert f"interrupted: resume with mlpillars bench --resume --out {tmp_path}" in output
+    assert "Traceback" not in output and not (tmp_path / "peaks.json").exists()
+
+
 def test_a_run_chosen_by_mlpillars_backend_saves_that_backend(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
