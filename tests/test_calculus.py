@@ -316,6 +316,51 @@ def test_without_halting_the_raw_trajectory_is_returned(xp: BackendCase):
     assert bool(runaway.diverged) and not np.isfinite(xp.to_numpy(runaway.weights)).all()
 
 
+@pytest.mark.filterwarnings("ignore:(overflow|invalid value) encountered:RuntimeWarning")
+def test_without_halting_tol_leaves_a_diverged_problem_running_in_any_batch(xp: BackendCase):
+    """With tol, the loop ended once every problem was flagged: a diverged problem stopped
+    after 3 steps alone (or in a Dask chunk, or under jax.vmap) but ran all 12 beside a
+    converging one. It keeps updating, as halt_on_divergence=False says, in any batch."""
+    X, y = xp.asarray(TUTORIAL_X), xp.asarray(TUTORIAL_Y)
+    options = {"steps": 12, "tol": 1e-12, "fit_intercept": False, "halt_on_divergence": False}
+    together = gradient_descent(X, y, lr=xp.asarray([0.01, 1.0]), **options)
+    alone = gradient_descent(X, y, lr=xp.asarray([1.0]), **options)
+    assert xp.to_numpy(together.steps_run).tolist() == [12, 12]
+    assert xp.to_numpy(alone.steps_run).tolist() == [12]
+    assert xp.to_numpy(alone.diverged).tolist() == [True]
+    w, _, losses = reference_descent(
+        xp.to_numpy(X), xp.to_numpy(y), lr=1.0, steps=12, fit_intercept=False
+    )
+    for fit, column in ((together, 1), (alone, 0)):
+        assert_loop_close(fit.weights[column, ...], w, like=X, xp=xp)
+        assert_loop_close(fit.loss_history[:, column], losses, like=X, xp=xp)
+
+
+@pytest.mark.filterwarnings("ignore:(overflow|invalid value) encountered:RuntimeWarning")
+def test_without_halting_tol_gives_each_problem_its_own_fit_in_chunks_and_under_vmap():
+    """Dask's chunks of one problem and jax.vmap run a loop per problem: they ended the
+    diverged problem's after 3 steps where the NumPy batch ran it to 12."""
+    da = pytest.importorskip("dask.array")
+    jax = pytest.importorskip("jax")
+    options = {"steps": 12, "tol": 1e-12, "fit_intercept": False, "halt_on_divergence": False}
+    X = np.broadcast_to(np.reshape(TUTORIAL_X, (-1, 1)), (2, len(TUTORIAL_X), 1)).copy()
+    y = np.broadcast_to(TUTORIAL_Y, (2, *TUTORIAL_Y.shape)).copy()
+    lr = np.array([0.01, 1.0])
+    batch = gradient_descent(X, y, lr=lr, **options)
+    chunked = gradient_descent(
+        da.from_array(X, chunks=(1, -1, -1)), da.from_array(y, chunks=(1, -1)),
+        lr=da.from_array(lr, chunks=1), **options,
+    )  # fmt: skip
+    jnp = jax.numpy
+    data = jnp.asarray(TUTORIAL_X, dtype=jnp.float32), jnp.asarray(TUTORIAL_Y, dtype=jnp.float32)
+    mapped = jax.vmap(lambda rate: gradient_descent(*data, lr=rate, **options))(
+        jnp.asarray(lr, dtype=jnp.float32)
+    )
+    for fit in (chunked, mapped):
+        assert np.asarray(fit.steps_run).tolist() == [12, 12]
+        np.testing.assert_allclose(np.asarray(fit.weights), batch.weights, rtol=1e-5)
+
+
 @pytest.mark.parametrize(
     ("options", "steps"),
     [({"lr": 0.125, "momentum": 0.875}, 16), ({"lr": 0.25, "optimizer": "adam"}, 8)],

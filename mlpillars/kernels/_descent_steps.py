@@ -121,8 +121,8 @@ class DescentLoop:
         return progress.loss
 
     def finished(self, progress: Progress) -> Any:
-        """0-d bool: every problem has converged or diverged."""
-        return self.xp.all(progress.diverged | progress.converged)
+        """0-d bool: no problem moves again (:func:`all_stopped`)."""
+        return all_stopped(progress, self.options, xp=self.xp)
 
     def step(self, count: Any, progress: Progress, constants: Constants) -> Progress:
         """One update of every active problem, then the divergence and convergence checks."""
@@ -171,6 +171,18 @@ class DescentLoop:
             converged=converged,
             updates=progress.updates + xp.astype(taken, progress.updates.dtype),
         )
+
+
+def all_stopped(progress: Any, options: Options, *, xp: Any) -> Any:
+    """0-d bool: every problem has converged, or diverged and halted. With
+    ``halt_on_divergence=False`` a diverged problem keeps updating: the loop then runs on
+    while it does, so that each problem's fit is the same whatever the batch it is in (a
+    loop that ended once every problem was flagged froze a diverged one early alone, in a
+    Dask chunk or under ``jax.vmap``, and let it run on beside a converging one)."""
+    stopped = progress.converged
+    if options.halt_on_divergence:
+        stopped = stopped | progress.diverged
+    return xp.all(stopped)
 
 
 def _schedule(count: Any, options: Options, dtype: Any, *, xp: Any) -> tuple[Any, Any, Any]:

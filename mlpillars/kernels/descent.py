@@ -165,7 +165,9 @@ def gradient_descent(
         Largest gradient norm per problem, > 0.
     tol : float, optional
         A problem stops updating once one step changes its loss by less than tol; the
-        loop ends early when every problem has converged or diverged (checked each step).
+        loop ends early when every problem has stopped (checked each step): converged, or
+        diverged and halted (with ``halt_on_divergence=False`` a diverged problem keeps
+        updating to ``steps``, in any batch, as it would alone).
     halt_on_divergence : bool
         True: a diverging problem stops updating and keeps its last weights with a finite
         loss. False: it keeps updating (weights may become inf or NaN), still flagged.
