@@ -119,6 +119,32 @@ def test_softmax_of_huge_logits_and_tiny_temperature_has_no_nan(xp: BackendCase)
         assert_close(probabilities, [[1.0, 0.0, 0.0], [0.0, 0.0, 1.0]], like=logits)
 
 
+@pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")
+def test_temperatures_below_the_dtypes_normal_numbers_give_the_limit_not_nan(xp: BackendCase):
+    """T rounded to 0 in the dtype (float32 logits at 1e-46: 0 / 0 = NaN in every slice),
+    or held as a subnormal, which JAX's CPU flushes to 0 (1e-40 in float32, 1e-310 in
+    float64): all-NaN results on every backend or on JAX. Reference: float64 (and for
+    float64 logits exact IEEE division by the subnormal T, as NumPy computes it)."""
+    smallest_normal = float(np.finfo(xp.dtype_name).smallest_normal)
+    temperatures = [t for t in (1e-40, 1e-46, 1e-80, 1e-300, 1e-310) if t < smallest_normal]
+    host = np.array([[1.0, 2.0, 3.0], [0.0, 0.0, -1.0], [0.0, 1e-30, -5.0]])
+    logits = xp.asarray(host)
+    rounded = xp.to_numpy(logits).astype(np.float64)  # the dtype's logits, exactly
+    for temperature in temperatures:
+        with np.errstate(over="ignore"):
+            scaled = (rounded - rounded.max(axis=-1, keepdims=True)) / temperature
+        expected_log = scaled - np.log(np.exp(scaled).sum(axis=-1, keepdims=True))
+        assert_close(mp.softmax(logits, temperature=temperature), np.exp(expected_log), like=logits)
+        log_probabilities = xp.to_numpy(mp.log_softmax(logits, temperature=temperature))
+        stored = "float32" if xp.dtype_name == "bfloat16" else xp.dtype_name  # its range
+        with np.errstate(over="ignore"):
+            expected = expected_log.astype(stored).astype(np.float64)  # -inf past the range
+        assert not np.isnan(log_probabilities).any(), temperature
+        np.testing.assert_array_equal(np.isinf(log_probabilities), np.isinf(expected))
+        finite = np.isfinite(expected)
+        np.testing.assert_allclose(log_probabilities[finite], expected[finite], rtol=1e-3)
+
+
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
 def test_cross_entropy_with_labels(xp: BackendCase, rng: np.random.Generator, reduction):
     logits = xp.asarray(rng.normal(size=(6, 5)))

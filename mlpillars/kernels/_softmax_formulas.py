@@ -12,6 +12,9 @@ from ..backends import device_of, reduce_max
 from ._checks import check_axis, check_positive_number, is_empty, narrowed, widened
 
 TEMPERATURE_HINT = " (temperature -> 0 approaches argmax; use e.g. 1e-6 for near-greedy)"
+SMALLEST_NORMAL = 2.0**-126
+"""float32's smallest normal number: a temperature below it is divided by with care
+(:func:`_shifted`), and offered to no framework's own softmax."""
 
 
 def stable_sigmoid(x: Any, *, xp: Any) -> Any:
@@ -81,7 +84,30 @@ def on_one_axis(
 def _shifted(x: Any, axis: int, temperature: float, *, xp: Any) -> Any:
     """``(x - max(x)) / T``: shifting first keeps even float16 logits / 1e-6 finite."""
     shifted = x - reduce_max(x, axis=axis, keepdims=True, xp=xp)
-    return shifted if temperature == 1.0 else shifted / temperature
+    if temperature == 1.0:
+        return shifted
+    if temperature >= SMALLEST_NORMAL:
+        return shifted / temperature
+    return _over_tiny(shifted, temperature, xp=xp)
+
+
+def _over_tiny(shifted: Any, temperature: float, *, xp: Any) -> Any:
+    """``shifted / T`` for a T below the float32 normal numbers, where the dtype would
+    round it to 0 (float32 logits at T = 1e-46: every slice 0 / 0 = NaN) or hold it as a
+    subnormal that JAX's CPU flushes to 0 (T = 1e-40; float64 at 1e-310): numerator and
+    T are scaled by the same power of 2 first, so that T is a normal number of the dtype
+    (a numerator that overflows so has a quotient past the range too). Where no power of
+    2 the dtype holds can do it (float32 at T < 2**-253), every nonzero entry's quotient
+    is taken as -inf (it is below -2**127, or comes of logits within 2e-38 of each other)."""
+    info = xp.finfo(shifted.dtype)
+    smallest, largest_exponent = float(info.smallest_normal), math.frexp(float(info.max))[1] - 1
+    if temperature >= smallest:  # float64 holds it
+        return shifted / temperature
+    exponent = min(math.ceil(math.log2(smallest / temperature)), largest_exponent)
+    factor = 2.0**exponent
+    if temperature * factor >= smallest:
+        return (shifted * factor) / (temperature * factor)
+    return xp.where(shifted == 0, shifted, xp.full_like(shifted, -math.inf))
 
 
 def _log_normalised(shifted: Any, axis: int, *, xp: Any) -> Any:

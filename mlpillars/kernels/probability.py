@@ -15,6 +15,7 @@ from ._axes import merged_axes, several_axes
 from ._checks import as_floating_array, check_axis, check_choice, narrowed, widened
 from ._fused import FusedCrossEntropy, FusedLogSumExp, FusedSigmoid, FusedSoftmax, is_offered
 from ._softmax_formulas import (
+    SMALLEST_NORMAL,
     log_softmax_formula,
     logsumexp_formula,
     on_one_axis,
@@ -74,7 +75,7 @@ def softmax(
         return merged.spread(spread, xp=xp)
     x = as_floating_array(x, xp=xp, kernel="softmax", name="x")
     axis, temperature = softmax_options("softmax", x, axis, temperature)
-    if fused is not None and is_offered(x):
+    if fused is not None and is_offered(x) and temperature >= SMALLEST_NORMAL:
         probabilities = fused(x, axis=axis, temperature=temperature, xp=xp)
         if probabilities is not NotImplemented:
             return probabilities
@@ -121,7 +122,7 @@ def log_softmax(
         return merged.spread(spread, xp=xp)
     x = as_floating_array(x, xp=xp, kernel="log_softmax", name="x")
     axis, temperature = softmax_options("log_softmax", x, axis, temperature)
-    if fused is not None and is_offered(x):
+    if fused is not None and is_offered(x) and temperature >= SMALLEST_NORMAL:
         log_probabilities = fused(x, axis=axis, temperature=temperature, xp=xp)
         if log_probabilities is not NotImplemented:
             return log_probabilities
