@@ -219,13 +219,15 @@ def rows_needing_reference(
     """
     weights = params[:, : statistics.curvature.shape[-1]]
     delta = weights if statistics.reference is None else weights - statistics.reference
+    delta = xp.where(diverged[:, None], xp.zeros_like(delta), delta)  # as below
     rounding = _rounding(statistics, delta, xp=xp)
     rows = rounding > _allowed(xp.min(history, axis=0))
     if statistics.reference is not None:
         rows = rows | _weights_lost_digits(weights, statistics.reference, xp=xp)
-    # the same sizes at 0 around the weights; a diverged run's inf or NaN weights (left
-    # out below) as 0, so that no inf - inf warns
-    finite = xp.where(xp.isfinite(weights), weights, xp.zeros_like(weights))
+    # the same sizes at 0 around the weights; a diverged run's weights (left out below;
+    # inf, NaN or 1e300) as 0, so that no inf - inf or overflow warns
+    kept = xp.isfinite(weights) & ~diverged[:, None]
+    finite = xp.where(kept, weights, xp.zeros_like(weights))
     start = _rounding(around_zero, finite, xp=xp)
     start = start + _start_intercept_rounding(around_zero, finite, xp=xp)
     return rows & (start <= _allowed(history[0, ...])) & ~diverged
