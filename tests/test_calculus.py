@@ -606,13 +606,29 @@ X_OK, Y_OK = np.ones((4, 2)), np.zeros(4)
             (X_OK, np.array([0.0, 1.0, 2.0, 1.0])),
             {"loss": "logistic"},
             ValueError,
-            r"labels y in \{0, 1\}; got values from 0.0 to 2.0",
+            r"labels y in \{0, 1\}; got 2.0 at flat index 2 \(1 such value\) \(y: \(4,\)\)",
         ),
+        (  # the range of the labels, "0.0 to 1.0", did not show what was wrong
+            (X_OK, np.array([0.0, 0.5, 1.0, 0.25])),
+            {"loss": "logistic"},
+            ValueError,
+            r"labels y in \{0, 1\}; got 0.5 at flat index 1 \(2 such values\)",
+        ),
+        (  # "values from nan to nan"
+            (X_OK, Y_OK),
+            {"lr": [0.1, np.nan]},
+            ValueError,
+            r"lr must be finite and >= 0; got nan at flat index 1 \(1 such value\) \(lr: \(2,\)\)",
+        ),
+        ((X_OK, Y_OK), {"fit_intercept": "no"}, ValueError, r"fit_intercept must be True or False"),
+        ((X_OK, Y_OK), {"halt_on_divergence": None}, ValueError, r"halt_on_divergence must be"),
+        ((X_OK, Y_OK), {"fit_intercept": np.False_}, None, None),  # NumPy's bool is a bool
     ],
 )
 def test_gradient_descent_errors(arguments, options, error, message):
     if error is None:  # a valid call among the invalid ones: shared X, lr (B,)
-        assert gradient_descent(*arguments, steps=1, **options).weights.shape == (2, 2)
+        fit = gradient_descent(*arguments, steps=1, **options)
+        assert fit.weights.shape == ((2, 2) if "lr" in options else (2,))
         return
     with pytest.raises(error, match=rf"^gradient_descent: .*{message}"):
         gradient_descent(*arguments, **{"steps": 1, **options})

@@ -311,9 +311,9 @@ def test_unaligned_blocks_are_computed_on_aligned_copies(monkeypatch):
 @pytest.mark.parametrize(
     ("loss", "lr", "message"),
     [
-        ("mse", -0.1, r"lr must be finite and >= 0; got lr: \([13],\) with values from -0.1"),
+        ("mse", -0.1, r"lr must be finite and >= 0; got -0.1 at flat index 0 .*\(lr: \([13],\)\)"),
         ("mse", np.inf, r"lr must be finite and >= 0"),
-        ("logistic", 0.1, r"logistic loss needs labels y in \{0, 1\}; got values from"),
+        ("logistic", 0.1, r"logistic loss needs labels y in \{0, 1\}; got \S+ at flat index"),
     ],
 )
 def test_bad_values_raise_when_the_tasks_compute_not_at_the_call(loss, lr, message):

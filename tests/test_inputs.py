@@ -527,3 +527,28 @@ def test_r_squared_near_the_largest_float(xp: BackendCase):
         y_true, y_pred = (xp.asarray(np.array(row) * largest) for row in (truth, prediction))
         expected = exact_r_squared(xp.to_numpy(y_true), xp.to_numpy(y_pred))
         assert_close(mp.r_squared(y_true, y_pred), expected, like=y_true)
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (
+            lambda x: mp.least_squares(x, x[:, 0], fit_intercept="no"),
+            "least_squares: fit_intercept",
+        ),
+        (lambda x: mp.gradient_descent(x, x[:, 0], fit_intercept="no"), "gradient_descent: fit_i"),
+        (lambda x: mp.gradient_descent(x, x[:, 0], halt_on_divergence=None), "halt_on_divergence"),
+        (lambda x: mp.pca(x, n_components=1, whiten="no"), "pca: whiten"),
+        (lambda x: mp.PCA(1, whiten=1).fit(x), "PCA.fit: whiten"),
+        (lambda x: mp.scaled_dot_product_attention(x, x, x, is_causal="no"), "is_causal"),
+        (lambda x: mp.scaled_dot_product_attention(x, x, x, enable_gqa=0), "enable_gqa"),
+        (lambda x: mp.scaled_dot_product_attention(x, x, x, return_weights="y"), "return_weights"),
+    ],
+)
+def test_a_flag_takes_a_bool_not_whatever_is_truthy(call, message):
+    """fit_intercept="no" fitted an intercept and whiten="no" whitened: any truthy value
+    was read as True. NumPy's np.True_ is still a bool."""
+    x = np.random.default_rng(0).normal(size=(6, 3))
+    with pytest.raises(ValueError, match=rf"{message}.* must be True or False, got"):
+        call(x)
+    assert mp.least_squares(x, x[:, 0], fit_intercept=np.False_).bias == 0.0

@@ -84,6 +84,16 @@ def check_int(kernel: str, name: str, value: object, *, minimum: int) -> int:
     return int(value)
 
 
+def check_flag(kernel: str, name: str, value: object) -> bool:
+    """Return ``value`` as a bool if it is one (Python's, or a 0-d boolean array such as
+    NumPy's ``np.True_``), else raise: ``fit_intercept="no"`` was read as True."""
+    if isinstance(value, bool):
+        return value
+    if getattr(value, "shape", None) == () and str(getattr(value, "dtype", "")) == "bool":
+        return bool(value)  # type: ignore[arg-type]
+    raise ValueError(f"{kernel}: {name} must be True or False, got {value!r}")
+
+
 def is_real_number(value: object) -> bool:
     """A Python or NumPy real number (``np.float32(0.5)`` too), not a bool or an array."""
     if type(value) in _PLAIN_NUMBERS:  # the common case, without an ABC check

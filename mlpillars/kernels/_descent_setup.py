@@ -17,6 +17,7 @@ from ..backends import values_at_hand, values_known
 from ._checks import (
     as_floating,
     check_choice,
+    check_flag,
     check_int,
     check_number,
     check_real_dtype,
@@ -109,16 +110,29 @@ def check_lazy_values(problems: Setup, y: Any, *, xp: Any) -> None:
 
 
 def _check_values(lr: Any, targets: Any, y: Any, options: Options, *, xp: Any) -> None:
-    if not bool(xp.all((lr >= 0) & xp.isfinite(lr))):  # one read (Dask: one compute)
+    valid_lr = (lr >= 0) & xp.isfinite(lr)
+    if not bool(xp.all(valid_lr)):  # one read (Dask: one compute)
         raise ValueError(
-            f"{GD}: lr must be finite and >= 0; got lr: {shape_text(lr)} with "
-            f"values from {float(xp.min(lr))} to {float(xp.max(lr))}"
+            f"{GD}: lr must be finite and >= 0; got {_offending(lr, valid_lr, xp=xp)} "
+            f"(lr: {shape_text(lr)})"
         )
-    if options.loss == "logistic" and not bool(xp.all((targets == 0) | (targets == 1))):
+    if options.loss != "logistic":
+        return
+    labels = (targets == 0) | (targets == 1)
+    if not bool(xp.all(labels)):
         raise ValueError(
-            f"{GD}: logistic loss needs labels y in {{0, 1}}; got values from "
-            f"{float(xp.min(targets))} to {float(xp.max(targets))} (y: {shape_text(y)})"
+            f"{GD}: logistic loss needs labels y in {{0, 1}}; got "
+            f"{_offending(targets, labels, xp=xp)} (y: {shape_text(y)})"
         )
+
+
+def _offending(values: Any, valid: Any, *, xp: Any) -> str:
+    """The first invalid value, how many there are and where the first is: the range of
+    the values said nothing (labels [0, 0.5, 1] range over 0 to 1, a NaN lr "nan to nan")."""
+    flat, invalid = xp.reshape(values, (-1,)), xp.reshape(~valid, (-1,))
+    first = int(xp.argmax(xp.astype(invalid, xp.int8)))
+    count = int(xp.sum(xp.astype(invalid, xp.int32)))
+    return f"{float(flat[first])} at flat index {first} ({count} such value{'s' * (count > 1)})"
 
 
 def checked_options(options: Options) -> Options:
@@ -142,8 +156,8 @@ def checked_options(options: Options) -> Options:
         ),
         clip_norm=_positive_or_none("clip_norm", options.clip_norm),
         tol=_positive_or_none("tol", options.tol),
-        fit_intercept=bool(options.fit_intercept),
-        halt_on_divergence=bool(options.halt_on_divergence),
+        fit_intercept=check_flag(GD, "fit_intercept", options.fit_intercept),
+        halt_on_divergence=check_flag(GD, "halt_on_divergence", options.halt_on_divergence),
     )
     if checked.optimizer == "adam" and checked.momentum != 0:
         raise ValueError(

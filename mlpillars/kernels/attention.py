@@ -17,6 +17,7 @@ from typing import Any
 from ..backends import kernel
 from ._attention_fused import FusedAttention, fused_output, is_offered
 from ._attention_layout import (
+    KERNEL_NAME,
     AttentionLayout,
     as_attention_inputs,
     attention_layout,
@@ -25,7 +26,7 @@ from ._attention_layout import (
 from ._attention_paths import blocked_attention, plain_attention
 from ._attention_range import may_overflow, scores_within_range
 from ._axes import zeros_like_of_shape
-from ._checks import narrowed, widened
+from ._checks import check_flag, narrowed, widened
 
 BLOCKED_ABOVE_ELEMENTS = 2**25
 """The blocked path is chosen when the scores (batch x heads x Lq x Lk) would have more
@@ -127,6 +128,14 @@ def scaled_dot_product_attention(
     attention's answer on those backends; pass ``block_size`` or call ``.generic`` there
     for the finite one.
     """
+    is_causal, enable_gqa, return_weights = (
+        check_flag(KERNEL_NAME, name, flag)
+        for name, flag in (
+            ("is_causal", is_causal),
+            ("enable_gqa", enable_gqa),
+            ("return_weights", return_weights),
+        )
+    )
     layout = attention_layout(
         q,
         k,

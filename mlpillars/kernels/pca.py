@@ -33,7 +33,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..backends import kernel, materialize
-from ._checks import as_floating_array
+from ._checks import as_floating_array, check_flag
 from ._pca_fit import SOLVERS, PCAFit, fit_pca, project, resolve_solver, whitening_spread
 from ._pca_transforms import pca_inverse_transform, pca_transform
 
@@ -75,6 +75,7 @@ def pca(
         The projected data (scikit-learn's ``PCA(k).fit_transform(X)``), in X's floating
         dtype, namespace and device. Use :func:`pca_fit` or :class:`PCA` to keep the axes.
     """
+    whiten = check_flag("pca", "whiten", whiten)
     X = as_floating_array(X, xp=xp, kernel="pca", name="X")
     fitted = fit_pca("pca", X, n_components, solver, xp=xp)
     spread = whitening_spread(fitted) if whiten else None
@@ -204,6 +205,7 @@ class PCA:
 
     def fit(self, X: Any, y: Any = None, *, backend: str | None = None) -> PCA:
         """Fit the principal axes of X (n, d); ``y`` is ignored. Returns ``self``."""
+        check_flag("PCA.fit", "whiten", self.whiten)
         fitted = pca_fit(X, self.n_components, solver=self._solver(), backend=backend)
         # Dask: compute the small fitted arrays once, not again at every transform.
         self._fitted = PCAFit._make(materialize(value) for value in fitted)

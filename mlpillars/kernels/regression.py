@@ -13,7 +13,15 @@ import math
 from typing import Any, NamedTuple
 
 from ..backends import kernel, materialize, reduce_max
-from ._checks import as_floating, is_empty, narrowed, regression_problems, shape_text, widened
+from ._checks import (
+    as_floating,
+    check_flag,
+    is_empty,
+    narrowed,
+    regression_problems,
+    shape_text,
+    widened,
+)
 from ._fused import FusedLeastSquares, FusedRSquared
 from ._magnitudes import centred_twice, shrink_factors
 from ._regression_checks import check_determined, non_finite_problems
@@ -83,6 +91,7 @@ def least_squares(
     offered the checked problems and answers where they pass its checks; the formula
     runs otherwise, and raises the errors above.
     """
+    fit_intercept = check_flag("least_squares", "fit_intercept", fit_intercept)
     X, y = as_floating(X, y, xp=xp, kernel="least_squares", names=("X", "y"))
     features, targets, batch_size, batched = regression_problems("least_squares", X, y, None, xp=xp)
     like = targets  # half precision is solved in float32, then cast back
