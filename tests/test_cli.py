@@ -77,6 +77,22 @@ def test_bad_backend_variable_is_named(
     assert "Traceback" not in output
 
 
+@pytest.mark.parametrize("value", ["numpy:gpu", "numpy:cpu:0", "torch:cpu:0"])
+def test_a_device_the_backend_variable_names_that_does_not_exist_is_one_line(
+    value: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """It was a ValueError traceback with rc 1 (an unknown name was already one line)."""
+    if value.startswith("torch"):
+        pytest.importorskip("torch")
+    monkeypatch.setenv("MLPILLARS_BACKEND", value)
+    status, output = _run(["demo", "--size", "17"], capsys)
+    name, _, device = value.partition(":")
+    assert status == 2
+    assert output.startswith(f"mlpillars demo: backend '{name}' has no device '{device}'")
+    assert output.endswith("(from MLPILLARS_BACKEND)")
+    assert "Traceback" not in output
+
+
 @pytest.mark.parametrize("spec", ["local:x", "local:0"])
 def test_bad_scheduler_is_one_line(
     spec: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
