@@ -73,7 +73,8 @@ def _bench(console: Console, arguments: argparse.Namespace) -> int:
     from .bench.runner import choose_run_folder, run_bench
 
     again = arguments.resume or arguments.rerun_disturbed
-    problem = _empty_option(arguments) or _kernels_problem(
+    problem = _empty_option(arguments) or _devices_in_backends(arguments.backends)
+    problem = problem or _kernels_problem(
         _names(arguments.kernels), None if again else arguments.suite
     )
     if problem:
@@ -287,6 +288,20 @@ def _names(text: str | None) -> list[str] | None:
     if text is None:
         return None
     return list(dict.fromkeys(name.strip() for name in text.split(",") if name.strip()))
+
+
+def _devices_in_backends(text: str | None) -> str | None:
+    """The backends of ``--backends`` given with a device (``torch:cuda``), or None: the
+    suite chooses the devices."""
+    given = [name for name in _names(text) or () if name.partition(":")[0] in FRAMEWORKS]
+    with_device = [name for name in given if ":" in name]
+    if not with_device:
+        return None
+    names = ", ".join(dict.fromkeys(name.partition(":")[0] for name in with_device))
+    return (
+        f"--backends takes backend names without a device (the suite chooses the devices): "
+        f"{', '.join(with_device)}; give {names}"
+    )
 
 
 def _empty_option(arguments: argparse.Namespace) -> str | None:

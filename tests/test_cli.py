@@ -117,6 +117,21 @@ def test_an_option_that_names_nothing_is_named(
     assert not (tmp_path / "plan.json").exists()
 
 
+@pytest.mark.parametrize(("given", "name"), [("torch:cuda", "torch"), ("numpy:banana", "numpy")])
+def test_a_backend_given_with_a_device_is_named(
+    given: str, name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """It said "unknown backend(s) torch:cuda; valid names: numpy, torch, ..."."""
+    argv = ["bench", "--suite", "tiny", "--backends", f"numpy,{given}", "--out", str(tmp_path)]
+    status, output = _run(argv, capsys)
+    assert status == 2
+    assert output == (
+        "mlpillars bench: --backends takes backend names without a device (the suite chooses "
+        f"the devices): {given}; give {name}"
+    )
+    assert not (tmp_path / "plan.json").exists()
+
+
 def test_a_name_given_twice_is_taken_once() -> None:
     """softmax,softmax planned every case twice, and the run never counted as finished."""
     assert cli._names(" softmax ,softmax, sigmoid") == ["softmax", "sigmoid"]
