@@ -24,6 +24,8 @@ from .backends import (
 )
 from .examples import SMALLEST_SIZE
 
+DEFAULT_SUITE = "quick"
+
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status."""
@@ -73,10 +75,10 @@ def _bench(console: Console, arguments: argparse.Namespace) -> int:
     from .bench.runner import choose_run_folder, run_bench
 
     again = arguments.resume or arguments.rerun_disturbed
-    problem = _empty_option(arguments) or _devices_in_backends(arguments.backends)
-    problem = problem or _kernels_problem(
-        _names(arguments.kernels), None if again else arguments.suite
-    )
+    suite = arguments.suite or DEFAULT_SUITE
+    problem = _options_beside_again(arguments) or _empty_option(arguments)
+    problem = problem or _devices_in_backends(arguments.backends)
+    problem = problem or _kernels_problem(_names(arguments.kernels), None if again else suite)
     if problem:
         console.print(Text(f"mlpillars bench: {problem}", style="red"))
         return 2
@@ -85,7 +87,7 @@ def _bench(console: Console, arguments: argparse.Namespace) -> int:
         requested, source = _backend_from_variable(console), f" (from {ENV_VARIABLE})"
     if requested and not again:
         try:
-            unusable = _unusable_backends(console, arguments.suite, requested)
+            unusable = _unusable_backends(console, suite, requested)
         except UnknownBackendError as exc:
             console.print(Text(f"mlpillars bench: {exc}{source}", style="red"))
             return 2
@@ -97,7 +99,7 @@ def _bench(console: Console, arguments: argparse.Namespace) -> int:
     if problem:
         console.print(Text(f"mlpillars bench: {problem}", style="red"))
         return 2
-    out = choose_run_folder(arguments.out, resume=again, suite=arguments.suite)
+    out = choose_run_folder(arguments.out, resume=again, suite=suite)
     with contextlib.ExitStack() as stack:
         try:  # with --processes, each process connects (or starts its cluster) itself
             if arguments.processes == 1:
@@ -108,7 +110,7 @@ def _bench(console: Console, arguments: argparse.Namespace) -> int:
         try:
             status = run_bench(
                 console,
-                suite=arguments.suite,
+                suite=suite,
                 backends=_names(arguments.backends),
                 kernels=_names(arguments.kernels),
                 out=out,
@@ -254,7 +256,9 @@ def _add_bench_parser(commands: argparse._SubParsersAction) -> None:
     from .bench.cases import SUITES
 
     bench = commands.add_parser("bench", help="run a benchmark suite into a results folder")
-    bench.add_argument("--suite", default="quick", choices=sorted(SUITES))
+    bench.add_argument(
+        "--suite", choices=sorted(SUITES), help=f"the cases' sizes (default {DEFAULT_SUITE})"
+    )
     bench.add_argument("--backends", help="comma-separated backends (default: all available)")
     bench.add_argument("--kernels", help="comma-separated kernels (default: the suite's)")
     bench.add_argument("--out", type=Path, help="results folder (default reports/<run-id>/)")
@@ -301,6 +305,20 @@ def _devices_in_backends(text: str | None) -> str | None:
     return (
         f"--backends takes backend names without a device (the suite chooses the devices): "
         f"{', '.join(with_device)}; give {names}"
+    )
+
+
+def _options_beside_again(arguments: argparse.Namespace) -> str | None:
+    """``--suite``, ``--kernels`` or ``--backends`` given with ``--resume`` or
+    ``--rerun-disturbed`` (which run the plan saved in the run folder), or None."""
+    again = "--resume" if arguments.resume else "--rerun-disturbed"
+    names = ("suite", "kernels", "backends")
+    given = [f"--{name}" for name in names if getattr(arguments, name) is not None]
+    if not (arguments.resume or arguments.rerun_disturbed) or not given:
+        return None
+    return (
+        f"{again} runs the plan saved in the run folder (its suite, kernels and backends): "
+        f"drop {', '.join(given)}"
     )
 
 

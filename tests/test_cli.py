@@ -132,6 +132,23 @@ def test_a_backend_given_with_a_device_is_named(
     assert not (tmp_path / "plan.json").exists()
 
 
+@pytest.mark.parametrize("again", ["--resume", "--rerun-disturbed"])
+def test_a_plan_option_beside_resume_is_refused(
+    again: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """They were ignored: the saved plan ran."""
+    plan = {"suite": "tiny", "backends": ["numpy"], "kernels": ["softmax"], "processes": 1}
+    (tmp_path / "plan.json").write_text(json.dumps(plan))
+    argv = ["bench", again, "--suite", "tiny", "--kernels", "sigmoid", "--out", str(tmp_path)]
+    status, output = _run(argv, capsys)
+    assert status == 2
+    assert output == (
+        f"mlpillars bench: {again} runs the plan saved in the run folder (its suite, kernels "
+        "and backends): drop --suite, --kernels"
+    )
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["plan.json"]
+
+
 def test_a_name_given_twice_is_taken_once() -> None:
     """softmax,softmax planned every case twice, and the run never counted as finished."""
     assert cli._names(" softmax ,softmax, sigmoid") == ["softmax", "sigmoid"]
