@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 
 import pytest
@@ -170,15 +171,13 @@ def test_a_results_log_that_cannot_be_read_stops_a_resume_in_one_line(
         assert "repair or remove that line" in message
 
 
-def test_ctrl_c_while_the_peaks_are_measured_says_how_to_resume(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """It was a KeyboardInterrupt traceback: the peaks are measured after the cases."""
-    from mlpillars.bench import runner
+def _finished_run(folder: Path) -> int:
+    """A tiny run of softmax on NumPy in ``folder`` whose cases all finished (skipped); return
+    how many."""
     from mlpillars.bench.cases import SUITES, plan_cases
 
     plan = {"suite": "tiny", "backends": ["numpy"], "kernels": ["softmax"], "processes": 1}
-    (tmp_path / "plan.json").write_text(json.dumps(plan))
+    (folder / "plan.json").write_text(json.dumps(plan))
     cases = plan_cases(SUITES["tiny"], ["numpy"], ["softmax"])
     rows = [
         {
@@ -186,11 +185,22 @@ def test_ctrl_c_while_the_peaks_are_measured_says_how_to_resume(
             "kernel": case.kernel,
             "implementation": case.implementation.name,
             "size": case.size,
+            "dtype": case.dtype,
             "status": "skipped",
         }
         for case in cases
-    ]  # every case finished: the resumed run only measures the peaks
-    (tmp_path / "cases.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
+    ]
+    (folder / "cases.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
+    return len(cases)
+
+
+def test_ctrl_c_while_the_peaks_are_measured_says_how_to_resume(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """It was a KeyboardInterrupt traceback: the peaks are measured after the cases."""
+    from mlpillars.bench import runner
+
+    _finished_run(tmp_path)  # the resumed run only measures the peaks
 
     def interrupted(*args: object) -> None:
         raise KeyboardInterrupt
@@ -200,6 +210,32 @@ def test_ctrl_c_while_the_peaks_are_measured_says_how_to_resume(
     assert status == 130
     assert f"interrupted: resume with mlpillars bench --resume --out {tmp_path}" in output
     assert "Traceback" not in output and not (tmp_path / "peaks.json").exists()
+
+
+@pytest.mark.parametrize(
+    ("again", "said"),
+    [
+        ("--resume", "nothing to resume: all {total} cases finished"),
+        (
+            "--rerun-disturbed",
+            "nothing to measure again: none of the {total} cases was measured on a busy machine",
+        ),
+    ],
+)
+def test_taking_up_a_run_with_nothing_left_starts_no_session(
+    again: str, said: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """It warned "PytestBenchmarkWarning: Not saving anything, no benchmarks have been run!"
+    and left an empty benchmark-2.json (not JSON)."""
+    total = _finished_run(tmp_path)
+    peaks = {"format": "mlpillars-peaks/1", "backends": {"numpy:cpu": {"error": "not measured"}}}
+    (tmp_path / "peaks.json").write_text(json.dumps(peaks))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # pytest-benchmark's warning would stop the session
+        status, output = _run(["bench", again, "--out", str(tmp_path)], capsys)
+    assert status == 0
+    assert said.format(total=total) in output
+    assert not list(tmp_path.glob("benchmark-*.json"))
 
 
 def test_a_run_chosen_by_mlpillars_backend_saves_that_backend(

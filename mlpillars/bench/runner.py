@@ -31,7 +31,7 @@ from .environment import write_environment
 from .peaks import write_peaks
 from .processes import RERUN_DISTURBED, RESUME, run_in_processes
 from .progress import ProgressPlugin, progress_bar
-from .results import read_rows
+from .results import ResultsLog, read_rows
 from .run_folder import (
     BENCHMARK_FILES,
     CASES_FILE,
@@ -49,6 +49,7 @@ from .run_folder import (
     latest_rows,
     needs_rerun,
 )
+from .sessions import cases_again, nothing_again
 from .text import format_seconds
 
 DEFAULT_REPORTS = Path("reports")
@@ -133,14 +134,11 @@ def run_bench(
             console, out, plan, again=again, scheduler=scheduler
         )
     else:
-        session = 1 + len(list(out.glob(BENCHMARK_FILES)))
-        with _without_selection(), progress_bar(console) as progress:
-            exit_code = pytest.main(
-                _pytest_arguments(plan, out, session, again),
-                plugins=[ProgressPlugin(progress)],
-            )
-        completed = exit_code in (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED)
-        interrupted = exit_code == pytest.ExitCode.INTERRUPTED
+        if again is None or cases_again(cases, ResultsLog(out / CASES_FILE), again):
+            completed, interrupted = _run_session(console, out, plan, again)
+        else:  # pytest-benchmark would leave an empty JSON file
+            console.print(nothing_again(again, total))
+            completed, interrupted = True, False
         _ensure_peaks(console, out, plan)
     rows = latest_rows(read_rows(out / CASES_FILE)) if (out / CASES_FILE).exists() else []
     console.print(summary_table(rows))
@@ -156,6 +154,20 @@ def run_bench(
         )
     console.print(f"results: {out}")
     return 0 if completed or wrong_peers else 1
+
+
+def _run_session(
+    console: Console, out: Path, plan: RunPlan, again: str | None
+) -> tuple[bool, bool]:
+    """One pytest session of the plan's cases (those left, taken up ``again``); whether it
+    completed, and whether it was interrupted."""
+    session = 1 + len(list(out.glob(BENCHMARK_FILES)))
+    with _without_selection(), progress_bar(console) as progress:
+        exit_code = pytest.main(
+            _pytest_arguments(plan, out, session, again), plugins=[ProgressPlugin(progress)]
+        )
+    completed = exit_code in (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED)
+    return completed, exit_code == pytest.ExitCode.INTERRUPTED
 
 
 def _save_planned(out: Path, cases: Sequence[Any]) -> None:
@@ -320,6 +332,7 @@ def _pytest_arguments(plan: RunPlan, out: Path, session: int, again: str | None)
         "addopts=",
         f"--rootdir={suites}",
         f"--benchmark-json={out / benchmark_file(session)}",
+        "--benchmark-quiet",  # not its "Wrote benchmark data in: <_io.BufferedWriter ...>"
         f"--mlpillars-suite={plan.suite}",
         f"--mlpillars-results={out / CASES_FILE}",
     ]
