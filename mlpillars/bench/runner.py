@@ -23,7 +23,6 @@ from typing import Any
 
 import pytest
 from rich.console import Console
-from rich.table import Table
 
 from ..backends import ENV_VARIABLE, full_float32_products, one_device_per_cpu
 from .cases import SUITES, backend_specs, plan_cases
@@ -36,27 +35,18 @@ from .run_folder import (
     BENCHMARK_FILES,
     CASES_FILE,
     ENVIRONMENT_FILE,
-    ERROR,
-    OK,
     PEAKS_FILE,
     PLAN_FILE,
     PLANNED_FILE,
-    SKIPPED,
-    UNTRACEABLE,
-    WRONG,
     benchmark_file,
     is_disturbed,
     latest_rows,
     needs_rerun,
 )
 from .sessions import cases_again, nothing_again
-from .text import format_seconds
+from .summary import say_disturbed, summary_table, wrong_peers_alone
 
 DEFAULT_REPORTS = Path("reports")
-STATUS_MARKS = {WRONG: "✗", SKIPPED: "-", ERROR: "!", UNTRACEABLE: "untraceable"}
-"""How the summary table marks a case that was not timed."""
-BUSY_MARK = "⚠"
-"""How the summary table marks a time measured on a busy machine."""
 
 
 @dataclass(frozen=True)
@@ -145,8 +135,8 @@ def run_bench(
     finished = {row["id"] for row in rows if not needs_rerun(row)}
     if interrupted or len(finished) < total:
         console.print(f"[yellow]unfinished: resume with  mlpillars bench --resume --out {out}")
-    _say_disturbed(console, rows, out)
-    wrong_peers = [] if completed or interrupted else _wrong_peers_alone(rows, finished, total)
+    say_disturbed(console, rows, out)
+    wrong_peers = [] if completed or interrupted else wrong_peers_alone(rows, finished, total)
     if wrong_peers:
         console.print(
             f"[yellow]{len(wrong_peers)} peer case(s) beyond the tolerance, in the peer's own "
@@ -177,19 +167,6 @@ def _save_planned(out: Path, cases: Sequence[Any]) -> None:
     (out / PLANNED_FILE).write_text(json.dumps(planned, indent=1))
 
 
-def _wrong_peers_alone(rows: list[dict[str, Any]], finished: set[str], total: int) -> list[str]:
-    """The ids of the wrong peer cases, where every case finished and they are the only
-    cases that were wrong or failed; else []. A peer computes its own way (JAX's
-    ``dot_product_attention`` takes float64 inputs through a float32 softmax): the run
-    reports it, but it is not this library's answer, and does not fail the run."""
-    failed = [row for row in rows if row.get("status") in (WRONG, ERROR)]
-    if len(finished) < total or not failed:
-        return []
-    if any(row.get("status") != WRONG or row.get("kind") != "peer" for row in failed):
-        return []
-    return [row["id"] for row in failed]
-
-
 def _what(out: Path, plan: RunPlan, again: str | None, total: int) -> str:
     """The run's first line: how many cases, how many processes, where to."""
     if again == RERUN_DISTURBED:
@@ -208,18 +185,6 @@ def _ensure_peaks(console: Console, out: Path, plan: RunPlan) -> None:
         write_peaks(out / PEAKS_FILE, backend_specs(SUITES[plan.suite], plan.backends))
 
 
-def _say_disturbed(console: Console, rows: list[dict[str, Any]], out: Path) -> None:
-    """Name the cases measured on a busy machine and how to measure them again."""
-    disturbed = [row["id"] for row in rows if is_disturbed(row)]
-    if not disturbed:
-        return
-    console.print(
-        f"[yellow]{len(disturbed)} case(s) measured on a busy machine ({BUSY_MARK}): "
-        f"{', '.join(disturbed)}\nmeasure them again with  mlpillars bench --rerun-disturbed "
-        f"--out {out}"
-    )
-
-
 def effective_plan(plan: RunPlan) -> RunPlan:
     """With ``MLPILLARS_BACKEND`` set and no ``--backends``: that backend plus the baselines
     and peers. A new run saves the plan so chosen: ``--resume`` finishes it whatever the
@@ -228,32 +193,6 @@ def effective_plan(plan: RunPlan) -> RunPlan:
     if not selected or plan.backends is not None:
         return plan
     return RunPlan(plan.suite, [selected.partition(":")[0]], plan.kernels, plan.processes)
-
-
-def summary_table(rows: list[dict[str, Any]]) -> Table:
-    """One line per kernel, size and dtype: the fastest implementation and each one's time."""
-    table = Table(
-        title="median time per call (fastest first); ✗ wrong, - skipped, ! error, "
-        f"{BUSY_MARK} measured on a busy machine"
-    )
-    for column in ("kernel", "size", "dtype", "fastest", "implementations"):
-        table.add_column(column)
-    groups: dict[tuple[str, int, str], list[dict[str, Any]]] = {}
-    for row in rows:
-        kernel = row["kernel"] + (f" ({row['variant']})" if row.get("variant") else "")
-        groups.setdefault((kernel, row["size"], row["dtype"]), []).append(row)
-    for (kernel, size, dtype), group in groups.items():
-        timed = sorted((r for r in group if r.get("status") == OK), key=lambda r: r["median"])
-        others = [r for r in group if r.get("status") != OK]
-        cells = [
-            f"{r['implementation']} {format_seconds(r['median'])}"
-            + (f" {BUSY_MARK}" if is_disturbed(r) else "")
-            for r in timed
-        ]
-        cells += [f"{r['implementation']} {STATUS_MARKS.get(r.get('status'), '?')}" for r in others]
-        fastest = timed[0]["implementation"] if timed else "-"
-        table.add_row(kernel, str(size), dtype, fastest, ", ".join(cells))
-    return table
 
 
 def _list(names: Sequence[str] | None) -> list[str] | None:
