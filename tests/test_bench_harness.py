@@ -341,6 +341,36 @@ def test_run_bench_writes_a_results_folder(tmp_path: Path, capsys: pytest.Captur
     assert "Wrote benchmark data" not in captured.out + captured.err  # pytest-benchmark's line
 
 
+def test_a_new_run_measures_its_own_peaks_over_those_left_in_its_folder(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    """Peaks left in --out (from another run or machine) were kept as the report's roofs."""
+    out = tmp_path / "run"
+    out.mkdir()
+    left = {"format": "mlpillars-peaks/1", "backends": {"numpy:cpu": {"gflops": 1e6, "gbps": 1e6}}}
+    (out / PEAKS_FILE).write_text(json.dumps(left))
+    argv = ["bench", "--suite", "tiny", "--kernels", "sigmoid", "--backends", "numpy"]
+    assert cli.main([*argv, "--out", str(out)]) == 0
+    peaks = json.loads((out / PEAKS_FILE).read_text())
+    assert "measured" in peaks and peaks["backends"]["numpy:cpu"]["gflops"] != 1e6
+    printed = " ".join(capsys.readouterr().out.split())
+    assert f"{out / PEAKS_FILE} is not this run's: it measures its own" in printed
+
+
+def test_a_new_run_copies_the_parents_peaks_into_each_process_folder(tmp_path: Path):
+    """--processes: a process folder's left peaks are replaced; a resumed one keeps its own."""
+    from mlpillars.bench import processes
+
+    (tmp_path / PEAKS_FILE).write_text("parent")
+    folder = tmp_path / "processes" / "1"
+    folder.mkdir(parents=True)
+    (folder / PEAKS_FILE).write_text("left")
+    processes._copy_peaks(tmp_path, folder, processes.RESUME)
+    assert (folder / PEAKS_FILE).read_text() == "left"
+    processes._copy_peaks(tmp_path, folder, None)
+    assert (folder / PEAKS_FILE).read_text() == "parent"
+
+
 def test_bench_report_makes_the_report_of_the_run_last(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ):

@@ -13,7 +13,8 @@ A run folder (default ``reports/<run-id>/``) holds
   starts or resumes (what the report counts an unfinished run's missing cases against);
 - :data:`ENVIRONMENT_FILE`: the machine and software record;
 - :data:`CASES_FILE`: one case row per line, on disk as soon as the case finishes;
-- :data:`PEAKS_FILE`: the machine's measured peaks (layout in :mod:`mlpillars.bench.peaks`);
+- :data:`PEAKS_FILE`: the machine's measured peaks (layout in :mod:`mlpillars.bench.peaks`),
+  measured by a new run (one left in its folder is replaced) and kept by a resumed one;
 - ``benchmark-<n>.json`` (:func:`benchmark_file`): pytest-benchmark's own JSON of session n,
   every round kept, so ``pytest-benchmark compare`` works on it;
 - after ``mlpillars report``: :data:`REPORT_FILES` and the charts in :data:`PLOTS_FOLDER`.

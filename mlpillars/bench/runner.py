@@ -28,7 +28,7 @@ from ..backends import ENV_VARIABLE, full_float32_products, one_device_per_cpu
 from .cases import SUITES, backend_specs, plan_cases
 from .environment import write_environment
 from .peaks import write_peaks
-from .processes import RERUN_DISTURBED, RESUME, run_in_processes
+from .processes import PEAKS_GIVEN, RERUN_DISTURBED, RESUME, run_in_processes
 from .progress import ProgressPlugin, progress_bar
 from .results import ResultsLog, read_rows
 from .run_folder import (
@@ -111,6 +111,8 @@ def run_bench(
     plan = effective_plan(_load_or_save_plan(out, requested, again))  # an old plan: no backends
     if again is not None and (out / CASES_FILE).exists():
         _check_results_log(out / CASES_FILE, again)
+    if again is None:
+        _drop_left_peaks(console, out)
     cases = plan_cases(SUITES[plan.suite], plan.backends, plan.kernels)
     total = len(cases)
     _save_planned(out, cases)
@@ -177,6 +179,14 @@ def _what(out: Path, plan: RunPlan, again: str | None, total: int) -> str:
     if plan.processes > 1:
         what += f", each in {plan.processes} fresh processes"
     return f"{what} -> {out}"
+
+
+def _drop_left_peaks(console: Console, out: Path) -> None:
+    """A new run measures its own peaks: peaks left in its folder (from another run, another
+    machine) would be the report's roofs. Those a ``--processes`` parent copied stay."""
+    if (out / PEAKS_FILE).exists() and not os.environ.get(PEAKS_GIVEN):
+        console.print(f"[yellow]{out / PEAKS_FILE} is not this run's: it measures its own")
+        (out / PEAKS_FILE).unlink()
 
 
 def _ensure_peaks(console: Console, out: Path, plan: RunPlan) -> None:
