@@ -371,6 +371,32 @@ def test_a_new_run_copies_the_parents_peaks_into_each_process_folder(tmp_path: P
     assert (folder / PEAKS_FILE).read_text() == "parent"
 
 
+def test_environment_differences_are_those_that_bear_on_timings():
+    from mlpillars.bench.sessions import environment_differences
+
+    first = {
+        "timestamp": "2026-12-01T00:00:00+00:00",
+        "memory": {"available_bytes": 1},
+        "cpu": {"model": "A", "model_source": "/proc/cpuinfo", "usable_cores": 2},
+        "frameworks": {"torch": {"num_threads": 2}, "reasons": {"jax": "not used by this run"}},
+        "blas": [{"filename": "libopenblas.so", "num_threads": 2}],
+    }
+    later = {
+        **first,
+        "timestamp": "2026-12-02T00:00:00+00:00",
+        "memory": {"available_bytes": 2},
+        "cpu": {**first["cpu"], "model_source": "platform.processor()"},
+        "frameworks": {"torch": {"num_threads": 2}, "reasons": {}},
+    }
+    assert environment_differences(first, later) == []
+    later["cpu"] = {**first["cpu"], "usable_cores": 1}
+    later["blas"] = [{"filename": "libopenblas.so", "num_threads": 1}]
+    assert environment_differences(first, later) == [
+        "cpu.usable_cores 2 -> 1",
+        "blas.libopenblas.so.num_threads 2 -> 1",
+    ]
+
+
 def test_bench_report_makes_the_report_of_the_run_last(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ):

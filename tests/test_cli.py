@@ -238,6 +238,34 @@ def test_taking_up_a_run_with_nothing_left_starts_no_session(
     assert not list(tmp_path.glob("benchmark-*.json"))
 
 
+def test_a_resumed_session_keeps_the_first_environment_record_and_names_what_differs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A resume overwrote environment.json: the report then claimed every case ran with the
+    resumed session's threads."""
+    import numpy as np
+
+    _finished_run(tmp_path)
+    rows = (tmp_path / "cases.jsonl").read_text().splitlines(keepends=True)
+    (tmp_path / "cases.jsonl").write_text("".join(rows[1:]))  # one case left to measure
+    peaks = {"format": "mlpillars-peaks/1", "backends": {"numpy:cpu": {"error": "not measured"}}}
+    (tmp_path / "peaks.json").write_text(json.dumps(peaks))
+    first = json.dumps({"versions": {"numpy": "0.0"}, "thread_env": {"OMP_NUM_THREADS": "7"}})
+    (tmp_path / "environment.json").write_text(first)
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    status, output = _run(["bench", "--resume", "--out", str(tmp_path)], capsys)
+    assert status == 0
+    assert (tmp_path / "environment.json").read_text() == first
+    later = json.loads((tmp_path / "environment-2.json").read_text())
+    assert later["versions"]["numpy"] == np.__version__
+    assert (
+        "this session's environment (environment-2.json) differs from the first session's "
+        "(environment.json) in what bears on timings: " in output
+    )
+    assert f"versions.numpy 0.0 -> {np.__version__}" in output
+    assert "thread_env.OMP_NUM_THREADS 7 -> None" in output
+
+
 def test_a_run_chosen_by_mlpillars_backend_saves_that_backend(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -26,15 +26,12 @@ from rich.console import Console
 
 from ..backends import ENV_VARIABLE, full_float32_products, one_device_per_cpu
 from .cases import SUITES, backend_specs, plan_cases
-from .environment import write_environment
 from .peaks import write_peaks
 from .processes import PEAKS_GIVEN, RERUN_DISTURBED, RESUME, run_in_processes
 from .progress import ProgressPlugin, progress_bar
 from .results import ResultsLog, read_rows
 from .run_folder import (
-    BENCHMARK_FILES,
     CASES_FILE,
-    ENVIRONMENT_FILE,
     PEAKS_FILE,
     PLAN_FILE,
     PLANNED_FILE,
@@ -43,7 +40,7 @@ from .run_folder import (
     latest_rows,
     needs_rerun,
 )
-from .sessions import cases_again, nothing_again
+from .sessions import cases_again, nothing_again, record_environment, session_number
 from .summary import say_disturbed, summary_table, wrong_peers_alone
 
 DEFAULT_REPORTS = Path("reports")
@@ -117,17 +114,20 @@ def run_bench(
     total = len(cases)
     _save_planned(out, cases)
     used = {case.implementation.backend.partition(":")[0] for case in cases}
-    write_environment(out / ENVIRONMENT_FILE, frameworks=used | set(plan.backends or ()))
     what = _what(out, plan, again, total)
     console.print(f"[bold]mlpillars bench[/bold] suite={plan.suite}: {what}")
+    left = again is None or bool(cases_again(cases, ResultsLog(out / CASES_FILE), again))
+    session = session_number(out)
+    if left or plan.processes > 1:  # a session that measures nothing records nothing
+        record_environment(console, out, session, used | set(plan.backends or ()))
     if plan.processes > 1:
         _ensure_peaks(console, out, plan)  # once, copied into each process's folder
         completed, interrupted = run_in_processes(
             console, out, plan, again=again, scheduler=scheduler
         )
     else:
-        if again is None or cases_again(cases, ResultsLog(out / CASES_FILE), again):
-            completed, interrupted = _run_session(console, out, plan, again)
+        if left:
+            completed, interrupted = _run_session(console, out, plan, again, session)
         else:  # pytest-benchmark would leave an empty JSON file
             console.print(nothing_again(again, total))
             completed, interrupted = True, False
@@ -149,11 +149,10 @@ def run_bench(
 
 
 def _run_session(
-    console: Console, out: Path, plan: RunPlan, again: str | None
+    console: Console, out: Path, plan: RunPlan, again: str | None, session: int
 ) -> tuple[bool, bool]:
-    """One pytest session of the plan's cases (those left, taken up ``again``); whether it
-    completed, and whether it was interrupted."""
-    session = 1 + len(list(out.glob(BENCHMARK_FILES)))
+    """Session ``session``: one pytest session of the plan's cases (those left, taken up
+    ``again``); whether it completed, and whether it was interrupted."""
     with _without_selection(), progress_bar(console) as progress:
         exit_code = pytest.main(
             _pytest_arguments(plan, out, session, again), plugins=[ProgressPlugin(progress)]
