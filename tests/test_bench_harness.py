@@ -445,6 +445,17 @@ def test_an_interrupted_run_resumes(tmp_path: Path):
     assert timed_names == resumed_ids
 
 
+def test_resume_runs_again_a_case_whose_latest_row_is_an_error(tmp_path: Path):
+    """An earlier timed row hid a later error (a --rerun-disturbed that failed): --resume left
+    the case out while the run and the report called it unfinished."""
+    cases_file = tmp_path / CASES_FILE
+    rows = [{"id": "a", "status": "ok"}, {"id": "b", "status": "ok"}]
+    rows.append({"id": "a", "status": "error"})
+    cases_file.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    assert ResultsLog(cases_file).finished_ids() == {"b"}
+    assert missing_cases(["a", "b"], read_rows(cases_file)) == ["a"]
+
+
 def test_a_torn_last_line_is_dropped_before_the_next_row_is_appended(tmp_path: Path):
     cases_file = tmp_path / CASES_FILE
     whole = json.dumps({"id": "softmax-numpy:cpu-16-float32", "status": "ok"})
