@@ -72,7 +72,7 @@ def _run_command(console: Console, arguments: argparse.Namespace) -> int:
 def _bench(console: Console, arguments: argparse.Namespace) -> int:
     """Run the benchmark; with ``--report``, then the report of its folder (whose paths are
     the last lines printed). The worse of the two exit statuses is returned."""
-    from .bench.runner import choose_run_folder, run_bench
+    from .bench.runner import RunFolderError, choose_run_folder, run_bench
 
     again = arguments.resume or arguments.rerun_disturbed
     suite = arguments.suite or DEFAULT_SUITE
@@ -99,7 +99,11 @@ def _bench(console: Console, arguments: argparse.Namespace) -> int:
     if problem:
         console.print(Text(f"mlpillars bench: {problem}", style="red"))
         return 2
-    out = choose_run_folder(arguments.out, resume=again, suite=suite)
+    try:
+        out = choose_run_folder(arguments.out, resume=again, suite=suite)
+    except RunFolderError as exc:
+        console.print(Text(str(exc), style="red"))
+        return 2
     with contextlib.ExitStack() as stack:
         try:  # with --processes, each process connects (or starts its cluster) itself
             if arguments.processes == 1:
@@ -119,6 +123,9 @@ def _bench(console: Console, arguments: argparse.Namespace) -> int:
                 processes=arguments.processes,
                 scheduler=arguments.scheduler,
             )
+        except RunFolderError as exc:  # e.g. --out already holds results
+            console.print(Text(str(exc), style="red"))
+            return 2
         except KeyboardInterrupt:  # the cases' own Ctrl-C is the runner's; this is the rest
             console.print(f"[yellow]interrupted: resume with  mlpillars bench --resume --out {out}")
             return 130

@@ -164,11 +164,28 @@ def test_a_results_log_that_cannot_be_read_stops_a_resume_in_one_line(
     row = json.dumps({"id": "softmax-numpy:cpu-16-float32", "status": "ok"})
     (tmp_path / "cases.jsonl").write_text(f"{row}\n{{garbage\n{row}\n")
     for again in ("--resume", "--rerun-disturbed"):
-        with pytest.raises(SystemExit) as stopped:
-            cli.main(["bench", again, "--out", str(tmp_path)])
-        message = str(stopped.value)
-        assert message.startswith(f"mlpillars bench {again}: {tmp_path / 'cases.jsonl'}: line 2")
-        assert "repair or remove that line" in message
+        status, output = _run(["bench", again, "--out", str(tmp_path)], capsys)
+        assert status == 2
+        assert output.startswith(f"mlpillars bench {again}: {tmp_path / 'cases.jsonl'}: line 2")
+        assert "repair or remove that line" in output
+
+
+def test_an_out_that_already_holds_results_is_a_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """It exited 1 (a SystemExit), where the other usage errors exit 2."""
+    _finished_run(tmp_path)
+    argv = ["bench", "--suite", "tiny", "--kernels", "softmax", "--out", str(tmp_path)]
+    status, output = _run(argv, capsys)
+    assert status == 2
+    assert output == (
+        f"mlpillars bench: {tmp_path} already holds results: use --resume, or another --out"
+    )
+    for again in ("--resume", "--rerun-disturbed"):
+        status, output = _run(["bench", again, "--out", str(tmp_path / "none")], capsys)
+        assert status == 2
+        plan = tmp_path / "none" / "plan.json"
+        assert output == f"mlpillars bench {again}: {plan} not found"
 
 
 def _finished_run(folder: Path) -> int:

@@ -46,6 +46,11 @@ from .summary import say_disturbed, summary_table, wrong_peers_alone
 DEFAULT_REPORTS = Path("reports")
 
 
+class RunFolderError(ValueError):
+    """A run folder that cannot be started or taken up; the message says why and what to do
+    (``mlpillars bench`` prints it in one line and exits 2)."""
+
+
 @dataclass(frozen=True)
 class RunPlan:
     """What a run was asked to do; saved so that ``--resume`` can finish it (and
@@ -216,13 +221,15 @@ def choose_run_folder(out: Path | None, *, resume: bool, suite: str) -> Path:
 
     Raises
     ------
-    SystemExit
+    RunFolderError
         ``resume`` without ``out`` and no earlier run under ``reports/``.
     """
     if out is None and resume:
         candidates = sorted(DEFAULT_REPORTS.glob(f"*/{PLAN_FILE}"), key=lambda p: p.stat().st_mtime)
         if not candidates:
-            raise SystemExit("mlpillars bench: no earlier run under reports/ to take up; use --out")
+            raise RunFolderError(
+                "mlpillars bench: no earlier run under reports/ to take up; use --out"
+            )
         return candidates[-1].parent
     if out is None:
         run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + f"-{suite}"
@@ -237,7 +244,7 @@ def _check_results_log(path: Path, again: str) -> None:
     try:
         read_rows(path)
     except ValueError as exc:
-        raise SystemExit(
+        raise RunFolderError(
             f"mlpillars bench --{again}: {exc}; repair or remove that line, then run again"
         ) from exc
 
@@ -246,10 +253,10 @@ def _load_or_save_plan(out: Path, requested: RunPlan, again: str | None) -> RunP
     plan_path = out / PLAN_FILE
     if again is not None:
         if not plan_path.exists():
-            raise SystemExit(f"mlpillars bench --{again}: {plan_path} not found")
+            raise RunFolderError(f"mlpillars bench --{again}: {plan_path} not found")
         return RunPlan(**json.loads(plan_path.read_text()))
     if (out / CASES_FILE).exists():
-        raise SystemExit(
+        raise RunFolderError(
             f"mlpillars bench: {out} already holds results: use --resume, or another --out"
         )
     plan_path.write_text(json.dumps(asdict(requested), indent=2))
