@@ -15,6 +15,16 @@ from rich.console import Console
 from rich.text import Text
 
 from ._cli_demo import capabilities_table, run_demo
+from ._cli_options import (
+    demo_size_option,
+    devices_in_backends,
+    empty_option,
+    kernels_problem,
+    option_names,
+    options_beside_again,
+    out_problem,
+    processes_option,
+)
 from .backends import (
     ENV_VARIABLE,
     FRAMEWORKS,
@@ -35,7 +45,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     demo = commands.add_parser("demo", help="run every kernel on every backend; compare results")
     demo.add_argument(
         "--size",
-        type=_demo_size,
+        type=demo_size_option,
         default=64,
         help=f"problem size, at least {SMALLEST_SIZE} (default 64)",
     )
@@ -76,13 +86,13 @@ def _bench(console: Console, arguments: argparse.Namespace) -> int:
 
     again = arguments.resume or arguments.rerun_disturbed
     suite = arguments.suite or DEFAULT_SUITE
-    problem = _options_beside_again(arguments) or _empty_option(arguments)
-    problem = problem or _devices_in_backends(arguments.backends)
-    problem = problem or _kernels_problem(_names(arguments.kernels), None if again else suite)
+    problem = options_beside_again(arguments) or empty_option(arguments)
+    problem = problem or devices_in_backends(arguments.backends)
+    problem = problem or kernels_problem(option_names(arguments.kernels), None if again else suite)
     if problem:
         console.print(Text(f"mlpillars bench: {problem}", style="red"))
         return 2
-    requested, source = _names(arguments.backends), ""
+    requested, source = option_names(arguments.backends), ""
     if requested is None and not again:
         requested, source = _backend_from_variable(console), f" (from {ENV_VARIABLE})"
     if requested and not again:
@@ -95,7 +105,7 @@ def _bench(console: Console, arguments: argparse.Namespace) -> int:
             message = f"mlpillars bench: none of the requested backends can run{source}"
             console.print(Text(message, "red"))
             return 2
-    problem = _out_problem(arguments.out)  # last: it makes the folder
+    problem = out_problem(arguments.out)  # last: it makes the folder
     if problem:
         console.print(Text(f"mlpillars bench: {problem}", style="red"))
         return 2
@@ -115,8 +125,8 @@ def _bench(console: Console, arguments: argparse.Namespace) -> int:
             status = run_bench(
                 console,
                 suite=suite,
-                backends=_names(arguments.backends),
-                kernels=_names(arguments.kernels),
+                backends=option_names(arguments.backends),
+                kernels=option_names(arguments.kernels),
                 out=out,
                 resume=arguments.resume,
                 rerun_disturbed=arguments.rerun_disturbed,
@@ -157,69 +167,6 @@ def _dask_scheduler(spec: str | None) -> contextlib.AbstractContextManager[Any]:
     if spec is None:
         return contextlib.nullcontext()
     return FRAMEWORKS["dask"].scheduler(spec)
-
-
-def _kernels_problem(kernels: list[str] | None, suite_name: str | None) -> str | None:
-    """What is wrong with ``--kernels`` (for the suite ``suite_name``, where given), or
-    None."""
-    from .bench.cases import SUITES
-    from .bench.catalogue import CATALOGUE
-
-    unknown = [name for name in kernels or () if name not in CATALOGUE]
-    if unknown:
-        valid = ", ".join(CATALOGUE)
-        return f"unknown kernel(s) in --kernels: {', '.join(unknown)}; valid: {valid}"
-    if suite_name is None:
-        return None
-    suite = SUITES[suite_name]
-    unmeasured = [name for name in kernels or () if not suite.points(CATALOGUE[name])]
-    if not unmeasured:
-        return None
-    measured = [name for name, entry in CATALOGUE.items() if suite.points(entry)]
-    return (
-        f"the {suite_name} suite has no sizes for {', '.join(unmeasured)} (in --kernels); "
-        f"it measures {', '.join(measured)}"
-    )
-
-
-def _out_problem(out: Path | None) -> str | None:
-    """What stops ``--out`` from being a results folder, or None (it is made here)."""
-    if out is None:
-        return None
-    if out.exists() and not out.is_dir():
-        return f"--out {out} is a file, not a folder; give a folder for the results"
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        return f"--out {out}: cannot make the results folder ({exc.strerror or exc})"
-    if not os.access(out, os.W_OK | os.X_OK):
-        return f"--out {out}: the folder is not writable"
-    return None
-
-
-def _processes(text: str) -> int:
-    """``bench --processes``: a positive number of processes."""
-    try:
-        count = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if count < 1:
-        raise argparse.ArgumentTypeError(f"at least 1 process, got {count}")
-    return count
-
-
-def _demo_size(text: str) -> int:
-    """``demo --size``: an integer the examples can be solved at."""
-    try:
-        size = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if size < SMALLEST_SIZE:
-        raise argparse.ArgumentTypeError(
-            f"{size} is too small: at least {SMALLEST_SIZE} (the regression examples fit 16 "
-            "features and an intercept)"
-        )
-    return size
 
 
 def _unusable_backends(console: Console, suite_name: str, backends: list[str]) -> int:
@@ -279,7 +226,7 @@ def _add_bench_parser(commands: argparse._SubParsersAction) -> None:
     )
     bench.add_argument(
         "--processes",
-        type=_processes,
+        type=processes_option,
         default=1,
         metavar="N",
         help="measure every case in N fresh processes, one after another, and pool their "
@@ -291,54 +238,6 @@ def _add_bench_parser(commands: argparse._SubParsersAction) -> None:
         help="run Dask on a dask.distributed cluster: local:N (N worker processes) or a "
         "scheduler address such as tcp://host:8786",
     )
-
-
-def _names(text: str | None) -> list[str] | None:
-    """The comma-separated names of ``--kernels`` or ``--backends``, each once, in order;
-    None where the option is not given ([] where it names nothing)."""
-    if text is None:
-        return None
-    return list(dict.fromkeys(name.strip() for name in text.split(",") if name.strip()))
-
-
-def _devices_in_backends(text: str | None) -> str | None:
-    """The backends of ``--backends`` given with a device (``torch:cuda``), or None: the
-    suite chooses the devices."""
-    given = [name for name in _names(text) or () if name.partition(":")[0] in FRAMEWORKS]
-    with_device = [name for name in given if ":" in name]
-    if not with_device:
-        return None
-    names = ", ".join(dict.fromkeys(name.partition(":")[0] for name in with_device))
-    return (
-        f"--backends takes backend names without a device (the suite chooses the devices): "
-        f"{', '.join(with_device)}; give {names}"
-    )
-
-
-def _options_beside_again(arguments: argparse.Namespace) -> str | None:
-    """``--suite``, ``--kernels`` or ``--backends`` given with ``--resume`` or
-    ``--rerun-disturbed`` (which run the plan saved in the run folder), or None."""
-    again = "--resume" if arguments.resume else "--rerun-disturbed"
-    names = ("suite", "kernels", "backends")
-    given = [f"--{name}" for name in names if getattr(arguments, name) is not None]
-    if not (arguments.resume or arguments.rerun_disturbed) or not given:
-        return None
-    return (
-        f"{again} runs the plan saved in the run folder (its suite, kernels and backends): "
-        f"drop {', '.join(given)}"
-    )
-
-
-def _empty_option(arguments: argparse.Namespace) -> str | None:
-    """The ``--kernels`` or ``--backends`` that is given but names nothing, or None."""
-    for option in ("kernels", "backends"):
-        text = getattr(arguments, option)
-        if text is not None and not _names(text):
-            return (
-                f"--{option} {text!r} names no {option[:-1]}: give comma-separated names, "
-                f"or leave --{option} out for all of them"
-            )
-    return None
 
 
 if __name__ == "__main__":

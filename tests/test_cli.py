@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from mlpillars import cli
+from mlpillars._cli_options import option_names
 
 
 def _run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
@@ -152,7 +153,7 @@ def test_a_plan_option_beside_resume_is_refused(
 
 def test_a_name_given_twice_is_taken_once() -> None:
     """softmax,softmax planned every case twice, and the run never counted as finished."""
-    assert cli._names(" softmax ,softmax, sigmoid") == ["softmax", "sigmoid"]
+    assert option_names(" softmax ,softmax, sigmoid") == ["softmax", "sigmoid"]
 
 
 def test_a_results_log_that_cannot_be_read_stops_a_resume_in_one_line(
