@@ -5,6 +5,7 @@ without a traceback."""
 from __future__ import annotations
 
 import argparse
+import difflib
 import os
 from pathlib import Path
 
@@ -20,8 +21,8 @@ def kernels_problem(kernels: list[str] | None, suite_name: str | None) -> str | 
 
     unknown = [name for name in kernels or () if name not in CATALOGUE]
     if unknown:
-        valid = ", ".join(CATALOGUE)
-        return f"unknown kernel(s) in --kernels: {', '.join(unknown)}; valid: {valid}"
+        named = ", ".join(_with_close_match(name, list(CATALOGUE)) for name in unknown)
+        return f"unknown kernel(s) in --kernels: {named}; valid: {', '.join(CATALOGUE)}"
     if suite_name is None:
         return None
     suite = SUITES[suite_name]
@@ -33,6 +34,12 @@ def kernels_problem(kernels: list[str] | None, suite_name: str | None) -> str | 
         f"the {suite_name} suite has no sizes for {', '.join(unmeasured)} (in --kernels); "
         f"it measures {', '.join(measured)}"
     )
+
+
+def _with_close_match(name: str, valid: list[str]) -> str:
+    """``name``, with the valid name closest to it where one is close (a typing slip)."""
+    close = difflib.get_close_matches(name, valid, n=1)
+    return f"{name} (did you mean {close[0]}?)" if close else name
 
 
 def out_problem(out: Path | None) -> str | None:

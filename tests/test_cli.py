@@ -30,6 +30,15 @@ def test_unknown_kernel_is_named(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert not (tmp_path / "cases.jsonl").exists()
 
 
+def test_a_misspelt_kernel_gets_the_closest_name(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["bench", "--kernels", "sigmod,zzzz", "--out", str(tmp_path)]
+    status, output = _run(argv, capsys)
+    assert status == 2
+    assert "unknown kernel(s) in --kernels: sigmod (did you mean sigmoid?), zzzz; valid: " in output
+
+
 def test_a_kernel_the_suite_does_not_measure_is_named(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
