@@ -35,11 +35,16 @@ from .backends import (
 from .examples import SMALLEST_SIZE
 
 DEFAULT_SUITE = "quick"
+DESCRIPTION = (
+    "ML math kernels on NumPy, JAX, PyTorch, CuPy, Dask and array-api-strict: what this "
+    "machine's backends can do, a check of every kernel on each, and benchmarks with reports."
+)
+"""What ``mlpillars --help`` says the command is (the module docstring is for developers)."""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status."""
-    parser = argparse.ArgumentParser(prog="mlpillars", description=__doc__)
+    parser = argparse.ArgumentParser(prog="mlpillars", description=DESCRIPTION)
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("capabilities", help="list backends, devices and what each can do")
     demo = commands.add_parser("demo", help="run every kernel on every backend; compare results")

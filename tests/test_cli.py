@@ -21,6 +21,14 @@ def _run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]
     return status, " ".join((captured.out + captured.err).split())
 
 
+def test_help_describes_the_command_without_markup(capsys: pytest.CaptureFixture[str]) -> None:
+    """It showed the module docstring: ``capabilities`` and a reference to ``_cli_demo``."""
+    status, output = _run(["--help"], capsys)
+    assert status == 0
+    assert "ML math kernels on NumPy, JAX, PyTorch" in output
+    assert "``" not in output and "_cli_demo" not in output
+
+
 def test_unknown_kernel_is_named(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     status, output = _run(["bench", "--kernels", "softmax,nosuch", "--out", str(tmp_path)], capsys)
     assert status == 2
