@@ -15,6 +15,16 @@ from rich.console import Console
 from rich.text import Text
 
 from ._cli_demo import capabilities_table, run_demo
+from ._cli_options import (
+    demo_size_option,
+    devices_in_backends,
+    empty_option,
+    kernels_problem,
+    option_names,
+    options_beside_again,
+    out_problem,
+    processes_option,
+)
 from .backends import (
     ENV_VARIABLE,
     FRAMEWORKS,
@@ -24,16 +34,23 @@ from .backends import (
 )
 from .examples import SMALLEST_SIZE
 
+DEFAULT_SUITE = "quick"
+DESCRIPTION = (
+    "ML math kernels on NumPy, JAX, PyTorch, CuPy, Dask and array-api-strict: what this "
+    "machine's backends can do, a check of every kernel on each, and benchmarks with reports."
+)
+"""What ``mlpillars --help`` says the command is (the module docstring is for developers)."""
+
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status."""
-    parser = argparse.ArgumentParser(prog="mlpillars", description=__doc__)
+    parser = argparse.ArgumentParser(prog="mlpillars", description=DESCRIPTION)
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("capabilities", help="list backends, devices and what each can do")
     demo = commands.add_parser("demo", help="run every kernel on every backend; compare results")
     demo.add_argument(
         "--size",
-        type=_demo_size,
+        type=demo_size_option,
         default=64,
         help=f"problem size, at least {SMALLEST_SIZE} (default 64)",
     )
@@ -70,21 +87,22 @@ def _run_command(console: Console, arguments: argparse.Namespace) -> int:
 def _bench(console: Console, arguments: argparse.Namespace) -> int:
     """Run the benchmark; with ``--report``, then the report of its folder (whose paths are
     the last lines printed). The worse of the two exit statuses is returned."""
-    from .bench.runner import choose_run_folder, run_bench
+    from .bench.runner import RunFolderError, choose_run_folder, run_bench
 
     again = arguments.resume or arguments.rerun_disturbed
-    problem = _empty_option(arguments) or _kernels_problem(
-        _names(arguments.kernels), None if again else arguments.suite
-    )
+    suite = arguments.suite or DEFAULT_SUITE
+    problem = options_beside_again(arguments) or empty_option(arguments)
+    problem = problem or devices_in_backends(arguments.backends)
+    problem = problem or kernels_problem(option_names(arguments.kernels), None if again else suite)
     if problem:
         console.print(Text(f"mlpillars bench: {problem}", style="red"))
         return 2
-    requested, source = _names(arguments.backends), ""
+    requested, source = option_names(arguments.backends), ""
     if requested is None and not again:
         requested, source = _backend_from_variable(console), f" (from {ENV_VARIABLE})"
     if requested and not again:
         try:
-            unusable = _unusable_backends(console, arguments.suite, requested)
+            unusable = _unusable_backends(console, suite, requested)
         except UnknownBackendError as exc:
             console.print(Text(f"mlpillars bench: {exc}{source}", style="red"))
             return 2
@@ -92,11 +110,15 @@ def _bench(console: Console, arguments: argparse.Namespace) -> int:
             message = f"mlpillars bench: none of the requested backends can run{source}"
             console.print(Text(message, "red"))
             return 2
-    problem = _out_problem(arguments.out)  # last: it makes the folder
+    problem = out_problem(arguments.out)  # last: it makes the folder
     if problem:
         console.print(Text(f"mlpillars bench: {problem}", style="red"))
         return 2
-    out = choose_run_folder(arguments.out, resume=again, suite=arguments.suite)
+    try:
+        out = choose_run_folder(arguments.out, resume=again, suite=suite)
+    except RunFolderError as exc:
+        console.print(Text(str(exc), style="red"))
+        return 2
     with contextlib.ExitStack() as stack:
         try:  # with --processes, each process connects (or starts its cluster) itself
             if arguments.processes == 1:
@@ -107,15 +129,18 @@ def _bench(console: Console, arguments: argparse.Namespace) -> int:
         try:
             status = run_bench(
                 console,
-                suite=arguments.suite,
-                backends=_names(arguments.backends),
-                kernels=_names(arguments.kernels),
+                suite=suite,
+                backends=option_names(arguments.backends),
+                kernels=option_names(arguments.kernels),
                 out=out,
                 resume=arguments.resume,
                 rerun_disturbed=arguments.rerun_disturbed,
                 processes=arguments.processes,
                 scheduler=arguments.scheduler,
             )
+        except RunFolderError as exc:  # e.g. --out already holds results
+            console.print(Text(str(exc), style="red"))
+            return 2
         except KeyboardInterrupt:  # the cases' own Ctrl-C is the runner's; this is the rest
             console.print(f"[yellow]interrupted: resume with  mlpillars bench --resume --out {out}")
             return 130
@@ -147,69 +172,6 @@ def _dask_scheduler(spec: str | None) -> contextlib.AbstractContextManager[Any]:
     if spec is None:
         return contextlib.nullcontext()
     return FRAMEWORKS["dask"].scheduler(spec)
-
-
-def _kernels_problem(kernels: list[str] | None, suite_name: str | None) -> str | None:
-    """What is wrong with ``--kernels`` (for the suite ``suite_name``, where given), or
-    None."""
-    from .bench.cases import SUITES
-    from .bench.catalogue import CATALOGUE
-
-    unknown = [name for name in kernels or () if name not in CATALOGUE]
-    if unknown:
-        valid = ", ".join(CATALOGUE)
-        return f"unknown kernel(s) in --kernels: {', '.join(unknown)}; valid: {valid}"
-    if suite_name is None:
-        return None
-    suite = SUITES[suite_name]
-    unmeasured = [name for name in kernels or () if not suite.points(CATALOGUE[name])]
-    if not unmeasured:
-        return None
-    measured = [name for name, entry in CATALOGUE.items() if suite.points(entry)]
-    return (
-        f"the {suite_name} suite has no sizes for {', '.join(unmeasured)} (in --kernels); "
-        f"it measures {', '.join(measured)}"
-    )
-
-
-def _out_problem(out: Path | None) -> str | None:
-    """What stops ``--out`` from being a results folder, or None (it is made here)."""
-    if out is None:
-        return None
-    if out.exists() and not out.is_dir():
-        return f"--out {out} is a file, not a folder; give a folder for the results"
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        return f"--out {out}: cannot make the results folder ({exc.strerror or exc})"
-    if not os.access(out, os.W_OK | os.X_OK):
-        return f"--out {out}: the folder is not writable"
-    return None
-
-
-def _processes(text: str) -> int:
-    """``bench --processes``: a positive number of processes."""
-    try:
-        count = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if count < 1:
-        raise argparse.ArgumentTypeError(f"at least 1 process, got {count}")
-    return count
-
-
-def _demo_size(text: str) -> int:
-    """``demo --size``: an integer the examples can be solved at."""
-    try:
-        size = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if size < SMALLEST_SIZE:
-        raise argparse.ArgumentTypeError(
-            f"{size} is too small: at least {SMALLEST_SIZE} (the regression examples fit 16 "
-            "features and an intercept)"
-        )
-    return size
 
 
 def _unusable_backends(console: Console, suite_name: str, backends: list[str]) -> int:
@@ -253,7 +215,9 @@ def _add_bench_parser(commands: argparse._SubParsersAction) -> None:
     from .bench.cases import SUITES
 
     bench = commands.add_parser("bench", help="run a benchmark suite into a results folder")
-    bench.add_argument("--suite", default="quick", choices=sorted(SUITES))
+    bench.add_argument(
+        "--suite", choices=sorted(SUITES), help=f"the cases' sizes (default {DEFAULT_SUITE})"
+    )
     bench.add_argument("--backends", help="comma-separated backends (default: all available)")
     bench.add_argument("--kernels", help="comma-separated kernels (default: the suite's)")
     bench.add_argument("--out", type=Path, help="results folder (default reports/<run-id>/)")
@@ -267,7 +231,7 @@ def _add_bench_parser(commands: argparse._SubParsersAction) -> None:
     )
     bench.add_argument(
         "--processes",
-        type=_processes,
+        type=processes_option,
         default=1,
         metavar="N",
         help="measure every case in N fresh processes, one after another, and pool their "
@@ -279,26 +243,6 @@ def _add_bench_parser(commands: argparse._SubParsersAction) -> None:
         help="run Dask on a dask.distributed cluster: local:N (N worker processes) or a "
         "scheduler address such as tcp://host:8786",
     )
-
-
-def _names(text: str | None) -> list[str] | None:
-    """The comma-separated names of ``--kernels`` or ``--backends``, each once, in order;
-    None where the option is not given ([] where it names nothing)."""
-    if text is None:
-        return None
-    return list(dict.fromkeys(name.strip() for name in text.split(",") if name.strip()))
-
-
-def _empty_option(arguments: argparse.Namespace) -> str | None:
-    """The ``--kernels`` or ``--backends`` that is given but names nothing, or None."""
-    for option in ("kernels", "backends"):
-        text = getattr(arguments, option)
-        if text is not None and not _names(text):
-            return (
-                f"--{option} {text!r} names no {option[:-1]}: give comma-separated names, "
-                f"or leave --{option} out for all of them"
-            )
-    return None
 
 
 if __name__ == "__main__":

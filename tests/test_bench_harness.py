@@ -336,7 +336,65 @@ def test_run_bench_writes_a_results_folder(tmp_path: Path, capsys: pytest.Captur
     benchmark_json = json.loads((out / "benchmark-1.json").read_text())
     timed = benchmark_json["benchmarks"]
     assert len(timed) == len(rows) and all(entry["stats"]["data"] for entry in timed)
-    assert "results:" in capsys.readouterr().out
+    captured = capsys.readouterr()
+    assert "results:" in captured.out
+    assert "Wrote benchmark data" not in captured.out + captured.err  # pytest-benchmark's line
+
+
+def test_a_new_run_measures_its_own_peaks_over_those_left_in_its_folder(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    """Peaks left in --out (from another run or machine) were kept as the report's roofs."""
+    out = tmp_path / "run"
+    out.mkdir()
+    left = {"format": "mlpillars-peaks/1", "backends": {"numpy:cpu": {"gflops": 1e6, "gbps": 1e6}}}
+    (out / PEAKS_FILE).write_text(json.dumps(left))
+    argv = ["bench", "--suite", "tiny", "--kernels", "sigmoid", "--backends", "numpy"]
+    assert cli.main([*argv, "--out", str(out)]) == 0
+    peaks = json.loads((out / PEAKS_FILE).read_text())
+    assert "measured" in peaks and peaks["backends"]["numpy:cpu"]["gflops"] != 1e6
+    printed = " ".join(capsys.readouterr().out.split())
+    assert f"{out / PEAKS_FILE} is not this run's: it measures its own" in printed
+
+
+def test_a_new_run_copies_the_parents_peaks_into_each_process_folder(tmp_path: Path):
+    """--processes: a process folder's left peaks are replaced; a resumed one keeps its own."""
+    from mlpillars.bench import processes
+
+    (tmp_path / PEAKS_FILE).write_text("parent")
+    folder = tmp_path / "processes" / "1"
+    folder.mkdir(parents=True)
+    (folder / PEAKS_FILE).write_text("left")
+    processes._copy_peaks(tmp_path, folder, processes.RESUME)
+    assert (folder / PEAKS_FILE).read_text() == "left"
+    processes._copy_peaks(tmp_path, folder, None)
+    assert (folder / PEAKS_FILE).read_text() == "parent"
+
+
+def test_environment_differences_are_those_that_bear_on_timings():
+    from mlpillars.bench.sessions import environment_differences
+
+    first = {
+        "timestamp": "2026-12-01T00:00:00+00:00",
+        "memory": {"available_bytes": 1},
+        "cpu": {"model": "A", "model_source": "/proc/cpuinfo", "usable_cores": 2},
+        "frameworks": {"torch": {"num_threads": 2}, "reasons": {"jax": "not used by this run"}},
+        "blas": [{"filename": "libopenblas.so", "num_threads": 2}],
+    }
+    later = {
+        **first,
+        "timestamp": "2026-12-02T00:00:00+00:00",
+        "memory": {"available_bytes": 2},
+        "cpu": {**first["cpu"], "model_source": "platform.processor()"},
+        "frameworks": {"torch": {"num_threads": 2}, "reasons": {}},
+    }
+    assert environment_differences(first, later) == []
+    later["cpu"] = {**first["cpu"], "usable_cores": 1}
+    later["blas"] = [{"filename": "libopenblas.so", "num_threads": 1}]
+    assert environment_differences(first, later) == [
+        "cpu.usable_cores 2 -> 1",
+        "blas.libopenblas.so.num_threads 2 -> 1",
+    ]
 
 
 def test_bench_report_makes_the_report_of_the_run_last(
@@ -385,6 +443,17 @@ def test_an_interrupted_run_resumes(tmp_path: Path):
     resumed_ids = {row["id"] for row in rows[len(rows_before_resume) :]}
     timed_names = {entry["param"] for entry in json.loads(benchmark_file.read_text())["benchmarks"]}
     assert timed_names == resumed_ids
+
+
+def test_resume_runs_again_a_case_whose_latest_row_is_an_error(tmp_path: Path):
+    """An earlier timed row hid a later error (a --rerun-disturbed that failed): --resume left
+    the case out while the run and the report called it unfinished."""
+    cases_file = tmp_path / CASES_FILE
+    rows = [{"id": "a", "status": "ok"}, {"id": "b", "status": "ok"}]
+    rows.append({"id": "a", "status": "error"})
+    cases_file.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    assert ResultsLog(cases_file).finished_ids() == {"b"}
+    assert missing_cases(["a", "b"], read_rows(cases_file)) == ["a"]
 
 
 def test_a_torn_last_line_is_dropped_before_the_next_row_is_appended(tmp_path: Path):

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 
 import pytest
 
 from mlpillars import cli
+from mlpillars._cli_options import option_names
 
 
 def _run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
@@ -19,6 +21,14 @@ def _run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]
     return status, " ".join((captured.out + captured.err).split())
 
 
+def test_help_describes_the_command_without_markup(capsys: pytest.CaptureFixture[str]) -> None:
+    """It showed the module docstring: ``capabilities`` and a reference to ``_cli_demo``."""
+    status, output = _run(["--help"], capsys)
+    assert status == 0
+    assert "ML math kernels on NumPy, JAX, PyTorch" in output
+    assert "``" not in output and "_cli_demo" not in output
+
+
 def test_unknown_kernel_is_named(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     status, output = _run(["bench", "--kernels", "softmax,nosuch", "--out", str(tmp_path)], capsys)
     assert status == 2
@@ -26,6 +36,15 @@ def test_unknown_kernel_is_named(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert "softmax" in output.split("valid:")[1]
     assert "Traceback" not in output
     assert not (tmp_path / "cases.jsonl").exists()
+
+
+def test_a_misspelt_kernel_gets_the_closest_name(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["bench", "--kernels", "sigmod,zzzz", "--out", str(tmp_path)]
+    status, output = _run(argv, capsys)
+    assert status == 2
+    assert "unknown kernel(s) in --kernels: sigmod (did you mean sigmoid?), zzzz; valid: " in output
 
 
 def test_a_kernel_the_suite_does_not_measure_is_named(
@@ -77,6 +96,22 @@ def test_bad_backend_variable_is_named(
     assert "Traceback" not in output
 
 
+@pytest.mark.parametrize("value", ["numpy:gpu", "numpy:cpu:0", "torch:cpu:0"])
+def test_a_device_the_backend_variable_names_that_does_not_exist_is_one_line(
+    value: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """It was a ValueError traceback with rc 1 (an unknown name was already one line)."""
+    if value.startswith("torch"):
+        pytest.importorskip("torch")
+    monkeypatch.setenv("MLPILLARS_BACKEND", value)
+    status, output = _run(["demo", "--size", "17"], capsys)
+    name, _, device = value.partition(":")
+    assert status == 2
+    assert output.startswith(f"mlpillars demo: backend '{name}' has no device '{device}'")
+    assert output.endswith("(from MLPILLARS_BACKEND)")
+    assert "Traceback" not in output
+
+
 @pytest.mark.parametrize("spec", ["local:x", "local:0"])
 def test_bad_scheduler_is_one_line(
     spec: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
@@ -101,9 +136,41 @@ def test_an_option_that_names_nothing_is_named(
     assert not (tmp_path / "plan.json").exists()
 
 
+@pytest.mark.parametrize(("given", "name"), [("torch:cuda", "torch"), ("numpy:banana", "numpy")])
+def test_a_backend_given_with_a_device_is_named(
+    given: str, name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """It said "unknown backend(s) torch:cuda; valid names: numpy, torch, ..."."""
+    argv = ["bench", "--suite", "tiny", "--backends", f"numpy,{given}", "--out", str(tmp_path)]
+    status, output = _run(argv, capsys)
+    assert status == 2
+    assert output == (
+        "mlpillars bench: --backends takes backend names without a device (the suite chooses "
+        f"the devices): {given}; give {name}"
+    )
+    assert not (tmp_path / "plan.json").exists()
+
+
+@pytest.mark.parametrize("again", ["--resume", "--rerun-disturbed"])
+def test_a_plan_option_beside_resume_is_refused(
+    again: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """They were ignored: the saved plan ran."""
+    plan = {"suite": "tiny", "backends": ["numpy"], "kernels": ["softmax"], "processes": 1}
+    (tmp_path / "plan.json").write_text(json.dumps(plan))
+    argv = ["bench", again, "--suite", "tiny", "--kernels", "sigmoid", "--out", str(tmp_path)]
+    status, output = _run(argv, capsys)
+    assert status == 2
+    assert output == (
+        f"mlpillars bench: {again} runs the plan saved in the run folder (its suite, kernels "
+        "and backends): drop --suite, --kernels"
+    )
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["plan.json"]
+
+
 def test_a_name_given_twice_is_taken_once() -> None:
     """softmax,softmax planned every case twice, and the run never counted as finished."""
-    assert cli._names(" softmax ,softmax, sigmoid") == ["softmax", "sigmoid"]
+    assert option_names(" softmax ,softmax, sigmoid") == ["softmax", "sigmoid"]
 
 
 def test_a_results_log_that_cannot_be_read_stops_a_resume_in_one_line(
@@ -115,22 +182,37 @@ def test_a_results_log_that_cannot_be_read_stops_a_resume_in_one_line(
     row = json.dumps({"id": "softmax-numpy:cpu-16-float32", "status": "ok"})
     (tmp_path / "cases.jsonl").write_text(f"{row}\n{{garbage\n{row}\n")
     for again in ("--resume", "--rerun-disturbed"):
-        with pytest.raises(SystemExit) as stopped:
-            cli.main(["bench", again, "--out", str(tmp_path)])
-        message = str(stopped.value)
-        assert message.startswith(f"mlpillars bench {again}: {tmp_path / 'cases.jsonl'}: line 2")
-        assert "repair or remove that line" in message
+        status, output = _run(["bench", again, "--out", str(tmp_path)], capsys)
+        assert status == 2
+        assert output.startswith(f"mlpillars bench {again}: {tmp_path / 'cases.jsonl'}: line 2")
+        assert "repair or remove that line" in output
 
 
-def test_ctrl_c_while_the_peaks_are_measured_says_how_to_resume(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+def test_an_out_that_already_holds_results_is_a_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """It was a KeyboardInterrupt traceback: the peaks are measured after the cases."""
-    from mlpillars.bench import runner
+    """It exited 1 (a SystemExit), where the other usage errors exit 2."""
+    _finished_run(tmp_path)
+    argv = ["bench", "--suite", "tiny", "--kernels", "softmax", "--out", str(tmp_path)]
+    status, output = _run(argv, capsys)
+    assert status == 2
+    assert output == (
+        f"mlpillars bench: {tmp_path} already holds results: use --resume, or another --out"
+    )
+    for again in ("--resume", "--rerun-disturbed"):
+        status, output = _run(["bench", again, "--out", str(tmp_path / "none")], capsys)
+        assert status == 2
+        plan = tmp_path / "none" / "plan.json"
+        assert output == f"mlpillars bench {again}: {plan} not found"
+
+
+def _finished_run(folder: Path) -> int:
+    """A tiny run of softmax on NumPy in ``folder`` whose cases all finished (skipped); return
+    how many."""
     from mlpillars.bench.cases import SUITES, plan_cases
 
     plan = {"suite": "tiny", "backends": ["numpy"], "kernels": ["softmax"], "processes": 1}
-    (tmp_path / "plan.json").write_text(json.dumps(plan))
+    (folder / "plan.json").write_text(json.dumps(plan))
     cases = plan_cases(SUITES["tiny"], ["numpy"], ["softmax"])
     rows = [
         {
@@ -138,11 +220,22 @@ def test_ctrl_c_while_the_peaks_are_measured_says_how_to_resume(
             "kernel": case.kernel,
             "implementation": case.implementation.name,
             "size": case.size,
+            "dtype": case.dtype,
             "status": "skipped",
         }
         for case in cases
-    ]  # every case finished: the resumed run only measures the peaks
-    (tmp_path / "cases.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
+    ]
+    (folder / "cases.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
+    return len(cases)
+
+
+def test_ctrl_c_while_the_peaks_are_measured_says_how_to_resume(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """It was a KeyboardInterrupt traceback: the peaks are measured after the cases."""
+    from mlpillars.bench import runner
+
+    _finished_run(tmp_path)  # the resumed run only measures the peaks
 
     def interrupted(*args: object) -> None:
         raise KeyboardInterrupt
@@ -152,6 +245,60 @@ def test_ctrl_c_while_the_peaks_are_measured_says_how_to_resume(
     assert status == 130
     assert f"interrupted: resume with mlpillars bench --resume --out {tmp_path}" in output
     assert "Traceback" not in output and not (tmp_path / "peaks.json").exists()
+
+
+@pytest.mark.parametrize(
+    ("again", "said"),
+    [
+        ("--resume", "nothing to resume: all {total} cases finished"),
+        (
+            "--rerun-disturbed",
+            "nothing to measure again: none of the {total} cases was measured on a busy machine",
+        ),
+    ],
+)
+def test_taking_up_a_run_with_nothing_left_starts_no_session(
+    again: str, said: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """It warned "PytestBenchmarkWarning: Not saving anything, no benchmarks have been run!"
+    and left an empty benchmark-2.json (not JSON)."""
+    total = _finished_run(tmp_path)
+    peaks = {"format": "mlpillars-peaks/1", "backends": {"numpy:cpu": {"error": "not measured"}}}
+    (tmp_path / "peaks.json").write_text(json.dumps(peaks))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # pytest-benchmark's warning would stop the session
+        status, output = _run(["bench", again, "--out", str(tmp_path)], capsys)
+    assert status == 0
+    assert said.format(total=total) in output
+    assert not list(tmp_path.glob("benchmark-*.json"))
+
+
+def test_a_resumed_session_keeps_the_first_environment_record_and_names_what_differs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A resume overwrote environment.json: the report then claimed every case ran with the
+    resumed session's threads."""
+    import numpy as np
+
+    _finished_run(tmp_path)
+    rows = (tmp_path / "cases.jsonl").read_text().splitlines(keepends=True)
+    (tmp_path / "cases.jsonl").write_text("".join(rows[1:]))  # one case left to measure
+    peaks = {"format": "mlpillars-peaks/1", "backends": {"numpy:cpu": {"error": "not measured"}}}
+    (tmp_path / "peaks.json").write_text(json.dumps(peaks))
+    first = json.dumps({"versions": {"numpy": "0.0"}, "thread_env": {"OMP_NUM_THREADS": "7"}})
+    (tmp_path / "environment.json").write_text(first)
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    status, output = _run(["bench", "--resume", "--out", str(tmp_path)], capsys)
+    assert status == 0
+    assert (tmp_path / "environment.json").read_text() == first
+    later = json.loads((tmp_path / "environment-2.json").read_text())
+    assert later["versions"]["numpy"] == np.__version__
+    assert (
+        "this session's environment (environment-2.json) differs from the first session's "
+        "(environment.json) in what bears on timings: " in output
+    )
+    assert f"versions.numpy 0.0 -> {np.__version__}" in output
+    assert "thread_env.OMP_NUM_THREADS 7 -> None" in output
 
 
 def test_a_run_chosen_by_mlpillars_backend_saves_that_backend(

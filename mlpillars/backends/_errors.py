@@ -4,7 +4,8 @@ from __future__ import annotations
 
 
 class UnknownBackendError(ValueError):
-    """A backend name that the registry does not know."""
+    """A backend name that the registry does not know, or a device its framework does not
+    have."""
 
 
 class BackendNotInstalledError(ImportError):

@@ -79,7 +79,7 @@ def parse_backend(spec: str, *, source: str) -> Target:
     Raises
     ------
     UnknownBackendError
-        The name is not one of the registry's.
+        The name is not one of the registry's, or the framework has no such device.
     BackendNotInstalledError
         The framework cannot be imported; the message names the pip extra.
     NoGPUError
@@ -98,7 +98,10 @@ def parse_backend(spec: str, *, source: str) -> Target:
             f"{', '.join(FRAMEWORKS)}, optionally with a device, e.g. {EXAMPLE_SPECS}"
         )
     framework.load()
-    device = framework.resolve_device(device_spec) if device_spec else None
+    try:
+        device = framework.resolve_device(device_spec) if device_spec else None
+    except ValueError as exc:  # a device the framework does not have, or a bad index
+        raise UnknownBackendError(f"{exc} (from {source})") from exc
     if device is None and framework.requires_gpu:
         device = framework.resolve_device(None)  # fail early on a machine without a GPU
     return Target(framework=framework, device=device, spec=spec)

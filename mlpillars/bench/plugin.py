@@ -13,7 +13,9 @@ import pytest
 
 from mlpillars.bench.cases import SUITES, Suite, plan_cases
 from mlpillars.bench.disturbance import process_meter
+from mlpillars.bench.processes import RERUN_DISTURBED, RESUME
 from mlpillars.bench.results import ResultsLog
+from mlpillars.bench.sessions import cases_again
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -54,11 +56,9 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         kernels=_names(config.getoption("--mlpillars-kernels")),
     )
     if config.getoption("--mlpillars-skip-done"):
-        done = _results_log(config).finished_ids()
-        cases = [case for case in cases if case.id not in done]
+        cases = cases_again(cases, _results_log(config), RESUME)
     if config.getoption("--mlpillars-rerun-disturbed"):
-        disturbed = _results_log(config).disturbed_ids()
-        cases = [case for case in cases if case.id in disturbed]
+        cases = cases_again(cases, _results_log(config), RERUN_DISTURBED)
     metafunc.parametrize("bench_case", cases, ids=[case.id for case in cases])
 
 

@@ -41,6 +41,9 @@ from .run_folder import (
 
 RESUME, RERUN_DISTURBED = "resume", "rerun-disturbed"
 """How a run folder is taken up again (``None``: a new run)."""
+PEAKS_GIVEN = "MLPILLARS_BENCH_PEAKS_GIVEN"
+"""Set in each process's environment: its folder's peaks are the parent's, copied there (a
+new run measures its own otherwise)."""
 
 
 def run_in_processes(
@@ -75,7 +78,7 @@ def run_in_processes(
     completed, interrupted = True, False
     for number, folder in enumerate(folders, start=1):
         console.print(f"[bold]process {number} of {len(folders)}[/bold] -> {folder}")
-        _copy_peaks(out, folder)
+        _copy_peaks(out, folder, again)
         try:
             status = subprocess.run(
                 _command(folder, plan, again, scheduler), env=_environment(), check=False
@@ -190,11 +193,16 @@ def _environment() -> dict[str, str]:
     same code as the parent, wherever it was started from."""
     source = str(Path(__file__).resolve().parents[2])
     path = os.environ.get("PYTHONPATH")
-    return {**os.environ, "PYTHONPATH": source + (os.pathsep + path if path else "")}
+    return {
+        **os.environ,
+        "PYTHONPATH": source + (os.pathsep + path if path else ""),
+        PEAKS_GIVEN: "1",
+    }
 
 
-def _copy_peaks(out: Path, folder: Path) -> None:
-    """The parent's peaks into a process's folder: measured once, not once per process."""
+def _copy_peaks(out: Path, folder: Path, again: str | None) -> None:
+    """The parent's peaks into a process's folder: measured once, not once per process (a
+    new run replaces any peaks left there; a run taken up again keeps the folder's)."""
     folder.mkdir(parents=True, exist_ok=True)
-    if (out / PEAKS_FILE).exists() and not (folder / PEAKS_FILE).exists():
+    if (out / PEAKS_FILE).exists() and (again is None or not (folder / PEAKS_FILE).exists()):
         shutil.copyfile(out / PEAKS_FILE, folder / PEAKS_FILE)

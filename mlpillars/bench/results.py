@@ -46,8 +46,10 @@ class ResultsLog:
             os.fsync(stream.fileno())
 
     def finished_ids(self) -> set[str]:
-        """Ids of cases that ``--resume`` leaves out (everything but errors)."""
-        return {row["id"] for row in self.rows if not needs_rerun(row)}
+        """Ids of cases that ``--resume`` leaves out: those whose latest row is not an error
+        (as the summary and the report count them: a case measured again by
+        ``--rerun-disturbed`` that then failed is run again)."""
+        return {row["id"] for row in latest_rows(self.rows) if not needs_rerun(row)}
 
     def disturbed_ids(self) -> set[str]:
         """Ids of cases whose latest row was measured on a busy machine

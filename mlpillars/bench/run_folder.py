@@ -11,9 +11,14 @@ A run folder (default ``reports/<run-id>/``) holds
   finishes and ``--rerun-disturbed`` measures again);
 - :data:`PLANNED_FILE`: the ids of the cases that plan makes here, written whenever a run
   starts or resumes (what the report counts an unfinished run's missing cases against);
-- :data:`ENVIRONMENT_FILE`: the machine and software record;
+- :data:`ENVIRONMENT_FILE`: the machine and software record of the run's first session, which
+  the report reads; each later session (``--resume``, ``--rerun-disturbed``) that measures
+  something writes its own, ``environment-<n>.json`` (:func:`environment_file`, n as in
+  ``benchmark-<n>.json``), and the bench warns where it differs from the first in what bears
+  on timings (versions, threads and thread variables, BLAS pools, CPU);
 - :data:`CASES_FILE`: one case row per line, on disk as soon as the case finishes;
-- :data:`PEAKS_FILE`: the machine's measured peaks (layout in :mod:`mlpillars.bench.peaks`);
+- :data:`PEAKS_FILE`: the machine's measured peaks (layout in :mod:`mlpillars.bench.peaks`),
+  measured by a new run (one left in its folder is replaced) and kept by a resumed one;
 - ``benchmark-<n>.json`` (:func:`benchmark_file`): pytest-benchmark's own JSON of session n,
   every round kept, so ``pytest-benchmark compare`` works on it;
 - after ``mlpillars report``: :data:`REPORT_FILES` and the charts in :data:`PLOTS_FOLDER`.
@@ -71,6 +76,9 @@ from typing import Any
 PLAN_FILE = "plan.json"
 PLANNED_FILE = "planned.json"
 ENVIRONMENT_FILE = "environment.json"
+"""The first session's environment record (the report's); later ones: :func:`environment_file`."""
+ENVIRONMENT_FILES = "environment-*.json"
+"""Glob pattern of the environment records of the sessions after the first."""
 CASES_FILE = "cases.jsonl"
 PEAKS_FILE = "peaks.json"
 BENCHMARK_FILES = "benchmark-*.json"
@@ -122,6 +130,12 @@ def benchmark_file(session: int) -> str:
     """The pytest-benchmark JSON of session ``session`` (1 for the first run, 2 after one
     ``--resume``, ...)."""
     return f"benchmark-{session}.json"
+
+
+def environment_file(session: int) -> str:
+    """The environment record of session ``session``: :data:`ENVIRONMENT_FILE` for the first,
+    ``environment-<n>.json`` for a later one (numbered as :func:`benchmark_file`)."""
+    return ENVIRONMENT_FILE if session == 1 else f"environment-{session}.json"
 
 
 def needs_rerun(row: dict[str, Any]) -> bool:

@@ -23,39 +23,32 @@ from typing import Any
 
 import pytest
 from rich.console import Console
-from rich.table import Table
 
 from ..backends import ENV_VARIABLE, full_float32_products, one_device_per_cpu
 from .cases import SUITES, backend_specs, plan_cases
-from .environment import write_environment
 from .peaks import write_peaks
-from .processes import RERUN_DISTURBED, RESUME, run_in_processes
+from .processes import PEAKS_GIVEN, RERUN_DISTURBED, RESUME, run_in_processes
 from .progress import ProgressPlugin, progress_bar
-from .results import read_rows
+from .results import ResultsLog, read_rows
 from .run_folder import (
-    BENCHMARK_FILES,
     CASES_FILE,
-    ENVIRONMENT_FILE,
-    ERROR,
-    OK,
     PEAKS_FILE,
     PLAN_FILE,
     PLANNED_FILE,
-    SKIPPED,
-    UNTRACEABLE,
-    WRONG,
     benchmark_file,
     is_disturbed,
     latest_rows,
     needs_rerun,
 )
-from .text import format_seconds
+from .sessions import cases_again, nothing_again, record_environment, session_number
+from .summary import say_disturbed, summary_table, wrong_peers_alone
 
 DEFAULT_REPORTS = Path("reports")
-STATUS_MARKS = {WRONG: "✗", SKIPPED: "-", ERROR: "!", UNTRACEABLE: "untraceable"}
-"""How the summary table marks a case that was not timed."""
-BUSY_MARK = "⚠"
-"""How the summary table marks a time measured on a busy machine."""
+
+
+class RunFolderError(ValueError):
+    """A run folder that cannot be started or taken up; the message says why and what to do
+    (``mlpillars bench`` prints it in one line and exits 2)."""
 
 
 @dataclass(frozen=True)
@@ -120,35 +113,37 @@ def run_bench(
     plan = effective_plan(_load_or_save_plan(out, requested, again))  # an old plan: no backends
     if again is not None and (out / CASES_FILE).exists():
         _check_results_log(out / CASES_FILE, again)
+    if again is None:
+        _drop_left_peaks(console, out)
     cases = plan_cases(SUITES[plan.suite], plan.backends, plan.kernels)
     total = len(cases)
     _save_planned(out, cases)
     used = {case.implementation.backend.partition(":")[0] for case in cases}
-    write_environment(out / ENVIRONMENT_FILE, frameworks=used | set(plan.backends or ()))
     what = _what(out, plan, again, total)
     console.print(f"[bold]mlpillars bench[/bold] suite={plan.suite}: {what}")
+    left = again is None or bool(cases_again(cases, ResultsLog(out / CASES_FILE), again))
+    session = session_number(out)
+    if left or plan.processes > 1:  # a session that measures nothing records nothing
+        record_environment(console, out, session, used | set(plan.backends or ()))
     if plan.processes > 1:
         _ensure_peaks(console, out, plan)  # once, copied into each process's folder
         completed, interrupted = run_in_processes(
             console, out, plan, again=again, scheduler=scheduler
         )
     else:
-        session = 1 + len(list(out.glob(BENCHMARK_FILES)))
-        with _without_selection(), progress_bar(console) as progress:
-            exit_code = pytest.main(
-                _pytest_arguments(plan, out, session, again),
-                plugins=[ProgressPlugin(progress)],
-            )
-        completed = exit_code in (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED)
-        interrupted = exit_code == pytest.ExitCode.INTERRUPTED
+        if left:
+            completed, interrupted = _run_session(console, out, plan, again, session)
+        else:  # pytest-benchmark would leave an empty JSON file
+            console.print(nothing_again(again, total))
+            completed, interrupted = True, False
         _ensure_peaks(console, out, plan)
     rows = latest_rows(read_rows(out / CASES_FILE)) if (out / CASES_FILE).exists() else []
     console.print(summary_table(rows))
     finished = {row["id"] for row in rows if not needs_rerun(row)}
     if interrupted or len(finished) < total:
         console.print(f"[yellow]unfinished: resume with  mlpillars bench --resume --out {out}")
-    _say_disturbed(console, rows, out)
-    wrong_peers = [] if completed or interrupted else _wrong_peers_alone(rows, finished, total)
+    say_disturbed(console, rows, out)
+    wrong_peers = [] if completed or interrupted else wrong_peers_alone(rows, finished, total)
     if wrong_peers:
         console.print(
             f"[yellow]{len(wrong_peers)} peer case(s) beyond the tolerance, in the peer's own "
@@ -158,24 +153,24 @@ def run_bench(
     return 0 if completed or wrong_peers else 1
 
 
+def _run_session(
+    console: Console, out: Path, plan: RunPlan, again: str | None, session: int
+) -> tuple[bool, bool]:
+    """Session ``session``: one pytest session of the plan's cases (those left, taken up
+    ``again``); whether it completed, and whether it was interrupted."""
+    with _without_selection(), progress_bar(console) as progress:
+        exit_code = pytest.main(
+            _pytest_arguments(plan, out, session, again), plugins=[ProgressPlugin(progress)]
+        )
+    completed = exit_code in (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED)
+    return completed, exit_code == pytest.ExitCode.INTERRUPTED
+
+
 def _save_planned(out: Path, cases: Sequence[Any]) -> None:
     """The ids of the plan's cases on this machine, for the report to tell an unfinished run
     (it reads them without the catalogue: see ``run_folder.missing_cases``)."""
     planned = {"cases": [case.id for case in cases]}
     (out / PLANNED_FILE).write_text(json.dumps(planned, indent=1))
-
-
-def _wrong_peers_alone(rows: list[dict[str, Any]], finished: set[str], total: int) -> list[str]:
-    """The ids of the wrong peer cases, where every case finished and they are the only
-    cases that were wrong or failed; else []. A peer computes its own way (JAX's
-    ``dot_product_attention`` takes float64 inputs through a float32 softmax): the run
-    reports it, but it is not this library's answer, and does not fail the run."""
-    failed = [row for row in rows if row.get("status") in (WRONG, ERROR)]
-    if len(finished) < total or not failed:
-        return []
-    if any(row.get("status") != WRONG or row.get("kind") != "peer" for row in failed):
-        return []
-    return [row["id"] for row in failed]
 
 
 def _what(out: Path, plan: RunPlan, again: str | None, total: int) -> str:
@@ -190,22 +185,18 @@ def _what(out: Path, plan: RunPlan, again: str | None, total: int) -> str:
     return f"{what} -> {out}"
 
 
+def _drop_left_peaks(console: Console, out: Path) -> None:
+    """A new run measures its own peaks: peaks left in its folder (from another run, another
+    machine) would be the report's roofs. Those a ``--processes`` parent copied stay."""
+    if (out / PEAKS_FILE).exists() and not os.environ.get(PEAKS_GIVEN):
+        console.print(f"[yellow]{out / PEAKS_FILE} is not this run's: it measures its own")
+        (out / PEAKS_FILE).unlink()
+
+
 def _ensure_peaks(console: Console, out: Path, plan: RunPlan) -> None:
     if not (out / PEAKS_FILE).exists():
         console.print("measuring the machine's peaks (matrix product, copy) ...")
         write_peaks(out / PEAKS_FILE, backend_specs(SUITES[plan.suite], plan.backends))
-
-
-def _say_disturbed(console: Console, rows: list[dict[str, Any]], out: Path) -> None:
-    """Name the cases measured on a busy machine and how to measure them again."""
-    disturbed = [row["id"] for row in rows if is_disturbed(row)]
-    if not disturbed:
-        return
-    console.print(
-        f"[yellow]{len(disturbed)} case(s) measured on a busy machine ({BUSY_MARK}): "
-        f"{', '.join(disturbed)}\nmeasure them again with  mlpillars bench --rerun-disturbed "
-        f"--out {out}"
-    )
 
 
 def effective_plan(plan: RunPlan) -> RunPlan:
@@ -216,32 +207,6 @@ def effective_plan(plan: RunPlan) -> RunPlan:
     if not selected or plan.backends is not None:
         return plan
     return RunPlan(plan.suite, [selected.partition(":")[0]], plan.kernels, plan.processes)
-
-
-def summary_table(rows: list[dict[str, Any]]) -> Table:
-    """One line per kernel, size and dtype: the fastest implementation and each one's time."""
-    table = Table(
-        title="median time per call (fastest first); ✗ wrong, - skipped, ! error, "
-        f"{BUSY_MARK} measured on a busy machine"
-    )
-    for column in ("kernel", "size", "dtype", "fastest", "implementations"):
-        table.add_column(column)
-    groups: dict[tuple[str, int, str], list[dict[str, Any]]] = {}
-    for row in rows:
-        kernel = row["kernel"] + (f" ({row['variant']})" if row.get("variant") else "")
-        groups.setdefault((kernel, row["size"], row["dtype"]), []).append(row)
-    for (kernel, size, dtype), group in groups.items():
-        timed = sorted((r for r in group if r.get("status") == OK), key=lambda r: r["median"])
-        others = [r for r in group if r.get("status") != OK]
-        cells = [
-            f"{r['implementation']} {format_seconds(r['median'])}"
-            + (f" {BUSY_MARK}" if is_disturbed(r) else "")
-            for r in timed
-        ]
-        cells += [f"{r['implementation']} {STATUS_MARKS.get(r.get('status'), '?')}" for r in others]
-        fastest = timed[0]["implementation"] if timed else "-"
-        table.add_row(kernel, str(size), dtype, fastest, ", ".join(cells))
-    return table
 
 
 def _list(names: Sequence[str] | None) -> list[str] | None:
@@ -256,13 +221,15 @@ def choose_run_folder(out: Path | None, *, resume: bool, suite: str) -> Path:
 
     Raises
     ------
-    SystemExit
+    RunFolderError
         ``resume`` without ``out`` and no earlier run under ``reports/``.
     """
     if out is None and resume:
         candidates = sorted(DEFAULT_REPORTS.glob(f"*/{PLAN_FILE}"), key=lambda p: p.stat().st_mtime)
         if not candidates:
-            raise SystemExit("mlpillars bench: no earlier run under reports/ to take up; use --out")
+            raise RunFolderError(
+                "mlpillars bench: no earlier run under reports/ to take up; use --out"
+            )
         return candidates[-1].parent
     if out is None:
         run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + f"-{suite}"
@@ -277,7 +244,7 @@ def _check_results_log(path: Path, again: str) -> None:
     try:
         read_rows(path)
     except ValueError as exc:
-        raise SystemExit(
+        raise RunFolderError(
             f"mlpillars bench --{again}: {exc}; repair or remove that line, then run again"
         ) from exc
 
@@ -286,10 +253,10 @@ def _load_or_save_plan(out: Path, requested: RunPlan, again: str | None) -> RunP
     plan_path = out / PLAN_FILE
     if again is not None:
         if not plan_path.exists():
-            raise SystemExit(f"mlpillars bench --{again}: {plan_path} not found")
+            raise RunFolderError(f"mlpillars bench --{again}: {plan_path} not found")
         return RunPlan(**json.loads(plan_path.read_text()))
     if (out / CASES_FILE).exists():
-        raise SystemExit(
+        raise RunFolderError(
             f"mlpillars bench: {out} already holds results: use --resume, or another --out"
         )
     plan_path.write_text(json.dumps(asdict(requested), indent=2))
@@ -320,6 +287,7 @@ def _pytest_arguments(plan: RunPlan, out: Path, session: int, again: str | None)
         "addopts=",
         f"--rootdir={suites}",
         f"--benchmark-json={out / benchmark_file(session)}",
+        "--benchmark-quiet",  # not its "Wrote benchmark data in: <_io.BufferedWriter ...>"
         f"--mlpillars-suite={plan.suite}",
         f"--mlpillars-results={out / CASES_FILE}",
     ]
