@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from mlpillars.bench.peaks import measure_peaks
-from mlpillars.bench.report import ReportError, make_report, parse_threshold
+from mlpillars.bench.report import ReportError, kernels, make_report, parse_threshold
 from mlpillars.bench.report.agreement import agreements
 from mlpillars.bench.report.analysis import RunAnalysis
 from mlpillars.bench.report.answer import answers
@@ -590,6 +590,45 @@ def test_kernel_section_sets_ours_against_the_native_calls_and_untraceable_rows(
     assert ratio["jax:cpu:0", "jax.nn.softmax"] == pytest.approx(1.2)
     assert native["jax:cpu:0", "jax.nn.softmax"].endswith("| +6 ms | 9 alternating |")
     assert "*alternating*" in section
+
+
+def test_kernel_table_and_chart_speed_ups_follow_the_medians_they_print(tmp_path, monkeypatch):
+    # timed apart, the peer's own rounds (8 ms) are twice numpy's (4 ms): 0.5x; in
+    # alternating rounds the peer is faster, numpy / peer = 1.25 in every round
+    alternating = 0.01 * np.linspace(1, 2, 11)
+    numpy_row = _timed("sigmoid", "numpy:cpu", 1024, 0.004, backend="numpy:cpu")
+    peer = _timed(
+        "sigmoid",
+        "scipy.special.expit",
+        1024,
+        0.008,
+        kind="peer",
+        backend="numpy:cpu",
+        alternated=[
+            {
+                "with": numpy_row["id"],
+                "with_rounds": list(1.25 * alternating),
+                "rounds": list(alternating),
+            }
+        ],
+    )
+    drawn = {}
+    real_plot = kernels.speedup_plot
+
+    def capture(kernel, label, speedups, colours, path):
+        drawn.update({name: estimate.value for name, estimate in speedups})
+        real_plot(kernel, label, speedups, colours, path)
+
+    monkeypatch.setattr(kernels, "speedup_plot", capture)
+    run = make_run(tmp_path / "run", rows=[numpy_row, peer])
+    assert make_report(run, formats="md") == 0
+    section = _section((run / "report.md").read_text(), "### Kernel: sigmoid")
+    line = next(line for line in section.splitlines() if line.startswith("| scipy.special"))
+    cells = [cell.strip() for cell in line.split("|")]
+    assert cells[6].startswith("8 ms") and cells[10].startswith("0.5× [")
+    assert cells[10].endswith("; alternating 1.25× [1.25, 1.25]")
+    assert drawn == {"scipy.special.expit": pytest.approx(0.5)}
+    assert "of the medians in this table (each case's own rounds)" in section
 
 
 # -- the answer first ---------------------------------------------------------------------------

@@ -159,13 +159,24 @@ class RunAnalysis:
         row = self.row_for(key, implementation)
         return row is not None and row["status"] == OK
 
-    def _speedup(self, row: dict[str, Any], reference: str) -> Estimate | None:
-        """``median(reference) / median(row)``: above 1, ``row`` is faster (the median of
-        the per-round ratios where the two were timed in alternating rounds)."""
-        other = self.row_for(case_key(row), reference)
-        if other is None or other["status"] != OK or other is row:
+    def alternated_speedup(self, row: dict[str, Any], reference: str) -> Estimate | None:
+        """The median of the per-round ratios ``reference / row`` where the two were timed
+        in alternating rounds (above 1, ``row`` is faster), else None."""
+        other = self._timed(row, reference)
+        if other is None or alternated_rounds(other, row) is None:
             return None
         return pair_figures(other, row).ratio
+
+    def _timed(self, row: dict[str, Any], reference: str) -> dict[str, Any] | None:
+        """``reference``'s timed row of ``row``'s case, if it is another row."""
+        other = self.row_for(case_key(row), reference)
+        return None if other is None or other["status"] != OK or other is row else other
+
+    def _speedup(self, row: dict[str, Any], reference: str) -> Estimate | None:
+        """``median(reference) / median(row)`` of each case's own rounds (the medians the
+        kernel's table prints): above 1, ``row`` is faster."""
+        other = self._timed(row, reference)
+        return None if other is None else ratio_estimate(other["rounds"], row["rounds"])
 
     def _compute(self, row: dict[str, Any]) -> CaseFigures:
         roof = self.roof_for(row["implementation"])
