@@ -425,6 +425,38 @@ def test_bad_files_raise_a_clear_error(tmp_path, damage, expected):
         make_report(run)
 
 
+def _a_file(name: str):
+    def block(run: Path) -> Path:
+        (run / name).write_text("not a folder")
+        return run / name
+
+    return block
+
+
+def _a_folder(name: str):
+    def block(run: Path) -> Path:
+        (run / name).mkdir(parents=True)
+        return run / name
+
+    return block
+
+
+@pytest.mark.parametrize(
+    ("block", "expected"),
+    [
+        (_a_file("plots"), "cannot write the chart"),  # plots/ cannot be made
+        (_a_folder("plots/speedup-heatmap.png"), "cannot write the chart"),  # the first PNG
+        (_a_folder("report.md"), "cannot write the report"),
+    ],
+)
+def test_a_folder_the_report_cannot_write_gives_a_clear_error(tmp_path, block, expected):
+    run = make_run(tmp_path / "run")
+    blocked = block(run)
+    with pytest.raises(ReportError, match=expected) as raised:
+        make_report(run, formats="md")
+    assert str(raised.value).startswith(f"{blocked}: ")
+
+
 def test_truncated_last_line_is_skipped_and_noted(tmp_path):
     run = make_run(tmp_path / "run")
     with (run / "cases.jsonl").open("a") as stream:

@@ -95,7 +95,8 @@ def make_report(
     ------
     ReportError
         A folder that is not a run, a corrupted, truncated or foreign file, an unknown format,
-        or ``fail_on_regression`` without ``compare``. The message names the file and the fault.
+        ``fail_on_regression`` without ``compare``, or a report file or chart that cannot
+        be written. The message names the file and the fault.
     """
     console = console or Console(stderr=True)
     chosen = _formats(formats)
