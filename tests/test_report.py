@@ -386,6 +386,20 @@ def _no_rounds(run: Path) -> None:
     (run / "cases.jsonl").write_text(json.dumps(row) + "\n")
 
 
+def _edit_row(**fields):
+    """Damage: the first row of cases.jsonl with ``fields`` set (``...``: the field removed)."""
+
+    def damage(run: Path) -> None:
+        lines = (run / "cases.jsonl").read_text().splitlines()
+        row = json.loads(lines[0])
+        row.update(fields)
+        row = {key: value for key, value in row.items() if value is not ...}
+        lines[0] = json.dumps(row)  # NaN is written as NaN, which json.loads reads back
+        (run / "cases.jsonl").write_text("\n".join(lines) + "\n")
+
+    return damage
+
+
 def _truncated(name: str):
     def damage(run: Path) -> None:
         text = (run / name).read_text()
@@ -408,6 +422,11 @@ def _write(name: str, content: str | bytes):
         (_corrupt_cases_middle, "cases.jsonl: line 2 is not valid JSON"),
         (_foreign_cases, "cases.jsonl: line 1 is not a case row"),
         (_no_rounds, "has no list of timed 'rounds'"),
+        (_edit_row(dtype=None), "row 1 ('softmax-numpy:cpu-64-float32') has no str 'dtype'"),
+        (_edit_row(dtype=...), "row 1 ('softmax-numpy:cpu-64-float32') has no str 'dtype'"),
+        (_edit_row(median=None), "row 1 ('softmax-numpy:cpu-64-float32') is 'ok' but its "),
+        (_edit_row(median=...), "'median' is not a positive number of seconds: None"),
+        (_edit_row(median=float("nan")), "'median' is not a positive number of seconds: nan"),
         (_write("cases.jsonl", b"\xff\xfe\x00garbage"), "cases.jsonl: not a text file"),
         (_write("cases.jsonl", "\n"), "holds no case rows"),
         (_truncated("environment.json"), "environment.json: not valid JSON"),
