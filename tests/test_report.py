@@ -358,6 +358,60 @@ def test_slowed_run_is_a_regression(tmp_path):
     assert "**0 slower**" in (base / "report.md").read_text()
 
 
+BUSY_LOAD = {
+    "seconds": 0.7,
+    "own_cpu_seconds": 0.7,
+    "own_cores": 1.0,
+    "other_cpu_seconds": 0.7,
+    "window_seconds": 0.7,
+    "other_cores": 1.0,
+    "steal_cores": 0.0,
+    "cpu_count": 2,
+    "limit_cores": 0.5,
+    "load_average_1m": 2.6,
+}
+
+
+def _disturb(rows: list[dict], *case_ids: str) -> list[dict]:
+    """``rows`` with ``case_ids`` measured on a busy machine (one core kept busy by others)."""
+    return [
+        {**row, "disturbed": True, "load": BUSY_LOAD} if row["id"] in case_ids else row
+        for row in rows
+    ]
+
+
+def test_a_comparison_marks_the_times_of_a_busy_machine_and_the_gate_says_so(tmp_path):
+    import io
+
+    from rich.console import Console
+
+    slowed, other = "softmax-numpy:cpu-256-float32", "linear-numpy:cpu-256-float32"
+    base = make_run(tmp_path / "base", rows=_disturb(_rows(1.0, 12, 0), other))
+    slow = make_run(tmp_path / "slow", rows=_disturb(_rows(1.5, 12, 1), slowed))
+    printed = io.StringIO()
+    console = Console(file=printed, width=400)
+    assert make_report(slow, compare=base, fail_on_regression=0.10, console=console) == 1
+    section = _section((slow / "report.md").read_text(), "## Comparison with another run")
+    cells = {
+        line.split("|")[1].strip(): [cell.strip() for cell in line.split("|")[2:4]]
+        for line in section.splitlines()
+        if line.startswith("| ") and "-float32 |" in line
+    }
+    assert cells[slowed][0].endswith(" ⚠") and not cells[slowed][1].endswith("⚠")
+    assert cells[other][1].endswith(" ⚠") and not cells[other][0].endswith("⚠")
+    assert sum("⚠" in " ".join(pair) for pair in cells.values()) == 2
+    gate = next(line for line in section.splitlines() if line.startswith("Regression check"))
+    assert "**FAIL**: 18 case(s)" in gate  # every timed case is 1.5x slower
+    assert "2 of them rest on a time measured on a busy machine ⚠: " in gate
+    assert f"`{slowed}` (this run)" in gate and f"`{other}` (the other run)" in gate
+    assert f"--rerun-disturbed --out {slow}`" in gate and f"--out {base}`" in gate
+    console_text = printed.getvalue()
+    # 1.5x slower, up to the 2 % noise of the synthetic rounds
+    assert f"{slowed}: 1.49x slower (measured on a busy machine in this run)" in console_text
+    assert f"{other}: 1.50x slower (measured on a busy machine in the other run)" in console_text
+    assert console_text.count("busy machine") == 2
+
+
 def test_a_gate_that_compared_nothing_fails(reported, tmp_path):
     other = make_run(tmp_path / "other")
     rows = [json.loads(line) for line in (other / "cases.jsonl").read_text().splitlines()]

@@ -199,7 +199,8 @@ def _exit_status(comparison: Comparison | None, threshold: float | None, console
         return 1
     regressions = comparison.regressions(threshold)
     for case in regressions:
+        busy = f" (measured on a busy machine in {case.disturbed_in})" if case.disturbed_in else ""
         console.print(
-            f"[red]regression[/red] {case.case_id}: {case.verdict.ratio.value:.2f}x slower"
+            f"[red]regression[/red] {case.case_id}: {case.verdict.ratio.value:.2f}x slower{busy}"
         )
     return 1 if regressions else 0
