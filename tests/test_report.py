@@ -233,12 +233,23 @@ def test_markdown_claim_and_policy(reported):
     assert "![roofline" in markdown and (reported / "plots/roofline.png").exists()
 
 
-def test_missing_peaks_is_said_not_fatal(tmp_path):
+def test_missing_peaks_is_said_not_fatal(tmp_path, reported):
     run = make_run(tmp_path / "run", peaks=False)
     assert make_report(run, formats="md") == 0
     markdown = (run / "report.md").read_text()
     assert "No `peaks.json` in this run" in markdown
     assert not (run / "report.html").exists()
+    limits = _section(markdown, "## Machine limits")
+    assert "against an assumed ridge point of 10 FLOP/byte" in limits
+    assert f"`mlpillars bench --resume --out {run}`" in limits
+    line = f"write_peaks('{run / 'peaks.json'}', ['numpy:cpu', 'torch:cpu'])"
+    assert f'`python -c "from mlpillars.bench.peaks import write_peaks; {line}"`' in limits
+    assert "write_peaks`" not in limits  # no bare function name to run
+    for kernel in KERNELS:
+        section = _section(markdown, f"### Kernel: {kernel}")
+        assert "against an assumed ridge point of 10 FLOP/byte, a typical CPU's" in section
+    measured = _section((reported / "report.md").read_text(), "### Kernel: softmax")
+    assert "against a ridge point of 5 FLOP/byte (memory-bound)" in measured
 
 
 # -- HTML ----------------------------------------------------------------------------------------

@@ -40,16 +40,11 @@ from .document import Block, Contents, collapse_tables
 from .heatmap import heatmap_section
 from .html import render_html
 from .kernels import kernel_sections, roofline_section
+from .limits import peaks_section
 from .load import ReportError, RunData, load_run, unfinished_warning
 from .markdown import render_markdown
 from .plots import colour_map
-from .sections import (
-    claim_section,
-    environment_section,
-    overview_section,
-    peaks_section,
-    policy_section,
-)
+from .sections import claim_section, environment_section, overview_section, policy_section
 from .stats import FASTER, SAME, SLOWER
 from .targets import targets_section
 

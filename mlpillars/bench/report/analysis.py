@@ -116,15 +116,21 @@ class RunAnalysis:
         return self._figures[row["id"]]
 
     def metric(self, kernel: str) -> tuple[str, float | None, float]:
-        """(GFLOP/s or GB/s, intensity at the largest size, the ridge it was held against)."""
+        """(GFLOP/s or GB/s, intensity at the largest size, the ridge it was held against:
+        the measured one, else :data:`DEFAULT_RIDGE`)."""
         largest = max(self.kernels[kernel], key=lambda row: row["size"])
         intensity = _intensity(largest)
-        roofs = {self.roof_for(row["implementation"]) for row in self.kernels[kernel]}
-        # a kernel benchmarked on a GPU is judged by the GPU's ridge
-        roof = self.gpu_roof if self.gpu_roof in roofs else self.machine_roof
-        ridge = roof.ridge if roof else DEFAULT_RIDGE
+        measured = self.measured_ridge(kernel)
+        ridge = DEFAULT_RIDGE if measured is None else measured
         chosen = GFLOPS if intensity is not None and intensity >= ridge else GBPS
         return chosen, intensity, ridge
+
+    def measured_ridge(self, kernel: str) -> float | None:
+        """The ridge point (FLOP/byte) of the measured roof ``kernel`` is held against (a
+        GPU's for a kernel benchmarked on one), or None where no peaks measured it."""
+        roofs = {self.roof_for(row["implementation"]) for row in self.kernels[kernel]}
+        roof = self.gpu_roof if self.gpu_roof in roofs else self.machine_roof
+        return roof.ridge if roof else None
 
     def row_for(self, key: Key, implementation: str) -> dict[str, Any] | None:
         """The row of ``implementation`` at ``key``, if the run has one."""

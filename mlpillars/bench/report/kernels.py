@@ -97,7 +97,7 @@ def _kernel_section(analysis: RunAnalysis, kernel: str, folder: Path, colours: d
         Heading(f"Kernel: {kernel}", 3),
         Paragraph(
             f"Rates in **{metric}**: arithmetic intensity {number(intensity)} FLOP/byte at the "
-            f"largest size, against a ridge point of {number(ridge)} FLOP/byte ({bound}). "
+            f"largest size, against {_ridge_text(analysis, kernel, ridge)} ({bound}). "
             f"Speed-ups are median({NUMPY} or {PYTHON}) / median(this row), of the medians "
             "in this table (each case's own rounds): above 1 is faster. Where the two were "
             "also timed in alternating rounds, the cell adds *alternating*: the median of the "
@@ -135,6 +135,17 @@ def _kernel_section(analysis: RunAnalysis, kernel: str, folder: Path, colours: d
     blocks.append(Image(time_image, f"{kernel}: median time against size, log-log", TIME_CAPTION))
     blocks += _speedup_chart(analysis, kernel, folder, colours)
     return blocks
+
+
+def _ridge_text(analysis: RunAnalysis, kernel: str, ridge: float) -> str:
+    """``a ridge point of 3.02 FLOP/byte``, or, where no peaks measured it, says that it is
+    assumed."""
+    if analysis.measured_ridge(kernel) is not None:
+        return f"a ridge point of {number(ridge)} FLOP/byte"
+    return (
+        f"an assumed ridge point of {number(ridge)} FLOP/byte, a typical CPU's, as no peaks "
+        "of this kernel's device were measured (see Machine limits)"
+    )
 
 
 def _speedup_chart(analysis: RunAnalysis, kernel: str, folder: Path, colours: dict) -> list[Block]:
