@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from mlpillars.bench.peaks import measure_peaks
-from mlpillars.bench.report import ReportError, make_report, parse_threshold
+from mlpillars.bench.report import ReportError, kernels, make_report, parse_threshold
 from mlpillars.bench.report.agreement import agreements
 from mlpillars.bench.report.analysis import RunAnalysis
 from mlpillars.bench.report.answer import answers
@@ -233,12 +233,23 @@ def test_markdown_claim_and_policy(reported):
     assert "![roofline" in markdown and (reported / "plots/roofline.png").exists()
 
 
-def test_missing_peaks_is_said_not_fatal(tmp_path):
+def test_missing_peaks_is_said_not_fatal(tmp_path, reported):
     run = make_run(tmp_path / "run", peaks=False)
     assert make_report(run, formats="md") == 0
     markdown = (run / "report.md").read_text()
     assert "No `peaks.json` in this run" in markdown
     assert not (run / "report.html").exists()
+    limits = _section(markdown, "## Machine limits")
+    assert "against an assumed ridge point of 10 FLOP/byte" in limits
+    assert f"`mlpillars bench --resume --out {run}`" in limits
+    line = f"write_peaks('{run / 'peaks.json'}', ['numpy:cpu', 'torch:cpu'])"
+    assert f'`python -c "from mlpillars.bench.peaks import write_peaks; {line}"`' in limits
+    assert "write_peaks`" not in limits  # no bare function name to run
+    for kernel in KERNELS:
+        section = _section(markdown, f"### Kernel: {kernel}")
+        assert "against an assumed ridge point of 10 FLOP/byte, a typical CPU's" in section
+    measured = _section((reported / "report.md").read_text(), "### Kernel: softmax")
+    assert "against a ridge point of 5 FLOP/byte (memory-bound)" in measured
 
 
 # -- HTML ----------------------------------------------------------------------------------------
@@ -358,6 +369,60 @@ def test_slowed_run_is_a_regression(tmp_path):
     assert "**0 slower**" in (base / "report.md").read_text()
 
 
+BUSY_LOAD = {
+    "seconds": 0.7,
+    "own_cpu_seconds": 0.7,
+    "own_cores": 1.0,
+    "other_cpu_seconds": 0.7,
+    "window_seconds": 0.7,
+    "other_cores": 1.0,
+    "steal_cores": 0.0,
+    "cpu_count": 2,
+    "limit_cores": 0.5,
+    "load_average_1m": 2.6,
+}
+
+
+def _disturb(rows: list[dict], *case_ids: str) -> list[dict]:
+    """``rows`` with ``case_ids`` measured on a busy machine (one core kept busy by others)."""
+    return [
+        {**row, "disturbed": True, "load": BUSY_LOAD} if row["id"] in case_ids else row
+        for row in rows
+    ]
+
+
+def test_a_comparison_marks_the_times_of_a_busy_machine_and_the_gate_says_so(tmp_path):
+    import io
+
+    from rich.console import Console
+
+    slowed, other = "softmax-numpy:cpu-256-float32", "linear-numpy:cpu-256-float32"
+    base = make_run(tmp_path / "base", rows=_disturb(_rows(1.0, 12, 0), other))
+    slow = make_run(tmp_path / "slow", rows=_disturb(_rows(1.5, 12, 1), slowed))
+    printed = io.StringIO()
+    console = Console(file=printed, width=400)
+    assert make_report(slow, compare=base, fail_on_regression=0.10, console=console) == 1
+    section = _section((slow / "report.md").read_text(), "## Comparison with another run")
+    cells = {
+        line.split("|")[1].strip(): [cell.strip() for cell in line.split("|")[2:4]]
+        for line in section.splitlines()
+        if line.startswith("| ") and "-float32 |" in line
+    }
+    assert cells[slowed][0].endswith(" ⚠") and not cells[slowed][1].endswith("⚠")
+    assert cells[other][1].endswith(" ⚠") and not cells[other][0].endswith("⚠")
+    assert sum("⚠" in " ".join(pair) for pair in cells.values()) == 2
+    gate = next(line for line in section.splitlines() if line.startswith("Regression check"))
+    assert "**FAIL**: 18 case(s)" in gate  # every timed case is 1.5x slower
+    assert "2 of them rest on a time measured on a busy machine ⚠: " in gate
+    assert f"`{slowed}` (this run)" in gate and f"`{other}` (the other run)" in gate
+    assert f"--rerun-disturbed --out {slow}`" in gate and f"--out {base}`" in gate
+    console_text = printed.getvalue()
+    # 1.5x slower, up to the 2 % noise of the synthetic rounds
+    assert f"{slowed}: 1.49x slower (measured on a busy machine in this run)" in console_text
+    assert f"{other}: 1.50x slower (measured on a busy machine in the other run)" in console_text
+    assert console_text.count("busy machine") == 2
+
+
 def test_a_gate_that_compared_nothing_fails(reported, tmp_path):
     other = make_run(tmp_path / "other")
     rows = [json.loads(line) for line in (other / "cases.jsonl").read_text().splitlines()]
@@ -386,6 +451,20 @@ def _no_rounds(run: Path) -> None:
     (run / "cases.jsonl").write_text(json.dumps(row) + "\n")
 
 
+def _edit_row(**fields):
+    """Damage: the first row of cases.jsonl with ``fields`` set (``...``: the field removed)."""
+
+    def damage(run: Path) -> None:
+        lines = (run / "cases.jsonl").read_text().splitlines()
+        row = json.loads(lines[0])
+        row.update(fields)
+        row = {key: value for key, value in row.items() if value is not ...}
+        lines[0] = json.dumps(row)  # NaN is written as NaN, which json.loads reads back
+        (run / "cases.jsonl").write_text("\n".join(lines) + "\n")
+
+    return damage
+
+
 def _truncated(name: str):
     def damage(run: Path) -> None:
         text = (run / name).read_text()
@@ -408,6 +487,11 @@ def _write(name: str, content: str | bytes):
         (_corrupt_cases_middle, "cases.jsonl: line 2 is not valid JSON"),
         (_foreign_cases, "cases.jsonl: line 1 is not a case row"),
         (_no_rounds, "has no list of timed 'rounds'"),
+        (_edit_row(dtype=None), "row 1 ('softmax-numpy:cpu-64-float32') has no str 'dtype'"),
+        (_edit_row(dtype=...), "row 1 ('softmax-numpy:cpu-64-float32') has no str 'dtype'"),
+        (_edit_row(median=None), "row 1 ('softmax-numpy:cpu-64-float32') is 'ok' but its "),
+        (_edit_row(median=...), "'median' is not a positive number of seconds: None"),
+        (_edit_row(median=float("nan")), "'median' is not a positive number of seconds: nan"),
         (_write("cases.jsonl", b"\xff\xfe\x00garbage"), "cases.jsonl: not a text file"),
         (_write("cases.jsonl", "\n"), "holds no case rows"),
         (_truncated("environment.json"), "environment.json: not valid JSON"),
@@ -423,6 +507,38 @@ def test_bad_files_raise_a_clear_error(tmp_path, damage, expected):
     damage(run)
     with pytest.raises(ReportError, match=expected.replace("(", r"\(").replace(")", r"\)")):
         make_report(run)
+
+
+def _a_file(name: str):
+    def block(run: Path) -> Path:
+        (run / name).write_text("not a folder")
+        return run / name
+
+    return block
+
+
+def _a_folder(name: str):
+    def block(run: Path) -> Path:
+        (run / name).mkdir(parents=True)
+        return run / name
+
+    return block
+
+
+@pytest.mark.parametrize(
+    ("block", "expected"),
+    [
+        (_a_file("plots"), "cannot write the chart"),  # plots/ cannot be made
+        (_a_folder("plots/speedup-heatmap.png"), "cannot write the chart"),  # the first PNG
+        (_a_folder("report.md"), "cannot write the report"),
+    ],
+)
+def test_a_folder_the_report_cannot_write_gives_a_clear_error(tmp_path, block, expected):
+    run = make_run(tmp_path / "run")
+    blocked = block(run)
+    with pytest.raises(ReportError, match=expected) as raised:
+        make_report(run, formats="md")
+    assert str(raised.value).startswith(f"{blocked}: ")
 
 
 def test_truncated_last_line_is_skipped_and_noted(tmp_path):
@@ -590,6 +706,45 @@ def test_kernel_section_sets_ours_against_the_native_calls_and_untraceable_rows(
     assert ratio["jax:cpu:0", "jax.nn.softmax"] == pytest.approx(1.2)
     assert native["jax:cpu:0", "jax.nn.softmax"].endswith("| +6 ms | 9 alternating |")
     assert "*alternating*" in section
+
+
+def test_kernel_table_and_chart_speed_ups_follow_the_medians_they_print(tmp_path, monkeypatch):
+    # timed apart, the peer's own rounds (8 ms) are twice numpy's (4 ms): 0.5x; in
+    # alternating rounds the peer is faster, numpy / peer = 1.25 in every round
+    alternating = 0.01 * np.linspace(1, 2, 11)
+    numpy_row = _timed("sigmoid", "numpy:cpu", 1024, 0.004, backend="numpy:cpu")
+    peer = _timed(
+        "sigmoid",
+        "scipy.special.expit",
+        1024,
+        0.008,
+        kind="peer",
+        backend="numpy:cpu",
+        alternated=[
+            {
+                "with": numpy_row["id"],
+                "with_rounds": list(1.25 * alternating),
+                "rounds": list(alternating),
+            }
+        ],
+    )
+    drawn = {}
+    real_plot = kernels.speedup_plot
+
+    def capture(kernel, label, speedups, colours, path):
+        drawn.update({name: estimate.value for name, estimate in speedups})
+        real_plot(kernel, label, speedups, colours, path)
+
+    monkeypatch.setattr(kernels, "speedup_plot", capture)
+    run = make_run(tmp_path / "run", rows=[numpy_row, peer])
+    assert make_report(run, formats="md") == 0
+    section = _section((run / "report.md").read_text(), "### Kernel: sigmoid")
+    line = next(line for line in section.splitlines() if line.startswith("| scipy.special"))
+    cells = [cell.strip() for cell in line.split("|")]
+    assert cells[6].startswith("8 ms") and cells[10].startswith("0.5× [")
+    assert cells[10].endswith("; alternating 1.25× [1.25, 1.25]")
+    assert drawn == {"scipy.special.expit": pytest.approx(0.5)}
+    assert "of the medians in this table (each case's own rounds)" in section
 
 
 # -- the answer first ---------------------------------------------------------------------------

@@ -40,16 +40,11 @@ from .document import Block, Contents, collapse_tables
 from .heatmap import heatmap_section
 from .html import render_html
 from .kernels import kernel_sections, roofline_section
+from .limits import peaks_section
 from .load import ReportError, RunData, load_run, unfinished_warning
 from .markdown import render_markdown
 from .plots import colour_map
-from .sections import (
-    claim_section,
-    environment_section,
-    overview_section,
-    peaks_section,
-    policy_section,
-)
+from .sections import claim_section, environment_section, overview_section, policy_section
 from .stats import FASTER, SAME, SLOWER
 from .targets import targets_section
 
@@ -95,7 +90,8 @@ def make_report(
     ------
     ReportError
         A folder that is not a run, a corrupted, truncated or foreign file, an unknown format,
-        or ``fail_on_regression`` without ``compare``. The message names the file and the fault.
+        ``fail_on_regression`` without ``compare``, or a report file or chart that cannot
+        be written. The message names the file and the fault.
     """
     console = console or Console(stderr=True)
     chosen = _formats(formats)
@@ -198,7 +194,8 @@ def _exit_status(comparison: Comparison | None, threshold: float | None, console
         return 1
     regressions = comparison.regressions(threshold)
     for case in regressions:
+        busy = f" (measured on a busy machine in {case.disturbed_in})" if case.disturbed_in else ""
         console.print(
-            f"[red]regression[/red] {case.case_id}: {case.verdict.ratio.value:.2f}x slower"
+            f"[red]regression[/red] {case.case_id}: {case.verdict.ratio.value:.2f}x slower{busy}"
         )
     return 1 if regressions else 0

@@ -116,15 +116,21 @@ class RunAnalysis:
         return self._figures[row["id"]]
 
     def metric(self, kernel: str) -> tuple[str, float | None, float]:
-        """(GFLOP/s or GB/s, intensity at the largest size, the ridge it was held against)."""
+        """(GFLOP/s or GB/s, intensity at the largest size, the ridge it was held against:
+        the measured one, else :data:`DEFAULT_RIDGE`)."""
         largest = max(self.kernels[kernel], key=lambda row: row["size"])
         intensity = _intensity(largest)
-        roofs = {self.roof_for(row["implementation"]) for row in self.kernels[kernel]}
-        # a kernel benchmarked on a GPU is judged by the GPU's ridge
-        roof = self.gpu_roof if self.gpu_roof in roofs else self.machine_roof
-        ridge = roof.ridge if roof else DEFAULT_RIDGE
+        measured = self.measured_ridge(kernel)
+        ridge = DEFAULT_RIDGE if measured is None else measured
         chosen = GFLOPS if intensity is not None and intensity >= ridge else GBPS
         return chosen, intensity, ridge
+
+    def measured_ridge(self, kernel: str) -> float | None:
+        """The ridge point (FLOP/byte) of the measured roof ``kernel`` is held against (a
+        GPU's for a kernel benchmarked on one), or None where no peaks measured it."""
+        roofs = {self.roof_for(row["implementation"]) for row in self.kernels[kernel]}
+        roof = self.gpu_roof if self.gpu_roof in roofs else self.machine_roof
+        return roof.ridge if roof else None
 
     def row_for(self, key: Key, implementation: str) -> dict[str, Any] | None:
         """The row of ``implementation`` at ``key``, if the run has one."""
@@ -159,13 +165,24 @@ class RunAnalysis:
         row = self.row_for(key, implementation)
         return row is not None and row["status"] == OK
 
-    def _speedup(self, row: dict[str, Any], reference: str) -> Estimate | None:
-        """``median(reference) / median(row)``: above 1, ``row`` is faster (the median of
-        the per-round ratios where the two were timed in alternating rounds)."""
-        other = self.row_for(case_key(row), reference)
-        if other is None or other["status"] != OK or other is row:
+    def alternated_speedup(self, row: dict[str, Any], reference: str) -> Estimate | None:
+        """The median of the per-round ratios ``reference / row`` where the two were timed
+        in alternating rounds (above 1, ``row`` is faster), else None."""
+        other = self._timed(row, reference)
+        if other is None or alternated_rounds(other, row) is None:
             return None
         return pair_figures(other, row).ratio
+
+    def _timed(self, row: dict[str, Any], reference: str) -> dict[str, Any] | None:
+        """``reference``'s timed row of ``row``'s case, if it is another row."""
+        other = self.row_for(case_key(row), reference)
+        return None if other is None or other["status"] != OK or other is row else other
+
+    def _speedup(self, row: dict[str, Any], reference: str) -> Estimate | None:
+        """``median(reference) / median(row)`` of each case's own rounds (the medians the
+        kernel's table prints): above 1, ``row`` is faster."""
+        other = self._timed(row, reference)
+        return None if other is None else ratio_estimate(other["rounds"], row["rounds"])
 
     def _compute(self, row: dict[str, Any]) -> CaseFigures:
         roof = self.roof_for(row["implementation"])

@@ -14,7 +14,9 @@ TIME_CAPTION = (
 )
 SPEEDUP_CAPTION = (
     f"Speed-up over {NUMPY} of every implementation of this kernel at the largest size they "
-    f"all ran: median({NUMPY}) / median(implementation), log scale, bars the 95% CI. Right "
+    f"all ran: median({NUMPY}) / median(implementation) of each case's own rounds (the "
+    "medians of the kernel's table and of the time chart; a pair also timed in alternating "
+    "rounds has that ratio beside it in the table), log scale, bars the 95% CI. Right "
     "of the black line at 1 is faster than NumPy; a bar whose interval crosses the line is no "
     "different from NumPy at this size."
 )

@@ -4,6 +4,9 @@ the verdict of the same test as everywhere else in the report (:mod:`.stats`).
 A regression, for ``fail_on_regression``, is a case called significantly slower whose ratio
 of medians (this run / the other) also exceeds ``1 + threshold``. With a threshold under 10 %
 the test's own 1.1x gate still applies: a smaller slowdown is never called significant.
+
+A time measured on a busy machine (the row's ``disturbed``) is marked as in every table of the
+report, in either run, and the regression check says which regressions rest on one.
 """
 
 from __future__ import annotations
@@ -12,8 +15,9 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from ..run_folder import OK
+from ..run_folder import OK, is_disturbed
 from ..text import NONE, format_seconds, ratio_interval, rounds
+from .conditions import BUSY, busy_mark
 from .document import Block, Bullets, Heading, Paragraph, Table
 from .load import RunData
 from .stats import FASTER, SAME, SLOWER, Verdict, compare_rounds
@@ -36,6 +40,16 @@ class CaseComparison:
     def label(self) -> str:
         """faster, slower, no significant difference, or not compared."""
         return self.verdict.label if self.verdict else NOT_COMPARED
+
+    @property
+    def disturbed_in(self) -> str:
+        """Which run measured this case on a busy machine: ``"this run"``, ``"the other
+        run"``, ``"both runs"``, or ``""``."""
+        here = self.current is not None and is_disturbed(self.current)
+        there = self.baseline is not None and is_disturbed(self.baseline)
+        return {(True, True): "both runs", (True, False): "this run"}.get(
+            (here, there), "the other run" if there else ""
+        )
 
     def regressed(self, threshold: float) -> bool:
         """Significantly slower, by more than ``threshold`` (0.10 = 10 %)."""
@@ -82,7 +96,9 @@ def comparison_section(comparison: Comparison, threshold: float | None) -> list[
         f"This run (`{comparison.current.name}`) against `{comparison.baseline.name}`: "
         f"**{counts[SLOWER]} slower**, **{counts[FASTER]} faster**, {counts[SAME]} with no "
         f"significant difference, {counts[NOT_COMPARED]} not compared. Ratio = median time in "
-        "this run / median time in the other: above 1 this run is slower."
+        f"this run / median time in the other: above 1 this run is slower. {BUSY} marks a "
+        "time measured on a busy machine (in either run): a verdict resting on it may be the "
+        "load's doing."
     )
     blocks: list[Block] = [Heading("Comparison with another run", 2), Paragraph(summary)]
     if threshold is not None:
@@ -105,7 +121,30 @@ def _gate_verdict(comparison: Comparison, threshold: float) -> str:
         return gate + "**FAIL**: no case could be compared (none has timed rounds in both runs)."
     regressions = comparison.regressions(threshold)
     verdict = f"**FAIL**: {len(regressions)} case(s)" if regressions else "**pass**: no case"
-    return gate + f"{verdict} significantly slower by more than {threshold:.0%}."
+    return (
+        gate
+        + f"{verdict} significantly slower by more than {threshold:.0%}."
+        + (_disturbed_regressions(comparison, regressions))
+    )
+
+
+def _disturbed_regressions(comparison: Comparison, regressions: list[CaseComparison]) -> str:
+    """Which regressions rest on a time measured on a busy machine, and how to measure them
+    again; ``""`` when none does."""
+    disturbed = [case for case in regressions if case.disturbed_in]
+    if not disturbed:
+        return ""
+    cases = ", ".join(f"`{case.case_id}` ({case.disturbed_in})" for case in disturbed)
+    folders = {comparison.current.path: "this run", comparison.baseline.path: "the other run"}
+    commands = " or ".join(
+        f"`mlpillars bench --rerun-disturbed --out {folder}`"
+        for folder, name in folders.items()
+        if any(case.disturbed_in in (name, "both runs") for case in disturbed)
+    )
+    return (
+        f" {len(disturbed)} of them rest on a time measured on a busy machine {BUSY}: "
+        f"{cases}; measure again on a quiet machine ({commands}) before trusting them."
+    )
 
 
 def _compare_case(
@@ -132,8 +171,8 @@ def _case_row(case: CaseComparison) -> tuple[str, ...]:
     label = case.label + (f" ({case.note})" if case.note else "")
     return (
         case.case_id,
-        _median(case.current),
-        _median(case.baseline),
+        _median(case.current) + busy_mark(case.current),
+        _median(case.baseline) + busy_mark(case.baseline),
         ratio_interval(verdict.ratio) if verdict else NONE,
         rounds(verdict.ratio) if verdict else NONE,
         f"{verdict.p_value:.2g}" if verdict and verdict.p_value is not None else NONE,

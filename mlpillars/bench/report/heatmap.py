@@ -93,7 +93,7 @@ def _speedups(numpy_row: dict[str, Any], case: list[dict[str, Any]]) -> dict[str
 
 def _speedup(numpy_row: dict[str, Any], row: dict[str, Any]) -> float:
     """median(NumPy) / median(row), or the median of the per-round ratios where the two
-    were timed in alternating rounds (as the kernel's table reads them)."""
+    were timed in alternating rounds (as the answer table reads them)."""
     return pair_figures(numpy_row, row).ratio.value
 
 

@@ -22,7 +22,7 @@ from .conditions import BUSY, busy_mark
 from .document import Block, Heading, Image, Paragraph, Table
 from .natives import native_table
 from .plots import RooflinePoint, roofline_plot, speedup_plot, time_plot
-from .stats import NOISE_LIMIT, relative_iqr
+from .stats import NOISE_LIMIT, Estimate, relative_iqr
 
 
 def kernel_sections(analysis: RunAnalysis, folder: Path, colours: dict) -> list[Block]:
@@ -97,8 +97,13 @@ def _kernel_section(analysis: RunAnalysis, kernel: str, folder: Path, colours: d
         Heading(f"Kernel: {kernel}", 3),
         Paragraph(
             f"Rates in **{metric}**: arithmetic intensity {number(intensity)} FLOP/byte at the "
-            f"largest size, against a ridge point of {number(ridge)} FLOP/byte ({bound}). "
-            f"Speed-ups are median({NUMPY} or {PYTHON}) / median(this row): above 1 is faster. "
+            f"largest size, against {_ridge_text(analysis, kernel, ridge)} ({bound}). "
+            f"Speed-ups are median({NUMPY} or {PYTHON}) / median(this row), of the medians "
+            "in this table (each case's own rounds): above 1 is faster. Where the two were "
+            "also timed in alternating rounds, the cell adds *alternating*: the median of the "
+            "per-round ratios of those rounds (their medians are in the table of native calls "
+            "below), which the host's drift between the two cases cannot tilt; it can differ "
+            "from the ratio of the medians timed apart, even in direction. "
             f"~ marks a noisy case (IQR above {NOISE_LIMIT:.0%} of the median), {BUSY} one "
             "measured on a busy machine (see Machine load)."
         ),
@@ -118,7 +123,7 @@ def _kernel_section(analysis: RunAnalysis, kernel: str, folder: Path, colours: d
                 "peak memory",
                 "compile",
             ),
-            tuple(_table_row(analysis.figures(row), metric) for row in rows),
+            tuple(_table_row(analysis, analysis.figures(row), metric) for row in rows),
             "lrllrrrrrrrrr",
         ),
         *native_table(analysis, kernel),
@@ -130,6 +135,17 @@ def _kernel_section(analysis: RunAnalysis, kernel: str, folder: Path, colours: d
     blocks.append(Image(time_image, f"{kernel}: median time against size, log-log", TIME_CAPTION))
     blocks += _speedup_chart(analysis, kernel, folder, colours)
     return blocks
+
+
+def _ridge_text(analysis: RunAnalysis, kernel: str, ridge: float) -> str:
+    """``a ridge point of 3.02 FLOP/byte``, or, where no peaks measured it, says that it is
+    assumed."""
+    if analysis.measured_ridge(kernel) is not None:
+        return f"a ridge point of {number(ridge)} FLOP/byte"
+    return (
+        f"an assumed ridge point of {number(ridge)} FLOP/byte, a typical CPU's, as no peaks "
+        "of this kernel's device were measured (see Machine limits)"
+    )
 
 
 def _speedup_chart(analysis: RunAnalysis, kernel: str, folder: Path, colours: dict) -> list[Block]:
@@ -155,7 +171,7 @@ def _table_order(row: dict[str, Any]) -> tuple:
     return variant, row["size"], str(row.get("dtype")), not timed, row.get("median") or math.inf
 
 
-def _table_row(figures: CaseFigures, metric: str) -> tuple[str, ...]:
+def _table_row(analysis: RunAnalysis, figures: CaseFigures, metric: str) -> tuple[str, ...]:
     row = figures.row
     variant = f" ({row['variant']})" if row.get("variant") else ""
     head = (row["implementation"], f"{row['size']}{variant}", str(row.get("dtype", NONE)))
@@ -171,11 +187,22 @@ def _table_row(figures: CaseFigures, metric: str) -> tuple[str, ...]:
         number(rate),
         percent(figures.roof_fraction),
         percent(noise) + (" noisy" if figures.noisy else ""),
-        ratio_interval(figures.vs_numpy),
-        ratio_interval(figures.vs_python),
+        _speedup_cell(analysis, figures.vs_numpy, row, NUMPY),
+        _speedup_cell(analysis, figures.vs_python, row, PYTHON),
         _memory(row),
         _compile(row),
     )
+
+
+def _speedup_cell(
+    analysis: RunAnalysis, speedup: Estimate | None, row: dict[str, Any], reference: str
+) -> str:
+    """The speed-up over ``reference`` from the two medians of the table, then, where the
+    two were timed in alternating rounds, ``; alternating 1.25× [0.77, 1.6]`` from those."""
+    alternated = analysis.alternated_speedup(row, reference)
+    if alternated is None:
+        return ratio_interval(speedup)
+    return f"{ratio_interval(speedup)}; alternating {ratio_interval(alternated)}"
 
 
 def _processes(row: dict[str, Any]) -> str:

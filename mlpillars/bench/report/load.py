@@ -141,7 +141,10 @@ def _read_cases(path: Path) -> list[dict[str, Any]]:
 
 
 def _row_problem(row: dict[str, Any]) -> str | None:
-    for key, kind in REQUIRED_FIELDS.items():
+    """What makes ``row`` unusable, or None: a required field missing, null or of the wrong
+    type (``dtype`` too, which the report groups cases by), an unknown status, or a timed
+    row without positive, finite ``rounds`` and ``median``."""
+    for key, kind in {**REQUIRED_FIELDS, "dtype": str}.items():
         if not isinstance(row.get(key), kind) or isinstance(row.get(key), bool):
             return f"has no {kind.__name__} {key!r}"
     if row["status"] not in STATUSES:
@@ -154,9 +157,17 @@ def _row_problem(row: dict[str, Any]) -> str | None:
     rounds = row.get("rounds")
     if not isinstance(rounds, list) or not rounds:
         return "is 'ok' but has no list of timed 'rounds'"
-    if not all(_is_number(seconds) and 0 < seconds < math.inf for seconds in rounds):
+    if not all(_is_seconds(seconds) for seconds in rounds):
         return "has a round that is not a positive number of seconds"
+    median = row.get("median")
+    if not _is_seconds(median):
+        return f"is 'ok' but its 'median' is not a positive number of seconds: {median!r}"
     return None
+
+
+def _is_seconds(value: Any) -> bool:
+    """A positive, finite number (NaN is neither)."""
+    return _is_number(value) and 0 < value < math.inf
 
 
 def _is_number(value: Any) -> bool:

@@ -20,6 +20,7 @@ from matplotlib.ticker import NullLocator
 
 from ..run_folder import OK
 from .analysis import NUMPY, Roof, RunAnalysis
+from .load import ReportError
 from .stats import Estimate
 
 _LINESTYLES = ("-", "--", ":", "-.")
@@ -219,5 +220,16 @@ def _error_bars(estimates: list[Estimate]) -> np.ndarray:
 
 
 def _save(figure: Figure, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, format="png")
+    """Write ``figure`` to ``path`` as a PNG, making its folder if needed.
+
+    Raises
+    ------
+    ReportError
+        The folder or the file cannot be written; the message names the path that failed.
+    """
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        figure.savefig(path, format="png")
+    except OSError as exc:
+        failed = exc.filename or path
+        raise ReportError(f"{failed}: cannot write the chart ({exc.strerror or exc})") from exc

@@ -1,14 +1,14 @@
-"""The report's opening sections: the run, its machine, the statistics policy, the machine's
-limits and the tutorial's claim about NumPy and Python loops."""
+"""The report's opening sections: the run, its machine, the statistics policy and the
+tutorial's claim about NumPy and Python loops (the machine's limits: :mod:`.limits`)."""
 
 from __future__ import annotations
 
 from collections import Counter
 from typing import Any
 
-from ..run_folder import CASES_FILE, ENVIRONMENT_FILE, PEAKS_FILE, PYTHON
-from ..text import NONE, number, ratio_interval, rounds, seconds_interval
-from .analysis import NUMPY, Roof, RunAnalysis, size_label
+from ..run_folder import CASES_FILE, ENVIRONMENT_FILE, PYTHON
+from ..text import NONE, ratio_interval, rounds, seconds_interval
+from .analysis import NUMPY, RunAnalysis, size_label
 from .document import Block, Bullets, Heading, Paragraph, Table
 from .load import RunData
 from .stats import Estimate, compare_rounds, policy_lines
@@ -49,56 +49,6 @@ def environment_section(environment: dict[str, Any] | None) -> list[Block]:
 def policy_section() -> list[Block]:
     """The statistics policy, stated once."""
     return [Heading("Statistics policy", 2), Bullets(tuple(policy_lines()))]
-
-
-def peaks_section(run: RunData, analysis: RunAnalysis) -> list[Block]:
-    """The measured GEMM and copy peaks per backend (the roofline's roofs)."""
-    blocks: list[Block] = [Heading("Machine limits (measured peaks)", 2)]
-    if run.peaks is None:
-        return [
-            *blocks,
-            Paragraph(
-                f"No `{PEAKS_FILE}` in this run: the roofline and the fractions of peak are left "
-                "out (measure them with `mlpillars.bench.peaks.write_peaks`)."
-            ),
-        ]
-    rows = []
-    for spec, entry in run.peaks["backends"].items():
-        if "error" in entry:
-            rows.append((spec, NONE, NONE, NONE, NONE, f"failed: {entry['error']}"))
-            continue
-        matmul, copy = entry.get("matmul", {}), entry.get("copy", {})
-        rows.append(
-            (
-                spec,
-                str(entry.get("device", NONE)),
-                f"{number(entry['gflops'])} (n = {matmul.get('size', '?')})",
-                f"{number(entry['gbps'])} ({copy.get('bytes', 0) / 2**20:.0f} MiB)",
-                number(entry["gflops"] / entry["gbps"]),
-                f"copy by {copy.get('method', '?')}",
-            )
-        )
-    header = ("backend", "device", "GEMM GFLOP/s", "copy GB/s", "ridge FLOP/byte", "note")
-    blocks.append(Table(header, tuple(rows), "llrrrl"))
-    method = run.peaks.get("method", {})
-    blocks.append(
-        Paragraph(
-            f"GEMM: {method.get('matmul', '?')}. Copy: {method.get('copy', '?')}. "
-            f"Statistic: {method.get('statistic', '?')}. Measured {run.peaks.get('measured', '?')}."
-        )
-    )
-    roofs = (analysis.machine_roof, analysis.gpu_roof)
-    blocks += [Paragraph(_machine_roof_note(roof)) for roof in roofs if roof is not None]
-    return blocks
-
-
-def _machine_roof_note(roof: Roof) -> str:
-    device = "GPU" if roof.gpu else "CPU"
-    return (
-        f"Roof that every implementation on a {device} is held against ({roof.source}): "
-        f"{number(roof.gflops)} GFLOP/s, {number(roof.gbps)} GB/s, ridge {number(roof.ridge)} "
-        "FLOP/byte: the machine's limit, whichever backend reached it."
-    )
 
 
 def claim_section(analysis: RunAnalysis) -> list[Block]:
