@@ -316,6 +316,32 @@ def test_without_halting_the_raw_trajectory_is_returned(xp: BackendCase):
     assert bool(runaway.diverged) and not np.isfinite(xp.to_numpy(runaway.weights)).all()
 
 
+@pytest.mark.parametrize("shared", ["X", "y", "X and y", "lr", "X and lr"])
+def test_a_leading_1_is_shared_by_the_batch_as_numpy_broadcasts(xp: BackendCase, shared):
+    """X (1, n, d) beside lr (B,) raised "the batch sizes B disagree (X: 1, lr: 4)"."""
+    rng = np.random.default_rng(7)
+    X, y, lr = rng.normal(size=(3, 12, 2)), rng.normal(size=(3, 12)), np.array([0.01, 0.05, 0.1])
+    given = {
+        "X": X[:1] if "X" in shared else X,
+        "y": y[:1] if "y" in shared else y,
+        "lr": lr[:1] if "lr" in shared else lr,
+    }
+    broadcast = [np.broadcast_to(given[name], full.shape) for name, full in (("X", X), ("y", y))]
+    expected = reference_descent_batch(*broadcast, np.broadcast_to(given["lr"], (3,)), steps=20)
+    fit = gradient_descent(
+        *(xp.asarray(given[name]) for name in ("X", "y")), lr=xp.asarray(given["lr"]), steps=20
+    )
+    assert xp.to_numpy(fit.weights).shape == (3, 2)
+    for problem, (weights, _, losses) in enumerate(expected):
+        assert_loop_close(fit.weights[problem, ...], weights, like=fit.weights, xp=xp)
+        assert_loop_close(fit.loss_history[:, problem], losses, like=fit.weights, xp=xp)
+
+
+def reference_descent_batch(X, y, lr, *, steps):
+    """reference_descent of each problem of a batch."""
+    return [reference_descent(X[i], y[i], lr=float(lr[i]), steps=steps) for i in range(len(lr))]
+
+
 @pytest.mark.filterwarnings("ignore:(overflow|invalid value) encountered:RuntimeWarning")
 def test_without_halting_tol_leaves_a_diverged_problem_running_in_any_batch(xp: BackendCase):
     """With tol, the loop ended once every problem was flagged: a diverged problem stopped

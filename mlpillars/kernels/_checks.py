@@ -163,11 +163,14 @@ def regression_problems(
     if lr is not None:
         leading["lr"] = lr.shape[0] if lr.ndim == 1 else None
     sizes = {size for size in leading.values() if size is not None}
+    if len(sizes) > 1:  # a leading 1 is shared by the others' B problems, as NumPy broadcasts
+        sizes.discard(1)
     if len(sizes) > 1:
         found = ", ".join(f"{name}: {size}" for name, size in leading.items() if size is not None)
         raise ValueError(
             f"{kernel}: the batch sizes B disagree ({found}); X (B, n, d), y (B, n) and "
-            f"lr (B,) must share B, or be unbatched: X (n, d), y (n,), scalar lr"
+            f"lr (B,) must share B (or 1, shared by the B problems), or be unbatched: "
+            f"X (n, d), y (n,), scalar lr"
         )
     batched = bool(sizes)
     return features, targets, sizes.pop() if batched else 1, batched

@@ -142,8 +142,9 @@ def gradient_descent(
     loss : {"mse", "logistic"}
     lr : float or array, shape () or (B,)
         Learning rate(s) >= 0. B problems are solved when any of X (3-D), y (2-D) and lr
-        (1-D) has a leading axis B; the unbatched ones are shared, so X (n, d) with lr (B,)
-        is a learning-rate sweep on one data set. A Python float first becomes an array
+        (1-D) has a leading axis B; the unbatched ones, and a leading axis of 1 (as NumPy
+        broadcasts), are shared, so X (n, d) or (1, n, d) with lr (B,) is a learning-rate
+        sweep on one data set. A Python float first becomes an array
         of the namespace's default float (float32 for torch) and then takes X's dtype:
         for float64 torch data give lr as a float64 array to keep all its digits.
     steps : int
