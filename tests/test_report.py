@@ -597,6 +597,17 @@ def test_bad_arguments(tmp_path, reported):
         make_report(reported, fail_on_regression=0.1)
 
 
+def test_a_format_named_twice_is_written_once(tmp_path):
+    import io
+
+    from rich.console import Console
+
+    run = make_run(tmp_path / "run")
+    printed = io.StringIO()
+    assert make_report(run, formats="md,md", console=Console(file=printed, width=200)) == 0
+    assert printed.getvalue().count("report.md") == 1
+
+
 @pytest.mark.parametrize(("text", "fraction"), [("10%", 0.10), ("10", 0.10), (" 2.5 % ", 0.025)])
 def test_parse_threshold(text, fraction):
     assert parse_threshold(text) == pytest.approx(fraction)
@@ -868,6 +879,13 @@ def test_crossover_section_says_when_no_gpu_ran_and_compares_one_that_did(tmp_pa
     section = _section((plain / "report.md").read_text(), "### Crossover sizes")
     assert "No backend ran on a GPU in this run" in section
     assert "| softmax | slower at every size run (64) |" in section
+    # NumPy beside a peer at the same sizes: it said "No two families ran at the same sizes"
+    peer = _timed("softmax", "scipy.special.softmax", 64, 2e-5, kind="peer")
+    alone = make_run(tmp_path / "peer", rows=[rows[0], peer])
+    make_report(alone, formats="md")
+    section = _section((alone / "report.md").read_text(), "### Crossover sizes")
+    assert "No pair this section compares ran at the same sizes" in section
+    assert "No two families" not in section
 
 
 # -- agreement ----------------------------------------------------------------------------------

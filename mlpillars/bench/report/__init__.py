@@ -157,7 +157,7 @@ def _formats(formats: str | Sequence[str]) -> list[str]:
             f"unknown report format(s) {', '.join(unknown) or '(none)'}; choose from "
             f"{', '.join(FORMATS)}"
         )
-    return chosen
+    return list(dict.fromkeys(chosen))  # md,md: one report.md
 
 
 def _write(run: RunData, blocks: list[Block], formats: list[str]) -> list[Path]:

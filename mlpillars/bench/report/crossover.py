@@ -78,12 +78,19 @@ def crossover_section(analysis: RunAnalysis) -> list[Block]:
     titles = [title for title, _, _ in COMPARISONS if any(table[label, title] for label in series)]
     blocks: list[Block] = [Heading("Crossover sizes", 3), Paragraph(_INTRO)]
     if not titles:
-        return [*blocks, Paragraph("No two families ran at the same sizes: no crossover.")]
+        return [*blocks, Paragraph(f"{_NO_PAIR}: no crossover.")]
     rows = tuple((label, *(table[label, t] or NONE for t in titles)) for label in series)
     blocks.append(Table(("kernel", *(f"{t}" for t in titles)), rows))
     if "GPU vs CPU" not in titles:
         blocks.append(Paragraph("No backend ran on a GPU in this run: no GPU/CPU crossover."))
     return blocks
+
+
+_NO_PAIR = (
+    "No pair this section compares ran at the same sizes (our backends against the Numba or "
+    "Python loops, torch or JAX against NumPy, a GPU against a CPU; peers are compared in "
+    "each kernel's table of native calls)"
+)
 
 
 def points(rows: Sequence[dict[str, Any]], challenger: Side, incumbent: Side) -> list[Point]:
