@@ -355,6 +355,22 @@ def test_run_against_itself_is_unchanged(reported, tmp_path):
     assert make_report(copy, compare=reported, fail_on_regression=0.10, formats="md") == 0
     section = _section((copy / "report.md").read_text(), "## Comparison with another run")
     assert "**0 slower**, **0 faster**" in section and "**pass**" in section
+    assert "compared with itself" not in section  # a copy is another folder
+
+
+def test_a_run_compared_with_its_own_folder_is_said_so(tmp_path):
+    """--compare naming the run's own folder passed any gate silently."""
+    import io
+
+    from rich.console import Console
+
+    run = make_run(tmp_path / "run")
+    printed = io.StringIO()
+    console = Console(file=printed, width=300)
+    assert make_report(run, compare=run, fail_on_regression=0.1, formats="md", console=console) == 0
+    assert "the run is compared with itself" in printed.getvalue()
+    section = _section((run / "report.md").read_text(), "## Comparison with another run")
+    assert "the run is compared with itself" in section
 
 
 def test_slowed_run_is_a_regression(tmp_path):

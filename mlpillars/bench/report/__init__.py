@@ -33,7 +33,13 @@ from ..text import parse_threshold
 from .agreement import agreement_section
 from .analysis import RunAnalysis
 from .answer import answer_section
-from .compare import Comparison, compare_runs, comparison_section
+from .compare import (
+    SELF_COMPARISON,
+    Comparison,
+    compare_runs,
+    compared_with_itself,
+    comparison_section,
+)
 from .conditions import disturbance_alert, load_section, processes_note
 from .crossover import crossover_section
 from .document import Block, Contents, collapse_tables
@@ -100,6 +106,8 @@ def make_report(
     if run.missing:
         console.print(Text(unfinished_warning(run), style="yellow"))
     comparison = compare_runs(run, load_run(compare)) if compare is not None else None
+    if comparison is not None and compared_with_itself(comparison):
+        console.print(Text(f"mlpillars report: {SELF_COMPARISON}", style="yellow"))
     for path in _write(run, build_report(run, comparison, threshold), chosen):
         console.print(f"report: {path}")
     return _exit_status(comparison, threshold, console)

@@ -89,6 +89,17 @@ def compare_runs(current: RunData, baseline: RunData) -> Comparison:
     return Comparison(current, baseline, cases)
 
 
+SELF_COMPARISON = (
+    "the run is compared with itself (both folders are the same): every case ties, and a "
+    "regression gate passes whatever the code did"
+)
+
+
+def compared_with_itself(comparison: Comparison) -> bool:
+    """Whether both sides are one folder (a mistyped --compare)."""
+    return comparison.current.path.resolve() == comparison.baseline.path.resolve()
+
+
 def comparison_section(comparison: Comparison, threshold: float | None) -> list[Block]:
     """Summary, environment differences and the per-case table."""
     counts = comparison.counts()
@@ -101,6 +112,8 @@ def comparison_section(comparison: Comparison, threshold: float | None) -> list[
         "load's doing."
     )
     blocks: list[Block] = [Heading("Comparison with another run", 2), Paragraph(summary)]
+    if compared_with_itself(comparison):
+        blocks.append(Paragraph(f"**Note:** {SELF_COMPARISON}."))
     if threshold is not None:
         blocks.append(Paragraph(_gate_verdict(comparison, threshold)))
     blocks += _environment_differences(comparison)
