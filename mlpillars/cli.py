@@ -31,6 +31,7 @@ from .backends import (
     BackendNotInstalledError,
     NoGPUError,
     UnknownBackendError,
+    selected_target,
 )
 from .examples import SMALLEST_SIZE
 
@@ -70,6 +71,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _run_command(console: Console, arguments: argparse.Namespace) -> int:
     if arguments.command == "capabilities":
         console.print(capabilities_table())
+        _say_selection(console)  # a bad MLPILLARS_BACKEND raises: said in one line, rc 2
         return 0
     if arguments.command == "bench":
         return _bench(console, arguments)
@@ -147,6 +149,14 @@ def _bench(console: Console, arguments: argparse.Namespace) -> int:
     if not arguments.report:
         return status
     return max(status, _report(console, out))
+
+
+def _say_selection(console: Console) -> None:
+    """Where ``MLPILLARS_BACKEND`` sends kernel calls, when it is set (raises as a kernel
+    call would, for a value that names no backend or device here)."""
+    target = selected_target(None)
+    if target is not None:
+        console.print(f"{ENV_VARIABLE}={os.environ[ENV_VARIABLE]}: kernels run on {target.spec}")
 
 
 def _backend_from_variable(console: Console) -> list[str] | None:

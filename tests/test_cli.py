@@ -349,3 +349,17 @@ def test_a_device_in_the_backend_variable_is_said_to_be_left_unused(
     assert cli._backend_from_variable(cli.Console(width=200)) == ["torch"]
     printed = " ".join(capsys.readouterr().out.split())
     assert "MLPILLARS_BACKEND=torch:cuda: the run measures torch on the suite's devices" in printed
+
+
+def test_capabilities_says_where_mlpillars_backend_sends_kernel_calls(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """It listed the backends with rc 0 whatever the variable held (banana too)."""
+    monkeypatch.setenv("MLPILLARS_BACKEND", "banana")
+    status, output = _run(["capabilities"], capsys)
+    assert status == 2 and "array_api_strict" in output  # the table, then the one line
+    assert "mlpillars capabilities: " in output and "(from MLPILLARS_BACKEND)" in output
+    assert "Traceback" not in output
+    monkeypatch.setenv("MLPILLARS_BACKEND", "numpy")
+    status, output = _run(["capabilities"], capsys)
+    assert status == 0 and "MLPILLARS_BACKEND=numpy: kernels run on numpy" in output
