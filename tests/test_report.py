@@ -812,11 +812,13 @@ def test_answer_table_names_the_peer_and_the_ties(tmp_path):
         _timed("softmax", "scipy.special.softmax", 64, 0.5e-5, kind="peer"),
         _timed("softmax", "numpy:cpu", 256, 1e-4),
         _timed("softmax", "torch:cpu", 256, 1.02e-4),
+        _timed("softmax", "numpy:cpu", 1024, 1.02e-3),
+        _timed("softmax", "scipy.special.softmax", 1024, 1e-3, kind="peer"),
     ]
     run = make_run(tmp_path / "run", rows=rows)
     make_report(run, formats="md")
     answer = _section((run / "report.md").read_text(), "## Answer: the fastest")
-    peer_line, tie_line = [line for line in answer.splitlines() if "float32 |" in line]
+    peer_line, tie_line, close_line = [line for line in answer.splitlines() if "float32 |" in line]
     cells = [cell.strip() for cell in peer_line.strip("|").split("|")]
     assert cells[:3] == ["softmax", "64 float32", "`scipy.special.softmax`"]
     assert cells[3].startswith("5 µs [")
@@ -831,6 +833,9 @@ def test_answer_table_names_the_peer_and_the_ties(tmp_path):
     assert cells[0] == "" and cells[2] == "`numpy:cpu`"  # the kernel is named once
     assert cells[4:7] == ["1.02× vs `torch:cpu`, not significant", "is NumPy", "`numpy:cpu` 100 µs"]
     assert cells[7:] == ["–", "–"]
+    # a difference that is not significant still says who is ahead (it read "1.02×, ...")
+    cells = [cell.strip() for cell in close_line.strip("|").split("|")]
+    assert cells[-1] == "peer 1.02×, not significant"
 
 
 def test_heatmap_takes_the_largest_size_every_implementation_ran(reported):

@@ -158,10 +158,8 @@ def _backend_vs_peer(answer: Answer) -> str:
     verdict = answer.backend_vs_peer
     if verdict is None or answer.backend is None or answer.peer is None:
         return NONE
-    if not verdict.significant:
-        return _times_faster(verdict)  # no winner to name
-    winner = "mlpillars" if median(answer.backend) <= median(answer.peer) else "peer"
-    return f"{winner} {_times_faster(verdict)}"
+    ahead = "mlpillars" if median(answer.backend) <= median(answer.peer) else "peer"
+    return f"{ahead} {_times_faster(verdict)}"  # the one ahead, significant or not
 
 
 def _slower_over_faster(first: dict[str, Any] | None, second: dict[str, Any] | None):
