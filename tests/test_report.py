@@ -838,6 +838,23 @@ def test_answer_table_names_the_peer_and_the_ties(tmp_path):
     assert cells[-1] == "peer 1.02×, not significant"
 
 
+@pytest.mark.parametrize("columns", [1, 2, 6])
+def test_the_heatmap_title_fits_its_figure(tmp_path, monkeypatch, columns):
+    """With NumPy and one peer the title was cut at 'is fas'."""
+    from mlpillars.bench.report import plots
+
+    saved = []
+    monkeypatch.setattr(plots, "_save", lambda figure, path: saved.append(figure))
+    names = [f"implementation {index}" for index in range(columns)]
+    plots.heatmap_plot(["sigmoid (1024 float32)"], names, [[1.0] * columns], tmp_path / "h.png")
+    (figure,) = saved
+    renderer = figure.canvas.get_renderer()
+    figure.draw(renderer)
+    title = figure.axes[0].title.get_window_extent(renderer)
+    bounds = figure.bbox
+    assert bounds.x0 <= title.x0 and title.x1 <= bounds.x1
+
+
 def test_heatmap_takes_the_largest_size_every_implementation_ran(reported):
     labels, columns, values = speedup_grid(RunAnalysis(load_run(reported).rows, None))
     assert labels == ["softmax (256 float32)", "linear (256 float32)"]

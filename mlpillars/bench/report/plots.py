@@ -162,7 +162,8 @@ def heatmap_plot(
     grid = np.array(values, dtype=float)
     logs = np.log10(grid)
     limit = max(1.0, float(np.nanmax(np.abs(logs), initial=0.0)))
-    figure, axes = _figure((2.2 + 1.05 * len(columns), max(3.4, 1.3 + 0.42 * len(labels))))
+    width = max(5.4, 2.2 + 1.05 * len(columns))  # the title's width: two columns cut it
+    figure, axes = _figure((width, max(3.4, 1.3 + 0.42 * len(labels))))
     palette = colormaps["RdBu"].with_extremes(bad="#d9d9d9")
     image = axes.imshow(
         np.ma.masked_invalid(logs), cmap=palette, vmin=-limit, vmax=limit, aspect="auto"
