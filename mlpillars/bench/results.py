@@ -14,7 +14,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from .run_folder import is_disturbed, latest_rows, needs_rerun
+from .run_folder import finished_ids, is_disturbed, latest_rows
 
 
 class ResultsLog:
@@ -49,7 +49,7 @@ class ResultsLog:
         """Ids of cases that ``--resume`` leaves out: those whose latest row is not an error
         (as the summary and the report count them: a case measured again by
         ``--rerun-disturbed`` that then failed is run again)."""
-        return {row["id"] for row in latest_rows(self.rows) if not needs_rerun(row)}
+        return finished_ids(self.rows)
 
     def disturbed_ids(self) -> set[str]:
         """Ids of cases whose latest row was measured on a busy machine

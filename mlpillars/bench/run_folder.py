@@ -146,11 +146,17 @@ def needs_rerun(row: dict[str, Any]) -> bool:
     return row.get("status") == ERROR
 
 
+def finished_ids(rows: list[dict[str, Any]]) -> set[str]:
+    """The ids of the cases whose latest row is not an error (:func:`needs_rerun`): those
+    ``--resume`` leaves out, and the summary and the report count as finished."""
+    return {row["id"] for row in latest_rows(rows) if not needs_rerun(row)}
+
+
 def missing_cases(planned: list[str], rows: list[dict[str, Any]]) -> list[str]:
     """The planned case ids (``PLANNED_FILE``'s ``"cases"``) that ``rows`` have not finished:
     never measured (a run interrupted or killed), or ended in an error, which ``--resume``
-    runs again (:func:`needs_rerun`)."""
-    finished = {row["id"] for row in latest_rows(rows) if not needs_rerun(row)}
+    runs again."""
+    finished = finished_ids(rows)
     return [case for case in planned if case not in finished]
 
 

@@ -36,9 +36,9 @@ from .run_folder import (
     PLAN_FILE,
     PLANNED_FILE,
     benchmark_file,
+    finished_ids,
     is_disturbed,
     latest_rows,
-    needs_rerun,
 )
 from .sessions import cases_again, nothing_again, record_environment, session_number
 from .summary import say_disturbed, summary_table, wrong_peers_alone
@@ -139,7 +139,7 @@ def run_bench(
         _ensure_peaks(console, out, plan)
     rows = latest_rows(read_rows(out / CASES_FILE)) if (out / CASES_FILE).exists() else []
     console.print(summary_table(rows))
-    finished = {row["id"] for row in rows if not needs_rerun(row)}
+    finished = finished_ids(rows)
     if interrupted or len(finished) < total:
         console.print(f"[yellow]unfinished: resume with  mlpillars bench --resume --out {out}")
     say_disturbed(console, rows, out)
