@@ -11,6 +11,21 @@ steps (torch's small batched float64 products are slow here: a step of 256 probl
 3.5 us). B=256 n=512 d=32 200 steps float64 on the CPU, side by side: 0.94x the time
 of one affine step a step and the block's losses by a product (21 rounds).
 
+Measured and not taken (2026-12-02, 256 problems of p = 33, float64, this project's
+2-core machine): NumPy's rows by powers of the step map (``_numpy_blocks``) gain nothing
+here: torch's ``baddbmm`` of 1 row a problem took 35-45 us, of 2 rows 80-120 us, of 8
+rows 140-380 us (a (B, 8, p) view of a (B, K, p) buffer as its output: 700 us), so 8
+rows by a power cost about what 8 single steps do, and the losses then need a product. A step as
+``(u[:, :, None] * P).sum(1)`` took 62-68 us, ``torch.einsum`` 56 us. Parts of the
+problems on two threads, as NumPy's fits run (``_numpy_descent``), with one intra-op
+thread each: 28.9 ms fastest, 40.1 ms median, against 30.8 and 40.1 ms in one call, and
+slower still where the parts' OpenMP teams met the main thread's. A heap kept by
+``mallopt`` (no page faults at all, against 1,800-2,300 a fit) took the ratio to
+NumPy's fit from 1.89-1.95x to 1.72-1.88x: not taken, since ``mallopt`` is the whole
+process's (and turns glibc's adaptive thresholds off for good). What is left of the fit is
+torch's batched Gram (MKL, 8.2-9.7 ms on two threads; NumPy's OpenBLAS 9.7 ms on one),
+208 of these steps, and some 40 calls a block.
+
 Where the products must be recorded for differentiation (a tensor that requires grad
 under grad mode, a ``torch.func`` transform, a forward-mode dual level) an ``out=``
 product is refused by torch: the steps then make new tensors.
