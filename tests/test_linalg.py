@@ -122,6 +122,13 @@ def test_cosine_similarity_matches_torch():
     assert_close(mp.cosine_similarity(a, b), expected.numpy(), like=a)
 
 
+def test_normalize_of_a_scalar_names_the_valid_ranks_briefly(xp: BackendCase):
+    # the message once listed all 32 ranks: "x must be 1-D or 2-D or ... or 32-D"
+    message = r"^normalize: x must be 1-D to 32-D, got 0-D \(x: \(\)\)$"
+    with pytest.raises(ValueError, match=message):
+        mp.normalize(xp.asarray(np.array(3.0)))
+
+
 def test_integer_inputs_become_the_namespace_default_float():
     result = mp.linear(np.array([[1, 2]]), np.array([[1], [1]]))
     assert result.dtype == np.float64

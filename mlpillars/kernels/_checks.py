@@ -19,12 +19,20 @@ def shape_text(array: Any) -> str:
 
 
 def check_ndim(kernel: str, name: str, array: Any, allowed: tuple[int, ...]) -> None:
-    """Raise unless ``array.ndim`` is one of ``allowed``."""
+    """Raise unless ``array.ndim`` is one of ``allowed`` (an ascending tuple)."""
     if array.ndim not in allowed:
-        wanted = " or ".join(f"{n}-D" for n in allowed)
+        wanted = _ranks_text(allowed)
         raise ValueError(
             f"{kernel}: {name} must be {wanted}, got {array.ndim}-D ({name}: {shape_text(array)})"
         )
+
+
+def _ranks_text(allowed: tuple[int, ...]) -> str:
+    """``1-D or 2-D``; a run of more than three ranks as its ends, ``1-D to 32-D``
+    (normalize's 32 ranks written out made a 300-character message)."""
+    if len(allowed) > 3 and allowed == tuple(range(allowed[0], allowed[-1] + 1)):
+        return f"{allowed[0]}-D to {allowed[-1]}-D"
+    return " or ".join(f"{n}-D" for n in allowed)
 
 
 def check_axis(kernel: str, name: str, array: Any, axis: int) -> int:
