@@ -508,6 +508,11 @@ def _write(name: str, content: str | bytes):
         (_edit_row(median=None), "row 1 ('softmax-numpy:cpu-64-float32') is 'ok' but its "),
         (_edit_row(median=...), "'median' is not a positive number of seconds: None"),
         (_edit_row(median=float("nan")), "'median' is not a positive number of seconds: nan"),
+        # the rates divided these: the report printed "nan" GFLOP/s and "inf%" of the roof
+        (_edit_row(flops=float("nan")), "row 1 ('softmax-numpy:cpu-64-float32') has a 'flops' "),
+        (_edit_row(flops=float("inf")), "'flops' that is not a finite number of at least 0 "),
+        (_edit_row(bytes=-8.0), "'bytes' that is not a finite number of at least 0 (the work "),
+        (_edit_row(bytes=float("nan")), "divide): nan"),
         (_write("cases.jsonl", b"\xff\xfe\x00garbage"), "cases.jsonl: not a text file"),
         (_write("cases.jsonl", "\n"), "holds no case rows"),
         (_truncated("environment.json"), "environment.json: not valid JSON"),

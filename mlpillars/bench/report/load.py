@@ -33,6 +33,9 @@ from ..run_folder import (
     validate_peaks,
 )
 
+WORK_FIELDS = ("flops", "bytes")
+"""The work model's counts in a row, which the rates divide by the median time."""
+
 
 class ReportError(Exception):
     """A run folder, or one of its files, that the report cannot read."""
@@ -142,8 +145,9 @@ def _read_cases(path: Path) -> list[dict[str, Any]]:
 
 def _row_problem(row: dict[str, Any]) -> str | None:
     """What makes ``row`` unusable, or None: a required field missing, null or of the wrong
-    type (``dtype`` too, which the report groups cases by), an unknown status, or a timed
-    row without positive, finite ``rounds`` and ``median``."""
+    type (``dtype`` too, which the report groups cases by), an unknown status, work figures
+    (``flops``, ``bytes``) that are not finite and at least 0, or a timed row without
+    positive, finite ``rounds`` and ``median``."""
     for key, kind in {**REQUIRED_FIELDS, "dtype": str}.items():
         if not isinstance(row.get(key), kind) or isinstance(row.get(key), bool):
             return f"has no {kind.__name__} {key!r}"
@@ -152,6 +156,12 @@ def _row_problem(row: dict[str, Any]) -> str | None:
     for key in NUMERIC_FIELDS:
         if row.get(key) is not None and not _is_number(row[key]):
             return f"has a non-numeric {key!r}: {row[key]!r}"
+    for key in WORK_FIELDS:
+        if row.get(key) is not None and not 0 <= row[key] < math.inf:
+            return (
+                f"has a {key!r} that is not a finite number of at least 0 (the work model's "
+                f"count of one call, which the GFLOP/s and GB/s divide): {row[key]!r}"
+            )
     if row["status"] != OK:
         return None
     rounds = row.get("rounds")
