@@ -233,6 +233,18 @@ def test_markdown_claim_and_policy(reported):
     assert "![roofline" in markdown and (reported / "plots/roofline.png").exists()
 
 
+def test_a_library_without_a_version_says_so_in_the_environment(tmp_path):
+    """threadpoolctl gives no OpenMP version: the row read 'openmp  (2 threads)'."""
+    run = make_run(tmp_path / "run")
+    openmp = {"internal_api": "openmp", "version": None, "num_threads": 2}
+    record = {**ENVIRONMENT, "blas": [*ENVIRONMENT["blas"], {**openmp, "filename": "libgomp.so"}]}
+    (run / "environment.json").write_text(json.dumps(record))
+    assert make_report(run, formats="md") == 0
+    environment = _section((run / "report.md").read_text(), "## Environment")
+    assert "openblas 0.3.30 (2 threads, SkylakeX)" in environment
+    assert "; openmp version unknown (2 threads) `libgomp.so`" in environment
+
+
 def test_missing_peaks_is_said_not_fatal(tmp_path, reported):
     run = make_run(tmp_path / "run", peaks=False)
     assert make_report(run, formats="md") == 0
