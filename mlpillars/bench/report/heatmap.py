@@ -15,9 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from ..run_folder import BACKEND, OK, PEER, PLOTS_FOLDER
-from .analysis import NUMPY, RunAnalysis, alternated_rounds
+from .analysis import NUMPY, RunAnalysis
 from .document import Block, Heading, Image, Paragraph
 from .families import LOOPS, kind_of
+from .pairs import alternated_rounds
 from .plots import heatmap_plot
 from .ranking import best, case_label, median, timed_cases
 

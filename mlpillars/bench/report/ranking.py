@@ -15,8 +15,9 @@ from functools import lru_cache
 from typing import Any
 
 from ..run_folder import OK
-from .analysis import RunAnalysis, alternated_rounds, case_key
+from .analysis import RunAnalysis, case_key
 from .families import kind_of
+from .pairs import alternated_rounds
 from .stats import Verdict, compare_paired, compare_rounds, median_estimate
 
 
