@@ -509,6 +509,14 @@ def _write(name: str, content: str | bytes):
     return damage
 
 
+def _a_folder_for(name: str):
+    def damage(run: Path) -> None:
+        (run / name).unlink()
+        (run / name).mkdir()
+
+    return damage
+
+
 @pytest.mark.parametrize(
     ("damage", "expected"),
     [
@@ -533,6 +541,9 @@ def _write(name: str, content: str | bytes):
         (_truncated("peaks.json"), "peaks.json: not valid JSON"),
         (_write("peaks.json", '{"gflops": 3}'), "peaks.json: not a peaks record"),
         (lambda run: (run / "cases.jsonl").unlink(), "is not a benchmark run"),
+        # a file that cannot be opened was a traceback (IsADirectoryError, PermissionError)
+        (_a_folder_for("environment.json"), "environment.json: cannot be read (Is a directory)"),
+        (_a_folder_for("cases.jsonl"), "cases.jsonl: cannot be read (Is a directory)"),
     ],
 )
 def test_bad_files_raise_a_clear_error(tmp_path, damage, expected):

@@ -4,9 +4,9 @@ A run folder (layout in :mod:`mlpillars.bench.run_folder`) holds ``cases.jsonl``
 ``environment.json``, ``peaks.json``, ``plan.json`` and ``planned.json`` (optional: the report
 says what is missing). Where ``planned.json`` names cases with no finished row, the run was
 interrupted or killed: the report says how many and how to finish it. Anything unreadable
-raises :class:`ReportError` with the file and what is wrong, never a traceback. A last line
-of ``cases.jsonl`` cut short is what a killed run leaves: it is skipped, as ``mlpillars bench
---resume`` does, and the report says so.
+(a file that cannot be opened too) raises :class:`ReportError` with the file and what is
+wrong, never a traceback. A last line of ``cases.jsonl`` cut short is what a killed run
+leaves: it is skipped, as ``mlpillars bench --resume`` does, and the report says so.
 """
 
 from __future__ import annotations
@@ -92,7 +92,7 @@ def load_run(path: str | Path) -> RunData:
     if not folder.is_dir():
         raise ReportError(f"{folder}: not a folder")
     cases = folder / CASES_FILE
-    if not cases.is_file():
+    if not cases.exists():
         raise ReportError(
             f"{folder} is not a benchmark run: it has no {CASES_FILE} "
             "(make one with: mlpillars bench --out FOLDER)"
@@ -132,6 +132,8 @@ def _read_cases(path: Path) -> list[dict[str, Any]]:
         rows = read_rows(path)
     except UnicodeDecodeError as exc:
         raise ReportError(f"{path}: not a text file ({exc.reason})") from exc
+    except OSError as exc:
+        raise _unreadable(path, exc) from exc
     except ValueError as exc:  # read_rows names the file and line
         raise ReportError(f"{exc}; is this a results log of mlpillars bench?") from exc
     if not rows:
@@ -175,6 +177,13 @@ def _row_problem(row: dict[str, Any]) -> str | None:
     return None
 
 
+def _unreadable(path: Path, exc: OSError) -> ReportError:
+    """A file the report cannot open (a folder in its place, no permission to read)."""
+    return ReportError(
+        f"{path}: cannot be read ({exc.strerror or exc}); the report needs it readable"
+    )
+
+
 def _is_seconds(value: Any) -> bool:
     """A positive, finite number (NaN is neither)."""
     return _is_number(value) and 0 < value < math.inf
@@ -202,6 +211,8 @@ def _read_object(path: Path, warnings: list[str], check) -> dict[str, Any] | Non
         content = json.loads(path.read_text(encoding="utf-8"))
     except UnicodeDecodeError as exc:
         raise ReportError(f"{path}: not a text file ({exc.reason})") from exc
+    except OSError as exc:
+        raise _unreadable(path, exc) from exc
     except json.JSONDecodeError as exc:
         raise ReportError(
             f"{path}: not valid JSON, corrupted or truncated "
