@@ -8,6 +8,7 @@ import argparse
 import difflib
 import os
 from pathlib import Path
+from typing import Protocol
 
 from .backends import FRAMEWORKS
 from .examples import SMALLEST_SIZE
@@ -104,18 +105,53 @@ def devices_in_backends(text: str | None) -> str | None:
     )
 
 
-def options_beside_again(arguments: argparse.Namespace) -> str | None:
-    """``--suite``, ``--kernels`` or ``--backends`` given with ``--resume`` or
-    ``--rerun-disturbed`` (which run the plan saved in the run folder), or None."""
+def options_beside_again(arguments: argparse.Namespace, plan: SavedPlan) -> str | None:
+    """What ``--suite``, ``--kernels`` or ``--backends`` given with ``--resume`` or
+    ``--rerun-disturbed`` asks that differs from the ``plan`` saved in the run folder (which
+    those run), or None: options equal to the plan's (names in any order) change nothing."""
     again = "--resume" if arguments.resume else "--rerun-disturbed"
-    names = ("suite", "kernels", "backends")
-    given = [f"--{name}" for name in names if getattr(arguments, name) is not None]
-    if not (arguments.resume or arguments.rerun_disturbed) or not given:
+    given = {
+        "suite": arguments.suite,
+        "kernels": option_names(arguments.kernels),
+        "backends": option_names(arguments.backends),
+    }
+    saved = {"suite": plan.suite, "kernels": plan.kernels, "backends": plan.backends}
+    differing = [name for name, value in given.items() if value is not None]
+    differing = [name for name in differing if not _same(given[name], saved[name])]
+    if not differing:
         return None
-    return (
-        f"{again} runs the plan saved in the run folder (its suite, kernels and backends): "
-        f"drop {', '.join(given)}"
+    said = "; ".join(
+        f"--{name} {_shown(name, given[name])}, the plan's {_shown(name, saved[name])}"
+        for name in differing
     )
+    return (
+        f"{again} runs the plan saved in the run folder, which differs in {said}: "
+        f"give the plan's or drop {', '.join(f'--{name}' for name in differing)}"
+    )
+
+
+class SavedPlan(Protocol):
+    """The fields of a run's saved plan (:class:`mlpillars.bench.plan.RunPlan`) that
+    ``--suite``, ``--kernels`` and ``--backends`` ask for."""
+
+    suite: str
+    kernels: list[str] | None
+    backends: list[str] | None
+
+
+def _same(given: str | list[str], saved: str | list[str] | None) -> bool:
+    if isinstance(given, str) or saved is None or isinstance(saved, str):
+        return given == saved
+    return set(given) == set(saved)
+
+
+def _shown(name: str, value: str | list[str] | None) -> str:
+    """``softmax,sigmoid``; for a plan without kernels or backends, what it runs."""
+    if value is None:
+        return (
+            "(none: every available backend)" if name == "backends" else "(none: all the suite's)"
+        )
+    return value if isinstance(value, str) else ",".join(value)
 
 
 def empty_option(arguments: argparse.Namespace) -> str | None:

@@ -93,7 +93,7 @@ def _bench(console: Console, arguments: argparse.Namespace) -> int:
 
     again = arguments.resume or arguments.rerun_disturbed
     suite = arguments.suite or DEFAULT_SUITE
-    problem = options_beside_again(arguments) or empty_option(arguments)
+    problem = empty_option(arguments)
     problem = problem or devices_in_backends(arguments.backends)
     problem = problem or kernels_problem(option_names(arguments.kernels), None if again else suite)
     if problem:
@@ -118,8 +118,12 @@ def _bench(console: Console, arguments: argparse.Namespace) -> int:
         return 2
     try:
         out = choose_run_folder(arguments.out, resume=again, suite=suite)
+        problem = _plan_problem(arguments, out) if again else None
     except RunFolderError as exc:
         console.print(Text(str(exc), style="red"))
+        return 2
+    if problem:
+        console.print(Text(f"mlpillars bench: {problem}", style="red"))
         return 2
     with contextlib.ExitStack() as stack:
         try:  # with --processes, each process connects (or starts its cluster) itself
@@ -149,6 +153,18 @@ def _bench(console: Console, arguments: argparse.Namespace) -> int:
     if not arguments.report:
         return status
     return max(status, _report(console, out))
+
+
+def _plan_problem(arguments: argparse.Namespace, out: Path) -> str | None:
+    """What ``--suite``, ``--kernels`` or ``--backends`` beside ``--resume`` or
+    ``--rerun-disturbed`` asks that the plan saved in ``out`` does not (raises
+    :class:`~mlpillars.bench.plan.RunFolderError` where ``out`` has no readable plan)."""
+    from .bench.plan import read_plan
+
+    if all(getattr(arguments, name) is None for name in ("suite", "kernels", "backends")):
+        return None
+    again = "resume" if arguments.resume else "rerun-disturbed"
+    return options_beside_again(arguments, read_plan(out, again))
 
 
 def _say_selection(console: Console) -> None:

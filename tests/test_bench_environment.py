@@ -81,6 +81,28 @@ def test_blas_lists_a_library_with_threads(record):
     assert all("/" not in pool["filename"] for pool in blas)
 
 
+def test_a_pool_without_a_version_says_why(monkeypatch: pytest.MonkeyPatch):
+    """An OpenMP pool's version was a bare null: the report's environment showed a blank."""
+    import threadpoolctl
+
+    pools = [
+        {
+            "user_api": "blas",
+            "internal_api": "openblas",
+            "version": "0.3.31",
+            "filepath": "/a/b.so",
+        },
+        {"user_api": "openmp", "internal_api": "openmp", "version": None, "filepath": "/c/gomp.so"},
+    ]
+    monkeypatch.setattr(threadpoolctl, "threadpool_info", lambda: pools)
+    openblas, openmp = environment._blas()
+    assert openblas["version"] == "0.3.31" and "reasons" not in openblas
+    assert openmp["version"] is None and openmp["filename"] == "gomp.so"
+    assert openmp["reasons"] == {
+        "version": "threadpoolctl gives none: an OpenMP runtime does not report its version"
+    }
+
+
 def test_git_commit_of_a_checkout(record):
     checkout = Path(environment.__file__).resolve().parents[2]
     probe = subprocess.run(["git", "-C", str(checkout), "rev-parse", "HEAD"], capture_output=True)

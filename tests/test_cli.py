@@ -152,20 +152,65 @@ def test_a_backend_given_with_a_device_is_named(
 
 
 @pytest.mark.parametrize("again", ["--resume", "--rerun-disturbed"])
-def test_a_plan_option_beside_resume_is_refused(
+def test_a_plan_option_beside_resume_that_differs_is_refused(
     again: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """They were ignored: the saved plan ran."""
     plan = {"suite": "tiny", "backends": ["numpy"], "kernels": ["softmax"], "processes": 1}
     (tmp_path / "plan.json").write_text(json.dumps(plan))
     argv = ["bench", again, "--suite", "tiny", "--kernels", "sigmoid", "--out", str(tmp_path)]
-    status, output = _run(argv, capsys)
+    status, output = _run([*argv, "--backends", "torch"], capsys)
     assert status == 2
     assert output == (
-        f"mlpillars bench: {again} runs the plan saved in the run folder (its suite, kernels "
-        "and backends): drop --suite, --kernels"
+        f"mlpillars bench: {again} runs the plan saved in the run folder, which differs in "
+        "--kernels sigmoid, the plan's softmax; --backends torch, the plan's numpy: give the "
+        "plan's or drop --kernels, --backends"
     )
     assert sorted(path.name for path in tmp_path.iterdir()) == ["plan.json"]
+    plan["kernels"] = None  # a plan of every kernel of its suite
+    (tmp_path / "plan.json").write_text(json.dumps(plan))
+    status, output = _run(argv, capsys)
+    assert status == 2
+    assert "differs in --kernels sigmoid, the plan's (none: all the suite's): give" in output
+
+
+@pytest.mark.parametrize("again", ["--resume", "--rerun-disturbed"])
+def test_plan_options_beside_resume_equal_to_the_plan_are_accepted(
+    again: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """They were refused (rc 2, 'drop --suite, --kernels, --backends') though they asked for
+    exactly the saved plan."""
+    total = _finished_run(tmp_path)
+    peaks = {"format": "mlpillars-peaks/1", "backends": {"numpy:cpu": {"error": "not measured"}}}
+    (tmp_path / "peaks.json").write_text(json.dumps(peaks))
+    argv = ["bench", again, "--suite", "tiny", "--kernels", "softmax", "--backends", "numpy"]
+    status, output = _run([*argv, "--out", str(tmp_path)], capsys)
+    assert status == 0, output
+    assert f"all {total} cases finished" in output or f"none of the {total} cases" in output
+
+
+def test_a_plan_that_is_not_one_stops_a_resume_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """It was a traceback (JSONDecodeError, or TypeError from RunPlan(**...))."""
+    plan = tmp_path / "plan.json"
+    for content in (
+        '{"suite": "tiny", "kern',
+        '["tiny"]',
+        '{"suite": "tiny", "colour": 1}',
+        '{"suite": "huge", "kernels": null}',
+        '{"suite": "tiny", "kernels": "softmax"}',
+    ):
+        plan.write_text(content)
+        for argv in (["--resume"], ["--rerun-disturbed", "--suite", "tiny"]):
+            status, output = _run(["bench", *argv, "--out", str(tmp_path)], capsys)
+            assert status == 2
+            again = argv[0]
+            assert output.startswith(
+                f"mlpillars bench {again}: {plan} is not a run plan of mlpillars bench "
+                "(an object with suite, backends, kernels, processes): "
+            )
+            assert "Traceback" not in output
 
 
 def test_a_name_given_twice_is_taken_once() -> None:
@@ -305,13 +350,13 @@ def test_a_run_chosen_by_mlpillars_backend_saves_that_backend(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Its plan held no backends: a --resume without the variable ran every backend."""
-    from mlpillars.bench import runner
+    from mlpillars.bench import plan
 
     monkeypatch.setenv("MLPILLARS_BACKEND", "numpy")
-    requested = runner.effective_plan(runner.RunPlan("tiny", None, ["softmax"]))
-    saved = runner._load_or_save_plan(tmp_path, requested, None)
+    requested = plan.effective_plan(plan.RunPlan("tiny", None, ["softmax"]))
+    saved = plan.load_or_save_plan(tmp_path, requested, None)
     monkeypatch.delenv("MLPILLARS_BACKEND")
-    loaded = runner.effective_plan(runner._load_or_save_plan(tmp_path, requested, "resume"))
+    loaded = plan.effective_plan(plan.load_or_save_plan(tmp_path, requested, "resume"))
     assert saved.backends == loaded.backends == ["numpy"]
     assert json.loads((tmp_path / "plan.json").read_text())["backends"] == ["numpy"]
 

@@ -233,6 +233,18 @@ def test_markdown_claim_and_policy(reported):
     assert "![roofline" in markdown and (reported / "plots/roofline.png").exists()
 
 
+def test_a_library_without_a_version_says_so_in_the_environment(tmp_path):
+    """threadpoolctl gives no OpenMP version: the row read 'openmp  (2 threads)'."""
+    run = make_run(tmp_path / "run")
+    openmp = {"internal_api": "openmp", "version": None, "num_threads": 2}
+    record = {**ENVIRONMENT, "blas": [*ENVIRONMENT["blas"], {**openmp, "filename": "libgomp.so"}]}
+    (run / "environment.json").write_text(json.dumps(record))
+    assert make_report(run, formats="md") == 0
+    environment = _section((run / "report.md").read_text(), "## Environment")
+    assert "openblas 0.3.30 (2 threads, SkylakeX)" in environment
+    assert "; openmp version unknown (2 threads) `libgomp.so`" in environment
+
+
 def test_missing_peaks_is_said_not_fatal(tmp_path, reported):
     run = make_run(tmp_path / "run", peaks=False)
     assert make_report(run, formats="md") == 0
@@ -497,6 +509,14 @@ def _write(name: str, content: str | bytes):
     return damage
 
 
+def _a_folder_for(name: str):
+    def damage(run: Path) -> None:
+        (run / name).unlink()
+        (run / name).mkdir()
+
+    return damage
+
+
 @pytest.mark.parametrize(
     ("damage", "expected"),
     [
@@ -508,6 +528,11 @@ def _write(name: str, content: str | bytes):
         (_edit_row(median=None), "row 1 ('softmax-numpy:cpu-64-float32') is 'ok' but its "),
         (_edit_row(median=...), "'median' is not a positive number of seconds: None"),
         (_edit_row(median=float("nan")), "'median' is not a positive number of seconds: nan"),
+        # the rates divided these: the report printed "nan" GFLOP/s and "inf%" of the roof
+        (_edit_row(flops=float("nan")), "row 1 ('softmax-numpy:cpu-64-float32') has a 'flops' "),
+        (_edit_row(flops=float("inf")), "'flops' that is not a finite number of at least 0 "),
+        (_edit_row(bytes=-8.0), "'bytes' that is not a finite number of at least 0 (the work "),
+        (_edit_row(bytes=float("nan")), "divide): nan"),
         (_write("cases.jsonl", b"\xff\xfe\x00garbage"), "cases.jsonl: not a text file"),
         (_write("cases.jsonl", "\n"), "holds no case rows"),
         (_truncated("environment.json"), "environment.json: not valid JSON"),
@@ -516,6 +541,9 @@ def _write(name: str, content: str | bytes):
         (_truncated("peaks.json"), "peaks.json: not valid JSON"),
         (_write("peaks.json", '{"gflops": 3}'), "peaks.json: not a peaks record"),
         (lambda run: (run / "cases.jsonl").unlink(), "is not a benchmark run"),
+        # a file that cannot be opened was a traceback (IsADirectoryError, PermissionError)
+        (_a_folder_for("environment.json"), "environment.json: cannot be read (Is a directory)"),
+        (_a_folder_for("cases.jsonl"), "cases.jsonl: cannot be read (Is a directory)"),
     ],
 )
 def test_bad_files_raise_a_clear_error(tmp_path, damage, expected):
@@ -735,11 +763,12 @@ def test_kernel_section_sets_ours_against_the_native_calls_and_untraceable_rows(
     assert "*alternating*" in section
 
 
-def test_kernel_table_and_chart_speed_ups_follow_the_medians_they_print(tmp_path, monkeypatch):
-    # timed apart, the peer's own rounds (8 ms) are twice numpy's (4 ms): 0.5x; in
-    # alternating rounds the peer is faster, numpy / peer = 1.25 in every round
+def _alternated_pair():
+    """Timed apart, the peer's own rounds (8 ms) are twice numpy's (4 ms): 0.5x; in
+    alternating rounds the peer is faster, numpy / peer = 1.25 in every round."""
     alternating = 0.01 * np.linspace(1, 2, 11)
     numpy_row = _timed("sigmoid", "numpy:cpu", 1024, 0.004, backend="numpy:cpu")
+    with_numpy = {"with": numpy_row["id"], "with_rounds": list(1.25 * alternating)}
     peer = _timed(
         "sigmoid",
         "scipy.special.expit",
@@ -747,14 +776,12 @@ def test_kernel_table_and_chart_speed_ups_follow_the_medians_they_print(tmp_path
         0.008,
         kind="peer",
         backend="numpy:cpu",
-        alternated=[
-            {
-                "with": numpy_row["id"],
-                "with_rounds": list(1.25 * alternating),
-                "rounds": list(alternating),
-            }
-        ],
+        alternated=[{**with_numpy, "rounds": list(alternating)}],
     )
+    return numpy_row, peer
+
+
+def test_kernel_table_and_chart_speed_ups_follow_the_medians_they_print(tmp_path, monkeypatch):
     drawn = {}
     real_plot = kernels.speedup_plot
 
@@ -763,7 +790,7 @@ def test_kernel_table_and_chart_speed_ups_follow_the_medians_they_print(tmp_path
         real_plot(kernel, label, speedups, colours, path)
 
     monkeypatch.setattr(kernels, "speedup_plot", capture)
-    run = make_run(tmp_path / "run", rows=[numpy_row, peer])
+    run = make_run(tmp_path / "run", rows=list(_alternated_pair()))
     assert make_report(run, formats="md") == 0
     section = _section((run / "report.md").read_text(), "### Kernel: sigmoid")
     line = next(line for line in section.splitlines() if line.startswith("| scipy.special"))
@@ -772,6 +799,35 @@ def test_kernel_table_and_chart_speed_ups_follow_the_medians_they_print(tmp_path
     assert cells[10].endswith("; alternating 1.25× [1.25, 1.25]")
     assert drawn == {"scipy.special.expit": pytest.approx(0.5)}
     assert "of the medians in this table (each case's own rounds)" in section
+
+
+def test_one_pair_reads_the_same_in_every_table_and_says_which_figure(tmp_path, monkeypatch):
+    """The answer table ranked NumPy fastest by the medians it printed (4 ms, 8 ms), then
+    read '0.8× vs expit, significant' and 'mlpillars 0.8×' from the alternating rounds; the
+    heatmap drew 1.25× where the kernel's table and chart lead with 0.5×. Neither said it."""
+    from mlpillars.bench.report import heatmap
+
+    drawn = {}
+    monkeypatch.setattr(heatmap, "heatmap_plot", lambda *args: drawn.update(args=args))
+    run = make_run(tmp_path / "run", rows=list(_alternated_pair()))
+    assert make_report(run, formats="md") == 0
+    markdown = (run / "report.md").read_text()
+    answer = _section(markdown, "## Answer: the fastest")
+    line = next(line for line in answer.splitlines() if "| sigmoid |" in line)
+    cells = [cell.strip() for cell in line.strip("|").split("|")]
+    assert cells[2] == "`numpy:cpu`"
+    apart_and_alternating = "2×, significant; alternating 0.8×, significant"
+    assert cells[4] == "2× vs `scipy.special.expit`, significant; alternating 0.8×, significant"
+    assert cells[8] == f"mlpillars {apart_and_alternating}"
+    assert "the cell adds *alternating*" in answer
+    _, columns, values, _, marked, mark = drawn["args"]
+    assert columns == ["numpy:cpu", "best peer"] and values == [[1.0, pytest.approx(0.5)]]
+    assert marked == [[False, True]] and mark == "*"
+    heatmap_caption = _section(markdown, "### Speed-up over NumPy at a glance")
+    assert "of each case's own rounds" in heatmap_caption and "* marks a pair" in heatmap_caption
+    kernel = _section(markdown, "### Kernel: sigmoid")
+    peer_line = next(line for line in kernel.splitlines() if line.startswith("| scipy.special"))
+    assert "| 0.5× [" in peer_line and "; alternating 1.25× [" in peer_line
 
 
 # -- the answer first ---------------------------------------------------------------------------
@@ -856,10 +912,11 @@ def test_the_heatmap_title_fits_its_figure(tmp_path, monkeypatch, columns):
 
 
 def test_heatmap_takes_the_largest_size_every_implementation_ran(reported):
-    labels, columns, values = speedup_grid(RunAnalysis(load_run(reported).rows, None))
-    assert labels == ["softmax (256 float32)", "linear (256 float32)"]
-    assert columns == ["numpy:cpu", "torch:cpu", "numba", "python"]  # NumPy first, loops last
-    assert np.allclose(values, [[1.0, 1.25, 2.0, 1 / 60]] * 2, rtol=0.05)
+    grid = speedup_grid(RunAnalysis(load_run(reported).rows, None))
+    assert grid.labels == ["softmax (256 float32)", "linear (256 float32)"]
+    assert grid.columns == ["numpy:cpu", "torch:cpu", "numba", "python"]  # NumPy first
+    assert np.allclose(grid.values, [[1.0, 1.25, 2.0, 1 / 60]] * 2, rtol=0.05)
+    assert grid.alternated == [[False] * 4] * 2
     assert (reported / "plots" / "speedup-heatmap.png").read_bytes().startswith(PNG_SIGNATURE)
 
 

@@ -40,7 +40,9 @@ Top-level keys:
     ``threadpoolctl.threadpool_info()`` after the frameworks above are imported, so every
     BLAS/OpenMP pool the process loads is listed: ``user_api``, ``internal_api`` (openblas, mkl,
     blis, openmp), ``version``, ``num_threads``, ``threading_layer``, ``architecture`` (OpenBLAS's
-    core type) where given, and ``filename`` (the library's basename).
+    core type) where given, and ``filename`` (the library's basename). ``version`` is ``null``,
+    with the reason, where threadpoolctl gives none: always for OpenMP (libgomp, libomp,
+    libiomp), which has no call that returns its version.
 ``thread_env``
     ``OMP_NUM_THREADS``, ``MKL_NUM_THREADS``, ``OPENBLAS_NUM_THREADS``, ``OPENBLAS_CORETYPE``,
     ``OPENBLAS_L2_SIZE``: the value, ``null`` when unset.
@@ -321,13 +323,19 @@ def _blas() -> list[dict[str, Any]]:
     import numpy  # noqa: F401  (threadpoolctl only lists libraries already loaded)
     from threadpoolctl import threadpool_info
 
-    return [
-        {
-            **{key: value for key, value in pool.items() if key != "filepath"},
-            "filename": os.path.basename(pool.get("filepath", "")),
-        }
-        for pool in threadpool_info()
-    ]
+    return [_pool(pool) for pool in threadpool_info()]
+
+
+def _pool(info: dict[str, Any]) -> dict[str, Any]:
+    """One pool of ``threadpool_info()``: its file's basename for its path, and a reason
+    where its version is unknown (always for OpenMP, whose runtimes do not report one)."""
+    pool = {key: value for key, value in info.items() if key != "filepath"}
+    pool["filename"] = os.path.basename(info.get("filepath", ""))
+    if pool.get("version") is None:
+        api = pool.get("internal_api")
+        why = "an OpenMP runtime does not report its version" if api == "openmp" else ""
+        _null(pool, "version", f"threadpoolctl gives none{': ' + why if why else ''}")
+    return pool
 
 
 def _git() -> dict[str, Any]:

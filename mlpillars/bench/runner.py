@@ -16,7 +16,6 @@ import json
 import os
 from collections.abc import Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -27,6 +26,7 @@ from rich.console import Console
 from ..backends import ENV_VARIABLE, full_float32_products, one_device_per_cpu
 from .cases import SUITES, backend_specs, plan_cases
 from .peaks import write_peaks
+from .plan import RunFolderError, RunPlan, effective_plan, load_or_save_plan
 from .processes import PEAKS_GIVEN, RERUN_DISTURBED, RESUME, run_in_processes
 from .progress import ProgressPlugin, progress_bar
 from .results import ResultsLog, read_rows
@@ -44,22 +44,6 @@ from .sessions import cases_again, nothing_again, record_environment, session_nu
 from .summary import say_disturbed, summary_table, wrong_peers_alone
 
 DEFAULT_REPORTS = Path("reports")
-
-
-class RunFolderError(ValueError):
-    """A run folder that cannot be started or taken up; the message says why and what to do
-    (``mlpillars bench`` prints it in one line and exits 2)."""
-
-
-@dataclass(frozen=True)
-class RunPlan:
-    """What a run was asked to do; saved so that ``--resume`` can finish it (and
-    ``--rerun-disturbed`` measure its disturbed cases again)."""
-
-    suite: str
-    backends: list[str] | None
-    kernels: list[str] | None
-    processes: int = 1
 
 
 def run_bench(
@@ -110,7 +94,7 @@ def run_bench(
     again = RESUME if resume else RERUN_DISTURBED if rerun_disturbed else None
     out = choose_run_folder(out, resume=again is not None, suite=suite)
     requested = effective_plan(RunPlan(suite, _list(backends), _list(kernels), processes))
-    plan = effective_plan(_load_or_save_plan(out, requested, again))  # an old plan: no backends
+    plan = effective_plan(load_or_save_plan(out, requested, again))  # an old plan: no backends
     if again is not None and (out / CASES_FILE).exists():
         _check_results_log(out / CASES_FILE, again)
     if again is None:
@@ -199,16 +183,6 @@ def _ensure_peaks(console: Console, out: Path, plan: RunPlan) -> None:
         write_peaks(out / PEAKS_FILE, backend_specs(SUITES[plan.suite], plan.backends))
 
 
-def effective_plan(plan: RunPlan) -> RunPlan:
-    """With ``MLPILLARS_BACKEND`` set and no ``--backends``: that backend plus the baselines
-    and peers. A new run saves the plan so chosen: ``--resume`` finishes it whatever the
-    variable then holds."""
-    selected = os.environ.get(ENV_VARIABLE, "").strip()
-    if not selected or plan.backends is not None:
-        return plan
-    return RunPlan(plan.suite, [selected.partition(":")[0]], plan.kernels, plan.processes)
-
-
 def _list(names: Sequence[str] | None) -> list[str] | None:
     return list(names) if names else None
 
@@ -247,20 +221,6 @@ def _check_results_log(path: Path, again: str) -> None:
         raise RunFolderError(
             f"mlpillars bench --{again}: {exc}; repair or remove that line, then run again"
         ) from exc
-
-
-def _load_or_save_plan(out: Path, requested: RunPlan, again: str | None) -> RunPlan:
-    plan_path = out / PLAN_FILE
-    if again is not None:
-        if not plan_path.exists():
-            raise RunFolderError(f"mlpillars bench --{again}: {plan_path} not found")
-        return RunPlan(**json.loads(plan_path.read_text()))
-    if (out / CASES_FILE).exists():
-        raise RunFolderError(
-            f"mlpillars bench: {out} already holds results: use --resume, or another --out"
-        )
-    plan_path.write_text(json.dumps(asdict(requested), indent=2))
-    return requested
 
 
 def _pytest_arguments(plan: RunPlan, out: Path, session: int, again: str | None) -> list[str]:

@@ -18,7 +18,15 @@ from ..text import NONE, format_seconds, number, seconds_interval
 from .analysis import NUMPY, RunAnalysis
 from .conditions import BUSY, busy_mark
 from .document import Block, Heading, Paragraph, Table
-from .ranking import best, case_label, compare, median, timed_cases, verdict_word
+from .ranking import (
+    best,
+    case_label,
+    compare,
+    compare_alternated,
+    median,
+    timed_cases,
+    verdict_word,
+)
 from .stats import ALPHA, FACTOR, Verdict, median_estimate
 
 
@@ -89,11 +97,15 @@ def answer_section(analysis: RunAnalysis) -> list[Block]:
 
 # -- the table -----------------------------------------------------------------------------
 _LEGEND = (
-    "Each row is one case; the timed implementations are ranked by median time. "
+    "Each row is one case; the timed implementations are ranked by median time (each "
+    "case's own rounds, the medians of the kernel's table). "
     "**vs runner-up** and **vs NumPy**: how many times faster the fastest is (median of the "
-    "other / median of the fastest; the 95% intervals are in each kernel's table), and "
-    f"whether the difference is significant (Mann-Whitney U p < {ALPHA} and at least "
-    f"{FACTOR}x, the policy below). "
+    "other / median of the fastest, as the speed-ups of the kernel's table and chart, which "
+    "give the 95% intervals over NumPy), and whether the difference is significant "
+    f"(Mann-Whitney U p < {ALPHA} and at least {FACTOR}x, the policy below). Where the two "
+    "were also timed in alternating rounds, the cell adds *alternating*: the median of the "
+    "per-round ratios, with its own verdict (Wilcoxon signed-rank), as the kernel's table "
+    "does; it can differ from the first, even in direction. "
     "**best mlpillars backend** is the fastest of this library's backends, **best peer** the "
     "fastest other library's own function (see `mlpillars bench --help`); the last column "
     "says which of the two is faster and by how much. "
@@ -120,19 +132,20 @@ def _answer(ranked: list[dict[str, Any]]) -> Answer:
 def _answer_cells(kernel: str, answer: Answer) -> tuple[str, ...]:
     fastest = answer.fastest
     time = median_estimate(fastest["rounds"])
-    if answer.vs_numpy is not None:
-        vs_numpy = _times_faster(answer.vs_numpy)
-    else:
-        vs_numpy = "is NumPy" if fastest["implementation"] == NUMPY else NONE
     runner_up = answer.ranked[1] if len(answer.ranked) > 1 else None
     numpy_row = next((row for row in answer.ranked if row["implementation"] == NUMPY), None)
+    if answer.vs_numpy is not None and numpy_row is not None:
+        vs_numpy = _times_faster(answer.vs_numpy, _alternating(numpy_row, fastest))
+    else:
+        vs_numpy = "is NumPy" if fastest["implementation"] == NUMPY else NONE
     runner_up_name = f"`{runner_up['implementation']}`" if runner_up else ""
     return (
         kernel,
         answer.label,
         f"`{fastest['implementation']}`",
         seconds_interval(time) + busy_mark(fastest),
-        _times_faster(answer.vs_next, runner_up_name) + busy_mark(runner_up),
+        _times_faster(answer.vs_next, _alternating(runner_up, fastest), runner_up_name)
+        + busy_mark(runner_up),
         vs_numpy + (busy_mark(numpy_row) if answer.vs_numpy is not None else ""),
         _named_time(answer.backend),
         _named_time(answer.peer),
@@ -140,12 +153,21 @@ def _answer_cells(kernel: str, answer: Answer) -> tuple[str, ...]:
     )
 
 
-def _times_faster(verdict: Verdict | None, than: str = "") -> str:
-    """``2.1× vs X, significant`` (the interval is in the kernel's own table)."""
+def _times_faster(verdict: Verdict | None, alternating: Verdict | None, than: str = "") -> str:
+    """``2.1× vs X, significant``, then ``; alternating 1.9×, significant`` where the two
+    were also timed in alternating rounds."""
     if verdict is None:
         return NONE
     against = f" vs {than}" if than else ""
-    return f"{number(verdict.ratio.value)}×{against}, {verdict_word(verdict)}"
+    text = f"{number(verdict.ratio.value)}×{against}, {verdict_word(verdict)}"
+    if alternating is not None:
+        text += f"; alternating {number(alternating.ratio.value)}×, {verdict_word(alternating)}"
+    return text
+
+
+def _alternating(slower: dict[str, Any] | None, faster: dict[str, Any]) -> Verdict | None:
+    """median of the per-round ratios ``slower / faster`` where the two alternated."""
+    return None if slower is None else compare_alternated(slower, faster)
 
 
 def _named_time(row: dict[str, Any] | None) -> str:
@@ -158,8 +180,10 @@ def _backend_vs_peer(answer: Answer) -> str:
     verdict = answer.backend_vs_peer
     if verdict is None or answer.backend is None or answer.peer is None:
         return NONE
-    ahead = "mlpillars" if median(answer.backend) <= median(answer.peer) else "peer"
-    return f"{ahead} {_times_faster(verdict)}"  # the one ahead, significant or not
+    faster, slower = sorted((answer.backend, answer.peer), key=median)
+    ahead = "mlpillars" if faster is answer.backend else "peer"
+    # the one ahead, significant or not
+    return f"{ahead} {_times_faster(verdict, _alternating(slower, faster))}"
 
 
 def _slower_over_faster(first: dict[str, Any] | None, second: dict[str, Any] | None):

@@ -4,9 +4,9 @@ A run folder (layout in :mod:`mlpillars.bench.run_folder`) holds ``cases.jsonl``
 ``environment.json``, ``peaks.json``, ``plan.json`` and ``planned.json`` (optional: the report
 says what is missing). Where ``planned.json`` names cases with no finished row, the run was
 interrupted or killed: the report says how many and how to finish it. Anything unreadable
-raises :class:`ReportError` with the file and what is wrong, never a traceback. A last line
-of ``cases.jsonl`` cut short is what a killed run leaves: it is skipped, as ``mlpillars bench
---resume`` does, and the report says so.
+(a file that cannot be opened too) raises :class:`ReportError` with the file and what is
+wrong, never a traceback. A last line of ``cases.jsonl`` cut short is what a killed run
+leaves: it is skipped, as ``mlpillars bench --resume`` does, and the report says so.
 """
 
 from __future__ import annotations
@@ -32,6 +32,9 @@ from ..run_folder import (
     missing_cases,
     validate_peaks,
 )
+
+WORK_FIELDS = ("flops", "bytes")
+"""The work model's counts in a row, which the rates divide by the median time."""
 
 
 class ReportError(Exception):
@@ -89,7 +92,7 @@ def load_run(path: str | Path) -> RunData:
     if not folder.is_dir():
         raise ReportError(f"{folder}: not a folder")
     cases = folder / CASES_FILE
-    if not cases.is_file():
+    if not cases.exists():
         raise ReportError(
             f"{folder} is not a benchmark run: it has no {CASES_FILE} "
             "(make one with: mlpillars bench --out FOLDER)"
@@ -129,6 +132,8 @@ def _read_cases(path: Path) -> list[dict[str, Any]]:
         rows = read_rows(path)
     except UnicodeDecodeError as exc:
         raise ReportError(f"{path}: not a text file ({exc.reason})") from exc
+    except OSError as exc:
+        raise _unreadable(path, exc) from exc
     except ValueError as exc:  # read_rows names the file and line
         raise ReportError(f"{exc}; is this a results log of mlpillars bench?") from exc
     if not rows:
@@ -142,8 +147,9 @@ def _read_cases(path: Path) -> list[dict[str, Any]]:
 
 def _row_problem(row: dict[str, Any]) -> str | None:
     """What makes ``row`` unusable, or None: a required field missing, null or of the wrong
-    type (``dtype`` too, which the report groups cases by), an unknown status, or a timed
-    row without positive, finite ``rounds`` and ``median``."""
+    type (``dtype`` too, which the report groups cases by), an unknown status, work figures
+    (``flops``, ``bytes``) that are not finite and at least 0, or a timed row without
+    positive, finite ``rounds`` and ``median``."""
     for key, kind in {**REQUIRED_FIELDS, "dtype": str}.items():
         if not isinstance(row.get(key), kind) or isinstance(row.get(key), bool):
             return f"has no {kind.__name__} {key!r}"
@@ -152,6 +158,12 @@ def _row_problem(row: dict[str, Any]) -> str | None:
     for key in NUMERIC_FIELDS:
         if row.get(key) is not None and not _is_number(row[key]):
             return f"has a non-numeric {key!r}: {row[key]!r}"
+    for key in WORK_FIELDS:
+        if row.get(key) is not None and not 0 <= row[key] < math.inf:
+            return (
+                f"has a {key!r} that is not a finite number of at least 0 (the work model's "
+                f"count of one call, which the GFLOP/s and GB/s divide): {row[key]!r}"
+            )
     if row["status"] != OK:
         return None
     rounds = row.get("rounds")
@@ -163,6 +175,13 @@ def _row_problem(row: dict[str, Any]) -> str | None:
     if not _is_seconds(median):
         return f"is 'ok' but its 'median' is not a positive number of seconds: {median!r}"
     return None
+
+
+def _unreadable(path: Path, exc: OSError) -> ReportError:
+    """A file the report cannot open (a folder in its place, no permission to read)."""
+    return ReportError(
+        f"{path}: cannot be read ({exc.strerror or exc}); the report needs it readable"
+    )
 
 
 def _is_seconds(value: Any) -> bool:
@@ -192,6 +211,8 @@ def _read_object(path: Path, warnings: list[str], check) -> dict[str, Any] | Non
         content = json.loads(path.read_text(encoding="utf-8"))
     except UnicodeDecodeError as exc:
         raise ReportError(f"{path}: not a text file ({exc.reason})") from exc
+    except OSError as exc:
+        raise _unreadable(path, exc) from exc
     except json.JSONDecodeError as exc:
         raise ReportError(
             f"{path}: not valid JSON, corrupted or truncated "

@@ -13,9 +13,10 @@ a native call's case was timed again in rounds alternating with ours
 from __future__ import annotations
 
 from ..text import NONE, format_seconds, ratio_interval
-from .analysis import NativePair, PairFigures, RunAnalysis, case_key, size_label
+from .analysis import RunAnalysis, case_key, size_label
 from .conditions import busy_mark
 from .document import Block, Paragraph, Table
+from .pairs import NativePair, PairFigures
 
 
 def native_table(analysis: RunAnalysis, kernel: str) -> list[Block]:

@@ -155,10 +155,15 @@ def roofline_plot(
 
 
 def heatmap_plot(
-    labels: list[str], columns: list[str], values: list[list[float]], path: Path
+    labels: list[str],
+    columns: list[str],
+    values: list[list[float]],
+    path: Path,
+    marked: list[list[bool]] | None = None,
+    mark: str = "",
 ) -> None:
     """Rows x columns of speed-ups, coloured on a log scale centred on 1, value in each cell
-    (NaN cells grey, marked with a dash)."""
+    (NaN cells grey, marked with a dash), ``mark`` after the value of a ``marked`` cell."""
     grid = np.array(values, dtype=float)
     logs = np.log10(grid)
     limit = max(1.0, float(np.nanmax(np.abs(logs), initial=0.0)))
@@ -173,7 +178,9 @@ def heatmap_plot(
         axes.text(
             column,
             row,
-            "–" if not np.isfinite(value) else f"{_short_number(value)}×",
+            "–"
+            if not np.isfinite(value)
+            else f"{_short_number(value)}×" + (mark if marked and marked[row][column] else ""),
             ha="center",
             va="center",
             fontsize=8,

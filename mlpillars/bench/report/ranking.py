@@ -1,5 +1,12 @@
 """The timed rows of each case, ranked, and the comparisons the answer, the heatmap and the
-crossovers share."""
+crossovers share.
+
+A comparison of two rows is the ratio of their medians, each from the case's own rounds: the
+medians the tables print and rank by, so that the fastest is never "0.8x faster" than the
+runner-up. Where the two were also timed in alternating rounds, that figure is given beside
+it, and said to be the alternating one (:func:`compare_alternated`); it can differ, even in
+direction.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +15,9 @@ from functools import lru_cache
 from typing import Any
 
 from ..run_folder import OK
-from .analysis import RunAnalysis, alternated_rounds, case_key
+from .analysis import RunAnalysis, case_key
 from .families import kind_of
+from .pairs import alternated_rounds
 from .stats import Verdict, compare_paired, compare_rounds, median_estimate
 
 
@@ -41,12 +49,18 @@ def _compare_paired(candidate: tuple[float, ...], reference: tuple[float, ...]) 
 
 
 def compare(candidate: dict[str, Any], reference: dict[str, Any]) -> Verdict:
-    """:func:`.stats.compare_rounds` of two rows, or :func:`.stats.compare_paired` of the
-    rounds they were timed in alternately (cached: the tables ask twice)."""
-    alternated = alternated_rounds(candidate, reference)
-    if alternated is not None:
-        return _compare_paired(*(tuple(rounds.tolist()) for rounds in alternated))
+    """:func:`.stats.compare_rounds` of two rows' own rounds: the ratio of the medians the
+    tables print and rank by (cached: the tables ask twice)."""
     return _compare(tuple(candidate["rounds"]), tuple(reference["rounds"]))
+
+
+def compare_alternated(candidate: dict[str, Any], reference: dict[str, Any]) -> Verdict | None:
+    """:func:`.stats.compare_paired` of the rounds the two rows were timed in alternately,
+    or None where they were not (a figure beside :func:`compare`'s, which can differ)."""
+    alternated = alternated_rounds(candidate, reference)
+    if alternated is None:
+        return None
+    return _compare_paired(*(tuple(rounds.tolist()) for rounds in alternated))
 
 
 def verdict_word(verdict: Verdict) -> str:

@@ -162,7 +162,7 @@ def _blas(environment: dict[str, Any]) -> str:
         return _failed(pools) or NONE
     return (
         "; ".join(
-            f"{pool.get('internal_api')} {pool.get('version') or ''} "
+            f"{pool.get('internal_api')} {pool.get('version') or 'version unknown'} "
             f"({pool.get('num_threads')} threads"
             + (f", {pool['architecture']}" if pool.get("architecture") else "")
             + (f", {pool['threading_layer']}" if pool.get("threading_layer") else "")

@@ -17,9 +17,10 @@ from typing import Any
 from ..run_folder import BACKEND, OK
 from ..targets import TARGETS, Target
 from ..text import NONE, format_seconds, ratio_interval
-from .analysis import RunAnalysis, case_key, pair_figures, size_label
+from .analysis import RunAnalysis, case_key, size_label
 from .document import Block, Heading, Paragraph, Table
 from .natives import pair_rounds
+from .pairs import pair_figures
 from .stats import Estimate
 
 
