@@ -392,16 +392,31 @@ def test_data_far_from_zero_keeps_its_variances(xp: BackendCase, rng, solver):
 
 
 def _fit_of_scaled_data(
-    rng: np.random.Generator, framework: str, dtype_name: str, solver: str, scale: float
+    rng: np.random.Generator,
+    framework: str,
+    dtype_name: str,
+    solver: str,
+    scale: float,
+    *,
+    jit: bool = False,
 ) -> tuple[BackendCase, Any]:
-    """pca_fit of ``scale`` times well-scaled data (40 x 3), its axes, singular values and
-    ratios checked against the float64 SVD of the unscaled values; the case and the fit."""
+    """pca_fit of ``scale`` times well-scaled data (40 x 3) (under ``jax.jit`` if ``jit``),
+    its axes, singular values and ratios checked against the float64 SVD of the unscaled
+    values; the case and the fit."""
     pytest.importorskip(framework)
     case = BackendCase(framework, "cpu", dtype_name)
     X = case.asarray(scale * scaled_data(rng, 40)[:, :3])
     unscaled = case.to_numpy(X).astype(np.float64) / scale
     _, singular_values, axes = np.linalg.svd(unscaled - unscaled.mean(axis=0))
-    fitted = pca_fit(X, 2, solver=solver)
+
+    def fit(X: Any) -> Any:
+        return pca_fit(X, 2, solver=solver)
+
+    if jit:
+        import jax
+
+        fit = jax.jit(fit)
+    fitted = fit(X)
     signs = np.sign(np.sum(axes[:2] * case.to_numpy(fitted.components), axis=1, keepdims=True))
     assert_close(fitted.components, signs * axes[:2], like=X)
     assert_close(fitted.singular_values / scale, singular_values[:2], like=X)
@@ -454,6 +469,18 @@ def test_data_whose_squares_are_subnormal(rng, framework, dtype_name, solver):
     # subnormal, not asserted: the dtype holds them only roughly.
     scale = 1e-22 if dtype_name == "float32" else 1e-160
     _fit_of_scaled_data(rng, framework, dtype_name, solver, scale)
+
+
+@pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")
+@pytest.mark.parametrize("scale", [1e20, 1e-30])
+@pytest.mark.parametrize("where", ["dask", "jax.jit"])
+def test_covariance_of_extreme_data_whose_values_are_not_at_hand(rng, where, scale):
+    # The covariance solver rescaled only where the Gram could be read: under jax.jit
+    # float32 data of 1e20 gave NaN axes, on Dask eigh raised LinAlgError; data of 1e-30
+    # gave the coordinate axes (ratios 1e4 times the tolerance off) on both. The unit now
+    # comes from the columns' extremes, taken in the mean's pass.
+    framework = "dask" if where == "dask" else "jax"
+    _fit_of_scaled_data(rng, framework, "float32", "covariance_eigh", scale, jit=where != "dask")
 
 
 @pytest.mark.parametrize("framework", ["numpy", "torch", "jax"])

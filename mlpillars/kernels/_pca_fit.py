@@ -90,10 +90,12 @@ def fit_pca(
     chosen_solver = resolve_solver(solver, n_samples, n_features)
     like, X = X, widened(X, xp=xp)
     # Computed once (Dask: kept), reused by the covariance, the finiteness check and transform.
-    mean = materialize(xp.mean(X, axis=0))
+    mean, largest = _mean_and_range(X, chosen_solver, xp=xp)
     check_finite(kernel_name, mean, xp=xp)
-    solve = _covariance_eigh if chosen_solver == "covariance_eigh" else _centred_svd
-    variances, axes, unit, rounding = solve(X, mean, xp=xp)  # variances in units of unit**2
+    if chosen_solver == "covariance_eigh":  # the variances in units of unit**2
+        variances, axes, unit, rounding = _covariance_eigh(X, mean, largest, xp=xp)
+    else:
+        variances, axes, unit, rounding = _centred_svd(X, mean, xp=xp)
     total_variance = xp.sum(variances)
     # Constant data has no variance to explain: ratio 0 (scikit-learn returns NaN)
     nonzero_total = xp.where(total_variance > 0, total_variance, xp.ones_like(total_variance))
@@ -208,18 +210,47 @@ def reconstruct(
     return narrowed((X_projected @ components + rounding) + mean, like, xp=xp)
 
 
-def _covariance_eigh(X: Any, mean: Any, *, xp: Any) -> tuple[Any, Any, Any, Any]:
+def _mean_and_range(X: Any, solver: str, *, xp: Any) -> tuple[Any, Any]:
+    """The column means (d,), kept (Dask: computed now), and, for the covariance solver
+    where X's values are not at hand (traced, lazy, on a GPU), the centred data's largest
+    magnitude, from the columns' extremes in the same pass (None otherwise)."""
+    if solver != "covariance_eigh" or values_at_hand(X):
+        return materialize(xp.mean(X, axis=0)), None
+    mean, high, low = materialize(xp.mean(X, axis=0), xp.max(X, axis=0), xp.min(X, axis=0))
+    return mean, xp.max(xp.maximum(high - mean, mean - low))
+
+
+def _traced_unit(largest: Any, n_samples: int, *, xp: Any) -> Any:
+    """``largest`` (an array, not read) where a Gram of n samples of that largest magnitude
+    may overflow (n largest^2 past a quarter of the dtype's max) or lose its sums among the
+    subnormals (largest^2 below ``n tiny / eps``), else 1: the covariance solver's unit
+    where the Gram cannot be looked at first."""
+    finfo = xp.finfo(largest.dtype)
+    high = math.sqrt(float(finfo.max) / (4 * n_samples))
+    low = math.sqrt(n_samples * float(finfo.smallest_normal) / float(finfo.eps))
+    usable = (largest > 0) & (largest < float(finfo.max))  # constant data: a Gram of 0
+    rescale = usable & ((largest > high) | (largest < low))
+    return xp.where(rescale, largest, xp.ones_like(largest))
+
+
+def _covariance_eigh(X: Any, mean: Any, largest: Any, *, xp: Any) -> tuple[Any, Any, Any, Any]:
     """All d variances (descending, >= 0) in units of ``unit**2``, axes (rows), ``unit``
     and the mean's rounding (d,), from the covariance's eigh; ``unit`` 1, or, where
     eagerly the Gram left the range where its sums are trusted, a power of two near the
     centred data's largest magnitude, which they are divided by first: it overflowed
     (float32 data of 1e20: squares of 1e40; eigh then raised LinAlgError), or its largest
     entry is below ``n tiny / eps`` (float32 data of 1e-22: squares among the subnormals,
-    axes 1.4e-2 off; of 1e-30 the coordinate axes)."""
+    axes 1.4e-2 off; of 1e-30 the coordinate axes). Where ``largest`` (the centred data's
+    largest magnitude, an array) is given, the values are not at hand (jax.jit, Dask):
+    ``unit`` is :func:`_traced_unit` instead (there the Gram of float32 data of 1e20
+    was NaN under jit, raised LinAlgError on Dask; of 1e-30 gave the coordinate axes)."""
     centred = X - mean
+    unit: Any = 1.0
+    if largest is not None:
+        unit = _traced_unit(largest, X.shape[0], xp=xp)
+        centred = centred / unit
     gram = xp.matrix_transpose(centred) @ centred
-    unit = 1.0
-    if values_at_hand(gram) and _out_of_range(gram, X.shape[0], xp=xp):
+    if largest is None and values_at_hand(gram) and _out_of_range(gram, X.shape[0], xp=xp):
         largest = largest_magnitude(centred, xp=xp)
         if 0 < largest < math.inf:  # not constant data, whose Gram is rightly 0
             unit = 2.0 ** math.frexp(largest)[1]
