@@ -526,3 +526,20 @@ def test_constant_data_has_zero_ratio_not_nan(xp: BackendCase):
     for attribute in ("explained_variance_", "explained_variance_ratio_", "singular_values_"):
         assert_close(getattr(fitted, attribute), np.zeros(2), like=X)
     assert np.all(np.isfinite(xp.to_numpy(fitted.transform(X))))
+
+
+@pytest.mark.parametrize("framework", ["torch", "jax"])
+def test_demo_example_is_determined_to_float32_at_every_demo_size(framework):
+    # The demo's example drew, at n = 20, singular values 4% apart (scales of 10 to 0.1
+    # spaced by 14%): JAX's float32 SVD, LAPACK's sgesdd (SciPy's bit for bit), projected
+    # 2.5e-4 off, 2x the table; the kept features are now twice the next apart.
+    from mlpillars.examples import SMALLEST_SIZE
+    from mlpillars.examples import pca as pca_example
+
+    pytest.importorskip(framework)
+    case = BackendCase(framework, "cpu", "float32")
+    for size in range(SMALLEST_SIZE, 41):
+        call = pca_example(np.random.default_rng(0), size)
+        expected = pca(*call.arrays, **call.options)  # float64 NumPy
+        X = case.asarray(call.arrays[0])
+        assert_close(pca(X, **call.options), expected, like=X, err_msg=f"size {size}")
