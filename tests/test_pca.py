@@ -392,16 +392,31 @@ def test_data_far_from_zero_keeps_its_variances(xp: BackendCase, rng, solver):
 
 
 def _fit_of_scaled_data(
-    rng: np.random.Generator, framework: str, dtype_name: str, solver: str, scale: float
+    rng: np.random.Generator,
+    framework: str,
+    dtype_name: str,
+    solver: str,
+    scale: float,
+    *,
+    jit: bool = False,
 ) -> tuple[BackendCase, Any]:
-    """pca_fit of ``scale`` times well-scaled data (40 x 3), its axes, singular values and
-    ratios checked against the float64 SVD of the unscaled values; the case and the fit."""
+    """pca_fit of ``scale`` times well-scaled data (40 x 3) (under ``jax.jit`` if ``jit``),
+    its axes, singular values and ratios checked against the float64 SVD of the unscaled
+    values; the case and the fit."""
     pytest.importorskip(framework)
     case = BackendCase(framework, "cpu", dtype_name)
     X = case.asarray(scale * scaled_data(rng, 40)[:, :3])
     unscaled = case.to_numpy(X).astype(np.float64) / scale
     _, singular_values, axes = np.linalg.svd(unscaled - unscaled.mean(axis=0))
-    fitted = pca_fit(X, 2, solver=solver)
+
+    def fit(X: Any) -> Any:
+        return pca_fit(X, 2, solver=solver)
+
+    if jit:
+        import jax
+
+        fit = jax.jit(fit)
+    fitted = fit(X)
     signs = np.sign(np.sum(axes[:2] * case.to_numpy(fitted.components), axis=1, keepdims=True))
     assert_close(fitted.components, signs * axes[:2], like=X)
     assert_close(fitted.singular_values / scale, singular_values[:2], like=X)
@@ -456,6 +471,18 @@ def test_data_whose_squares_are_subnormal(rng, framework, dtype_name, solver):
     _fit_of_scaled_data(rng, framework, dtype_name, solver, scale)
 
 
+@pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")
+@pytest.mark.parametrize("scale", [1e20, 1e-30])
+@pytest.mark.parametrize("where", ["dask", "jax.jit"])
+def test_covariance_of_extreme_data_whose_values_are_not_at_hand(rng, where, scale):
+    # The covariance solver rescaled only where the Gram could be read: under jax.jit
+    # float32 data of 1e20 gave NaN axes, on Dask eigh raised LinAlgError; data of 1e-30
+    # gave the coordinate axes (ratios 1e4 times the tolerance off) on both. The unit now
+    # comes from the columns' extremes, taken in the mean's pass.
+    framework = "dask" if where == "dask" else "jax"
+    _fit_of_scaled_data(rng, framework, "float32", "covariance_eigh", scale, jit=where != "dask")
+
+
 @pytest.mark.parametrize("framework", ["numpy", "torch", "jax"])
 def test_svd_of_float32_data_a_million_spreads_from_zero(rng, framework):
     # float32 data of 1e6 +- 1: the mean's round-off (~0.1) left a rank-one term in the
@@ -472,23 +499,25 @@ def test_svd_of_float32_data_a_million_spreads_from_zero(rng, framework):
     assert_close(fitted.explained_variance_ratio, ratios, like=X)
 
 
-@pytest.mark.parametrize("framework", ["numpy", "torch", "jax"])
 @pytest.mark.parametrize("offset", [1e4, 1e6])
-def test_projections_of_float32_data_far_from_zero(rng, framework, offset):
-    # X V^T - mu V^T cancels for data far from zero: float32 data of 1e4 +- 1 came out 3e-4
-    # off (relative), of 1e6 +- 1 7% off; such data are centred first. (Against the fit's
-    # own float32 mean: it is held to half an ulp of 1e6, 0.03, which no float32 answer
-    # can undo.)
-    pytest.importorskip(framework)
-    case = BackendCase(framework, "cpu", "float32")
-    X = case.asarray(offset + rng.normal(size=(50, 3)) * [1.0, 0.3, 0.1])
+def test_projections_of_data_far_from_zero(xp: BackendCase, rng, offset):
+    # A float32 mean of 1e6 holds the exact one to an ulp (0.06), which moved every
+    # projection by that times the axis: float32 data of 1e6 +- 1 came out 5e-2 off the
+    # float64 projection, of 1e4 +- 1 5e-4 (17 to 3000 times the table's tolerance, on
+    # every backend); the fit keeps the mean's rounding and takes it out too. (X V^T - mu V^T
+    # also cancels there: such data are centred first.)
+    X = xp.asarray(offset + rng.normal(size=(50, 3)) * [1.0, 0.5, 0.25])
+    host = xp.to_numpy(X).astype(np.float64)  # the values as rounded to the case's dtype
+    centred = host - host.mean(axis=0)
+    centred -= centred.mean(axis=0)
+    _, _, axes = np.linalg.svd(centred, full_matrices=False)
     model = PCA(2).fit(X)
-    mean, axes = (
-        case.to_numpy(array).astype(np.float64) for array in (model.mean_, model.components_)
-    )
-    expected = (case.to_numpy(X).astype(np.float64) - mean) @ axes.T
+    signs = np.sign(np.sum(axes[:2] * xp.to_numpy(model.components_), axis=1))
+    expected = centred @ axes[:2].T * signs
     assert_close(model.transform(X), expected, like=X)
     assert_close(pca(X, 2), expected, like=X)
+    restored = expected @ (axes[:2] * signs[:, None]) + (host - centred)
+    assert_close(model.inverse_transform(model.transform(X)), restored, like=X)
 
 
 def test_constant_data_has_zero_ratio_not_nan(xp: BackendCase):
@@ -497,3 +526,20 @@ def test_constant_data_has_zero_ratio_not_nan(xp: BackendCase):
     for attribute in ("explained_variance_", "explained_variance_ratio_", "singular_values_"):
         assert_close(getattr(fitted, attribute), np.zeros(2), like=X)
     assert np.all(np.isfinite(xp.to_numpy(fitted.transform(X))))
+
+
+@pytest.mark.parametrize("framework", ["torch", "jax"])
+def test_demo_example_is_determined_to_float32_at_every_demo_size(framework):
+    # The demo's example drew, at n = 20, singular values 4% apart (scales of 10 to 0.1
+    # spaced by 14%): JAX's float32 SVD, LAPACK's sgesdd (SciPy's bit for bit), projected
+    # 2.5e-4 off, 2x the table; the kept features are now twice the next apart.
+    from mlpillars.examples import SMALLEST_SIZE
+    from mlpillars.examples import pca as pca_example
+
+    pytest.importorskip(framework)
+    case = BackendCase(framework, "cpu", "float32")
+    for size in range(SMALLEST_SIZE, 41):
+        call = pca_example(np.random.default_rng(0), size)
+        expected = pca(*call.arrays, **call.options)  # float64 NumPy
+        X = case.asarray(call.arrays[0])
+        assert_close(pca(X, **call.options), expected, like=X, err_msg=f"size {size}")

@@ -298,7 +298,9 @@ def test_jax_jit_and_vmap_return_result_objects_as_pytrees(jax, name: str, resul
     eager = kernel(*hosts, **options.get(name, {}))  # NumPy: the reference
     jitted = jax.jit(lambda *a: kernel(*a, **options.get(name, {})))(*arrays)
     assert isinstance(jitted, result_type)
-    for field, expected in eager._asdict().items():
+    # how a fit projects is decided from values where they are at hand, else centred
+    eager_fields = {k: v for k, v in eager._asdict().items() if k != "centred_projection"}
+    for field, expected in eager_fields.items():
         _assert_field(getattr(jitted, field), expected, arrays[0], f"{name}.{field} jit")
     stacked = _on("jax", (np.stack([hosts[0], hosts[0]]),))[0]
     vmapped = jax.vmap(lambda first: kernel(first, *arrays[1:], **options.get(name, {})))
@@ -306,7 +308,7 @@ def test_jax_jit_and_vmap_return_result_objects_as_pytrees(jax, name: str, resul
         vmapped = jax.jit(vmapped)
     mapped = vmapped(stacked)
     assert isinstance(mapped, result_type)
-    for field, expected in eager._asdict().items():
+    for field, expected in eager_fields.items():
         doubled = np.stack([np.asarray(expected)] * 2)
         _assert_field(getattr(mapped, field), doubled, arrays[0], f"{name}.{field} vmap")
 

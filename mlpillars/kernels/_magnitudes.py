@@ -39,7 +39,15 @@ def centred_twice(values: Any, means: Any, *, axis: int, xp: Any) -> tuple[Any, 
     The first mean's rounding (an ulp of a large mean, float32 data of 1e4 +- 1: 1e-3)
     would otherwise stay in every centred value as a constant: a constant column is then
     exactly zero, and ``X^T (y - ȳ)`` no longer multiplies that rounding by X's sums."""
+    centred, correction = centred_and_correction(values, means, axis=axis, xp=xp)
+    return centred, means + correction
+
+
+def centred_and_correction(values: Any, means: Any, *, axis: int, xp: Any) -> tuple[Any, Any]:
+    """As :func:`centred_twice`, but the correction (keepdims shape) apart from the means:
+    their sum rounds to an ulp of the means (float32 means of 1e6: 0.06), the pair holds
+    the exact means to the centred values' own precision."""
     centred = values - means
     correction = xp.mean(centred, axis=axis, keepdims=True)
     centred -= correction  # a new array: in place where the framework allows it
-    return centred, means + correction
+    return centred, correction

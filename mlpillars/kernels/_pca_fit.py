@@ -17,7 +17,7 @@ from ..backends import (
 from ..backends import svd as thin_svd
 from ..tolerances import tolerance_for
 from ._checks import check_choice, narrowed, shape_text, widened
-from ._magnitudes import centred_twice
+from ._magnitudes import centred_and_correction
 from ._pca_checks import check_finite, check_matrix, checked_n_components, components_for_variance
 
 SOLVERS = ("auto", "covariance_eigh", "svd", "full")
@@ -43,6 +43,11 @@ class PCAFit(NamedTuple):
         :math:`s_i = \sqrt{\lambda_i (n - 1)}`, singular values of the centred data.
     mean : array, shape (d,)
         Column means :math:`\mu`.
+    mean_rounding : array, shape (d,)
+        The exact column means less ``mean``: the rounding ``mean`` holds (an ulp of it,
+        float32 means of 1e6: up to 0.06), which projections and reconstructions take out
+        too. Against data of a spread of 0.1 around 1e6 it would move every projection by
+        30% of its spread.
     n_samples : int
     solver : str
         The solver that ran, ``"covariance_eigh"`` or ``"svd"``.
@@ -55,6 +60,7 @@ class PCAFit(NamedTuple):
     explained_variance_ratio: Any
     singular_values: Any
     mean: Any
+    mean_rounding: Any
     n_samples: int
     solver: str
     centred_projection: bool = False
@@ -84,10 +90,12 @@ def fit_pca(
     chosen_solver = resolve_solver(solver, n_samples, n_features)
     like, X = X, widened(X, xp=xp)
     # Computed once (Dask: kept), reused by the covariance, the finiteness check and transform.
-    mean = materialize(xp.mean(X, axis=0))
+    mean, largest = _mean_and_range(X, chosen_solver, xp=xp)
     check_finite(kernel_name, mean, xp=xp)
-    solve = _covariance_eigh if chosen_solver == "covariance_eigh" else _centred_svd
-    variances, axes, unit = solve(X, mean, xp=xp)  # the variances in units of unit**2
+    if chosen_solver == "covariance_eigh":  # the variances in units of unit**2
+        variances, axes, unit, rounding = _covariance_eigh(X, mean, largest, xp=xp)
+    else:
+        variances, axes, unit, rounding = _centred_svd(X, mean, xp=xp)
     total_variance = xp.sum(variances)
     # Constant data has no variance to explain: ratio 0 (scikit-learn returns NaN)
     nonzero_total = xp.where(total_variance > 0, total_variance, xp.ones_like(total_variance))
@@ -99,7 +107,7 @@ def fit_pca(
     components = _flip_signs(axes[:kept, :], xp=xp)
     explained = variances[:kept] * unit * unit  # past the dtype's range: inf, as it holds
     singular_values = xp.sqrt(variances[:kept] * (n_samples - 1)) * unit
-    fitted = (components, explained, ratios[:kept], singular_values, mean)
+    fitted = (components, explained, ratios[:kept], singular_values, mean, rounding)
     return PCAFit(
         *(narrowed(array, like, xp=xp) for array in fitted),
         n_samples=n_samples,
@@ -120,21 +128,23 @@ def resolve_solver(solver: str, n_samples: int, n_features: int) -> str:
 def project(
     X: Any,
     components: Any,
-    mean: Any,
+    means: tuple[Any, Any],
     whitening_spread: Any,
     *,
     centred: bool = False,
     xp: Any,
 ) -> Any:
     """``X V^T - mu V^T`` (centred after projecting: no centred copy of X), whitened if asked;
-    ``(X - mu) V^T`` where ``centred`` (the fit's :func:`projection_cancels`).
+    ``(X - mu) V^T`` where ``centred`` (the fit's :func:`projection_cancels`). ``mu`` is
+    the pair (mean, mean_rounding), the second taken out after the first.
 
     Parameters
     ----------
     X : array, shape (n, d)
     components : array, shape (k, d)
         V, the principal axes as rows.
-    mean : array, shape (d,)
+    means : (array, array), shapes (d,) and (d,)
+        The fit's ``mean`` and ``mean_rounding``.
     whitening_spread : array, shape (k,), or None
         Each projected column's standard deviation, ``sqrt(lambda)`` (:func:`whitening_spread`),
         which it is divided by (clipped below at the dtype's eps, as scikit-learn does, so
@@ -147,9 +157,12 @@ def project(
         In X's dtype (computed in float32 for float16 and bfloat16).
     """
     like = X
-    X, components, mean = (widened(array, xp=xp) for array in (X, components, mean))
+    X, components, mean, rounding = (widened(a, xp=xp) for a in (X, components, *means))
     axes = xp.matrix_transpose(components)
-    projected = (X - mean) @ axes if centred else X @ axes - mean @ axes
+    if centred:
+        projected = ((X - mean) - rounding) @ axes
+    else:
+        projected = X @ axes - mean @ axes - rounding @ axes
     if whitening_spread is not None:
         spread = widened(whitening_spread, xp=xp)
         projected = projected / xp.clip(spread, min=float(xp.finfo(like.dtype).eps))
@@ -168,42 +181,76 @@ def projection_cancels(components: Any, variances: Any, mean: Any, *, xp: Any) -
     """Whether ``X V^T - mu V^T`` may err by more than a tenth of rtol of a component's
     spread, ``sqrt(lambda)``: its terms, of about ``|mu| |V|^T`` each, err by eps times that
     (float32 data of 1e4 +- 1: 3e-4 of the projections; of 1e6 +- 1: 7%). Decided once a
-    fit, where its values can be read now (traced, lazy or on a GPU: False)."""
-    if components.shape[0] == 0 or not values_at_hand(components, variances, mean):
+    fit, where its values can be read now; traced, lazy or on a GPU, where they cannot,
+    True: centring costs one elementwise pass, cancelling the answer (it was False there:
+    float32 data of 1e4 +- 1 projected 1e-3 off on Dask and under jax.jit)."""
+    if components.shape[0] == 0:
         return False
+    if not values_at_hand(components, variances, mean):
+        return True
     terms = xp.abs(components) @ xp.abs(mean)  # (k,)
     allowed = tolerance_for(variances.dtype).rtol / 10 * xp.sqrt(variances)
     return bool(xp.any(xp.finfo(variances.dtype).eps * terms > allowed))
 
 
 def reconstruct(
-    X_projected: Any, components: Any, mean: Any, whitening_spread: Any, *, xp: Any
+    X_projected: Any, components: Any, means: tuple[Any, Any], whitening_spread: Any, *, xp: Any
 ) -> Any:
     """``Z V + mu`` (n, d) for projections Z (n, k), first multiplied back by
-    whitening_spread (k,) when they were whitened (None: they were not); in Z's dtype
-    (computed in float32 for float16 and bfloat16)."""
+    whitening_spread (k,) when they were whitened (None: they were not); ``mu`` the pair
+    (mean, mean_rounding), the rounding added first; in Z's dtype (computed in float32 for
+    float16 and bfloat16)."""
     like = X_projected
-    X_projected, components, mean = (
-        widened(array, xp=xp) for array in (X_projected, components, mean)
+    X_projected, components, mean, rounding = (
+        widened(array, xp=xp) for array in (X_projected, components, *means)
     )
     if whitening_spread is not None:
         spread = widened(whitening_spread, xp=xp)
         components = xp.expand_dims(spread, axis=1) * components
-    return narrowed(X_projected @ components + mean, like, xp=xp)
+    return narrowed((X_projected @ components + rounding) + mean, like, xp=xp)
 
 
-def _covariance_eigh(X: Any, mean: Any, *, xp: Any) -> tuple[Any, Any, Any]:
-    """All d variances (descending, >= 0) in units of ``unit**2``, and axes (rows), from
-    the covariance's eigh; ``unit`` 1, or, where eagerly the Gram left the range where
-    its sums are trusted, a power of two near the centred data's largest magnitude,
-    which they are divided by first: it overflowed (float32 data of 1e20: squares of
-    1e40; eigh then raised LinAlgError), or its largest entry is below ``n tiny / eps``
-    (float32 data of 1e-22: squares among the subnormals, axes 1.4e-2 off; of 1e-30 the
-    coordinate axes)."""
+def _mean_and_range(X: Any, solver: str, *, xp: Any) -> tuple[Any, Any]:
+    """The column means (d,), kept (Dask: computed now), and, for the covariance solver
+    where X's values are not at hand (traced, lazy, on a GPU), the centred data's largest
+    magnitude, from the columns' extremes in the same pass (None otherwise)."""
+    if solver != "covariance_eigh" or values_at_hand(X):
+        return materialize(xp.mean(X, axis=0)), None
+    mean, high, low = materialize(xp.mean(X, axis=0), xp.max(X, axis=0), xp.min(X, axis=0))
+    return mean, xp.max(xp.maximum(high - mean, mean - low))
+
+
+def _traced_unit(largest: Any, n_samples: int, *, xp: Any) -> Any:
+    """``largest`` (an array, not read) where a Gram of n samples of that largest magnitude
+    may overflow (n largest^2 past a quarter of the dtype's max) or lose its sums among the
+    subnormals (largest^2 below ``n tiny / eps``), else 1: the covariance solver's unit
+    where the Gram cannot be looked at first."""
+    finfo = xp.finfo(largest.dtype)
+    high = math.sqrt(float(finfo.max) / (4 * n_samples))
+    low = math.sqrt(n_samples * float(finfo.smallest_normal) / float(finfo.eps))
+    usable = (largest > 0) & (largest < float(finfo.max))  # constant data: a Gram of 0
+    rescale = usable & ((largest > high) | (largest < low))
+    return xp.where(rescale, largest, xp.ones_like(largest))
+
+
+def _covariance_eigh(X: Any, mean: Any, largest: Any, *, xp: Any) -> tuple[Any, Any, Any, Any]:
+    """All d variances (descending, >= 0) in units of ``unit**2``, axes (rows), ``unit``
+    and the mean's rounding (d,), from the covariance's eigh; ``unit`` 1, or, where
+    eagerly the Gram left the range where its sums are trusted, a power of two near the
+    centred data's largest magnitude, which they are divided by first: it overflowed
+    (float32 data of 1e20: squares of 1e40; eigh then raised LinAlgError), or its largest
+    entry is below ``n tiny / eps`` (float32 data of 1e-22: squares among the subnormals,
+    axes 1.4e-2 off; of 1e-30 the coordinate axes). Where ``largest`` (the centred data's
+    largest magnitude, an array) is given, the values are not at hand (jax.jit, Dask):
+    ``unit`` is :func:`_traced_unit` instead (there the Gram of float32 data of 1e20
+    was NaN under jit, raised LinAlgError on Dask; of 1e-30 gave the coordinate axes)."""
     centred = X - mean
+    unit: Any = 1.0
+    if largest is not None:
+        unit = _traced_unit(largest, X.shape[0], xp=xp)
+        centred = centred / unit
     gram = xp.matrix_transpose(centred) @ centred
-    unit = 1.0
-    if values_at_hand(gram) and _out_of_range(gram, X.shape[0], xp=xp):
+    if largest is None and values_at_hand(gram) and _out_of_range(gram, X.shape[0], xp=xp):
         largest = largest_magnitude(centred, xp=xp)
         if 0 < largest < math.inf:  # not constant data, whose Gram is rightly 0
             unit = 2.0 ** math.frexp(largest)[1]
@@ -215,7 +262,8 @@ def _covariance_eigh(X: Any, mean: Any, *, xp: Any) -> tuple[Any, Any, Any]:
     covariance = (gram - n_samples * residual_outer) / (n_samples - 1)
     eigenvalues, eigenvectors = eigh(covariance)  # ascending; NumPy's on a backend without
     variances = xp.clip(xp.flip(eigenvalues, axis=0), min=0.0)
-    return variances, xp.flip(xp.matrix_transpose(eigenvectors), axis=0), unit
+    axes = xp.flip(xp.matrix_transpose(eigenvectors), axis=0)
+    return variances, axes, unit, residual * unit
 
 
 def _out_of_range(gram: Any, n_samples: int, *, xp: Any) -> bool:
@@ -229,18 +277,20 @@ def _out_of_range(gram: Any, n_samples: int, *, xp: Any) -> bool:
     return largest < n_samples * float(finfo.smallest_normal) / float(finfo.eps)
 
 
-def _centred_svd(X: Any, mean: Any, *, xp: Any) -> tuple[Any, Any, Any]:
-    """All min(n, d) variances s^2 / (n - 1) (descending) in units of ``unit**2``, and
-    axes (rows of Vh); ``unit`` the largest singular value (1 where all are 0): their
-    squares may pass the dtype's range (float32 data of 1e20) where the values do not.
+def _centred_svd(X: Any, mean: Any, *, xp: Any) -> tuple[Any, Any, Any, Any]:
+    """All min(n, d) variances s^2 / (n - 1) (descending) in units of ``unit**2``, axes
+    (rows of Vh), ``unit`` and the mean's rounding (d,); ``unit`` the largest singular
+    value (1 where all are 0): their squares may pass the dtype's range (float32 data of
+    1e20) where the values do not.
 
     Centred in two passes: the mean's round-off (float32 data of 1e6 +- 1: ~0.1) left a
     rank-one term that moved the singular values by 2-90%."""
-    centred, _ = centred_twice(X, mean, axis=0, xp=xp)
+    centred, rounding = centred_and_correction(X, mean, axis=0, xp=xp)
     _, singular_values, axes = thin_svd(centred)
     largest = singular_values[:1]  # descending; empty only where there is no axis
     unit = xp.where(largest > 0, largest, xp.ones_like(largest))
-    return (singular_values / unit) ** 2 / (X.shape[0] - 1), axes, unit
+    variances = (singular_values / unit) ** 2 / (X.shape[0] - 1)
+    return variances, axes, unit, xp.reshape(rounding, (X.shape[1],))
 
 
 def _flip_signs(axes: Any, *, xp: Any) -> Any:

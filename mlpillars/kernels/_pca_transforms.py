@@ -16,12 +16,15 @@ from ._pca_fit import project, reconstruct
 
 
 @kernel(
-    arrays=("X", "components", "mean", "whitening_spread"), register=False, name="PCA.transform"
+    arrays=("X", "components", "mean", "mean_rounding", "whitening_spread"),
+    register=False,
+    name="PCA.transform",
 )
 def pca_transform(
     X: Any,
     components: Any,
     mean: Any,
+    mean_rounding: Any,
     whitening_spread: Any = None,
     /,
     *,
@@ -33,8 +36,8 @@ def pca_transform(
     Parameters
     ----------
     X : array, shape (n, d)
-    components, mean : array, shape (k, d) and (d,)
-        The fit's axes and column means.
+    components, mean, mean_rounding : array, shape (k, d), (d,) and (d,)
+        The fit's axes, column means and their rounding.
     whitening_spread : array, shape (k,), optional
         The fit's standard deviations (``_pca_fit.whitening_spread``) when whitening,
         else None.
@@ -48,23 +51,31 @@ def pca_transform(
     """
     width = ("n_features_in_", components.shape[1])
     X = like_fitted("PCA.transform", X, components, width, xp=xp)
-    return project(X, components, mean, whitening_spread, centred=centred, xp=xp)
+    means = (mean, mean_rounding)
+    return project(X, components, means, whitening_spread, centred=centred, xp=xp)
 
 
 @kernel(
-    arrays=("X_projected", "components", "mean", "whitening_spread"),
+    arrays=("X_projected", "components", "mean", "mean_rounding", "whitening_spread"),
     register=False,
     name="PCA.inverse_transform",
 )
 def pca_inverse_transform(
-    X_projected: Any, components: Any, mean: Any, whitening_spread: Any = None, /, *, xp: Any
+    X_projected: Any,
+    components: Any,
+    mean: Any,
+    mean_rounding: Any,
+    whitening_spread: Any = None,
+    /,
+    *,
+    xp: Any,
 ) -> Any:
     """``PCA.inverse_transform``'s kernel: the fitted arrays are inputs, as for transform.
 
     Parameters
     ----------
     X_projected : array, shape (n, k)
-    components, mean : array, shape (k, d) and (d,)
+    components, mean, mean_rounding : array, shape (k, d), (d,) and (d,)
     whitening_spread : array, shape (k,), optional
         The fit's standard deviations when the projections were whitened, else None.
 
@@ -75,4 +86,5 @@ def pca_inverse_transform(
     """
     width = ("n_components_", components.shape[0])
     X_projected = like_fitted("PCA.inverse_transform", X_projected, components, width, xp=xp)
-    return reconstruct(X_projected, components, mean, whitening_spread, xp=xp)
+    means = (mean, mean_rounding)
+    return reconstruct(X_projected, components, means, whitening_spread, xp=xp)

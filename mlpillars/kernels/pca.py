@@ -79,8 +79,9 @@ def pca(
     X = as_floating_array(X, xp=xp, kernel="pca", name="X")
     fitted = fit_pca("pca", X, n_components, solver, xp=xp)
     spread = whitening_spread(fitted) if whiten else None
+    means = (fitted.mean, fitted.mean_rounding)
     centred = fitted.centred_projection
-    return project(X, fitted.components, fitted.mean, spread, centred=centred, xp=xp)
+    return project(X, fitted.components, means, spread, centred=centred, xp=xp)
 
 
 @kernel(arrays=("X",), known_sizes=True)
@@ -227,7 +228,7 @@ class PCA:
         """
         fitted = self._checked_fit("transform")
         spread = whitening_spread(fitted) if self.whiten else None
-        arrays = (fitted.components, fitted.mean, spread)
+        arrays = (fitted.components, fitted.mean, fitted.mean_rounding, spread)
         centred = fitted.centred_projection
         return pca_transform(X, *arrays, centred=centred, backend=backend)
 
@@ -242,9 +243,8 @@ class PCA:
         """
         fitted = self._checked_fit("inverse_transform")
         spread = whitening_spread(fitted) if self.whiten else None
-        return pca_inverse_transform(
-            X_projected, fitted.components, fitted.mean, spread, backend=backend
-        )
+        arrays = (fitted.components, fitted.mean, fitted.mean_rounding, spread)
+        return pca_inverse_transform(X_projected, *arrays, backend=backend)
 
     def _solver(self) -> str:
         """``solver``, or scikit-learn's ``svd_solver`` where that is given instead."""
