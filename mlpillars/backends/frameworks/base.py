@@ -229,6 +229,13 @@ class Framework:
         not a tracer, and the framework not lazy (a Dask array's read is a compute)."""
         return not (self.lazy or self.is_traced(array))
 
+    def tidied(self, array: Any) -> Any:
+        """``array`` (one of this framework's, given to a kernel) in the form the
+        framework's operations compute right (the same values): as it is, except where
+        an operation of the framework goes wrong on a valid array (Dask: empty chunks).
+        The dispatch applies it to each input of a lazy framework."""
+        return array
+
     def reducible(self, array: Any) -> Any:
         """``array`` in a form the framework's max can reduce (the same values).
 

@@ -106,17 +106,27 @@ class DaskFramework(Framework):
         held = iter(dask.persist(*(spread.get(id(a), a) for a in lazy)))
         return tuple(next(held) if self.owns(a) and a.ndim else a for a in arrays)
 
-    def reducible(self, array: Any) -> Any:
-        # Dask's max fails on an empty chunk (NumPy's "zero-size array to reduction
-        # operation maximum"), which slicing or from_array(chunks=...) can leave in a
-        # non-empty array: merge them away, keeping an empty axis's one chunk.
+    def tidied(self, array: Any) -> Any:
+        """``array`` with its empty chunks merged away (an empty axis keeps one chunk).
+
+        Dask goes wrong on empty chunks, which slicing or ``from_array(chunks=...)`` can
+        leave in a non-empty array: its max fails on them (NumPy's "zero-size array to
+        reduction operation maximum"), its QR and concatenation raise, its matmul over an
+        axis chunked (0, 1, 0) fails, and an elementwise operation on an axis of length 1
+        chunked so gives a wrong shape (``x * 2`` of shape (1, 4) computed to (3, 4),
+        dask 2026.8). Unknown sizes (NaN) are left as they are: they cannot be rechunked.
+        """
         chunks = array.chunks
         if not any(0 in axis_chunks for axis_chunks in chunks):
             return array
         if any(size != size for axis_chunks in chunks for size in axis_chunks):
-            return array  # unknown chunk sizes (NaN) cannot be rechunked
+            return array
         kept = tuple(tuple(size for size in sizes if size) or (0,) for sizes in chunks)
         return array.rechunk(kept)
+
+    def reducible(self, array: Any) -> Any:
+        # inputs come without empty chunks (tidied); a kernel's own slicing may make some
+        return self.tidied(array)
 
     def settings(self) -> dict[str, Any]:
         """The version and the scheduler that computes: a distributed cluster's address,
