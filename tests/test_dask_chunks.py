@@ -78,3 +78,30 @@ def test_empty_chunks_give_numpys_answer(case: str) -> None:
     assert computed.shape == expected.shape
     max_error, agrees = compare_outputs([computed], [expected], tolerance_for("float64"))
     assert agrees, f"{case}: max |error| {max_error:.2e} against NumPy"
+
+
+KEEP = np.array([True, True, False, False, False, True, False, True])
+"""Rows kept by a boolean index: in chunks of 2, the second chunk turns out empty."""
+
+UNKNOWN_SIZE_CASES: dict[str, Callable[..., Any]] = {
+    "softmax along the unknown axis": lambda x: mp.softmax(x, axis=0),
+    "log_softmax along the unknown axis": lambda x: mp.log_softmax(x, axis=0),
+    "logsumexp along the unknown axis": lambda x: mp.logsumexp(x, axis=0),
+    "normalize along the unknown axis": lambda x: mp.normalize(x, axis=0),
+    "softmax along a known axis": mp.softmax,
+}
+
+
+@pytest.mark.parametrize("case", list(UNKNOWN_SIZE_CASES))
+def test_unknown_sizes_with_a_chunk_found_empty_give_numpys_answer(case: str) -> None:
+    call = UNKNOWN_SIZE_CASES[case]
+    values = RNG.normal(size=(8, 3)) + 10.0
+    rows = da.from_array(values, chunks=(2, 3))[da.from_array(KEEP, chunks=2)]
+    assert np.isnan(rows.shape[0]), "sizes not known"
+    expected = np.asarray(call(values[KEEP]))
+    result = call(rows)
+    assert isinstance(result, da.Array), "a lazy Dask array"
+    computed = np.asarray(result.compute())
+    assert computed.shape == expected.shape
+    max_error, agrees = compare_outputs([computed], [expected], tolerance_for("float64"))
+    assert agrees, f"{case}: max |error| {max_error:.2e} against NumPy"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 from collections.abc import Callable, Iterator, Mapping
 from types import ModuleType
 from typing import Any, ClassVar
@@ -119,14 +120,28 @@ class DaskFramework(Framework):
         chunks = array.chunks
         if not any(0 in axis_chunks for axis_chunks in chunks):
             return array
-        if any(size != size for axis_chunks in chunks for size in axis_chunks):
+        if _unknown_sizes(array):
             return array
         kept = tuple(tuple(size for size in sizes if size) or (0,) for sizes in chunks)
         return array.rechunk(kept)
 
-    def reducible(self, array: Any) -> Any:
-        # inputs come without empty chunks (tidied); a kernel's own slicing may make some
-        return self.tidied(array)
+    def reduce_max(self, array: Any, *, axis: int, keepdims: bool, xp: ModuleType) -> Any:
+        """Dask's max where every chunk has a known size (empty ones merged away: a
+        kernel's own slices may make some); where sizes are unknown (after boolean
+        indexing) a chunk may turn out empty when computed, on which Dask's max fails
+        (a concatenate ValueError): each chunk's max then starts from the dtype's lowest
+        value, which an empty chunk gives and every other chunk's values exceed or equal."""
+        array = self.tidied(array)
+        if not _unknown_sizes(array):
+            return xp.max(array, axis=axis, keepdims=keepdims)
+        if array.dtype.kind == "f":
+            lowest = -np.inf
+        else:
+            lowest = np.iinfo(array.dtype).min
+        each_chunk = functools.partial(np.max, initial=lowest)
+        return self.load().reduction(
+            array, each_chunk, np.max, axis=axis, keepdims=keepdims, dtype=array.dtype
+        )
 
     def settings(self) -> dict[str, Any]:
         """The version and the scheduler that computes: a distributed cluster's address,
@@ -244,6 +259,11 @@ class DaskFramework(Framework):
         in ``mlpillars.kernels._descent_fused``). See :func:`._dask_descent.gradient_descent`
         for the chunks, and for the calls it declines (the per-step path then runs)."""
         return _dask_descent.gradient_descent(features, targets, lr, options)
+
+
+def _unknown_sizes(array: Any) -> bool:
+    """Whether some of ``array``'s chunk sizes are not known yet (NaN)."""
+    return any(size != size for axis_chunks in array.chunks for size in axis_chunks)
 
 
 def _one_chunk_across(matrix: Any) -> Any:
