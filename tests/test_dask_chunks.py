@@ -105,3 +105,13 @@ def test_unknown_sizes_with_a_chunk_found_empty_give_numpys_answer(case: str) ->
     assert computed.shape == expected.shape
     max_error, agrees = compare_outputs([computed], [expected], tolerance_for("float64"))
     assert agrees, f"{case}: max |error| {max_error:.2e} against NumPy"
+
+
+@pytest.mark.parametrize("kernel", ["softmax", "log_softmax", "logsumexp"])
+@pytest.mark.parametrize("axis", [None, (0, 1)])
+def test_several_axes_of_unknown_sizes_are_refused_naming_the_remedy(
+    kernel: str, axis: Any
+) -> None:
+    rows = da.from_array(X64, chunks=(2, 4))[da.from_array(X64[:, 0] > 0, chunks=2)]
+    with pytest.raises(ValueError, match=rf"{kernel}: axis=.*not known yet.*compute_chunk_sizes"):
+        mp.KERNELS[kernel](rows, axis=axis)
