@@ -21,8 +21,14 @@ repository root:
 one-thread workers (chunk counts are then not recorded); ``--zarr`` reads each case's
 first array from a Zarr store written with its chunks.
 
-First run (2026-12, seed 0, 200 cases): see the commits of branch ``dask`` for what it
-found and tests/test_dask_chunks.py for the regressions.
+First runs (2026-12, seeds 0-2, 660 cases, 60 from Zarr): empty chunks broke most kernels
+(Dask's own elementwise operations, max, matmul, QR and concatenation), a chunk found empty
+after boolean indexing broke the softmax family and normalize, and several axes of unknown
+sizes failed inside Dask's reshape; fixed, see tests/test_dask_chunks.py. Left: mixed Dask
+and NumPy inputs are refused (the README's rule, a TypeError naming both); ``linear``
+computes x's chunks once per chunk of the weight's output axis (Dask fuses the input into
+each product); PCA of float32 data far from zero (1e4 + N(0, 4)) in one chunk per row or
+one per feature is off by up to 2e-4 relative against the float64 fit (NumPy's: 6e-5).
 """
 
 from __future__ import annotations
@@ -283,9 +289,9 @@ def run_case(index: int, rng: np.random.Generator, options: argparse.Namespace) 
             lazy_flags = [isinstance(r, da.Array) for r in result]
             computed = dask.compute(*result)
     except Exception as error:
-        if how == "unknown" and name in KNOWN_SIZES and isinstance(error, ValueError):
+        if how == "unknown" and isinstance(error, ValueError):
             if "compute_chunk_sizes" in str(error):
-                return []
+                return []  # refused, naming the remedy (the README's rule)
         if isinstance(expected, Exception) and type(error) is type(expected):
             return []
         if how == "mixed" and isinstance(error, TypeError) and "namespaces" in str(error):
