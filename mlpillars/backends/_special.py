@@ -100,7 +100,8 @@ def row_major(x: Any) -> Any:
 
 def reduce_max(x: Any, *, axis: int, keepdims: bool, xp: Any) -> Any:
     """``xp.max(x, axis=axis, keepdims=keepdims)`` of an array with no axis of length 0,
-    made reducible first where the framework's own max fails on it (Dask: an empty chunk).
+    by the framework's reduction that takes every valid array (Dask's own max fails on an
+    empty chunk, known or found when computed).
 
     Parameters
     ----------
@@ -112,9 +113,9 @@ def reduce_max(x: Any, *, axis: int, keepdims: bool, xp: Any) -> Any:
         x's array-API namespace.
     """
     framework = framework_of(x)
-    if framework is not None:
-        x = framework.reducible(x)
-    return xp.max(x, axis=axis, keepdims=keepdims)
+    if framework is None:
+        return xp.max(x, axis=axis, keepdims=keepdims)
+    return framework.reduce_max(x, axis=axis, keepdims=keepdims, xp=xp)
 
 
 def block_buffers(x: Any) -> Any:

@@ -13,7 +13,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from ..backends import device_of
+from ..backends import device_of, framework_of
 from ._checks import check_axis, is_integer, shape_text
 
 
@@ -55,15 +55,33 @@ def merged_axes(kernel_name: str, x: Any, axis: tuple[Any, ...] | None, *, xp: A
     TypeError
         For an entry of the tuple that is not an integer.
     ValueError
-        For an axis out of range or named twice.
+        For an axis out of range or named twice, or x of sizes not known yet (a Dask
+        array after boolean indexing), which the merge's reshape needs.
     """
     shape = tuple(x.shape)
     axes = _checked_axes(kernel_name, x, axis)
+    _check_known_sizes(kernel_name, x, axis)
     kept = _kept_axes(len(shape), axes)
     order = (*kept, *axes)
     moved = x if order == tuple(range(len(order))) else xp.permute_dims(x, order)
     merged_shape = (*[shape[i] for i in kept], math.prod([shape[i] for i in axes]))  # lists: dynamo
     return MergedAxes(_reshaped(moved, merged_shape, xp=xp), shape, axes)
+
+
+def _check_known_sizes(kernel_name: str, x: Any, axis: tuple[Any, ...] | None) -> None:
+    if all(size is not None and size == size for size in x.shape):
+        return
+    framework = framework_of(x)
+    remedy = (
+        "give x with its sizes known"
+        if framework is None
+        else (framework.unknown_sizes_remedy("x"))
+    )
+    raise ValueError(
+        f"{kernel_name}: axis={axis!r} reduces x over several axes merged into one, which "
+        f"needs x's sizes, not known yet (x: {shape_text(x)}, as after boolean indexing): "
+        f"pass one integer axis, or {remedy}"
+    )
 
 
 def _reshaped(array: Any, shape: tuple[int, ...], *, xp: Any) -> Any:

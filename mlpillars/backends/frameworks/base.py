@@ -229,13 +229,18 @@ class Framework:
         not a tracer, and the framework not lazy (a Dask array's read is a compute)."""
         return not (self.lazy or self.is_traced(array))
 
-    def reducible(self, array: Any) -> Any:
-        """``array`` in a form the framework's max can reduce (the same values).
-
-        As it is, except where the framework's own reduction fails on a valid array
-        (Dask: on an empty chunk).
-        """
+    def tidied(self, array: Any) -> Any:
+        """``array`` (one of this framework's, given to a kernel) in the form the
+        framework's operations compute right (the same values): as it is, except where
+        an operation of the framework goes wrong on a valid array (Dask: empty chunks).
+        The dispatch applies it to each input of a lazy framework."""
         return array
+
+    def reduce_max(self, array: Any, *, axis: int, keepdims: bool, xp: ModuleType) -> Any:
+        """``xp.max(array, axis=axis, keepdims=keepdims)`` of an array with no axis of
+        length 0, by a reduction that takes every valid array (Dask's own max fails on an
+        empty chunk)."""
+        return xp.max(array, axis=axis, keepdims=keepdims)
 
     def vecdot(self, a: Any, b: Any, *, xp: ModuleType) -> Any:
         """``xp.vecdot(a, b)`` of real arrays, over the last axis (broadcast), by the
