@@ -115,3 +115,36 @@ def test_several_axes_of_unknown_sizes_are_refused_naming_the_remedy(
     rows = da.from_array(X64, chunks=(2, 4))[da.from_array(X64[:, 0] > 0, chunks=2)]
     with pytest.raises(ValueError, match=rf"{kernel}: axis=.*not known yet.*compute_chunk_sizes"):
         mp.KERNELS[kernel](rows, axis=axis)
+
+
+def _counted(values: np.ndarray, chunks: tuple[int, int]) -> tuple[Any, dict[tuple, int]]:
+    """``values`` as a Dask array whose chunks count each time they are computed."""
+    counts: dict[tuple, int] = {}
+
+    def count(block: np.ndarray, block_info: Any = None) -> np.ndarray:
+        where = tuple(block_info[0]["chunk-location"])
+        counts[where] = counts.get(where, 0) + 1
+        return block
+
+    array = da.from_array(values, chunks=chunks)
+    return array.map_blocks(count, dtype=array.dtype, meta=np.empty((0, 0))), counts
+
+
+@pytest.mark.parametrize(
+    ("solver", "fit_passes", "passes_with_transform"),
+    [("covariance_eigh", 2, 3), ("svd", 3, 4)],
+)
+def test_pca_reads_each_chunk_as_often_as_its_passes(solver, fit_passes, passes_with_transform):
+    # the mean's rounding (PCAFit.mean_rounding) once took a pass of its own: pca_fit read
+    # each chunk 3 times with the covariance solver, PCA.fit + transform 4
+    values = 1e4 + RNG.normal(size=(40, 4)) * np.geomspace(4, 0.5, 4)
+    X, counts = _counted(values, (10, 4))
+    fitted = mp.pca_fit(X, 2, solver=solver)
+    da.compute(*(field for field in fitted if isinstance(field, da.Array)))
+    assert max(counts.values()) == fit_passes
+    X, counts = _counted(values, (10, 4))
+    projected = mp.PCA(2, solver=solver).fit(X).transform(X).compute()
+    assert max(counts.values()) == passes_with_transform
+    expected = mp.PCA(2, solver=solver).fit(values).transform(values)
+    error, agrees = compare_outputs([projected], [expected], tolerance_for("float64"))
+    assert agrees, error

@@ -260,6 +260,8 @@ def _covariance_eigh(X: Any, mean: Any, largest: Any, *, xp: Any) -> tuple[Any, 
     residual = xp.mean(centred, axis=0)  # the mean's round-off, taken out exactly below
     residual_outer = xp.expand_dims(residual, axis=1) * xp.expand_dims(residual, axis=0)
     covariance = (gram - n_samples * residual_outer) / (n_samples - 1)
+    # Dask: the rounding in the Gram's pass, not in a pass of its own when the fit is read
+    covariance, residual = materialize(covariance, residual)
     eigenvalues, eigenvectors = eigh(covariance)  # ascending; NumPy's on a backend without
     variances = xp.clip(xp.flip(eigenvalues, axis=0), min=0.0)
     axes = xp.flip(xp.matrix_transpose(eigenvectors), axis=0)
@@ -287,6 +289,7 @@ def _centred_svd(X: Any, mean: Any, *, xp: Any) -> tuple[Any, Any, Any, Any]:
     rank-one term that moved the singular values by 2-90%."""
     centred, rounding = centred_and_correction(X, mean, axis=0, xp=xp)
     _, singular_values, axes = thin_svd(centred)
+    rounding = materialize(rounding)  # Dask: now, once, not at each read of the fit
     largest = singular_values[:1]  # descending; empty only where there is no axis
     unit = xp.where(largest > 0, largest, xp.ones_like(largest))
     variances = (singular_values / unit) ** 2 / (X.shape[0] - 1)

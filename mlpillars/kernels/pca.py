@@ -14,6 +14,8 @@ of the sample covariance, largest eigenvalue first. Two solvers, as scikit-learn
   (on NumPy, through ``backends.eigh``). Eager backends hold one centred copy of X.
 - ``"svd"`` (or ``"full"``, scikit-learn's name for it): the thin SVD
   :math:`X - \mathbf{1}\mu^\top = U S V_h`, for wide data; :math:`\lambda_i = s_i^2 / (n - 1)`.
+  X is centred in two passes (:math:`\mu`, then the mean of :math:`X - \mathbf{1}\mu^\top`,
+  the mean's rounding); on Dask each is a pass over X, and the SVD (TSQR) a third.
 - ``"auto"``: ``"covariance_eigh"`` when d <= 1000 and n >= 10 d, else ``"svd"``
   (scikit-learn's rule; where scikit-learn would go randomized, ``"svd"`` runs).
 
@@ -208,8 +210,9 @@ class PCA:
         """Fit the principal axes of X (n, d); ``y`` is ignored. Returns ``self``."""
         check_flag("PCA.fit", "whiten", self.whiten)
         fitted = pca_fit(X, self.n_components, solver=self._solver(), backend=backend)
-        # Dask: compute the small fitted arrays once, not again at every transform.
-        self._fitted = PCAFit._make(materialize(value) for value in fitted)
+        # Dask: compute the small fitted arrays once, together (the passes over X they
+        # share run once), not again at every transform.
+        self._fitted = PCAFit._make(materialize(*fitted))
         self.components_ = self._fitted.components
         self.explained_variance_ = self._fitted.explained_variance
         self.explained_variance_ratio_ = self._fitted.explained_variance_ratio
