@@ -2,7 +2,7 @@
 
 Apart from :mod:`.probability` so that each module stays short: the class axis (at least
 one class, no mean over zero samples), integer labels (in range, or NaN rows where their
-values cannot be read) and class-probability targets.
+values cannot be read), class-probability targets, and the reduction of the losses.
 """
 
 from __future__ import annotations
@@ -115,3 +115,20 @@ def soft_target_log_likelihood(
 ) -> Any:
     """``sum_c t_c log p_c`` for a target of class probabilities (:func:`checked_probabilities`)."""
     return xp.sum(probabilities * log_probs, axis=class_axis)
+
+
+def reduced_losses(losses: Any, reduction: str, *, xp: Any) -> Any:
+    """The per-sample losses reduced: "none" as they are, "sum" their sum, "mean" their
+    mean, which overflows only where the mean itself is beyond the range.
+
+    The sum of three float32 losses of 3e38 is inf, and so was their mean; where the
+    plain mean is not finite, the mean of the losses each divided by their count first
+    is taken instead (3e38). Only there: dividing first costs tiny losses their digits.
+    """
+    if reduction == "none":
+        return losses
+    if reduction == "sum":
+        return xp.sum(losses)
+    plain = xp.mean(losses)
+    divided_first = xp.sum(losses / math.prod(losses.shape))
+    return xp.where(xp.isfinite(plain), plain, divided_first)

@@ -28,6 +28,7 @@ from ._targets import (
     checked_probabilities,
     class_axis_of,
     picked_log_probs,
+    reduced_losses,
     soft_target_log_likelihood,
 )
 
@@ -240,7 +241,9 @@ def cross_entropy(
     reduction : {"mean", "sum", "none"}
         ``"none"`` returns one loss per sample (``logits.shape`` without ``axis``). With
         zero samples, "sum" is 0 and "none" empty; "mean" raises ``ValueError`` (torch
-        returns NaN, a 0/0 that would pass silently into a training loop).
+        returns NaN, a 0/0 that would pass silently into a training loop). The mean of
+        losses near the dtype's largest value is finite (float32 losses of 3e38: 3e38,
+        where torch's mean overflows to inf).
 
     Returns
     -------
@@ -280,8 +283,4 @@ def cross_entropy(
         losses = -picked_log_probs(log_probs, target, class_axis, labels_checked, xp=xp)
     else:
         losses = -soft_target_log_likelihood(log_probs, target, class_axis, xp=xp)
-    if reduction == "mean":
-        losses = xp.mean(losses)
-    elif reduction == "sum":
-        losses = xp.sum(losses)
-    return narrowed(losses, logits, xp=xp)
+    return narrowed(reduced_losses(losses, reduction, xp=xp), logits, xp=xp)
