@@ -184,3 +184,22 @@ def test_the_bound_counts_a_float_masks_largest_finite_entry(
     known = values_known(q)
     assert may_overflow(q, k, 1.0, mask, xp=xp.xp) is (expected if known else None)
     assert may_overflow(q, k, 1.0, mask != 0, xp=xp.xp) is (False if known else None)
+
+
+def test_a_minus_infinity_mask_against_scores_at_the_end_of_the_range(xp: BackendCase):
+    # q, k of -1.4e38 and -1.7e38: scores of 2.4e76 in units of the largest float32;
+    # JAX's CPU divided the mask by that as a product with its flushed reciprocal:
+    # -inf * 0 = NaN in every output of the row
+    largest = float(np.finfo(xp.dtype_name).max)
+    q = np.full((1, 2, 1), -0.4 * largest)
+    k = np.full((1, 4, 1), -0.5 * largest)
+    v = np.arange(12.0).reshape(1, 4, 3)
+    mask = np.array([[0.0, -np.inf, 0.0, 0.0], [-np.inf, -np.inf, 0.0, -np.inf]])
+    arrays = [xp.asarray(array) for array in (q, k, v, mask)]
+    tied = (v[0, 0] + v[0, 2] + v[0, 3]) / 3  # equal scores: the allowed keys share the weight
+    expected = np.stack([tied, v[0, 2]])[None]
+    for block_size in (None, 2):
+        result = scaled_dot_product_attention.generic(
+            *arrays[:3], mask=arrays[3], scale=1.0, block_size=block_size, xp=xp.xp
+        )
+        assert_close(result, expected, like=arrays[0])
