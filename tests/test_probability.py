@@ -204,6 +204,26 @@ def test_cross_entropy_of_losses_near_the_largest_value(xp: BackendCase, target_
     assert_close(result, np.asarray(expected), like=logits)
 
 
+@pytest.mark.parametrize("reduction", ["none", "mean"])
+def test_cross_entropy_of_probabilities_whose_log_probabilities_are_past_the_range(
+    xp: BackendCase, reduction
+):
+    # logits [0.9 max, -0.9 max]: log_softmax is [0, -inf] in the dtype (the gap is 1.8 max),
+    # so -sum t log p was inf for the target [0.9, 0.1] (the loss is 0.18 max) and NaN for
+    # [1, 0] (0 * -inf; the loss is 0); torch's F.cross_entropy says the same
+    huge = 0.9 * float(np.finfo(xp.dtype_name).max)
+    logits_host = np.array([[huge, -huge], [huge, -huge], [-huge, huge], [1.0, 2.0]])
+    target_host = np.array([[0.9, 0.1], [1.0, 0.0], [0.25, 0.75], [0.5, 0.5]])
+    logits, target = xp.asarray(logits_host), xp.asarray(target_host)
+    wide = xp.to_numpy(logits).astype(np.longdouble)  # the gap 1.8 max is finite here
+    log_probs = wide - wide.max(axis=-1, keepdims=True)
+    log_probs -= np.log(np.exp(log_probs).sum(axis=-1, keepdims=True))
+    losses = -(xp.to_numpy(target) * log_probs).sum(axis=-1).astype(np.float64)
+    expected = losses if reduction == "none" else math.fsum(losses / 4)
+    result = mp.cross_entropy(logits, target, reduction=reduction)
+    assert_close(result, np.asarray(expected), like=logits)
+
+
 def test_cross_entropy_matches_torch():
     torch = pytest.importorskip("torch")
     rng = np.random.default_rng(3)

@@ -52,10 +52,11 @@ def cross_entropy(
 
     scores = classes_second(logits)
     if target.is_floating_point():
-        target = classes_second(target)
-    else:
-        target = target.long()
-    if target.is_floating_point() or labels_checked:
+        return _of_probabilities(
+            from_logits, scores, classes_second(target), reduction, values_known
+        )
+    target = target.long()
+    if labels_checked:
         if reduction == "mean" and not values_known:
             return _reduced(from_logits(scores, target, reduction="none"), reduction)
         result = from_logits(scores, target, reduction=reduction)
@@ -65,6 +66,21 @@ def cross_entropy(
     in_range = (target >= 0) & (target < logits.shape[axis])
     losses = from_logits(scores, torch.where(in_range, target, 0), reduction="none")
     return _reduced(torch.where(in_range, losses, math.nan), reduction)
+
+
+def _of_probabilities(
+    from_logits: Any, scores: Any, target: Any, reduction: str, values_known: bool
+) -> Any:
+    """``F.cross_entropy`` of class probabilities where its result is finite, else
+    NotImplemented: it forms the log-probabilities, past the range where the loss is not
+    (logits [3e38, -3e38], target [0.9, 0.1]: inf for 6e37; [1, 0]: NaN for 0), which
+    the kernel's formula does not. NotImplemented where values cannot be read."""
+    import torch
+
+    if not values_known:
+        return NotImplemented
+    result = from_logits(scores, target, reduction=reduction)
+    return result if bool(torch.isfinite(result.detach()).all()) else NotImplemented
 
 
 def _reduced(losses: Any, reduction: str) -> Any:
