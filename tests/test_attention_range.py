@@ -119,3 +119,87 @@ def test_the_bound_reads_the_largest_magnitude_of_q_and_k(xp: BackendCase, entry
     assert may_overflow(q, k, 0.5, xp=xp.xp) is expected
     self_attention = k if in_key else q  # the same array as q and k: read once
     assert may_overflow(self_attention, self_attention, 0.5, xp=xp.xp) is expected
+
+
+@pytest.fixture
+def near_limit_inputs(xp: BackendCase, rng):
+    """q, k whose scores (scale 1) lie between 0.14 and 0.22 max, within the range the
+    usual scores are computed in (the bound E max|q| max|k| is max / 4.5), positive for
+    queries 0, 2, 4 and negative for 1 and 3; and v."""
+    if np.finfo(np.longdouble).maxexp <= 1024:
+        pytest.skip("np.longdouble is float64 here: no reference beyond float64's range")
+    largest = float(np.finfo(xp.dtype_name).max)
+    root = np.sqrt(largest / 4.5 / 4)  # |scale q.k| <= E * root^2 = max / 4.5
+    signs = np.array([1, -1, 1, -1, 1])[:, None]
+    q = rng.uniform(0.8, 1, size=(2, 3, 5, 4)) * root * signs
+    k = rng.uniform(0.8, 1, size=(2, 3, 5, 4)) * root
+    return xp.asarray(q), xp.asarray(k), xp.asarray(rng.normal(size=(2, 3, 5, 3)))
+
+
+def huge_mask(dtype_name: str) -> np.ndarray:
+    """+0.9 max on key 0, -0.9 max on key 1, a row of -0.9 max everywhere, a -inf."""
+    huge = 0.9 * float(np.finfo(dtype_name).max)
+    mask = np.zeros((5, 5))
+    mask[:, 0], mask[:, 1], mask[1, :], mask[3, 4] = huge, -huge, -huge, -np.inf
+    return mask.astype(dtype_name)
+
+
+@pytest.mark.parametrize("options", [{}, {"block_size": 2}, {"is_causal": True, "block_size": 3}])
+def test_scores_in_range_plus_a_huge_float_mask_give_the_finite_answer(
+    xp: BackendCase, near_limit_inputs, options
+):
+    # a score of 5e37 plus a mask entry of 3e38 was inf in float32, and inf - inf made the
+    # row NaN; a row of -3e38 plus scores of -5e37 was all -inf, and zeroed
+    mask = huge_mask(xp.dtype_name)
+    hosts = [xp.to_numpy(array) for array in near_limit_inputs]
+    expected = extended_attention(*hosts, mask=mask, scale=1.0, **options)
+    q = near_limit_inputs[0]
+    call = {"mask": xp.asarray(mask), "scale": 1.0, **options}
+    result = scaled_dot_product_attention.generic(*near_limit_inputs, xp=xp.xp, **call)
+    assert_close(result, expected, like=q)
+    if values_known(q) or not xp.framework.fused("scaled_dot_product_attention"):
+        assert_close(mp.scaled_dot_product_attention(*near_limit_inputs, **call), expected, like=q)
+
+
+@pytest.mark.parametrize(
+    ("mask_entry", "score", "expected"),
+    [
+        ("lowest", 1e30, False),  # torch.finfo(dtype).min masks keep the framework's own
+        ("-inf", 0.2, False),  # -inf forbids a key: never an overflow
+        ("0.9 max", 0.2, True),  # 0.9 max + 0.2 max > max
+        ("0.9 max", 0.04, False),  # within half the headroom
+    ],
+)
+def test_the_bound_counts_a_float_masks_largest_finite_entry(
+    xp: BackendCase, mask_entry, score, expected
+):
+    largest = float(np.finfo(xp.dtype_name).max)
+    value = {"lowest": -largest, "-inf": -np.inf, "0.9 max": 0.9 * largest}[mask_entry]
+    magnitude = score if mask_entry == "lowest" else score * largest
+    q = xp.asarray(np.full((1, 2, 3, 1), np.sqrt(magnitude)))
+    k = xp.asarray(np.full((1, 2, 4, 1), np.sqrt(magnitude)))
+    host_mask = np.zeros((3, 4))
+    host_mask[1, 2] = value
+    mask = xp.asarray(host_mask)
+    known = values_known(q)
+    assert may_overflow(q, k, 1.0, mask, xp=xp.xp) is (expected if known else None)
+    assert may_overflow(q, k, 1.0, mask != 0, xp=xp.xp) is (False if known else None)
+
+
+def test_a_minus_infinity_mask_against_scores_at_the_end_of_the_range(xp: BackendCase):
+    # q, k of -1.4e38 and -1.7e38: scores of 2.4e76 in units of the largest float32;
+    # JAX's CPU divided the mask by that as a product with its flushed reciprocal:
+    # -inf * 0 = NaN in every output of the row
+    largest = float(np.finfo(xp.dtype_name).max)
+    q = np.full((1, 2, 1), -0.4 * largest)
+    k = np.full((1, 4, 1), -0.5 * largest)
+    v = np.arange(12.0).reshape(1, 4, 3)
+    mask = np.array([[0.0, -np.inf, 0.0, 0.0], [-np.inf, -np.inf, 0.0, -np.inf]])
+    arrays = [xp.asarray(array) for array in (q, k, v, mask)]
+    tied = (v[0, 0] + v[0, 2] + v[0, 3]) / 3  # equal scores: the allowed keys share the weight
+    expected = np.stack([tied, v[0, 2]])[None]
+    for block_size in (None, 2):
+        result = scaled_dot_product_attention.generic(
+            *arrays[:3], mask=arrays[3], scale=1.0, block_size=block_size, xp=xp.xp
+        )
+        assert_close(result, expected, like=arrays[0])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 import scipy.special
@@ -177,6 +179,49 @@ def test_cross_entropy_with_probabilities_on_first_axis(xp: BackendCase, rng):
     expected = -(xp.to_numpy(target) * log_probs).sum(axis=0)
     result = mp.cross_entropy(logits, target, axis=0, reduction="none")
     assert_close(result, expected, like=logits)
+
+
+@pytest.mark.parametrize("target_kind", ["labels", "probabilities"])
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+def test_cross_entropy_of_losses_near_the_largest_value(xp: BackendCase, target_kind, reduction):
+    # float32 losses of 0.9 max and 0.5 max: their sum is past the range, and the mean
+    # was inf (torch's F.cross_entropy gives inf too); their mean, 0.47 max, is not
+    largest = float(np.finfo(xp.dtype_name).max)
+    logits = xp.asarray([[0.0, -0.9 * largest], [0.0, -0.5 * largest], [1.0, 2.0]])
+    labels_host = np.array([1, 1, 0])
+    target = (
+        xp.asarray(labels_host, dtype=None)
+        if target_kind == "labels"
+        else xp.asarray(np.eye(2)[labels_host])
+    )
+    losses = -scipy.special.log_softmax(xp.to_numpy(logits), axis=-1)[np.arange(3), labels_host]
+    if reduction == "mean":
+        expected = math.fsum(losses / 3)
+    else:  # past the dtype's range: inf, as the dtype rounds it
+        with np.errstate(over="ignore"):
+            expected = np.sum(losses).astype(xp.dtype_name)
+    result = mp.cross_entropy(logits, target, reduction=reduction)
+    assert_close(result, np.asarray(expected), like=logits)
+
+
+@pytest.mark.parametrize("reduction", ["none", "mean"])
+def test_cross_entropy_of_probabilities_whose_log_probabilities_are_past_the_range(
+    xp: BackendCase, reduction
+):
+    # logits [0.9 max, -0.9 max]: log_softmax is [0, -inf] in the dtype (the gap is 1.8 max),
+    # so -sum t log p was inf for the target [0.9, 0.1] (the loss is 0.18 max) and NaN for
+    # [1, 0] (0 * -inf; the loss is 0); torch's F.cross_entropy says the same
+    huge = 0.9 * float(np.finfo(xp.dtype_name).max)
+    logits_host = np.array([[huge, -huge], [huge, -huge], [-huge, huge], [1.0, 2.0]])
+    target_host = np.array([[0.9, 0.1], [1.0, 0.0], [0.25, 0.75], [0.5, 0.5]])
+    logits, target = xp.asarray(logits_host), xp.asarray(target_host)
+    wide = xp.to_numpy(logits).astype(np.longdouble)  # the gap 1.8 max is finite here
+    log_probs = wide - wide.max(axis=-1, keepdims=True)
+    log_probs -= np.log(np.exp(log_probs).sum(axis=-1, keepdims=True))
+    losses = -(xp.to_numpy(target) * log_probs).sum(axis=-1).astype(np.float64)
+    expected = losses if reduction == "none" else math.fsum(losses / 4)
+    result = mp.cross_entropy(logits, target, reduction=reduction)
+    assert_close(result, np.asarray(expected), like=logits)
 
 
 def test_cross_entropy_matches_torch():

@@ -114,7 +114,7 @@ def tile_scores(
             scores = scores + mask_tile
         else:
             rows = multiplier[..., query_range[0] : query_range[1], :]
-            scores = scores + mask_tile / rows
+            scores = scores + _in_units(mask_tile, rows, xp=xp)
     # A tile wholly on or below the diagonal (its last key <= its first query) needs no
     # causal mask.
     if is_causal and key_range[1] - 1 > query_range[0]:
@@ -177,6 +177,13 @@ def _mask_tile(mask: Any, query_range: tuple[int, int], key_range: tuple[int, in
     rows = slice(None) if mask.shape[-2] == 1 else slice(*query_range)
     columns = slice(None) if mask.shape[-1] == 1 else slice(*key_range)
     return mask[..., rows, columns]
+
+
+def _in_units(mask_tile: Any, rows: Any, *, xp: Any) -> Any:
+    """A float mask divided by the rows' multiplier, its infinities kept as they are: XLA's
+    CPU divides by multiplying with the reciprocal, and flushes that of a multiplier above
+    2**126 (float32) to 0, which made ``-inf / 3.4e38`` NaN under JAX."""
+    return xp.where(xp.isinf(mask_tile), mask_tile, mask_tile / rows)
 
 
 def _zero_where_infinite(row_max: Any, *, xp: Any) -> Any:

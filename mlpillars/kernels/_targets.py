@@ -2,7 +2,7 @@
 
 Apart from :mod:`.probability` so that each module stays short: the class axis (at least
 one class, no mean over zero samples), integer labels (in range, or NaN rows where their
-values cannot be read) and class-probability targets.
+values cannot be read), class-probability targets, and the reduction of the losses.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Any
 
 import array_api_extra as xpx
 
-from ..backends import device_of, extremes, values_known
+from ..backends import device_of, extremes, reduce_max, values_known
 from ._checks import as_floating_array, check_axis, is_empty, shape_text
 
 
@@ -110,8 +110,39 @@ def checked_probabilities(probabilities: Any, logits: Any, *, xp: Any) -> Any:
     return xp.astype(probabilities, logits.dtype)
 
 
-def soft_target_log_likelihood(
-    log_probs: Any, probabilities: Any, class_axis: int, *, xp: Any
-) -> Any:
-    """``sum_c t_c log p_c`` for a target of class probabilities (:func:`checked_probabilities`)."""
-    return xp.sum(probabilities * log_probs, axis=class_axis)
+def soft_target_losses(logits: Any, probabilities: Any, class_axis: int, *, xp: Any) -> Any:
+    """``-sum_c t_c log softmax(z)_c`` for a target of class probabilities
+    (:func:`checked_probabilities`), without forming the log-probabilities.
+
+    A log-probability ``z_c - max z - log sum exp(z - max z)`` can be past the range where
+    the loss is not: float32 logits [3e38, -3e38] with the target [0.9, 0.1] have the loss
+    0.1 * 6e38 = 6e37, but ``log_softmax`` gives [0, -inf], and so the loss was inf (and
+    NaN for the target [1, 0], 0 * -inf). Here the gaps ``max z - z_c`` are taken in halves,
+    ``max z / 2 - z_c / 2`` (finite for finite logits), and ``0 log p`` is 0::
+
+        loss = 2 sum_c t_c (max z / 2 - z_c / 2 + log(sum exp(z - max z)) / 2)
+    """
+    row_max = reduce_max(logits, axis=class_axis, keepdims=True, xp=xp)
+    safe_max = xp.where(xp.isfinite(row_max), row_max, xp.zeros_like(row_max))
+    exp_shifted = xp.exp(logits - safe_max)
+    half_log_total = xp.log(xp.sum(exp_shifted, axis=class_axis, keepdims=True)) / 2
+    half_terms = probabilities * ((safe_max / 2 - logits / 2) + half_log_total)
+    zero = xp.zeros_like(half_terms)
+    return 2 * xp.sum(xp.where(probabilities == 0, zero, half_terms), axis=class_axis)
+
+
+def reduced_losses(losses: Any, reduction: str, *, xp: Any) -> Any:
+    """The per-sample losses reduced: "none" as they are, "sum" their sum, "mean" their
+    mean, which overflows only where the mean itself is beyond the range.
+
+    The sum of three float32 losses of 3e38 is inf, and so was their mean; where the
+    plain mean is not finite, the mean of the losses each divided by their count first
+    is taken instead (3e38). Only there: dividing first costs tiny losses their digits.
+    """
+    if reduction == "none":
+        return losses
+    if reduction == "sum":
+        return xp.sum(losses)
+    plain = xp.mean(losses)
+    divided_first = xp.sum(losses / math.prod(losses.shape))
+    return xp.where(xp.isfinite(plain), plain, divided_first)

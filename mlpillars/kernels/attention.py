@@ -120,7 +120,10 @@ def scaled_dot_product_attention(
     Scores beyond the dtype's range (q and k of magnitude 1e20 in float32, whose scores of
     1e40 overflow) are computed in range by the plain and blocked formulas, which give
     the finite answer of a float64 computation (:mod:`._attention_range`); two keys whose
-    scores differ but overflow alike are still told apart. Where the values can be read
+    scores differ but overflow alike are still told apart. So are scores within range
+    plus a float mask entry beyond it (float32 scores of 8e37 plus a mask of 3e38; a
+    mask of the dtype's lowest value, ``torch.finfo(dtype).min``, leaves scores up to
+    2**102 in float32 to the usual computation). Where the values can be read
     (eager, on a CPU) such a call never goes to the framework's own attention, which gets
     it wrong (torch's ``scaled_dot_product_attention`` gives zeros or NaN,
     ``jax.nn.dot_product_attention`` NaN). Inside ``jax.jit`` or ``torch.compile``, or on
@@ -151,7 +154,7 @@ def scaled_dot_product_attention(
     if layout.is_empty:
         return _empty_attention(layout, q, return_weights, xp=xp)
     exceeds_limit = _exceeds_plain_limit(layout)
-    overflow = may_overflow(q, k, layout.scale, xp=xp)  # None: not known (traced, GPU)
+    overflow = may_overflow(q, k, layout.scale, mask, xp=xp)  # None: not known (traced, GPU)
     if (
         fused is not None
         and not overflow
@@ -180,7 +183,7 @@ def scaled_dot_product_attention(
     q, k, v = (widened(array, xp=xp) for array in (q, k, v))
     mask = mask if mask is None or xp.isdtype(mask.dtype, "bool") else widened(mask, xp=xp)
     q, k, v, mask = _grouped(layout, q, k, v, mask, xp=xp)
-    q, k, multiplier = scores_within_range(q, k, layout.scale, overflow, xp=xp)
+    q, k, multiplier = scores_within_range(q, k, layout.scale, overflow, mask, xp=xp)
     if block_size is None and (return_weights or not exceeds_limit):
         output, weights = plain_attention(q, k, v, mask, is_causal, multiplier, xp=xp)
     else:

@@ -28,7 +28,8 @@ from ._targets import (
     checked_probabilities,
     class_axis_of,
     picked_log_probs,
-    soft_target_log_likelihood,
+    reduced_losses,
+    soft_target_losses,
 )
 
 REDUCTIONS = ("mean", "sum", "none")
@@ -240,7 +241,9 @@ def cross_entropy(
     reduction : {"mean", "sum", "none"}
         ``"none"`` returns one loss per sample (``logits.shape`` without ``axis``). With
         zero samples, "sum" is 0 and "none" empty; "mean" raises ``ValueError`` (torch
-        returns NaN, a 0/0 that would pass silently into a training loop).
+        returns NaN, a 0/0 that would pass silently into a training loop). The mean of
+        losses near the dtype's largest value is finite (float32 losses of 3e38: 3e38,
+        where torch's mean overflows to inf).
 
     Returns
     -------
@@ -251,7 +254,11 @@ def cross_entropy(
     -----
     Where the framework has its own cross-entropy (its ``fused_kernels``), it computes the
     checked arguments (:class:`._fused.FusedCrossEntropy`); elsewhere the log-probabilities
-    come from :func:`log_softmax`, the framework's own where it has one.
+    at the labels come from :func:`log_softmax`, the framework's own where it has one.
+    A class-probability target forms no log-probabilities: the gaps to the largest logit
+    are taken in halves, so that float32 logits [3e38, -3e38] with the target [0.9, 0.1]
+    give 6e37 (``log_softmax`` there is [0, -inf]: the loss was inf), and a target of 0
+    counts 0 whatever its class's logit.
     ``cross_entropy.generic(logits, target, xp=xp)`` leaves out the framework's own
     cross-entropy (not its log_softmax, itself tested against its formula).
     """
@@ -275,13 +282,9 @@ def cross_entropy(
         )
         if losses is not NotImplemented:
             return narrowed(losses, logits, xp=xp)
-    log_probs = log_softmax(wide_logits, class_axis)  # the framework's own, where it has one
     if labels_given:
+        log_probs = log_softmax(wide_logits, class_axis)  # the framework's own, if it has one
         losses = -picked_log_probs(log_probs, target, class_axis, labels_checked, xp=xp)
-    else:
-        losses = -soft_target_log_likelihood(log_probs, target, class_axis, xp=xp)
-    if reduction == "mean":
-        losses = xp.mean(losses)
-    elif reduction == "sum":
-        losses = xp.sum(losses)
-    return narrowed(losses, logits, xp=xp)
+    else:  # log-probabilities past the range can make a finite loss: none are formed
+        losses = soft_target_losses(wide_logits, target, class_axis, xp=xp)
+    return narrowed(reduced_losses(losses, reduction, xp=xp), logits, xp=xp)

@@ -123,7 +123,8 @@ def cross_entropy(logits: np.ndarray, labels: np.ndarray, axis: int, reduction: 
     The log-probability at each label only, as the kernel's ``-log_softmax(z)[label]``
     rounds it (the same shifted logit less the same ``log`` of the same sum), without
     the (n, C) array of log-probabilities. NotImplemented where a slice's maximum is not
-    finite (the kernel's formula gives its NaN or inf) or the logits are empty.
+    finite (the kernel's formula gives its NaN or inf) or the logits are empty. The mean
+    of losses whose sum overflows divides each by their count first, as the kernel's.
     """
     if logits.dtype.char not in "fd" or labels.dtype.kind not in "iu" or logits.size == 0:
         return NotImplemented
@@ -141,7 +142,11 @@ def cross_entropy(logits: np.ndarray, labels: np.ndarray, axis: int, reduction: 
     if reduction == "none":
         return losses
     summed = np.add.reduce(losses, axis=None)
-    return summed / losses.size if reduction == "mean" else summed
+    if reduction == "sum":
+        return summed
+    if np.isfinite(summed):
+        return summed / losses.size
+    return np.add.reduce(losses / losses.size, axis=None)  # a mean the sum overflowed
 
 
 def _small_logsumexp(x: np.ndarray, axis: int) -> np.ndarray | None:

@@ -31,10 +31,17 @@ def normalised(name: str, x: Any, axis: int, temperature: float) -> Any:
     return result if computed == x.dtype else result.to(x.dtype)
 
 
-def cross_entropy(logits: Any, target: Any, axis: int, reduction: str, labels_checked: bool) -> Any:
+def cross_entropy(
+    logits: Any, target: Any, axis: int, reduction: str, labels_checked: bool, values_known: bool
+) -> Any:
     """``F.cross_entropy`` of logits (..., C, ...) with the class axis ``axis``; target
     integer labels (the logits' shape without ``axis``) or class probabilities (the
     logits' shape and dtype). Unchecked labels out of range give NaN losses, read nowhere.
+
+    A "mean" whose sum overflows (float32 losses of 3e38: torch's mean is inf) is the
+    kernel's: the losses each divided by their count first. Where ``values_known``, torch's
+    mean is read and redone only if it is not finite; elsewhere the losses are reduced
+    here, both ways, as the kernel's formula does.
     """
     import torch
 
@@ -45,16 +52,48 @@ def cross_entropy(logits: Any, target: Any, axis: int, reduction: str, labels_ch
 
     scores = classes_second(logits)
     if target.is_floating_point():
-        return from_logits(scores, classes_second(target), reduction=reduction)
-    labels = target.long()
+        return _of_probabilities(
+            from_logits, scores, classes_second(target), reduction, values_known
+        )
+    target = target.long()
     if labels_checked:
-        return from_logits(scores, labels, reduction=reduction)
-    in_range = (labels >= 0) & (labels < logits.shape[axis])
-    losses = from_logits(scores, torch.where(in_range, labels, 0), reduction="none")
-    losses = torch.where(in_range, losses, math.nan)
-    if reduction == "mean":
-        return losses.mean()
-    return losses.sum() if reduction == "sum" else losses
+        if reduction == "mean" and not values_known:
+            return _reduced(from_logits(scores, target, reduction="none"), reduction)
+        result = from_logits(scores, target, reduction=reduction)
+        if reduction != "mean" or math.isfinite(float(result.detach())):  # 1 us on a CPU
+            return result
+        return _reduced(from_logits(scores, target, reduction="none"), reduction)
+    in_range = (target >= 0) & (target < logits.shape[axis])
+    losses = from_logits(scores, torch.where(in_range, target, 0), reduction="none")
+    return _reduced(torch.where(in_range, losses, math.nan), reduction)
+
+
+def _of_probabilities(
+    from_logits: Any, scores: Any, target: Any, reduction: str, values_known: bool
+) -> Any:
+    """``F.cross_entropy`` of class probabilities where its result is finite, else
+    NotImplemented: it forms the log-probabilities, past the range where the loss is not
+    (logits [3e38, -3e38], target [0.9, 0.1]: inf for 6e37; [1, 0]: NaN for 0), which
+    the kernel's formula does not. NotImplemented where values cannot be read."""
+    import torch
+
+    if not values_known:
+        return NotImplemented
+    result = from_logits(scores, target, reduction=reduction)
+    return result if bool(torch.isfinite(result.detach()).all()) else NotImplemented
+
+
+def _reduced(losses: Any, reduction: str) -> Any:
+    """Per-sample losses reduced as the kernel's ``reduced_losses``: a mean whose sum
+    overflows divides each loss by their count first."""
+    import torch
+
+    if reduction == "none":
+        return losses
+    if reduction == "sum":
+        return losses.sum()
+    mean = losses.mean()
+    return torch.where(torch.isfinite(mean), mean, (losses / losses.numel()).sum())
 
 
 def logsumexp(x: Any, axis: int, keepdims: bool, *, every_slice_exact: bool) -> Any:

@@ -383,8 +383,12 @@ class TorchFramework(Framework):
         pick and the reduction in one call: a separate mean of the per-sample losses cost
         a 16 x 16 call 39 -> 56 us); labels not checked are replaced by 0 for it and their
         samples' losses made NaN after (torch would raise on a CPU and fail the device on
-        CUDA); takes every argument offered."""
-        return _torch_fused.cross_entropy(logits, target, axis, reduction, labels_checked)
+        CUDA); a mean whose sum overflows is redone as the kernel's (``_torch_fused``).
+        Declines class probabilities where its result is not finite or cannot be read
+        (CUDA, torch.compile): it forms log-probabilities, which can be past the range
+        where the loss is not."""
+        known = self.values_known(logits)
+        return _torch_fused.cross_entropy(logits, target, axis, reduction, labels_checked, known)
 
     def fused_logsumexp(self, x: Any, /, *, axis: int, keepdims: bool, xp: ModuleType) -> Any:
         """``torch.logsumexp``, with the slices whose sum is close to 1 redone in the
