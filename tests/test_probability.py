@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -202,6 +203,16 @@ def test_cross_entropy_of_losses_near_the_largest_value(xp: BackendCase, target_
             expected = np.sum(losses).astype(xp.dtype_name)
     result = mp.cross_entropy(logits, target, reduction=reduction)
     assert_close(result, np.asarray(expected), like=logits)
+
+
+def test_numpy_mean_of_losses_near_the_largest_value_warns_of_nothing():
+    # NumPy's own cross-entropy summed the losses first: "overflow encountered in reduce"
+    # for a mean it then computed right (3e38)
+    logits = np.array([[0.0, -3e38]] * 3, dtype=np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        result = mp.cross_entropy(logits, np.array([1, 1, 1]))
+    assert_close(result, np.float32(3e38), like=logits)
 
 
 @pytest.mark.parametrize("reduction", ["none", "mean"])

@@ -141,9 +141,10 @@ def cross_entropy(logits: np.ndarray, labels: np.ndarray, axis: int, reduction: 
     losses -= picked
     if reduction == "none":
         return losses
-    summed = np.add.reduce(losses, axis=None)
     if reduction == "sum":
-        return summed
+        return np.add.reduce(losses, axis=None)  # past the range: inf, as NumPy warns
+    with np.errstate(over="ignore"):  # a sum past the range is not the mean's answer
+        summed = np.add.reduce(losses, axis=None)
     if np.isfinite(summed):
         return summed / losses.size
     return np.add.reduce(losses / losses.size, axis=None)  # a mean the sum overflowed
