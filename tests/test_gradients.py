@@ -1,0 +1,114 @@
+"""Gradients through the kernels at hostile points, against the frameworks' own functions.
+
+Each test differentiates ``sum(c * f(x))`` (a fixed cotangent ``c``: a plain sum of a
+softmax has gradient 0) with torch autograd and with ``jax.jit(jax.grad)``, in float32 and
+float64, and compares with torch's own function differentiated by autograd in float64 on
+the same rounded values, through the tolerance table. Where a kernel is not
+differentiable the reference states the convention (a zero vector's unit vector: 0, with
+gradient 0). ``scripts/probe_gradients.py`` draws such points at random; these are the
+ones it found wrong.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pytest
+
+import mlpillars as mp
+from mlpillars.backends import FRAMEWORKS
+from mlpillars.testing import assert_close
+from mlpillars.tolerances import tolerance_for
+
+BACKENDS = ["torch", "jax"]
+DTYPES = ["float32", "float64"]
+
+
+@pytest.fixture
+def torch():
+    return pytest.importorskip("torch")
+
+
+def _cotangent(shape: tuple[int, ...]) -> np.ndarray:
+    return np.random.default_rng(7).uniform(0.5, 1.5, size=shape)
+
+
+def _gradients(
+    backend: str, call: Callable[..., Any], arrays: list[np.ndarray], dtype: str
+) -> list[Any]:
+    """d/d(each array) of ``sum(c * call(*arrays))``, on ``backend`` in ``dtype``: torch
+    autograd on tensors that require grad, or ``jax.jit(jax.grad)``."""
+    if backend == "torch":
+        torch = pytest.importorskip("torch")
+        tensors = [torch.tensor(a.astype(dtype), requires_grad=True) for a in arrays]
+        value = call(*tensors)
+        torch.sum(value * torch.tensor(_cotangent(value.shape).astype(dtype))).backward()
+        return [tensor.grad for tensor in tensors]
+    jax = pytest.importorskip("jax")
+    FRAMEWORKS["jax"].enable_x64()
+    inputs = [jax.numpy.asarray(a.astype(dtype)) for a in arrays]
+    cotangent = jax.numpy.asarray(_cotangent(call(*inputs).shape).astype(dtype))
+
+    def loss(*chosen: Any) -> Any:
+        return jax.numpy.sum(call(*chosen) * cotangent)
+
+    return list(jax.jit(jax.grad(loss, argnums=tuple(range(len(inputs)))))(*inputs))
+
+
+def _reference(torch: Any, call: Callable[..., Any], arrays: list[np.ndarray], dtype: str):
+    """The gradients of torch's own ``call`` by autograd, in float64 on the values
+    rounded to ``dtype``."""
+    tensors = [torch.tensor(a.astype(dtype).astype(np.float64), requires_grad=True) for a in arrays]
+    value = call(*tensors)
+    torch.sum(value * torch.tensor(_cotangent(value.shape))).backward()
+    return [tensor.grad.numpy() for tensor in tensors]
+
+
+def _assert_gradients(actual: list[Any], expected: list[np.ndarray], dtype: str) -> None:
+    for index, (gradient, reference) in enumerate(zip(actual, expected, strict=True)):
+        host = np.asarray(mp.backends.host_arrays(gradient)[0], dtype=np.float64)
+        assert np.isfinite(host).all(), f"argument {index}: gradient {host} is not finite"
+        assert_close(gradient, reference, tolerance=tolerance_for(dtype), err_msg=f"arg {index}")
+
+
+# -- zero vectors: normalize and cosine_similarity --------------------------------------------
+
+
+def _without_zero_rows(torch: Any, function: Callable[..., Any], x: Any) -> Any:
+    """``function`` of x's rows, 0 with gradient 0 at a zero row (torch's own functions
+    divide by ``max(||x||, eps)``: a gradient of ``1 / eps`` there)."""
+    zero = (x == 0).all(-1, keepdim=True)
+    return torch.where(zero, 0.0, function(torch.where(zero, 1.0, x)))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_normalize_gradient_at_a_zero_vector_is_zero(torch, backend, dtype):
+    """A zero row's gradient was NaN on every backend (``sqrt``'s derivative at 0 times
+    the 0 the ``where`` gives it): [[0, 0, 0], [3, -1, 2]] -> [[nan, nan, nan], ...],
+    which a loss over a batch passes on to every weight that made x."""
+    x = np.array([[0.0, 0.0, 0.0], [3.0, -1.0, 2.0], [1e-3, 0.0, -2e-3]])
+    gradients = _gradients(backend, mp.normalize, [x], dtype)
+    expected = _reference(
+        torch, lambda x: _without_zero_rows(torch, torch.nn.functional.normalize, x), [x], dtype
+    )
+    _assert_gradients(gradients, expected, dtype)
+    assert not np.asarray(mp.backends.host_arrays(gradients[0])[0])[0].any()
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_cosine_similarity_gradient_with_zero_vectors_is_finite(torch, backend, dtype):
+    a = np.array([[0.0, 0.0], [1.0, 2.0], [-3.0, 0.5]])
+    b = np.array([[2.0, -1.0], [0.0, 0.0]])
+
+    def reference(a: Any, b: Any) -> Any:
+        def unit(x: Any) -> Any:
+            return _without_zero_rows(torch, torch.nn.functional.normalize, x)
+
+        return unit(a) @ unit(b).mT
+
+    gradients = _gradients(backend, mp.cosine_similarity, [a, b], dtype)
+    _assert_gradients(gradients, _reference(torch, reference, [a, b], dtype), dtype)
