@@ -112,3 +112,38 @@ def test_cosine_similarity_gradient_with_zero_vectors_is_finite(torch, backend, 
 
     gradients = _gradients(backend, mp.cosine_similarity, [a, b], dtype)
     _assert_gradients(gradients, _reference(torch, reference, [a, b], dtype), dtype)
+
+
+# -- relu at its kink ------------------------------------------------------------------------
+
+
+def _relu_layers(x: Any, w1: Any, b1: Any, w2: Any, b2: Any) -> Any:
+    return mp.mlp(x, [w1, w2], [b1, b2], activation="relu")
+
+
+def _relu_layers_generic(x: Any, w1: Any, b1: Any, w2: Any, b2: Any) -> Any:
+    """The formula alone (Dask's, array-api-strict's and CuPy's path), on x's namespace."""
+    xp = mp.backends.FRAMEWORKS["torch" if hasattr(x, "requires_grad") else "jax"].namespace()
+    hidden = mp.linear.generic(x, w1, b1, activation="relu", xp=xp)
+    return mp.linear.generic(hidden, w2, b2, xp=xp)
+
+
+@pytest.mark.parametrize("call", [_relu_layers, _relu_layers_generic], ids=["mlp", "generic"])
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_relu_gradient_at_zero_is_zero(torch, backend, dtype, call):
+    """relu(0)'s derivative is 0, as torch's ``relu`` and ``jax.nn.relu`` take it: JAX's
+    ``maximum(z, 0)`` (and torch's ``maximum`` in the formula) gave 0.5 there, so a zero
+    input row with zero biases (an mlp at its usual initialisation) had the gradient
+    ``0.5 * w1 @ w2 @ c`` on JAX against 0 on torch."""
+    rng = np.random.default_rng(3)
+    x = np.array([[0.0, 0.0, 0.0], [1.0, -2.0, 0.5]])
+    w1, w2 = rng.normal(size=(3, 4)), rng.normal(size=(4, 2))
+    b1, b2 = np.zeros(4), rng.normal(size=2)
+    arrays = [x, w1, b1, w2, b2]
+
+    def reference(x: Any, w1: Any, b1: Any, w2: Any, b2: Any) -> Any:
+        return torch.relu(x @ w1 + b1) @ w2 + b2
+
+    gradients = _gradients(backend, call, arrays, dtype)
+    _assert_gradients(gradients, _reference(torch, reference, arrays, dtype), dtype)
