@@ -147,3 +147,35 @@ def test_relu_gradient_at_zero_is_zero(torch, backend, dtype, call):
 
     gradients = _gradients(backend, call, arrays, dtype)
     _assert_gradients(gradients, _reference(torch, reference, arrays, dtype), dtype)
+
+
+# -- the sigmoid at 0 ------------------------------------------------------------------------
+
+
+def _namespace_of(x: Any) -> Any:
+    return mp.backends.FRAMEWORKS["torch" if hasattr(x, "requires_grad") else "jax"].namespace()
+
+
+def _sigmoid_generic(x: Any) -> Any:
+    return mp.sigmoid.generic(x, xp=_namespace_of(x))
+
+
+def _sigmoid_layer_generic(x: Any) -> Any:
+    xp = _namespace_of(x)
+    identity = xp.eye(x.shape[-1], dtype=x.dtype)
+    return mp.linear.generic(x, identity, activation="sigmoid", xp=xp)
+
+
+@pytest.mark.parametrize(
+    "call",
+    [mp.sigmoid, _sigmoid_generic, _sigmoid_layer_generic],
+    ids=["public", "generic", "linear"],
+)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_sigmoid_gradient_at_zero_is_a_quarter(torch, backend, dtype, call):
+    """The formula's ``exp(-|x|)`` took torch's ``abs``, whose derivative at 0 is 0: the
+    formula's gradient at x = 0 was 0 on torch tensors, not 0.25."""
+    x = np.array([[0.0, -0.0, 1e-30, 3.0, -80.0]])
+    gradients = _gradients(backend, call, [x], dtype)
+    _assert_gradients(gradients, _reference(torch, torch.sigmoid, [x], dtype), dtype)
