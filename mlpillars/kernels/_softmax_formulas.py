@@ -18,8 +18,11 @@ SMALLEST_NORMAL = 2.0**-126
 
 
 def stable_sigmoid(x: Any, *, xp: Any) -> Any:
-    """The sigmoid of a floating array, evaluating only ``exp(-|x|)``."""
-    exp_neg_abs = xp.exp(-xp.abs(x))
+    """The sigmoid of a floating array, evaluating only ``exp(-|x|)``.
+
+    ``-|x|`` is taken as ``where(x >= 0, -x, x)``, not through ``abs``: torch's ``abs``
+    has derivative 0 at 0, which made the gradient at x = 0 zero, not 1/4."""
+    exp_neg_abs = xp.exp(xp.where(x >= 0, -x, x))
     return xp.where(x >= 0, 1 / (1 + exp_neg_abs), exp_neg_abs / (1 + exp_neg_abs))
 
 

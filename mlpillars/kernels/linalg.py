@@ -242,8 +242,13 @@ def _affine(x: Any, weight: Any, bias: Any, *, xp: Any) -> Any:
 
 
 def _unit_vectors(x: Any, axis: int, *, xp: Any) -> Any:
-    """``x / ||x||`` along ``axis`` (zero vectors zero), x divided by its largest
-    magnitude first (brought into range where that passes ``_magnitudes.HUGE``)."""
+    """``x / ||x||`` along ``axis`` (zero vectors zero, with gradient zero), x divided by
+    its largest magnitude first (brought into range where that passes
+    ``_magnitudes.HUGE``).
+
+    A zero vector's norm is taken of 1, and its unit vector chosen apart (a "double
+    where"): ``sqrt``'s derivative at 0 is infinite, and the 0 a ``where`` gives it made a
+    NaN gradient, which a loss over a batch passes on to every weight that made x."""
     if is_empty(x):  # empty in, empty out (Dask cannot reduce an empty chunk)
         return xp.zeros_like(x)
     largest = reduce_max(xp.abs(x), axis=axis, keepdims=True, xp=xp)
@@ -252,8 +257,10 @@ def _unit_vectors(x: Any, axis: int, *, xp: Any) -> Any:
         x, largest = x * shrink, largest * shrink
     nonzero_largest = xp.where(largest == 0, xp.ones_like(largest), largest)
     scaled = x / nonzero_largest  # at most 1 in magnitude: the squares cannot overflow
-    norm = xp.sqrt(xp.sum(scaled * scaled, axis=axis, keepdims=True))  # lazy sizes too
-    return scaled / xp.where(norm == 0, xp.ones_like(norm), norm)
+    squares = xp.sum(scaled * scaled, axis=axis, keepdims=True)  # lazy sizes too
+    is_zero = squares == 0
+    norm = xp.sqrt(xp.where(is_zero, xp.ones_like(squares), squares))
+    return xp.where(is_zero, xp.zeros_like(scaled), scaled / norm)
 
 
 def _check_layer(

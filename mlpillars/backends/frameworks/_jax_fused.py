@@ -90,7 +90,7 @@ def _linear(x: Any, weight: Any, bias: Any, *, activation: str | None) -> Any:
     if bias is not None:
         output = output + bias
     if activation == "relu":
-        return jnp.maximum(output, 0)
+        return jax.nn.relu(output)  # derivative 0 at 0; jnp.maximum's is 0.5 there
     if activation in ("gelu", "gelu_tanh"):
         return jax.nn.gelu(output, approximate=activation == "gelu_tanh")
     if activation == "sigmoid":
