@@ -24,11 +24,12 @@ first array from a Zarr store written with its chunks.
 First runs (2026-12, seeds 0-2, 660 cases, 60 from Zarr): empty chunks broke most kernels
 (Dask's own elementwise operations, max, matmul, QR and concatenation), a chunk found empty
 after boolean indexing broke the softmax family and normalize, and several axes of unknown
-sizes failed inside Dask's reshape; fixed, see tests/test_dask_chunks.py. Left: mixed Dask
-and NumPy inputs are refused (the README's rule, a TypeError naming both); ``linear``
-computes x's chunks once per chunk of the weight's output axis (Dask fuses the input into
-each product); PCA of float32 data far from zero (1e4 + N(0, 4)) in one chunk per row or
-one per feature is off by up to 2e-4 relative against the float64 fit (NumPy's: 6e-5).
+sizes failed inside Dask's reshape; ``linear``, ``mlp`` and ``linear`` with an activation
+computed x's chunks once per chunk of the weight's output axis (Dask fused the input into
+each product); fixed, see tests/test_dask_chunks.py. Left: mixed Dask and NumPy inputs are
+refused (the README's rule, a TypeError naming both); PCA of float32 data far from zero
+(1e4 + N(0, 4)) in one chunk per row or one per feature is off by up to 2e-4 relative
+against the float64 fit (NumPy's: 6e-5).
 """
 
 from __future__ import annotations

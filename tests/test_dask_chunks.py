@@ -148,3 +148,101 @@ def test_pca_reads_each_chunk_as_often_as_its_passes(solver, fit_passes, passes_
     expected = mp.PCA(2, solver=solver).fit(values).transform(values)
     error, agrees = compare_outputs([projected], [expected], tolerance_for("float64"))
     assert agrees, error
+
+
+LAYER_X = RNG.normal(size=(8, 6))
+LAYER_WEIGHT = RNG.normal(size=(6, 4))
+LAYER_BIAS = RNG.normal(size=4)
+X_CHUNKS = {"rows": (2, 6), "columns": (8, (2, 4)), "both": (2, 3)}
+WEIGHT_CHUNKS = {
+    "one": ((6,), (4,)),
+    "outputs": ((6,), (1, 1, 1, 1)),
+    "inputs": ((2, 4), (4,)),
+    "both": ((3, 3), (2, 2)),
+    "irregular": ((1, 5), (3, 1)),
+    "ones": ((1,) * 6, (1,) * 4),
+}
+
+
+@pytest.mark.parametrize("weight_chunks", list(WEIGHT_CHUNKS))
+@pytest.mark.parametrize("x_chunks", list(X_CHUNKS))
+def test_linear_reads_each_chunk_of_x_once(x_chunks: str, weight_chunks: str) -> None:
+    # Dask fused x's chunk into each block of the product: a weight in 4 chunks along its
+    # outputs read each chunk of x 4 times, one in (2, 2) twice
+    X, counts = _counted(LAYER_X, X_CHUNKS[x_chunks])
+    chunks = WEIGHT_CHUNKS[weight_chunks]
+    weight = da.from_array(LAYER_WEIGHT, chunks=chunks)
+    bias = da.from_array(LAYER_BIAS, chunks=chunks[1])
+    result = mp.linear(X, weight, bias).compute()
+    assert max(counts.values()) == 1
+    assert len(counts) == X.numblocks[0] * X.numblocks[1]
+    expected = LAYER_X @ LAYER_WEIGHT + LAYER_BIAS
+    error, agrees = compare_outputs([result], [expected], tolerance_for("float64"))
+    assert agrees, error
+
+
+@pytest.mark.parametrize("activation", ["relu", "gelu", "gelu_tanh", "sigmoid", "tanh"])
+def test_linear_with_an_activation_reads_each_chunk_of_x_once(activation: str) -> None:
+    X, counts = _counted(LAYER_X, X_CHUNKS["both"])
+    weight = da.from_array(LAYER_WEIGHT, chunks=WEIGHT_CHUNKS["both"])
+    bias = da.from_array(LAYER_BIAS, chunks=2)
+    result = mp.linear(X, weight, bias, activation=activation).compute()
+    assert max(counts.values()) == 1
+    expected = mp.linear(LAYER_X, LAYER_WEIGHT, LAYER_BIAS, activation=activation)
+    error, agrees = compare_outputs([result], [expected], tolerance_for("float64"))
+    assert agrees, error
+
+
+def _counting_activation(counts: dict[tuple, int]) -> Callable[[Any], Any]:
+    """An identity activation counting, in ``counts``, each computation of a hidden chunk."""
+
+    def count(block: np.ndarray, block_info: Any = None) -> np.ndarray:
+        where = tuple(block_info[0]["chunk-location"])
+        counts[where] = counts.get(where, 0) + 1
+        return block
+
+    return lambda hidden: hidden.map_blocks(count, dtype=hidden.dtype)
+
+
+@pytest.mark.parametrize("x_chunks", list(X_CHUNKS))
+def test_mlp_reads_each_chunk_of_x_and_of_each_layer_once(x_chunks: str) -> None:
+    # each layer's input was computed once per chunk of its weight's outputs
+    second = RNG.normal(size=(4, 3))
+    X, counts = _counted(LAYER_X, X_CHUNKS[x_chunks])
+    hidden_counts: dict[tuple, int] = {}
+    weights = [
+        da.from_array(LAYER_WEIGHT, chunks=WEIGHT_CHUNKS["outputs"]),
+        da.from_array(second, chunks=((1,) * 4, (1,) * 3)),
+    ]
+    biases = [da.from_array(LAYER_BIAS, chunks=1), None]
+    hidden = _counting_activation(hidden_counts)
+    result = mp.mlp(X, weights, biases, activation=hidden).compute()
+    assert max(counts.values()) == 1
+    assert hidden_counts and max(hidden_counts.values()) == 1
+    expected = (LAYER_X @ LAYER_WEIGHT + LAYER_BIAS) @ second
+    error, agrees = compare_outputs([result], [expected], tolerance_for("float64"))
+    assert agrees, error
+
+
+@pytest.mark.parametrize("x_chunks", list(X_CHUNKS))
+def test_linear_with_a_weight_past_a_chunk_keeps_its_outputs_and_reads_x_once(
+    x_chunks: str,
+) -> None:
+    # a weight whose block for one chunk of x, all outputs in it, passes Dask's chunk size
+    # (here 1 byte) and x's largest chunk keeps its output chunks: x's chunks are then
+    # computed as tasks of their own, shared by the products, where Dask had fused them
+    # into each (4 reads)
+    import dask
+
+    wide, wide_bias = RNG.normal(size=(6, 12)), RNG.normal(size=12)
+    X, counts = _counted(LAYER_X, X_CHUNKS[x_chunks])
+    weight = da.from_array(wide, chunks=(6, 3))
+    bias = da.from_array(wide_bias, chunks=3)
+    with dask.config.set({"array.chunk-size": "1B"}):
+        layer = mp.linear(X, weight, bias, activation="tanh")
+    assert layer.chunks[1] == (3, 3, 3, 3)
+    result = layer.compute()
+    assert max(counts.values()) == 1
+    expected = np.tanh(LAYER_X @ wide + wide_bias)
+    error, agrees = compare_outputs([result], [expected], tolerance_for("float64"))
+    assert agrees, error

@@ -98,6 +98,29 @@ def row_major(x: Any) -> Any:
     return x if framework is None else framework.row_major(x)
 
 
+def layer_operands(x: Any, weight: Any, bias: Any) -> tuple[Any, Any, Any]:
+    """``(x, weight, bias)`` laid out by x's framework for the product ``x @ weight +
+    bias``, the same values: unchanged, but on Dask, where the weight (and bias) are
+    rechunked, or x's chunks made tasks of their own, so that the product computes each
+    chunk of x once, whatever the weight's chunks (Dask fuses x's chunk into each block of
+    its product: a read from a store, repeated); see
+    ``mlpillars.backends.frameworks._dask_products``.
+
+    Parameters
+    ----------
+    x : array, shape (..., in)
+    weight : array, shape (in, out)
+    bias : array or None, shape (out,) or ()
+        Of x's backend (or tracers of it).
+
+    Returns
+    -------
+    x, weight, bias
+    """
+    framework = framework_of(x)
+    return (x, weight, bias) if framework is None else framework.layer_operands(x, weight, bias)
+
+
 def reduce_max(x: Any, *, axis: int, keepdims: bool, xp: Any) -> Any:
     """``xp.max(x, axis=axis, keepdims=keepdims)`` of an array with no axis of length 0,
     by the framework's reduction that takes every valid array (Dask's own max fails on an

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from ..backends import kernel, reduce_max
+from ..backends import kernel, layer_operands, reduce_max
 from ._checks import (
     as_floating,
     as_floating_array,
@@ -58,7 +58,9 @@ def linear(
     -----
     Where the framework has its own dense layer (its ``fused_kernels``), it computes the
     checked arguments (:class:`._fused.FusedLinear`); ``linear.generic(x, weight, xp=xp)``
-    is the formula alone.
+    is the formula alone. The formula's operands are laid out by their framework
+    (:func:`mlpillars.backends.layer_operands`): on Dask, so that each chunk of x is
+    computed (read from a store) once, whatever the weight's chunks.
     """
     apply_activation = activation_function("linear", activation, xp=xp)
     x, weight, bias = as_floating(
@@ -237,6 +239,9 @@ def _layer(
 
 
 def _affine(x: Any, weight: Any, bias: Any, *, xp: Any) -> Any:
+    """``x @ weight + bias``, its operands laid out by their framework so that each chunk
+    of x is computed once (Dask; :func:`mlpillars.backends.layer_operands`)."""
+    x, weight, bias = layer_operands(x, weight, bias)
     product = x @ weight
     return product if bias is None else product + bias
 

@@ -242,6 +242,11 @@ class Framework:
         empty chunk)."""
         return xp.max(array, axis=axis, keepdims=keepdims)
 
+    def layer_operands(self, x: Any, weight: Any, bias: Any) -> tuple[Any, Any, Any]:
+        """``(x, weight, bias)`` laid out for ``x @ weight + bias`` (see
+        :func:`mlpillars.backends.layer_operands`): as they are, but on Dask."""
+        return x, weight, bias
+
     def vecdot(self, a: Any, b: Any, *, xp: ModuleType) -> Any:
         """``xp.vecdot(a, b)`` of real arrays, over the last axis (broadcast), by the
         framework's fastest equivalent (see :func:`mlpillars.backends.vecdot`)."""

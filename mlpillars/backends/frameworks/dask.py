@@ -2,7 +2,8 @@
 the linear algebra Dask lacks or restricts is answered here.
 
 Its own attention and gradient descent (one task per block, the in-memory kernel in each)
-are in :mod:`._dask_fused` and :mod:`._dask_descent`; ``.npy`` files and
+are in :mod:`._dask_fused` and :mod:`._dask_descent`; the dense layer's operands, laid out
+so that each chunk of x is computed once, in :mod:`._dask_products`; ``.npy`` files and
 ``dask.distributed`` schedulers in :mod:`._dask_io`.
 """
 
@@ -19,7 +20,7 @@ import array_api_compat as aac
 import numpy as np
 
 from .._capabilities import Capabilities
-from . import _dask_descent, _dask_fused, _dask_io, _numpy_special
+from . import _dask_descent, _dask_fused, _dask_io, _dask_products, _numpy_special
 from ._dask_io import from_npy, from_zarr, write_normal_zarr
 from .base import Framework, StepLoop
 
@@ -142,6 +143,13 @@ class DaskFramework(Framework):
         return self.load().reduction(
             array, each_chunk, np.max, axis=axis, keepdims=keepdims, dtype=array.dtype
         )
+
+    def layer_operands(self, x: Any, weight: Any, bias: Any) -> tuple[Any, Any, Any]:
+        """The weight chunked along its inputs as x, and along its outputs in one chunk
+        (the bias with it) where that block stays within a chunk's size, else x's chunks
+        made tasks of their own: each chunk of x is computed once (see
+        :mod:`._dask_products`)."""
+        return _dask_products.layer_operands(x, weight, bias)
 
     def settings(self) -> dict[str, Any]:
         """The version and the scheduler that computes: a distributed cluster's address,
