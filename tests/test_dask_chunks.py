@@ -246,3 +246,49 @@ def test_linear_with_a_weight_past_a_chunk_keeps_its_outputs_and_reads_x_once(
     expected = np.tanh(LAYER_X @ wide + wide_bias)
     error, agrees = compare_outputs([result], [expected], tolerance_for("float64"))
     assert agrees, error
+
+
+STREAMING_CALLS: dict[str, Callable[[Any], Any]] = {
+    "softmax": mp.softmax,
+    "softmax over rows": lambda x: mp.softmax(x, axis=0),
+    "log_softmax": mp.log_softmax,
+    "logsumexp": mp.logsumexp,
+    "sigmoid": mp.sigmoid,
+    "normalize": mp.normalize,
+    "normalize over rows": lambda x: mp.normalize(x, axis=0),
+}
+
+
+@pytest.mark.parametrize("x_chunks", list(X_CHUNKS))
+@pytest.mark.parametrize("name", list(STREAMING_CALLS))
+def test_streaming_kernels_read_each_chunk_once(name: str, x_chunks: str) -> None:
+    X, counts = _counted(LAYER_X, X_CHUNKS[x_chunks])
+    result = STREAMING_CALLS[name](X).compute()
+    assert max(counts.values()) == 1
+    expected = STREAMING_CALLS[name](LAYER_X)
+    error, agrees = compare_outputs([result], [expected], tolerance_for("float64"))
+    assert agrees, error
+
+
+@pytest.mark.parametrize("y_chunks", [(5, 6), (1, 6), (2, 3), (5, 1), (1, 1)])
+@pytest.mark.parametrize("x_chunks", list(X_CHUNKS))
+def test_cosine_similarity_reads_each_chunk_of_both_once(x_chunks: str, y_chunks: Any) -> None:
+    others = RNG.normal(size=(5, 6))
+    X, counts = _counted(LAYER_X, X_CHUNKS[x_chunks])
+    Y, y_counts = _counted(others, y_chunks)
+    result = mp.cosine_similarity(X, Y).compute()
+    assert max(counts.values()) == 1 and max(y_counts.values()) == 1
+    expected = mp.cosine_similarity(LAYER_X, others)
+    error, agrees = compare_outputs([result], [expected], tolerance_for("float64"))
+    assert agrees, error
+
+
+@pytest.mark.parametrize("x_chunks", list(X_CHUNKS))
+def test_pca_transform_reads_each_chunk_once(x_chunks: str) -> None:
+    fitted = mp.PCA(3).fit(da.from_array(LAYER_X, chunks=X_CHUNKS[x_chunks]))
+    X, counts = _counted(LAYER_X, X_CHUNKS[x_chunks])
+    result = fitted.transform(X).compute()
+    assert max(counts.values()) == 1
+    expected = mp.PCA(3).fit(LAYER_X).transform(LAYER_X)
+    error, agrees = compare_outputs([result], [expected], tolerance_for("float64"))
+    assert agrees, error
