@@ -288,3 +288,37 @@ def test_r_squared_gradient_of_tiny_values_is_finite(torch, backend, dtype):
 
     gradients = _gradients(backend, mp.r_squared, [y_true, y_pred], dtype)
     _assert_gradients(gradients, _reference(torch, reference, [y_true, y_pred], dtype), dtype)
+
+
+SKEWED = {"float32": (2.0**-96, 2.0**100), "float64": (2.0**-993, 2.0**997)}
+"""Query and key scales (float32: 1.3e-29 and 1.3e30) whose scores are about 1, the keys
+divided by a factor to keep them in range (see ``_attention_range``), as every call is
+where the values cannot be read (jax.grad)."""
+
+
+def _skewed(attention: Callable[..., Any], dtype: str) -> Callable[..., Any]:
+    """``attention`` of q and k multiplied by SKEWED's exact powers of two: gradients of
+    about 1 with respect to the arguments, which the tolerance table's relative part
+    then judges (the keys' own, about 1e-30, are below its absolute floor)."""
+    query_scale, key_scale = SKEWED[dtype]
+    return lambda q, k, v: attention(q * query_scale, k * key_scale, v)
+
+
+def _attention_generic(q: Any, k: Any, v: Any) -> Any:
+    return mp.scaled_dot_product_attention.generic(q, k, v, xp=_namespace_of(q))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_attention_gradient_with_keys_divided_into_range(torch, backend, dtype):
+    """Keys of 1e30 against queries of 1e-29 (float32): JAX's key gradient was 26% off
+    (1.9e-30 against 7.2e-30) through the factor the keys are divided by, whose gradient
+    cancels exactly."""
+    rng = np.random.default_rng(5)
+    q = rng.uniform(-1.0, 1.0, size=(1, 2, 3, 4))
+    k = rng.uniform(-1.0, 1.0, size=(1, 2, 5, 4))
+    v = rng.normal(size=(1, 2, 5, 4))
+    call = _skewed(_attention_generic, dtype)
+    reference = _skewed(torch.nn.functional.scaled_dot_product_attention, dtype)
+    gradients = _gradients(backend, call, [q, k, v], dtype)
+    _assert_gradients(gradients, _reference(torch, reference, [q, k, v], dtype), dtype)
