@@ -18,8 +18,8 @@ import numpy as np
 import pytest
 
 import mlpillars as mp
-from mlpillars.backends import FRAMEWORKS
-from mlpillars.testing import assert_close
+from mlpillars.backends import FRAMEWORKS, without_gradient
+from mlpillars.testing import BackendCase, assert_close
 from mlpillars.tolerances import tolerance_for
 
 BACKENDS = ["torch", "jax"]
@@ -179,3 +179,146 @@ def test_sigmoid_gradient_at_zero_is_a_quarter(torch, backend, dtype, call):
     x = np.array([[0.0, -0.0, 1e-30, 3.0, -80.0]])
     gradients = _gradients(backend, call, [x], dtype)
     _assert_gradients(gradients, _reference(torch, torch.sigmoid, [x], dtype), dtype)
+
+
+# -- the primitive: without_gradient -------------------------------------------------------
+
+
+def test_without_gradient_keeps_values_on_every_backend(xp: BackendCase):
+    x = xp.asarray([[1e-30, -2.0, 3.5], [0.0, np.inf, -7.0]])
+    held = without_gradient(x)
+    assert type(held) is type(x) and held.dtype == x.dtype and held.shape == x.shape
+    assert mp.backends.device_of(held) == mp.backends.device_of(x)
+    assert_close(held, xp.to_numpy(x), like=x)
+
+
+def _kept_square(x: Any) -> Any:
+    """``x * stop(x)``: its derivative is ``stop(x)`` = x, where ``x * x``'s is 2 x."""
+    return x * without_gradient(x)
+
+
+def test_without_gradient_stops_jax_gradients_traced_and_mapped():
+    jax = pytest.importorskip("jax")
+    x = jax.numpy.asarray([[1.0, -2.0, 3.0], [0.5, 4.0, -1.0]])
+
+    def loss(row: Any) -> Any:
+        return jax.numpy.sum(_kept_square(row))
+
+    expected = np.asarray(x)
+    assert_close(jax.grad(lambda x: jax.numpy.sum(_kept_square(x)))(x), expected)
+    assert_close(jax.jit(jax.vmap(jax.grad(loss)))(x), expected)
+    assert_close(jax.vmap(_kept_square)(x), expected * expected)
+
+
+def test_without_gradient_stops_torch_gradients_compiled_and_mapped(torch):
+    x = torch.tensor([[1.0, -2.0, 3.0], [0.5, 4.0, -1.0]], requires_grad=True)
+    held = without_gradient(x)
+    assert not held.requires_grad and torch.equal(held, x.detach())
+    compiled = torch.compile(_kept_square, fullgraph=True)
+    torch.sum(compiled(x)).backward()
+    assert_close(x.grad, x.detach().numpy())
+    mapped = torch.func.vmap(torch.func.grad(lambda row: torch.sum(_kept_square(row))))
+    assert_close(mapped(x.detach()), x.detach().numpy())
+
+
+# -- vectors of tiny magnitude: the scale they are divided by passes no gradient ------------
+
+TINY = {"float32": 1e-30, "float64": 1e-160}
+"""Magnitudes whose scale's square underflows in each dtype (``s**-2`` is inf) while the
+true gradients, about 1 / TINY, are finite."""
+
+UNTINY = {"float32": 2.0**100, "float64": 2.0**530}
+"""An exact power of two that brings TINY near 1: the references differentiate
+``f(x * UNTINY)``, whose gradient is ``UNTINY f'(x UNTINY) = f'(x)`` for a scale-free f."""
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_normalize_gradient_of_tiny_vectors_is_finite(torch, backend, dtype):
+    """float32 rows of 1e-30 had NaN gradients on JAX (truly about 1e29): the gradient
+    through the division by the largest magnitude, ``-x * s**-2``, was inf."""
+    x = np.array([[1e-30, -2e-30, 3e-30], [3.0, -1.0, 2.0]]) * (TINY[dtype] / 1e-30)
+    x[1] = [3.0, -1.0, 2.0]
+    gradients = _gradients(backend, mp.normalize, [x], dtype)
+
+    def reference(x: Any) -> Any:
+        return torch.nn.functional.normalize(x * UNTINY[dtype], eps=0.0)
+
+    _assert_gradients(gradients, _reference(torch, reference, [x], dtype), dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_cosine_similarity_gradient_of_tiny_rows_is_finite(torch, backend, dtype):
+    """A 1-feature row of 1e-30 (float32) had a NaN gradient on JAX (truly 0: its unit
+    vector is its sign), and so had rows of several features."""
+    tiny = TINY[dtype]
+    a = np.array([[1e-30], [2.0]]) * np.array([[tiny / 1e-30], [1.0]])
+    b = np.array([[2.0], [-3.0]])
+    wide_a = np.array([[1.0, -2.0, 0.5], [2.0, 1.0, 1.0]]) * np.array([[tiny], [1.0]])
+    wide_b = np.array([[2.0, -1.0, 3.0], [0.5, 0.5, -1.0]])
+
+    def signs(a: Any, b: Any) -> Any:  # one feature: the product of the signs, gradient 0
+        return torch.sign(a) @ torch.sign(b).mT
+
+    def reference(a: Any, b: Any) -> Any:
+        untiny = torch.tensor([[UNTINY[dtype]], [1.0]], dtype=a.dtype)  # the tiny row's
+        unit_a = torch.nn.functional.normalize(a * untiny, eps=0.0)
+        return unit_a @ torch.nn.functional.normalize(b, eps=0.0).mT
+
+    for arrays, function in (([a, b], signs), ([wide_a, wide_b], reference)):
+        gradients = _gradients(backend, mp.cosine_similarity, arrays, dtype)
+        _assert_gradients(gradients, _reference(torch, function, arrays, dtype), dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_r_squared_gradient_of_tiny_values_is_finite(torch, backend, dtype):
+    """float32 targets and predictions of 1e-30 had NaN gradients on JAX (truly about
+    1e29): R^2 divides the deviations by their largest magnitude."""
+    scale = TINY[dtype] / 1e-30
+    y_true = np.array([[1e-30, 2e-30, 4e-30, -1e-30]]) * scale
+    y_pred = np.array([[1.5e-30, 2e-30, 3e-30, 0.0]]) * scale
+
+    def reference(y_true: Any, y_pred: Any) -> Any:
+        y_true, y_pred = y_true * UNTINY[dtype], y_pred * UNTINY[dtype]
+        residual = torch.sum((y_pred - y_true) ** 2, dim=-1)
+        total = torch.sum((y_true - torch.mean(y_true, dim=-1, keepdim=True)) ** 2, dim=-1)
+        return 1 - residual / total
+
+    gradients = _gradients(backend, mp.r_squared, [y_true, y_pred], dtype)
+    _assert_gradients(gradients, _reference(torch, reference, [y_true, y_pred], dtype), dtype)
+
+
+SKEWED = {"float32": (2.0**-96, 2.0**100), "float64": (2.0**-993, 2.0**997)}
+"""Query and key scales (float32: 1.3e-29 and 1.3e30) whose scores are about 1, the keys
+divided by a factor to keep them in range (see ``_attention_range``), as every call is
+where the values cannot be read (jax.grad)."""
+
+
+def _skewed(attention: Callable[..., Any], dtype: str) -> Callable[..., Any]:
+    """``attention`` of q and k multiplied by SKEWED's exact powers of two: gradients of
+    about 1 with respect to the arguments, which the tolerance table's relative part
+    then judges (the keys' own, about 1e-30, are below its absolute floor)."""
+    query_scale, key_scale = SKEWED[dtype]
+    return lambda q, k, v: attention(q * query_scale, k * key_scale, v)
+
+
+def _attention_generic(q: Any, k: Any, v: Any) -> Any:
+    return mp.scaled_dot_product_attention.generic(q, k, v, xp=_namespace_of(q))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_attention_gradient_with_keys_divided_into_range(torch, backend, dtype):
+    """Keys of 1e30 against queries of 1e-29 (float32): JAX's key gradient was 26% off
+    (1.9e-30 against 7.2e-30) through the factor the keys are divided by, whose gradient
+    cancels exactly."""
+    rng = np.random.default_rng(5)
+    q = rng.uniform(-1.0, 1.0, size=(1, 2, 3, 4))
+    k = rng.uniform(-1.0, 1.0, size=(1, 2, 5, 4))
+    v = rng.normal(size=(1, 2, 5, 4))
+    call = _skewed(_attention_generic, dtype)
+    reference = _skewed(torch.nn.functional.scaled_dot_product_attention, dtype)
+    gradients = _gradients(backend, call, [q, k, v], dtype)
+    _assert_gradients(gradients, _reference(torch, reference, [q, k, v], dtype), dtype)

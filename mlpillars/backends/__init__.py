@@ -8,6 +8,7 @@ from ._capabilities import Capabilities
 from ._dispatch import KERNELS, kernel
 from ._dtypes import COMPUTED_FLOATING, is_dtype
 from ._errors import BackendNotInstalledError, NoGPUError, UnknownBackendError
+from ._gradients import without_gradient
 from ._linalg import EighResult, QRResult, SVDResult, eigh, qr, solve_triangular, svd
 from ._loops import branch, loops_compiled, run_loop
 from ._movement import (
@@ -103,4 +104,5 @@ __all__ = [
     "values_known",
     "values_readable",
     "vecdot",
+    "without_gradient",
 ]

@@ -18,6 +18,8 @@ clipped to the largest value (a difference multiplied beyond the range gives
 :math:`a_i` is raised where needed so that :math:`|M_{ij}| / c_i` stays below an eighth
 too: the masked scores then stay below a quarter, and their differences cannot overflow.
 Two keys whose scores both overflow but differ are still told apart, by their ``z``.
+The factors pass no gradient (``mlpillars.backends.without_gradient``): the score
+differences do not depend on them, so their gradients cancel exactly.
 
 Scores within range can still overflow once a float mask is added: a score of 8e37 plus
 a mask entry of 3e38 is inf in float32, and ``inf - inf`` made the row NaN (float64: 1.0).
@@ -40,7 +42,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from ..backends import is_dtype, largest_magnitude, values_known
+from ..backends import is_dtype, largest_magnitude, values_known, without_gradient
 
 
 def may_overflow(q: Any, k: Any, scale: float, mask: Any = None, *, xp: Any) -> bool | None:
@@ -98,6 +100,10 @@ def scores_within_range(
         finite = xp.where(xp.isfinite(mask), xp.abs(mask), xp.zeros_like(mask))
         mask_units = xp.max(finite, axis=-1, keepdims=True) / eighth
         query_factor = xp.maximum(query_factor, mask_units / key_factor)
+    # c_i (z_ij - max_j z_ij) does not depend on a_i or b: their gradients cancel
+    # exactly, and so pass none (computed, on JAX, they did not cancel: keys of 1e30
+    # against queries of 1e-29 had key gradients 20% off, in float64 too)
+    query_factor, key_factor = without_gradient(query_factor), without_gradient(key_factor)
     multiplier = xp.minimum(query_factor * key_factor, float(xp.finfo(q.dtype).max))
     return q * (scale / query_factor), k / key_factor, multiplier
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from ..backends import kernel, layer_operands, reduce_max
+from ..backends import kernel, layer_operands, reduce_max, without_gradient
 from ._checks import (
     as_floating,
     as_floating_array,
@@ -253,10 +253,16 @@ def _unit_vectors(x: Any, axis: int, *, xp: Any) -> Any:
 
     A zero vector's norm is taken of 1, and its unit vector chosen apart (a "double
     where"): ``sqrt``'s derivative at 0 is infinite, and the 0 a ``where`` gives it made a
-    NaN gradient, which a loss over a batch passes on to every weight that made x."""
+    NaN gradient, which a loss over a batch passes on to every weight that made x.
+
+    The largest magnitude passes no gradient (:func:`~mlpillars.backends.without_gradient`):
+    the unit vector does not depend on the scale it is divided by, so that scale's
+    gradient cancels exactly, and computing it overflowed: JAX's derivative of ``x / s``
+    is ``-x * s**-2``, inf at ``s = 3e-30`` in float32, which made float32 vectors of
+    1e-30 NaN gradients (truly about 1e30)."""
     if is_empty(x):  # empty in, empty out (Dask cannot reduce an empty chunk)
         return xp.zeros_like(x)
-    largest = reduce_max(xp.abs(x), axis=axis, keepdims=True, xp=xp)
+    largest = without_gradient(reduce_max(xp.abs(x), axis=axis, keepdims=True, xp=xp))
     shrink = shrink_factors(largest, xp=xp)
     if shrink is not None:
         x, largest = x * shrink, largest * shrink

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from typing import Any, NamedTuple
 
-from ..backends import kernel, materialize, reduce_max
+from ..backends import kernel, materialize, reduce_max, without_gradient
 from ._checks import (
     as_floating,
     check_flag,
@@ -241,9 +241,14 @@ def _scaled(deviations: Any, *, xp: Any) -> tuple[Any, Any]:
     y_true less its first sample and the errors ``y_pred - y_true`` are scaled each by
     its own s: their squares neither overflow (float16 errors of 300) nor vanish among
     the subnormals (a float16 error of one ulp of 1), and a constant y_true is exactly 0.
+
+    s passes no gradient (:func:`~mlpillars.backends.without_gradient`): the score divides
+    by each s and multiplies by it again, so its gradient cancels exactly, and computing
+    it overflowed: JAX's derivative of ``d / s``, ``-d * s**-2``, is inf at ``s = 4e-30``
+    in float32 (float32 data of 1e-30: NaN gradients, truly about 1e29).
     """
     if is_empty(deviations):  # zero problems (n >= 1 is checked): nothing to reduce
         return deviations, xp.ones_like(deviations[..., :1])
-    largest = reduce_max(xp.abs(deviations), axis=-1, keepdims=True, xp=xp)
+    largest = without_gradient(reduce_max(xp.abs(deviations), axis=-1, keepdims=True, xp=xp))
     largest = xp.where(xp.isfinite(largest) & (largest > 0), largest, xp.ones_like(largest))
     return deviations / largest, largest

@@ -5,7 +5,8 @@ framework. Its class says how to import it lazily, its array-API namespace, its 
 how to move arrays onto it, how to wait for its asynchronous work, what it can do, its
 settings for the benchmark record, its device-memory peak, how to compile a function, how
 it runs a step loop (:class:`StepLoop`, in :mod:`._step_loop`), its own (fused)
-implementations of kernels, and the linear algebra it lacks. The base class holds the
+implementations of kernels, the linear algebra it lacks, and a value gradients do not
+flow through (:meth:`Framework.without_gradient`). The base class holds the
 defaults that suit an eager CPU framework with the whole array API.
 """
 
@@ -265,6 +266,12 @@ class Framework:
     def row_major(self, array: Any) -> Any:
         """``array`` laid out row-major (C order), copied if it is not, where the framework's
         products gain from it; unchanged elsewhere (see :func:`mlpillars.backends.row_major`)."""
+        return array
+
+    def without_gradient(self, array: Any) -> Any:
+        """``array``, through which the framework's automatic differentiation passes no
+        gradient (see :func:`mlpillars.backends.without_gradient`): itself by default,
+        for a framework without one."""
         return array
 
     def block_buffers(self) -> Any:

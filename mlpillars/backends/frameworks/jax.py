@@ -164,6 +164,9 @@ class JaxFramework(Framework):
 
         return erf(array)
 
+    def without_gradient(self, array: Any) -> Any:
+        return self.load().lax.stop_gradient(array)
+
     def compile(self, function: Callable[..., Any]) -> Callable[..., Any]:
         return self.load().jit(function)
 

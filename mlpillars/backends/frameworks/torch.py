@@ -218,6 +218,9 @@ class TorchFramework(Framework):
         lowest, highest = float(least), float(greatest)
         return max(-lowest, highest) if lowest == lowest and highest == highest else math.nan
 
+    def without_gradient(self, array: Any) -> Any:
+        return array.detach()
+
     def solve_triangular(self, upper: Any, rhs: Any) -> Any:
         # torch's own triangular solve: it reads only the triangle, and does not check the
         # diagonal (the general solve raises on a singular matrix, a sync on CUDA and a
