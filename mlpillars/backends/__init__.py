@@ -8,7 +8,7 @@ from ._capabilities import Capabilities
 from ._dispatch import KERNELS, kernel
 from ._dtypes import COMPUTED_FLOATING, is_dtype
 from ._errors import BackendNotInstalledError, NoGPUError, UnknownBackendError
-from ._gradients import without_gradient
+from ._gradients import relu, without_gradient
 from ._linalg import EighResult, QRResult, SVDResult, eigh, qr, solve_triangular, svd
 from ._loops import branch, loops_compiled, run_loop
 from ._movement import (
@@ -91,6 +91,7 @@ __all__ = [
     "rank_tolerance",
     "ready",
     "reduce_max",
+    "relu",
     "row_major",
     "run_loop",
     "selected_target",

@@ -8,17 +8,16 @@ from functools import partial
 from typing import Any
 
 from ..backends import erf
+from ..backends import relu as framework_relu
 from .probability import stable_sigmoid
 
 _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 
 
 def relu(x: Any, *, xp: Any) -> Any:
-    r""":math:`\max(x, 0)`, with derivative 0 at 0 (torch's ``relu``, ``jax.nn.relu``).
-
-    Not ``maximum(x, 0)``: torch and JAX split its gradient at a tie, 0.5 at x = 0 (a
-    zero input with zero biases). A NaN stays NaN, as in ``maximum``."""
-    return xp.where(x <= 0, xp.zeros_like(x), x)
+    r""":math:`\max(x, 0)`, with derivative 0 at 0 (torch's ``relu``, ``jax.nn.relu``):
+    each framework's (:func:`mlpillars.backends.relu`). A NaN stays NaN."""
+    return framework_relu(x, xp=xp)
 
 
 def gelu(x: Any, *, xp: Any) -> Any:

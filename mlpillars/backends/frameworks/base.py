@@ -274,6 +274,12 @@ class Framework:
         for a framework without one."""
         return array
 
+    def relu(self, array: Any, *, xp: ModuleType) -> Any:
+        """``max(x, 0)`` elementwise, with derivative 0 at 0 where the framework
+        differentiates (see :func:`mlpillars.backends.relu`): ``maximum`` by default, for
+        a framework without automatic differentiation."""
+        return xp.maximum(array, xp.zeros_like(array))
+
     def block_buffers(self) -> Any:
         """A new holder of the framework's reused buffers for one fit's blocks of gradient
         descent (see :func:`mlpillars.backends.block_buffers`), or None."""

@@ -167,6 +167,9 @@ class JaxFramework(Framework):
     def without_gradient(self, array: Any) -> Any:
         return self.load().lax.stop_gradient(array)
 
+    def relu(self, array: Any, *, xp: ModuleType) -> Any:
+        return self.load().nn.relu(array)
+
     def compile(self, function: Callable[..., Any]) -> Callable[..., Any]:
         return self.load().jit(function)
 

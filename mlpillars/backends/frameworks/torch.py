@@ -221,6 +221,9 @@ class TorchFramework(Framework):
     def without_gradient(self, array: Any) -> Any:
         return array.detach()
 
+    def relu(self, array: Any, *, xp: ModuleType) -> Any:
+        return array.relu()
+
     def solve_triangular(self, upper: Any, rhs: Any) -> Any:
         # torch's own triangular solve: it reads only the triangle, and does not check the
         # diagonal (the general solve raises on a singular matrix, a sync on CUDA and a
