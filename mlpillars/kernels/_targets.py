@@ -12,7 +12,7 @@ from typing import Any
 
 import array_api_extra as xpx
 
-from ..backends import device_of, extremes, reduce_max, values_known
+from ..backends import device_of, extremes, reduce_max, values_at_hand, values_known
 from ._checks import as_floating_array, check_axis, is_empty, shape_text
 
 
@@ -138,11 +138,14 @@ def reduced_losses(losses: Any, reduction: str, *, xp: Any) -> Any:
     The sum of three float32 losses of 3e38 is inf, and so was their mean; where the
     plain mean is not finite, the mean of the losses each divided by their count first
     is taken instead (3e38). Only there: dividing first costs tiny losses their digits.
+    Where the mean can be read now and is finite, it is the answer (no second sum).
     """
     if reduction == "none":
         return losses
     if reduction == "sum":
         return xp.sum(losses)
     plain = xp.mean(losses)
+    if values_at_hand(plain) and bool(xp.isfinite(plain)):
+        return plain
     divided_first = xp.sum(losses / math.prod(losses.shape))
     return xp.where(xp.isfinite(plain), plain, divided_first)

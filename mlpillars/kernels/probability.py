@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..backends import is_dtype, kernel
+from ..backends import is_dtype, kernel, values_at_hand
 from ._axes import merged_axes, several_axes
 from ._checks import as_floating_array, check_axis, check_choice, narrowed, widened
 from ._fused import FusedCrossEntropy, FusedLogSumExp, FusedSigmoid, FusedSoftmax, is_offered
@@ -285,6 +285,22 @@ def cross_entropy(
     if labels_given:
         log_probs = log_softmax(wide_logits, class_axis)  # the framework's own, if it has one
         losses = -picked_log_probs(log_probs, target, class_axis, labels_checked, xp=xp)
-    else:  # log-probabilities past the range can make a finite loss: none are formed
-        losses = soft_target_losses(wide_logits, target, class_axis, xp=xp)
+    else:
+        losses = _probability_target_losses(wide_logits, target, class_axis, xp=xp)
     return narrowed(reduced_losses(losses, reduction, xp=xp), logits, xp=xp)
+
+
+def _probability_target_losses(logits: Any, probabilities: Any, class_axis: int, *, xp: Any) -> Any:
+    """``-sum_c t_c log p_c`` (the logits' shape without the class axis): from the
+    framework's ``log_softmax`` where the values are at hand and every loss comes out
+    finite (one check of the losses), else without log-probabilities
+    (:func:`._targets.soft_target_losses`), whose gaps past the range give a finite loss
+    where log-probabilities give inf or NaN. The second costs more (16 x 16 float64 on
+    NumPy: 38 us against 20), so traced and lazy calls, whose values cannot be read, pay it
+    always."""
+    if values_at_hand(logits, probabilities):
+        log_probs = log_softmax(logits, class_axis)  # the framework's own, if it has one
+        losses = -xp.sum(probabilities * log_probs, axis=class_axis)
+        if bool(xp.all(xp.isfinite(losses))):
+            return losses
+    return soft_target_losses(logits, probabilities, class_axis, xp=xp)
