@@ -182,8 +182,9 @@ def projection_cancels(components: Any, variances: Any, mean: Any, *, xp: Any) -
     spread, ``sqrt(lambda)``: its terms, of about ``|mu| |V|^T`` each, err by eps times that
     (float32 data of 1e4 +- 1: 3e-4 of the projections; of 1e6 +- 1: 7%). Decided once a
     fit, where its values can be read now; traced, lazy or on a GPU, where they cannot,
-    True: centring costs one elementwise pass, cancelling the answer (it was False there:
-    float32 data of 1e4 +- 1 projected 1e-3 off on Dask and under jax.jit)."""
+    True: centring costs two elementwise passes (the mean, then its rounding), cancelling
+    the answer (it was False there: float32 data of 1e4 +- 1 projected 1e-3 off on Dask and
+    under jax.jit)."""
     if components.shape[0] == 0:
         return False
     if not values_at_hand(components, variances, mean):
@@ -213,7 +214,8 @@ def reconstruct(
 def _mean_and_range(X: Any, solver: str, *, xp: Any) -> tuple[Any, Any]:
     """The column means (d,), kept (Dask: computed now), and, for the covariance solver
     where X's values are not at hand (traced, lazy, on a GPU), the centred data's largest
-    magnitude, from the columns' extremes in the same pass (None otherwise)."""
+    magnitude, from the columns' extremes, computed with the means (one pass over X on
+    Dask and under jax.jit; three reductions on an eager GPU) (None otherwise)."""
     if solver != "covariance_eigh" or values_at_hand(X):
         return materialize(xp.mean(X, axis=0)), None
     mean, high, low = materialize(xp.mean(X, axis=0), xp.max(X, axis=0), xp.min(X, axis=0))
