@@ -357,6 +357,11 @@ def test_every_kernel_on_meta_tensors_gives_the_shapes_and_dtypes_of_a_cpu_call(
     on_meta = _leaves(KERNELS[kernel_name](*_on_meta(arrays, torch), **options))
     assert len(on_meta) == len(on_cpu)
     for meta, cpu in zip(on_meta, on_cpu, strict=True):
+        if isinstance(cpu, bool) and kernel_name == "pca_fit":
+            # centred_projection: decided from the values where they can be read, True
+            # where they cannot (a tracer, a meta tensor, Dask, a GPU): not a shape
+            assert meta is True
+            continue
         if not isinstance(cpu, torch.Tensor):
             assert meta == cpu  # a Python number (steps run, ...): the same
             continue

@@ -532,7 +532,7 @@ def test_constant_data_has_zero_ratio_not_nan(xp: BackendCase):
 def test_demo_example_is_determined_to_float32_at_every_demo_size(framework):
     # The demo's example drew, at n = 20, singular values 4% apart (scales of 10 to 0.1
     # spaced by 14%): JAX's float32 SVD, LAPACK's sgesdd (SciPy's bit for bit), projected
-    # 2.5e-4 off, 2x the table; the kept features are now twice the next apart.
+    # 2.5e-4 off, 2x the table; the kept features are now 1.5 times the next apart.
     from mlpillars.examples import SMALLEST_SIZE
     from mlpillars.examples import pca as pca_example
 
