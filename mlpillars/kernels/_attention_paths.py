@@ -186,8 +186,13 @@ def _mask_tile(mask: Any, query_range: tuple[int, int], key_range: tuple[int, in
 def _in_units(mask_tile: Any, rows: Any, *, xp: Any) -> Any:
     """A float mask divided by the rows' multiplier, its infinities kept as they are: XLA's
     CPU divides by multiplying with the reciprocal, and flushes that of a multiplier above
-    2**126 (float32) to 0, which made ``-inf / 3.4e38`` NaN under JAX."""
-    return xp.where(xp.isinf(mask_tile), mask_tile, mask_tile / rows)
+    2**126 (float32) to 0, which made ``-inf / 3.4e38`` NaN under JAX. The infinities are
+    kept out of the division too: its derivative by the multiplier there, ``inf``, times
+    the 0 the ``where`` gives it, made the gradients of q and k NaN (q = k = v = ones
+    (1, 1, 3), mask [[-inf]], under ``jax.grad``: 0 is right)."""
+    infinite = xp.isinf(mask_tile)
+    finite = xp.where(infinite, xp.zeros_like(mask_tile), mask_tile)
+    return xp.where(infinite, mask_tile, finite / rows)
 
 
 def _zero_where_infinite(row_max: Any, *, xp: Any) -> Any:
