@@ -33,10 +33,11 @@ range (``normalize`` of a subnormal vector: 1 / |x| > 3e38). Not probed here:
 ``torch.compile`` and ``torch.func`` (tests/test_transforms.py runs one ordinary point
 each), ``gradient_descent``.
 
-Open, found by seed 2 after those fixes (not yet fixed): JAX's attention gives NaN
-gradients for q, k and v where a float mask forbids every key of a row (q = k = v = ones
-(1, 1, 3), mask [[-inf]]: NaN against 0; a boolean mask and torch are right; the formula
-alone too, so the NaN is in the kernel's float-mask handling, not the shifted softmax);
+Found by seed 2 after those fixes: JAX's attention gave NaN gradients for q, k and v
+where a float mask forbids every key of a row (q = k = v = ones (1, 1, 3), mask [[-inf]]:
+NaN against 0), from the formula's division of the mask by the range multiplier in an
+untaken ``where`` branch and from ``jax.nn.dot_product_attention``'s NaN in that row;
+fixed, see tests/test_gradients.py. Open (not yet fixed):
 JAX's ``normalize`` of float32 vectors of 1e-30 gives NaN gradients (the true ones are
 about 1e30: the gradient through the division by the largest magnitude squares it, 1e-60,
 which underflows; it cancels exactly, so that factor wants no gradient); JAX's

@@ -203,3 +203,48 @@ def test_a_minus_infinity_mask_against_scores_at_the_end_of_the_range(xp: Backen
             *arrays[:3], mask=arrays[3], scale=1.0, block_size=block_size, xp=xp.xp
         )
         assert_close(result, expected, like=arrays[0])
+
+
+def _one_feature_cases() -> dict[str, tuple[str, list[np.ndarray], dict, np.ndarray]]:
+    """(dtype, [q, k, v], options, expected output) of one-feature (E = 1) attention whose
+    answer is one value row: the probe's cases (seed 2, 35 and 36), and ordinary scores."""
+    largest = float(np.finfo(np.float64).max)
+    v = np.arange(12.0).reshape(1, 4, 3) - 5.5
+    causal_q = np.full((1, 1, 1), -largest / 2)  # one query: with is_causal, key 0 alone
+    causal_k = np.array([-2.8e38, -1.05e38, 2.67e38, 1.12e38]).reshape(1, 4, 1)
+    lowest_key = np.array([-np.finfo(np.float32).max, 0.22, -0.42, 1.95]).reshape(1, 4, 1)
+    queries = np.array([-35.2, -38.6, -33.6]).reshape(1, 3, 1)  # score +1.2e40 on key 0
+    # scores of about 1e20, whose products float64 rounds
+    ordinary_q = np.array([1.2345678901e10, 0.9876543211e10, 1.1e10 / 3]).reshape(1, 3, 1)
+    ordinary_k = np.array([1.7e10 / 3, -0.5e10, 0.3e10, 1.1e10 / 7]).reshape(1, 4, 1)
+    row_0 = np.broadcast_to(v[:, :1], (1, 3, 3))
+    return {
+        "causal, q -max/2, k 1e38": (
+            "float64",
+            [causal_q, causal_k, v],
+            {"is_causal": True},
+            v[:, :1],
+        ),
+        "float32 key -3.4e38": ("float32", [queries, lowest_key, v], {}, row_0),
+        "float64 scores 1e20": ("float64", [ordinary_q, ordinary_k, v], {}, row_0),
+    }
+
+
+@pytest.mark.parametrize("block_size", [None, 2])
+@pytest.mark.parametrize("case", list(_one_feature_cases()))
+def test_one_feature_scores_under_jit(case, block_size):
+    # XLA's CPU contracted E = 1 scores (products) and the subtraction of the row's maximum
+    # into a fused multiply-add: the maximum's exponent was the product's rounding error,
+    # 1e176 times a multiplier of 1e154 in float64: NaN, or a row of zeros, where eager
+    # JAX and NumPy give value row 0
+    jax = pytest.importorskip("jax")
+    dtype, hosts, options, expected = _one_feature_cases()[case]
+    arrays = [FRAMEWORKS["jax"].from_host(host.astype(dtype), None) for host in hosts]
+
+    def generic(q, k, v):
+        return scaled_dot_product_attention.generic(
+            q, k, v, block_size=block_size, xp=jax.numpy, **options
+        )
+
+    assert_close(jax.jit(generic)(*arrays), expected, like=arrays[0])
+    assert_close(generic(*arrays), expected, like=arrays[0])

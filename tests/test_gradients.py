@@ -322,3 +322,46 @@ def test_attention_gradient_with_keys_divided_into_range(torch, backend, dtype):
     reference = _skewed(torch.nn.functional.scaled_dot_product_attention, dtype)
     gradients = _gradients(backend, call, [q, k, v], dtype)
     _assert_gradients(gradients, _reference(torch, reference, [q, k, v], dtype), dtype)
+
+
+# -- attention: a float mask that forbids every key of a row ---------------------------------
+
+
+def _masked_attention_generic(q: Any, k: Any, v: Any, mask: Any) -> Any:
+    return mp.scaled_dot_product_attention.generic(q, k, v, mask=mask, xp=_namespace_of(q))
+
+
+def _masked_attention_public(q: Any, k: Any, v: Any, mask: Any) -> Any:
+    return mp.scaled_dot_product_attention(q, k, v, mask=mask)
+
+
+@pytest.mark.parametrize(
+    "call", [_masked_attention_public, _masked_attention_generic], ids=["public", "generic"]
+)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_attention_gradient_with_a_fully_masked_float_row_is_finite(torch, backend, dtype, call):
+    """A row of ``-inf`` mask attends to nothing: output 0, gradient 0. JAX gave NaN for
+    every gradient of q, k and v (q = k = v = ones (1, 1, 3), mask [[-inf]]): the
+    formula divided the mask's ``-inf`` by the multiplier in an untaken ``where`` branch,
+    and ``jax.nn.dot_product_attention`` (float32) gives that row NaN."""
+    rng = np.random.default_rng(5)
+    q, k, v = rng.normal(size=(2, 3, 2)), rng.normal(size=(2, 4, 2)), rng.normal(size=(2, 4, 2))
+    mask = rng.normal(size=(3, 4))
+    mask[1, :] = -np.inf  # query 1 attends to no key
+    mask[2, 0] = -np.inf
+    mask = mask.astype(dtype).astype(np.float64)  # the values either dtype holds
+
+    def ours(q: Any, k: Any, v: Any) -> Any:
+        return call(q, k, v, _namespace_of(q).asarray(mask, dtype=q.dtype))
+
+    def reference(q: Any, k: Any, v: Any) -> Any:
+        float_mask = torch.tensor(mask)
+        empty = torch.isinf(float_mask).all(-1, keepdim=True)
+        output = torch.nn.functional.scaled_dot_product_attention(
+            q, k, v, attn_mask=torch.where(empty, 0.0, float_mask)
+        )
+        return torch.where(empty, 0.0, output)
+
+    gradients = _gradients(backend, ours, [q, k, v], dtype)
+    _assert_gradients(gradients, _reference(torch, reference, [q, k, v], dtype), dtype)

@@ -4,8 +4,9 @@ The kernel checks its arguments first, so a framework's implementation raises no
 kernel would not. It then prepares them (a head axis for (L, E) inputs, the mask at q's
 rank with the causal triangle folded in, one floating dtype) and offers them to the
 implementation the dispatch passed in, which answers the output or ``NotImplemented``.
-Rows the mask leaves without a key are zeroed here, after the call, whatever the
-implementation gives there (NaN, or the mean of v when it masks with a large negative).
+Rows the mask leaves without a key are offered every key instead, and zeroed here after
+the call, whatever the implementation gives there (the mean of v, or NaN, whose
+gradient the ``where`` that zeroes it would pass on as NaN).
 """
 
 from __future__ import annotations
@@ -108,8 +109,11 @@ def fused_output(
     """
     if not layout.has_heads:  # (L, E) -> (1, L, E): one layout for every implementation
         q, k, v = (xp.reshape(array, (1, *array.shape)) for array in (q, k, v))
+    has_key = None
     if mask is not None:
         mask = _mask_with_causal(mask_of_rank(mask, q.ndim, xp=xp), is_causal, layout, xp=xp)
+        has_key = rows_with_a_key(mask, xp=xp)
+        mask = _with_keys_in_empty_rows(mask, has_key, xp=xp)
     output = fused(
         q,
         k,
@@ -123,8 +127,8 @@ def fused_output(
     )
     if output is NotImplemented:
         return NotImplemented
-    if mask is not None:
-        output = xp.where(rows_with_a_key(mask, xp=xp), output, xp.zeros_like(output))
+    if has_key is not None:
+        output = xp.where(has_key, output, xp.zeros_like(output))
     return output if layout.has_heads else xp.reshape(output, layout.output_shape)
 
 
@@ -133,6 +137,17 @@ def rows_with_a_key(mask: Any, *, xp: Any) -> Any:
     (..., Lq or 1, 1)."""
     allowed = mask if xp.isdtype(mask.dtype, "bool") else mask != -math.inf
     return xp.any(allowed, axis=-1, keepdims=True)
+
+
+def _with_keys_in_empty_rows(mask: Any, has_key: Any, *, xp: Any) -> Any:
+    """``mask`` letting the rows without a key (``has_key`` False) attend to every key:
+    their output is zeroed after the call, and a finite one there keeps its gradient
+    finite. ``jax.nn.dot_product_attention`` gives NaN for a row of ``-inf`` bias, and the
+    ``where`` that zeroes it passes 0 to a backward pass that made it NaN: q, k and v got
+    NaN gradients (q = k = v = ones (1, 1, 3), mask [[-inf]], float32: 0 is right)."""
+    if xp.isdtype(mask.dtype, "bool"):
+        return mask | ~has_key
+    return xp.where(has_key, mask, xp.zeros_like(mask))
 
 
 def _mask_with_causal(mask: Any, is_causal: bool, layout: AttentionLayout, *, xp: Any) -> Any:

@@ -21,6 +21,10 @@ from ..backends import device_of
 EXP_UNDERFLOW = 1e4
 """``exp(-EXP_UNDERFLOW)`` is 0 in every floating dtype."""
 
+CONTRACTION_NOISE = 1.0
+"""A rescaled exponent beyond this at a row's maximum, or any positive one, is taken as 0
+(see :func:`_exponents`)."""
+
 
 def plain_attention(
     q: Any, k: Any, v: Any, mask: Any, is_causal: bool, multiplier: Any = None, *, xp: Any
@@ -39,7 +43,7 @@ def plain_attention(
         q, k, mask, is_causal, (0, q.shape[-2]), (0, k.shape[-2]), multiplier, xp=xp
     )
     row_max = xp.max(scores, axis=-1, keepdims=True)
-    exp_scores = xp.exp(_rescaled(scores - _zero_where_infinite(row_max, xp=xp), multiplier, xp=xp))
+    exp_scores = xp.exp(_exponents(scores, _zero_where_infinite(row_max, xp=xp), multiplier, xp=xp))
     row_sum = xp.sum(exp_scores, axis=-1, keepdims=True)
     # A row with no allowed key sums to 0: dividing by 1 there leaves weights of zeros.
     weights = exp_scores / xp.where(row_sum == 0, xp.ones_like(row_sum), row_sum)
@@ -158,7 +162,7 @@ def _query_block_output(
         block_max = xp.max(scores, axis=-1, keepdims=True)
         new_max = block_max if row_max is None else xp.maximum(row_max, block_max)
         shift = _zero_where_infinite(new_max, xp=xp)
-        exp_scores = xp.exp(_rescaled(scores - shift, rows, xp=xp))
+        exp_scores = xp.exp(_exponents(scores, shift, rows, xp=xp))
         block_sum = xp.sum(exp_scores, axis=-1, keepdims=True)
         block_values = exp_scores @ v_block
         if row_max is None:
@@ -182,14 +186,40 @@ def _mask_tile(mask: Any, query_range: tuple[int, int], key_range: tuple[int, in
 def _in_units(mask_tile: Any, rows: Any, *, xp: Any) -> Any:
     """A float mask divided by the rows' multiplier, its infinities kept as they are: XLA's
     CPU divides by multiplying with the reciprocal, and flushes that of a multiplier above
-    2**126 (float32) to 0, which made ``-inf / 3.4e38`` NaN under JAX."""
-    return xp.where(xp.isinf(mask_tile), mask_tile, mask_tile / rows)
+    2**126 (float32) to 0, which made ``-inf / 3.4e38`` NaN under JAX. The infinities are
+    kept out of the division too: its derivative by the multiplier there, ``inf``, times
+    the 0 the ``where`` gives it, made the gradients of q and k NaN (q = k = v = ones
+    (1, 1, 3), mask [[-inf]], under ``jax.grad``: 0 is right)."""
+    infinite = xp.isinf(mask_tile)
+    finite = xp.where(infinite, xp.zeros_like(mask_tile), mask_tile)
+    return xp.where(infinite, mask_tile, finite / rows)
 
 
 def _zero_where_infinite(row_max: Any, *, xp: Any) -> Any:
     """The shift for ``exp``: a row whose maximum is ``-inf`` (no key allowed) shifts by 0,
     so that ``-inf - -inf`` never makes a NaN."""
     return xp.where(xp.isinf(row_max), xp.zeros_like(row_max), row_max)
+
+
+def _exponents(scores: Any, shift: Any, multiplier: Any, *, xp: Any) -> Any:
+    """``scores - shift`` rescaled (:func:`_rescaled`), the arguments of ``exp``, <= 0.
+
+    Under ``jax.jit`` XLA's CPU contracts a product and a subtraction into one fused
+    multiply-add: with E = 1 the scores are products, and ``scores - row_max`` became the
+    exact product minus its rounding, a residual of up to half an ulp of the score instead
+    of 0 at the row's maximum. Multiplied by a multiplier of 1e154 (float64 scores of
+    1e192) or 5e19 (a float32 key of -3.4e38), it made ``exp`` inf (NaN output) or 0 (a
+    row of zeros); float64 scores of 1e20 did it without a multiplier. So where the
+    multiplier is computed (traced, or scores that may overflow) an exponent beyond
+    ``CONTRACTION_NOISE`` is 0 where it can only be that residual: at the row's maximum
+    (``scores == shift``, compared on rounded values) or where it is positive. A smaller
+    residual, within the scores' own rounding, is kept, and with it the gradient at tied
+    maxima."""
+    exponents = _rescaled(scores - shift, multiplier, xp=xp)
+    if multiplier is None:  # eager: no compiler fuses the subtraction
+        return exponents
+    noise = (xp.abs(exponents) > CONTRACTION_NOISE) & ((scores == shift) | (exponents > 0))
+    return xp.where(noise, xp.zeros_like(exponents), exponents)
 
 
 def _rescaled(differences: Any, multiplier: Any, *, xp: Any) -> Any:

@@ -33,9 +33,11 @@ are computed, unchanged, and a framework's own attention may run; where one can,
 attention is not offered (torch's gives zeros or NaN there, ``jax.nn.dot_product_attention``
 NaN). Traced or on a GPU the generic paths always compute the factors (two reductions and
 two scalings of q and k, a clip and a multiplication of the score differences, which the
-compilers fuse into the exponential; with a float mask, a reduction of its finite
-magnitudes over the keys, and each tile's mask divided by the rows' multiplier), and a
-framework's own attention, when it runs, gives its own answer.
+compilers fuse into the exponential, and a comparison with the row's maximum that keeps a
+fused multiply-add's rounding residual out of them: see ``_attention_paths._exponents``;
+with a float mask, a reduction of its finite magnitudes over the keys, and each tile's
+mask divided by the rows' multiplier), and a framework's own attention, when it runs,
+gives its own answer.
 """
 
 from __future__ import annotations
