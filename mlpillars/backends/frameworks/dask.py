@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import functools
 from collections.abc import Callable, Iterator, Mapping
 from types import ModuleType
 from typing import Any, ClassVar
@@ -20,7 +19,7 @@ import array_api_compat as aac
 import numpy as np
 
 from .._capabilities import Capabilities
-from . import _dask_descent, _dask_fused, _dask_io, _dask_products, _numpy_special
+from . import _dask_chunks, _dask_descent, _dask_fused, _dask_io, _dask_products, _numpy_special
 from ._dask_io import from_npy, from_zarr, write_normal_zarr
 from .base import Framework, StepLoop
 
@@ -109,40 +108,12 @@ class DaskFramework(Framework):
         return tuple(next(held) if self.owns(a) and a.ndim else a for a in arrays)
 
     def tidied(self, array: Any) -> Any:
-        """``array`` with its empty chunks merged away (an empty axis keeps one chunk).
-
-        Dask goes wrong on empty chunks, which slicing or ``from_array(chunks=...)`` can
-        leave in a non-empty array: its max fails on them (NumPy's "zero-size array to
-        reduction operation maximum"), its QR and concatenation raise, its matmul over an
-        axis chunked (0, 1, 0) fails, and an elementwise operation on an axis of length 1
-        chunked so gives a wrong shape (``x * 2`` of shape (1, 4) computed to (3, 4),
-        dask 2026.8). Unknown sizes (NaN) are left as they are: they cannot be rechunked.
-        """
-        chunks = array.chunks
-        if not any(0 in axis_chunks for axis_chunks in chunks):
-            return array
-        if _unknown_sizes(array):
-            return array
-        kept = tuple(tuple(size for size in sizes if size) or (0,) for sizes in chunks)
-        return array.rechunk(kept)
+        """``array`` with its empty chunks merged away (see :mod:`._dask_chunks`)."""
+        return _dask_chunks.tidied(array)
 
     def reduce_max(self, array: Any, *, axis: int, keepdims: bool, xp: ModuleType) -> Any:
-        """Dask's max where every chunk has a known size (empty ones merged away: a
-        kernel's own slices may make some); where sizes are unknown (after boolean
-        indexing) a chunk may turn out empty when computed, on which Dask's max fails
-        (a concatenate ValueError): each chunk's max then starts from the dtype's lowest
-        value, which an empty chunk gives and every other chunk's values exceed or equal."""
-        array = self.tidied(array)
-        if not _unknown_sizes(array):
-            return xp.max(array, axis=axis, keepdims=keepdims)
-        if array.dtype.kind == "f":
-            lowest = -np.inf
-        else:
-            lowest = np.iinfo(array.dtype).min
-        each_chunk = functools.partial(np.max, initial=lowest)
-        return self.load().reduction(
-            array, each_chunk, np.max, axis=axis, keepdims=keepdims, dtype=array.dtype
-        )
+        """Dask's max, also over chunks found empty when computed (:mod:`._dask_chunks`)."""
+        return _dask_chunks.reduce_max(array, axis=axis, keepdims=keepdims, xp=xp)
 
     def layer_operands(self, x: Any, weight: Any, bias: Any) -> tuple[Any, Any, Any]:
         """The weight chunked along its inputs as x, and along its outputs in one chunk
@@ -267,11 +238,6 @@ class DaskFramework(Framework):
         in ``mlpillars.kernels._descent_fused``). See :func:`._dask_descent.gradient_descent`
         for the chunks, and for the calls it declines (the per-step path then runs)."""
         return _dask_descent.gradient_descent(features, targets, lr, options)
-
-
-def _unknown_sizes(array: Any) -> bool:
-    """Whether some of ``array``'s chunk sizes are not known yet (NaN)."""
-    return any(size != size for axis_chunks in array.chunks for size in axis_chunks)
 
 
 def _one_chunk_across(matrix: Any) -> Any:
