@@ -69,14 +69,13 @@ def merged_axes(kernel_name: str, x: Any, axis: tuple[Any, ...] | None, *, xp: A
 
 
 def _check_known_sizes(kernel_name: str, x: Any, axis: tuple[Any, ...] | None) -> None:
+    """Raise a ``ValueError`` where x's shape holds a size not known yet (NaN on Dask,
+    None in the array API): merging several axes into one reshapes x, which needs them.
+    The remedy is x's framework's (an x of sizes unknown has one: only lazy frameworks
+    make such arrays)."""
     if all(size is not None and size == size for size in x.shape):
         return
-    framework = framework_of(x)
-    remedy = (
-        "give x with its sizes known"
-        if framework is None
-        else (framework.unknown_sizes_remedy("x"))
-    )
+    remedy = framework_of(x).unknown_sizes_remedy("x")
     raise ValueError(
         f"{kernel_name}: axis={axis!r} reduces x over several axes merged into one, which "
         f"needs x's sizes, not known yet (x: {shape_text(x)}, as after boolean indexing): "
