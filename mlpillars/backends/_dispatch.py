@@ -29,6 +29,7 @@ from ._placement import (
     namespace,
     place_on_inputs,
     screen,
+    tidied_inputs,
 )
 from ._registry import KERNELS
 from ._selection import backend_spec_error, selected_target
@@ -110,7 +111,7 @@ def kernel(
             if framework.lazy:
                 if known_sizes:
                     check_known_sizes(kernel_name, slots, framework, args, kwargs)
-                args = _tidied(slots, framework, args, kwargs)
+                args = tidied_inputs(slots, framework, args, kwargs)
             # a caller's own fused= or xp= is refused, as a TypeError (repeated keyword)
             found = injected.get(framework)
             if found is None:
@@ -158,34 +159,6 @@ def _injected(framework: Framework, kernel_name: str, offers_fused: bool) -> dic
     cost 0.4 us of an 8 x 16 softmax's 11)."""
     xp = namespace(framework)
     return {"xp": xp, "fused": framework.fused(kernel_name)} if offers_fused else {"xp": xp}
-
-
-def _tidied(
-    slots: tuple[ArraySlot, ...], framework: Framework, args: Any, kwargs: dict[str, Any]
-) -> list[Any]:
-    """The call's arguments with each array of ``framework`` in the form its operations
-    compute right (:meth:`Framework.tidied`: a Dask array without empty chunks), before
-    the kernel's first operation on it; ``kwargs`` are updated in place."""
-    args = list(args)
-    for slot in slots:
-        in_args = slot.position is not None and slot.position < len(args)
-        value = args[slot.position] if in_args else kwargs.get(slot.name)
-        if slot.holds_list and isinstance(value, (list, tuple)):
-            tidied: Any = [_tidied_array(framework, item) for item in value]
-            changed = any(new is not old for new, old in zip(tidied, value, strict=True))
-        else:
-            tidied = _tidied_array(framework, value)
-            changed = tidied is not value
-        if changed:
-            if in_args:
-                args[slot.position] = tidied
-            else:
-                kwargs[slot.name] = tidied
-    return args
-
-
-def _tidied_array(framework: Framework, value: Any) -> Any:
-    return framework.tidied(value) if value is not None and framework.owns(value) else value
 
 
 def _array_slots_of(

@@ -8,6 +8,7 @@ there) or moves every one onto the selected backend.
 from __future__ import annotations
 
 import inspect
+from collections.abc import Iterator
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
@@ -98,21 +99,44 @@ def check_known_sizes(
 ) -> None:
     """Raise a ``ValueError`` naming the first of the call's arrays (of ``framework``)
     whose shape holds a size not known yet (NaN on Dask, None in the array API)."""
+    for slot, index, array in _given_arrays(slots, args, kwargs):
+        shape = tuple(getattr(array, "shape", ()))
+        if framework_of(array) is framework and any(size is None or size != size for size in shape):
+            label = _label(slot.name, index)
+            raise ValueError(
+                f"{kernel_name}: {label} has sizes not known yet (shape {shape}, as after "
+                f"boolean indexing), which {kernel_name} needs: "
+                f"{framework.unknown_sizes_remedy(label)}"
+            )
+
+
+def tidied_inputs(
+    slots: tuple[ArraySlot, ...], framework: Framework, args: Any, kwargs: dict[str, Any]
+) -> list[Any]:
+    """The call's positional arguments with each array of ``framework`` in the form its
+    operations compute right (:meth:`Framework.tidied`: a Dask array without empty
+    chunks), before the kernel's first operation on it; ``kwargs`` are updated in place."""
+    args = list(args)
+    for slot, index, array in list(_given_arrays(slots, args, kwargs)):
+        if framework.owns(array):
+            tidied = framework.tidied(array)
+            if tidied is not array:
+                _put_back(slot, index, tidied, args, kwargs)
+    return args
+
+
+def _given_arrays(
+    slots: tuple[ArraySlot, ...], args: Any, kwargs: dict[str, Any]
+) -> Iterator[tuple[ArraySlot, int | None, Any]]:
+    """(slot, index in its list or None, value) of each value given in the call, None
+    values left out."""
     for slot in slots:
         in_args = slot.position is not None and slot.position < len(args)
         value = args[slot.position] if in_args else kwargs.get(slot.name)
-        items = enumerate(value) if slot.holds_list and value is not None else [(None, value)]
-        for index, array in items:
-            shape = tuple(getattr(array, "shape", ()))
-            if framework_of(array) is framework and any(
-                size is None or size != size for size in shape
-            ):
-                label = _label(slot.name, index)
-                raise ValueError(
-                    f"{kernel_name}: {label} has sizes not known yet (shape {shape}, as after "
-                    f"boolean indexing), which {kernel_name} needs: "
-                    f"{framework.unknown_sizes_remedy(label)}"
-                )
+        listed = slot.holds_list and isinstance(value, (list, tuple))
+        for index, item in enumerate(value) if listed else [(None, value)]:
+            if item is not None:
+                yield slot, index, item
 
 
 def _put_back(
