@@ -60,10 +60,7 @@ def out_problem(out: Path | None) -> str | None:
 
 def processes_option(text: str) -> int:
     """``bench --processes``: a positive number of processes."""
-    try:
-        count = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    count = _integer(text)
     if count < 1:
         raise argparse.ArgumentTypeError(f"at least 1 process, got {count}")
     return count
@@ -71,16 +68,21 @@ def processes_option(text: str) -> int:
 
 def demo_size_option(text: str) -> int:
     """``demo --size``: an integer the examples can be solved at."""
-    try:
-        size = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    size = _integer(text)
     if size < SMALLEST_SIZE:
         raise argparse.ArgumentTypeError(
             f"{size} is too small: at least {SMALLEST_SIZE} (the regression examples fit 16 "
             "features and an intercept)"
         )
     return size
+
+
+def _integer(text: str) -> int:
+    """``text`` as an integer, else the option's error."""
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
 
 
 def option_names(text: str | None) -> list[str] | None:
