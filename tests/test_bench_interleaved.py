@@ -103,20 +103,55 @@ def test_our_kernel_on_torch_or_jax_pairs_with_numpy_where_a_target_holds_it_to_
     assert interleaved.partners(descent(BackendImplementation("torch:cpu"), "").case) == []
 
 
-def test_blocks_on_two_thread_pools_start_a_settling_time_after_the_others():
-    calls: list[str] = []
-    ours = _timed(BackendImplementation("numpy:cpu"), lambda: calls.append("o"))
-    native = _timed(_softmax_peer("scipy.special.softmax"), lambda: calls.append("n"))
-    started = time.perf_counter()
-    ours_rounds, _ = interleaved.alternating_rounds(ours, native, TINY, settle_seconds=0.02)
-    elapsed = time.perf_counter() - started
-    # "n o | o n | n o ...": a wait before the first block and at the switch inside each
-    # round, none between rounds (the same one goes on)
-    assert 0.02 * (len(ours_rounds) + 1) <= elapsed < 0.02 * 1.5 * len(ours_rounds)
-    assert len(calls) > 2 * len(ours_rounds)  # the waits were filled with warm calls
+class _Clock:
+    """The interleaving module's clock, stood in for: time passes only in the calls timed
+    (``step`` seconds each) and in a sleep, so that the waits are counted, not timed."""
+
+    def __init__(self, step: float):
+        self.now, self.step, self.slept = 0.0, step, []
+
+    def perf_counter(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:  # not how it waits: a sleep is recorded
+        self.slept.append(seconds)
+        self.now += seconds
+
+    def call(self, calls: list[str], name: str):
+        def run():
+            calls.append(name)
+            self.now += self.step
+
+        return run
+
+
+def test_blocks_on_two_thread_pools_start_a_settling_time_after_the_others(monkeypatch):
+    # each call takes 1/1024 s on the stand-in clock, the settling time 20 of them (both
+    # exact in binary): a wait is 20 warm calls of the block's own, the block one call
+    clock, calls = _Clock(step=2.0**-10), []
+    monkeypatch.setattr(interleaved, "time", clock)
+    warm = 20
+    ours = _timed(BackendImplementation("numpy:cpu"), clock.call(calls, "o"))
+    native = _timed(_softmax_peer("scipy.special.softmax"), clock.call(calls, "n"))
+    ours_rounds, native_rounds = interleaved.alternating_rounds(
+        ours, native, TINY, settle_seconds=warm * clock.step
+    )
+    assert len(ours_rounds) == len(native_rounds) == interleaved.PAIRED_MIN_ROUNDS == 11
+    # "o | n || n | o || o | n ...": a wait before the first block and at the switch inside
+    # each round, none between rounds (the same one goes on), each filled with warm calls
+    # of the block's own, none slept
+    o_wait, n_wait = "o" * warm, "n" * warm
+    assert "".join(calls) == (
+        o_wait + "o" + n_wait + "n" + ("n" + o_wait + "o" + "o" + n_wait + "n") * 5
+    )
+    assert clock.slept == []
+    assert clock.now == (2 * 11 + warm * (11 + 1)) * clock.step
+    # the warm calls are not timed: each block's one call
+    assert ours_rounds == native_rounds == [clock.step] * 11
     calls.clear()
-    interleaved.alternating_rounds(ours, native, TINY)  # one pool: no wait, no warm call
-    assert len(calls) == 2 * interleaved.PAIRED_MIN_ROUNDS
+    ours_rounds, _ = interleaved.alternating_rounds(ours, native, TINY)  # one pool
+    assert "".join(calls) == "o" + "n" + ("n" + "o" + "o" + "n") * 5  # no wait, no warm call
+    assert ours_rounds == [clock.step] * 11
 
 
 def test_rounds_alternate_in_blocks_of_each_ones_calls_and_swap_order_every_round():
