@@ -35,9 +35,9 @@ from typing import Any
 
 from ..backends import device_of, values_at_hand, vecdot
 from ..tolerances import tolerance_for
-from ._checks import narrowed, widened
 from ._descent_objectives import MseStatistics
 from ._descent_statistics import mean_and_centred
+from ._floating import narrowed, widened
 
 SOLVE_FIRST_BUDGET = 2**20
 """``B * d**3`` up to which an eager fit solves for each problem's minimiser before its

@@ -18,7 +18,8 @@ from ..backends import (
 )
 from ..backends import svd as thin_svd
 from ..tolerances import tolerance_for
-from ._checks import check_choice, narrowed, shape_text, widened
+from ._checks import check_choice, shape_text
+from ._floating import narrowed, widened
 from ._magnitudes import centred_and_correction
 from ._pca_checks import check_finite, check_matrix, checked_n_components, components_for_variance
 

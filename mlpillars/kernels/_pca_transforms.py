@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..backends import kernel
-from ._checks import narrowed, widened
+from ._floating import narrowed, widened
 from ._pca_checks import like_fitted
 
 

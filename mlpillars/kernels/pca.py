@@ -35,7 +35,8 @@ from __future__ import annotations
 from typing import Any
 
 from ..backends import kernel, materialize
-from ._checks import as_floating_array, check_flag
+from ._checks import check_flag
+from ._floating import as_floating_array
 from ._pca_fit import SOLVERS, PCAFit, fit_pca, resolve_solver, whitening_spread
 from ._pca_transforms import pca_inverse_transform, pca_transform, project
 
