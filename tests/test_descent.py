@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from mlpillars.backends import values_known
-from mlpillars.kernels import _descent_statistics as statistics_module
+from mlpillars.kernels import _descent_reference as reference_module
 from mlpillars.kernels import descent as descent_module
 from mlpillars.kernels._descent_setup import Options, Setup, uses_statistics
 from mlpillars.kernels._descent_statistics import mse_statistics
@@ -126,7 +126,7 @@ def test_history_of_a_second_loop_agrees_with_the_direct_formula(
     # Without the minimiser solved first, the loop runs again around the first fit's
     # weights where its history needs it: the same code on every backend (JAX's, chosen
     # inside the program: test_jax_jit_runs_the_second_loop_near_the_optimum).
-    monkeypatch.setattr(statistics_module, "SOLVE_FIRST_BUDGET", 0)
+    monkeypatch.setattr(reference_module, "SOLVE_FIRST_BUDGET", 0)
     xp = BackendCase("numpy", "cpu", dtype_name)
     check_history_against_the_direct_formula(xp, case, fit_intercept)
 
@@ -307,7 +307,7 @@ def test_a_far_off_reference_is_replaced_after_the_loop(monkeypatch):
         minimiser = np.stack([np.linalg.lstsq(a, b - b.mean())[0] for a, b in problems])
         far = minimiser + 1e8 * null_direction
         chosen = np.ones(len(far), dtype=bool)
-        return statistics_module.around_reference(
+        return reference_module.around_reference(
             statistics, features, targets, far, chosen, l2, xp=xp
         )
 

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from mlpillars.backends import device_of, values_at_hand
 from mlpillars.kernels import _descent_block_rules as rules_module
 from mlpillars.kernels import _descent_blocks as blocks_module
-from mlpillars.kernels import _descent_statistics as statistics_module
+from mlpillars.kernels import _descent_reference as reference_module
 from mlpillars.kernels import descent as descent_module
 from mlpillars.kernels._descent_blocks import (
     BLOCK_STEPS,
@@ -26,8 +26,9 @@ from mlpillars.kernels._descent_blocks import (
     block_length,
     runs_in_blocks,
 )
+from mlpillars.kernels._descent_reference import around_reference
 from mlpillars.kernels._descent_setup import Options
-from mlpillars.kernels._descent_statistics import around_reference, mse_statistics
+from mlpillars.kernels._descent_statistics import mse_statistics
 from mlpillars.kernels.descent import gradient_descent
 from mlpillars.testing import BackendCase
 from tests.property_support import scaled_examples
@@ -256,7 +257,7 @@ def test_blocks_on_the_statistics_of_hard_data(xp: BackendCase, monkeypatch, cas
     else:
         X_host, y_host = problems(5, b=2, noise=NEAR_OPTIMUM[xp.dtype_name])
     if case == "second loop":
-        monkeypatch.setattr(statistics_module, "SOLVE_FIRST_BUDGET", 0)
+        monkeypatch.setattr(reference_module, "SOLVE_FIRST_BUDGET", 0)
     lr_host = 0.45 * limits(X_host)
     X, y, lr = xp.asarray(X_host), xp.asarray(y_host), xp.asarray(lr_host)
     in_blocks, around_reference = descent_module.descend_in_blocks, []

@@ -21,16 +21,8 @@ import inspect
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from ._placement import (
-    ArraySlot,
-    check_known_sizes,
-    gather_arrays,
-    move_onto,
-    namespace,
-    place_on_inputs,
-    screen,
-    tidied_inputs,
-)
+from ._call_arrays import ArraySlot, check_known_sizes, gather_arrays, screen, tidied_inputs
+from ._placement import move_onto, namespace, place_on_inputs
 from ._registry import KERNELS
 from ._selection import backend_spec_error, selected_target
 from .frameworks import Framework, framework_of

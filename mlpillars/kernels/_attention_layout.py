@@ -11,7 +11,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from ._checks import as_floating, is_integer, is_real_number, shape_text
+from ._checks import is_integer, is_real_number, shape_text
+from ._floating import as_floating
 
 KERNEL_NAME = "scaled_dot_product_attention"
 

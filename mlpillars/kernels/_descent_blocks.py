@@ -27,7 +27,7 @@ Two ways to take the steps, by the framework's buffers (:func:`mlpillars.backend
 
 The blocks step ``u = [w - reference, b]``, not ``[w, b]``: ``g`` then comes from the
 quadratic's terms at ``w - reference``, small near the optimum, and so does the loss
-taken from it (it keeps the digits :mod:`._descent_statistics` sized).
+taken from it (it keeps the digits :mod:`._descent_reference` sized).
 
 The rules need the loss before each step, which for an active problem is the loss after
 the previous step (an untaken step, one whose loss was not finite, ends a problem's
@@ -172,7 +172,7 @@ def _start_params(statistics: MseStatistics, problems: Setup, *, xp: Any) -> Any
 
     The blocks step ``u``, not ``[w, b]``: the gradient then comes from the quadratic's
     terms at ``w - reference``, small near the optimum, and so does the loss taken from
-    it (it keeps the digits :mod:`._descent_statistics` sized); :func:`descend_in_blocks`
+    it (it keeps the digits :mod:`._descent_reference` sized); :func:`descend_in_blocks`
     adds the reference back."""
     lr = problems.lr
     shape = (lr.shape[0], problems.n_params)

@@ -15,16 +15,14 @@ from typing import Any
 
 from ..backends import values_at_hand, values_known
 from ._checks import (
-    as_floating,
     check_choice,
     check_flag,
     check_int,
     check_number,
-    check_real_dtype,
     regression_problems,
     shape_text,
-    widened,
 )
+from ._floating import as_floating, check_real_dtype, widened
 
 GD = "gradient_descent"
 LOSSES = ("mse", "logistic")

@@ -7,7 +7,8 @@ import numbers
 from typing import Any
 
 from ..backends import values_readable
-from ._checks import check_real_dtype, shape_text
+from ._checks import shape_text
+from ._floating import check_real_dtype
 
 
 def checked_n_components(

@@ -1,5 +1,7 @@
 """The PCA fit behind :mod:`.pca`'s kernels and class: the two solvers, scikit-learn's
-signs, the choice of the number of components, and projecting onto the fitted axes."""
+signs, the choice of the number of components, and what projecting onto the fitted axes
+takes from the fit (whether it centres first, the whitening spread); the projections
+themselves are :mod:`._pca_transforms`'s."""
 
 from __future__ import annotations
 
@@ -16,7 +18,8 @@ from ..backends import (
 )
 from ..backends import svd as thin_svd
 from ..tolerances import tolerance_for
-from ._checks import check_choice, narrowed, shape_text, widened
+from ._checks import check_choice, shape_text
+from ._floating import narrowed, widened
 from ._magnitudes import centred_and_correction
 from ._pca_checks import check_finite, check_matrix, checked_n_components, components_for_variance
 
@@ -125,50 +128,6 @@ def resolve_solver(solver: str, n_samples: int, n_features: int) -> str:
     return "covariance_eigh" if n_features <= AUTO_EIGH_MAX_FEATURES and tall else "svd"
 
 
-def project(
-    X: Any,
-    components: Any,
-    means: tuple[Any, Any],
-    whitening_spread: Any,
-    *,
-    centred: bool = False,
-    xp: Any,
-) -> Any:
-    """``X V^T - mu V^T`` (centred after projecting: no centred copy of X), whitened if asked;
-    ``(X - mu) V^T`` where ``centred`` (the fit's :func:`projection_cancels`). ``mu`` is
-    the pair (mean, mean_rounding), the second taken out after the first.
-
-    Parameters
-    ----------
-    X : array, shape (n, d)
-    components : array, shape (k, d)
-        V, the principal axes as rows.
-    means : (array, array), shapes (d,) and (d,)
-        The fit's ``mean`` and ``mean_rounding``.
-    whitening_spread : array, shape (k,), or None
-        Each projected column's standard deviation, ``sqrt(lambda)`` (:func:`whitening_spread`),
-        which it is divided by (clipped below at the dtype's eps, as scikit-learn does, so
-        that a rank-deficient component gives large values rather than infinities); None:
-        no whitening.
-
-    Returns
-    -------
-    array, shape (n, k)
-        In X's dtype (computed in float32 for float16 and bfloat16).
-    """
-    like = X
-    X, components, mean, rounding = (widened(a, xp=xp) for a in (X, components, *means))
-    axes = xp.matrix_transpose(components)
-    if centred:
-        projected = ((X - mean) - rounding) @ axes
-    else:
-        projected = X @ axes - mean @ axes - rounding @ axes
-    if whitening_spread is not None:
-        spread = widened(whitening_spread, xp=xp)
-        projected = projected / xp.clip(spread, min=float(xp.finfo(like.dtype).eps))
-    return narrowed(projected, like, xp=xp)
-
-
 def whitening_spread(fitted: PCAFit) -> Any:
     """Each component's standard deviation ``sqrt(lambda) = s / sqrt(n - 1)`` (k,), from
     the singular values: the variances may pass the dtype's range where these do not
@@ -192,23 +151,6 @@ def projection_cancels(components: Any, variances: Any, mean: Any, *, xp: Any) -
     terms = xp.abs(components) @ xp.abs(mean)  # (k,)
     allowed = tolerance_for(variances.dtype).rtol / 10 * xp.sqrt(variances)
     return bool(xp.any(xp.finfo(variances.dtype).eps * terms > allowed))
-
-
-def reconstruct(
-    X_projected: Any, components: Any, means: tuple[Any, Any], whitening_spread: Any, *, xp: Any
-) -> Any:
-    """``Z V + mu`` (n, d) for projections Z (n, k), first multiplied back by
-    whitening_spread (k,) when they were whitened (None: they were not); ``mu`` the pair
-    (mean, mean_rounding), the rounding added first; in Z's dtype (computed in float32 for
-    float16 and bfloat16)."""
-    like = X_projected
-    X_projected, components, mean, rounding = (
-        widened(array, xp=xp) for array in (X_projected, components, *means)
-    )
-    if whitening_spread is not None:
-        spread = widened(whitening_spread, xp=xp)
-        components = xp.expand_dims(spread, axis=1) * components
-    return narrowed((X_projected @ components + rounding) + mean, like, xp=xp)
 
 
 def _mean_and_range(X: Any, solver: str, *, xp: Any) -> tuple[Any, Any]:

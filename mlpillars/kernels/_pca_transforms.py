@@ -1,4 +1,5 @@
-"""The kernels behind ``PCA.transform`` and ``PCA.inverse_transform``.
+"""The kernels behind ``PCA.transform`` and ``PCA.inverse_transform``, and their
+formulas: :func:`project` (also :func:`.pca.pca`'s) and :func:`reconstruct`.
 
 The fitted arrays are inputs of these kernels, beside X, so that the one dispatch of
 ``mlpillars.backends`` places them as it places any call's arrays: X must share their
@@ -11,8 +12,8 @@ from __future__ import annotations
 from typing import Any
 
 from ..backends import kernel
+from ._floating import narrowed, widened
 from ._pca_checks import like_fitted
-from ._pca_fit import project, reconstruct
 
 
 @kernel(
@@ -88,3 +89,64 @@ def pca_inverse_transform(
     X_projected = like_fitted("PCA.inverse_transform", X_projected, components, width, xp=xp)
     means = (mean, mean_rounding)
     return reconstruct(X_projected, components, means, whitening_spread, xp=xp)
+
+
+def project(
+    X: Any,
+    components: Any,
+    means: tuple[Any, Any],
+    whitening_spread: Any,
+    *,
+    centred: bool = False,
+    xp: Any,
+) -> Any:
+    """``X V^T - mu V^T`` (centred after projecting: no centred copy of X), whitened if asked;
+    ``(X - mu) V^T`` where ``centred`` (the fit's :func:`._pca_fit.projection_cancels`).
+    ``mu`` is the pair (mean, mean_rounding), the second taken out after the first.
+
+    Parameters
+    ----------
+    X : array, shape (n, d)
+    components : array, shape (k, d)
+        V, the principal axes as rows.
+    means : (array, array), shapes (d,) and (d,)
+        The fit's ``mean`` and ``mean_rounding``.
+    whitening_spread : array, shape (k,), or None
+        Each projected column's standard deviation, ``sqrt(lambda)``
+        (:func:`._pca_fit.whitening_spread`), which it is divided by (clipped below at the
+        dtype's eps, as scikit-learn does, so that a rank-deficient component gives large
+        values rather than infinities); None: no whitening.
+
+    Returns
+    -------
+    array, shape (n, k)
+        In X's dtype (computed in float32 for float16 and bfloat16).
+    """
+    like = X
+    X, components, mean, rounding = (widened(a, xp=xp) for a in (X, components, *means))
+    axes = xp.matrix_transpose(components)
+    if centred:
+        projected = ((X - mean) - rounding) @ axes
+    else:
+        projected = X @ axes - mean @ axes - rounding @ axes
+    if whitening_spread is not None:
+        spread = widened(whitening_spread, xp=xp)
+        projected = projected / xp.clip(spread, min=float(xp.finfo(like.dtype).eps))
+    return narrowed(projected, like, xp=xp)
+
+
+def reconstruct(
+    X_projected: Any, components: Any, means: tuple[Any, Any], whitening_spread: Any, *, xp: Any
+) -> Any:
+    """``Z V + mu`` (n, d) for projections Z (n, k), first multiplied back by
+    whitening_spread (k,) when they were whitened (None: they were not); ``mu`` the pair
+    (mean, mean_rounding), the rounding added first; in Z's dtype (computed in float32 for
+    float16 and bfloat16)."""
+    like = X_projected
+    X_projected, components, mean, rounding = (
+        widened(array, xp=xp) for array in (X_projected, components, *means)
+    )
+    if whitening_spread is not None:
+        spread = widened(whitening_spread, xp=xp)
+        components = xp.expand_dims(spread, axis=1) * components
+    return narrowed((X_projected @ components + rounding) + mean, like, xp=xp)

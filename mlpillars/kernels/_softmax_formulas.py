@@ -9,7 +9,8 @@ from collections.abc import Callable
 from typing import Any
 
 from ..backends import device_of, reduce_max
-from ._checks import check_axis, check_positive_number, is_empty, narrowed, widened
+from ._checks import check_axis, check_positive_number, is_empty
+from ._floating import narrowed, widened
 
 TEMPERATURE_HINT = " (temperature -> 0 approaches argmax; use e.g. 1e-6 for near-greedy)"
 SMALLEST_NORMAL = 2.0**-126

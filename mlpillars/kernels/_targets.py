@@ -13,7 +13,8 @@ from typing import Any
 import array_api_extra as xpx
 
 from ..backends import device_of, extremes, reduce_max, values_at_hand, values_known
-from ._checks import as_floating_array, check_axis, is_empty, shape_text
+from ._checks import check_axis, is_empty, shape_text
+from ._floating import as_floating_array
 
 
 def class_axis_of(logits: Any, axis: int, reduction: str) -> int:

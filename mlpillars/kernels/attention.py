@@ -26,7 +26,8 @@ from ._attention_layout import (
 from ._attention_paths import blocked_attention, plain_attention
 from ._attention_range import may_overflow, scores_within_range
 from ._axes import zeros_like_of_shape
-from ._checks import check_flag, narrowed, widened
+from ._checks import check_flag
+from ._floating import narrowed, widened
 
 BLOCKED_ABOVE_ELEMENTS = 2**25
 """The blocked path is chosen when the scores (batch x heads x Lq x Lk) would have more

@@ -11,9 +11,10 @@ the L2 penalty leaves the bias out. The closed form of the same linear regressio
 
 The parts: :mod:`._descent_setup` (options, shapes, value checks),
 :mod:`._descent_objectives` (loss and gradient from the data, or from the MSE's
-sufficient statistics of :mod:`._descent_statistics`), :mod:`._descent_steps` (the state
-and one step). The loop itself is the backend's (:func:`mlpillars.backends.run_loop`):
-an eager Python loop on NumPy, torch and CuPy, one compiled ``lax`` loop on JAX.
+sufficient statistics of :mod:`._descent_statistics`, expanded around a reference by
+:mod:`._descent_reference`), :mod:`._descent_steps` (the state and one step). The loop
+itself is the backend's (:func:`mlpillars.backends.run_loop`): an eager Python loop on
+NumPy, torch and CuPy, one compiled ``lax`` loop on JAX.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from ..backends import branch, kernel, loops_compiled, run_loop
 from ._descent_blocks import descend_in_blocks, runs_in_blocks
 from ._descent_fused import FusedGradientDescent, offer
 from ._descent_objectives import DataObjective, MseStatistics
+from ._descent_reference import around_reference, around_the_minimum, rows_needing_reference
 from ._descent_setup import (
     LOSSES,
     OPTIMIZERS,
@@ -34,13 +36,7 @@ from ._descent_setup import (
     setup,
     uses_statistics,
 )
-from ._descent_statistics import (
-    around_reference,
-    around_the_minimum,
-    mse_statistics,
-    overflowed,
-    rows_needing_reference,
-)
+from ._descent_statistics import mse_statistics, overflowed
 from ._descent_steps import RISING_STEPS, DescentLoop, Progress, start
 
 __all__ = ["LOSSES", "OPTIMIZERS", "RISING_STEPS", "GradientDescentResult", "gradient_descent"]
@@ -179,7 +175,7 @@ def gradient_descent(
         tolerance table. ``"statistics"``: from each problem's sufficient statistics
         (centred Gram ``X_c^T X_c``, ``X_c^T y``, means), computed once, so that a step
         costs O(d^2) per problem instead of O(n d); the loss history stays as accurate
-        as the direct formula (see :mod:`._descent_statistics`). ``"data"``: from X and
+        as the direct formula (see :mod:`._descent_reference`). ``"data"``: from X and
         y at every step. ``"auto"``: statistics where they cost less: when n > d over
         enough steps, or, for plain steps (run in blocks), small problems whatever n and
         d, whose cost is the framework's calls more than arithmetic. Ignored for the

@@ -10,16 +10,8 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from ..backends import kernel, layer_operands, reduce_max, without_gradient
-from ._checks import (
-    as_floating,
-    as_floating_array,
-    check_axis,
-    check_ndim,
-    is_empty,
-    narrowed,
-    shape_text,
-    widened,
-)
+from ._checks import check_axis, check_ndim, is_empty, shape_text
+from ._floating import as_floating, as_floating_array, narrowed, widened
 from ._fused import FusedCosineSimilarity, FusedLinear, FusedNormalize
 from ._magnitudes import shrink_factors
 from .activations import activation_function

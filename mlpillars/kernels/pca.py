@@ -35,9 +35,10 @@ from __future__ import annotations
 from typing import Any
 
 from ..backends import kernel, materialize
-from ._checks import as_floating_array, check_flag
-from ._pca_fit import SOLVERS, PCAFit, fit_pca, project, resolve_solver, whitening_spread
-from ._pca_transforms import pca_inverse_transform, pca_transform
+from ._checks import check_flag
+from ._floating import as_floating_array
+from ._pca_fit import SOLVERS, PCAFit, fit_pca, resolve_solver, whitening_spread
+from ._pca_transforms import pca_inverse_transform, pca_transform, project
 
 __all__ = ["PCA", "SOLVERS", "NotFittedError", "PCAFit", "pca", "pca_fit", "resolve_solver"]
 

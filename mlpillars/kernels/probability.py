@@ -12,7 +12,8 @@ from typing import Any
 
 from ..backends import is_dtype, kernel, values_at_hand
 from ._axes import merged_axes, several_axes
-from ._checks import as_floating_array, check_axis, check_choice, narrowed, widened
+from ._checks import check_axis, check_choice
+from ._floating import as_floating_array, narrowed, widened
 from ._fused import FusedCrossEntropy, FusedLogSumExp, FusedSigmoid, FusedSoftmax, is_offered
 from ._softmax_formulas import (
     SMALLEST_NORMAL,

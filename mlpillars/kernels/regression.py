@@ -13,15 +13,8 @@ import math
 from typing import Any, NamedTuple
 
 from ..backends import kernel, materialize, reduce_max, without_gradient
-from ._checks import (
-    as_floating,
-    check_flag,
-    is_empty,
-    narrowed,
-    regression_problems,
-    shape_text,
-    widened,
-)
+from ._checks import check_flag, is_empty, regression_problems, shape_text
+from ._floating import as_floating, narrowed, widened
 from ._fused import FusedLeastSquares, FusedRSquared
 from ._magnitudes import centred_twice, shrink_factors
 from ._regression_checks import check_determined, non_finite_problems
