@@ -365,3 +365,39 @@ def test_attention_gradient_with_a_fully_masked_float_row_is_finite(torch, backe
 
     gradients = _gradients(backend, ours, [q, k, v], dtype)
     _assert_gradients(gradients, _reference(torch, reference, [q, k, v], dtype), dtype)
+
+
+# -- PCA's eigen-decomposition at large variances -------------------------------------------
+
+PCA_SCALES = {"float32": 1e4, "float64": 1e10}
+"""Data scales whose covariance's eigenvalues are past 2 / eps: variances of 1e8 in float32,
+1e20 in float64."""
+
+
+def _torch_pca_components(torch: Any, X: Any, factor: float) -> Any:
+    """The first two principal axes (scikit-learn's signs) by torch's own ``eigh``,
+    multiplied by ``factor``, so that their gradient is of order 1."""
+    centred = X - X.mean(0)
+    _, eigenvectors = torch.linalg.eigh(centred.mT @ centred / (X.shape[0] - 1))
+    axes = eigenvectors.flip(-1).mT[:2]
+    pivots = axes.gather(1, axes.abs().argmax(1, keepdim=True))
+    return torch.where(pivots < 0, -axes, axes) * factor
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_pca_components_gradient_at_large_variances_is_finite(torch, backend, dtype):
+    """JAX's derivative of ``eigh`` divides by ``(1 + w_i) - w_i`` on its diagonal, 0 for
+    an eigenvalue past 2 / eps: float64 data of 1e10 (variances of 1e20) and float32 data
+    of 1e4 (variances of 1e8) had NaN gradients for every entry of X. Found by
+    ``scripts/probe_transforms.py`` (pca_fit of bfloat16 data of 1e30); JAX's eigh now
+    sees the covariance scaled to order 1."""
+    factor = PCA_SCALES[dtype]
+    X = np.random.default_rng(3).standard_normal((8, 3)) * np.array([3.0, 1.0, 0.3]) * factor
+
+    def ours(X: Any) -> Any:
+        return mp.pca_fit(X, 2, solver="covariance_eigh").components * factor
+
+    gradients = _gradients(backend, ours, [X], dtype)
+    expected = _reference(torch, lambda X: _torch_pca_components(torch, X, factor), [X], dtype)
+    _assert_gradients(gradients, expected, dtype)
