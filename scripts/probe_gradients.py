@@ -37,11 +37,11 @@ Found by seed 2 after those fixes: JAX's attention gave NaN gradients for q, k a
 where a float mask forbids every key of a row (q = k = v = ones (1, 1, 3), mask [[-inf]]:
 NaN against 0), from the formula's division of the mask by the range multiplier in an
 untaken ``where`` branch and from ``jax.nn.dot_product_attention``'s NaN in that row;
-fixed, see tests/test_gradients.py. Open (not yet fixed):
-JAX's ``normalize`` of float32 vectors of 1e-30 gives NaN gradients (the true ones are
-about 1e30: the gradient through the division by the largest magnitude squares it, 1e-60,
-which underflows; it cancels exactly, so that factor wants no gradient); JAX's
-``cosine_similarity`` of a (1,)-feature row of 1e-30 the same. Inherent: float32
+fixed, see tests/test_gradients.py. Then: JAX's ``normalize`` of float32 vectors of 1e-30
+gave NaN gradients (the true ones are about 1e30: the gradient through the division by the
+largest magnitude squares it, 1e-60, which underflows; it cancels exactly, so that factor
+now takes no gradient, ``backends.without_gradient``), and JAX's ``cosine_similarity`` of
+a (1,)-feature row of 1e-30 the same; fixed, tested there too. Inherent: float32
 gradients of ``normalize`` in one dimension (exactly 0) come out as a difference of two
 terms of ``1 / |x|``, off by some eps of those.
 """
