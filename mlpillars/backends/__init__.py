@@ -42,6 +42,7 @@ from .frameworks import (
     full_float32_products,
     one_device_per_cpu,
 )
+from .frameworks._mean_rule import mean_of_losses
 from .frameworks._rank_rule import dependence_bound, rank_tolerance
 from .frameworks.base import StepLoop
 from .frameworks.dask import from_npy as dask_from_npy
@@ -84,6 +85,7 @@ __all__ = [
     "layer_operands",
     "loops_compiled",
     "materialize",
+    "mean_of_losses",
     "move_to",
     "one_device_per_cpu",
     "parse_backend",

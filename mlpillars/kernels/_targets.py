@@ -12,7 +12,14 @@ from typing import Any
 
 import array_api_extra as xpx
 
-from ..backends import device_of, extremes, reduce_max, values_at_hand, values_known
+from ..backends import (
+    device_of,
+    extremes,
+    mean_of_losses,
+    reduce_max,
+    values_at_hand,
+    values_known,
+)
 from ._checks import as_floating_array, check_axis, is_empty, shape_text
 
 
@@ -133,19 +140,11 @@ def soft_target_losses(logits: Any, probabilities: Any, class_axis: int, *, xp: 
 
 def reduced_losses(losses: Any, reduction: str, *, xp: Any) -> Any:
     """The per-sample losses reduced: "none" as they are, "sum" their sum, "mean" their
-    mean, which overflows only where the mean itself is beyond the range.
-
-    The sum of three float32 losses of 3e38 is inf, and so was their mean; where the
-    plain mean is not finite, the mean of the losses each divided by their count first
-    is taken instead (3e38). Only there: dividing first costs tiny losses their digits.
-    Where the mean can be read now and is finite, it is the answer (no second sum).
-    """
+    mean, which overflows only where the mean itself is beyond the range
+    (:func:`mlpillars.backends.mean_of_losses`: float32 losses of 3e38, whose sum is inf,
+    have the mean 3e38)."""
     if reduction == "none":
         return losses
     if reduction == "sum":
         return xp.sum(losses)
-    plain = xp.mean(losses)
-    if values_at_hand(plain) and bool(xp.isfinite(plain)):
-        return plain
-    divided_first = xp.sum(losses / math.prod(losses.shape))
-    return xp.where(xp.isfinite(plain), plain, divided_first)
+    return mean_of_losses(losses, xp=xp, read=values_at_hand(losses))

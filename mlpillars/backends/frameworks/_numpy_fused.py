@@ -21,6 +21,7 @@ import numpy as np
 
 from . import _numpy_special, _numpy_threads
 from ._logsumexp_rule import CLOSE_TO_ONE, SMALL_RESULT
+from ._mean_rule import mean_of_losses
 
 BLOCK_ELEMENTS = 2**16
 """Elements per block: 256 KiB of float32, within a core's L2 cache. For softmax 4096 x 4096
@@ -124,7 +125,8 @@ def cross_entropy(logits: np.ndarray, labels: np.ndarray, axis: int, reduction: 
     rounds it (the same shifted logit less the same ``log`` of the same sum), without
     the (n, C) array of log-probabilities. NotImplemented where a slice's maximum is not
     finite (the kernel's formula gives its NaN or inf) or the logits are empty. The mean
-    of losses whose sum overflows divides each by their count first, as the kernel's.
+    of losses whose sum overflows divides each by their count first, as the kernel's
+    (``_mean_rule``).
     """
     if logits.dtype.char not in "fd" or labels.dtype.kind not in "iu" or logits.size == 0:
         return NotImplemented
@@ -144,10 +146,8 @@ def cross_entropy(logits: np.ndarray, labels: np.ndarray, axis: int, reduction: 
     if reduction == "sum":
         return np.add.reduce(losses, axis=None)  # past the range: inf, as NumPy warns
     with np.errstate(over="ignore"):  # a sum past the range is not the mean's answer
-        summed = np.add.reduce(losses, axis=None)
-    if np.isfinite(summed):
-        return summed / losses.size
-    return np.add.reduce(losses / losses.size, axis=None)  # a mean the sum overflowed
+        plain = np.add.reduce(losses, axis=None) / losses.size
+    return mean_of_losses(losses, xp=np, read=True, plain=plain)
 
 
 def _small_logsumexp(x: np.ndarray, axis: int) -> np.ndarray | None:

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ._logsumexp_rule import CLOSE_TO_ONE, SMALL_RESULT
+from ._mean_rule import mean_of_losses
 
 
 def normalised(name: str, x: Any, axis: int, temperature: float) -> Any:
@@ -32,16 +33,23 @@ def normalised(name: str, x: Any, axis: int, temperature: float) -> Any:
 
 
 def cross_entropy(
-    logits: Any, target: Any, axis: int, reduction: str, labels_checked: bool, values_known: bool
+    logits: Any,
+    target: Any,
+    axis: int,
+    reduction: str,
+    labels_checked: bool,
+    values_known: bool,
+    xp: Any,
 ) -> Any:
     """``F.cross_entropy`` of logits (..., C, ...) with the class axis ``axis``; target
     integer labels (the logits' shape without ``axis``) or class probabilities (the
     logits' shape and dtype). Unchecked labels out of range give NaN losses, read nowhere.
 
     A "mean" whose sum overflows (float32 losses of 3e38: torch's mean is inf) is the
-    kernel's: the losses each divided by their count first. Where ``values_known``, torch's
-    mean is read and redone only if it is not finite; elsewhere the losses are reduced
-    here, both ways, as the kernel's formula does.
+    kernel's (``_mean_rule``): the losses each divided by their count first. Where
+    ``values_known``, torch's mean is read and redone only if it is not finite; elsewhere
+    the losses are reduced here, both ways, as the kernel's formula does. ``xp``: torch's
+    array-API namespace.
     """
     import torch
 
@@ -58,14 +66,15 @@ def cross_entropy(
     target = target.long()
     if labels_checked:
         if reduction == "mean" and not values_known:
-            return _reduced(from_logits(scores, target, reduction="none"), reduction)
+            losses = from_logits(scores, target, reduction="none")
+            return _reduced(losses, reduction, values_known, xp)
         result = from_logits(scores, target, reduction=reduction)
         if reduction != "mean" or math.isfinite(float(result.detach())):  # 1 us on a CPU
             return result
-        return _reduced(from_logits(scores, target, reduction="none"), reduction)
+        return _reduced(from_logits(scores, target, reduction="none"), reduction, True, xp)
     in_range = (target >= 0) & (target < logits.shape[axis])
     losses = from_logits(scores, torch.where(in_range, target, 0), reduction="none")
-    return _reduced(torch.where(in_range, losses, math.nan), reduction)
+    return _reduced(torch.where(in_range, losses, math.nan), reduction, values_known, xp)
 
 
 def _of_probabilities(
@@ -83,17 +92,15 @@ def _of_probabilities(
     return result if bool(torch.isfinite(result.detach()).all()) else NotImplemented
 
 
-def _reduced(losses: Any, reduction: str) -> Any:
+def _reduced(losses: Any, reduction: str, read: bool, xp: Any) -> Any:
     """Per-sample losses reduced as the kernel's ``reduced_losses``: a mean whose sum
-    overflows divides each loss by their count first."""
-    import torch
-
+    overflows divides each loss by their count first (``_mean_rule``); ``read``: whether
+    their values can be read now."""
     if reduction == "none":
         return losses
     if reduction == "sum":
         return losses.sum()
-    mean = losses.mean()
-    return torch.where(torch.isfinite(mean), mean, (losses / losses.numel()).sum())
+    return mean_of_losses(losses, xp=xp, read=read)
 
 
 def logsumexp(x: Any, axis: int, keepdims: bool, *, every_slice_exact: bool) -> Any:
