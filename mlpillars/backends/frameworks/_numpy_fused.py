@@ -21,7 +21,6 @@ import numpy as np
 
 from . import _numpy_special, _numpy_threads
 from ._logsumexp_rule import CLOSE_TO_ONE, SMALL_RESULT
-from ._mean_rule import mean_of_losses
 
 BLOCK_ELEMENTS = 2**16
 """Elements per block: 256 KiB of float32, within a core's L2 cache. For softmax 4096 x 4096
@@ -115,39 +114,6 @@ def logsumexp(x: np.ndarray, axis: int, keepdims: bool) -> np.ndarray:
     _numpy_threads.in_parts_where_large(blockwise, (rows, result), cut_axis=cut_axis)
     result = result[..., 0]
     return np.expand_dims(result, axis) if keepdims else result
-
-
-def cross_entropy(logits: np.ndarray, labels: np.ndarray, axis: int, reduction: str) -> Any:
-    """``log(sum exp(s)) - s[label]`` per sample, ``s = z - max z`` along ``axis``, reduced;
-    checked integer labels (logits' shape without ``axis``), float32 or float64 logits.
-
-    The log-probability at each label only, as the kernel's ``-log_softmax(z)[label]``
-    rounds it (the same shifted logit less the same ``log`` of the same sum), without
-    the (n, C) array of log-probabilities. NotImplemented where a slice's maximum is not
-    finite (the kernel's formula gives its NaN or inf) or the logits are empty. The mean
-    of losses whose sum overflows divides each by their count first, as the kernel's
-    (``_mean_rule``).
-    """
-    if logits.dtype.char not in "fd" or labels.dtype.kind not in "iu" or logits.size == 0:
-        return NotImplemented
-    class_last = logits if axis == logits.ndim - 1 else np.moveaxis(logits, axis, -1)
-    row_max = np.maximum.reduce(class_last, axis=-1, keepdims=True)
-    if not np.isfinite(row_max).all():
-        return NotImplemented
-    shifted = np.subtract(class_last, row_max)
-    if shifted.ndim == 2:  # a row index and the labels: 3x faster than take_along_axis
-        picked = shifted[np.arange(shifted.shape[0]), labels]
-    else:
-        picked = np.take_along_axis(shifted, labels[..., None], axis=-1)[..., 0]
-    losses = np.log(np.add.reduce(np.exp(shifted, out=shifted), axis=-1))
-    losses -= picked
-    if reduction == "none":
-        return losses
-    if reduction == "sum":
-        return np.add.reduce(losses, axis=None)  # past the range: inf, as NumPy warns
-    with np.errstate(over="ignore"):  # a sum past the range is not the mean's answer
-        plain = np.add.reduce(losses, axis=None) / losses.size
-    return mean_of_losses(losses, xp=np, read=True, plain=plain)
 
 
 def _small_logsumexp(x: np.ndarray, axis: int) -> np.ndarray | None:

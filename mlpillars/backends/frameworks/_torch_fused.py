@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ._logsumexp_rule import CLOSE_TO_ONE, SMALL_RESULT
-from ._mean_rule import mean_of_losses
+from ._mean_rule import halved_label_losses, mean_of_losses
 
 
 def normalised(name: str, x: Any, axis: int, temperature: float) -> Any:
@@ -33,23 +33,17 @@ def normalised(name: str, x: Any, axis: int, temperature: float) -> Any:
 
 
 def cross_entropy(
-    logits: Any,
-    target: Any,
-    axis: int,
-    reduction: str,
-    labels_checked: bool,
-    values_known: bool,
-    xp: Any,
+    logits: Any, target: Any, axis: int, reduction: str, labels_checked: bool, values_known: bool
 ) -> Any:
     """``F.cross_entropy`` of logits (..., C, ...) with the class axis ``axis``; target
     integer labels (the logits' shape without ``axis``) or class probabilities (the
     logits' shape and dtype). Unchecked labels out of range give NaN losses, read nowhere.
 
-    A "mean" whose sum overflows (float32 losses of 3e38: torch's mean is inf) is the
-    kernel's (``_mean_rule``): the losses each divided by their count first. Where
-    ``values_known``, torch's mean is read and redone only if it is not finite; elsewhere
-    the losses are reduced here, both ways, as the kernel's formula does. ``xp``: torch's
-    array-API namespace.
+    A "mean" whose sum overflows (float32 losses of 3e38: torch's mean is inf), or over a
+    loss itself past the range, is the kernel's (``_mean_rule``): twice the mean of the
+    losses' halves, each divided by their count first. Where ``values_known``, torch's
+    mean is read and redone only if it is not finite; elsewhere the losses are reduced
+    here, both ways, as the kernel's formula does.
     """
     import torch
 
@@ -66,15 +60,17 @@ def cross_entropy(
     target = target.long()
     if labels_checked:
         if reduction == "mean" and not values_known:
-            losses = from_logits(scores, target, reduction="none")
-            return _reduced(losses, reduction, values_known, xp)
+            return _label_mean(from_logits(scores, target, reduction="none"), scores, target, False)
         result = from_logits(scores, target, reduction=reduction)
         if reduction != "mean" or math.isfinite(float(result.detach())):  # 1 us on a CPU
             return result
-        return _reduced(from_logits(scores, target, reduction="none"), reduction, True, xp)
+        return _label_mean(from_logits(scores, target, reduction="none"), scores, target, True)
     in_range = (target >= 0) & (target < logits.shape[axis])
-    losses = from_logits(scores, torch.where(in_range, target, 0), reduction="none")
-    return _reduced(torch.where(in_range, losses, math.nan), reduction, values_known, xp)
+    target = torch.where(in_range, target, 0)
+    losses = torch.where(in_range, from_logits(scores, target, reduction="none"), math.nan)
+    if reduction == "mean":
+        return _label_mean(losses, scores, target, values_known)
+    return losses.sum() if reduction == "sum" else losses
 
 
 def _of_probabilities(
@@ -92,15 +88,21 @@ def _of_probabilities(
     return result if bool(torch.isfinite(result.detach()).all()) else NotImplemented
 
 
-def _reduced(losses: Any, reduction: str, read: bool, xp: Any) -> Any:
-    """Per-sample losses reduced as the kernel's ``reduced_losses``: a mean whose sum
-    overflows divides each loss by their count first (``_mean_rule``); ``read``: whether
-    their values can be read now."""
-    if reduction == "none":
-        return losses
-    if reduction == "sum":
-        return losses.sum()
-    return mean_of_losses(losses, xp=xp, read=read)
+def _label_mean(losses: Any, scores: Any, target: Any, read: bool) -> Any:
+    """The kernel's mean of label losses (``_mean_rule``), whose halves are taken where
+    needed (``read``) or always from the largest logit and the one at ``target`` (in
+    range), ``scores`` in F's layout. ``torch`` itself is the rule's namespace: through
+    array-api-compat's wrappers the rule's calls where values cannot be read took 113 us
+    against 81 (256 losses, on the project's 2-core CPU)."""
+    import torch
+
+    def halves() -> Any:
+        class_dim = 0 if scores.ndim == 1 else 1
+        picked = scores.gather(class_dim, target.unsqueeze(class_dim)).squeeze(class_dim)
+        half_gaps = scores.amax(class_dim) / 2 - picked / 2
+        return halved_label_losses(losses, half_gaps, xp=torch)
+
+    return mean_of_losses(losses, xp=torch, read=read, halves=halves)
 
 
 def logsumexp(x: Any, axis: int, keepdims: bool, *, every_slice_exact: bool) -> Any:

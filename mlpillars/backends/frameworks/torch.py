@@ -394,9 +394,7 @@ class TorchFramework(Framework):
         (CUDA, torch.compile): it forms log-probabilities, which can be past the range
         where the loss is not."""
         known = self.values_known(logits)
-        return _torch_fused.cross_entropy(
-            logits, target, axis, reduction, labels_checked, known, xp
-        )
+        return _torch_fused.cross_entropy(logits, target, axis, reduction, labels_checked, known)
 
     def fused_logsumexp(self, x: Any, /, *, axis: int, keepdims: bool, xp: ModuleType) -> Any:
         """``torch.logsumexp``, with the slices whose sum is close to 1 redone in the
