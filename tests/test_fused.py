@@ -769,6 +769,33 @@ def test_numpy_cross_entropy_leaves_non_finite_logits_to_the_formula(rng):
     assert np.isinf(losses[3]) and np.isnan(losses[2])
 
 
+@pytest.mark.parametrize("layout", ["2d-labels", "3d-class-middle"])
+@pytest.mark.parametrize("backend", ["numpy", "torch"])
+def test_cross_entropy_mean_over_a_loss_past_the_range_is_the_formulas(backend, layout):
+    """The framework's own cross-entropy answers, and as the kernel's formula: float32
+    logits [3e38, -3e38] with the label 1 have the loss 6e38 (inf); the mean of it and
+    small losses is finite (twice the mean of the losses' halves)."""
+    case = _case(backend, "float32")
+    shape, axis, _ = CROSS_ENTROPY_LAYOUTS[layout]
+    axis %= len(shape)
+    host = np.zeros(shape)
+    first_sample = [0] * len(shape)
+    first_sample[axis] = slice(0, 2)  # its first two classes
+    host[tuple(first_sample)] = [3e38, -3e38]
+    labels_host = np.zeros(tuple(size for i, size in enumerate(shape) if i != axis), np.int64)
+    labels_host.flat[0] = 1
+    logits, labels = case.asarray(host), case.xp.asarray(labels_host)
+    with _recorded_answers(backend, "cross_entropy") as answers:
+        mean = mp.cross_entropy(logits, labels, axis=axis)
+    assert len(answers) == 1 and answers[0] is not NotImplemented
+    with np.errstate(over="ignore"):  # the formula's log_softmax: a gap past the range
+        generic = mp.cross_entropy.generic(logits, labels, axis=axis, xp=case.xp)
+    log_probs = scipy.special.log_softmax(case.to_numpy(logits).astype(np.float64), axis=axis)
+    picked = np.take_along_axis(log_probs, np.expand_dims(labels_host, axis), axis=axis)
+    assert_close(mean, np.asarray(-picked.mean()), like=logits)
+    assert_close(mean, case.to_numpy(generic).astype(np.float64), like=logits)
+
+
 def test_torch_cross_entropy_where_labels_cannot_be_read(rng, monkeypatch):
     """On CUDA and under torch.compile no label is read: one out of range gives its sample
     a NaN loss (and the mean NaN), the others their losses; nothing raises."""

@@ -93,6 +93,26 @@ def test_cross_entropy_in_half_precision(half: BackendCase, rng: np.random.Gener
     assert_close(mp.cross_entropy(logits, labels), expected, like=logits)
 
 
+@pytest.mark.filterwarnings("ignore:overflow encountered in cast:RuntimeWarning")  # "none"
+@pytest.mark.parametrize("reduction", ["mean", "none"])
+def test_cross_entropy_mean_over_a_loss_past_half_range(half: BackendCase, reduction):
+    # logits [0.9 max, -0.9 max] with the label 1: the loss, 1.8 max, is past the dtype's
+    # range (bfloat16: float32's too, where it is computed), the mean of four samples,
+    # 0.675 max, is not; the mean was inf in bfloat16 (torch's F.cross_entropy too)
+    largest = _LARGEST[half.dtype_name]
+    huge = 0.9 * largest
+    logits = half.asarray([[huge, -huge], [1.0, 2.0], [0.0, -huge], [3.0, 0.0]])
+    labels = half.asarray(np.array([1, 0, 1, 1]), dtype=None)
+    host = half.to_numpy(logits).astype(np.float64)
+    losses = scipy.special.logsumexp(host, axis=-1) - host[np.arange(4), [1, 0, 1, 1]]
+    expected = losses.mean() if reduction == "mean" else np.where(losses > largest, np.inf, losses)
+    assert_close(mp.cross_entropy(logits, labels, reduction=reduction), expected, like=logits)
+
+
+_LARGEST = {"float16": 65504.0, "bfloat16": (2 - 2**-7) * 2.0**127}
+"""Each half dtype's largest finite value (NumPy has no bfloat16)."""
+
+
 @pytest.mark.parametrize("path", [{}, {"block_size": 2}, {"return_weights": True}])
 def test_attention_scores_beyond_half_range_are_computed_in_float32(
     half: BackendCase, rng: np.random.Generator, path: dict

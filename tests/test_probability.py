@@ -215,6 +215,60 @@ def test_numpy_mean_of_losses_near_the_largest_value_warns_of_nothing():
     assert_close(result, np.float32(3e38), like=logits)
 
 
+def _losses_past_the_range(largest: float) -> tuple[np.ndarray, np.ndarray]:
+    """Logits (4, 2) and labels whose first loss, 1.8 ``largest``, is past the range, the
+    others not (0.9 ``largest`` and two small): the mean is 0.675 ``largest``."""
+    huge = 0.9 * largest
+    return np.array([[huge, -huge], [1.0, 2.0], [0.0, -huge], [3.0, 0.0]]), np.array([1, 0, 1, 1])
+
+
+def _reference_losses(logits: np.ndarray, labels: np.ndarray, reduction: str, largest: float):
+    """float64: ``logsumexp(z) - z_label`` (each term within the range), the mean as the
+    exact sum of its terms each divided by the count; beyond ``largest``: inf."""
+    with np.errstate(over="ignore"):  # SciPy's gap z - max z: -inf, whose exp is 0
+        log_totals = scipy.special.logsumexp(logits, axis=-1)
+    picked = logits[np.arange(len(labels)), labels]
+    if reduction == "mean":
+        return np.asarray(math.fsum(np.concatenate([log_totals, -picked]) / len(labels)))
+    with np.errstate(over="ignore"):
+        losses = log_totals - picked
+        reduced = losses if reduction == "none" else np.sum(losses)
+    return np.where(np.abs(reduced) > largest, np.inf, reduced)
+
+
+@pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")  # Dask's, computed
+@pytest.mark.parametrize("target_kind", ["labels", "probabilities"])
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_cross_entropy_of_a_loss_itself_past_the_range(xp: BackendCase, target_kind, reduction):
+    # float32 logits [0.9 max, -0.9 max] with the label 1: the loss, 1.8 max, is past the
+    # range (inf in "none", and the sum inf), but the mean over four samples, 0.675 max,
+    # is not: it was inf (torch's F.cross_entropy gives inf too)
+    largest = float(np.finfo(xp.dtype_name).max)
+    logits_host, labels_host = _losses_past_the_range(largest)
+    logits = xp.asarray(logits_host)
+    target = (
+        xp.asarray(labels_host, dtype=None)
+        if target_kind == "labels"
+        else xp.asarray(np.eye(2)[labels_host])
+    )
+    host = xp.to_numpy(logits).astype(np.float64)
+    expected = _reference_losses(host, labels_host, reduction, largest)
+    with np.errstate(over="ignore"):  # NumPy warns of a loss past the range in "none", "sum"
+        result = mp.cross_entropy(logits, target, reduction=reduction)
+    assert_close(result, expected, like=logits)
+
+
+def test_numpy_mean_over_a_loss_past_the_range_warns_of_nothing():
+    largest = float(np.finfo(np.float32).max)
+    logits, labels = _losses_past_the_range(largest)
+    logits = logits.astype(np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        result = mp.cross_entropy(logits, labels)
+    expected = _reference_losses(logits.astype(np.float64), labels, "mean", largest)
+    assert_close(result, expected, like=logits)
+
+
 @pytest.mark.parametrize("reduction", ["none", "mean"])
 def test_cross_entropy_of_probabilities_whose_log_probabilities_are_past_the_range(
     xp: BackendCase, reduction

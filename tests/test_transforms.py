@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+import scipy.special
 
 import mlpillars as mp
 from mlpillars.backends import FRAMEWORKS, KERNELS, values_known
@@ -508,6 +509,31 @@ def test_out_of_range_labels_give_nan_rows_under_torch_compile(torch):
         lambda z, y: mp.cross_entropy(z, y, reduction="none"), fullgraph=True, backend="aot_eager"
     )
     assert_close(compiled(logits, labels), _nan_rows_expected(), like=logits)
+
+
+PAST_RANGE_LOGITS = np.array([[3e38, -3e38], [1.0, 2.0], [0.0, -3e38], [3.0, 0.0]], np.float32)
+PAST_RANGE_LABELS = np.array([1, 0, 1, 1])
+"""float32 logits whose first loss, 6e38, is past the range; the mean, 2.25e38, is not."""
+
+
+def _past_range_mean() -> float:
+    """float64: the mean of ``logsumexp(z) - z_label``."""
+    host = PAST_RANGE_LOGITS.astype(np.float64)
+    picked = host[np.arange(4), PAST_RANGE_LABELS]
+    return float(np.mean(scipy.special.logsumexp(host, axis=-1) - picked))
+
+
+def test_mean_over_a_loss_past_the_range_under_jax_jit(jax):
+    # no value is read under jit: the mean is chosen by where (it was inf)
+    logits, labels = _on("jax", (PAST_RANGE_LOGITS, PAST_RANGE_LABELS))
+    mean = jax.jit(mp.cross_entropy)(logits, labels)
+    assert_close(mean, np.asarray(_past_range_mean()), like=logits)
+
+
+def test_mean_over_a_loss_past_the_range_under_torch_compile(torch):
+    logits, labels = _on("torch", (PAST_RANGE_LOGITS, PAST_RANGE_LABELS))
+    compiled = torch.compile(mp.cross_entropy, fullgraph=True, backend="aot_eager")
+    assert_close(compiled(logits, labels), np.asarray(_past_range_mean()), like=logits)
 
 
 def test_non_finite_pca_input_raises_eagerly_and_gives_nan_under_jit(jax):

@@ -42,6 +42,7 @@ from .frameworks import (
     full_float32_products,
     one_device_per_cpu,
 )
+from .frameworks._mean_rule import halved_label_losses, mean_of_losses
 from .frameworks._rank_rule import dependence_bound, rank_tolerance
 from .frameworks.base import StepLoop
 from .frameworks.dask import from_npy as dask_from_npy
@@ -77,6 +78,7 @@ __all__ = [
     "extremes",
     "framework_of",
     "full_float32_products",
+    "halved_label_losses",
     "host_arrays",
     "is_dtype",
     "kernel",
@@ -84,6 +86,7 @@ __all__ = [
     "layer_operands",
     "loops_compiled",
     "materialize",
+    "mean_of_losses",
     "move_to",
     "one_device_per_cpu",
     "parse_backend",

@@ -8,11 +8,21 @@ values cannot be read), class-probability targets, and the reduction of the loss
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import array_api_extra as xpx
 
-from ..backends import device_of, extremes, reduce_max, values_at_hand, values_known
+from ..backends import (
+    device_of,
+    extremes,
+    halved_label_losses,
+    mean_of_losses,
+    reduce_max,
+    values_at_hand,
+    values_known,
+)
 from ._checks import check_axis, is_empty, shape_text
 from ._floating import as_floating_array
 
@@ -53,8 +63,9 @@ def checked_labels(labels: Any, logits: Any, class_axis: int, *, xp: Any) -> boo
 def picked_log_probs(
     log_probs: Any, labels: Any, class_axis: int, labels_checked: bool, *, xp: Any
 ) -> Any:
-    """``log_probs`` at each sample's label, for integer labels (:func:`checked_labels`);
-    NaN where a label is out of range, when they were not checked."""
+    """``log_probs`` (or any array of the logits' shape) at each sample's label, for
+    integer labels (:func:`checked_labels`); NaN where a label is out of range, when they
+    were not checked."""
     class_last = (
         log_probs if class_axis == log_probs.ndim - 1 else xp.moveaxis(log_probs, class_axis, -1)
     )
@@ -63,6 +74,18 @@ def picked_log_probs(
     in_range = (labels >= 0) & (labels < log_probs.shape[class_axis])
     picked = _at_labels(class_last, labels, in_range, xp=xp)
     return xp.where(in_range, picked, xp.full_like(picked, math.nan))
+
+
+def half_label_losses(
+    logits: Any, losses: Any, labels: Any, class_axis: int, labels_checked: bool, *, xp: Any
+) -> Any:
+    """The label ``losses`` (:func:`picked_log_probs`) halved, for a mean over losses past
+    the range (:func:`mlpillars.backends.halved_label_losses`): inf for finite logits,
+    such as float32 [3.4e38, -3.4e38] with the label 1, is half the gap ``max z -
+    z_label`` (3.4e38). One maximum over the classes and a pick, no second ``exp``."""
+    row_max = reduce_max(logits, axis=class_axis, keepdims=False, xp=xp)
+    picked = picked_log_probs(logits, labels, class_axis, labels_checked, xp=xp)
+    return halved_label_losses(losses, row_max / 2 - picked / 2, xp=xp)
 
 
 def _labels_checked(labels: Any, n_classes: int, *, xp: Any) -> bool:
@@ -111,9 +134,31 @@ def checked_probabilities(probabilities: Any, logits: Any, *, xp: Any) -> Any:
     return xp.astype(probabilities, logits.dtype)
 
 
-def soft_target_losses(logits: Any, probabilities: Any, class_axis: int, *, xp: Any) -> Any:
-    """``-sum_c t_c log softmax(z)_c`` for a target of class probabilities
-    (:func:`checked_probabilities`), without forming the log-probabilities.
+def probability_target_losses(
+    logits: Any, probabilities: Any, class_axis: int, *, log_softmax: Any, xp: Any
+) -> tuple[Any, Callable[[], Any]]:
+    """``-sum_c t_c log p_c`` (the logits' shape without the class axis), and a call giving
+    their halves (for a mean over losses past the range): from ``log_softmax`` (the
+    kernel, the framework's own where it has one) where the values are at hand and every
+    loss comes out finite (one check of the losses), else twice the halves, taken without
+    log-probabilities (:func:`soft_target_half_losses`), whose gaps past the range give a
+    finite loss where log-probabilities give inf or NaN. The second costs more (16 x 16
+    float64 on NumPy: 38 us against 20), so traced and lazy calls, whose values cannot be
+    read, pay it always."""
+    halves = partial(soft_target_half_losses, logits, probabilities, class_axis, xp=xp)
+    if values_at_hand(logits, probabilities):
+        losses = -xp.sum(probabilities * log_softmax(logits, class_axis), axis=class_axis)
+        if bool(xp.all(xp.isfinite(losses))):
+            return losses, halves
+    half_losses = halves()
+    return 2 * half_losses, lambda: half_losses
+
+
+def soft_target_half_losses(logits: Any, probabilities: Any, class_axis: int, *, xp: Any) -> Any:
+    """``-sum_c t_c log softmax(z)_c / 2`` for a target of class probabilities
+    (:func:`checked_probabilities`), without forming the log-probabilities: the losses
+    are twice these, and their mean twice the mean of these where a loss is past the
+    range (:func:`reduced_losses`).
 
     A log-probability ``z_c - max z - log sum exp(z - max z)`` can be past the range where
     the loss is not: float32 logits [3e38, -3e38] with the target [0.9, 0.1] have the loss
@@ -121,7 +166,7 @@ def soft_target_losses(logits: Any, probabilities: Any, class_axis: int, *, xp: 
     NaN for the target [1, 0], 0 * -inf). Here the gaps ``max z - z_c`` are taken in halves,
     ``max z / 2 - z_c / 2`` (finite for finite logits), and ``0 log p`` is 0::
 
-        loss = 2 sum_c t_c (max z / 2 - z_c / 2 + log(sum exp(z - max z)) / 2)
+        loss / 2 = sum_c t_c (max z / 2 - z_c / 2 + log(sum exp(z - max z)) / 2)
     """
     row_max = reduce_max(logits, axis=class_axis, keepdims=True, xp=xp)
     safe_max = xp.where(xp.isfinite(row_max), row_max, xp.zeros_like(row_max))
@@ -129,24 +174,17 @@ def soft_target_losses(logits: Any, probabilities: Any, class_axis: int, *, xp: 
     half_log_total = xp.log(xp.sum(exp_shifted, axis=class_axis, keepdims=True)) / 2
     half_terms = probabilities * ((safe_max / 2 - logits / 2) + half_log_total)
     zero = xp.zeros_like(half_terms)
-    return 2 * xp.sum(xp.where(probabilities == 0, zero, half_terms), axis=class_axis)
+    return xp.sum(xp.where(probabilities == 0, zero, half_terms), axis=class_axis)
 
 
-def reduced_losses(losses: Any, reduction: str, *, xp: Any) -> Any:
+def reduced_losses(losses: Any, reduction: str, *, xp: Any, halves: Callable[[], Any]) -> Any:
     """The per-sample losses reduced: "none" as they are, "sum" their sum, "mean" their
-    mean, which overflows only where the mean itself is beyond the range.
-
-    The sum of three float32 losses of 3e38 is inf, and so was their mean; where the
-    plain mean is not finite, the mean of the losses each divided by their count first
-    is taken instead (3e38). Only there: dividing first costs tiny losses their digits.
-    Where the mean can be read now and is finite, it is the answer (no second sum).
-    """
+    mean, past the range only where the mean itself is
+    (:func:`mlpillars.backends.mean_of_losses`, given the losses' ``halves``: float32
+    losses of 3e38, whose sum is inf, have the mean 3e38, and a loss of 6.8e38 (inf)
+    beside three small ones the mean 1.7e38)."""
     if reduction == "none":
         return losses
     if reduction == "sum":
         return xp.sum(losses)
-    plain = xp.mean(losses)
-    if values_at_hand(plain) and bool(xp.isfinite(plain)):
-        return plain
-    divided_first = xp.sum(losses / math.prod(losses.shape))
-    return xp.where(xp.isfinite(plain), plain, divided_first)
+    return mean_of_losses(losses, xp=xp, read=values_at_hand(losses), halves=halves)

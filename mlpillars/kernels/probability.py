@@ -8,9 +8,10 @@ produce NaN. float16 and bfloat16 inputs are computed in float32 and the result 
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
-from ..backends import is_dtype, kernel, values_at_hand
+from ..backends import is_dtype, kernel
 from ._axes import merged_axes, several_axes
 from ._checks import check_axis, check_choice
 from ._floating import as_floating_array, narrowed, widened
@@ -28,9 +29,10 @@ from ._targets import (
     checked_labels,
     checked_probabilities,
     class_axis_of,
+    half_label_losses,
     picked_log_probs,
+    probability_target_losses,
     reduced_losses,
-    soft_target_losses,
 )
 
 REDUCTIONS = ("mean", "sum", "none")
@@ -242,9 +244,11 @@ def cross_entropy(
     reduction : {"mean", "sum", "none"}
         ``"none"`` returns one loss per sample (``logits.shape`` without ``axis``). With
         zero samples, "sum" is 0 and "none" empty; "mean" raises ``ValueError`` (torch
-        returns NaN, a 0/0 that would pass silently into a training loop). The mean of
-        losses near the dtype's largest value is finite (float32 losses of 3e38: 3e38,
-        where torch's mean overflows to inf).
+        returns NaN, a 0/0 that would pass silently into a training loop). The mean is
+        past the range only where the mean itself is: float32 losses of 3e38 have the
+        mean 3e38, and float32 logits [3.4e38, -3.4e38] with the label 1 (the loss 6.8e38,
+        inf in "none" and "sum") beside three small losses the mean 1.7e38; torch's mean
+        is inf in both.
 
     Returns
     -------
@@ -286,22 +290,11 @@ def cross_entropy(
     if labels_given:
         log_probs = log_softmax(wide_logits, class_axis)  # the framework's own, if it has one
         losses = -picked_log_probs(log_probs, target, class_axis, labels_checked, xp=xp)
+        halves = partial(
+            half_label_losses, wide_logits, losses, target, class_axis, labels_checked, xp=xp
+        )
     else:
-        losses = _probability_target_losses(wide_logits, target, class_axis, xp=xp)
-    return narrowed(reduced_losses(losses, reduction, xp=xp), logits, xp=xp)
-
-
-def _probability_target_losses(logits: Any, probabilities: Any, class_axis: int, *, xp: Any) -> Any:
-    """``-sum_c t_c log p_c`` (the logits' shape without the class axis): from the
-    framework's ``log_softmax`` where the values are at hand and every loss comes out
-    finite (one check of the losses), else without log-probabilities
-    (:func:`._targets.soft_target_losses`), whose gaps past the range give a finite loss
-    where log-probabilities give inf or NaN. The second costs more (16 x 16 float64 on
-    NumPy: 38 us against 20), so traced and lazy calls, whose values cannot be read, pay it
-    always."""
-    if values_at_hand(logits, probabilities):
-        log_probs = log_softmax(logits, class_axis)  # the framework's own, if it has one
-        losses = -xp.sum(probabilities * log_probs, axis=class_axis)
-        if bool(xp.all(xp.isfinite(losses))):
-            return losses
-    return soft_target_losses(logits, probabilities, class_axis, xp=xp)
+        losses, halves = probability_target_losses(
+            wide_logits, target, class_axis, log_softmax=log_softmax, xp=xp
+        )
+    return narrowed(reduced_losses(losses, reduction, xp=xp, halves=halves), logits, xp=xp)

@@ -116,40 +116,6 @@ def logsumexp(x: np.ndarray, axis: int, keepdims: bool) -> np.ndarray:
     return np.expand_dims(result, axis) if keepdims else result
 
 
-def cross_entropy(logits: np.ndarray, labels: np.ndarray, axis: int, reduction: str) -> Any:
-    """``log(sum exp(s)) - s[label]`` per sample, ``s = z - max z`` along ``axis``, reduced;
-    checked integer labels (logits' shape without ``axis``), float32 or float64 logits.
-
-    The log-probability at each label only, as the kernel's ``-log_softmax(z)[label]``
-    rounds it (the same shifted logit less the same ``log`` of the same sum), without
-    the (n, C) array of log-probabilities. NotImplemented where a slice's maximum is not
-    finite (the kernel's formula gives its NaN or inf) or the logits are empty. The mean
-    of losses whose sum overflows divides each by their count first, as the kernel's.
-    """
-    if logits.dtype.char not in "fd" or labels.dtype.kind not in "iu" or logits.size == 0:
-        return NotImplemented
-    class_last = logits if axis == logits.ndim - 1 else np.moveaxis(logits, axis, -1)
-    row_max = np.maximum.reduce(class_last, axis=-1, keepdims=True)
-    if not np.isfinite(row_max).all():
-        return NotImplemented
-    shifted = np.subtract(class_last, row_max)
-    if shifted.ndim == 2:  # a row index and the labels: 3x faster than take_along_axis
-        picked = shifted[np.arange(shifted.shape[0]), labels]
-    else:
-        picked = np.take_along_axis(shifted, labels[..., None], axis=-1)[..., 0]
-    losses = np.log(np.add.reduce(np.exp(shifted, out=shifted), axis=-1))
-    losses -= picked
-    if reduction == "none":
-        return losses
-    if reduction == "sum":
-        return np.add.reduce(losses, axis=None)  # past the range: inf, as NumPy warns
-    with np.errstate(over="ignore"):  # a sum past the range is not the mean's answer
-        summed = np.add.reduce(losses, axis=None)
-    if np.isfinite(summed):
-        return summed / losses.size
-    return np.add.reduce(losses / losses.size, axis=None)  # a mean the sum overflowed
-
-
 def _small_logsumexp(x: np.ndarray, axis: int) -> np.ndarray | None:
     """``m + log(sum exp(x - m))`` with the reduced axis kept, or None where a slice needs
     the ``log1p`` form (``_logsumexp_rule``) or its maximum is not finite. 16 x 16

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ._logsumexp_rule import CLOSE_TO_ONE, SMALL_RESULT
+from ._mean_rule import halved_label_losses, mean_of_losses
 
 
 def normalised(name: str, x: Any, axis: int, temperature: float) -> Any:
@@ -38,8 +39,9 @@ def cross_entropy(
     integer labels (the logits' shape without ``axis``) or class probabilities (the
     logits' shape and dtype). Unchecked labels out of range give NaN losses, read nowhere.
 
-    A "mean" whose sum overflows (float32 losses of 3e38: torch's mean is inf) is the
-    kernel's: the losses each divided by their count first. Where ``values_known``, torch's
+    A "mean" whose sum overflows (float32 losses of 3e38: torch's mean is inf), or over a
+    loss itself past the range, is the kernel's (``_mean_rule``): twice the mean of the
+    losses' halves, each divided by their count first. Where ``values_known``, torch's
     mean is read and redone only if it is not finite; elsewhere the losses are reduced
     here, both ways, as the kernel's formula does.
     """
@@ -58,14 +60,17 @@ def cross_entropy(
     target = target.long()
     if labels_checked:
         if reduction == "mean" and not values_known:
-            return _reduced(from_logits(scores, target, reduction="none"), reduction)
+            return _label_mean(from_logits(scores, target, reduction="none"), scores, target, False)
         result = from_logits(scores, target, reduction=reduction)
         if reduction != "mean" or math.isfinite(float(result.detach())):  # 1 us on a CPU
             return result
-        return _reduced(from_logits(scores, target, reduction="none"), reduction)
+        return _label_mean(from_logits(scores, target, reduction="none"), scores, target, True)
     in_range = (target >= 0) & (target < logits.shape[axis])
-    losses = from_logits(scores, torch.where(in_range, target, 0), reduction="none")
-    return _reduced(torch.where(in_range, losses, math.nan), reduction)
+    target = torch.where(in_range, target, 0)
+    losses = torch.where(in_range, from_logits(scores, target, reduction="none"), math.nan)
+    if reduction == "mean":
+        return _label_mean(losses, scores, target, values_known)
+    return losses.sum() if reduction == "sum" else losses
 
 
 def _of_probabilities(
@@ -83,17 +88,21 @@ def _of_probabilities(
     return result if bool(torch.isfinite(result.detach()).all()) else NotImplemented
 
 
-def _reduced(losses: Any, reduction: str) -> Any:
-    """Per-sample losses reduced as the kernel's ``reduced_losses``: a mean whose sum
-    overflows divides each loss by their count first."""
+def _label_mean(losses: Any, scores: Any, target: Any, read: bool) -> Any:
+    """The kernel's mean of label losses (``_mean_rule``), whose halves are taken where
+    needed (``read``) or always from the largest logit and the one at ``target`` (in
+    range), ``scores`` in F's layout. ``torch`` itself is the rule's namespace: through
+    array-api-compat's wrappers the rule's calls where values cannot be read took 113 us
+    against 81 (256 losses, on the project's 2-core CPU)."""
     import torch
 
-    if reduction == "none":
-        return losses
-    if reduction == "sum":
-        return losses.sum()
-    mean = losses.mean()
-    return torch.where(torch.isfinite(mean), mean, (losses / losses.numel()).sum())
+    def halves() -> Any:
+        class_dim = 0 if scores.ndim == 1 else 1
+        picked = scores.gather(class_dim, target.unsqueeze(class_dim)).squeeze(class_dim)
+        half_gaps = scores.amax(class_dim) / 2 - picked / 2
+        return halved_label_losses(losses, half_gaps, xp=torch)
+
+    return mean_of_losses(losses, xp=torch, read=read, halves=halves)
 
 
 def logsumexp(x: Any, axis: int, keepdims: bool, *, every_slice_exact: bool) -> Any:

@@ -14,6 +14,7 @@ from . import (
     _grouped_loops,
     _numpy_attention,
     _numpy_blocks,
+    _numpy_cross_entropy,
     _numpy_descent,
     _numpy_fused,
     _numpy_regression,
@@ -145,11 +146,11 @@ class NumPyFramework(Framework):
         xp: ModuleType,
     ) -> Any:
         """``cross_entropy`` of checked integer labels from the shifted logits at the labels
-        and the log of the sums, no log-probabilities array (see ``_numpy_fused``);
+        and the log of the sums, no log-probabilities array (``_numpy_cross_entropy``);
         NotImplemented for probability targets (the kernel then takes ``log_softmax``)."""
         if not labels_checked:
             return NotImplemented
-        return _numpy_fused.cross_entropy(logits, target, axis, reduction)
+        return _numpy_cross_entropy.cross_entropy(logits, target, axis, reduction)
 
     def fused_linear(
         self,
