@@ -189,6 +189,30 @@ def test_several_axes_of_unknown_sizes_are_refused_naming_the_remedy(
         mp.KERNELS[kernel](rows, axis=axis)
 
 
+@pytest.mark.parametrize("reduction", ["none", "sum"])
+def test_cross_entropy_of_zero_samples_with_probability_targets(reduction: str) -> None:
+    # Dask's own max along the classes of a (0, C) array fails when computed ("zero-size
+    # array to reduction operation maximum"); NumPy's gives (0,)
+    logits = da.from_array(np.zeros((0, 3)), chunks=(1, 3))
+    targets = da.from_array(np.full((0, 3), 1 / 3), chunks=(1, 3))
+    result = np.asarray(mp.cross_entropy(logits, targets, reduction=reduction).compute())
+    expected = np.zeros((0,)) if reduction == "none" else np.zeros(())
+    assert result.shape == expected.shape and result.dtype == np.float64
+    np.testing.assert_array_equal(result, expected)
+
+
+def test_max_along_classes_of_an_array_empty_elsewhere_is_empty() -> None:
+    import array_api_compat.dask.array as dask_namespace
+
+    from mlpillars.backends import reduce_max
+
+    values = np.zeros((2, 0, 3))
+    array = da.from_array(values, chunks=(1, 1, 3))
+    for keepdims in (False, True):
+        result = reduce_max(array, axis=-1, keepdims=keepdims, xp=dask_namespace).compute()
+        assert result.shape == np.max(values, axis=-1, keepdims=keepdims).shape
+
+
 def _counted(values: np.ndarray, chunks: tuple[int, int]) -> tuple[Any, dict[tuple, int]]:
     """``values`` as a Dask array whose chunks count each time they are computed."""
     counts: dict[tuple, int] = {}

@@ -43,18 +43,21 @@ def tidied(array: Any) -> Any:
 
 
 def reduce_max(array: Any, *, axis: int, keepdims: bool, xp: ModuleType) -> Any:
-    """``xp.max(array, axis=axis, keepdims=keepdims)`` of an array with no axis of length 0.
+    """``xp.max(array, axis=axis, keepdims=keepdims)`` along an axis of nonzero length.
 
-    Dask's max where every chunk has a known size (empty ones merged away: a kernel's own
-    slices may make some); where sizes are unknown (after boolean indexing) a chunk may
-    turn out empty when computed, on which Dask's max fails (a concatenate ValueError):
-    each chunk's max then starts from the dtype's lowest value, which an empty chunk gives
-    and every other chunk's values exceed or equal.
+    Dask's max where every chunk has a known size and none is empty (empty ones merged
+    away: a kernel's own slices may make some). Where sizes are unknown (after boolean
+    indexing) a chunk may turn out empty when computed, on which Dask's max fails (a
+    concatenate ValueError), and Dask's max of an array with another axis of length 0
+    fails too ((0, 3) along axis 1: "zero-size array to reduction operation maximum",
+    where NumPy gives (0,)): each chunk's max then starts from the dtype's lowest value,
+    which an empty chunk gives and every other chunk's values exceed or equal.
     """
     import dask.array as da
 
     array = tidied(array)
-    if not unknown_sizes(array):
+    empty_elsewhere = 0 in array.shape and array.shape[axis] != 0
+    if not unknown_sizes(array) and not empty_elsewhere:
         return xp.max(array, axis=axis, keepdims=keepdims)
     lowest = -np.inf if array.dtype.kind == "f" else np.iinfo(array.dtype).min
     each_chunk = functools.partial(np.max, initial=lowest)
