@@ -112,6 +112,31 @@ def test_a_grid_search_over_a_pipeline_chooses_as_with_sklearns_pca(rng):
     assert_close(ours.cv_results_["mean_test_score"], theirs.cv_results_["mean_test_score"])
 
 
+def test_a_pipeline_ending_in_pca_transforms_as_sklearns():
+    """scikit-learn 1.6+ asks a pipeline's last step for its tags (``check_is_fitted``):
+    ``make_pipeline(StandardScaler(), PCA(2)).fit(X).transform(X)`` raised AttributeError
+    ('PCA' object has no attribute '__sklearn_tags__') on scikit-learn 1.9."""
+    pytest.importorskip("sklearn", minversion="1.6")
+    from sklearn.exceptions import NotFittedError as SklearnNotFittedError
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    from sklearn.utils import get_tags
+    from sklearn.utils.validation import check_is_fitted
+
+    X = spread_data(np.random.default_rng(3))
+    ours, theirs = (make_pipeline(StandardScaler(), pca).fit(X) for pca in (PCA(2), SklearnPCA(2)))
+    assert_close(ours.transform(X), theirs.transform(X))
+    assert_close(
+        ours.inverse_transform(ours.transform(X)), theirs.inverse_transform(theirs.transform(X))
+    )
+    tags = get_tags(PCA())
+    assert tags.requires_fit and tags.array_api_support and not tags.target_tags.required
+    assert "float32" in tags.transformer_tags.preserves_dtype
+    with pytest.raises(SklearnNotFittedError):
+        check_is_fitted(PCA())
+    check_is_fitted(PCA(2).fit(X))
+
+
 def test_fraction_under_jit_needs_values():
     jax = pytest.importorskip("jax")
     X = FRAMEWORKS["jax"].from_host(spread_data(np.random.default_rng(1)).astype(np.float32), None)

@@ -197,6 +197,20 @@ class PCA:
             setattr(self, name, value)
         return self
 
+    def __sklearn_tags__(self) -> Any:
+        """scikit-learn's tags (1.6+, which asks for them): a transformer that needs a fit
+        and no target, takes array-API input and keeps its floating dtype. Without them
+        a pipeline ending in a PCA could not ``transform`` (AttributeError)."""
+        from sklearn.utils import InputTags, Tags, TargetTags, TransformerTags
+
+        return Tags(
+            estimator_type=None,
+            target_tags=TargetTags(required=False),
+            transformer_tags=TransformerTags(preserves_dtype=["float64", "float32", "float16"]),
+            input_tags=InputTags(),
+            array_api_support=True,
+        )
+
     def __repr__(self) -> str:
         """``PCA(n_components=2, whiten=True)``: the parameters that differ from their
         defaults, as scikit-learn shows an estimator."""
