@@ -45,6 +45,24 @@ def test_fraction_of_variance_keeps_sklearns_count(xp: BackendCase, rng, fractio
     assert_close(projected, reference.transform(xp.to_numpy(X)), like=X)
 
 
+@pytest.mark.parametrize("svd_solver", ["full", "covariance_eigh"])
+@pytest.mark.parametrize("fraction", [0.3, 0.999999])
+def test_fraction_of_no_variance_keeps_one_component_as_sklearn(
+    xp: BackendCase, fraction, svd_solver
+):
+    """Constant data (all zero, or columns of 3): no count of components explains more
+    of no variance; scikit-learn keeps 1. The ratios, 0 here (NaN in scikit-learn), summed
+    to 0 <= fraction everywhere, and min(n, d) were kept (3 of (8, 3) zeros, 4 of (4, 4))."""
+    for values in (np.zeros((8, 3)), np.full((8, 3), 3.0)):
+        X = xp.asarray(values)
+        reference = SklearnPCA(fraction, svd_solver=svd_solver).fit(values)
+        model = PCA(fraction, svd_solver=svd_solver).fit(X)
+        assert model.n_components_ == reference.n_components_ == 1
+        assert_close(model.explained_variance_, reference.explained_variance_, like=X)
+        assert_close(model.transform(X), reference.transform(values), like=X)
+        assert pca(X, fraction, solver=svd_solver).shape == (8, 1)
+
+
 @pytest.mark.parametrize("shape", [(40, 5), (4, 5)])
 def test_none_keeps_min_of_samples_and_features(xp: BackendCase, rng, shape):
     X = xp.asarray(spread_data(rng, shape[0]))

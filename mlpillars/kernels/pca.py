@@ -24,8 +24,9 @@ entry of largest absolute value is positive, so results equal scikit-learn's ``P
 only up to sign.
 
 ``n_components`` is scikit-learn's: an int k, None for min(n, d), or a float f in (0, 1),
-which keeps the fewest leading components whose variance ratios sum to more than f. That
-number sets the result's shape, so a float needs the data's values: inside ``jax.jit``,
+which keeps the fewest leading components whose variance ratios sum to more than f (1
+where the data have no variance, as scikit-learn). That number sets the result's shape,
+so a float needs the data's values: inside ``jax.jit``,
 ``jax.vmap`` or ``torch.compile`` it raises ``ValueError`` (pass an int there). float16 and
 bfloat16 data are fitted and projected in float32, the results cast back.
 """
