@@ -45,6 +45,24 @@ def test_fraction_of_variance_keeps_sklearns_count(xp: BackendCase, rng, fractio
     assert_close(projected, reference.transform(xp.to_numpy(X)), like=X)
 
 
+@pytest.mark.parametrize("svd_solver", ["full", "covariance_eigh"])
+@pytest.mark.parametrize("fraction", [0.3, 0.999999])
+def test_fraction_of_no_variance_keeps_one_component_as_sklearn(
+    xp: BackendCase, fraction, svd_solver
+):
+    """Constant data (all zero, or columns of 3): no count of components explains more
+    of no variance; scikit-learn keeps 1. The ratios, 0 here (NaN in scikit-learn), summed
+    to 0 <= fraction everywhere, and min(n, d) were kept (3 of (8, 3) zeros, 4 of (4, 4))."""
+    for values in (np.zeros((8, 3)), np.full((8, 3), 3.0)):
+        X = xp.asarray(values)
+        reference = SklearnPCA(fraction, svd_solver=svd_solver).fit(values)
+        model = PCA(fraction, svd_solver=svd_solver).fit(X)
+        assert model.n_components_ == reference.n_components_ == 1
+        assert_close(model.explained_variance_, reference.explained_variance_, like=X)
+        assert_close(model.transform(X), reference.transform(values), like=X)
+        assert pca(X, fraction, solver=svd_solver).shape == (8, 1)
+
+
 @pytest.mark.parametrize("shape", [(40, 5), (4, 5)])
 def test_none_keeps_min_of_samples_and_features(xp: BackendCase, rng, shape):
     X = xp.asarray(spread_data(rng, shape[0]))
@@ -110,6 +128,31 @@ def test_a_grid_search_over_a_pipeline_chooses_as_with_sklearns_pca(rng):
     ours, theirs = (search.fit(X, y) for search in searches)
     assert ours.best_params_ == theirs.best_params_
     assert_close(ours.cv_results_["mean_test_score"], theirs.cv_results_["mean_test_score"])
+
+
+def test_a_pipeline_ending_in_pca_transforms_as_sklearns():
+    """scikit-learn 1.6+ asks a pipeline's last step for its tags (``check_is_fitted``):
+    ``make_pipeline(StandardScaler(), PCA(2)).fit(X).transform(X)`` raised AttributeError
+    ('PCA' object has no attribute '__sklearn_tags__') on scikit-learn 1.9."""
+    pytest.importorskip("sklearn", minversion="1.6")
+    from sklearn.exceptions import NotFittedError as SklearnNotFittedError
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    from sklearn.utils import get_tags
+    from sklearn.utils.validation import check_is_fitted
+
+    X = spread_data(np.random.default_rng(3))
+    ours, theirs = (make_pipeline(StandardScaler(), pca).fit(X) for pca in (PCA(2), SklearnPCA(2)))
+    assert_close(ours.transform(X), theirs.transform(X))
+    assert_close(
+        ours.inverse_transform(ours.transform(X)), theirs.inverse_transform(theirs.transform(X))
+    )
+    tags = get_tags(PCA())
+    assert tags.requires_fit and tags.array_api_support and not tags.target_tags.required
+    assert "float32" in tags.transformer_tags.preserves_dtype
+    with pytest.raises(SklearnNotFittedError):
+        check_is_fitted(PCA())
+    check_is_fitted(PCA(2).fit(X))
 
 
 def test_fraction_under_jit_needs_values():

@@ -45,7 +45,8 @@ def components_for_variance(
     kernel_name: str, ratios: Any, fraction: float, limit: int, *, xp: Any
 ) -> int:
     """The fewest leading components whose variance ratios sum to more than ``fraction``
-    (scikit-learn's ``searchsorted(cumsum, fraction, side="right") + 1``), at most ``limit``.
+    (scikit-learn's ``searchsorted(cumsum, fraction, side="right") + 1``), at most ``limit``;
+    1 for data without variance (ratios all 0; scikit-learn's are NaN, and it keeps 1).
 
     Raises
     ------
@@ -60,6 +61,8 @@ def components_for_variance(
             "jax.jit, jax.vmap or torch.compile they are not known. Pass an int n_components"
         )
     cumulative = xp.cumulative_sum(ratios)
+    if not bool(xp.any(cumulative > 0)):  # constant data: no count explains more of nothing
+        return 1
     kept = int(xp.sum(xp.astype(cumulative <= fraction, xp.int32))) + 1
     return min(kept, limit)
 

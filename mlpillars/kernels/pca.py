@@ -24,8 +24,9 @@ entry of largest absolute value is positive, so results equal scikit-learn's ``P
 only up to sign.
 
 ``n_components`` is scikit-learn's: an int k, None for min(n, d), or a float f in (0, 1),
-which keeps the fewest leading components whose variance ratios sum to more than f. That
-number sets the result's shape, so a float needs the data's values: inside ``jax.jit``,
+which keeps the fewest leading components whose variance ratios sum to more than f (1
+where the data have no variance, as scikit-learn). That number sets the result's shape,
+so a float needs the data's values: inside ``jax.jit``,
 ``jax.vmap`` or ``torch.compile`` it raises ``ValueError`` (pass an int there). float16 and
 bfloat16 data are fitted and projected in float32, the results cast back.
 """
@@ -196,6 +197,20 @@ class PCA:
                 )
             setattr(self, name, value)
         return self
+
+    def __sklearn_tags__(self) -> Any:
+        """scikit-learn's tags (1.6+, which asks for them): a transformer that needs a fit
+        and no target, takes array-API input and keeps its floating dtype. Without them
+        a pipeline ending in a PCA could not ``transform`` (AttributeError)."""
+        from sklearn.utils import InputTags, Tags, TargetTags, TransformerTags
+
+        return Tags(
+            estimator_type=None,
+            target_tags=TargetTags(required=False),
+            transformer_tags=TransformerTags(preserves_dtype=["float64", "float32", "float16"]),
+            input_tags=InputTags(),
+            array_api_support=True,
+        )
 
     def __repr__(self) -> str:
         """``PCA(n_components=2, whiten=True)``: the parameters that differ from their
