@@ -155,6 +155,51 @@ def test_a_pipeline_ending_in_pca_transforms_as_sklearns():
     check_is_fitted(PCA(2).fit(X))
 
 
+def test_names_and_data_frame_output_are_sklearns():
+    """``get_feature_names_out``, ``feature_names_in_`` and ``set_output``: a pipeline set
+    to pandas output raised ValueError ("set_output is not available"), and a
+    ColumnTransformer could not name a PCA's columns."""
+    pandas = pytest.importorskip("pandas")
+    from sklearn.base import clone
+    from sklearn.compose import ColumnTransformer
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    values = spread_data(np.random.default_rng(4), 40)
+    X = pandas.DataFrame(values, columns=list("abcde"), index=range(100, 140))
+    ours, theirs = (
+        make_pipeline(StandardScaler(), pca).set_output(transform="pandas").fit(X)
+        for pca in (PCA(2), SklearnPCA(2))
+    )
+    projected, expected = ours.transform(X), theirs.transform(X)
+    assert isinstance(projected, pandas.DataFrame)
+    assert list(projected.columns) == list(expected.columns) == ["pca0", "pca1"]
+    assert list(projected.index) == list(X.index)
+    assert_close(projected.to_numpy(), expected.to_numpy())
+    assert list(ours[-1].feature_names_in_) == list(theirs[-1].feature_names_in_)
+    columns = ColumnTransformer(
+        [("reduced", PCA(2), ["a", "b", "c"]), ("kept", "passthrough", ["d"])]
+    )
+    assert list(columns.fit(X).get_feature_names_out()) == [
+        "reduced__pca0",
+        "reduced__pca1",
+        "kept__d",
+    ]
+    model = PCA(3).set_output(transform="pandas").fit(X)
+    assert model.get_feature_names_out(list("abcde")) == ["pca0", "pca1", "pca2"]
+    with pytest.raises(ValueError, match=r"input_features \['a', 'b'\] are not the names"):
+        model.get_feature_names_out(["a", "b"])
+    assert isinstance(clone(model).fit_transform(values), pandas.DataFrame)
+    assert not hasattr(model.fit(values), "feature_names_in_")  # a refit on an array
+    assert isinstance(model.set_output(transform="default").transform(values), np.ndarray)
+    with pytest.raises(ValueError, match=r"PCA.set_output: unknown transform 'frame'"):
+        model.set_output(transform="frame")
+    polars = pytest.importorskip("polars")
+    framed = PCA(2).set_output(transform="polars").fit_transform(values)
+    assert isinstance(framed, polars.DataFrame) and framed.columns == ["pca0", "pca1"]
+    assert_close(framed.to_numpy(), SklearnPCA(2).fit_transform(values))
+
+
 def test_fraction_under_jit_needs_values():
     jax = pytest.importorskip("jax")
     X = FRAMEWORKS["jax"].from_host(spread_data(np.random.default_rng(1)).astype(np.float32), None)

@@ -5,6 +5,8 @@ Importing this package imports no framework; each is imported the first time it 
 
 from ._availability import BackendStatus, available_backends
 from ._capabilities import Capabilities
+from ._dataframes import OUTPUTS as DATAFRAME_OUTPUTS
+from ._dataframes import feature_names_of, wrapped_output
 from ._dispatch import KERNELS, kernel
 from ._dtypes import COMPUTED_FLOATING, is_dtype
 from ._errors import BackendNotInstalledError, NoGPUError, UnknownBackendError
@@ -51,6 +53,7 @@ from .frameworks.dask import write_normal_zarr as dask_write_normal_zarr
 
 __all__ = [
     "COMPUTED_FLOATING",
+    "DATAFRAME_OUTPUTS",
     "ENV_VARIABLE",
     "FRAMEWORKS",
     "KERNELS",
@@ -76,6 +79,7 @@ __all__ = [
     "eigh",
     "erf",
     "extremes",
+    "feature_names_of",
     "framework_of",
     "full_float32_products",
     "halved_label_losses",
@@ -109,4 +113,5 @@ __all__ = [
     "values_readable",
     "vecdot",
     "without_gradient",
+    "wrapped_output",
 ]

@@ -22,6 +22,7 @@ from ._checks import check_choice, shape_text
 from ._floating import narrowed, widened
 from ._magnitudes import centred_and_correction
 from ._pca_checks import check_finite, check_matrix, checked_n_components, components_for_variance
+from ._pca_model import noise_variance
 
 SOLVERS = ("auto", "covariance_eigh", "svd", "full")
 """The solver names; ``"full"`` is scikit-learn's name for ``"svd"``."""
@@ -51,6 +52,10 @@ class PCAFit(NamedTuple):
         float32 means of 1e6: up to 0.06), which projections and reconstructions take out
         too. Against data of a spread of 0.1 around 1e6 it would move every projection by
         30% of its spread.
+    noise_variance : array, shape ()
+        :math:`\sigma^2`, the mean variance of the components left out (all of the
+        solver's, past the k kept), 0 where k = min(n, d): scikit-learn's
+        ``noise_variance_``, the probabilistic model's (:mod:`._pca_model`).
     n_samples : int
     solver : str
         The solver that ran, ``"covariance_eigh"`` or ``"svd"``.
@@ -64,6 +69,7 @@ class PCAFit(NamedTuple):
     singular_values: Any
     mean: Any
     mean_rounding: Any
+    noise_variance: Any
     n_samples: int
     solver: str
     centred_projection: bool = False
@@ -110,7 +116,9 @@ def fit_pca(
     components = _flip_signs(axes[:kept, :], xp=xp)
     explained = variances[:kept] * unit * unit  # past the dtype's range: inf, as it holds
     singular_values = xp.sqrt(variances[:kept] * (n_samples - 1)) * unit
-    fitted = (components, explained, ratios[:kept], singular_values, mean, rounding)
+    left_out = noise_variance(variances, kept, min(n_samples, n_features), xp=xp)
+    noise = xp.reshape(left_out * unit * unit, ())  # the SVD's unit is of shape (1,)
+    fitted = (components, explained, ratios[:kept], singular_values, mean, rounding, noise)
     return PCAFit(
         *(narrowed(array, like, xp=xp) for array in fitted),
         n_samples=n_samples,
