@@ -280,7 +280,7 @@ def test_the_benchmark_gives_jax_one_device_per_cpu(threads: str | None) -> None
         assert devices == 1
 
 
-PROPERTY_CASES = 6
+PROPERTY_CASES = 4
 """Generated fits a run checks (times ``MLPILLARS_PROPERTY_SCALE``): each compiles twice,
 about 2 s a case on a 2-core machine."""
 
