@@ -1,4 +1,4 @@
-"""scikit-learn's PCA options (``n_components`` as a fraction of variance or None,
+"""scikit-learn's PCA options (``n_components`` as a fraction of variance, "mle" or None,
 ``svd_solver="full"``) and half-precision data, against scikit-learn on every backend."""
 
 from __future__ import annotations
@@ -63,6 +63,81 @@ def test_fraction_of_no_variance_keeps_one_component_as_sklearn(
         assert pca(X, fraction, solver=svd_solver).shape == (8, 1)
 
 
+def mle_spectra(rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """Data for ``n_components="mle"``, whose log-likelihoods' two best ranks lie 2.5 apart
+    or more (float32's rounding moves them by 1e-3): a clear elbow (3 strong directions over
+    noise; scikit-learn keeps 3), a flat spectrum (white noise; 1), one feature and
+    constant data (no rank in [1, d - 1] has variances above 1e-15: 0)."""
+    rotation, _ = np.linalg.qr(rng.normal(size=(6, 6)))
+    return {
+        "elbow": (rng.normal(size=(120, 6)) * [6, 4, 3, 0.3, 0.3, 0.3]) @ rotation + 3.0,
+        "flat": rng.normal(size=(120, 6)) + 3.0,
+        "one feature": rng.normal(size=(120, 1)),
+        "constant": np.full((120, 6), 3.0),
+    }
+
+
+def test_mle_keeps_sklearns_count(xp: BackendCase, rng):
+    """Minka's MLE of the dimension (scikit-learn's ``_infer_dimension``) on the solvers'
+    variances; "mle" raised TypeError."""
+    counts = {}
+    for name, values in mle_spectra(rng).items():
+        X = xp.asarray(values)
+        host = xp.to_numpy(X)
+        for svd_solver in ("full", "covariance_eigh"):
+            reference = SklearnPCA("mle", svd_solver=svd_solver).fit(host)
+            model = PCA("mle", svd_solver=svd_solver).fit(X)
+            assert model.n_components_ == reference.n_components_, (name, svd_solver)
+            counts[name, svd_solver] = model.n_components_
+            assert_like_sklearn(model, reference, X)
+            assert_close(model.noise_variance_, reference.noise_variance_, like=X)
+            if name in ("elbow", "constant"):  # k = 3, k = 0
+                expected = reference.transform(host)
+                assert_close(pca(X, "mle", solver=svd_solver), expected, like=X, err_msg=name)
+    expected = {"elbow": 3, "flat": 1, "one feature": 0, "constant": 0}
+    assert all(count == expected[name] for (name, _), count in counts.items()), counts
+
+
+@pytest.mark.parametrize("svd_solver", ["full", "covariance_eigh"])
+def test_mle_keeps_sklearns_count_on_hostile_data(rng, svd_solver):
+    """Offsets, scales of 1e-100 and 1e100, float32 and integer data. The count depends
+    on the scale only through scikit-learn's floor of 1e-15 on the variances: of data of
+    1e-100 it keeps 0, as here. Where scikit-learn's covariance_eigh cancels (its
+    X^T X - n mu mu^T: data of 1e8 +- 10 get variances of rounding), the reference is
+    scikit-learn fitted on the centred float64 data."""
+    elbow = mle_spectra(rng)["elbow"]
+    centred = elbow - elbow.mean(axis=0)
+    integers = np.round(elbow * 100).astype(np.int64) + 10**6
+    cases = [
+        (elbow + 1e8, centred),
+        (elbow * 1e-100, elbow * 1e-100),
+        (elbow * 1e100, elbow * 1e100),
+        (elbow.astype(np.float32), elbow.astype(np.float32)),
+        (integers, integers - integers.mean(axis=0)),
+    ]
+    for values, reference_data in cases:
+        reference = SklearnPCA("mle", svd_solver=svd_solver).fit(reference_data)
+        model = PCA("mle", svd_solver=svd_solver).fit(values)
+        assert model.n_components_ == reference.n_components_, (values.dtype, values[0, 0])
+    assert PCA("mle", svd_solver=svd_solver).fit(elbow * 1e-100).n_components_ == 0
+    assert PCA("mle", svd_solver=svd_solver).fit(elbow * 1e100).n_components_ == 3
+
+
+def test_mle_needs_more_samples_than_features_and_a_full_solver(rng):
+    """As scikit-learn's: n_samples >= n_features, and all the variances (its randomized
+    and arpack solvers raise; here they are not solvers)."""
+    with pytest.raises(ValueError, match=r"^pca_fit: n_components='mle' is only supported if "):
+        PCA("mle").fit(rng.normal(size=(5, 6)))
+    with pytest.raises(ValueError, match=r"^pca: n_components='mle' .* n_samples >= n_features"):
+        pca(rng.normal(size=(5, 6)), "mle", solver="svd")
+    with pytest.raises(ValueError, match=r"n_components='mle' needs all the variances.*'full'"):
+        PCA("mle", svd_solver="randomized").fit(rng.normal(size=(20, 3)))
+    with pytest.raises(ValueError, match=r"^pca: n_components='mle' needs .*got 'arpack'"):
+        pca(rng.normal(size=(20, 3)), "mle", solver="arpack")
+    with pytest.raises(TypeError, match=r"n_components must be an int, a float in \(0, 1\), 'mle'"):
+        pca(rng.normal(size=(20, 3)), "MLE")
+
+
 @pytest.mark.parametrize("shape", [(40, 5), (4, 5)])
 def test_none_keeps_min_of_samples_and_features(xp: BackendCase, rng, shape):
     X = xp.asarray(spread_data(rng, shape[0]))
@@ -109,6 +184,20 @@ def test_parameters_are_scikit_learns_so_clone_copies_an_unfitted_pca(rng):
         ValueError, match=r"^PCA.set_params: invalid parameter 'n_component'; valid"
     ):
         model.set_params(n_component=2)
+
+
+def test_mle_is_a_parameter_clone_copies(rng):
+    from sklearn.base import clone
+
+    X = mle_spectra(rng)["elbow"]
+    model = PCA("mle", svd_solver="full")
+    assert model.get_params()["n_components"] == "mle"
+    assert repr(model) == "PCA(n_components='mle', svd_solver='full')"
+    copy = clone(model)
+    assert copy.get_params() == model.get_params()
+    reference = SklearnPCA("mle", svd_solver="full").fit(X)
+    assert_like_sklearn(copy.fit(X), reference, X)
+    assert clone(copy).set_params(n_components=2).fit(X).n_components_ == 2
 
 
 def test_a_grid_search_over_a_pipeline_chooses_as_with_sklearns_pca(rng):
@@ -206,6 +295,15 @@ def test_fraction_under_jit_needs_values():
     with pytest.raises(ValueError, match=r"pca: n_components=0\.9 .*jax\.jit.*Pass an int"):
         jax.jit(lambda data: pca(data, 0.9))(X)
     assert jax.jit(lambda data: pca(data, 2))(X).shape == (200, 2)
+
+
+def test_mle_under_jit_needs_values():
+    jax = pytest.importorskip("jax")
+    X = FRAMEWORKS["jax"].from_host(mle_spectra(np.random.default_rng(1))["elbow"], None)
+    with pytest.raises(ValueError, match=r"^pca: n_components='mle' .*jax\.jit.*Pass an int"):
+        jax.jit(lambda data: pca(data, "mle"))(X)
+    with pytest.raises(ValueError, match=r"^pca_fit: n_components='mle' .*Minka's MLE"):
+        jax.jit(lambda data: pca_fit(data, "mle", solver="svd").components)(X)
 
 
 @pytest.mark.parametrize("solver", ["covariance_eigh", "svd"])

@@ -1,5 +1,5 @@
 """The argument checks of the PCA kernels, and the number of components a float
-``n_components`` (a fraction of variance to keep) asks for."""
+``n_components`` (a fraction of variance to keep) asks for (``"mle"``'s: :mod:`._pca_mle`)."""
 
 from __future__ import annotations
 
@@ -10,15 +10,26 @@ from ..backends import values_readable
 from ._checks import shape_text
 from ._floating import check_real_dtype
 
+MLE = "mle"
+"""``n_components`` for Minka's MLE of the number of components (:mod:`._pca_mle`)."""
+
 
 def checked_n_components(
     kernel_name: str, n_components: object, n_samples: int, n_features: int
-) -> int | float:
-    """An int k in [1, min(n, d)], or a float fraction in (0, 1), as scikit-learn's PCA
-    takes them; None means min(n, d)."""
+) -> int | float | str:
+    """An int k in [1, min(n, d)], a float fraction in (0, 1), or ``"mle"`` (where
+    n >= d), as scikit-learn's PCA takes them; None means min(n, d)."""
     limit = min(n_samples, n_features)
     if n_components is None:
         return limit
+    if isinstance(n_components, str) and n_components == MLE:
+        if n_samples < n_features:
+            raise ValueError(
+                f"{kernel_name}: n_components='mle' is only supported if n_samples >= "
+                f"n_features (as scikit-learn's), got {n_samples} samples of {n_features} "
+                "features; pass an int or a float in (0, 1) for wide data"
+            )
+        return MLE
     if isinstance(n_components, numbers.Real) and not isinstance(
         n_components, (bool, numbers.Integral)
     ):
@@ -30,7 +41,7 @@ def checked_n_components(
         return float(n_components)
     if isinstance(n_components, bool) or not isinstance(n_components, numbers.Integral):
         raise TypeError(
-            f"{kernel_name}: n_components must be an int, a float in (0, 1) or None, got "
+            f"{kernel_name}: n_components must be an int, a float in (0, 1), 'mle' or None, got "
             f"{type(n_components).__name__} {n_components!r}"
         )
     if not 1 <= n_components <= limit:
@@ -39,6 +50,20 @@ def checked_n_components(
             f"min(n_samples, n_features) = min({n_samples}, {n_features}) = {limit}"
         )
     return int(n_components)
+
+
+def check_mle_solver(
+    kernel_name: str, n_components: object, solver: object, valid: tuple[str, ...]
+) -> None:
+    """For ``n_components="mle"``, a solver outside ``valid`` (scikit-learn's
+    ``"randomized"`` or ``"arpack"``, which give only the first k variances) named as
+    such; other values are left to the solver's own check."""
+    if isinstance(n_components, str) and n_components == MLE and solver not in valid:
+        raise ValueError(
+            f"{kernel_name}: n_components='mle' needs all the variances, which only the full "
+            f"solvers give (as scikit-learn's 'full' and 'covariance_eigh'): solver must be "
+            f"one of {', '.join(map(repr, valid))}, got {solver!r}"
+        )
 
 
 def components_for_variance(
@@ -54,17 +79,24 @@ def components_for_variance(
         Where the ratios are traced (``jax.jit``, ``jax.vmap``, ``torch.compile``): the
         count sets the result's shape, so it needs the data's values.
     """
-    if not values_readable(ratios):
-        raise ValueError(
-            f"{kernel_name}: n_components={fraction!r} keeps as many components as that "
-            "fraction of the variance needs, which depends on the data's values; inside "
-            "jax.jit, jax.vmap or torch.compile they are not known. Pass an int n_components"
-        )
+    require_values(kernel_name, fraction, "that fraction of the variance needs", ratios)
     cumulative = xp.cumulative_sum(ratios)
     if not bool(xp.any(cumulative > 0)):  # constant data: no count explains more of nothing
         return 1
     kept = int(xp.sum(xp.astype(cumulative <= fraction, xp.int32))) + 1
     return min(kept, limit)
+
+
+def require_values(kernel_name: str, n_components: object, chooser: str, values: Any) -> None:
+    """Raise ``ValueError`` where ``values`` are traced (``jax.jit``, ``jax.vmap``,
+    ``torch.compile``): a count of components that ``chooser`` reads from them sets the
+    result's shape."""
+    if not values_readable(values):
+        raise ValueError(
+            f"{kernel_name}: n_components={n_components!r} keeps as many components as "
+            f"{chooser}, which depends on the data's values; inside jax.jit, jax.vmap or "
+            "torch.compile they are not known. Pass an int n_components"
+        )
 
 
 def check_matrix(kernel_name: str, name: str, X: Any) -> None:

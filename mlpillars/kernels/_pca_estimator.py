@@ -32,10 +32,11 @@ class PCA:
 
     Parameters
     ----------
-    n_components : int, float or None
+    n_components : int, float, "mle" or None
         k, with 1 <= k <= min(n, d); a float in (0, 1): the fewest components whose
-        variance ratios sum to more than it (needs values: not under tracing); None:
-        min(n, d). As scikit-learn's.
+        variance ratios sum to more than it; "mle" (n >= d): Minka's MLE of k, in
+        [0, d - 1] (both need values: not under tracing); None: min(n, d). As
+        scikit-learn's.
     whiten : bool
         ``transform`` scales each component to unit variance.
     solver : {"auto", "covariance_eigh", "svd", "full"}
@@ -54,6 +55,8 @@ class PCA:
         The probabilistic model's noise variance: the mean variance of the components
         left out, 0 where all min(n, d) are kept (:mod:`mlpillars.kernels._pca_model`).
     n_components_ : int
+        k: ``n_components``, or the number a float or "mle" chose (0 is possible for
+        "mle", as scikit-learn's: ``components_`` is then (0, d)).
     n_samples_ : int
     n_features_in_ : int
     solver_ : str
@@ -68,7 +71,7 @@ class PCA:
 
     def __init__(
         self,
-        n_components: int | float | None = None,
+        n_components: int | float | str | None = None,
         *,
         whiten: bool = False,
         solver: str = "auto",

@@ -21,7 +21,15 @@ from ..tolerances import tolerance_for
 from ._checks import check_choice, shape_text
 from ._floating import narrowed, widened
 from ._magnitudes import centred_and_correction
-from ._pca_checks import check_finite, check_matrix, checked_n_components, components_for_variance
+from ._pca_checks import (
+    MLE,
+    check_finite,
+    check_matrix,
+    check_mle_solver,
+    checked_n_components,
+    components_for_variance,
+)
+from ._pca_mle import mle_components
 from ._pca_model import noise_variance
 
 SOLVERS = ("auto", "covariance_eigh", "svd", "full")
@@ -76,13 +84,14 @@ class PCAFit(NamedTuple):
 
 
 def fit_pca(
-    kernel_name: str, X: Any, n_components: int | float | None, solver: str, *, xp: Any
+    kernel_name: str, X: Any, n_components: int | float | str | None, solver: str, *, xp: Any
 ) -> PCAFit:
     """The fit behind both kernels, on a floating X already on its backend.
 
     float16 and bfloat16 data are fitted in float32 and the fitted arrays cast back.
     """
     check_matrix(kernel_name, "X", X)
+    check_mle_solver(kernel_name, n_components, solver, SOLVERS)
     check_choice(kernel_name, "solver", solver, SOLVERS)
     n_samples, n_features = (int(size) for size in X.shape)
     if n_samples < 2:
@@ -113,6 +122,8 @@ def fit_pca(
     if isinstance(requested, float):
         limit = min(n_samples, n_features)
         kept = components_for_variance(kernel_name, ratios, requested, limit, xp=xp)
+    elif requested == MLE:  # n >= d: all d variances
+        kept = mle_components(kernel_name, variances, unit, n_samples)
     components = _flip_signs(axes[:kept, :], xp=xp)
     explained = variances[:kept] * unit * unit  # past the dtype's range: inf, as it holds
     singular_values = xp.sqrt(variances[:kept] * (n_samples - 1)) * unit

@@ -17,7 +17,7 @@ from ._pca_transforms import project
 def pca(
     X: Any,
     /,
-    n_components: int | float | None = None,
+    n_components: int | float | str | None = None,
     *,
     whiten: bool = False,
     solver: str = "auto",
@@ -33,14 +33,15 @@ def pca(
     X : array, shape (n, d)
         Samples as rows; n >= 2, all values finite (else ``ValueError``, or NaN results
         where values are not read: see :func:`pca_fit`). Integers become the default float.
-    n_components : int, float or None
+    n_components : int, float, "mle" or None
         k, with 1 <= k <= min(n, d); a float in (0, 1): the fewest components whose
-        variance ratios sum to more than it (needs values: not under tracing); None:
-        min(n, d). As scikit-learn's.
+        variance ratios sum to more than it; "mle" (n >= d): Minka's MLE of k, in
+        [0, d - 1] (both need values: not under tracing); None: min(n, d). As
+        scikit-learn's.
     whiten : bool
         Scale each projected column to unit variance.
     solver : {"auto", "covariance_eigh", "svd", "full"}
-        See the module docstring.
+        See the module docstring; all give the d variances "mle" needs.
 
     Returns
     -------
@@ -59,7 +60,7 @@ def pca(
 
 @kernel(arrays=("X",), known_sizes=True)
 def pca_fit(
-    X: Any, /, n_components: int | float | None = None, *, solver: str = "auto", xp: Any
+    X: Any, /, n_components: int | float | str | None = None, *, solver: str = "auto", xp: Any
 ) -> PCAFit:
     r"""Fit a PCA: the first ``n_components`` principal axes of X and their variances.
 
@@ -72,10 +73,11 @@ def pca_fit(
         Samples as rows; n >= 2, all values finite (else ``ValueError``, on a GPU too,
         after one sync; inside ``jax.jit``, ``jax.vmap`` or ``torch.compile``, where the
         values cannot be read, NaN results).
-    n_components : int, float or None
+    n_components : int, float, "mle" or None
         k, with 1 <= k <= min(n, d); a float in (0, 1): the fewest components whose
-        variance ratios sum to more than it (needs values: not under tracing); None:
-        min(n, d). As scikit-learn's.
+        variance ratios sum to more than it; "mle" (n >= d): Minka's MLE of k, in
+        [0, d - 1] (both need values: not under tracing); None: min(n, d). As
+        scikit-learn's.
     solver : {"auto", "covariance_eigh", "svd", "full"}
 
     Returns

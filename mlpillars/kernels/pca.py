@@ -23,12 +23,16 @@ Signs are scikit-learn's (``svd_flip(u_based_decision=False)``): in each compone
 entry of largest absolute value is positive, so results equal scikit-learn's ``PCA``, not
 only up to sign.
 
-``n_components`` is scikit-learn's: an int k, None for min(n, d), or a float f in (0, 1),
+``n_components`` is scikit-learn's: an int k, None for min(n, d), a float f in (0, 1),
 which keeps the fewest leading components whose variance ratios sum to more than f (1
-where the data have no variance, as scikit-learn). That number sets the result's shape,
-so a float needs the data's values: inside ``jax.jit``,
-``jax.vmap`` or ``torch.compile`` it raises ``ValueError`` (pass an int there). float16 and
-bfloat16 data are fitted and projected in float32, the results cast back.
+where the data have no variance, as scikit-learn), or ``"mle"``, where n >= d: the k in
+[1, d - 1] that Minka's MLE of the dimension chooses from all d variances
+(:mod:`mlpillars.kernels._pca_mle`), 0 where no rank has its variances above
+scikit-learn's floor of 1e-15 (constant data, one feature), as scikit-learn. That number
+sets the result's shape, so a float or ``"mle"`` needs the data's values: inside
+``jax.jit``, ``jax.vmap`` or ``torch.compile`` it raises ``ValueError`` (pass an int
+there); on Dask they are computed. float16 and bfloat16 data are fitted and projected in
+float32, the results cast back.
 
 ``PCA`` also holds scikit-learn's probabilistic model of the fit (``noise_variance_``,
 ``get_covariance``, ``get_precision``, ``score_samples``, ``score``): the data as Gaussian
