@@ -149,7 +149,9 @@ def test_model_methods_need_a_fit():
 
 def test_score_samples_checks_the_width(rng):
     model = PCA(2).fit(mixed_data(rng, 30, 4))
-    with pytest.raises(ValueError, match=r"PCA\.score_samples: X has 3 columns but this PCA"):
+    with pytest.raises(
+        ValueError, match=r"PCA\.score_samples: X has 3 features, but PCA is expecting 4"
+    ):
         model.score_samples(np.ones((2, 3)))
 
 

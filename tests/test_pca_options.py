@@ -3,6 +3,11 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 from sklearn.decomposition import PCA as SklearnPCA
@@ -287,6 +292,45 @@ def test_names_and_data_frame_output_are_sklearns():
     framed = PCA(2).set_output(transform="polars").fit_transform(values)
     assert isinstance(framed, polars.DataFrame) and framed.columns == ["pca0", "pca1"]
     assert_close(framed.to_numpy(), SklearnPCA(2).fit_transform(values))
+
+
+SKLEARN_CHECKS = """
+import json, warnings
+warnings.simplefilter("ignore")
+from sklearn.utils.estimator_checks import check_estimator
+from mlpillars.kernels.pca import PCA
+results = check_estimator(PCA(2), on_fail=None)
+print(json.dumps([[r["check_name"], r["status"], str(r["exception"])[:300]] for r in results]))
+"""
+"""scikit-learn's own checks of an estimator, in a process with its array-API dispatch on
+(``SCIPY_ARRAY_API=1``, read when SciPy is imported): the array-API checks then run on
+torch and array-api-strict too."""
+
+
+def test_sklearns_estimator_checks_pass():
+    """``sklearn.utils.estimator_checks.check_estimator``: 6 of its checks failed. A
+    width error not in its words ("X has 1 features, but PCA is expecting 10 features as
+    input"), 1-D input without "Reshape your data", 0 features without "0 feature(s)",
+    complex data a TypeError only (it expects the ValueError "Complex data not
+    supported"), object arrays of numbers refused (it converts them), NaN in
+    ``transform`` not refused; with its array-API dispatch, a transform of another
+    namespace than the fit's a TypeError (it expects the ValueError "must use the same
+    namespace"). The one check that may fail is its CuPy case on a machine whose CuPy
+    has no GPU (CUDA's driver error)."""
+    pytest.importorskip("sklearn", minversion="1.6")
+    environment = {**os.environ, "SCIPY_ARRAY_API": "1"}
+    command = [sys.executable, "-c", SKLEARN_CHECKS]
+    output = subprocess.run(command, capture_output=True, text=True, env=environment)
+    assert output.returncode == 0, output.stderr[-3000:]
+    results = json.loads(output.stdout.strip().splitlines()[-1])
+    failed = [(name, error) for name, status, error in results if status == "failed"]
+    no_gpu = [(name, error) for name, error in failed if "cudaError" in error]
+    assert [name for name, _ in no_gpu] in ([], ["check_array_api_input"]), no_gpu
+    assert not [check for check in failed if check not in no_gpu], failed
+    passed = {name for name, status, _ in results if status == "passed"}
+    assert {"check_estimators_nan_inf", "check_complex_data", "check_dtype_object"} <= passed
+    assert {"check_array_api_input", "check_array_api_same_namespace"} <= passed
+    assert len([status for _, status, _ in results if status == "passed"]) >= 50
 
 
 def test_fraction_under_jit_needs_values():

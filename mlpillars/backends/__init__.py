@@ -6,10 +6,15 @@ Importing this package imports no framework; each is imported the first time it 
 from ._availability import BackendStatus, available_backends
 from ._capabilities import Capabilities
 from ._dataframes import OUTPUTS as DATAFRAME_OUTPUTS
-from ._dataframes import feature_names_of, wrapped_output
+from ._dataframes import feature_names_of, numbers_of_objects, wrapped_output
 from ._dispatch import KERNELS, kernel
 from ._dtypes import COMPUTED_FLOATING, is_dtype
-from ._errors import BackendNotInstalledError, NoGPUError, UnknownBackendError
+from ._errors import (
+    BackendNotInstalledError,
+    MixedNamespacesError,
+    NoGPUError,
+    UnknownBackendError,
+)
 from ._gradients import relu, without_gradient
 from ._linalg import EighResult, QRResult, SVDResult, eigh, qr, solve_triangular, svd
 from ._loops import branch, loops_compiled, run_loop
@@ -62,6 +67,7 @@ __all__ = [
     "Capabilities",
     "EighResult",
     "Framework",
+    "MixedNamespacesError",
     "NoGPUError",
     "QRResult",
     "SVDResult",
@@ -92,6 +98,7 @@ __all__ = [
     "materialize",
     "mean_of_losses",
     "move_to",
+    "numbers_of_objects",
     "one_device_per_cpu",
     "parse_backend",
     "qr",

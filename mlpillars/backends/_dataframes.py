@@ -1,5 +1,6 @@
-"""Data frames at the edge of the scikit-learn estimators: the column names a fit was
-given (``feature_names_in_``) and results wrapped as pandas or polars frames where
+"""Data frames and object arrays at the edge of the scikit-learn estimators: numbers held
+as Python objects converted as scikit-learn converts them, the column names a fit was
+given (``feature_names_in_``), and results wrapped as pandas or polars frames where
 ``set_output`` asks for them, as scikit-learn's transformers do. The arrays inside
 stay this library's: a frame is made of the result's host copy."""
 
@@ -14,6 +15,20 @@ from ._movement import host_arrays
 
 OUTPUTS = ("default", "pandas", "polars")
 """scikit-learn's ``set_output(transform=...)`` choices (None leaves the choice as it is)."""
+
+
+def numbers_of_objects(X: Any) -> Any:
+    """X itself, or where it holds Python objects (a NumPy array of dtype object, a frame
+    whose columns do), their float64 copy, as scikit-learn's ``check_array`` converts
+    them; NumPy's ``TypeError`` for an object that is no number. The kernels refuse
+    object arrays, which NumPy makes of strings, None and ragged lists alike."""
+    if isinstance(X, np.ndarray):
+        return X.astype(np.float64) if X.dtype == object else X
+    dtypes = getattr(X, "dtypes", None)  # a pandas or polars frame
+    if dtypes is not None and getattr(X, "columns", None) is not None:
+        values = np.asarray(X)
+        return values.astype(np.float64) if values.dtype == object else X
+    return X
 
 
 def feature_names_of(X: Any) -> np.ndarray | None:

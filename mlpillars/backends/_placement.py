@@ -14,6 +14,7 @@ import numpy as np
 
 from ._call_arrays import Given, argument_label, put_back
 from ._dtypes import is_dtype
+from ._errors import MixedNamespacesError
 from ._movement import move_to
 from ._selection import Target
 from ._values import read_value, unmovable
@@ -164,16 +165,17 @@ def _one_device(kernel_name: str, framework: Framework, given: list[Given]) -> A
     return device
 
 
-def _mixed_namespaces(kernel_name: str, given: list[Given]) -> TypeError:
+def _mixed_namespaces(kernel_name: str, given: list[Given]) -> MixedNamespacesError:
     owners: dict[str, str] = {}
     for slot, index, _, owner in given:
         if owner is not None and owner.name not in owners:
             owners[owner.name] = argument_label(slot.name, index)
     found = ", ".join(f"{fw_name} ({label})" for fw_name, label in owners.items())
-    return TypeError(
-        f"{kernel_name}: inputs come from different array namespaces: {found}. "
-        "Convert them to one namespace, or select a backend (backend=..., "
-        "mlpillars.use_backend(...) or MLPILLARS_BACKEND) and they are moved onto it."
+    return MixedNamespacesError(
+        f"{kernel_name}: inputs come from different array namespaces: {found}; the arrays "
+        f"of {kernel_name}() must use the same namespace. Convert them to one, or select a "
+        "backend (backend=..., mlpillars.use_backend(...) or MLPILLARS_BACKEND) and they "
+        "are moved onto it."
     )
 
 

@@ -12,6 +12,12 @@ from ..backends import COMPUTED_FLOATING, device_of, is_dtype
 from ..tolerances import dtype_name
 
 
+class ComplexDataError(TypeError, ValueError):
+    """A complex array where real numbers are needed: a ``TypeError`` (a dtype refused)
+    that is also the ``ValueError`` scikit-learn raises for complex data, so that code
+    written for either catches it."""
+
+
 def as_floating(
     *arrays: Any, xp: Any, kernel: str = "", names: tuple[str, ...] = ()
 ) -> tuple[Any, ...]:
@@ -104,11 +110,10 @@ def check_real_dtype(kernel: str, name: str, array: Any, *, xp: Any) -> None:
             f"precision where the framework has it): cast {name} to float64 first"
         )
     if is_dtype(array.dtype, "complex floating", xp=xp):
-        raise TypeError(
-            f"{kernel}: {name} is complex ({array.dtype}); mlpillars computes real values "
-            "only and never drops an imaginary part (scipy.special's softmax and logsumexp "
-            "accept complex input; mlpillars does not compute it): pass the real part or "
-            "the magnitude explicitly"
+        raise ComplexDataError(
+            f"{kernel}: {name} is complex ({array.dtype}). Complex data not supported: "
+            "mlpillars computes real values only and never drops an imaginary part (scipy's "
+            "softmax and logsumexp take complex input); pass the real part or the magnitude"
         )
     raise TypeError(
         f"{kernel}: {name} must hold real numbers (a bool, integer or floating dtype); got "

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numbers
 from typing import Any
 
-from ..backends import values_readable
+from ..backends import values_at_hand, values_readable
 from ._checks import shape_text
 from ._floating import check_real_dtype
 
@@ -103,7 +103,8 @@ def check_matrix(kernel_name: str, name: str, X: Any) -> None:
     """Raise unless X is 2-D (n_samples, n_features), with a hint for a 1-D X."""
     if X.ndim != 2:
         hint = (
-            f"; use {name}.reshape(-1, 1) for one feature or {name}.reshape(1, -1) for one sample"
+            f". Reshape your data: {name}.reshape(-1, 1) for one feature or "
+            f"{name}.reshape(1, -1) for one sample"
             if X.ndim == 1
             else ""
         )
@@ -133,6 +134,24 @@ def check_finite(kernel_name: str, mean: Any, *, xp: Any) -> None:
         )
 
 
+def check_finite_input(where: str, projected: Any, X: Any, *, xp: Any) -> None:
+    """``ValueError`` where X holds NaN or infinity, as scikit-learn's ``transform``
+    checks; read from the projections (n, k), smaller than X, which a non-finite entry
+    of X makes non-finite (X itself is read only then: finite data of 1e300 project to
+    infinities, which are their values). Only where the values are at hand: never a
+    GPU sync or a Dask compute in a transform."""
+    if not values_at_hand(projected, X) or bool(xp.all(xp.isfinite(projected))):
+        return
+    rows = xp.any(xp.logical_not(xp.isfinite(X)), axis=1)
+    if bool(xp.any(rows)):
+        count = int(xp.sum(xp.astype(rows, xp.int32)))
+        raise ValueError(
+            f"{where}: X contains NaN or infinity in {count} of its {X.shape[0]} rows, the "
+            f"first being row {int(xp.argmax(xp.astype(rows, xp.int32)))}; remove or impute "
+            "them first (X: " + shape_text(X) + ")"
+        )
+
+
 def like_fitted(where: str, X: Any, components: Any, width: tuple[str, int], *, xp: Any) -> Any:
     """X checked to be a matrix of ``width`` (attribute name, value) columns, in the
     components' dtype."""
@@ -141,8 +160,8 @@ def like_fitted(where: str, X: Any, components: Any, width: tuple[str, int], *, 
     width_name, expected = width
     if X.shape[1] != expected:
         raise ValueError(
-            f"{where}: X has {X.shape[1]} columns but this PCA expects {expected} "
-            f"({width_name} = {expected}; X: {shape_text(X)}, "
+            f"{where}: X has {X.shape[1]} features, but PCA is expecting {expected} "
+            f"features as input ({width_name} = {expected}; X: {shape_text(X)}, "
             f"components_: {shape_text(components)})"
         )
     return xp.astype(X, components.dtype, copy=False)

@@ -6,7 +6,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..backends import DATAFRAME_OUTPUTS, feature_names_of, materialize, wrapped_output
+from ..backends import (
+    DATAFRAME_OUTPUTS,
+    feature_names_of,
+    materialize,
+    numbers_of_objects,
+    wrapped_output,
+)
 from ._checks import check_choice, check_flag
 from ._pca_fit import PCAFit, whitening_spread
 from ._pca_kernels import pca_fit
@@ -126,7 +132,8 @@ class PCA:
     def fit(self, X: Any, y: Any = None, *, backend: str | None = None) -> PCA:
         """Fit the principal axes of X (n, d); ``y`` is ignored. Returns ``self``."""
         check_flag("PCA.fit", "whiten", self.whiten)
-        fitted = pca_fit(X, self.n_components, solver=self._solver(), backend=backend)
+        numbers = numbers_of_objects(X)
+        fitted = pca_fit(numbers, self.n_components, solver=self._solver(), backend=backend)
         # Dask: compute the small fitted arrays once, together (the passes over X they
         # share run once), not again at every transform.
         self._fitted = PCAFit._make(materialize(*fitted))
@@ -152,7 +159,8 @@ class PCA:
         spread = whitening_spread(fitted) if self.whiten else None
         arrays = (fitted.components, fitted.mean, fitted.mean_rounding, spread)
         centred = fitted.centred_projection
-        projected = pca_transform(X, *arrays, centred=centred, backend=backend)
+        numbers = numbers_of_objects(X)
+        projected = pca_transform(numbers, *arrays, centred=centred, backend=backend)
         return wrapped_output(projected, self._output(), self.get_feature_names_out(), X)
 
     def fit_transform(self, X: Any, y: Any = None, *, backend: str | None = None) -> Any:
@@ -167,7 +175,8 @@ class PCA:
         fitted = self._checked_fit("inverse_transform")
         spread = whitening_spread(fitted) if self.whiten else None
         arrays = (fitted.components, fitted.mean, fitted.mean_rounding, spread)
-        return pca_inverse_transform(X_projected, *arrays, backend=backend)
+        numbers = numbers_of_objects(X_projected)
+        return pca_inverse_transform(numbers, *arrays, backend=backend)
 
     def get_covariance(self, *, backend: str | None = None) -> Any:
         """The probabilistic model's covariance of the data (d, d):
@@ -187,14 +196,16 @@ class PCA:
         ``ValueError`` where the model is singular, as :meth:`get_precision`."""
         model = self._model_arrays("score_samples")
         fitted = self._fitted
-        return pca_score_samples(X, *model, fitted.mean, fitted.mean_rounding, backend=backend)
+        means = (fitted.mean, fitted.mean_rounding)
+        return pca_score_samples(numbers_of_objects(X), *model, *means, backend=backend)
 
     def score(self, X: Any, y: Any = None, *, backend: str | None = None) -> float:
         """The mean log-likelihood of the samples X (n, d), a Python float (``y`` is
         ignored), as scikit-learn's ``score`` (which model selection maximises)."""
         model = self._model_arrays("score")
         fitted = self._fitted
-        return float(pca_score(X, *model, fitted.mean, fitted.mean_rounding, backend=backend))
+        means = (fitted.mean, fitted.mean_rounding)
+        return float(pca_score(numbers_of_objects(X), *model, *means, backend=backend))
 
     def get_feature_names_out(self, input_features: Any = None) -> list[str]:
         """The names of the k projected columns, ``["pca0", "pca1", ...]``, as scikit-learn

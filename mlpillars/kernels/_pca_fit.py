@@ -101,8 +101,8 @@ def fit_pca(
         )
     if n_features == 0:
         raise ValueError(
-            f"{kernel_name}: X has 0 features (X: {shape_text(X)}); PCA needs at least 1 "
-            "feature, as scikit-learn's PCA does"
+            f"{kernel_name}: found array with 0 feature(s) (shape=({n_samples}, 0)) while a "
+            "minimum of 1 is required: PCA needs at least 1 feature, as scikit-learn's"
         )
     requested = checked_n_components(kernel_name, n_components, n_samples, n_features)
     chosen_solver = resolve_solver(solver, n_samples, n_features)

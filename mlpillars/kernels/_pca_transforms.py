@@ -13,7 +13,7 @@ from typing import Any
 
 from ..backends import kernel
 from ._floating import narrowed, widened
-from ._pca_checks import like_fitted
+from ._pca_checks import check_finite_input, like_fitted
 
 
 @kernel(
@@ -53,7 +53,9 @@ def pca_transform(
     width = ("n_features_in_", components.shape[1])
     X = like_fitted("PCA.transform", X, components, width, xp=xp)
     means = (mean, mean_rounding)
-    return project(X, components, means, whitening_spread, centred=centred, xp=xp)
+    projected = project(X, components, means, whitening_spread, centred=centred, xp=xp)
+    check_finite_input("PCA.transform", projected, X, xp=xp)
+    return projected
 
 
 @kernel(
