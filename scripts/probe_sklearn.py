@@ -60,6 +60,7 @@ import warnings
 from typing import Any
 
 import numpy as np
+from probe_pca_model import CHECKED, probe_model
 
 import mlpillars as mp
 from mlpillars.backends import device_of, framework_of
@@ -165,17 +166,20 @@ def reference(X: np.ndarray, options: dict[str, Any], eps: float) -> Any:
         projected = model.transform(centred / scale)
     except Exception as error:  # compared with mlpillars' own
         return error
+    scaled = {"components": model.components_, "variances": model.explained_variance_}
+    scaled |= {"noise": float(model.noise_variance_), "scale": scale, "mean": mean}
     spread = np.sqrt(model.explained_variance_) * scale  # sqrt(lambda), not past the range
     with np.errstate(over="ignore"):
         model.explained_variance_ = model.explained_variance_ * scale * scale
         model.singular_values_ = model.singular_values_ * scale
+        model.noise_variance_ = model.noise_variance_ * scale * scale
     model.mean_ = mean.astype(np.float64)
     if options["whiten"]:  # scikit-learn's divisor is clipped at eps (absolute: by design)
         projected = projected * (spread / scale) * scale / np.maximum(spread, eps)
     else:
         projected, spread = projected * scale, 1.0
     back = ((projected * spread) @ model.components_).astype(np.longdouble) + mean
-    return model, projected, back.astype(np.float64)
+    return model, projected, back.astype(np.float64), scaled
 
 
 def slacks(X: np.ndarray, model: Any, eps: float) -> dict[str, Any]:
@@ -340,7 +344,7 @@ def probe_pca(X: np.ndarray, options: dict, dtype: str, backend: str, layout: st
         return [f"raised {type(error).__name__}: {str(error)[:300]}"]
     if isinstance(ref, Exception):
         return [f"no error where scikit-learn raised {type(ref).__name__}: {ref}"]
-    sk, expected, expected_back = ref
+    sk, expected, expected_back, scaled = ref
     if model is None:
         problem = compare_projection("jit pca", projected, expected, sk, X, out_dtype, eps)
         return [problem] if problem else []
@@ -362,6 +366,11 @@ def probe_pca(X: np.ndarray, options: dict, dtype: str, backend: str, layout: st
         allowed = np.abs(X).max() * (20 * eps + float(np.max(slack["angle"][:k])))
         problem = compare(back, expected_back, out_dtype, allowed)
         found += [f"inverse_transform {problem}"] if problem else []
+    if not found:
+        context = {"compare": compare, "host": host, "namespace_problems": namespace_problems}
+        context |= {"dtype": out_dtype, "eps": eps, "slack": slack}
+        context["on_backend"] = lambda samples: on_backend(samples, backend, dtype, "plain")
+        found += probe_model(model, data, X, dtype, scaled, context)
     return found
 
 
@@ -491,6 +500,7 @@ def main() -> int:
     for problem in api_problems:
         count += 1
         print(f"estimator API: {problem}")
+    print(", ".join(f"{number} {what}" for what, number in CHECKED.items()))
     print(f"{count} disagreements in {arguments.cases} cases")
     return min(count, 100)
 
