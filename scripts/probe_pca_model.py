@@ -127,14 +127,15 @@ def compare_in_range(
 
 
 def own_singular(model: Any, host: Any) -> bool:
-    """Whether the fit's own values make the model singular (module docstring): its
-    noise's spread (``noise_variance_`` may be 0 where that is not: float32 data of 1e-30)
-    or a kept singular value is 0."""
+    """Whether the fit's own values make the model singular (module docstring): a 0 in
+    what the model is computed from, the spreads sqrt(lambda) and sigma
+    (``noise_variance_`` may be 0 where sigma is not: float32 data of 1e-30; a float16
+    singular value of 6e-8, a subnormal, gives a spread of 0)."""
     k, d = model.n_components_, model.n_features_in_
+    _, spreads, noise = model._model_arrays("get_precision")
     if k < d:
-        noise = getattr(model._fitted, "noise_spread", model.noise_variance_)
         return not float(host(noise)) > 0
-    return not float(np.min(host(model.singular_values_))) > 0
+    return not float(np.min(host(spreads))) > 0
 
 
 def probe_model(
