@@ -18,8 +18,12 @@ equal variances are not unique and are compared through what they span (the proj
 row norms). r_squared cases compare ``mp.r_squared`` along the last axis with
 ``r2_score(..., multioutput="raw_values")`` on the transposed targets. A final check runs
 ``sklearn.base.clone``, ``Pipeline([StandardScaler, PCA])`` and ``GridSearchCV`` over
-``pca__n_components`` on NumPy, against the same with scikit-learn's PCA. Run from the
-repository root:
+``pca__n_components`` on NumPy, against the same with scikit-learn's PCA. Each fit whose
+attributes agree has its probabilistic model checked too (``noise_variance_``,
+``get_covariance``, ``get_precision``, ``score_samples``, ``score``, ValueError where it
+is singular): ``probe_pca_model.py``, whose docstring gives the reference (long double,
+LU inverse, not scikit-learn's inversion lemma) and the slack (the model's conditioning).
+Run from the repository root:
 
     PYTHONPATH=. python scripts/probe_sklearn.py [--seed 0] [--cases 200] [--backends ...]
 
@@ -50,6 +54,15 @@ a pipeline ending in a PCA could not ``transform`` on scikit-learn 1.9 (no
 of data without variance where scikit-learn keeps 1. Left: ``PCA`` has no
 ``noise_variance_`` (nor ``score``, ``get_covariance``), which scikit-learn's has. After
 the fixes: 0 disagreements.
+
+The model's first run (seed 0, 100 cases, every backend): 75 disagreements, all of data
+whose variances pass the dtype's range, fixed (the model is computed from the spreads
+sqrt(lambda) and sigma): float64 data of 1e-300 raised ValueError 'singular' on a regular
+model (variances of 1e-600: 0); of 1e300 and float32 of 1e30 the covariance was NaN where
+inf (inf times a component's 0) and the log-likelihood -inf where -1383.5 (-72.4). Inherent,
+allowed: a noise variance of rounding past the range (float32 data of 1e30 of rank 6 of
+7: inf for 8.6e27, its slack 3e56). After: 0 disagreements, seeds 0 to 5, 100 cases each,
+every backend (1559 models: 471 singular, ValueError checked; 650 with values compared).
 """
 
 from __future__ import annotations
