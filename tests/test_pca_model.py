@@ -128,6 +128,42 @@ def test_scaled_data_moves_log_likelihood_by_log_scale(rng, dtype, scale):
     np.testing.assert_allclose(actual, expected, rtol=rtol)
 
 
+# (dtype, factor): variances past the dtype's range, above and below (float64 data of
+# 1e200 and 1e-200, float32 of 1e25 and 1e-25, float16 of a spread of about 300)
+PAST_THE_RANGE = [
+    (np.float64, 1e200),
+    (np.float64, 1e-200),
+    (np.float32, 1e25),
+    (np.float32, 1e-25),
+    (np.float16, 1e2),
+]
+
+
+@pytest.mark.parametrize(("dtype", "factor"), PAST_THE_RANGE)
+def test_model_whose_variances_pass_the_dtypes_range(rng, dtype, factor):
+    """Variances past the dtype's range (float64 data of 1e200: 1e400, inf; of 1e-200:
+    1e-400, 0; float16 data of a spread of 300: 9e4, inf) and a model that is not: the
+    log-likelihood is log p(x / c) - d log c, finite (it was -inf for the large, and
+    ValueError, 'singular', for the small: the noise variance and the variances were 0); the
+    covariance c^2 C and the precision P / c^2 are inf or 0 where past the range, not NaN
+    (inf times a component's 0). Against scikit-learn's float64 model of the values over c."""
+    X, samples = mixed_data(rng, 100, 4) - 5.0, mixed_data(rng, 5, 4) - 5.0
+    scaled, scaled_samples = (np.asarray(a * factor, dtype=dtype) for a in (X, samples))
+    unscaled, unscaled_samples = (a.astype(np.float64) / factor for a in (scaled, scaled_samples))
+    reference = SklearnPCA(2).fit(unscaled)
+    covariance, precision, log_densities = gaussian_reference(reference, unscaled_samples)
+    c = np.longdouble(factor)
+    with np.errstate(over="ignore", under="ignore"):
+        expected_covariance = (covariance * c * c).astype(dtype)
+        expected_precision = (precision / c / c).astype(dtype)
+    model = PCA(2).fit(scaled)
+    assert_close(model.get_covariance(), expected_covariance, like=scaled)
+    assert_close(model.get_precision(), expected_precision, like=scaled)
+    expected = log_densities - X.shape[1] * math.log(factor)
+    assert_close(model.score_samples(scaled_samples), expected.astype(dtype), like=scaled)
+    assert math.isclose(model.score(scaled_samples), expected.mean(), rel_tol=5e-3)
+
+
 def test_half_precision_model_is_computed_in_float32(rng):
     X = mixed_data(rng, 60, 4).astype(np.float16)
     model = PCA(2).fit(X)
@@ -164,8 +200,8 @@ def test_score_samples_under_jax_jit(rng):
 
     X = jax.numpy.asarray(mixed_data(rng, 50, 5))
     model = PCA(3).fit(X)
+    arrays = model._model_arrays("score_samples")  # V, sqrt(lambda), sigma
     fitted = model._fitted
-    arrays = (fitted.components, fitted.explained_variance, fitted.noise_variance)
     means = (fitted.mean, fitted.mean_rounding)
     jitted = jax.jit(lambda samples: pca_score_samples(samples, *arrays, *means))
     assert_close(jitted(X[:6]), np.asarray(model.score_samples(X[:6])), like=X)

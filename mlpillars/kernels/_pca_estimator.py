@@ -254,8 +254,10 @@ class PCA:
             )
 
     def _model_arrays(self, method: str) -> tuple[Any, Any, Any]:
+        """V, the components' spreads sqrt(lambda) and the noise's sigma: in range where
+        the variances are not (float32 data of 1e30 or 1e-30)."""
         fitted = self._checked_fit(method)
-        return fitted.components, fitted.explained_variance, fitted.noise_variance
+        return fitted.components, whitening_spread(fitted), fitted.noise_spread
 
     def _solver(self) -> str:
         """``solver``, or scikit-learn's ``svd_solver`` where that is given instead."""

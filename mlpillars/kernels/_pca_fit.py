@@ -64,6 +64,10 @@ class PCAFit(NamedTuple):
         :math:`\sigma^2`, the mean variance of the components left out (all of the
         solver's, past the k kept), 0 where k = min(n, d): scikit-learn's
         ``noise_variance_``, the probabilistic model's (:mod:`._pca_model`).
+    noise_spread : array, shape ()
+        :math:`\sigma`, the square root of ``noise_variance``, held where the variance is
+        past the dtype's range (float32 data of 1e-30: a variance of 1e-60 is 0, its
+        square root 1e-30): the model is computed from it and the components' spreads.
     n_samples : int
     solver : str
         The solver that ran, ``"covariance_eigh"`` or ``"svd"``.
@@ -78,6 +82,7 @@ class PCAFit(NamedTuple):
     mean: Any
     mean_rounding: Any
     noise_variance: Any
+    noise_spread: Any
     n_samples: int
     solver: str
     centred_projection: bool = False
@@ -129,7 +134,9 @@ def fit_pca(
     singular_values = xp.sqrt(variances[:kept] * (n_samples - 1)) * unit
     left_out = noise_variance(variances, kept, min(n_samples, n_features), xp=xp)
     noise = xp.reshape(left_out * unit * unit, ())  # the SVD's unit is of shape (1,)
-    fitted = (components, explained, ratios[:kept], singular_values, mean, rounding, noise)
+    noise_spread = xp.reshape(xp.sqrt(left_out) * unit, ())  # in range where noise is not
+    fitted = (components, explained, ratios[:kept], singular_values, mean, rounding)
+    fitted += (noise, noise_spread)
     return PCAFit(
         *(narrowed(array, like, xp=xp) for array in fitted),
         n_samples=n_samples,
