@@ -205,3 +205,17 @@ def test_score_samples_under_jax_jit(rng):
     means = (fitted.mean, fitted.mean_rounding)
     jitted = jax.jit(lambda samples: pca_score_samples(samples, *arrays, *means))
     assert_close(jitted(X[:6]), np.asarray(model.score_samples(X[:6])), like=X)
+
+
+def test_model_of_no_component_is_sklearns(rng):
+    """``n_components="mle"`` keeps 0 components of one feature: the model is then the
+    noise alone, sigma^2 I (the covariance's largest spread was taken over no spreads:
+    ValueError, zero-size array)."""
+    X = rng.normal(size=(40, 1)) * 2.0 + 3.0
+    samples = rng.normal(size=(5, 1))
+    model, reference = PCA("mle").fit(X), SklearnPCA("mle").fit(X)
+    assert model.n_components_ == reference.n_components_ == 0
+    assert_close(model.noise_variance_, reference.noise_variance_, like=X)
+    assert_close(model.get_covariance(), reference.get_covariance(), like=X)
+    assert_close(model.get_precision(), reference.get_precision(), like=X)
+    assert_close(model.score_samples(samples), reference.score_samples(samples), like=X)

@@ -79,7 +79,8 @@ def pca_covariance(components: Any, spreads: Any, noise_spread: Any, /, *, xp: A
         In the components' dtype (computed in float32 for float16 and bfloat16).
     """
     axes, spreads, noise = (widened(a, xp=xp) for a in (components, spreads, noise_spread))
-    unit = _nonzero(xp.maximum(xp.max(spreads), noise), xp=xp)
+    largest = xp.maximum(xp.max(spreads), noise) if spreads.shape[0] else noise  # "mle": k = 0
+    unit = _nonzero(largest, xp=xp)
     scaled_noise = (noise / unit) ** 2
     excess = xp.clip((spreads / unit) ** 2 - scaled_noise, min=0.0)
     scaled = (xp.matrix_transpose(axes) * excess) @ axes + scaled_noise * _identity(axes, xp=xp)
