@@ -363,3 +363,21 @@ def test_half_precision_is_fitted_in_float32(half: BackendCase, rng, solver):
     assert_close(pca_fit(X, 3, solver=solver).singular_values, reference.singular_values_, like=X)
     restored = model.inverse_transform(model.transform(X))
     assert_close(restored, reference.inverse_transform(reference.transform(host)), like=X)
+
+
+@pytest.mark.parametrize("half", HALF_CASES)
+def test_half_precision_whitening_past_the_singular_values_range(half: BackendCase):
+    """float16 data of spreads 300, 100, 10 and 60,000 samples: singular values of 7e4
+    and a variance of 9e4, both inf in float16. Whitening divided by s / sqrt(n - 1),
+    inf: the first column came out 0 (and the model's log-likelihood -inf); it divides
+    by the fit's spreads, 300."""
+    rng = np.random.default_rng(5)
+    values = rng.normal(size=(60000, 3)) * np.array([300.0, 100.0, 10.0])
+    X = half.asarray(values)
+    host = half.to_numpy(X).astype(np.float64)
+    reference = SklearnPCA(2, whiten=True).fit(host)
+    model = PCA(2, whiten=True).fit(X)
+    assert_close(model.transform(X[:50, ...]), reference.transform(host[:50]), like=X)
+    assert_close(pca_fit(X, 2).spreads, np.sqrt(reference.explained_variance_), like=X)
+    unwhitened = SklearnPCA(2).fit(host)  # whitening leaves our model as it is, not sklearn's
+    assert_close(model.score_samples(X[:20, ...]), unwhitened.score_samples(host[:20]), like=X)

@@ -68,6 +68,11 @@ class PCAFit(NamedTuple):
         :math:`\sigma`, the square root of ``noise_variance``, held where the variance is
         past the dtype's range (float32 data of 1e-30: a variance of 1e-60 is 0, its
         square root 1e-30): the model is computed from it and the components' spreads.
+    spreads : array, shape (k,)
+        Each component's standard deviation :math:`\sqrt{\lambda_i}`, in range where
+        the variances and the singular values are not (float16 data of a spread of 300:
+        variances of 9e4 and, of 60,000 samples, singular values of 7e4, both inf in
+        float16): whitening and the model divide by these.
     n_samples : int
     solver : str
         The solver that ran, ``"covariance_eigh"`` or ``"svd"``.
@@ -83,6 +88,7 @@ class PCAFit(NamedTuple):
     mean_rounding: Any
     noise_variance: Any
     noise_spread: Any
+    spreads: Any
     n_samples: int
     solver: str
     centred_projection: bool = False
@@ -136,7 +142,8 @@ def fit_pca(
     noise = xp.reshape(left_out * unit * unit, ())  # the SVD's unit is of shape (1,)
     noise_spread = xp.reshape(xp.sqrt(left_out) * unit, ())  # in range where noise is not
     fitted = (components, explained, ratios[:kept], singular_values, mean, rounding)
-    fitted += (noise, noise_spread)
+    spreads = xp.sqrt(variances[:kept]) * unit  # in range where the two above are not
+    fitted += (noise, noise_spread, spreads)
     return PCAFit(
         *(narrowed(array, like, xp=xp) for array in fitted),
         n_samples=n_samples,
@@ -155,11 +162,11 @@ def resolve_solver(solver: str, n_samples: int, n_features: int) -> str:
 
 
 def whitening_spread(fitted: PCAFit) -> Any:
-    """Each component's standard deviation ``sqrt(lambda) = s / sqrt(n - 1)`` (k,), from
-    the singular values: the variances may pass the dtype's range where these do not
-    (float16 data of a spread of 300: variances of 9e4, inf in float16, whitened
-    every projection to 0)."""
-    return fitted.singular_values / math.sqrt(fitted.n_samples - 1)
+    """Each component's standard deviation ``sqrt(lambda)`` (k,): the fit's ``spreads``,
+    not the variances or the singular values, which pass the dtype's range first (float16
+    data of a spread of 300: variances of 9e4, inf in float16, whitened every projection
+    to 0; of 60,000 samples, singular values of 7e4, inf too, the same)."""
+    return fitted.spreads
 
 
 def projection_cancels(components: Any, variances: Any, mean: Any, *, xp: Any) -> bool:
