@@ -20,7 +20,7 @@ from mlpillars.kernels import descent as descent_module
 from mlpillars.kernels._descent_setup import Options, Setup, uses_statistics
 from mlpillars.kernels._descent_statistics import mse_statistics
 from mlpillars.kernels.descent import gradient_descent
-from mlpillars.testing import BackendCase, assert_close
+from mlpillars.testing import BackendCase, assert_close, backend_cases
 from mlpillars.tolerances import Tolerance
 from tests.test_calculus import CONFIGURATIONS, assert_loop_close, reference_descent
 
@@ -365,6 +365,18 @@ def test_history_of_a_frozen_problem_repeats_its_last_loss_on_statistics(xp: Bac
     assert np.all(history[stopped:] == history[stopped])
 
 
+NUMPY_FAMILY = [
+    pytest.param(
+        case,
+        id=case.id,
+        marks=[pytest.mark.skip(reason=case.skip_reason)] if case.skip_reason else [],
+    )
+    for case in backend_cases(("numpy", "dask", "array_api_strict"))
+]
+"""The backends whose arithmetic is NumPy's, which warns of overflow (torch and JAX never
+do): the warning tests run there only (on JAX, 3,000 eager Adam steps took 8 s a case)."""
+
+
 @pytest.mark.filterwarnings("error")
 @pytest.mark.parametrize(
     "options",
@@ -379,30 +391,32 @@ def test_history_of_a_frozen_problem_repeats_its_last_loss_on_statistics(xp: Bac
     ],
     ids=repr,
 )
-def test_a_diverging_fit_warns_of_nothing_but_its_flag(xp: BackendCase, options):
+@pytest.mark.parametrize("case", NUMPY_FAMILY)
+def test_a_diverging_fit_warns_of_nothing_but_its_flag(case: BackendCase, options):
     """Overflow in the loop is the divergence it reports: no NumPy RuntimeWarning leaks
     (blocks of steps run past a problem's stop; torch and JAX never warn)."""
     X_host, y_host = offset_problem(np.random.default_rng(2), n=32, d=4)
     y_host = (y_host > 0).astype(float) if options.get("loss") == "logistic" else y_host
-    X, y = xp.asarray(np.stack([X_host, X_host])), xp.asarray(np.stack([y_host, y_host]))
+    X, y = case.asarray(np.stack([X_host, X_host])), case.asarray(np.stack([y_host, y_host]))
     adam = options.get("optimizer") == "adam"
-    lr = xp.asarray([0.01, 1e6 if adam else 1e3])
+    lr = case.asarray([0.01, 1e6 if adam else 1e3])
     steps = 3000 if adam else 300  # Adam's steps, at most lr each, take longer to diverge
     result = gradient_descent(X, y, lr=lr, steps=steps, **options)
-    assert xp.to_numpy(result.diverged).tolist() == [False, True]
+    assert case.to_numpy(result.diverged).tolist() == [False, True]
 
 
 @pytest.mark.filterwarnings("error")
 @pytest.mark.parametrize("optimizer", [{"optimizer": "adam"}, {"momentum": 0.9}, {}], ids=repr)
-def test_weights_driven_near_the_largest_float_warn_of_nothing(xp: BackendCase, optimizer):
+@pytest.mark.parametrize("case", NUMPY_FAMILY)
+def test_weights_driven_near_the_largest_float_warn_of_nothing(case: BackendCase, optimizer):
     """Adam at lr 1e300 without halting left finite weights of 1e300, whose sizes in the
     check after the loop (is the history accurate?) overflowed: a RuntimeWarning on NumPy,
     Dask and array-api-strict. Diverged problems are left out of that check."""
     rng = np.random.default_rng(0)
-    X, y = xp.asarray(rng.normal(size=(10, 2))), xp.asarray(rng.normal(size=10))
-    lr = xp.asarray(1e30 if xp.dtype_name == "float32" else 1e300)
+    X, y = case.asarray(rng.normal(size=(10, 2))), case.asarray(rng.normal(size=10))
+    lr = case.asarray(1e30 if case.dtype_name == "float32" else 1e300)
     result = gradient_descent(X, y, lr=lr, steps=20, halt_on_divergence=False, **optimizer)
-    assert bool(xp.to_numpy(result.diverged))
+    assert bool(case.to_numpy(result.diverged))
 
 
 def test_statistics_past_the_dtype_range_fall_back_to_the_data(xp: BackendCase):
