@@ -6,7 +6,7 @@ stay this library's: a frame is made of the result's host copy."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -52,12 +52,16 @@ def feature_names_of(X: Any) -> np.ndarray | None:
     return None
 
 
-def wrapped_output(result: Any, output: str, columns: Sequence[str], like: Any) -> Any:
+def wrapped_output(
+    result: Any, output: str, column_names: Callable[[], Sequence[str]], like: Any
+) -> Any:
     """``result`` (n, k) as the ``output`` container: itself for ``"default"``, else a
-    pandas or polars frame of its host copy with these ``columns``, keeping ``like``'s
-    index where ``like`` is a pandas frame (as scikit-learn's ``set_output``)."""
+    pandas or polars frame of its host copy with the columns ``column_names()`` gives
+    (asked only for a frame), keeping ``like``'s index where ``like`` is a pandas frame
+    (as scikit-learn's ``set_output``)."""
     if output == "default":
         return result
+    columns = column_names()
     (values,) = host_arrays(result)
     if output == "pandas":
         import pandas

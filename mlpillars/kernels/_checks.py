@@ -51,6 +51,16 @@ def is_empty(x: Any) -> bool:
     return 0 in tuple(x.shape)
 
 
+def first_true(flags: Any, *, xp: Any) -> int:
+    """The flat index of the first True in ``flags`` (read: only on an error path)."""
+    return int(xp.argmax(xp.reshape(xp.astype(flags, xp.int32), (-1,))))
+
+
+def true_count(flags: Any, *, xp: Any) -> int:
+    """How many entries of ``flags`` are True (read: only on an error path)."""
+    return int(xp.sum(xp.astype(flags, xp.int32)))
+
+
 def check_positive_number(kernel: str, name: str, value: object, hint: str = "") -> float:
     """Return ``value`` as a float if it is a finite number > 0, else raise."""
     if type(value) is float and 0 < value < math.inf:  # the common call, in one test

@@ -7,7 +7,7 @@ import numbers
 from typing import Any
 
 from ..backends import values_at_hand, values_readable
-from ._checks import shape_text
+from ._checks import first_true, shape_text, true_count
 from ._floating import check_real_dtype
 
 MLE = "mle"
@@ -125,8 +125,7 @@ def check_finite(kernel_name: str, mean: Any, *, xp: Any) -> None:
         return
     not_finite = xp.logical_not(xp.isfinite(mean))
     if bool(xp.any(not_finite)):
-        count = int(xp.sum(xp.astype(not_finite, xp.int32)))
-        first = int(xp.argmax(xp.astype(not_finite, xp.int32)))
+        count, first = true_count(not_finite, xp=xp), first_true(not_finite, xp=xp)
         raise ValueError(
             f"{kernel_name}: X contains NaN or infinity (or values whose column sum "
             f"overflows) in {count} of its {mean.shape[0]} columns, the first being column "
@@ -144,10 +143,10 @@ def check_finite_input(where: str, projected: Any, X: Any, *, xp: Any) -> None:
         return
     rows = xp.any(xp.logical_not(xp.isfinite(X)), axis=1)
     if bool(xp.any(rows)):
-        count = int(xp.sum(xp.astype(rows, xp.int32)))
+        count, first = true_count(rows, xp=xp), first_true(rows, xp=xp)
         raise ValueError(
             f"{where}: X contains NaN or infinity in {count} of its {X.shape[0]} rows, the "
-            f"first being row {int(xp.argmax(xp.astype(rows, xp.int32)))}; remove or impute "
+            f"first being row {first}; remove or impute "
             "them first (X: " + shape_text(X) + ")"
         )
 

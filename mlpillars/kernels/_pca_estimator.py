@@ -161,10 +161,7 @@ class PCA:
         centred = fitted.centred_projection
         numbers = numbers_of_objects(X)
         projected = pca_transform(numbers, *arrays, centred=centred, backend=backend)
-        output = self._output()
-        if output == "default":
-            return projected
-        return wrapped_output(projected, output, self.get_feature_names_out(), X)
+        return wrapped_output(projected, self._output(), self.get_feature_names_out, X)
 
     def fit_transform(self, X: Any, y: Any = None, *, backend: str | None = None) -> Any:
         """``fit(X)`` then ``transform(X)``: (n, k)."""

@@ -7,6 +7,7 @@ from typing import Any, NamedTuple
 
 from ..backends import values_readable
 from ..tolerances import dtype_name
+from ._checks import first_true
 
 
 def check_determined(shape: tuple[int, ...], fit_intercept: bool) -> None:
@@ -84,11 +85,6 @@ def _unravelled(flat_index: int, shape: tuple[int, ...]) -> tuple[int, ...]:
         flat_index, index = divmod(flat_index, size)
         position.append(index)
     return tuple(reversed(position))
-
-
-def first_true(flags: Any, *, xp: Any) -> int:
-    """The flat index of the first True in ``flags`` (read: only on an error path)."""
-    return int(xp.argmax(xp.reshape(xp.astype(flags, xp.int32), (-1,))))
 
 
 class RankSizes(NamedTuple):

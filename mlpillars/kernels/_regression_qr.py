@@ -6,7 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from ..backends import dependence_bound, qr, rank_tolerance, solve_triangular, values_readable
-from ._regression_checks import RankSizes, first_true, rank_message
+from ._checks import first_true
+from ._regression_checks import RankSizes, rank_message
 
 
 def solve_by_qr(features: Any, targets: Any, raw_norms: Any, *, xp: Any) -> tuple[Any, Any]:
