@@ -186,6 +186,7 @@ def test_the_bound_counts_a_float_masks_largest_finite_entry(
     assert may_overflow(q, k, 1.0, mask != 0, xp=xp.xp) is (False if known else None)
 
 
+@pytest.mark.filterwarnings("error")  # NumPy warned of the multipliers past the range
 def test_a_minus_infinity_mask_against_scores_at_the_end_of_the_range(xp: BackendCase):
     # q, k of -1.4e38 and -1.7e38: scores of 2.4e76 in units of the largest float32;
     # JAX's CPU divided the mask by that as a product with its flushed reciprocal:

@@ -135,6 +135,19 @@ def test_softmax_family_on_extreme_logits(backend, kernel_name, temperature, dty
         assert result[3] == pytest.approx(np.log1p(np.exp(-40.0) + np.exp(-60.0)), rel=1e-12)
 
 
+@pytest.mark.filterwarnings("error")
+@pytest.mark.parametrize("rows", [2, 2**19])  # one block; blocks, on threads (2**20 values)
+@pytest.mark.parametrize("kernel_name", ["softmax", "logsumexp"])
+def test_numpy_softmax_and_logsumexp_of_gaps_past_the_range_warn_of_nothing(kernel_name, rows):
+    """float32 logits [3e38, -3e38]: the shifted logit -6e38 is -inf, whose exp, 0, is
+    the answer's; NumPy warned 'overflow encountered in subtract' (log_softmax's answer
+    is that -inf, and it warns, as SciPy's does)."""
+    logits = np.tile(np.array([[3e38, -3e38], [1.0, 2.0]], dtype=np.float32), (rows // 2, 1))
+    result = getattr(mp, kernel_name)(logits)
+    expected = getattr(scipy.special, kernel_name)(logits.astype(np.float64), axis=-1)
+    assert_close(result, expected.astype(np.float32), like=logits)
+
+
 @pytest.mark.parametrize("keepdims", [False, True])
 @pytest.mark.parametrize("backend", FUSED_BACKENDS)
 def test_logsumexp_keeps_the_digits_of_sums_close_to_one(backend, keepdims):

@@ -175,6 +175,7 @@ def test_non_finite_input_is_one_clear_error_everywhere(
         least_squares(X, y)
 
 
+@pytest.mark.filterwarnings("error")  # NumPy warned of the sums before the error said it
 def test_overflowing_column_sums_are_named():
     X = np.column_stack([np.full(4, 3e38, np.float32), np.arange(4, dtype=np.float32)])
     with pytest.raises(ValueError, match=r"column sums of X overflow float32"):

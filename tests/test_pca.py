@@ -473,6 +473,18 @@ def test_data_whose_squares_pass_the_dtype_range(rng, framework, dtype_name, sol
     assert np.all(np.isinf(case.to_numpy(fitted.explained_variance)))
 
 
+@pytest.mark.filterwarnings("error")
+@pytest.mark.parametrize("framework", ["numpy", "dask", "array_api_strict"])
+@pytest.mark.parametrize("dtype_name", ["float32", "float64"])
+def test_a_gram_past_the_range_of_variances_within_it_warns_of_nothing(rng, framework, dtype_name):
+    # data of a tenth of the root of the largest float: the Gram's sums of squares (40
+    # samples) are past the range, the variances are not. NumPy warned of the Gram, which
+    # the covariance solver then computed again in units of the data (an answer in range)
+    scale = float(np.sqrt(np.finfo(dtype_name).max)) / 10
+    case, fitted = _fit_of_scaled_data(rng, framework, dtype_name, "covariance_eigh", scale)
+    assert np.all(np.isfinite(case.to_numpy(fitted.explained_variance)))
+
+
 @pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")  # the variances'
 @pytest.mark.parametrize("framework", ["numpy", "torch", "jax"])
 def test_whitening_where_the_variances_pass_the_dtype_range(rng, framework):

@@ -10,6 +10,7 @@ import pytest
 import scipy.special
 
 import mlpillars as mp
+from mlpillars.backends import values_at_hand
 from mlpillars.testing import BackendCase, assert_close
 
 
@@ -205,6 +206,28 @@ def test_cross_entropy_of_losses_near_the_largest_value(xp: BackendCase, target_
     assert_close(result, np.asarray(expected), like=logits)
 
 
+@pytest.mark.filterwarnings("error")
+@pytest.mark.parametrize("target_kind", ["labels", "probabilities"])
+def test_a_mean_read_from_losses_near_the_largest_value_warns_of_nothing(
+    xp: BackendCase, target_kind
+):
+    # the plain mean (sum, then divide) overflowed, and NumPy warned of it, before the
+    # mean of the halves gave the answer (0.47 max); where the values are not read
+    # (Dask, a GPU) both are computed and one chosen, and Dask's computed sum still warns
+    logits = xp.asarray([[0.0, -0.9 * float(np.finfo(xp.dtype_name).max)], [0.0, -1e3]] * 2)
+    if not values_at_hand(logits):
+        pytest.skip("both means are computed where the values are not read")
+    labels_host = np.array([1, 1, 1, 1])
+    target = (
+        xp.asarray(labels_host, dtype=None)
+        if target_kind == "labels"
+        else xp.asarray(np.eye(2)[labels_host])
+    )
+    result = mp.cross_entropy(logits, target)
+    expected = math.fsum(-scipy.special.log_softmax(xp.to_numpy(logits), axis=-1)[:, 1] / 4)
+    assert_close(result, np.asarray(expected), like=logits)
+
+
 def test_numpy_mean_of_losses_near_the_largest_value_warns_of_nothing():
     # NumPy's own cross-entropy summed the losses first: "overflow encountered in reduce"
     # for a mean it then computed right (3e38)
@@ -269,6 +292,7 @@ def test_numpy_mean_over_a_loss_past_the_range_warns_of_nothing():
     assert_close(result, expected, like=logits)
 
 
+@pytest.mark.filterwarnings("error")  # NumPy warned of the discarded log-probabilities
 @pytest.mark.parametrize("reduction", ["none", "mean"])
 def test_cross_entropy_of_probabilities_whose_log_probabilities_are_past_the_range(
     xp: BackendCase, reduction

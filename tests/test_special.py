@@ -6,11 +6,13 @@ Every backend must meet the tolerance table; NumPy's float32 rational form (modu
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 import scipy.special
 
-from mlpillars.backends import erf, extremes, largest_magnitude, values_known
+from mlpillars.backends import erf, extremes, largest_magnitude, quiet_arithmetic, values_known
 from mlpillars.backends.frameworks import _numpy_special
 from mlpillars.testing import BackendCase, assert_close
 
@@ -105,3 +107,22 @@ def test_largest_magnitude_is_the_largest_absolute_value(xp: BackendCase, rng, e
     found = largest_magnitude(x, xp=xp.xp)
     assert type(found) is float
     assert (np.isnan(found) and np.isnan(expected)) or found == expected
+
+
+def test_quiet_arithmetic_silences_only_its_scope_and_only_when_asked(xp: BackendCase):
+    # NumPy's (and array-api-strict's) overflow and invalid-value warnings are off inside
+    # the context, back after it, and on where ``when`` is False; other frameworks have
+    # none to silence (Dask's come at compute time), and are given a context all the same
+    largest = float(np.finfo(xp.dtype_name).max)
+    x = xp.asarray([largest, 1.0])
+    warns = xp.backend in ("numpy", "array_api_strict")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        with quiet_arithmetic(x):  # eagerly: inf, then inf - inf (Dask's, lazy, not run)
+            doubled = x * 2.0
+            doubled - doubled
+        if warns:
+            with pytest.raises(RuntimeWarning, match="overflow"):
+                x * 2.0
+            with pytest.raises(RuntimeWarning, match="overflow"), quiet_arithmetic(x, when=False):
+                x * 2.0

@@ -3,6 +3,7 @@ on some inputs, answered by each framework."""
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from .frameworks import framework_of
@@ -157,3 +158,31 @@ def block_buffers(x: Any) -> Any:
     """
     framework = framework_of(x)
     return None if framework is None else framework.block_buffers()
+
+
+def quiet_arithmetic(x: Any, *, when: bool = True) -> contextlib.AbstractContextManager[Any]:
+    """A context in which the arithmetic on ``x``'s framework does not warn of overflow or
+    invalid values, where ``when``: for a first attempt whose values the kernel reads and
+    discards where they are not finite, computing the answer another way. NumPy's (and
+    array-api-strict's) ``np.errstate``; nothing for frameworks that never warn (torch,
+    JAX) or warn at compute time, out of the caller's context (Dask).
+
+    Keep its scope to that attempt: an overflow of the answer itself warns as NumPy's
+    own functions would.
+
+    Parameters
+    ----------
+    x : array
+        Of any supported backend (or a tracer of one), or a Python number.
+    when : bool, default True
+        False gives a context that changes nothing (the attempt's values are not read:
+        its overflow may be the answer's).
+
+    Returns
+    -------
+    context manager
+    """
+    framework = framework_of(x)
+    if framework is None or not when:
+        return contextlib.nullcontext()
+    return framework.quiet_arithmetic()

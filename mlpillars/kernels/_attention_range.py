@@ -107,8 +107,25 @@ def scores_within_range(
     # exactly, and so pass none (computed, on JAX, they did not cancel: keys of 1e30
     # against queries of 1e-29 had key gradients 20% off, in float64 too)
     query_factor, key_factor = without_gradient(query_factor), without_gradient(key_factor)
-    multiplier = xp.minimum(query_factor * key_factor, float(xp.finfo(q.dtype).max))
+    multiplier = _product_within_range(query_factor, key_factor, q.dtype, xp=xp)
     return q * (scale / query_factor), k / key_factor, multiplier
+
+
+def _product_within_range(query_factor: Any, key_factor: Any, dtype: Any, *, xp: Any) -> Any:
+    """``min(a b, max)`` of factors ``a, b >= 1`` (or NaN, or inf), as the dtype rounds
+    ``a b``, without the product's overflow (NumPy warned of it, for an answer of max).
+
+    Taken times the dtype's smallest normal number ``s``, a power of two: ``a s`` is
+    exact (``a >= 1`` keeps it normal), and the scaled product rounds as ``a b`` does,
+    scaled, so that it passes ``max s`` exactly where ``a b`` passes ``max``; below it,
+    multiplied back by ``1 / s`` exactly. Scaled, the product stays far within the range:
+    ``a s <= max s`` (about 4) and ``b <= sqrt(8 E max)`` (the keys' largest magnitude
+    over their root); an infinite factor gives inf, without a warning.
+    """
+    info = xp.finfo(dtype)
+    down, largest = float(info.smallest_normal), float(info.max)
+    scaled = (query_factor * down) * key_factor
+    return xp.minimum(scaled, largest * down) * (1 / down)
 
 
 def _is_float_mask(mask: Any, *, xp: Any) -> bool:

@@ -13,6 +13,7 @@ from ..backends import (
     eigh,
     largest_magnitude,
     materialize,
+    quiet_arithmetic,
     static_fields,
     values_at_hand,
 )
@@ -226,8 +227,10 @@ def _covariance_eigh(X: Any, mean: Any, largest: Any, *, xp: Any) -> tuple[Any, 
     if largest is not None:
         unit = _traced_unit(largest, X.shape[0], xp=xp)
         centred = centred / unit
-    gram = xp.matrix_transpose(centred) @ centred
-    if largest is None and values_at_hand(gram) and _out_of_range(gram, X.shape[0], xp=xp):
+    read = largest is None and values_at_hand(centred)
+    with quiet_arithmetic(centred, when=read):  # past the range: computed again in units
+        gram = xp.matrix_transpose(centred) @ centred
+    if read and _out_of_range(gram, X.shape[0], xp=xp):
         largest = largest_magnitude(centred, xp=xp)
         if 0 < largest < math.inf:  # not constant data, whose Gram is rightly 0
             unit = 2.0 ** math.frexp(largest)[1]

@@ -19,6 +19,7 @@ from ..backends import (
     extremes,
     halved_label_losses,
     mean_of_losses,
+    quiet_arithmetic,
     reduce_max,
     values_at_hand,
     values_known,
@@ -147,7 +148,8 @@ def probability_target_losses(
     read, pay it always."""
     halves = partial(soft_target_half_losses, logits, probabilities, class_axis, xp=xp)
     if values_at_hand(logits, probabilities):
-        losses = -xp.sum(probabilities * log_softmax(logits, class_axis), axis=class_axis)
+        with quiet_arithmetic(logits):  # a loss not finite here is computed again below
+            losses = -xp.sum(probabilities * log_softmax(logits, class_axis), axis=class_axis)
         if bool(xp.all(xp.isfinite(losses))):
             return losses, halves
     half_losses = halves()
@@ -170,11 +172,28 @@ def soft_target_half_losses(logits: Any, probabilities: Any, class_axis: int, *,
     """
     row_max = reduce_max(logits, axis=class_axis, keepdims=True, xp=xp)
     safe_max = xp.where(xp.isfinite(row_max), row_max, xp.zeros_like(row_max))
-    exp_shifted = xp.exp(logits - safe_max)
+    exp_shifted = _exp_of_gaps(logits, safe_max, xp=xp)
     half_log_total = xp.log(xp.sum(exp_shifted, axis=class_axis, keepdims=True)) / 2
     half_terms = probabilities * ((safe_max / 2 - logits / 2) + half_log_total)
     zero = xp.zeros_like(half_terms)
     return xp.sum(xp.where(probabilities == 0, zero, half_terms), axis=class_axis)
+
+
+_FAR_HALF_GAP = 4096.0
+"""A half gap ``z_c / 2 - max z / 2`` below minus this is a gap below -8192, whose ``exp``
+is 0 in every floating dtype (float64's smallest subnormal is exp(-744.4))."""
+
+
+def _exp_of_gaps(logits: Any, row_max: Any, *, xp: Any) -> Any:
+    """``exp(z - max z)``, without the overflow of a gap past the range (logits [3e38,
+    -3e38] in float32: -6e38 is -inf, its exp 0, and NumPy warned of the subtraction):
+    logits far below their row's maximum (a half gap below ``-_FAR_HALF_GAP``, finite for
+    finite logits) give 0, as their gap's exp underflows to; the others their exp, as
+    computed directly (NaN stays NaN)."""
+    far = logits / 2 - row_max / 2 < -_FAR_HALF_GAP
+    near_logits = xp.where(far, row_max, logits)  # their gaps 0, replaced by 0 below
+    exp_gaps = xp.exp(near_logits - row_max)
+    return xp.where(far, xp.zeros_like(exp_gaps), exp_gaps)
 
 
 def reduced_losses(losses: Any, reduction: str, *, xp: Any, halves: Callable[[], Any]) -> Any:
@@ -187,4 +206,7 @@ def reduced_losses(losses: Any, reduction: str, *, xp: Any, halves: Callable[[],
         return losses
     if reduction == "sum":
         return xp.sum(losses)
-    return mean_of_losses(losses, xp=xp, read=values_at_hand(losses), halves=halves)
+    read = values_at_hand(losses)
+    with quiet_arithmetic(losses, when=read):  # a sum past the range: the halves are read
+        plain = xp.mean(losses)
+    return mean_of_losses(losses, xp=xp, read=read, halves=halves, plain=plain)

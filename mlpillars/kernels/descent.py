@@ -21,7 +21,14 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from ..backends import branch, kernel, loops_compiled, run_loop
+from ..backends import (
+    branch,
+    kernel,
+    loops_compiled,
+    quiet_arithmetic,
+    run_loop,
+    values_at_hand,
+)
 from ._descent_blocks import descend_in_blocks, runs_in_blocks
 from ._descent_fused import FusedGradientDescent, offer
 from ._descent_objectives import DataObjective, MseStatistics
@@ -232,9 +239,11 @@ def _fit(problems: Setup, *, xp: Any) -> GradientDescentResult:
     options = problems.options  # checked: its numbers Python floats and ints
     if not uses_statistics(problems, in_blocks=_in_blocks(problems)):
         return _from_data(problems, xp=xp)
-    around_zero = mse_statistics(
-        problems.features, problems.targets, options.l2, options.fit_intercept, xp=xp
-    )
+    # read where at hand: statistics past the range are dropped for the data, unwarned
+    with quiet_arithmetic(problems.features, when=values_at_hand(problems.features)):
+        around_zero = mse_statistics(
+            problems.features, problems.targets, options.l2, options.fit_intercept, xp=xp
+        )
     if overflowed(around_zero, xp=xp):
         return _from_data(problems, xp=xp)
     statistics = around_the_minimum(

@@ -12,7 +12,14 @@ from __future__ import annotations
 import math
 from typing import Any, NamedTuple
 
-from ..backends import kernel, materialize, reduce_max, without_gradient
+from ..backends import (
+    kernel,
+    materialize,
+    quiet_arithmetic,
+    reduce_max,
+    values_readable,
+    without_gradient,
+)
 from ._checks import check_flag, is_empty, regression_problems, shape_text
 from ._floating import as_floating, narrowed, widened
 from ._fused import FusedLeastSquares, FusedRSquared
@@ -97,9 +104,12 @@ def least_squares(
         fitted = fused(features, targets, fit_intercept=fit_intercept, xp=xp)
         if fitted is not NotImplemented:
             return _as_result(*fitted, batch_size, batched, like, xp=xp)
-    feature_means, target_means = materialize(
-        xp.mean(features, axis=-2), xp.mean(targets, axis=-1)
-    )  # (1 or B, d), (1 or B,); a NaN or infinity in a column makes its mean one
+    # (1 or B, d), (1 or B,); a NaN or infinity in a column makes its mean one, and where
+    # the values can be read, an error that names it (a sum's overflow: no warning first)
+    with quiet_arithmetic(features, when=values_readable(features)):
+        feature_means, target_means = materialize(
+            xp.mean(features, axis=-2), xp.mean(targets, axis=-1)
+        )
     not_finite = non_finite_problems(features, targets, feature_means, target_means, xp=xp)
     if features.shape[-1] == 0:
         bias = _intercept_only(target_means, not_finite, fit_intercept, xp=xp)

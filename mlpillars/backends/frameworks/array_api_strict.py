@@ -53,6 +53,10 @@ class ArrayApiStrictFramework(Framework):
             float64=True, float16=False, bfloat16=False, eigh=True, inplace=True, gpu=False
         )
 
+    def quiet_arithmetic(self) -> Any:
+        """The overflow and invalid-value warnings of the NumPy underneath off."""
+        return np.errstate(over="ignore", invalid="ignore")
+
     def erf(self, array: Any) -> Any:
         """NumPy's (``_numpy_special``), on a host copy."""
         return self.from_host(_numpy_special.erf(self.to_host(array)), array.device)

@@ -12,6 +12,7 @@ defaults that suit an eager CPU framework with the whole array API.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.util
 import sys
@@ -273,6 +274,13 @@ class Framework:
         gradient (see :func:`mlpillars.backends.without_gradient`): itself by default,
         for a framework without one."""
         return array
+
+    def quiet_arithmetic(self) -> contextlib.AbstractContextManager[Any]:
+        """A context in which the framework's arithmetic does not warn of overflow or
+        invalid values (see :func:`mlpillars.backends.quiet_arithmetic`): none by default,
+        for a framework whose arithmetic never warns (torch, JAX) or warns where no
+        context of the caller's reaches (Dask, at compute time in its workers)."""
+        return contextlib.nullcontext()
 
     def relu(self, array: Any, *, xp: ModuleType) -> Any:
         """``max(x, 0)`` elementwise, with derivative 0 at 0 where the framework

@@ -85,6 +85,11 @@ class NumPyFramework(Framework):
         least = np.asarray(np.minimum.reduce(array, axis=None))
         return least, np.asarray(np.maximum.reduce(array, axis=None))
 
+    def quiet_arithmetic(self) -> Any:
+        """NumPy's overflow and invalid-value warnings off (``np.errstate``, a context
+        variable: ``_numpy_threads`` carries it to the threads of a fused kernel)."""
+        return np.errstate(over="ignore", invalid="ignore")
+
     def block_buffers(self) -> Any:
         """Buffers of a fit's blocks, kept by the thread from fit to fit (``_numpy_blocks``)."""
         return _numpy_blocks.BlockBuffers()
