@@ -137,8 +137,10 @@ def jax_loops():
     _jax_loops.compiled_loop.cache_clear()
 
 
-@pytest.mark.parametrize(
-    ("shared_data", "problems"), [(False, PROBLEMS), (True, PROBLEMS), (False, PROBLEMS + 3)]
+@pytest.mark.parametrize(  # each case compiles two loops (~10 s): groups that divide the
+    # problems (shared data), and groups with a padded last one (logistic problems)
+    ("shared_data", "problems"),
+    [(True, PROBLEMS), (False, PROBLEMS + 3)],
 )
 def test_jax_groups_equal_one_loop(
     jax_loops, small_groups, monkeypatch, shared_data: bool, problems: int
